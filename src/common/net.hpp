@@ -1,0 +1,77 @@
+#pragma once
+// Network value types shared by the SIP core and the transports. No I/O here.
+
+#include <boost/asio/ip/address.hpp>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sipws {
+
+/// SIP transport protocols (RFC 3261 s.18, RFC 7118 s.5 for WS/WSS).
+enum class Protocol : std::uint8_t { Udp, Tcp, Tls, Ws, Wss };
+
+/// "UDP", "TCP", "TLS", "WS", "WSS": the Via transport token (RFC 3261 s.20.42, RFC 7118 s.5.2).
+std::string_view via_token(Protocol p);
+/// "udp", "tcp", "tls", "ws", "wss": the `transport=` URI parameter value and config prefix.
+std::string_view lower_name(Protocol p);
+/// Parses a transport name case-insensitively ("udp", "WSS", ...); nullopt if unknown.
+std::optional<Protocol> protocol_from_string(std::string_view s);
+/// True for every protocol but UDP (no retransmission timers, RFC 3261 s.17.1.1.2).
+inline bool is_reliable(Protocol p) { return p != Protocol::Udp; }
+/// True for TLS and WSS.
+inline bool is_secure(Protocol p) { return p == Protocol::Tls || p == Protocol::Wss; }
+/// True for WS and WSS.
+inline bool is_websocket(Protocol p) { return p == Protocol::Ws || p == Protocol::Wss; }
+
+using IpAddress = boost::asio::ip::address;
+
+/// An IP address and port.
+struct Endpoint {
+  IpAddress address;
+  std::uint16_t port = 0;
+  /// "1.2.3.4:5060" or "[::1]:5060".
+  std::string to_string() const;
+  /// "1.2.3.4" or "[::1]" (brackets for IPv6, as in a SIP host).
+  std::string host_string() const;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+/// Identifies one connection-oriented flow (TCP, TLS, WS, WSS connection; RFC 5626 s.3).
+/// 0 means "no flow" (UDP, or not known).
+using FlowId = std::uint64_t;
+inline constexpr FlowId kNoFlow = 0;
+
+/// Where a message came from: stamped by the transport that received it.
+struct Source {
+  Protocol protocol = Protocol::Udp;
+  Endpoint peer;   ///< remote address/port as seen on the socket
+  Endpoint local;  ///< the listener's local address/port
+  FlowId flow = kNoFlow;
+};
+
+/// Where to send a message. If `flow` is set and still open, it is used and the rest is a hint;
+/// otherwise the transport selector uses protocol + endpoint (opening a TCP/TLS connection if
+/// needed). WS/WSS destinations without a live flow fail (a browser cannot be dialled).
+struct Destination {
+  Protocol protocol = Protocol::Udp;
+  Endpoint endpoint;
+  FlowId flow = kNoFlow;
+  std::string host;  ///< host name for TLS SNI / certificate check; empty if an IP literal
+};
+
+/// An address sipws listens on, and the host it advertises in Via / Record-Route for it.
+struct ListenPoint {
+  Protocol protocol = Protocol::Udp;
+  Endpoint local;             ///< the bound address (port resolved if 0 was asked)
+  std::string advertised;     ///< host written in Via/Record-Route (IP literal by default)
+};
+
+}  // namespace sipws
+
+template <>
+struct std::hash<sipws::Endpoint> {
+  std::size_t operator()(const sipws::Endpoint& e) const noexcept;
+};

@@ -1,0 +1,28 @@
+#pragma once
+// The domains sipws is responsible for (its own AORs) and the hosts that name sipws itself.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sipws::proxy {
+
+/// Local domains and aliases. A host is "local" if it equals a domain or an alias
+/// (case-insensitive; IPv6 compared with or without brackets). Thread: immutable after setup.
+class Domains {
+ public:
+  void add_domain(std::string d);
+  /// Hosts that mean "this proxy" (listen IPs, advertised names, localhost).
+  void add_alias(std::string host);
+  bool is_local_domain(std::string_view host) const;
+  /// True if `host` names this proxy (alias or domain).
+  bool is_self(std::string_view host) const;
+  const std::string& primary() const { return domains_.empty() ? empty_ : domains_.front(); }
+
+ private:
+  std::vector<std::string> domains_;
+  std::vector<std::string> aliases_;
+  std::string empty_;
+};
+
+}  // namespace sipws::proxy

@@ -1,0 +1,54 @@
+#pragma once
+// Connection-oriented flows (RFC 5626 s.3: a flow is a transport connection) and the table that
+// names them by FlowId. TCP, TLS (this folder) and WS/WSS (src/ws/) all implement Flow.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/net.hpp"
+
+namespace sipws::transport {
+
+/// One connection. Thread: the core io thread (the single thread running the io_context).
+class Flow {
+ public:
+  virtual ~Flow() = default;
+  virtual FlowId id() const = 0;
+  virtual Protocol protocol() const = 0;
+  virtual Endpoint peer() const = 0;
+  virtual Endpoint local() const = 0;
+  /// Queues one complete SIP message (or keep-alive bytes) for sending; writes are ordered.
+  /// Returns false if the flow is closing or closed. WS flows send one WS message per call.
+  virtual bool send(std::shared_ptr<const std::string> bytes) = 0;
+  /// Closes the flow; the table's close observers run once it is gone.
+  virtual void close() = 0;
+};
+
+/// FlowId -> Flow, plus a (protocol, peer) index so that requests to a TCP/TLS peer reuse an
+/// open connection (RFC 3261 s.18.1.1). Thread: core io thread.
+class FlowTable {
+ public:
+  using CloseObserver = std::function<void(FlowId, Protocol)>;
+
+  /// A fresh id, never 0, never reused in this process.
+  FlowId next_id() { return ++last_id_; }
+  void add(std::shared_ptr<Flow> flow);
+  /// Forgets the flow and notifies every observer (registrar: WS bindings die with their flow).
+  void remove(FlowId id);
+  std::shared_ptr<Flow> find(FlowId id) const;
+  std::shared_ptr<Flow> find_by_peer(Protocol p, const Endpoint& peer) const;
+  void on_close(CloseObserver obs) { observers_.push_back(std::move(obs)); }
+  std::size_t size() const { return flows_.size(); }
+  /// Every open flow (for shutdown and keep-alive sweeps).
+  std::vector<std::shared_ptr<Flow>> all() const;
+
+ private:
+  FlowId last_id_ = 0;
+  std::unordered_map<FlowId, std::shared_ptr<Flow>> flows_;
+  std::vector<CloseObserver> observers_;
+};
+
+}  // namespace sipws::transport

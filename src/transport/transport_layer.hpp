@@ -1,0 +1,78 @@
+#pragma once
+// The transport layer (RFC 3261 s.18): listeners for UDP, TCP and TLS, the flow table, the
+// transport selector for outgoing messages, and the common receive path (parse, keep-alive,
+// stateless 400, counters) that every transport - including src/ws/ - feeds.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/net.hpp"
+#include "sip/message.hpp"
+#include "sip/txn/transaction_layer.hpp"
+#include "transport/flow.hpp"
+
+namespace sipws::transport {
+
+/// Receives every well-formed message from every transport. Thread: core io thread.
+class MessageHandler {
+ public:
+  virtual ~MessageHandler() = default;
+  virtual void on_message(const sip::Message& msg, const Source& src) = 0;
+};
+
+
+struct TransportLimits {
+  std::size_t max_message_size = 65535;  ///< bytes, per SIP message, all transports
+};
+
+class TransportLayerImpl;
+
+/// Owns the UDP/TCP/TLS sockets. Thread: core io thread (all methods, all callbacks).
+class TransportLayer final : public sip::txn::Sender {
+ public:
+  TransportLayer(boost::asio::io_context& io, TransportLimits limits = {});
+  ~TransportLayer() override;
+
+  void set_handler(MessageHandler* handler);
+
+  /// Binds a listener. Port 0 picks a free port (see listen_points()).
+  /// @throws std::system_error if the address cannot be bound (start-up only).
+  void listen_udp(const Endpoint& ep);
+  void listen_tcp(const Endpoint& ep);
+  void listen_tls(const Endpoint& ep, std::shared_ptr<boost::asio::ssl::context> ctx);
+  /// Sets the TLS context used for outgoing TLS connections (verification as configured).
+  void set_tls_client_context(std::shared_ptr<boost::asio::ssl::context> ctx);
+
+  /// Records a listen point opened elsewhere (src/ws/ registers WS and WSS here).
+  void add_listen_point(ListenPoint lp);
+  const std::vector<ListenPoint>& listen_points() const;
+  /// The first listen point of protocol `p`, or nullptr.
+  const ListenPoint* listen_point(Protocol p) const;
+
+  /// Transport selector (s.18.1.1): an open flow if `dest.flow` (or a flow to the same
+  /// protocol+peer) exists; else UDP sendto, or a new TCP/TLS connection with the message queued
+  /// until connected. WS/WSS without a live flow fail. Returns false on immediate failure.
+  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override;
+
+  /// Common receive path for one complete message (a datagram, a framed stream message or one
+  /// WS message): keep-alive CRLFCRLF is answered with CRLF on flows; bytes over the size
+  /// limit are dropped (counted) or answered 513 when possible; malformed requests get a
+  /// stateless 400 naming the defect on the same source; good messages go to the handler.
+  void deliver(std::shared_ptr<const std::string> bytes, const Source& src);
+
+  FlowTable& flows();
+  boost::asio::io_context& io();
+  const TransportLimits& limits() const;
+
+  /// Closes every listener and flow (graceful shutdown).
+  void shutdown();
+
+ private:
+  std::unique_ptr<TransportLayerImpl> impl_;
+};
+
+}  // namespace sipws::transport
