@@ -36,7 +36,11 @@ struct Endpoint {
   std::string to_string() const;
   /// "1.2.3.4" or "[::1]" (brackets for IPv6, as in a SIP host).
   std::string host_string() const;
-  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+  // Written out (not defaulted): src/ws/ compiles as C++17.
+  friend bool operator==(const Endpoint& a, const Endpoint& b) {
+    return a.port == b.port && a.address == b.address;
+  }
+  friend bool operator!=(const Endpoint& a, const Endpoint& b) { return !(a == b); }
 };
 
 /// Identifies one connection-oriented flow (TCP, TLS, WS, WSS connection; RFC 5626 s.3).

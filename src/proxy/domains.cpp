@@ -1,0 +1,42 @@
+#include "proxy/domains.hpp"
+
+#include <algorithm>
+
+namespace sipws::proxy {
+namespace {
+
+std::string_view strip_brackets(std::string_view h) {
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') return h.substr(1, h.size() - 2);
+  return h;
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  a = strip_brackets(a);
+  b = strip_brackets(b);
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
+    return lower(x) == lower(y);
+  });
+}
+
+bool contains(const std::vector<std::string>& v, std::string_view host) {
+  return std::any_of(v.begin(), v.end(), [&](const std::string& s) { return iequal(s, host); });
+}
+
+}  // namespace
+
+void Domains::add_domain(std::string d) {
+  if (!contains(domains_, d)) domains_.push_back(std::move(d));
+}
+
+void Domains::add_alias(std::string host) {
+  if (!contains(aliases_, host)) aliases_.push_back(std::move(host));
+}
+
+bool Domains::is_local_domain(std::string_view host) const { return contains(domains_, host); }
+
+bool Domains::is_self(std::string_view host) const {
+  return contains(domains_, host) || contains(aliases_, host);
+}
+
+}  // namespace sipws::proxy

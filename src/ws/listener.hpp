@@ -1,0 +1,54 @@
+#pragma once
+// SIP over WebSocket listener (RFC 7118) on websocketpp. This header shows no websocketpp type:
+// the rest of sipws is C++20 and websocketpp 0.8.2 compiles only as C++17 (see CMakeLists.txt).
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/net.hpp"
+#include "common/timer.hpp"
+#include "transport/flow.hpp"
+
+namespace sipws::ws {
+
+/// Hands one complete SIP message (one WebSocket message) to the SIP stack, stamped with its
+/// Source (protocol WS/WSS, peer, local, FlowId). The daemon binds it to
+/// transport::TransportLayer::deliver.
+using DeliverFn = std::function<void(std::shared_ptr<const std::string> bytes, const Source& src)>;
+
+struct ListenerConfig {
+  Endpoint listen;                                  ///< port 0 picks a free port
+  std::shared_ptr<boost::asio::ssl::context> tls;   ///< set => WSS, else WS
+  std::string www_root;        ///< if not empty, plain HTTP(S) GETs are served from here
+  std::size_t max_message_size = 65535;  ///< bytes per WS message; larger closes with 1009
+  Millis ping_interval{30000};           ///< idle time before a WS ping; 0 disables pings
+  Millis pong_timeout{10000};            ///< no pong/traffic within this after a ping => close
+};
+
+class ListenerImpl;
+
+/// Accepts WebSocket upgrades that offer the `sip` subprotocol (RFC 7118 s.4; others are
+/// refused with HTTP 400/426), creates one transport::Flow per connection in `flows`, passes
+/// each WS message (text or binary frame) to `deliver`, removes the flow on close, and pings
+/// idle flows. Thread: core io thread (runs on `io`).
+class Listener {
+ public:
+  Listener(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
+           ListenerConfig cfg);
+  ~Listener();
+  /// Binds and starts accepting. @throws std::system_error if the address cannot be bound.
+  void start();
+  /// The bound endpoint (after start()).
+  Endpoint local_endpoint() const;
+  Protocol protocol() const;
+  /// Stops accepting and closes every WS connection with 1001 (going away).
+  void stop();
+
+ private:
+  std::unique_ptr<ListenerImpl> impl_;
+};
+
+}  // namespace sipws::ws
