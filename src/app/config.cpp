@@ -1,0 +1,342 @@
+#include "app/config.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace sipws::app {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void fail(const std::string& key, const std::string& what) {
+  throw ConfigError("config key '" + key + "': " + what);
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::vector<std::string> split_commas(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    auto pos = s.find(',');
+    auto item = trim(s.substr(0, pos));
+    if (!item.empty()) out.push_back(item);
+    if (pos == std::string_view::npos) break;
+    s.remove_prefix(pos + 1);
+  }
+  return out;
+}
+
+std::optional<std::uint64_t> to_uint(std::string_view s) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+bool is_ip(const std::string& host) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+/// Splits "host:port" / "[v6]:port"; fails naming `key`.
+std::pair<std::string, std::uint16_t> host_port(const std::string& key, const std::string& text,
+                                                const std::string& example) {
+  std::string host;
+  std::string_view rest;
+  std::string_view t = text;
+  if (!t.empty() && t.front() == '[') {
+    auto close = t.find(']');
+    if (close == std::string_view::npos || close + 1 >= t.size() || t[close + 1] != ':') {
+      fail(key, "entry \"" + text + "\" must be host:port, IPv6 as [addr]:port, e.g. " + example);
+    }
+    host = std::string(t.substr(1, close - 1));
+    rest = t.substr(close + 2);
+  } else {
+    auto colon = t.rfind(':');
+    if (colon == std::string_view::npos) {
+      fail(key, "entry \"" + text + "\" has no port; write host:port, e.g. " + example);
+    }
+    host = std::string(t.substr(0, colon));
+    rest = t.substr(colon + 1);
+  }
+  auto port = to_uint(rest);
+  if (!port || *port > 65535) {
+    fail(key, "entry \"" + text + "\" has a bad port (0-65535), e.g. " + example);
+  }
+  if (host.empty()) fail(key, "entry \"" + text + "\" has no host, e.g. " + example);
+  return {host, static_cast<std::uint16_t>(*port)};
+}
+
+json defaults() {
+  return json{
+      {"listen", {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "ws:127.0.0.1:8080",
+                  "wss:0.0.0.0:8443"}},
+      {"domain", "localhost"},
+      {"store", "sqlite:./var/sipws.db"},
+      {"auth", "digest"},
+      {"admin_listen", "127.0.0.1:8081"},
+      {"log_level", "info"},
+      {"trace", false},
+      {"tls_cert", ""},
+      {"tls_key", ""},
+      {"dev_cert_dir", "./var/certs"},
+      {"www_root", ""},
+      {"ws_ping_interval", 30},
+      {"ws_pong_timeout", 10},
+      {"max_message_size", 65535},
+      {"registrar_min_expires", 60},
+      {"registrar_max_expires", 3600},
+      {"registrar_default_expires", 3600},
+      {"nonce_lifetime", 300},
+      {"timer_t1", 500},
+      {"timer_t2", 4000},
+      {"timer_t4", 5000},
+      {"media_anchor", "auto"},
+      {"media_address", ""},
+      {"media_ports", "30000-30999"},
+      {"dns_servers", json::array()},
+      {"user_agent", "sipws/0.1"},
+  };
+}
+
+/// Converts a `--set` string to the JSON type of the key's default.
+json from_text(const std::string& key, const json& like, const std::string& text) {
+  if (like.is_array()) {
+    json a = json::array();
+    for (auto& s : split_commas(text)) a.push_back(s);
+    return a;
+  }
+  if (like.is_boolean()) {
+    if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+    fail(key, "\"" + text + "\" is not a boolean; use true or false");
+  }
+  if (like.is_number()) {
+    auto v = to_uint(text);
+    if (!v) fail(key, "\"" + text + "\" is not a non-negative integer");
+    return *v;
+  }
+  return text;
+}
+
+std::string get_string(const json& j, const std::string& key) {
+  const auto& v = j.at(key);
+  if (!v.is_string()) fail(key, "must be a string");
+  return v.get<std::string>();
+}
+
+std::uint32_t get_uint(const json& j, const std::string& key, std::uint64_t lo, std::uint64_t hi) {
+  const auto& v = j.at(key);
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+    fail(key, "must be a non-negative integer");
+  }
+  const auto n = v.get<std::uint64_t>();
+  if (n < lo || n > hi) {
+    fail(key, std::to_string(n) + " is out of range; use " + std::to_string(lo) + ".." +
+                  std::to_string(hi));
+  }
+  return static_cast<std::uint32_t>(n);
+}
+
+std::vector<std::string> get_list(const json& j, const std::string& key) {
+  const auto& v = j.at(key);
+  std::vector<std::string> out;
+  if (v.is_string()) return split_commas(v.get<std::string>());
+  if (!v.is_array()) fail(key, "must be a list of strings");
+  for (const auto& e : v) {
+    if (!e.is_string()) fail(key, "must be a list of strings");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+Config from_json(const json& j) {
+  Config c;
+  for (const auto& entry : get_list(j, "listen")) {
+    const std::string example = "udp:127.0.0.1:5060";
+    auto colon = entry.find(':');
+    auto proto = colon == std::string::npos ? std::nullopt
+                                            : protocol_from_string(entry.substr(0, colon));
+    if (!proto) {
+      fail("listen", "entry \"" + entry + "\" must be proto:host:port with proto " +
+                         "udp|tcp|tls|ws|wss, e.g. " + example);
+    }
+    auto [host, port] = host_port("listen", entry.substr(colon + 1), example);
+    if (!is_ip(host)) fail("listen", "entry \"" + entry + "\": host must be an IP address");
+    c.listen.push_back(ListenSpec{*proto, host, port});
+  }
+  if (c.listen.empty()) fail("listen", "needs at least one entry, e.g. udp:127.0.0.1:5060");
+
+  c.domain = get_string(j, "domain");
+  if (c.domain.empty() || c.domain.find_first_of(" \t;:@<>\"") != std::string::npos) {
+    fail("domain", "\"" + c.domain + "\" is not a host name, e.g. example.com");
+  }
+  c.store = get_string(j, "store");
+  if (c.store.rfind("sqlite:", 0) != 0 && c.store.rfind("postgresql://", 0) != 0 &&
+      c.store.rfind("mysql://", 0) != 0) {
+    fail("store", "\"" + c.store +
+                      "\" must be sqlite:PATH, postgresql://... or mysql://..., e.g. "
+                      "sqlite:./var/sipws.db");
+  }
+  const auto auth = get_string(j, "auth");
+  if (auth == "digest") {
+    c.auth = AuthMode::Digest;
+  } else if (auth == "off") {
+    c.auth = AuthMode::Off;
+  } else {
+    fail("auth", "\"" + auth + "\" must be digest or off");
+  }
+  std::tie(c.admin_host, c.admin_port) =
+      host_port("admin_listen", get_string(j, "admin_listen"), "127.0.0.1:8081");
+  c.log_level = get_string(j, "log_level");
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
+    fail("log_level", "\"" + c.log_level + "\" must be trace|debug|info|warn|error|off");
+  }
+  if (!j.at("trace").is_boolean()) fail("trace", "must be true or false");
+  c.trace = j.at("trace").get<bool>();
+  c.tls_cert = get_string(j, "tls_cert");
+  c.tls_key = get_string(j, "tls_key");
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    fail(c.tls_cert.empty() ? "tls_cert" : "tls_key",
+         "tls_cert and tls_key go together: set both, or neither for the dev certificate");
+  }
+  c.dev_cert_dir = get_string(j, "dev_cert_dir");
+  c.www_root = get_string(j, "www_root");
+  c.ws_ping_interval_s = get_uint(j, "ws_ping_interval", 0, 86400);
+  c.ws_pong_timeout_s = get_uint(j, "ws_pong_timeout", 1, 3600);
+  c.max_message_size = get_uint(j, "max_message_size", 1024, 1048576);
+  c.registrar_min_expires = get_uint(j, "registrar_min_expires", 1, 86400 * 7);
+  c.registrar_max_expires = get_uint(j, "registrar_max_expires", 1, 86400 * 7);
+  c.registrar_default_expires = get_uint(j, "registrar_default_expires", 1, 86400 * 7);
+  if (c.registrar_min_expires > c.registrar_default_expires ||
+      c.registrar_default_expires > c.registrar_max_expires) {
+    fail("registrar_default_expires",
+         "needs registrar_min_expires <= registrar_default_expires <= registrar_max_expires");
+  }
+  c.nonce_lifetime_s = get_uint(j, "nonce_lifetime", 10, 86400);
+  c.timer_t1_ms = get_uint(j, "timer_t1", 10, 60000);
+  c.timer_t2_ms = get_uint(j, "timer_t2", 10, 600000);
+  c.timer_t4_ms = get_uint(j, "timer_t4", 10, 600000);
+  if (c.timer_t2_ms < c.timer_t1_ms) fail("timer_t2", "must be >= timer_t1");
+  const auto anchor = get_string(j, "media_anchor");
+  if (anchor == "auto") {
+    c.media_anchor = MediaAnchor::Auto;
+  } else if (anchor == "always") {
+    c.media_anchor = MediaAnchor::Always;
+  } else if (anchor == "never") {
+    c.media_anchor = MediaAnchor::Never;
+  } else {
+    fail("media_anchor", "\"" + anchor + "\" must be auto, always or never");
+  }
+  c.media_address = get_string(j, "media_address");
+  if (!c.media_address.empty() && !is_ip(c.media_address)) {
+    fail("media_address", "\"" + c.media_address + "\" must be an IP address");
+  }
+  const auto ports = get_string(j, "media_ports");
+  auto dash = ports.find('-');
+  auto lo = to_uint(std::string_view(ports).substr(0, dash));
+  auto hi = dash == std::string::npos ? std::nullopt
+                                      : to_uint(std::string_view(ports).substr(dash + 1));
+  if (!lo || !hi || *lo >= *hi || *hi > 65535 || *lo < 1024) {
+    fail("media_ports", "\"" + ports + "\" must be LOW-HIGH with 1024 <= LOW < HIGH <= 65535");
+  }
+  c.media_port_min = static_cast<std::uint16_t>(*lo);
+  c.media_port_max = static_cast<std::uint16_t>(*hi);
+  c.dns_servers = get_list(j, "dns_servers");
+  for (const auto& s : c.dns_servers) host_port("dns_servers", s, "127.0.0.1:5353");
+  c.user_agent = get_string(j, "user_agent");
+  return c;
+}
+
+}  // namespace
+
+std::string ListenSpec::to_string() const {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return std::string(lower_name(protocol)) + ":" + h + ":" + std::to_string(port);
+}
+
+Config load_config(const std::optional<std::string>& file, const std::vector<std::string>& sets) {
+  json j = defaults();
+  if (file) {
+    std::ifstream in(*file);
+    if (!in) throw ConfigError("config file '" + *file + "' cannot be read; check the path");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    json f;
+    try {
+      f = json::parse(ss.str(), nullptr, true, /*ignore_comments=*/true);
+    } catch (const json::parse_error& e) {
+      throw ConfigError("config file '" + *file + "' is not valid JSON: " + e.what());
+    }
+    if (!f.is_object()) throw ConfigError("config file '" + *file + "' must hold a JSON object");
+    for (auto& [k, v] : f.items()) {
+      if (!j.contains(k)) fail(k, "unknown key (see docs/configuration.md)");
+      j[k] = v;
+    }
+  }
+  for (const auto& s : sets) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw ConfigError("--set '" + s + "' must be key=value, e.g. --set domain=example.com");
+    }
+    const std::string key = s.substr(0, eq);
+    if (!j.contains(key)) fail(key, "unknown key (see docs/configuration.md)");
+    j[key] = from_text(key, defaults().at(key), s.substr(eq + 1));
+  }
+  return from_json(j);
+}
+
+nlohmann::json to_json(const Config& c) {
+  json j = defaults();
+  json listen = json::array();
+  for (const auto& l : c.listen) listen.push_back(l.to_string());
+  j["listen"] = listen;
+  j["domain"] = c.domain;
+  j["store"] = c.store;
+  j["auth"] = c.auth == AuthMode::Digest ? "digest" : "off";
+  j["admin_listen"] = c.admin_host + ":" + std::to_string(c.admin_port);
+  j["log_level"] = c.log_level;
+  j["trace"] = c.trace;
+  j["tls_cert"] = c.tls_cert;
+  j["tls_key"] = c.tls_key;
+  j["dev_cert_dir"] = c.dev_cert_dir;
+  j["www_root"] = c.www_root;
+  j["ws_ping_interval"] = c.ws_ping_interval_s;
+  j["ws_pong_timeout"] = c.ws_pong_timeout_s;
+  j["max_message_size"] = c.max_message_size;
+  j["registrar_min_expires"] = c.registrar_min_expires;
+  j["registrar_max_expires"] = c.registrar_max_expires;
+  j["registrar_default_expires"] = c.registrar_default_expires;
+  j["nonce_lifetime"] = c.nonce_lifetime_s;
+  j["timer_t1"] = c.timer_t1_ms;
+  j["timer_t2"] = c.timer_t2_ms;
+  j["timer_t4"] = c.timer_t4_ms;
+  j["media_anchor"] = c.media_anchor == MediaAnchor::Auto     ? "auto"
+                      : c.media_anchor == MediaAnchor::Always ? "always"
+                                                              : "never";
+  j["media_address"] = c.media_address;
+  j["media_ports"] = std::to_string(c.media_port_min) + "-" + std::to_string(c.media_port_max);
+  j["dns_servers"] = c.dns_servers;
+  j["user_agent"] = c.user_agent;
+  return j;
+}
+
+std::string describe(const Config& c) {
+  std::string s = "domain=" + c.domain + " store=" + c.store +
+                  " auth=" + (c.auth == AuthMode::Digest ? "digest" : "off") + " listen=";
+  for (std::size_t i = 0; i < c.listen.size(); ++i) {
+    if (i) s += ',';
+    s += c.listen[i].to_string();
+  }
+  return s;
+}
+
+}  // namespace sipws::app

@@ -1,0 +1,76 @@
+#pragma once
+// sipws configuration: one JSON file (comments allowed) plus `--set key=value` overrides.
+// Every key is documented in docs/configuration.md.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/net.hpp"
+
+namespace sipws::app {
+
+/// A configuration error; what() names the key and the fix. The daemon exits with code 2.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// One `proto:host:port` entry of `listen`.
+struct ListenSpec {
+  Protocol protocol = Protocol::Udp;
+  std::string host;  ///< IP literal, IPv6 without brackets
+  std::uint16_t port = 0;
+  std::string to_string() const;
+};
+
+enum class AuthMode { Digest, Off };
+enum class MediaAnchor { Auto, Always, Never };
+
+struct Config {
+  std::vector<ListenSpec> listen;
+  std::string domain = "localhost";
+  std::string store = "sqlite:./var/sipws.db";
+  AuthMode auth = AuthMode::Digest;
+  std::string admin_host = "127.0.0.1";
+  std::uint16_t admin_port = 8081;
+  std::string log_level = "info";
+  bool trace = false;
+  std::string tls_cert;                  ///< PEM; empty => dev certificate in dev_cert_dir
+  std::string tls_key;
+  std::string dev_cert_dir = "./var/certs";
+  std::string www_root;                  ///< empty => auto (www/demo-jssip of the source tree)
+  std::uint32_t ws_ping_interval_s = 30;  ///< 0 = no pings
+  std::uint32_t ws_pong_timeout_s = 10;
+  std::uint32_t max_message_size = 65535;  ///< bytes
+  std::uint32_t registrar_min_expires = 60;
+  std::uint32_t registrar_max_expires = 3600;
+  std::uint32_t registrar_default_expires = 3600;
+  std::uint32_t nonce_lifetime_s = 300;
+  std::uint32_t timer_t1_ms = 500;
+  std::uint32_t timer_t2_ms = 4000;
+  std::uint32_t timer_t4_ms = 5000;
+  MediaAnchor media_anchor = MediaAnchor::Auto;
+  std::string media_address;
+  std::uint16_t media_port_min = 30000;
+  std::uint16_t media_port_max = 30999;
+  std::vector<std::string> dns_servers;  ///< host:port
+  std::string user_agent = "sipws/0.1";
+};
+
+/// Loads `file` (if given) over the embedded defaults, then applies each `key=value` of `sets`
+/// in order. @throws ConfigError naming the key (unknown key, bad value, unreadable file, JSON
+/// syntax error with its position).
+Config load_config(const std::optional<std::string>& file, const std::vector<std::string>& sets);
+
+/// The configuration as JSON (same keys as the file format).
+nlohmann::json to_json(const Config& c);
+
+/// One line for the start-up log.
+std::string describe(const Config& c);
+
+}  // namespace sipws::app

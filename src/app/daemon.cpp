@@ -1,0 +1,264 @@
+#include "app/daemon.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <filesystem>
+
+#include "auth/digest_auth.hpp"
+#include "proxy/proxy_core.hpp"
+#include "registrar/location.hpp"
+#include "registrar/lookup.hpp"
+#include "registrar/registrar.hpp"
+#include "sip/txn/transaction_layer.hpp"
+#include "store/store.hpp"
+#include "transport/asio_timer.hpp"
+#include "transport/tls.hpp"
+#include "transport/transport_layer.hpp"
+#include "ws/listener.hpp"
+
+namespace sipws::app {
+namespace {
+
+namespace asio = boost::asio;
+
+/// proxy::NetworkView over the transport layer.
+class TransportView final : public proxy::NetworkView {
+ public:
+  explicit TransportView(transport::TransportLayer& t) : t_(t) {}
+  const std::vector<ListenPoint>& listen_points() const override { return t_.listen_points(); }
+  bool flow_alive(FlowId id) const override { return t_.flows().find(id) != nullptr; }
+  std::optional<Endpoint> flow_peer(FlowId id) const override {
+    auto f = t_.flows().find(id);
+    if (!f) return std::nullopt;
+    return f->peer();
+  }
+
+ private:
+  transport::TransportLayer& t_;
+};
+
+/// A/AAAA resolution with Asio's asynchronous resolver (getaddrinfo on Asio's private thread,
+/// the callback back on the io thread).
+class AsioResolver final : public proxy::Resolver {
+ public:
+  explicit AsioResolver(asio::io_context& io) : resolver_(io) {}
+  void resolve(const std::string& host,
+               std::function<void(std::optional<IpAddress>)> done) override {
+    resolver_.async_resolve(host, "", [done = std::move(done)](const boost::system::error_code& ec,
+                                                               asio::ip::udp::resolver::results_type r) {
+      if (ec || r.empty()) {
+        done(std::nullopt);
+        return;
+      }
+      done(r.begin()->endpoint().address());
+    });
+  }
+
+ private:
+  asio::ip::udp::resolver resolver_;
+};
+
+/// Logs every message sent when --trace is on, then hands it to the transport.
+class TracingSender final : public sip::txn::Sender {
+ public:
+  TracingSender(sip::txn::Sender& next, bool trace) : next_(next), trace_(trace) {}
+  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
+    if (trace_) {
+      spdlog::info("SEND {} {} flow={} {} bytes\n{}", via_token(dest.protocol),
+                   dest.endpoint.to_string(), dest.flow, bytes->size(), *bytes);
+    }
+    return next_.send(dest, std::move(bytes));
+  }
+
+ private:
+  sip::txn::Sender& next_;
+  bool trace_;
+};
+
+/// Feeds the transaction layer with what the transports parsed.
+class Dispatcher final : public transport::MessageHandler {
+ public:
+  Dispatcher(sip::txn::TransactionLayer& txns, bool trace) : txns_(txns), trace_(trace) {}
+  void on_message(const sip::Message& msg, const Source& src) override {
+    if (trace_) {
+      spdlog::info("RECV {} {} flow={} {} bytes\n{}", via_token(src.protocol),
+                   src.peer.to_string(), src.flow, msg.raw().size(), msg.raw());
+    }
+    txns_.receive(msg, src);
+  }
+
+ private:
+  sip::txn::TransactionLayer& txns_;
+  bool trace_;
+};
+
+/// Where the demo page lives when `www_root` is not set: www/demo-jssip of the source tree
+/// (found from the binary's location, build/sipws) or of the working directory.
+std::string find_www_root(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (const fs::path& base : {exe.parent_path().parent_path(), fs::current_path(ec)}) {
+    fs::path p = base / "www" / "demo-jssip";
+    if (fs::is_directory(p, ec)) return p.string();
+  }
+  return {};
+}
+
+}  // namespace
+
+int run_daemon(const Config& cfg) {
+  spdlog::info("sipws starting: {}", describe(cfg));
+  asio::io_context io;
+  transport::AsioTimerService timers(io);
+
+  std::unique_ptr<store::Store> db;
+  try {
+    db = store::Store::open(cfg.store);
+  } catch (const store::StoreError& e) {
+    std::fprintf(stderr, "sipws: config key 'store': %s\n", e.what());
+    return 2;
+  }
+  store::AsyncStore astore(std::move(db), [&io](std::function<void()> fn) {
+    asio::post(io, std::move(fn));
+  });
+
+  transport::TransportLayer transport(io, transport::TransportLimits{cfg.max_message_size});
+  TracingSender sender(transport, cfg.trace);
+
+  proxy::Domains domains;
+  domains.add_domain(cfg.domain);
+  TransportView view(transport);
+  AsioResolver resolver(io);
+  proxy::ProxyCore core(timers, domains, view, resolver, proxy::ProxyConfig{cfg.user_agent});
+  sip::txn::TransactionLayer txns(
+      timers, sender, core,
+      sip::txn::TimerConfig{Millis(cfg.timer_t1_ms), Millis(cfg.timer_t2_ms),
+                            Millis(cfg.timer_t4_ms)});
+  core.attach(txns, sender);
+  Dispatcher dispatcher(txns, cfg.trace);
+  transport.set_handler(&dispatcher);
+
+  // Location service, restored from the store before any traffic.
+  registrar::LocationService location(timers, &astore);
+  location.load(astore.sync());
+  transport.flows().on_close([&location](FlowId id, Protocol) { location.on_flow_closed(id); });
+
+  if (cfg.auth == AuthMode::Digest) {
+    core.add_request_processor(std::make_unique<auth::DigestAuthProcessor>(
+        domains, astore, timers, auth::DigestAuthConfig{cfg.nonce_lifetime_s}));
+  }
+  registrar::RegistrarConfig rcfg;
+  rcfg.min_expires = cfg.registrar_min_expires;
+  rcfg.max_expires = cfg.registrar_max_expires;
+  rcfg.default_expires = cfg.registrar_default_expires;
+  core.add_request_processor(std::make_unique<registrar::RegistrarProcessor>(domains, location, rcfg));
+  core.add_request_processor(std::make_unique<registrar::LocationLookupProcessor>(
+      domains, location, [&astore](const std::string& aor) {
+        // Known subscriber => 480 rather than 404 when it has no binding. A synchronous
+        // read of one row: acceptable for this first cut (SQLite, local file).
+        auto at = aor.find('@');
+        if (at == std::string::npos) return false;
+        try {
+          return astore.sync().find_subscriber(aor.substr(0, at), aor.substr(at + 1)).has_value();
+        } catch (const store::StoreError&) {
+          return false;
+        }
+      }));
+
+  // Listeners.
+  std::shared_ptr<asio::ssl::context> tls;
+  auto need_tls = [&]() {
+    if (tls) return;
+    std::string cert = cfg.tls_cert, key = cfg.tls_key;
+    if (cert.empty()) {
+      auto dev = transport::ensure_dev_certificate(cfg.dev_cert_dir);
+      cert = dev.cert_path;
+      key = dev.key_path;
+      spdlog::info("using development certificate {}", cert);
+    }
+    tls = transport::make_server_tls_context(cert, key);
+  };
+  std::vector<std::unique_ptr<ws::Listener>> ws_listeners;
+  const std::string www = find_www_root(cfg.www_root);
+  try {
+    for (const auto& spec : cfg.listen) {
+      Endpoint ep{asio::ip::make_address(spec.host), spec.port};
+      switch (spec.protocol) {
+        case Protocol::Udp: transport.listen_udp(ep); break;
+        case Protocol::Tcp: transport.listen_tcp(ep); break;
+        case Protocol::Tls:
+          need_tls();
+          transport.listen_tls(ep, tls);
+          break;
+        case Protocol::Ws:
+        case Protocol::Wss: {
+          ws::ListenerConfig wc;
+          wc.listen = ep;
+          if (spec.protocol == Protocol::Wss) {
+            need_tls();
+            wc.tls = tls;
+          }
+          wc.www_root = www;
+          wc.max_message_size = cfg.max_message_size;
+          wc.ping_interval = Millis(std::uint64_t{cfg.ws_ping_interval_s} * 1000);
+          wc.pong_timeout = Millis(std::uint64_t{cfg.ws_pong_timeout_s} * 1000);
+          auto l = std::make_unique<ws::Listener>(
+              io, transport.flows(),
+              [&transport](std::shared_ptr<const std::string> bytes, const Source& src) {
+                transport.deliver(std::move(bytes), src);
+              },
+              wc);
+          l->start();
+          ListenPoint lp;
+          lp.protocol = spec.protocol;
+          lp.local = l->local_endpoint();
+          lp.advertised = lp.local.address.is_unspecified()
+                              ? (lp.local.address.is_v6() ? "[::1]" : "127.0.0.1")
+                              : lp.local.host_string();
+          transport.add_listen_point(lp);
+          ws_listeners.push_back(std::move(l));
+          break;
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sipws: config key 'listen': %s\n", e.what());
+    return 2;
+  }
+  for (const auto& lp : transport.listen_points()) {
+    domains.add_alias(lp.advertised);
+    domains.add_alias(lp.local.address.to_string());
+  }
+  domains.add_alias("localhost");
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", sig);
+    for (auto& l : ws_listeners) l->stop();
+    transport.shutdown();
+    io.stop();
+  });
+
+  std::string points;
+  for (const auto& lp : transport.listen_points()) {
+    if (!points.empty()) points += ' ';
+    points += std::string(lower_name(lp.protocol)) + ":" + lp.local.to_string();
+  }
+  std::fprintf(stderr, "sipws ready: %s domain=%s www=%s\n", points.c_str(), cfg.domain.c_str(),
+               www.empty() ? "(none)" : www.c_str());
+  std::fflush(stderr);
+  io.run();
+  astore.flush();
+  spdlog::info("sipws stopped");
+  return 0;
+}
+
+}  // namespace sipws::app

@@ -1,0 +1,730 @@
+#include "proxy/proxy_core.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/counters.hpp"
+#include "proxy/routing.hpp"
+
+namespace sipws::proxy {
+
+using sip::HeaderId;
+using sip::Message;
+using sip::Method;
+using sip::txn::ClientTxnId;
+using sip::txn::ServerTxnId;
+
+namespace {
+
+constexpr Millis kTimerC{180000};  // RFC 3261 s.16.6 step 11: > 3 minutes
+
+struct Stats {
+  Counter& requests = counters().get("proxy_requests");
+  Counter& forwarded = counters().get("proxy_branches_forwarded");
+  Counter& local_responses = counters().get("proxy_local_responses");
+  Counter& acks_forwarded = counters().get("proxy_acks_forwarded");
+  Counter& acks_dropped = counters().get("proxy_acks_dropped");
+  Counter& stray_responses = counters().get("proxy_stray_responses");
+  Counter& loops = counters().get("proxy_loops_detected");
+  Counter& resolve_failures = counters().get("proxy_resolve_failures");
+};
+
+/// Chooses the response to forward when every branch is final (RFC 3261 s.16.7 step 6):
+/// a 6xx if any, else the lowest class, and within it the first one received.
+bool better(int candidate, int current) {
+  if (current == 0) return true;
+  const int cc = candidate / 100, cur = current / 100;
+  if (cur == 6) return false;
+  if (cc == 6) return true;
+  return cc < cur;
+}
+
+}  // namespace
+
+struct Branch {
+  ClientTxnId txn = 0;
+  Message request;
+  Destination dest;
+  bool started = false;
+  bool provisional = false;
+  bool final = false;
+  bool cancel_pending = false;
+  TimerService::TimerId timer_c = 0;
+};
+
+/// One server transaction being proxied.
+struct ServerCtx {
+  ServerTxnId id = 0;
+  std::shared_ptr<RequestContext> rc;
+  std::size_t next_processor = 0;
+  bool paused = false;
+  bool invite = false;
+  bool final_sent = false;
+  bool cancelled = false;
+  bool chain_done = false;
+  const ListenPoint* in_lp = nullptr;
+  FlowId route_flow = kNoFlow;  ///< flow token from a Route entry of ours
+  std::vector<Branch> branches;
+  std::optional<Message> best;
+  bool best_local = false;  ///< best was synthesized here (no downstream response)
+};
+
+struct ProxyCoreImpl {
+  TimerService& timers;
+  const Domains& domains;
+  NetworkView& net;
+  Resolver& resolver;
+  ProxyConfig cfg;
+  sip::txn::TransactionLayer* txns = nullptr;
+  sip::txn::Sender* stateless = nullptr;
+  std::vector<std::unique_ptr<RequestProcessor>> chain;
+  std::unordered_map<ServerTxnId, std::unique_ptr<ServerCtx>> servers;
+  std::unordered_map<ClientTxnId, std::pair<ServerTxnId, std::size_t>> clients;
+  Stats stats;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+  ProxyCoreImpl(TimerService& t, const Domains& d, NetworkView& n, Resolver& r, ProxyConfig c)
+      : timers(t), domains(d), net(n), resolver(r), cfg(std::move(c)) {}
+
+  // ---------------------------------------------------------------- helpers
+
+  const ListenPoint* listen_point_for(Protocol p, const IpAddress* addr) const {
+    const ListenPoint* fallback = nullptr;
+    for (const auto& lp : net.listen_points()) {
+      if (lp.protocol != p) continue;
+      if (addr == nullptr || lp.local.address.is_v6() == addr->is_v6()) return &lp;
+      if (fallback == nullptr) fallback = &lp;
+    }
+    return fallback;
+  }
+
+  const ListenPoint* listen_point_of(const Source& src) const {
+    for (const auto& lp : net.listen_points()) {
+      if (lp.protocol == src.protocol && lp.local.port == src.local.port) return &lp;
+    }
+    return listen_point_for(src.protocol, &src.peer.address);
+  }
+
+  /// Sends a locally generated response through the server transaction.
+  void respond_local(ServerCtx& sc, Message rsp) {
+    if (sc.final_sent) return;
+    stats.local_responses.inc();
+    if (!cfg.user_agent.empty() && !rsp.find(HeaderId::Server)) {
+      rsp.append(HeaderId::Server, cfg.user_agent);
+    }
+    if (rsp.status() >= 200) sc.final_sent = true;
+    txns->respond(sc.id, rsp);
+  }
+
+  void respond_status(ServerCtx& sc, int status, std::string_view reason = {}) {
+    respond_local(sc, sc.rc->respond(status, reason));
+  }
+
+  bool is_self_uri(const sip::Uri& uri) const {
+    if (!uri.is_sip()) return false;
+    if (domains.is_self(uri.host) && uri.port == 0) return true;
+    return names_listen_point(uri, net.listen_points(), domains.is_self(uri.host));
+  }
+
+  /// RFC 3261 s.16.4: strict-router fix-up and removal of our own Route entries. Remembers a
+  /// flow token found in them.
+  void preprocess_routes(Message& req, FlowId& route_flow) const {
+    if (is_self_uri(req.request_uri()) && req.count(HeaderId::Route) > 0 &&
+        flow_token(req.request_uri()) != kNoFlow) {
+      // Request-URI is a Record-Route value of ours: a strict router upstream (s.16.4).
+      const auto routes = req.find_all(HeaderId::Route);
+      auto last = sip::parse_name_addr(routes.back()->value);
+      route_flow = flow_token(req.request_uri());
+      if (last) {
+        std::string uri(last->uri.raw);
+        // remove the last Route value
+        std::vector<std::string> keep;
+        for (std::size_t i = 0; i + 1 < routes.size(); ++i) keep.emplace_back(routes[i]->value);
+        req.remove_all(HeaderId::Route);
+        for (auto& k : keep) req.append(HeaderId::Route, std::move(k));
+        req.set_request_uri(std::move(uri));
+      }
+    }
+    for (int i = 0; i < 4; ++i) {
+      const auto* top = req.find(HeaderId::Route);
+      if (top == nullptr) break;
+      auto na = sip::parse_name_addr(top->value);
+      if (!na || !is_self_uri(na->uri)) break;
+      if (FlowId f = flow_token(na->uri); f != kNoFlow) route_flow = f;
+      req.pop_front(HeaderId::Route);
+    }
+  }
+
+  /// True when a Via of ours carries the same loop hash as `req` (s.16.3 step 4).
+  bool is_loop(const Message& req) const {
+    const auto vias = req.find_all(HeaderId::Via);
+    if (vias.size() < 2) return false;
+    std::string hash;
+    for (const auto* h : vias) {
+      auto via = sip::parse_via(h->value);
+      if (!via) continue;
+      auto lh = branch_loop_hash(via->branch());
+      if (lh.empty()) continue;
+      bool ours = false;
+      for (const auto& lp : net.listen_points()) {
+        if (unbracket(via->host) == unbracket(lp.advertised) && via->port == lp.local.port) {
+          ours = true;
+        }
+      }
+      if (!ours) continue;
+      if (hash.empty()) hash = loop_hash(req);
+      if (lh == hash) return true;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  void on_request(ServerTxnId id, const Message& request, const Source& src) {
+    stats.requests.inc();
+    auto sc = std::make_unique<ServerCtx>();
+    sc->id = id;
+    sc->rc = std::make_shared<RequestContext>(request, src, id);
+    sc->invite = request.method() == Method::Invite;
+    sc->in_lp = listen_point_of(src);
+    ServerCtx& ctx = *sc;
+    servers[id] = std::move(sc);
+    Message& req = ctx.rc->request();
+
+    // s.16.3 step 2: URI scheme.
+    if (req.request_uri().scheme == sip::Scheme::Other) {
+      respond_status(ctx, 416, "Unsupported URI Scheme");
+      return;
+    }
+    if (auto fixed = via_with_received(request.top_via(), src)) {
+      ctx.rc->request().set_top_via(std::move(*fixed));
+    }
+    preprocess_routes(req, ctx.route_flow);
+    const bool to_self = req.count(HeaderId::Route) == 0 && is_self_uri(req.request_uri()) &&
+                         req.request_uri().user.empty();
+    // OPTIONS addressed to the proxy itself (also with Max-Forwards 0, s.16.3 step 3).
+    if (to_self && req.method() == Method::Options) {
+      Message& rsp = ctx.rc->respond(200);
+      rsp.append(HeaderId::Allow,
+                 "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, MESSAGE, "
+                 "SUBSCRIBE, NOTIFY, REFER");
+      rsp.append(HeaderId::Supported, "path, outbound, gruu");
+      respond_local(ctx, rsp);
+      return;
+    }
+    // s.16.3 step 3: Max-Forwards.
+    if (auto mf = req.max_forwards(); mf && *mf == 0) {
+      respond_status(ctx, 483, "Too Many Hops");
+      return;
+    }
+    // s.16.3 step 4: loop detection.
+    if (is_loop(req)) {
+      stats.loops.inc();
+      respond_status(ctx, 482, "Loop Detected");
+      return;
+    }
+    // s.16.3 step 5: Proxy-Require.
+    if (auto prs = req.find_all(HeaderId::ProxyRequire); !prs.empty()) {
+      std::string unsupported;
+      for (const auto* h : prs) {
+        for (auto tok : sip::split_list(h->value)) {
+          if (!unsupported.empty()) unsupported += ", ";
+          unsupported += tok;
+        }
+      }
+      Message& rsp = ctx.rc->respond(420, "Bad Extension");
+      rsp.append(HeaderId::Unsupported, unsupported);
+      respond_local(ctx, rsp);
+      return;
+    }
+    // In-dialog requests routed through us by our Record-Route skip the policy chain: the
+    // dialog was authorised when it was created.
+    const bool in_dialog = !request.to().tag().empty();
+    if (in_dialog) {
+      ctx.chain_done = true;
+      route(ctx);
+      return;
+    }
+    ctx.rc->set_resume_factory([this, id, alive = std::weak_ptr<bool>(alive)]() {
+      return std::function<void(Action)>([this, id, alive](Action a) {
+        if (alive.expired()) return;
+        resume(id, a);
+      });
+    });
+    run_chain(ctx);
+  }
+
+  void resume(ServerTxnId id, Action a) {
+    auto it = servers.find(id);
+    if (it == servers.end() || !it->second->paused) return;
+    ServerCtx& ctx = *it->second;
+    ctx.paused = false;
+    if (ctx.final_sent) return;  // cancelled while paused
+    if (!apply(ctx, a)) return;
+    run_chain(ctx);
+  }
+
+  /// Applies one processor's action; returns true to go on with the chain.
+  bool apply(ServerCtx& ctx, Action a) {
+    switch (a) {
+      case Action::Continue:
+        return true;
+      case Action::Pause:
+        ctx.paused = true;
+        return false;
+      case Action::Respond:
+        if (ctx.rc->response()) {
+          respond_local(ctx, *ctx.rc->response());
+        } else {
+          respond_status(ctx, 500, "Server Internal Error");
+        }
+        return false;
+      case Action::SkipChain:
+        ctx.next_processor = chain.size();
+        return true;
+    }
+    return false;
+  }
+
+  void run_chain(ServerCtx& ctx) {
+    while (ctx.next_processor < chain.size()) {
+      RequestProcessor& p = *chain[ctx.next_processor++];
+      const Action a = p.process(*ctx.rc);
+      if (!apply(ctx, a)) return;
+    }
+    ctx.chain_done = true;
+    route(ctx);
+  }
+
+  /// After the chain: forward to its targets, or to the Request-URI / top Route.
+  void route(ServerCtx& ctx) {
+    Message& req = ctx.rc->request();
+    auto& targets = ctx.rc->targets();
+    if (targets.empty()) {
+      if (req.count(HeaderId::Route) == 0 && is_self_uri(req.request_uri()) &&
+          ctx.route_flow == kNoFlow) {
+        // Addressed to us and nobody claimed it: never forward to ourselves.
+        respond_status(ctx, req.method() == Method::Register ? 403 : 404,
+                       req.method() == Method::Register ? "Domain Not Served" : "Not Found");
+        return;
+      }
+      Target t;
+      t.uri = std::string(req.request_uri().raw);
+      targets.push_back(std::move(t));
+    }
+    std::stable_sort(targets.begin(), targets.end(),
+                     [](const Target& a, const Target& b) { return a.q > b.q; });
+    for (const auto& t : targets) {
+      Branch b;
+      b.request = req;
+      if (t.uri != req.request_uri().raw) b.request.set_request_uri(t.uri);
+      for (auto it = t.route.rbegin(); it != t.route.rend(); ++it) {
+        b.request.push_front(HeaderId::Route, *it);
+      }
+      if (t.next_hop) b.dest = *t.next_hop;
+      ctx.branches.push_back(std::move(b));
+    }
+    const std::size_t n = ctx.branches.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& t = targets[i];
+      if (t.next_hop) {
+        start_branch(ctx, i);
+      } else {
+        resolve_branch(ctx, i);
+      }
+    }
+  }
+
+  /// Finds the destination of branch `i` from a flow token, its top Route or Request-URI.
+  void resolve_branch(ServerCtx& ctx, std::size_t i) {
+    Branch& b = ctx.branches[i];
+    if (ctx.route_flow != kNoFlow && b.request.count(HeaderId::Route) == 0) {
+      if (auto peer = net.flow_peer(ctx.route_flow)) {
+        b.dest.flow = ctx.route_flow;
+        b.dest.endpoint = *peer;
+        auto hop = next_hop_for(b.request.request_uri());
+        b.dest.protocol = hop ? hop->protocol : Protocol::Ws;
+        start_branch(ctx, i);
+        return;
+      }
+      fail_branch(ctx, i, 430, "Flow Failed");
+      return;
+    }
+    std::optional<NextHop> hop;
+    if (const auto* r = b.request.find(HeaderId::Route)) {
+      if (auto na = sip::parse_name_addr(r->value)) hop = next_hop_for(na->uri);
+    } else {
+      hop = next_hop_for(b.request.request_uri());
+    }
+    if (!hop) {
+      fail_branch(ctx, i, 416, "Unsupported URI Scheme");
+      return;
+    }
+    b.dest.protocol = hop->protocol;
+    b.dest.endpoint.port = hop->port;
+    boost::system::error_code ec;
+    auto addr = boost::asio::ip::make_address(hop->host, ec);
+    if (!ec) {
+      b.dest.endpoint.address = addr;
+      start_branch(ctx, i);
+      return;
+    }
+    if (is_websocket(hop->protocol)) {
+      // A browser's contact (*.invalid) is reachable only over its flow.
+      fail_branch(ctx, i, 480, "Temporarily Unavailable");
+      return;
+    }
+    b.dest.host = hop->host;
+    const ServerTxnId id = ctx.id;
+    resolver.resolve(hop->host, [this, id, i, alive = std::weak_ptr<bool>(alive)](
+                                    std::optional<IpAddress> a) {
+      if (alive.expired()) return;
+      auto it = servers.find(id);
+      if (it == servers.end() || i >= it->second->branches.size()) return;
+      ServerCtx& c = *it->second;
+      if (c.final_sent && c.cancelled) return;
+      if (!a) {
+        stats.resolve_failures.inc();
+        fail_branch(c, i, 503, "Service Unavailable");
+        return;
+      }
+      c.branches[i].dest.endpoint.address = *a;
+      start_branch(c, i);
+    });
+  }
+
+  /// s.16.6 steps 3-10 for one branch, then a client transaction.
+  void start_branch(ServerCtx& ctx, std::size_t i) {
+    Branch& b = ctx.branches[i];
+    if (ctx.cancelled) {
+      fail_branch(ctx, i, 487, "Request Terminated");
+      return;
+    }
+    if (b.dest.flow != kNoFlow && !net.flow_alive(b.dest.flow)) {
+      fail_branch(ctx, i, 430, "Flow Failed");
+      return;
+    }
+    Message& fwd = b.request;
+    // Max-Forwards.
+    if (auto mf = fwd.max_forwards()) {
+      fwd.set(HeaderId::MaxForwards, std::to_string(*mf - 1));
+    } else {
+      fwd.set(HeaderId::MaxForwards, "70");
+    }
+    const ListenPoint* out_lp = listen_point_for(b.dest.protocol, &b.dest.endpoint.address);
+    if (out_lp == nullptr) out_lp = ctx.in_lp;
+    if (out_lp == nullptr) {
+      fail_branch(ctx, i, 503, "No Listener For Transport");
+      return;
+    }
+    // Record-Route for dialog-creating requests (s.16.6 step 4); two entries when the
+    // transport or flow changes, so each side sees the address it can reach.
+    const Message& orig = ctx.rc->original();
+    const bool creates_dialog = orig.to().tag().empty() && orig.method() != Method::Register &&
+                                orig.method() != Method::Options &&
+                                orig.method() != Method::Message;
+    if (creates_dialog && ctx.in_lp != nullptr) {
+      const Source& src = ctx.rc->source();
+      const FlowId in_flow = is_reliable(src.protocol) ? src.flow : kNoFlow;
+      const bool double_rr = out_lp != ctx.in_lp || in_flow != kNoFlow || b.dest.flow != kNoFlow;
+      fwd.push_front(HeaderId::RecordRoute, make_record_route(*ctx.in_lp, in_flow));
+      if (double_rr) {
+        fwd.push_front(HeaderId::RecordRoute, make_record_route(*out_lp, b.dest.flow));
+      }
+    }
+    // Via (s.16.6 step 8) with the loop-detection hash in the branch.
+    fwd.push_front(HeaderId::Via, make_via(*out_lp, make_branch(loop_hash(ctx.rc->request()))));
+    b.started = true;
+    stats.forwarded.inc();
+    b.txn = txns->send_request(fwd, b.dest);
+    clients[b.txn] = {ctx.id, i};
+    if (ctx.invite) {
+      const ClientTxnId cid = b.txn;
+      b.timer_c = timers.schedule(kTimerC, [this, cid]() { on_timer_c(cid); });
+    }
+  }
+
+  /// A branch that ends without a client transaction (no route, dead flow...).
+  void fail_branch(ServerCtx& ctx, std::size_t i, int status, std::string_view reason) {
+    Message rsp = sip::make_response(ctx.rc->original(), status, reason);
+    ctx.branches[i].final = true;
+    record_final(ctx, rsp, true);
+    maybe_finish(ctx);
+  }
+
+  void record_final(ServerCtx& ctx, const Message& rsp, bool local) {
+    if (!ctx.best || better(rsp.status(), ctx.best->status())) {
+      ctx.best = rsp;
+      ctx.best_local = local;
+    }
+  }
+
+  /// Sends the best final response once every branch is final (s.16.7 step 6).
+  void maybe_finish(ServerCtx& ctx) {
+    if (ctx.final_sent) return;
+    for (const auto& b : ctx.branches) {
+      if (!b.final) return;
+    }
+    if (!ctx.best) {
+      respond_status(ctx, 408, "Request Timeout");
+      return;
+    }
+    Message rsp = *ctx.best;
+    if (rsp.status() == 503) rsp.set_status(500, "Server Internal Error");
+    if (ctx.best_local) {
+      respond_status(ctx, rsp.status(), rsp.reason());
+      return;
+    }
+    ctx.final_sent = true;
+    txns->respond(ctx.id, rsp);
+  }
+
+  void cancel_branch(ServerCtx& ctx, Branch& b) {
+    if (b.final || !b.started) return;
+    if (!b.provisional) {
+      b.cancel_pending = true;  // s.9.1: wait for a provisional response
+      return;
+    }
+    Message cancel = sip::make_cancel(b.request);
+    txns->send_request(cancel, b.dest);
+    (void)ctx;
+  }
+
+  void cancel_others(ServerCtx& ctx, std::size_t except) {
+    for (std::size_t i = 0; i < ctx.branches.size(); ++i) {
+      if (i != except) cancel_branch(ctx, ctx.branches[i]);
+    }
+  }
+
+  // ---------------------------------------------------------------- responses
+
+  void on_response(ClientTxnId cid, const Message& response) {
+    auto cit = clients.find(cid);
+    if (cit == clients.end()) return;  // response to a CANCEL we sent, or a finished branch
+    auto sit = servers.find(cit->second.first);
+    if (sit == servers.end()) return;
+    ServerCtx& ctx = *sit->second;
+    const std::size_t i = cit->second.second;
+    Branch& b = ctx.branches[i];
+    Message rsp = response;
+    rsp.pop_front(HeaderId::Via);  // s.16.7 step 3
+    const int status = rsp.status();
+    if (status < 200) {
+      b.provisional = true;
+      if (b.cancel_pending) {
+        b.cancel_pending = false;
+        cancel_branch(ctx, b);
+      }
+      if (status == 100 || ctx.final_sent) return;  // s.16.7 step 5: 100 is not forwarded
+      txns->respond(ctx.id, rsp);
+      return;
+    }
+    if (b.timer_c != 0) {
+      timers.cancel(b.timer_c);
+      b.timer_c = 0;
+    }
+    if (status < 300) {
+      // Every 2xx is forwarded at once, retransmissions included (s.16.7 step 5, RFC 6026).
+      const bool first = !b.final;
+      b.final = true;
+      ctx.final_sent = true;
+      txns->respond(ctx.id, rsp);
+      if (first) cancel_others(ctx, i);
+      return;
+    }
+    if (b.final) return;
+    b.final = true;
+    record_final(ctx, rsp, false);
+    if (status >= 600) cancel_others(ctx, i);
+    maybe_finish(ctx);
+  }
+
+  void on_client_failure(ClientTxnId cid, bool transport_error) {
+    auto cit = clients.find(cid);
+    if (cit == clients.end()) return;
+    auto sit = servers.find(cit->second.first);
+    if (sit == servers.end()) return;
+    ServerCtx& ctx = *sit->second;
+    const std::size_t i = cit->second.second;
+    Branch& b = ctx.branches[i];
+    if (b.final) return;
+    if (b.timer_c != 0) {
+      timers.cancel(b.timer_c);
+      b.timer_c = 0;
+    }
+    if (transport_error) {
+      fail_branch(ctx, i, b.dest.flow != kNoFlow ? 480 : 503,
+                  b.dest.flow != kNoFlow ? "Temporarily Unavailable" : "Service Unavailable");
+    } else {
+      fail_branch(ctx, i, 408, "Request Timeout");
+    }
+  }
+
+  void on_timer_c(ClientTxnId cid) {
+    auto cit = clients.find(cid);
+    if (cit == clients.end()) return;
+    auto sit = servers.find(cit->second.first);
+    if (sit == servers.end()) return;
+    ServerCtx& ctx = *sit->second;
+    const std::size_t i = cit->second.second;
+    Branch& b = ctx.branches[i];
+    b.timer_c = 0;
+    if (b.final) return;
+    cancel_branch(ctx, b);
+    fail_branch(ctx, i, 408, "Request Timeout");
+  }
+
+  void on_cancel(ServerTxnId invite_id, const Message& /*cancel*/) {
+    auto it = servers.find(invite_id);
+    if (it == servers.end()) return;
+    ServerCtx& ctx = *it->second;
+    ctx.cancelled = true;
+    bool any_provisional = false;
+    for (auto& b : ctx.branches) {
+      cancel_branch(ctx, b);
+      any_provisional = any_provisional || (b.provisional && !b.final);
+    }
+    // Nothing downstream can answer 487 for us yet: answer it here (s.16.10).
+    if (!any_provisional) respond_status(ctx, 487, "Request Terminated");
+  }
+
+  // ---------------------------------------------------------------- ACK for 2xx (s.16.11)
+
+  void on_ack(const Message& ack, const Source& src) {
+    Message fwd = ack;
+    FlowId flow = kNoFlow;
+    preprocess_routes(fwd, flow);
+    if (fwd.count(HeaderId::Route) == 0 && flow == kNoFlow && is_self_uri(fwd.request_uri())) {
+      stats.acks_dropped.inc();
+      return;
+    }
+    if (auto mf = fwd.max_forwards(); mf && *mf == 0) {
+      stats.acks_dropped.inc();
+      return;
+    }
+    fwd.set(HeaderId::MaxForwards, std::to_string(fwd.max_forwards().value_or(71) - 1));
+    Destination dest;
+    std::optional<NextHop> hop;
+    if (const auto* r = fwd.find(HeaderId::Route)) {
+      if (auto na = sip::parse_name_addr(r->value)) hop = next_hop_for(na->uri);
+    } else {
+      hop = next_hop_for(fwd.request_uri());
+    }
+    if (flow != kNoFlow && fwd.count(HeaderId::Route) == 0) {
+      auto peer = net.flow_peer(flow);
+      if (!peer) {
+        stats.acks_dropped.inc();
+        return;
+      }
+      dest.flow = flow;
+      dest.endpoint = *peer;
+      dest.protocol = hop ? hop->protocol : Protocol::Ws;
+      send_ack(std::move(fwd), dest, src);
+      return;
+    }
+    if (!hop) {
+      stats.acks_dropped.inc();
+      return;
+    }
+    dest.protocol = hop->protocol;
+    dest.endpoint.port = hop->port;
+    boost::system::error_code ec;
+    auto addr = boost::asio::ip::make_address(hop->host, ec);
+    if (!ec) {
+      dest.endpoint.address = addr;
+      send_ack(std::move(fwd), dest, src);
+      return;
+    }
+    if (is_websocket(hop->protocol)) {
+      stats.acks_dropped.inc();
+      return;
+    }
+    dest.host = hop->host;
+    resolver.resolve(hop->host, [this, fwd = std::move(fwd), dest, src,
+                                 alive = std::weak_ptr<bool>(alive)](
+                                    std::optional<IpAddress> a) mutable {
+      if (alive.expired()) return;
+      if (!a) {
+        stats.acks_dropped.inc();
+        return;
+      }
+      dest.endpoint.address = *a;
+      send_ack(std::move(fwd), dest, src);
+    });
+  }
+
+  void send_ack(Message fwd, const Destination& dest, const Source& src) {
+    const ListenPoint* out_lp = listen_point_for(dest.protocol, &dest.endpoint.address);
+    if (out_lp == nullptr) out_lp = listen_point_of(src);
+    if (out_lp == nullptr) {
+      stats.acks_dropped.inc();
+      return;
+    }
+    // Stateless forwarding: the branch must be the same for retransmissions (s.16.11), so it
+    // is derived from the incoming branch.
+    std::string seed = loop_hash(fwd);
+    std::string branch(kBranchPrefix);
+    branch += seed;
+    branch += "-a";
+    std::string_view in_branch = fwd.top_via().branch();
+    std::size_t h = std::hash<std::string_view>{}(in_branch);
+    branch += std::to_string(h);
+    fwd.push_front(HeaderId::Via, make_via(*out_lp, branch));
+    stats.acks_forwarded.inc();
+    stateless->send(dest, fwd.serialize_shared());
+  }
+
+  void on_stray_response(const Message& response, const Source& /*src*/) {
+    // With RFC 6026 the INVITE client transaction absorbs 2xx retransmissions for 64*T1, so a
+    // response matching nothing is late or not ours: drop and count.
+    (void)response;
+    stats.stray_responses.inc();
+  }
+
+  void on_server_terminated(ServerTxnId id) {
+    auto it = servers.find(id);
+    if (it == servers.end()) return;
+    for (auto& b : it->second->branches) {
+      if (b.timer_c != 0) timers.cancel(b.timer_c);
+      if (b.txn != 0) clients.erase(b.txn);
+    }
+    servers.erase(it);
+  }
+};
+
+ProxyCore::ProxyCore(TimerService& timers, const Domains& domains, NetworkView& net,
+                     Resolver& resolver, ProxyConfig cfg)
+    : impl_(std::make_unique<ProxyCoreImpl>(timers, domains, net, resolver, std::move(cfg))) {}
+
+ProxyCore::~ProxyCore() = default;
+
+void ProxyCore::attach(sip::txn::TransactionLayer& txns, sip::txn::Sender& stateless_sender) {
+  impl_->txns = &txns;
+  impl_->stateless = &stateless_sender;
+}
+
+void ProxyCore::add_request_processor(std::unique_ptr<RequestProcessor> p) {
+  impl_->chain.push_back(std::move(p));
+}
+
+void ProxyCore::on_request(ServerTxnId id, const Message& request, const Source& src) {
+  impl_->on_request(id, request, src);
+}
+void ProxyCore::on_ack(const Message& ack, const Source& src) { impl_->on_ack(ack, src); }
+void ProxyCore::on_cancel(ServerTxnId invite_id, const Message& cancel) {
+  impl_->on_cancel(invite_id, cancel);
+}
+void ProxyCore::on_response(ClientTxnId id, const Message& response) {
+  impl_->on_response(id, response);
+}
+void ProxyCore::on_client_failure(ClientTxnId id, bool transport_error) {
+  impl_->on_client_failure(id, transport_error);
+}
+void ProxyCore::on_stray_response(const Message& response, const Source& src) {
+  impl_->on_stray_response(response, src);
+}
+void ProxyCore::on_server_terminated(ServerTxnId id) { impl_->on_server_terminated(id); }
+std::size_t ProxyCore::active_requests() const { return impl_->servers.size(); }
+
+}  // namespace sipws::proxy

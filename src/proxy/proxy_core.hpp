@@ -1,0 +1,77 @@
+#pragma once
+// The stateful proxy core (RFC 3261 s.16): the transaction user that validates requests, does
+// Route pre-processing, runs the request chain (auth, registrar, location...), forwards to the
+// resulting targets (parallel forking), aggregates responses and handles CANCEL and ACK.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/net.hpp"
+#include "common/timer.hpp"
+#include "proxy/domains.hpp"
+#include "proxy/request_context.hpp"
+#include "sip/message.hpp"
+#include "sip/txn/transaction_layer.hpp"
+
+namespace sipws::proxy {
+
+/// What the core needs to know about the transports. Implemented by the daemon over
+/// transport::TransportLayer. Thread: core io thread.
+class NetworkView {
+ public:
+  virtual ~NetworkView() = default;
+  virtual const std::vector<ListenPoint>& listen_points() const = 0;
+  /// True while flow `id` is open.
+  virtual bool flow_alive(FlowId id) const = 0;
+  /// The peer endpoint of open flow `id`, nullopt if closed.
+  virtual std::optional<Endpoint> flow_peer(FlowId id) const = 0;
+};
+
+/// Asynchronous host name -> address resolution (A/AAAA; RFC 3263 NAPTR/SRV come later).
+/// `done` runs on the core io thread, with nullopt on failure. Thread: core io thread.
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+  virtual void resolve(const std::string& host, std::function<void(std::optional<IpAddress>)> done) = 0;
+};
+
+struct ProxyConfig {
+  std::string user_agent = "sipws/0.1";
+};
+
+struct ProxyCoreImpl;
+
+/// Thread: core io thread. Attach the transaction layer before the first message.
+class ProxyCore final : public sip::txn::TransactionUser {
+ public:
+  ProxyCore(TimerService& timers, const Domains& domains, NetworkView& net, Resolver& resolver,
+            ProxyConfig cfg = {});
+  ~ProxyCore() override;
+
+  /// Wires the transaction layer (responses and forwarded requests go through it) and the
+  /// sender used for stateless forwarding (ACK for 2xx).
+  void attach(sip::txn::TransactionLayer& txns, sip::txn::Sender& stateless_sender);
+  /// Appends a processor to the request chain (order matters: auth, registrar, lookup...).
+  void add_request_processor(std::unique_ptr<RequestProcessor> p);
+
+  // sip::txn::TransactionUser
+  void on_request(sip::txn::ServerTxnId id, const sip::Message& request, const Source& src) override;
+  void on_ack(const sip::Message& ack, const Source& src) override;
+  void on_cancel(sip::txn::ServerTxnId invite_id, const sip::Message& cancel) override;
+  void on_response(sip::txn::ClientTxnId id, const sip::Message& response) override;
+  void on_client_failure(sip::txn::ClientTxnId id, bool transport_error) override;
+  void on_stray_response(const sip::Message& response, const Source& src) override;
+  void on_server_terminated(sip::txn::ServerTxnId id) override;
+
+  /// Requests in progress (server transactions with a live context).
+  std::size_t active_requests() const;
+
+ private:
+  std::unique_ptr<ProxyCoreImpl> impl_;
+};
+
+}  // namespace sipws::proxy

@@ -1,0 +1,204 @@
+#include "proxy/routing.hpp"
+
+#include <charconv>
+#include <cstdio>
+
+#include "common/random.hpp"
+
+namespace sipws::proxy {
+namespace {
+
+// FNV-1a, 32 bits: a stable, cheap hash for loop detection (not security relevant).
+struct Fnv {
+  std::uint32_t h = 2166136261u;
+  void add(std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 16777619u;
+    }
+    h ^= 0xff;  // field separator
+    h *= 16777619u;
+  }
+};
+
+std::uint16_t default_port(Protocol p) {
+  switch (p) {
+    case Protocol::Tls: return 5061;
+    case Protocol::Ws: return 80;
+    case Protocol::Wss: return 443;
+    default: return 5060;
+  }
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view unbracket(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    return host.substr(1, host.size() - 2);
+  }
+  return host;
+}
+
+std::string make_branch(std::string_view loop_hash) {
+  std::string b(kBranchPrefix);
+  b += loop_hash;
+  b += '-';
+  b += random_token(12);
+  return b;
+}
+
+std::string make_via(const ListenPoint& lp, std::string_view branch) {
+  std::string v = "SIP/2.0/";
+  v += via_token(lp.protocol);
+  v += ' ';
+  v += lp.advertised;
+  v += ':';
+  v += std::to_string(lp.local.port);
+  v += ";branch=";
+  v += branch;
+  if (lp.protocol == Protocol::Udp) v += ";rport";
+  return v;
+}
+
+std::string loop_hash(const sip::Message& request) {
+  Fnv f;
+  f.add(request.request_uri().raw);
+  f.add(request.to().tag());
+  f.add(request.from().tag());
+  f.add(request.call_id());
+  f.add(std::to_string(request.cseq().number));
+  for (const auto* h : request.find_all(sip::HeaderId::ProxyRequire)) f.add(h->value);
+  for (const auto* h : request.find_all(sip::HeaderId::ProxyAuthorization)) f.add(h->value);
+  for (const auto* h : request.find_all(sip::HeaderId::Route)) f.add(h->value);
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", f.h);
+  return std::string(buf, 8);
+}
+
+std::string_view branch_loop_hash(std::string_view branch) {
+  if (branch.substr(0, kBranchPrefix.size()) != kBranchPrefix) return {};
+  std::string_view rest = branch.substr(kBranchPrefix.size());
+  if (rest.size() < 9 || rest[8] != '-') return {};
+  return rest.substr(0, 8);
+}
+
+std::string make_record_route(const ListenPoint& lp, FlowId flow) {
+  std::string v = "<sip:";
+  if (flow != kNoFlow) {
+    v += "sw-f";
+    v += std::to_string(flow);
+    v += '@';
+  }
+  v += lp.advertised;
+  v += ':';
+  v += std::to_string(lp.local.port);
+  if (lp.protocol != Protocol::Udp) {
+    v += ";transport=";
+    v += lower_name(lp.protocol);
+  }
+  v += ";lr>";
+  return v;
+}
+
+FlowId flow_token(const sip::Uri& uri) {
+  std::string_view u = uri.user;
+  if (u.substr(0, 4) != "sw-f") return kNoFlow;
+  u.remove_prefix(4);
+  FlowId id = kNoFlow;
+  auto [p, ec] = std::from_chars(u.data(), u.data() + u.size(), id);
+  if (ec != std::errc() || p != u.data() + u.size()) return kNoFlow;
+  return id;
+}
+
+std::optional<NextHop> next_hop_for(const sip::Uri& uri) {
+  if (!uri.is_sip()) return std::nullopt;
+  NextHop hop;
+  std::string_view t = uri.transport();
+  if (!t.empty()) {
+    auto p = protocol_from_string(t);
+    if (!p) return std::nullopt;
+    hop.protocol = *p;
+  } else if (uri.scheme == sip::Scheme::Sips) {
+    hop.protocol = Protocol::Tls;
+  }
+  if (uri.scheme == sip::Scheme::Sips && hop.protocol == Protocol::Tcp) hop.protocol = Protocol::Tls;
+  if (uri.scheme == sip::Scheme::Sips && hop.protocol == Protocol::Ws) hop.protocol = Protocol::Wss;
+  std::string_view host = uri.host;
+  if (const auto* m = uri.param("maddr"); m && m->has_value && !m->value.empty()) host = m->value;
+  hop.host = std::string(unbracket(host));
+  hop.port = uri.port != 0 ? uri.port : default_port(hop.protocol);
+  return hop;
+}
+
+bool names_listen_point(const sip::Uri& uri, const std::vector<ListenPoint>& lps,
+                        bool host_is_self) {
+  auto hop = next_hop_for(uri);
+  if (!hop) return false;
+  for (const auto& lp : lps) {
+    const bool host_match =
+        host_is_self || iequal(hop->host, unbracket(lp.advertised)) ||
+        iequal(hop->host, lp.local.address.to_string());
+    if (!host_match) continue;
+    // A URI without an explicit port names us if any listener uses the default port; with a
+    // port, that port must be ours (any protocol: Record-Route transports may differ).
+    if (uri.port == 0 ? lp.local.port == hop->port || lp.local.port == 5060
+                      : lp.local.port == uri.port) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::optional<std::string> via_with_received(const sip::Via& via, const Source& src) {
+  if (is_websocket(src.protocol)) return std::nullopt;
+  const std::string ip = src.peer.address.to_string();
+  const bool need_received = unbracket(via.host) != ip;
+  const auto* rport = via.param("rport");
+  const bool need_rport = rport != nullptr && (!rport->has_value || rport->value.empty());
+  if (!need_received && !need_rport) return std::nullopt;
+  std::string v;
+  v.reserve(via.raw.size() + 40);
+  v += via.protocol_name;
+  v += '/';
+  v += via.protocol_version;
+  v += '/';
+  v += via.transport;
+  v += ' ';
+  v += via.host;
+  if (via.port != 0) {
+    v += ':';
+    v += std::to_string(via.port);
+  }
+  for (const auto& p : via.params) {
+    if (iequal(p.name, "received")) continue;
+    v += ';';
+    v += p.name;
+    if (iequal(p.name, "rport")) {
+      v += '=';
+      v += std::to_string(src.peer.port);
+      continue;
+    }
+    if (p.has_value) {
+      v += '=';
+      v += p.value;
+    }
+  }
+  if (need_received || rport != nullptr) {
+    v += ";received=";
+    v += ip;
+  }
+  return v;
+}
+
+}  // namespace sipws::proxy

@@ -1,0 +1,60 @@
+#pragma once
+// I/O-free routing helpers of the proxy core: Via and Record-Route values, flow tokens, next
+// hop selection from a URI (the static part of RFC 3263), loop-detection hashes.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/net.hpp"
+#include "sip/message.hpp"
+#include "sip/uri.hpp"
+
+namespace sipws::proxy {
+
+/// Prefix of every branch sipws generates: RFC 3261 magic cookie + "-sw" marker. The loop
+/// hash follows (s.16.6 step 8), then "-" and random characters.
+inline constexpr std::string_view kBranchPrefix = "z9hG4bK-sw";
+
+/// A Via value for a request leaving through `lp`: `SIP/2.0/<PROTO> host:port;branch=...;rport`.
+std::string make_via(const ListenPoint& lp, std::string_view branch);
+/// A fresh branch carrying `loop_hash` (8 hex digits).
+std::string make_branch(std::string_view loop_hash);
+/// Loop-detection hash over the fields of RFC 3261 s.16.6 step 8 (Request-URI, To tag, From
+/// tag, Call-ID, CSeq number, Proxy-Require, Proxy-Authorization, Route), 8 hex digits.
+std::string loop_hash(const sip::Message& request);
+/// The loop hash inside a branch we generated, or "" if the branch is not ours.
+std::string_view branch_loop_hash(std::string_view branch);
+
+/// A Record-Route / Path value naming listen point `lp`: `<sip:[sw-fN@]host:port;transport=x;lr>`;
+/// `flow` != kNoFlow embeds a flow token so in-dialog requests find the flow (RFC 5626 s.5.3).
+std::string make_record_route(const ListenPoint& lp, FlowId flow);
+/// The flow id in a Route URI user part "sw-fN", or kNoFlow.
+FlowId flow_token(const sip::Uri& uri);
+
+/// Where a URI says to send (RFC 3263 s.4 without DNS): transport from `transport=` (sips =>
+/// TLS), host (may be a name), port (default 5060, 5061 for TLS, 80 for WS, 443 for WSS).
+/// maddr is honoured. Returns nullopt for non-SIP URIs or an unknown transport.
+struct NextHop {
+  Protocol protocol = Protocol::Udp;
+  std::string host;  ///< without brackets
+  std::uint16_t port = 5060;
+};
+std::optional<NextHop> next_hop_for(const sip::Uri& uri);
+
+/// True if `uri` (host and port, default port for its transport) names one of `lps`, or its
+/// host is one of `self_hosts` with a port that one of `lps` listens on.
+bool names_listen_point(const sip::Uri& uri, const std::vector<ListenPoint>& lps,
+                        bool host_is_self);
+
+/// The top Via with `received` and `rport` filled in for a request from `src` (RFC 3261
+/// s.18.2.1, RFC 3581). Returns nullopt if nothing needs to change. Not done for WS/WSS
+/// (RFC 7118 s.5.3: the flow is what matters).
+std::optional<std::string> via_with_received(const sip::Via& via, const Source& src);
+
+/// Strips the brackets of an IPv6 reference.
+std::string_view unbracket(std::string_view host);
+
+}  // namespace sipws::proxy
