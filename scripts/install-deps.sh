@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what sipws needs to build and test on Debian 12, only what is missing.
+# Usage: scripts/install-deps.sh [--test]   (--test adds what the test suite needs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(cmake ninja-build ccache g++ pkg-config libboost-all-dev libssl-dev libwebsocketpp-dev
+      nlohmann-json3-dev libsqlite3-dev libsoci-dev libspdlog-dev libcli11-dev libgtest-dev
+      libbenchmark-dev openssl)
+if [[ "${1:-}" == "--test" ]]; then
+  pkgs+=(sip-tester clang libclang-rt-14-dev)
+  # Node.js may come from another package source than Debian's: check the commands instead.
+  command -v node >/dev/null || pkgs+=(nodejs)
+  command -v npm >/dev/null || pkgs+=(npm)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every test of sipws: installs what is missing, builds, then
+#   1. unit tests (GoogleTest via CTest, release build with -Werror),
+#   2. integration tests (the real daemon with JsSIP in Node and SIPp, node --test),
+#   3. the SIP parser fuzzer for a bounded time (libFuzzer, clang),
+#   4. unit + integration tests again under ASan + UBSan.
+# Set SIPWS_FUZZ_SECONDS (default 60) to change the fuzzing time; SIPWS_SKIP_ASAN=1 to skip 4.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test || exit 1
+
+passed=0
+failed=0
+failures=()
+stage() {  # stage NAME COMMAND...
+  local name=$1
+  shift
+  echo "=== ${name}"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+  fi
+}
+
+build() {  # build PRESET [TARGETS...]
+  local preset=$1
+  shift
+  cmake --preset "$preset" >/dev/null && cmake --build --preset "$preset" ${1:+--target "$@"}
+}
+
+integration() {  # integration BINARY
+  (cd tests && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; }) &&
+    SIPWS_BIN="$PWD/$1" node --test --test-concurrency=1 tests/integration/
+}
+
+fuzz() {
+  local corpus
+  corpus=$(mktemp -d)
+  cp tests/vectors/rfc4475/*.dat tests/vectors/rfc5118/*.sip "$corpus"/
+  build-fuzz/sip_parser_fuzz -max_total_time="${SIPWS_FUZZ_SECONDS:-60}" -rss_limit_mb=2048 \
+    -print_final_stats=1 "$corpus" 2>&1 | tail -n 15
+  local rc=${PIPESTATUS[0]}
+  rm -rf "$corpus"
+  return "$rc"
+}
+
+stage "build (release)" build release
+stage "unit tests" ctest --test-dir build -L unit --output-on-failure -j2
+stage "integration tests" integration build/sipws
+stage "build (fuzz)" build fuzz
+stage "fuzz sip parser" fuzz
+if [[ "${SIPWS_SKIP_ASAN:-0}" != 1 ]]; then
+  stage "build (asan-ubsan)" build asan-ubsan
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  stage "unit tests (asan-ubsan)" ctest --test-dir build-asan -L unit --output-on-failure -j2
+  stage "integration tests (asan-ubsan)" integration build-asan/sipws
+fi
+
+echo
+((failed)) && printf 'failed stage: %s\n' "${failures[@]}"
+echo "stages: ${passed} passed, ${failed} failed"
+((failed == 0))
