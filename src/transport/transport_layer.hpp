@@ -2,6 +2,12 @@
 // The transport layer (RFC 3261 s.18): listeners for UDP, TCP and TLS, the flow table, the
 // transport selector for outgoing messages, and the common receive path (parse, keep-alive,
 // stateless 400, counters) that every transport - including src/ws/ - feeds.
+//
+// Counters (common/counters.hpp): sip_parse_errors, transport_oversize_drops,
+// transport_stream_framing_errors, transport_keepalive_pings, transport_connect_failures,
+// transport_tls_handshake_failures, transport_write_errors, transport_accept_errors,
+// transport_udp_receive_errors, transport_udp_send_errors, transport_no_route,
+// transport_flow_gone, transport_tls_context_errors.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>

@@ -1,0 +1,376 @@
+#include "transport/transport_layer.hpp"
+
+#include <boost/asio/ip/udp.hpp>
+#include <exception>
+#include <vector>
+
+#include "common/counters.hpp"
+#include "sip/parser.hpp"
+#include "transport/stream_flow.hpp"
+#include "transport/tls.hpp"
+
+namespace sipws::transport {
+namespace {
+
+using detail::FlowHost;
+using detail::HostLink;
+using detail::TcpFlow;
+using detail::TlsFlow;
+using Udp = boost::asio::ip::udp;
+using detail::Tcp;
+namespace ssl = boost::asio::ssl;
+
+Endpoint to_endpoint(const Udp::endpoint& e) { return Endpoint{e.address(), e.port()}; }
+Endpoint to_endpoint(const Tcp::endpoint& e) { return Endpoint{e.address(), e.port()}; }
+
+/// One bound UDP socket and its receive loop. Thread: core io thread.
+struct UdpListener : std::enable_shared_from_this<UdpListener> {
+  UdpListener(boost::asio::io_context& io, const Endpoint& ep, std::size_t max_size,
+              std::shared_ptr<HostLink> link)
+      : socket(io, Udp::endpoint(ep.address, ep.port)),
+        max_size(max_size),
+        buf(max_size + 1),
+        link(std::move(link)) {
+    local = to_endpoint(socket.local_endpoint());
+    socket.non_blocking(true);  // send(): immediate errors are reported, never blocks
+  }
+
+  void receive() {
+    auto self = shared_from_this();
+    socket.async_receive_from(boost::asio::buffer(buf), sender,
+                              [self](const boost::system::error_code& ec, std::size_t n) {
+                                self->on_receive(ec, n);
+                              });
+  }
+
+  void on_receive(const boost::system::error_code& ec, std::size_t n) {
+    if (ec == boost::asio::error::operation_aborted || !socket.is_open()) return;
+    if (ec) {
+      counters().get("transport_udp_receive_errors").inc();
+    } else if (n > max_size) {
+      counters().get("transport_oversize_drops").inc();  // truncated: nothing to answer
+    } else if (link->host != nullptr) {
+      link->host->deliver(std::make_shared<const std::string>(buf.data(), n),
+                          Source{Protocol::Udp, to_endpoint(sender), local, kNoFlow});
+    }
+    if (socket.is_open() && link->host != nullptr) receive();
+  }
+
+  Udp::socket socket;
+  std::size_t max_size;
+  std::vector<char> buf;
+  Udp::endpoint sender;
+  Endpoint local;
+  std::shared_ptr<HostLink> link;
+};
+
+/// One TCP or TLS listening socket and its accept loop. Thread: core io thread.
+struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
+  StreamAcceptor(boost::asio::io_context& io, const Endpoint& ep, Protocol protocol,
+                 std::shared_ptr<ssl::context> ctx, std::size_t max_size,
+                 std::shared_ptr<HostLink> link)
+      : acceptor(io, Tcp::endpoint(ep.address, ep.port), /*reuse_addr=*/true),
+        protocol(protocol),
+        ctx(std::move(ctx)),
+        max_size(max_size),
+        link(std::move(link)) {
+    local = to_endpoint(acceptor.local_endpoint());
+  }
+
+  void accept() {
+    auto self = shared_from_this();
+    acceptor.async_accept([self](const boost::system::error_code& ec, Tcp::socket s) {
+      self->on_accept(ec, std::move(s));
+    });
+  }
+
+  void on_accept(const boost::system::error_code& ec, Tcp::socket s) {
+    if (ec == boost::asio::error::operation_aborted || !acceptor.is_open()) return;
+    FlowHost* host = link->host;
+    if (host == nullptr) return;
+    if (ec) {
+      counters().get("transport_accept_errors").inc();
+    } else {
+      boost::system::error_code rec;
+      const auto remote = s.remote_endpoint(rec);
+      if (!rec) {
+        FlowTable& table = host->flow_table();
+        const FlowId id = table.next_id();
+        if (protocol == Protocol::Tls) {
+          auto f = std::make_shared<TlsFlow>(link, id, protocol, to_endpoint(remote), local,
+                                             max_size, ctx, std::move(s), *ctx);
+          table.add(f);
+          f->start_accepted();
+        } else {
+          auto f = std::make_shared<TcpFlow>(link, id, protocol, to_endpoint(remote), local,
+                                             max_size, nullptr, std::move(s));
+          table.add(f);
+          f->start_accepted();
+        }
+      }
+    }
+    if (acceptor.is_open()) accept();
+  }
+
+  Tcp::acceptor acceptor;
+  Protocol protocol;
+  std::shared_ptr<ssl::context> ctx;
+  std::size_t max_size;
+  Endpoint local;
+  std::shared_ptr<HostLink> link;
+};
+
+}  // namespace
+
+class TransportLayerImpl final : public FlowHost {
+ public:
+  TransportLayerImpl(boost::asio::io_context& io, TransportLimits limits)
+      : io_(io), limits_(limits), link_(std::make_shared<HostLink>()) {
+    link_->host = this;
+  }
+
+  ~TransportLayerImpl() override {
+    link_->host = nullptr;  // no observer or handler runs from here on
+    close_all();
+  }
+
+  void deliver(std::shared_ptr<const std::string> bytes, const Source& src) override {
+    if (!bytes || bytes->empty()) return;
+    if (sip::is_keepalive(*bytes)) {
+      if (src.flow != kNoFlow && bytes->find("\r\n\r\n") != std::string::npos) {
+        if (auto f = flows_.find(src.flow)) {
+          counters().get("transport_keepalive_pings").inc();
+          static const auto kPong = std::make_shared<const std::string>("\r\n");
+          f->send(kPong);
+        }
+      }
+      return;  // UDP keep-alives and pongs are dropped
+    }
+    if (bytes->size() > limits_.max_message_size) {
+      counters().get("transport_oversize_drops").inc();
+      const sip::ParseError err{sip::ParseErrc::TooLarge, 513, "Message Too Large"};
+      if (auto resp = sip::error_response(*bytes, err)) {
+        reply(src, std::make_shared<const std::string>(std::move(*resp)));
+      }
+      return;
+    }
+    sip::ParseOptions opts;
+    opts.stream = src.protocol == Protocol::Tcp || src.protocol == Protocol::Tls;
+    opts.max_size = limits_.max_message_size;
+    auto parsed = sip::parse(bytes, opts);
+    if (!parsed) {
+      counters().get("sip_parse_errors").inc();
+      if (auto resp = sip::error_response(*bytes, parsed.error())) {
+        reply(src, std::make_shared<const std::string>(std::move(*resp)));
+      }
+      return;
+    }
+    if (handler_ != nullptr) handler_->on_message(*parsed, src);
+  }
+
+  void flow_closed(FlowId id) override { flows_.remove(id); }
+  FlowTable& flow_table() override { return flows_; }
+
+  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) {
+    if (!bytes || shut_down_) return false;
+    if (dest.flow != kNoFlow) {
+      if (auto f = flows_.find(dest.flow)) return f->send(std::move(bytes));
+      if (is_websocket(dest.protocol)) {
+        counters().get("transport_flow_gone").inc();
+        return false;  // a browser cannot be dialled
+      }
+    }
+    if (dest.endpoint.port == 0 || dest.endpoint.address.is_unspecified()) return false;
+    switch (dest.protocol) {
+      case Protocol::Udp:
+        return send_udp(dest.endpoint, std::move(bytes), nullptr);
+      case Protocol::Tcp:
+      case Protocol::Tls:
+        if (auto f = flows_.find_by_peer(dest.protocol, dest.endpoint)) {
+          return f->send(std::move(bytes));
+        }
+        return connect_and_send(dest, std::move(bytes));
+      case Protocol::Ws:
+      case Protocol::Wss:
+        if (auto f = flows_.find_by_peer(dest.protocol, dest.endpoint)) {
+          return f->send(std::move(bytes));
+        }
+        counters().get("transport_flow_gone").inc();
+        return false;
+    }
+    return false;
+  }
+
+  void listen_udp(const Endpoint& ep) {
+    auto l = std::make_shared<UdpListener>(io_, ep, limits_.max_message_size, link_);
+    udp_.push_back(l);
+    add_listen_point(Protocol::Udp, l->local);
+    l->receive();
+  }
+
+  void listen_stream(const Endpoint& ep, Protocol p, std::shared_ptr<ssl::context> ctx) {
+    auto a = std::make_shared<StreamAcceptor>(io_, ep, p, std::move(ctx),
+                                              limits_.max_message_size, link_);
+    acceptors_.push_back(a);
+    add_listen_point(p, a->local);
+    a->accept();
+  }
+
+  void add_listen_point(Protocol p, const Endpoint& local) {
+    listen_points_.push_back(ListenPoint{p, local, local.host_string()});
+  }
+
+  void shutdown() {
+    shut_down_ = true;
+    close_all();
+  }
+
+  boost::asio::io_context& io_;
+  TransportLimits limits_;
+  MessageHandler* handler_ = nullptr;
+  FlowTable flows_;
+  std::vector<ListenPoint> listen_points_;
+  std::shared_ptr<ssl::context> client_tls_;
+
+ private:
+  void close_all() {
+    boost::system::error_code ec;
+    for (auto& a : acceptors_) a->acceptor.close(ec);
+    for (auto& u : udp_) u->socket.close(ec);
+    for (auto& f : flows_.all()) f->close();
+  }
+
+  /// Answers on the source a message came from: its flow, or the UDP socket it arrived on.
+  void reply(const Source& src, std::shared_ptr<const std::string> bytes) {
+    if (src.flow != kNoFlow) {
+      if (auto f = flows_.find(src.flow)) f->send(std::move(bytes));
+      return;
+    }
+    if (src.protocol == Protocol::Udp) send_udp(src.peer, std::move(bytes), &src.local);
+  }
+
+  /// Sends from the UDP listener bound to `from` if given, else the first of the peer's family
+  /// (replies come from the port the peer knows).
+  bool send_udp(const Endpoint& to, std::shared_ptr<const std::string> bytes,
+                const Endpoint* from) {
+    UdpListener* sock = nullptr;
+    if (from != nullptr) {
+      for (auto& u : udp_) {
+        if (u->local == *from && u->socket.is_open()) sock = u.get();
+      }
+    }
+    if (sock == nullptr) {
+      for (auto& u : udp_) {
+        if (u->local.address.is_v4() == to.address.is_v4() && u->socket.is_open()) {
+          sock = u.get();
+          break;
+        }
+      }
+    }
+    if (sock == nullptr) {
+      counters().get("transport_no_route").inc();
+      return false;
+    }
+    const Udp::endpoint target(to.address, to.port);
+    boost::system::error_code ec;
+    sock->socket.send_to(boost::asio::buffer(*bytes), target, 0, ec);
+    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+      // Socket buffer full: queue it; the buffer lives in the handler.
+      auto keep = bytes;
+      sock->socket.async_send_to(boost::asio::buffer(*keep), target,
+                                 [keep](const boost::system::error_code& e, std::size_t) {
+                                   if (e) counters().get("transport_udp_send_errors").inc();
+                                 });
+      return true;
+    }
+    if (ec) {
+      counters().get("transport_udp_send_errors").inc();
+      return false;
+    }
+    return true;
+  }
+
+  /// Opens a TCP/TLS connection to `dest`, registers it as a flow and queues `bytes`.
+  bool connect_and_send(const Destination& dest, std::shared_ptr<const std::string> bytes) {
+    const FlowId id = flows_.next_id();
+    if (dest.protocol == Protocol::Tcp) {
+      auto f = std::make_shared<TcpFlow>(link_, id, Protocol::Tcp, dest.endpoint, Endpoint{},
+                                         limits_.max_message_size, nullptr, io_);
+      f->send(std::move(bytes));
+      flows_.add(f);
+      f->start_connect(dest.host);
+      return true;
+    }
+    if (!client_tls_) {
+      try {
+        client_tls_ = make_client_tls_context(true, "");  // verify against the system store
+      } catch (const std::exception&) {
+        counters().get("transport_tls_context_errors").inc();
+        return false;
+      }
+    }
+    auto f = std::make_shared<TlsFlow>(link_, id, Protocol::Tls, dest.endpoint, Endpoint{},
+                                       limits_.max_message_size, client_tls_, io_, *client_tls_);
+    f->send(std::move(bytes));
+    flows_.add(f);
+    f->start_connect(dest.host);
+    return true;
+  }
+
+  std::shared_ptr<HostLink> link_;
+  std::vector<std::shared_ptr<UdpListener>> udp_;
+  std::vector<std::shared_ptr<StreamAcceptor>> acceptors_;
+  bool shut_down_ = false;
+};
+
+TransportLayer::TransportLayer(boost::asio::io_context& io, TransportLimits limits)
+    : impl_(std::make_unique<TransportLayerImpl>(io, limits)) {}
+
+TransportLayer::~TransportLayer() = default;
+
+void TransportLayer::set_handler(MessageHandler* handler) { impl_->handler_ = handler; }
+
+void TransportLayer::listen_udp(const Endpoint& ep) { impl_->listen_udp(ep); }
+
+void TransportLayer::listen_tcp(const Endpoint& ep) {
+  impl_->listen_stream(ep, Protocol::Tcp, nullptr);
+}
+
+void TransportLayer::listen_tls(const Endpoint& ep, std::shared_ptr<ssl::context> ctx) {
+  if (!ctx) throw std::invalid_argument("listen_tls: no TLS context");
+  impl_->listen_stream(ep, Protocol::Tls, std::move(ctx));
+}
+
+void TransportLayer::set_tls_client_context(std::shared_ptr<ssl::context> ctx) {
+  impl_->client_tls_ = std::move(ctx);
+}
+
+void TransportLayer::add_listen_point(ListenPoint lp) {
+  impl_->listen_points_.push_back(std::move(lp));
+}
+
+const std::vector<ListenPoint>& TransportLayer::listen_points() const {
+  return impl_->listen_points_;
+}
+
+const ListenPoint* TransportLayer::listen_point(Protocol p) const {
+  for (const auto& lp : impl_->listen_points_) {
+    if (lp.protocol == p) return &lp;
+  }
+  return nullptr;
+}
+
+bool TransportLayer::send(const Destination& dest, std::shared_ptr<const std::string> bytes) {
+  return impl_->send(dest, std::move(bytes));
+}
+
+void TransportLayer::deliver(std::shared_ptr<const std::string> bytes, const Source& src) {
+  impl_->deliver(std::move(bytes), src);
+}
+
+FlowTable& TransportLayer::flows() { return impl_->flows_; }
+boost::asio::io_context& TransportLayer::io() { return impl_->io_; }
+const TransportLimits& TransportLayer::limits() const { return impl_->limits_; }
+void TransportLayer::shutdown() { impl_->shutdown(); }
+
+}  // namespace sipws::transport
