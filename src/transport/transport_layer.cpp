@@ -2,6 +2,8 @@
 
 #include <boost/asio/ip/udp.hpp>
 #include <exception>
+#include <stdexcept>
+#include <system_error>
 #include <vector>
 
 #include "common/counters.hpp"
@@ -23,16 +25,26 @@ namespace ssl = boost::asio::ssl;
 Endpoint to_endpoint(const Udp::endpoint& e) { return Endpoint{e.address(), e.port()}; }
 Endpoint to_endpoint(const Tcp::endpoint& e) { return Endpoint{e.address(), e.port()}; }
 
+/// Start-up errors are std::system_error (the header's contract), naming the address.
+void throw_if(const boost::system::error_code& ec, const std::string& what) {
+  if (ec) throw std::system_error(std::error_code(ec), what);
+}
+
 /// One bound UDP socket and its receive loop. Thread: core io thread.
 struct UdpListener : std::enable_shared_from_this<UdpListener> {
   UdpListener(boost::asio::io_context& io, const Endpoint& ep, std::size_t max_size,
               std::shared_ptr<HostLink> link)
-      : socket(io, Udp::endpoint(ep.address, ep.port)),
-        max_size(max_size),
-        buf(max_size + 1),
-        link(std::move(link)) {
-    local = to_endpoint(socket.local_endpoint());
-    socket.non_blocking(true);  // send(): immediate errors are reported, never blocks
+      : socket(io), max_size(max_size), buf(max_size + 1), link(std::move(link)) {
+    const Udp::endpoint at(ep.address, ep.port);
+    boost::system::error_code ec;
+    socket.open(at.protocol(), ec);
+    throw_if(ec, "udp socket " + ep.to_string());
+    socket.bind(at, ec);
+    throw_if(ec, "bind udp:" + ep.to_string());
+    local = to_endpoint(socket.local_endpoint(ec));
+    throw_if(ec, "udp local endpoint " + ep.to_string());
+    socket.non_blocking(true, ec);  // send(): immediate errors are reported, never blocks
+    throw_if(ec, "udp non-blocking " + ep.to_string());
   }
 
   void receive() {
@@ -69,12 +81,24 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
   StreamAcceptor(boost::asio::io_context& io, const Endpoint& ep, Protocol protocol,
                  std::shared_ptr<ssl::context> ctx, std::size_t max_size,
                  std::shared_ptr<HostLink> link)
-      : acceptor(io, Tcp::endpoint(ep.address, ep.port), /*reuse_addr=*/true),
+      : acceptor(io),
         protocol(protocol),
         ctx(std::move(ctx)),
         max_size(max_size),
         link(std::move(link)) {
-    local = to_endpoint(acceptor.local_endpoint());
+    const std::string name = std::string(lower_name(protocol)) + ":" + ep.to_string();
+    const Tcp::endpoint at(ep.address, ep.port);
+    boost::system::error_code ec;
+    acceptor.open(at.protocol(), ec);
+    throw_if(ec, "socket " + name);
+    acceptor.set_option(Tcp::acceptor::reuse_address(true), ec);
+    throw_if(ec, "SO_REUSEADDR " + name);
+    acceptor.bind(at, ec);
+    throw_if(ec, "bind " + name);
+    acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+    throw_if(ec, "listen " + name);
+    local = to_endpoint(acceptor.local_endpoint(ec));
+    throw_if(ec, "local endpoint " + name);
   }
 
   void accept() {
