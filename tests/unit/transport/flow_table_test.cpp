@@ -1,0 +1,56 @@
+#include "transport/flow.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sipws::transport {
+namespace {
+
+/// A Flow that only records what it is asked to do (FlowTable needs no I/O).
+class FakeFlow final : public Flow {
+ public:
+  FakeFlow(FlowId id, Protocol p, Endpoint peer) : id_(id), p_(p), peer_(std::move(peer)) {}
+  FlowId id() const override { return id_; }
+  Protocol protocol() const override { return p_; }
+  Endpoint peer() const override { return peer_; }
+  Endpoint local() const override { return {}; }
+  bool send(std::shared_ptr<const std::string>) override { return true; }
+  void close() override {}
+
+ private:
+  FlowId id_;
+  Protocol p_;
+  Endpoint peer_;
+};
+
+TEST(FlowTable, IdsAreFreshAndNeverZero) {
+  FlowTable t;
+  const FlowId a = t.next_id();
+  const FlowId b = t.next_id();
+  EXPECT_NE(a, kNoFlow);
+  EXPECT_NE(a, b);
+}
+
+TEST(FlowTable, FindByIdAndPeerThenRemoveNotifiesOnce) {
+  FlowTable t;
+  const Endpoint peer{boost::asio::ip::make_address("127.0.0.1"), 5060};
+  auto tcp = std::make_shared<FakeFlow>(t.next_id(), Protocol::Tcp, peer);
+  auto tls = std::make_shared<FakeFlow>(t.next_id(), Protocol::Tls, peer);
+  t.add(tcp);
+  t.add(tls);
+  std::vector<std::pair<FlowId, Protocol>> closed;
+  t.on_close([&](FlowId id, Protocol p) { closed.emplace_back(id, p); });
+  EXPECT_EQ(t.size(), 2u);
+  EXPECT_EQ(t.find(tcp->id()), tcp);
+  EXPECT_EQ(t.find_by_peer(Protocol::Tls, peer), tls);
+  EXPECT_EQ(t.find_by_peer(Protocol::Udp, peer), nullptr);
+  EXPECT_EQ(t.find_by_peer(Protocol::Tcp, Endpoint{peer.address, 5061}), nullptr);
+  t.remove(tcp->id());
+  t.remove(tcp->id());  // unknown now: no second notification
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0], std::make_pair(tcp->id(), Protocol::Tcp));
+  EXPECT_EQ(t.find(tcp->id()), nullptr);
+  EXPECT_EQ(t.all().size(), 1u);
+}
+
+}  // namespace
+}  // namespace sipws::transport
