@@ -9,6 +9,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <boost/asio/write.hpp>
 #include <deque>
 #include <memory>
@@ -54,7 +56,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   /// for TLS. `ctx` (TLS only) is kept alive as long as the stream.
   template <class... StreamArgs>
   StreamFlow(std::shared_ptr<HostLink> link, FlowId id, Protocol protocol, Endpoint peer,
-             Endpoint local, std::size_t max_size,
+             Endpoint local, std::size_t max_size, std::chrono::milliseconds handshake_timeout,
              std::shared_ptr<boost::asio::ssl::context> ctx, StreamArgs&&... stream_args)
       : link_(std::move(link)),
         id_(id),
@@ -62,8 +64,10 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
         peer_(std::move(peer)),
         local_(std::move(local)),
         max_size_(max_size),
+        handshake_timeout_(handshake_timeout),
         ctx_(std::move(ctx)),
-        stream_(std::forward<StreamArgs>(stream_args)...) {}
+        stream_(std::forward<StreamArgs>(stream_args)...),
+        deadline_(stream_.get_executor()) {}
 
   FlowId id() const override { return id_; }
   Protocol protocol() const override { return protocol_; }
@@ -81,6 +85,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
     if (state_ == State::Closed) return;
     state_ = State::Closed;
     queue_.clear();
+    deadline_.cancel();
     boost::system::error_code ec;
     auto& sock = stream_.lowest_layer();
     sock.shutdown(Tcp::socket::shutdown_both, ec);
@@ -91,6 +96,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   /// An accepted connection: TLS server handshake (if TLS), then the read loop.
   void start_accepted() {
     if constexpr (kTls) {
+      arm_deadline();
       auto self = this->shared_from_this();
       stream_.async_handshake(boost::asio::ssl::stream_base::server,
                               [self](const boost::system::error_code& ec) {
@@ -118,6 +124,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
             sni_host.empty() ? peer_.address.to_string() : sni_host));
       }
     }
+    arm_deadline();
     auto self = this->shared_from_this();
     stream_.lowest_layer().async_connect(
         Tcp::endpoint(peer_.address, peer_.port),
@@ -160,8 +167,21 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
     on_established();
   }
 
+  /// Closes the flow if it is still connecting / handshaking when the timeout expires.
+  void arm_deadline() {
+    deadline_.expires_after(handshake_timeout_);
+    std::weak_ptr<StreamFlow> weak = this->weak_from_this();
+    deadline_.async_wait([weak](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->state_ != State::Connecting) return;
+      counters().get("transport_handshake_timeouts").inc();
+      self->close();
+    });
+  }
+
   void on_established() {
     if (state_ != State::Connecting) return;
+    deadline_.cancel();
     state_ = State::Open;
     if (!queue_.empty() && !writing_) write_next();
     read_next();
@@ -274,8 +294,10 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   Endpoint peer_;
   Endpoint local_;
   std::size_t max_size_;
+  std::chrono::milliseconds handshake_timeout_;
   std::shared_ptr<boost::asio::ssl::context> ctx_;  // outlives stream_ (declared before it)
   Stream stream_;
+  boost::asio::steady_timer deadline_;
   State state_ = State::Connecting;
   std::deque<std::shared_ptr<const std::string>> queue_;
   bool writing_ = false;

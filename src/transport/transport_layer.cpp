@@ -79,12 +79,12 @@ struct UdpListener : std::enable_shared_from_this<UdpListener> {
 /// One TCP or TLS listening socket and its accept loop. Thread: core io thread.
 struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
   StreamAcceptor(boost::asio::io_context& io, const Endpoint& ep, Protocol protocol,
-                 std::shared_ptr<ssl::context> ctx, std::size_t max_size,
+                 std::shared_ptr<ssl::context> ctx, const TransportLimits& limits,
                  std::shared_ptr<HostLink> link)
       : acceptor(io),
         protocol(protocol),
         ctx(std::move(ctx)),
-        max_size(max_size),
+        limits(limits),
         link(std::move(link)) {
     const std::string name = std::string(lower_name(protocol)) + ":" + ep.to_string();
     const Tcp::endpoint at(ep.address, ep.port);
@@ -122,12 +122,14 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
         const FlowId id = table.next_id();
         if (protocol == Protocol::Tls) {
           auto f = std::make_shared<TlsFlow>(link, id, protocol, to_endpoint(remote), local,
-                                             max_size, ctx, std::move(s), *ctx);
+                                             limits.max_message_size, limits.handshake_timeout,
+                                             ctx, std::move(s), *ctx);
           table.add(f);
           f->start_accepted();
         } else {
           auto f = std::make_shared<TcpFlow>(link, id, protocol, to_endpoint(remote), local,
-                                             max_size, nullptr, std::move(s));
+                                             limits.max_message_size, limits.handshake_timeout,
+                                             nullptr, std::move(s));
           table.add(f);
           f->start_accepted();
         }
@@ -139,7 +141,7 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
   Tcp::acceptor acceptor;
   Protocol protocol;
   std::shared_ptr<ssl::context> ctx;
-  std::size_t max_size;
+  TransportLimits limits;
   Endpoint local;
   std::shared_ptr<HostLink> link;
 };
@@ -233,8 +235,7 @@ class TransportLayerImpl final : public FlowHost {
   }
 
   void listen_stream(const Endpoint& ep, Protocol p, std::shared_ptr<ssl::context> ctx) {
-    auto a = std::make_shared<StreamAcceptor>(io_, ep, p, std::move(ctx),
-                                              limits_.max_message_size, link_);
+    auto a = std::make_shared<StreamAcceptor>(io_, ep, p, std::move(ctx), limits_, link_);
     acceptors_.push_back(a);
     add_listen_point(p, a->local);
     a->accept();
@@ -319,7 +320,8 @@ class TransportLayerImpl final : public FlowHost {
     const FlowId id = flows_.next_id();
     if (dest.protocol == Protocol::Tcp) {
       auto f = std::make_shared<TcpFlow>(link_, id, Protocol::Tcp, dest.endpoint, Endpoint{},
-                                         limits_.max_message_size, nullptr, io_);
+                                         limits_.max_message_size, limits_.handshake_timeout,
+                                         nullptr, io_);
       f->send(std::move(bytes));
       flows_.add(f);
       f->start_connect(dest.host);
@@ -334,7 +336,8 @@ class TransportLayerImpl final : public FlowHost {
       }
     }
     auto f = std::make_shared<TlsFlow>(link_, id, Protocol::Tls, dest.endpoint, Endpoint{},
-                                       limits_.max_message_size, client_tls_, io_, *client_tls_);
+                                       limits_.max_message_size, limits_.handshake_timeout,
+                                       client_tls_, io_, *client_tls_);
     f->send(std::move(bytes));
     flows_.add(f);
     f->start_connect(dest.host);

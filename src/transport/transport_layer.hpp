@@ -7,10 +7,11 @@
 // transport_stream_framing_errors, transport_keepalive_pings, transport_connect_failures,
 // transport_tls_handshake_failures, transport_write_errors, transport_accept_errors,
 // transport_udp_receive_errors, transport_udp_send_errors, transport_no_route,
-// transport_flow_gone, transport_tls_context_errors.
+// transport_flow_gone, transport_tls_context_errors, transport_handshake_timeouts.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,9 @@ class MessageHandler {
 
 struct TransportLimits {
   std::size_t max_message_size = 65535;  ///< bytes, per SIP message, all transports
+  /// TCP connect + TLS handshake (outgoing), TLS handshake (incoming): a flow not established
+  /// within this is closed (counted as transport_handshake_timeouts).
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 class TransportLayerImpl;

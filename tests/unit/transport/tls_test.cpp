@@ -219,5 +219,46 @@ TEST_F(TlsTest, IpLiteralDestinationIsCheckedAgainstIpSubjectAltName) {
   EXPECT_EQ(server_handler.got[0].msg.call_id(), "by-ip");
 }
 
+TEST(TlsHandshake, SilentClientIsDroppedAfterTheHandshakeTimeout) {
+  TempDir tmp;
+  const DevCertificate cert = ensure_dev_certificate(tmp.path.string());
+  boost::asio::io_context io;
+  TransportLimits limits;
+  limits.handshake_timeout = std::chrono::milliseconds(50);
+  TransportLayer server(io, limits);
+  server.listen_tls(Endpoint{kLoopback, 0}, make_server_tls_context(cert.cert_path, cert.key_path));
+  std::vector<FlowId> closed;
+  server.flows().on_close([&](FlowId id, Protocol) { closed.push_back(id); });
+  const auto timeouts = counter("transport_handshake_timeouts");
+  const Endpoint at = server.listen_point(Protocol::Tls)->local;
+  tcp::socket silent(io);
+  silent.connect(tcp::endpoint(at.address, at.port));
+  bool eof = false;
+  std::array<char, 64> buf{};
+  silent.async_read_some(boost::asio::buffer(buf),
+                         [&](const boost::system::error_code& ec, std::size_t) { eof = !!ec; });
+  ASSERT_TRUE(run_until(io, [&] { return eof && closed.size() == 1; }));
+  EXPECT_EQ(server.flows().size(), 0u);
+  EXPECT_EQ(counter("transport_handshake_timeouts"), timeouts + 1);
+}
+
+TEST(TlsHandshake, OutgoingHandshakeToASilentServerTimesOut) {
+  boost::asio::io_context io;
+  TransportLimits limits;
+  limits.handshake_timeout = std::chrono::milliseconds(50);
+  TransportLayer client(io, limits);
+  client.set_tls_client_context(make_client_tls_context(false, {}));
+  tcp::acceptor silent(io, tcp::endpoint(kLoopback, 0));
+  tcp::socket accepted(io);
+  silent.async_accept(accepted, [](const boost::system::error_code&) {});
+  std::vector<FlowId> closed;
+  client.flows().on_close([&](FlowId id, Protocol) { closed.push_back(id); });
+  const auto e = silent.local_endpoint();
+  ASSERT_TRUE(client.send(Destination{Protocol::Tls, Endpoint{e.address(), e.port()}, kNoFlow, {}},
+                          shared(test::options_request("silent"))));
+  ASSERT_TRUE(run_until(io, [&] { return closed.size() == 1; }));
+  EXPECT_EQ(client.flows().size(), 0u);
+}
+
 }  // namespace
 }  // namespace sipws::transport
