@@ -1,0 +1,137 @@
+#include "registrar/lookup.hpp"
+
+#include "common/counters.hpp"
+#include "registrar/registrar.hpp"
+#include "sip/message.hpp"
+
+namespace sipws::registrar {
+namespace {
+
+using proxy::Action;
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = lower(c);
+  return out;
+}
+
+struct Stats {
+  Counter& found = counters().get("registrar_lookup_found");
+  Counter& not_found = counters().get("registrar_lookup_not_found");
+  Counter& unavailable = counters().get("registrar_lookup_unavailable");
+  Counter& flow_failed = counters().get("registrar_lookup_flow_failed");
+};
+Stats& stats() {
+  static Stats s;
+  return s;
+}
+
+}  // namespace
+
+proxy::Target target_for(const Binding& b) {
+  proxy::Target t;
+  t.uri = b.contact;
+  t.route = b.path;
+  t.q = b.q;
+  if (b.direct) {
+    if (b.source.flow != kNoFlow) {
+      t.next_hop = Destination{b.source.protocol, b.source.peer, b.source.flow, {}};
+    } else if (b.source.protocol == Protocol::Udp) {
+      t.next_hop = Destination{Protocol::Udp, b.source.peer, kNoFlow, {}};
+    }
+    // A TCP/TLS binding whose connection closed is reached through its contact URI.
+  }
+  return t;
+}
+
+LocationLookupProcessor::LocationLookupProcessor(const proxy::Domains& domains,
+                                                 const LocationService& location,
+                                                 IsSubscriber is_subscriber)
+    : domains_(domains), location_(location), is_subscriber_(std::move(is_subscriber)) {}
+
+Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
+  const sip::Message& req = ctx.request();
+  if (req.method() == sip::Method::Register) return Action::Continue;
+  // The core consumed its own Route entries: any left point elsewhere.
+  if (req.count(sip::HeaderId::Route) > 0) return Action::Continue;
+  const sip::Uri& ruri = req.request_uri();
+  if (!ruri.is_sip() || ruri.user.empty()) return Action::Continue;
+  std::string domain;
+  if (domains_.is_local_domain(ruri.host)) {
+    domain = to_lower(ruri.host);
+  } else if (domains_.is_self(ruri.host) && !domains_.primary().empty()) {
+    domain = to_lower(domains_.primary());  // user@<our address> means user@<our domain>
+  } else {
+    return Action::Continue;
+  }
+  const std::string aor = std::string(ruri.user) + "@" + domain;
+  auto known = [&]() {
+    return location_.known(aor) || (is_subscriber_ && is_subscriber_(aor));
+  };
+
+  // GRUUs (RFC 5627 s.8): a pub-GRUU names the instance, a temp-GRUU its token.
+  if (const sip::Param* gr = ruri.param("gr")) {
+    const Binding* b = nullptr;
+    bool is_gruu = false;
+    if (gr->has_value && !gr->value.empty()) {
+      is_gruu = true;
+      b = location_.find_instance(aor, "<" + std::string(gr->value) + ">");
+    } else if (ruri.user.substr(0, kTempGruuPrefix.size()) == kTempGruuPrefix) {
+      is_gruu = true;
+      b = location_.find_temp_gruu(ruri.user.substr(kTempGruuPrefix.size()));
+      if (b == nullptr) {
+        stats().not_found.inc();
+        ctx.respond(404, "Not Found");
+        return Action::Respond;
+      }
+    }
+    if (is_gruu) {
+      if (b == nullptr) {
+        const bool k = known();
+        (k ? stats().unavailable : stats().not_found).inc();
+        ctx.respond(k ? 480 : 404, k ? "Temporarily Unavailable" : "Not Found");
+        return Action::Respond;
+      }
+      if (b->flow_dead) {
+        stats().flow_failed.inc();
+        ctx.respond(430, "Flow Failed");
+        return Action::Respond;
+      }
+      stats().found.inc();
+      ctx.targets().push_back(target_for(*b));
+      return Action::Continue;
+    }
+  }
+
+  bool dead = false;
+  std::size_t added = 0;
+  for (const Binding* b : location_.lookup(aor)) {
+    if (b->flow_dead) {
+      dead = true;  // RFC 5626 s.5.3: never fall back to another route for a dead flow
+      continue;
+    }
+    ctx.targets().push_back(target_for(*b));
+    ++added;
+  }
+  if (added > 0) {
+    stats().found.inc();
+    return Action::Continue;
+  }
+  if (dead) {
+    stats().flow_failed.inc();
+    ctx.respond(430, "Flow Failed");
+    return Action::Respond;
+  }
+  if (known()) {
+    stats().unavailable.inc();
+    ctx.respond(480, "Temporarily Unavailable");
+    return Action::Respond;
+  }
+  stats().not_found.inc();
+  ctx.respond(404, "Not Found");
+  return Action::Respond;
+}
+
+}  // namespace sipws::registrar

@@ -1,0 +1,42 @@
+#pragma once
+// Location lookup (RFC 3261 s.16.5): turns a Request-URI of a local domain into the registered
+// contacts of that AOR, resolving GRUUs (RFC 5627 s.8) and honouring Outbound flows (RFC 5626
+// s.5.3) and Path (RFC 3327 s.5.4).
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "proxy/domains.hpp"
+#include "proxy/request_context.hpp"
+#include "registrar/location.hpp"
+
+namespace sipws::registrar {
+
+/// For non-REGISTER requests to a user of a local domain (no Route left pointing elsewhere):
+/// one proxy::Target per usable binding (uri = the contact as registered, route = its Path,
+/// next_hop = the flow / address it registered from, q) and Continue. No binding: 480 if the
+/// AOR is known (a subscriber, or had bindings), else 404; only dead Outbound flows: 430.
+/// Requests without a user part (OPTIONS sip:host) and other domains: Continue untouched.
+/// Thread: core io thread.
+class LocationLookupProcessor final : public proxy::RequestProcessor {
+ public:
+  /// True if `aor` ("user@domain") is a subscriber. May be null.
+  using IsSubscriber = std::function<bool(const std::string& aor)>;
+  /// `domains` and `location` must outlive the processor.
+  LocationLookupProcessor(const proxy::Domains& domains, const LocationService& location,
+                          IsSubscriber is_subscriber = nullptr);
+
+  std::string_view name() const override { return "location-lookup"; }
+  proxy::Action process(proxy::RequestContext& ctx) override;
+
+ private:
+  const proxy::Domains& domains_;
+  const LocationService& location_;
+  IsSubscriber is_subscriber_;
+};
+
+/// The target for one binding (see LocationLookupProcessor). Thread: any.
+proxy::Target target_for(const Binding& b);
+
+}  // namespace sipws::registrar
