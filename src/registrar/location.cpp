@@ -17,8 +17,8 @@ char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) :
 bool same_contact(std::string_view a, std::string_view b) {
   auto ua = sip::parse_uri(a);
   auto ub = sip::parse_uri(b);
-  if (ua && ub) return sip::uri_equal(*ua, *ub);
-  return a == b;
+  if (ua && ub && ua->is_sip() && ub->is_sip()) return sip::uri_equal(*ua, *ub);
+  return a == b;  // other schemes (mailto:, tel:): exact text
 }
 
 std::string join_path(const std::vector<std::string>& path) {

@@ -112,6 +112,7 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
       dead = true;  // RFC 5626 s.5.3: never fall back to another route for a dead flow
       continue;
     }
+    if (auto u = b->uri(); !u || !u->is_sip()) continue;  // mailto: etc. cannot be proxied to
     ctx.targets().push_back(target_for(*b));
     ++added;
   }

@@ -253,7 +253,9 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   std::size_t reg_id_contacts = 0;
   if (!star) {
     for (const auto& na : contacts) {
-      if (!na.uri.is_sip()) return reject(ctx, 400, "Bad Request - Contact Is Not A SIP URI");
+      // Any URI scheme may be bound (RFC 3665 s.2.2 binds a mailto:); only sip/sips ones are
+      // proxied to (lookup skips the others).
+      if (na.uri.raw.empty()) return reject(ctx, 400, "Bad Request - Invalid Contact");
       ContactUpdate c;
       c.contact = std::string(na.uri.raw);
       std::optional<std::uint32_t> expires;

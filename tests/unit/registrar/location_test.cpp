@@ -1,0 +1,261 @@
+// LocationService on its own: update rules, expiry on a manual clock, q ordering, flows, and
+// write-behind persistence into a real SQLite store restored by load().
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "registrar/location.hpp"
+#include "registrar_test_util.hpp"
+#include "store/store.hpp"
+
+namespace sipws::registrar {
+namespace {
+
+RegisterUpdate one(std::string aor, std::string contact, std::uint32_t expires, Source src,
+                   std::string call_id = "cid", std::uint32_t cseq = 1, float q = 1.0f) {
+  RegisterUpdate u;
+  u.aor = std::move(aor);
+  u.call_id = std::move(call_id);
+  u.cseq = cseq;
+  u.source = src;
+  u.direct = true;
+  ContactUpdate c;
+  c.contact = std::move(contact);
+  c.expires = expires;
+  c.q = q;
+  u.contacts.push_back(std::move(c));
+  return u;
+}
+
+const Source kUdp = test::source(Protocol::Udp, "192.0.2.1", 5062, kNoFlow);
+const Source kTcp = test::source(Protocol::Tcp, "192.0.2.2", 40000, 4);
+const Source kWs = test::source(Protocol::Ws, "192.0.2.3", 50000, 5);
+
+TEST(LocationService, AorDomainIsCaseInsensitive) {
+  ManualTimerService t;
+  LocationService loc(t, nullptr);
+  ASSERT_TRUE(loc.update(one("bob@Example.COM", "sip:bob@192.0.2.1", 600, kUdp)).has_value());
+  EXPECT_EQ(loc.lookup("bob@example.com").size(), 1u);
+  EXPECT_TRUE(loc.lookup("Bob@example.com").empty());  // the user part is case-sensitive
+  EXPECT_TRUE(loc.known("bob@EXAMPLE.com"));
+}
+
+TEST(LocationService, ContactsCompareAsUris) {
+  ManualTimerService t;
+  LocationService loc(t, nullptr);
+  ASSERT_TRUE(loc.update(one("bob@example.com", "sip:bob@HOST.example.com", 600, kUdp)));
+  // Same URI, host case differs (RFC 3261 s.19.1.4): a refresh, not a second binding.
+  ASSERT_TRUE(loc.update(one("bob@example.com", "sip:bob@host.example.com", 900, kUdp, "cid", 2)));
+  auto b = loc.lookup("bob@example.com");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0]->expires_in(t.now()), 900u);
+  EXPECT_TRUE(loc.remove("bob@example.com", "sip:bob@host.EXAMPLE.com"));
+  EXPECT_EQ(loc.size(), 0u);
+  EXPECT_FALSE(loc.remove("bob@example.com", "sip:bob@host.example.com"));
+}
+
+TEST(LocationService, QOrderThenNewestFirst) {
+  ManualTimerService t;
+  LocationService loc(t, nullptr);
+  ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.1", 600, kUdp, "c1", 1, 0.5f)));
+  ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.2", 600, kUdp, "c2", 1, 1.0f)));
+  ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.3", 600, kUdp, "c3", 1, 0.5f)));
+  auto b = loc.lookup("a@x.org");
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(b[0]->contact, "sip:a@192.0.2.2");
+  EXPECT_EQ(b[1]->contact, "sip:a@192.0.2.3");
+  EXPECT_EQ(b[2]->contact, "sip:a@192.0.2.1");
+  EXPECT_EQ(loc.remove_all("a@x.org"), 3u);
+  EXPECT_EQ(t.pending(), 0u);
+}
+
+TEST(LocationService, ExpiryTimersRemoveEachBindingOnTime) {
+  ManualTimerService t;
+  LocationService loc(t, nullptr);
+  ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.1", 60, kUdp, "c1")));
+  ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.2", 120, kUdp, "c2")));
+  EXPECT_EQ(t.pending(), 2u);
+  t.advance(Millis(60'000));
+  auto b = loc.lookup("a@x.org");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0]->contact, "sip:a@192.0.2.2");
+  t.advance(Millis(60'000));
+  EXPECT_EQ(loc.size(), 0u);
+  EXPECT_TRUE(loc.known("a@x.org"));
+}
+
+TEST(LocationService, FailedUpdateIsAtomic) {
+  ManualTimerService t;
+  LocationService loc(t, nullptr);
+  ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.1", 600, kUdp, "cid", 5)));
+  // Two contacts: a new one and an out-of-order refresh of the existing one.
+  RegisterUpdate u = one("a@x.org", "sip:a@192.0.2.9", 600, kUdp, "cid", 5);
+  ContactUpdate c;
+  c.contact = "sip:a@192.0.2.1";
+  c.expires = 0;
+  u.contacts.push_back(c);
+  auto r = loc.update(u);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().status, 500);
+  auto b = loc.lookup("a@x.org");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0]->contact, "sip:a@192.0.2.1");
+}
+
+TEST(LocationService, ReceivedRoundTrips) {
+  Source s = test::source(Protocol::Tls, "2001:db8::1", 5061, 3);
+  EXPECT_EQ(received_string(s), "tls:[2001:db8::1]:5061");
+  auto p = parse_received("tls:[2001:db8::1]:5061");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->protocol, Protocol::Tls);
+  EXPECT_EQ(p->peer, s.peer);
+  EXPECT_EQ(p->flow, kNoFlow);
+  EXPECT_TRUE(parse_received("udp:127.0.0.1:5062").has_value());
+  EXPECT_FALSE(parse_received("").has_value());
+  EXPECT_FALSE(parse_received("sctp:1.2.3.4:5060").has_value());
+  EXPECT_FALSE(parse_received("udp:1.2.3.4").has_value());
+  EXPECT_FALSE(parse_received("udp:1.2.3.4:99999").has_value());
+  EXPECT_FALSE(parse_received("udp:not-an-ip:5060").has_value());
+}
+
+/// A fresh directory under the system temp dir, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("sipws-registrar-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string db_uri() const { return "sqlite:" + (path_ / "sipws.db").string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(LocationPersistence, WritesBehindAndRestoresNonWebSocketBindings) {
+  TempDir dir;
+  store::AsyncStore astore(store::Store::open(dir.db_uri()),
+                           [](std::function<void()> fn) { fn(); });
+  ManualTimerService t;
+  {
+    LocationService loc(t, &astore);
+    RegisterUpdate u = one("bob@example.com", "sip:bob@192.0.2.1:5062", 600, kUdp, "c-udp", 7, 0.7f);
+    u.user_agent = "phone/1";
+    u.contacts[0].instance = "<urn:uuid:b0b>";
+    u.contacts[0].reg_id = 1;
+    ASSERT_TRUE(loc.update(u));
+    RegisterUpdate tcp = one("bob@example.com", "sip:bob@192.0.2.2;transport=tcp", 1200, kTcp, "c-tcp");
+    tcp.path = {"<sip:edge1.example.com;lr>", "<sip:edge2.example.com;lr>"};
+    tcp.direct = false;
+    ASSERT_TRUE(loc.update(tcp));
+    ASSERT_TRUE(loc.update(one("alice@example.com", "sip:a@x.invalid;transport=ws", 600, kWs, "c-ws")));
+    ASSERT_TRUE(loc.update(one("carol@example.com", "sip:carol@192.0.2.4", 60, kUdp, "c-c")));
+    astore.flush();
+    EXPECT_EQ(astore.sync().load_bindings().size(), 3u);  // WS never persisted
+
+    t.advance(Millis(60'000));  // carol expires: deleted from the store too
+    astore.flush();
+    auto rows = astore.sync().load_bindings();
+    ASSERT_EQ(rows.size(), 2u);
+    for (const auto& r : rows) {
+      EXPECT_EQ(r.aor, "bob@example.com");
+      if (r.contact == "sip:bob@192.0.2.1:5062") {
+        EXPECT_EQ(r.received, "udp:192.0.2.1:5062");
+        EXPECT_EQ(r.instance, "<urn:uuid:b0b>");
+        EXPECT_EQ(r.reg_id, 1u);
+        EXPECT_EQ(r.cseq, 7u);
+        EXPECT_EQ(r.call_id, "c-udp");
+        EXPECT_EQ(r.user_agent, "phone/1");
+        EXPECT_FLOAT_EQ(r.q, 0.7f);
+        EXPECT_EQ(r.expires_at, t.unix_time() - 60 + 600);
+      } else {
+        EXPECT_EQ(r.contact, "sip:bob@192.0.2.2;transport=tcp");
+        EXPECT_EQ(r.path, "<sip:edge1.example.com;lr>, <sip:edge2.example.com;lr>");
+        EXPECT_EQ(r.received, "");  // not a direct client: its source is no next hop
+      }
+    }
+  }  // the first "daemon" stops; the store keeps its rows
+
+  // A restart 100 s later.
+  ManualTimerService t2;
+  t2.advance(Millis(160'000));
+  LocationService loc2(t2, nullptr);
+  EXPECT_EQ(loc2.load(astore.sync()), 2u);
+  auto b = loc2.lookup("bob@example.com");
+  ASSERT_EQ(b.size(), 2u);
+  const Binding* udp = b[0]->contact == "sip:bob@192.0.2.1:5062" ? b[0] : b[1];
+  const Binding* tcp = udp == b[0] ? b[1] : b[0];
+  EXPECT_EQ(udp->source.protocol, Protocol::Udp);
+  EXPECT_EQ(udp->source.peer, kUdp.peer);
+  EXPECT_EQ(udp->source.flow, kNoFlow);
+  EXPECT_TRUE(udp->direct);
+  EXPECT_TRUE(udp->outbound);
+  EXPECT_FALSE(udp->flow_dead);  // a UDP flow survives a restart
+  EXPECT_EQ(udp->instance, "<urn:uuid:b0b>");
+  EXPECT_EQ(udp->expires_in(t2.now()), 440u);
+  EXPECT_FALSE(udp->temp_gruu.empty());
+  ASSERT_EQ(tcp->path.size(), 2u);
+  EXPECT_EQ(tcp->path[1], "<sip:edge2.example.com;lr>");
+  EXPECT_FALSE(tcp->direct);
+  EXPECT_TRUE(loc2.lookup("alice@example.com").empty());
+  EXPECT_TRUE(loc2.lookup("carol@example.com").empty());
+
+  // Restored bindings expire on the new clock.
+  t2.advance(Millis(440'000));
+  EXPECT_EQ(loc2.lookup("bob@example.com").size(), 1u);
+  t2.advance(Millis(600'000));
+  EXPECT_EQ(loc2.size(), 0u);
+}
+
+TEST(LocationPersistence, LoadSkipsExpiredRows) {
+  TempDir dir;
+  auto db = store::Store::open(dir.db_uri());
+  ManualTimerService t;
+  store::BindingRecord r;
+  r.aor = "bob@example.com";
+  r.contact = "sip:bob@192.0.2.1";
+  r.received = "udp:192.0.2.1:5060";
+  r.expires_at = t.unix_time() - 1;
+  db->put_binding(r);
+  r.contact = "sip:bob@192.0.2.2";
+  r.expires_at = t.unix_time() + 30;
+  db->put_binding(r);
+  r.contact = "sip:ws@x.invalid;transport=ws";
+  r.received = "ws:192.0.2.3:50000";
+  db->put_binding(r);
+  LocationService loc(t, nullptr);
+  EXPECT_EQ(loc.load(*db), 1u);
+  auto b = loc.lookup("bob@example.com");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0]->contact, "sip:bob@192.0.2.2");
+}
+
+TEST(LocationPersistence, RenamedContactDeletesTheOldRow) {
+  TempDir dir;
+  store::AsyncStore astore(store::Store::open(dir.db_uri()),
+                           [](std::function<void()> fn) { fn(); });
+  ManualTimerService t;
+  LocationService loc(t, &astore);
+  RegisterUpdate u = one("bob@example.com", "sip:bob@192.0.2.1", 600, kUdp, "c1", 1);
+  u.contacts[0].instance = "<urn:uuid:1>";
+  ASSERT_TRUE(loc.update(u));
+  // Same instance, new contact URI (a new address): the binding moves (RFC 5627 s.6).
+  u.contacts[0].contact = "sip:bob@192.0.2.77";
+  u.cseq = 2;
+  ASSERT_TRUE(loc.update(u));
+  EXPECT_EQ(loc.size(), 1u);
+  astore.flush();
+  auto rows = astore.sync().load_bindings();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].contact, "sip:bob@192.0.2.77");
+}
+
+}  // namespace
+}  // namespace sipws::registrar

@@ -1,0 +1,97 @@
+#pragma once
+// Helpers of the registrar tests: messages from text, a request context per request, the
+// response as it would go on the wire (serialized and parsed again).
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/net.hpp"
+#include "proxy/request_context.hpp"
+#include "sip/headers.hpp"
+#include "sip/message.hpp"
+#include "sip/parser.hpp"
+
+namespace sipws::registrar::test {
+
+/// Parses `text` written with "\n" line ends (converted to CRLF). Fails the test if invalid.
+inline sip::Message msg(std::string_view text) {
+  std::string wire;
+  for (char c : text) {
+    if (c == '\n') wire += '\r';
+    wire += c;
+  }
+  auto m = sip::parse(wire);
+  EXPECT_TRUE(m.has_value()) << (m ? std::string() : m.error().reason) << "\n" << wire;
+  return m ? std::move(*m) : sip::Message{};
+}
+
+inline Endpoint ep(const char* ip, std::uint16_t port) {
+  return Endpoint{boost::asio::ip::make_address(ip), port};
+}
+
+inline Source source(Protocol p, const char* ip, std::uint16_t port, FlowId flow) {
+  Source s;
+  s.protocol = p;
+  s.peer = ep(ip, port);
+  s.local = ep("127.0.0.1", p == Protocol::Ws ? 8080 : 5060);
+  s.flow = flow;
+  return s;
+}
+
+/// What a processor did with one request.
+struct Outcome {
+  proxy::Action action = proxy::Action::Continue;
+  std::optional<sip::Message> response;  ///< re-parsed from its serialization
+  std::vector<proxy::Target> targets;
+
+  int status() const { return response ? response->status() : 0; }
+  /// The Contact values of the response, parsed.
+  std::vector<sip::NameAddr> contacts() const {
+    std::vector<sip::NameAddr> out;
+    if (!response) return out;
+    for (const auto* h : response->find_all(sip::HeaderId::Contact)) {
+      auto na = sip::parse_name_addr(h->value);
+      EXPECT_TRUE(na.has_value()) << h->value;
+      if (na) out.push_back(*na);
+    }
+    return out;
+  }
+  /// Value of header `id` in the response, "" if absent.
+  std::string header(sip::HeaderId id) const {
+    if (!response) return {};
+    const auto* h = response->find(id);
+    return h ? std::string(h->value) : std::string();
+  }
+};
+
+/// Runs `p` on `request` as received from `src` with `identity` already proven.
+inline Outcome run(proxy::RequestProcessor& p, const sip::Message& request, const Source& src,
+                   const std::string& identity = {}) {
+  proxy::RequestContext ctx(request, src, 1);
+  ctx.set_identity(identity);
+  Outcome o;
+  o.action = p.process(ctx);
+  if (ctx.response()) {
+    auto wire = ctx.response()->serialize();
+    auto m = sip::parse(wire);
+    EXPECT_TRUE(m.has_value()) << wire;
+    if (m) o.response = std::move(*m);
+  }
+  o.targets = ctx.targets();
+  return o;
+}
+
+/// A header parameter value with surrounding quotes removed ("" if absent).
+inline std::string param(const sip::NameAddr& na, std::string_view name) {
+  const auto* p = na.param(name);
+  if (p == nullptr) return {};
+  std::string_view v = p->value;
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  return std::string(v);
+}
+
+}  // namespace sipws::registrar::test
