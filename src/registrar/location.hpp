@@ -24,26 +24,26 @@ namespace sipws::registrar {
 
 /// One registered contact of an address-of-record. Owns all its text.
 struct Binding {
-  std::uint64_t id = 0;        ///< unique within the LocationService, never 0
-  std::string aor;             ///< "user@domain", domain lower-case
-  std::string contact;         ///< the Contact URI exactly as registered (no <>)
-  std::string params;          ///< Contact header params to echo (";+sip.instance=...;reg-id=1"),
-                               ///< without expires and q
-  std::string instance;        ///< +sip.instance without quotes ("<urn:uuid:...>"), "" if none
-  std::uint32_t reg_id = 0;    ///< RFC 5626 reg-id when Outbound applied, else 0
-  float q = 1.0f;              ///< RFC 3261 s.10.2.1.2, 0..1
-  TimePoint expires_at{};      ///< TimerService::now() based
+  std::uint64_t id = 0;      ///< unique within the LocationService, never 0
+  std::string aor;           ///< "user@domain", domain lower-case
+  std::string contact;       ///< the Contact URI exactly as registered (no <>)
+  std::string params;        ///< Contact header params to echo (";+sip.instance=...;reg-id=1"),
+                             ///< without expires and q
+  std::string instance;      ///< +sip.instance without quotes ("<urn:uuid:...>"), "" if none
+  std::uint32_t reg_id = 0;  ///< RFC 5626 reg-id when Outbound applied, else 0
+  float q = 1.0f;            ///< RFC 3261 s.10.2.1.2, 0..1
+  TimePoint expires_at{};    ///< TimerService::now() based
   std::int64_t unix_expires = 0;  ///< Unix seconds, for persistence
   std::string call_id;
   std::uint32_t cseq = 0;
   std::vector<std::string> path;  ///< Path values, first = closest to the registrar (RFC 3327)
-  Source source;               ///< where the REGISTER came from
-  bool direct = false;         ///< the REGISTER came straight from the UA or an Outbound edge
-                               ///< (source is a usable next hop)
-  bool outbound = false;       ///< RFC 5626 flow bound to this binding
-  bool flow_dead = false;      ///< Outbound TCP/TLS flow closed: requests get 430
+  Source source;                  ///< where the REGISTER came from
+  bool direct = false;            ///< the REGISTER came straight from the UA or an Outbound edge
+                                  ///< (source is a usable next hop)
+  bool outbound = false;          ///< RFC 5626 flow bound to this binding
+  bool flow_dead = false;         ///< Outbound TCP/TLS flow closed: requests get 430
   std::string user_agent;
-  std::string temp_gruu;       ///< temp-GRUU token (RFC 5627 s.3.2), "" if none
+  std::string temp_gruu;  ///< temp-GRUU token (RFC 5627 s.3.2), "" if none
 
   /// The contact parsed (views into `contact`; keep the Binding alive). nullopt if malformed.
   std::optional<sip::Uri> uri() const { return sip::parse_uri(contact); }
@@ -53,12 +53,12 @@ struct Binding {
 
 /// One Contact of a REGISTER after the registrar validated it (expiry already clamped).
 struct ContactUpdate {
-  std::string contact;         ///< URI text
-  std::string params;          ///< params to echo (see Binding::params)
-  std::string instance;        ///< "" if none
-  std::uint32_t reg_id = 0;    ///< 0 unless Outbound applies to this contact
+  std::string contact;       ///< URI text
+  std::string params;        ///< params to echo (see Binding::params)
+  std::string instance;      ///< "" if none
+  std::uint32_t reg_id = 0;  ///< 0 unless Outbound applies to this contact
   float q = 1.0f;
-  std::uint32_t expires = 0;   ///< seconds; 0 removes the binding
+  std::uint32_t expires = 0;  ///< seconds; 0 removes the binding
 };
 
 /// A validated REGISTER for one AOR (RFC 3261 s.10.3 steps 6-8).
@@ -67,10 +67,10 @@ struct RegisterUpdate {
   std::string call_id;
   std::uint32_t cseq = 0;
   Source source;
-  bool direct = false;         ///< see Binding::direct
+  bool direct = false;  ///< see Binding::direct
   std::vector<std::string> path;
   std::string user_agent;
-  bool remove_all = false;     ///< Contact: * with Expires: 0
+  bool remove_all = false;  ///< Contact: * with Expires: 0
   std::vector<ContactUpdate> contacts;
 };
 

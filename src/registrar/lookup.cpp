@@ -67,9 +67,7 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
     return Action::Continue;
   }
   const std::string aor = std::string(ruri.user) + "@" + domain;
-  auto known = [&]() {
-    return location_.known(aor) || (is_subscriber_ && is_subscriber_(aor));
-  };
+  auto known = [&]() { return location_.known(aor) || (is_subscriber_ && is_subscriber_(aor)); };
 
   // GRUUs (RFC 5627 s.8): a pub-GRUU names the instance, a temp-GRUU its token.
   if (const sip::Param* gr = ruri.param("gr")) {

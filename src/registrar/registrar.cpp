@@ -46,7 +46,8 @@ std::optional<std::uint32_t> parse_delta_seconds(std::string_view v) {
   for (char c : v) {
     if (c < '0' || c > '9') return std::nullopt;
     n = n * 10 + static_cast<std::uint64_t>(c - '0');
-    if (n > std::numeric_limits<std::uint32_t>::max()) n = std::numeric_limits<std::uint32_t>::max();
+    if (n > std::numeric_limits<std::uint32_t>::max())
+      n = std::numeric_limits<std::uint32_t>::max();
   }
   return static_cast<std::uint32_t>(n);
 }
@@ -147,7 +148,8 @@ std::string http_date(std::int64_t unix_seconds) {
 
 std::string pub_gruu(std::string_view aor, std::string_view instance) {
   std::string_view urn = instance;
-  if (urn.size() >= 2 && urn.front() == '<' && urn.back() == '>') urn = urn.substr(1, urn.size() - 2);
+  if (urn.size() >= 2 && urn.front() == '<' && urn.back() == '>')
+    urn = urn.substr(1, urn.size() - 2);
   std::string out = "sip:";
   out += aor;
   out += ";gr=";
@@ -178,9 +180,9 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   // A Route left after the core consumed its own entries: the REGISTER goes elsewhere.
   if (ctx.request().count(HeaderId::Route) > 0) return Action::Continue;
   const sip::Uri& to = req.to().uri;
-  const bool for_us = domains_.is_local_domain(ruri.host) ||
-                      (domains_.is_self(ruri.host) && to.is_sip() &&
-                       domains_.is_local_domain(to.host));
+  const bool for_us =
+      domains_.is_local_domain(ruri.host) ||
+      (domains_.is_self(ruri.host) && to.is_sip() && domains_.is_local_domain(to.host));
   if (!for_us) return Action::Continue;  // s.10.3 step 1: another domain's registrar
 
   // Step 2: Require.
@@ -200,7 +202,8 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   if (!to.is_sip() || to.user.empty() || !domains_.is_local_domain(to.host)) {
     return reject(ctx, 404, "Not Found");
   }
-  std::string aor = LocationService::normalize_aor(std::string(to.user) + "@" + std::string(to.host));
+  std::string aor =
+      LocationService::normalize_aor(std::string(to.user) + "@" + std::string(to.host));
   // Step 4: the authenticated identity may only register its own AOR.
   if (!ctx.identity().empty() && LocationService::normalize_aor(ctx.identity()) != aor) {
     return reject(ctx, 403, "Forbidden");
@@ -280,7 +283,8 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
       }
       if (const auto* p = na.param("reg-id"); p != nullptr && !c.instance.empty()) {
         auto r = sip::parse_uint(p->value);
-        if (!r || *r == 0 || *r > 0x7fffffffu) return reject(ctx, 400, "Bad Request - Invalid reg-id");
+        if (!r || *r == 0 || *r > 0x7fffffffu)
+          return reject(ctx, 400, "Bad Request - Invalid reg-id");
         ++reg_id_contacts;
         // RFC 5626 s.6: without a first hop doing Outbound, reg-id is ignored.
         if (outbound_possible) {

@@ -16,9 +16,9 @@ namespace sipws::registrar {
 
 /// Registration intervals, seconds (RFC 3261 s.10.2.1, s.10.3 step 7).
 struct RegistrarConfig {
-  std::uint32_t min_expires = 60;       ///< shorter non-zero requests get 423 + Min-Expires
-  std::uint32_t max_expires = 3600;     ///< longer requests are clamped
-  std::uint32_t default_expires = 3600; ///< neither Expires header nor expires param
+  std::uint32_t min_expires = 60;         ///< shorter non-zero requests get 423 + Min-Expires
+  std::uint32_t max_expires = 3600;       ///< longer requests are clamped
+  std::uint32_t default_expires = 3600;   ///< neither Expires header nor expires param
   std::size_t max_contacts_per_aor = 32;  ///< more => 403
 };
 

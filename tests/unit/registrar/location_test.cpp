@@ -146,16 +146,19 @@ TEST(LocationPersistence, WritesBehindAndRestoresNonWebSocketBindings) {
   ManualTimerService t;
   {
     LocationService loc(t, &astore);
-    RegisterUpdate u = one("bob@example.com", "sip:bob@192.0.2.1:5062", 600, kUdp, "c-udp", 7, 0.7f);
+    RegisterUpdate u =
+        one("bob@example.com", "sip:bob@192.0.2.1:5062", 600, kUdp, "c-udp", 7, 0.7f);
     u.user_agent = "phone/1";
     u.contacts[0].instance = "<urn:uuid:b0b>";
     u.contacts[0].reg_id = 1;
     ASSERT_TRUE(loc.update(u));
-    RegisterUpdate tcp = one("bob@example.com", "sip:bob@192.0.2.2;transport=tcp", 1200, kTcp, "c-tcp");
+    RegisterUpdate tcp =
+        one("bob@example.com", "sip:bob@192.0.2.2;transport=tcp", 1200, kTcp, "c-tcp");
     tcp.path = {"<sip:edge1.example.com;lr>", "<sip:edge2.example.com;lr>"};
     tcp.direct = false;
     ASSERT_TRUE(loc.update(tcp));
-    ASSERT_TRUE(loc.update(one("alice@example.com", "sip:a@x.invalid;transport=ws", 600, kWs, "c-ws")));
+    ASSERT_TRUE(
+        loc.update(one("alice@example.com", "sip:a@x.invalid;transport=ws", 600, kWs, "c-ws")));
     ASSERT_TRUE(loc.update(one("carol@example.com", "sip:carol@192.0.2.4", 60, kUdp, "c-c")));
     astore.flush();
     EXPECT_EQ(astore.sync().load_bindings().size(), 3u);  // WS never persisted

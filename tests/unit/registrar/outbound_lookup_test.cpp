@@ -23,16 +23,23 @@ constexpr std::string_view kInstance = "<urn:uuid:6c8b3bd8-5e52-4e5b-9a3c-2f3c8f
 std::string jssip_register(int cseq, std::string_view expires = "600",
                            std::string_view reg_id = "1") {
   return "REGISTER sip:example.com SIP/2.0\n"
-         "Via: SIP/2.0/WSS abcdefgh.invalid;branch=z9hG4bK56187" + std::to_string(cseq) + "\n"
+         "Via: SIP/2.0/WSS abcdefgh.invalid;branch=z9hG4bK56187" +
+         std::to_string(cseq) +
+         "\n"
          "Max-Forwards: 69\n"
          "To: <sip:alice@example.com>\n"
          "From: <sip:alice@example.com>;tag=9o3s6mc7qk\n"
          "Call-ID: mhcvd7lkq0dhb6ue3evn3i\n"
-         "CSeq: " + std::to_string(cseq) + " REGISTER\n"
+         "CSeq: " +
+         std::to_string(cseq) +
+         " REGISTER\n"
          "Contact: <sip:h7kjh12s@abcdefgh.invalid;transport=ws>;+sip.ice;reg-id=" +
          std::string(reg_id) + ";+sip.instance=\"" + std::string(kInstance) +
-         "\";expires=" + std::string(expires) + "\n"
-         "Expires: " + std::string(expires) + "\n"
+         "\";expires=" + std::string(expires) +
+         "\n"
+         "Expires: " +
+         std::string(expires) +
+         "\n"
          "Allow: INVITE,ACK,CANCEL,BYE,UPDATE,MESSAGE,OPTIONS,REFER,INFO,NOTIFY\n"
          "Supported: path,gruu,outbound\n"
          "User-Agent: JsSIP 3.10.0\n"
@@ -43,26 +50,38 @@ std::string jssip_register(int cseq, std::string_view expires = "600",
 std::string phone_register(std::string_view user, std::string_view contact, std::string_view proto,
                            std::string_view extra = {}, int cseq = 1) {
   return "REGISTER sip:example.com SIP/2.0\n"
-         "Via: SIP/2.0/" + std::string(proto) + " 192.0.2.20:5062;branch=z9hG4bKph" +
-         std::to_string(cseq) + "\n"
+         "Via: SIP/2.0/" +
+         std::string(proto) + " 192.0.2.20:5062;branch=z9hG4bKph" + std::to_string(cseq) +
+         "\n"
          "Max-Forwards: 70\n"
-         "From: <sip:" + std::string(user) + "@example.com>;tag=ph1\n"
-         "To: <sip:" + std::string(user) + "@example.com>\n"
-         "Call-ID: phone-" + std::string(user) + "\n"
-         "CSeq: " + std::to_string(cseq) + " REGISTER\n"
-         "Contact: " + std::string(contact) + "\n" + std::string(extra) +
-         "Content-Length: 0\n\n";
+         "From: <sip:" +
+         std::string(user) +
+         "@example.com>;tag=ph1\n"
+         "To: <sip:" +
+         std::string(user) +
+         "@example.com>\n"
+         "Call-ID: phone-" +
+         std::string(user) +
+         "\n"
+         "CSeq: " +
+         std::to_string(cseq) +
+         " REGISTER\n"
+         "Contact: " +
+         std::string(contact) + "\n" + std::string(extra) + "Content-Length: 0\n\n";
 }
 
 std::string invite(std::string_view ruri, std::string_view extra = {}) {
-  return "INVITE " + std::string(ruri) + " SIP/2.0\n"
+  return "INVITE " + std::string(ruri) +
+         " SIP/2.0\n"
          "Via: SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKinv1\n"
          "Max-Forwards: 70\n"
          "From: <sip:carol@example.com>;tag=c1\n"
-         "To: <" + std::string(ruri) + ">\n"
+         "To: <" +
+         std::string(ruri) +
+         ">\n"
          "Call-ID: inv-1\n"
-         "CSeq: 1 INVITE\n" + std::string(extra) +
-         "Content-Length: 0\n\n";
+         "CSeq: 1 INVITE\n" +
+         std::string(extra) + "Content-Length: 0\n\n";
 }
 
 class OutboundLookup : public ::testing::Test {
@@ -188,12 +207,12 @@ TEST_F(OutboundLookup, UdpPhoneTargetUsesThePeerAddress) {
 }
 
 TEST_F(OutboundLookup, ForkTargetsCarryQ) {
-  ASSERT_EQ(run(registrar,
-                msg(phone_register("bob", "<sip:bob@10.0.0.5>;q=0.2, <sip:bob@10.0.0.6>;q=0.9",
-                                   "UDP")),
-                udp)
-                .status(),
-            200);
+  ASSERT_EQ(
+      run(registrar,
+          msg(phone_register("bob", "<sip:bob@10.0.0.5>;q=0.2, <sip:bob@10.0.0.6>;q=0.9", "UDP")),
+          udp)
+          .status(),
+      200);
   auto l = run(lookup, msg(invite("sip:bob@example.com")), udp);
   ASSERT_EQ(l.targets.size(), 2u);
   EXPECT_EQ(l.targets[0].uri, "sip:bob@10.0.0.6");
@@ -229,8 +248,8 @@ TEST_F(OutboundLookup, DeadOutboundTcpFlowGets430) {
   const std::string contact =
       "<sip:carol@192.0.2.21:40001;transport=tcp>;reg-id=1;+sip.instance=\"<urn:uuid:00000000-0000-"
       "0000-0000-000000000001>\"";
-  auto o = run(registrar,
-               msg(phone_register("carol", contact, "TCP", "Supported: outbound\n")), tcp);
+  auto o =
+      run(registrar, msg(phone_register("carol", contact, "TCP", "Supported: outbound\n")), tcp);
   ASSERT_EQ(o.status(), 200);
   EXPECT_EQ(o.header(HeaderId::Require), "outbound");
   auto l = run(lookup, msg(invite("sip:carol@example.com")), udp);
@@ -244,20 +263,20 @@ TEST_F(OutboundLookup, DeadOutboundTcpFlowGets430) {
 
   // Re-registering over a new flow revives it.
   Source tcp2 = test::source(Protocol::Tcp, "192.0.2.21", 40002, 11);
-  ASSERT_EQ(run(registrar,
-                msg(phone_register("carol", contact, "TCP", "Supported: outbound\n", 2)), tcp2)
-                .status(),
-            200);
+  ASSERT_EQ(
+      run(registrar, msg(phone_register("carol", contact, "TCP", "Supported: outbound\n", 2)), tcp2)
+          .status(),
+      200);
   l = run(lookup, msg(invite("sip:carol@example.com")), udp);
   ASSERT_EQ(l.targets.size(), 1u);
   EXPECT_EQ(l.targets[0].next_hop->flow, 11u);
 }
 
 TEST_F(OutboundLookup, PlainTcpBindingForgetsAClosedFlow) {
-  ASSERT_EQ(run(registrar, msg(phone_register("dave", "<sip:dave@192.0.2.21;transport=tcp>", "TCP")),
-                tcp)
-                .status(),
-            200);
+  ASSERT_EQ(
+      run(registrar, msg(phone_register("dave", "<sip:dave@192.0.2.21;transport=tcp>", "TCP")), tcp)
+          .status(),
+      200);
   location.on_flow_closed(9);
   auto l = run(lookup, msg(invite("sip:dave@example.com")), udp);
   ASSERT_EQ(l.targets.size(), 1u);

@@ -155,8 +155,8 @@ TEST_F(Rfc3665Flows, S2_4_StarWithExpiresZeroRemovesEverything) {
 
 TEST_F(Rfc3665Flows, S2_4_StarNeedsExpiresZeroAndNoOtherContact) {
   ASSERT_EQ(reg(kBobF1).status(), 200);
-  EXPECT_EQ(reg(bob("*", "", 11)).status(), 400);                   // no Expires
-  EXPECT_EQ(reg(bob("*", "Expires: 60\n", 12)).status(), 400);      // not zero
+  EXPECT_EQ(reg(bob("*", "", 11)).status(), 400);               // no Expires
+  EXPECT_EQ(reg(bob("*", "Expires: 60\n", 12)).status(), 400);  // not zero
   EXPECT_EQ(reg(bob("*", "Contact: <sip:bob@192.0.2.4>\nExpires: 0\n", 13)).status(), 400);
   EXPECT_EQ(location.size(), 1u);
 }
@@ -263,7 +263,8 @@ TEST_F(Rfc3665Flows, MultipleContactsOrderedByQ) {
 
 TEST_F(Rfc3665Flows, TooManyContactsIs403) {
   std::string extra;
-  for (int i = 0; i < 32; ++i) extra += "Contact: <sip:bob@192.0.2." + std::to_string(i + 1) + ">\n";
+  for (int i = 0; i < 32; ++i)
+    extra += "Contact: <sip:bob@192.0.2." + std::to_string(i + 1) + ">\n";
   EXPECT_EQ(reg(bob("<sip:bob@198.51.100.1>", extra)).status(), 403);
   EXPECT_EQ(location.size(), 0u);
 }
