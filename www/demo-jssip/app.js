@@ -196,6 +196,7 @@ function render(st) {
   const ringing = call === 'ringing';
   if (!ringing) keepFocus(el.incoming, el.target);
   el.incoming.hidden = !ringing;
+  el.callPanel.hidden = ringing; // the incoming box takes its place
   el.incomingCaller.textContent = ringing ? incomingCaller : '';
   document.title = ringing ? `Incoming call – ${kTitle}` : kTitle;
 
@@ -418,7 +419,8 @@ function main() {
     el.answer.focus();
   });
   phone.addEventListener('regfailed', (e) => {
-    if (e.detail.cause !== JsSIP.C.causes.AUTHENTICATION_ERROR) return;
+    const { causes } = JsSIP.C;
+    if (e.detail.cause !== causes.AUTHENTICATION_ERROR && e.detail.cause !== causes.REJECTED) return;
     // Wrong user or password: back to the form, keeping the failure visible in the top bar.
     // (Deferred: JsSIP is still inside its own event dispatch.)
     queueMicrotask(() => {
