@@ -144,6 +144,16 @@ function keepFocus(hiddenEl, fallback) {
 
 let previous = null;
 
+/** What the idle phone can do: connection and registration first, then the last call's end. */
+function idleLabel(st) {
+  if (st.ws === 'disconnected') return 'Not connected to the server (retrying)';
+  if (st.ws === 'connecting') return 'Connecting…';
+  if (st.lastResult) return `Call ended: ${st.lastResult.result}`;
+  if (st.reg === 'failed') return 'Not registered: incoming calls cannot reach you';
+  if (st.reg !== 'registered') return 'Registering…';
+  return 'Ready';
+}
+
 function render(st) {
   const prev = previous || {};
   previous = st;
@@ -173,7 +183,7 @@ function render(st) {
   el.callState.dataset.state = call;
   let label = kCallLabels[call] || call;
   if (call === 'calling' && st.remoteRinging) label = 'Ringing…';
-  if (call === 'idle' && st.lastResult) label = `Call ended: ${st.lastResult.result}`;
+  if (call === 'idle') label = idleLabel(st);
   el.callState.textContent = label;
   el.callPeer.textContent = st.peer ? displayPeer(st.peer) :
       (call === 'idle' && st.lastResult ? displayPeer(st.lastResult.peer) : '');
