@@ -137,9 +137,13 @@ function renderTimer(st) {
   el.callTimer.textContent = formatDuration((Date.now() - st.connectedAt) / 1000);
 }
 
-/** Moves focus to `fallback` if it sits inside an element that is about to be hidden. */
+/**
+ * Notes where focus must go if it sits inside `hiddenEl`, which render() is about to hide;
+ * render() moves it once the fallback is visible.
+ */
+let focusMoves = [];
 function keepFocus(hiddenEl, fallback) {
-  if (hiddenEl.contains(document.activeElement)) fallback.focus();
+  if (hiddenEl.contains(document.activeElement)) focusMoves.push(fallback);
 }
 
 let previous = null;
@@ -204,7 +208,8 @@ function render(st) {
 
   // Incoming call.
   const ringing = call === 'ringing';
-  if (!ringing) keepFocus(el.incoming, el.target);
+  const active = call === 'calling' || call === 'connecting' || call === 'in-call';
+  if (!ringing) keepFocus(el.incoming, active ? el.hangup : el.target);
   el.incoming.hidden = !ringing;
   el.callPanel.hidden = ringing; // the incoming box takes its place
   el.incomingCaller.textContent = ringing ? incomingCaller : '';
@@ -212,8 +217,8 @@ function render(st) {
 
   // Controls.
   const idle = call === 'idle';
-  const active = call === 'calling' || call === 'connecting' || call === 'in-call';
   if (!idle) keepFocus(el.call, active ? el.hangup : el.answer);
+  if (!active) keepFocus(el.hangup, el.target);
   el.call.hidden = !idle;
   el.call.disabled = !(st.ws === 'connected');
   el.hangup.hidden = !active;
@@ -225,6 +230,11 @@ function render(st) {
   el.hold.setAttribute('aria-pressed', String(st.localHold));
   el.hold.textContent = st.localHold ? 'Resume' : 'Hold';
   el.target.readOnly = !idle;
+
+  const moves = focusMoves;
+  focusMoves = [];
+  const target = moves.find((m) => m.offsetParent !== null);
+  if (target) target.focus();
 
   // Announcements of changes (the status pills announce themselves: role=status).
   if (prev.call && prev.call !== call) {
