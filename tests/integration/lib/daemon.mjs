@@ -1,0 +1,183 @@
+// sipws daemon harness: a fresh temp dir and SQLite store per daemon, free ports picked here,
+// started with `sipws run --set ...`, ready when stderr shows `sipws ready`, stopped by PID.
+import { spawn, execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePorts } from './ports.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '..', '..', '..');
+export const sipwsBin = process.env.SIPWS_BIN
+  ? path.resolve(process.env.SIPWS_BIN)
+  : path.join(repoRoot, 'build', 'sipws');
+
+const kHost = '127.0.0.1';
+const kReadyTimeoutMs = 10000;
+const kStopTimeoutMs = 10000;
+const kMaxLog = 4 * 1024 * 1024;
+
+/** Every daemon started by this process, so a crashed test still gets its daemon killed. */
+const live = new Set();
+process.on('exit', () => {
+  for (const d of live) {
+    try {
+      process.kill(d.pid, 'SIGKILL');
+    } catch {}
+  }
+});
+
+export function makeTempDir(prefix = 'sipws-it-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Runs `sipws ARGS...` to completion (10 s max); resolves {code, stdout, stderr}. */
+export function runCli(args, { ms = 10000 } = {}) {
+  return new Promise((resolve) => {
+    execFile(sipwsBin, args, { timeout: ms, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `sipws user add AOR PASSWORD --set store=...`; throws unless it exits 0. */
+export async function addUser(store, aor, password) {
+  const r = await runCli(['user', 'add', aor, password, '--set', `store=${store}`]);
+  if (r.code !== 0) {
+    throw new Error(`sipws user add ${aor} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  }
+  return r;
+}
+
+/**
+ * Starts sipws and resolves once it printed `sipws ready`.
+ * @param {object} o
+ * @param {string} [o.auth='digest']  `digest` or `off`
+ * @param {string} [o.dir]  temp dir to reuse (restart on the same store); new one otherwise
+ * @param {object} [o.ports]  {udp, tcp, ws, wss, admin} to reuse; free ones otherwise
+ * @param {string[]} [o.extraSets]  more `key=value` overrides
+ * @param {boolean} [o.trace=true]  pass --trace
+ */
+export async function startDaemon(o = {}) {
+  const dir = o.dir || makeTempDir();
+  const store = `sqlite:${path.join(dir, 'sipws.db')}`;
+  let ports = o.ports;
+  if (!ports) {
+    const [udp, tcp, ws, wss, admin] = await freePorts(5);
+    ports = { udp, tcp, ws, wss, admin };
+  }
+  const listen = [
+    `udp:${kHost}:${ports.udp}`,
+    `tcp:${kHost}:${ports.tcp}`,
+    `ws:${kHost}:${ports.ws}`,
+    `wss:${kHost}:${ports.wss}`,
+  ].join(',');
+  const args = [
+    'run',
+    '--set', `listen=${listen}`,
+    '--set', 'domain=localhost',
+    '--set', `store=${store}`,
+    '--set', `admin_listen=${kHost}:${ports.admin}`,
+    '--set', `auth=${o.auth || 'digest'}`,
+    '--set', 'log_level=debug',
+    ...(o.extraSets || []).flatMap((s) => ['--set', s]),
+  ];
+  if (o.trace !== false) args.push('--trace');
+
+  const proc = spawn(sipwsBin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const append = (chunk) => {
+    log += chunk.toString();
+    if (log.length > kMaxLog) log = log.slice(log.length - kMaxLog);
+  };
+  proc.stdout.on('data', append);
+  proc.stderr.on('data', append);
+
+  const exited = new Promise((resolve) => {
+    proc.once('error', (err) => {
+      append(`\n[harness] spawn error: ${err.message}\n`);
+      resolve({ code: -1, signal: null });
+    });
+    proc.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const daemon = {
+    pid: proc.pid,
+    proc,
+    dir,
+    store,
+    ports,
+    host: kHost,
+    exited,
+    stderr: () => log,
+    /** SIGTERM, wait for exit (SIGKILL after 10 s); resolves {code, signal}. Idempotent. */
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        try {
+          process.kill(proc.pid, 'SIGTERM');
+        } catch {}
+        const timer = setTimeout(() => {
+          append('\n[harness] no exit 10 s after SIGTERM: SIGKILL\n');
+          try {
+            process.kill(proc.pid, 'SIGKILL');
+          } catch {}
+        }, kStopTimeoutMs);
+        const r = await exited;
+        clearTimeout(timer);
+        live.delete(daemon);
+        return r;
+      }
+      live.delete(daemon);
+      return exited;
+    },
+    addUser: (aor, password) => addUser(store, aor, password),
+  };
+  if (proc.pid) live.add(daemon);
+
+  const ready = await new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), kReadyTimeoutMs);
+    const onData = () => {
+      if (log.includes('sipws ready')) {
+        clearTimeout(timer);
+        resolve('ready');
+      }
+    };
+    proc.stderr.on('data', onData);
+    onData();
+    exited.then((r) => {
+      clearTimeout(timer);
+      resolve(`exited (code ${r.code}, signal ${r.signal})`);
+    });
+  });
+  if (ready !== 'ready') {
+    await daemon.stop();
+    throw new Error(
+      `sipws did not print 'sipws ready' within ${kReadyTimeoutMs} ms: ${ready}\n` +
+        `command: ${sipwsBin} ${args.join(' ')}\n--- sipws stderr ---\n${log}`,
+    );
+  }
+  return daemon;
+}
+
+/**
+ * Runs `body`; on failure appends the daemon's log (and any other named logs) to the error.
+ * @param {() => Promise<void>} body
+ * @param {() => Record<string, string>} logs  name -> text, evaluated only on failure
+ */
+export async function withLogs(body, logs) {
+  try {
+    await body();
+  } catch (err) {
+    let extra = '';
+    try {
+      for (const [name, text] of Object.entries(logs() || {})) {
+        if (text) extra += `\n--- ${name} ---\n${text}`;
+      }
+    } catch {}
+    if (extra) {
+      err.message = `${err.message}${extra}`;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,152 @@
+// JsSIP in Node: a socket adapter over the `ws` package (JsSIP's socket interface), the
+// RTCPeerConnection shim, and a UA factory for ws:// and wss:// (self-signed cert accepted).
+import JsSIP from 'jssip';
+import WebSocket from 'ws';
+import { installRtcShim } from './rtc-shim.mjs';
+import { waitEvent } from './wait.mjs';
+
+installRtcShim();
+export { JsSIP };
+
+/**
+ * JsSIP socket (https://jssip.net/documentation/3.10.x/api/socket/) over `ws`.
+ * Keeps every SIP message received and sent, so tests can inspect what crossed the wire.
+ */
+export class NodeWsSocket {
+  constructor(url) {
+    this._url = url;
+    const u = new URL(url);
+    this._sip_uri = `sip:${u.hostname}${u.port ? `:${u.port}` : ''};transport=ws`;
+    this._via_transport = u.protocol === 'wss:' ? 'WSS' : 'WS';
+    this._ws = null;
+    this.received = [];
+    this.sent = [];
+    this.onconnect = () => {};
+    this.ondisconnect = () => {};
+    this.ondata = () => {};
+  }
+  get via_transport() {
+    return this._via_transport;
+  }
+  set via_transport(v) {
+    this._via_transport = v.toUpperCase();
+  }
+  get url() {
+    return this._url;
+  }
+  get sip_uri() {
+    return this._sip_uri;
+  }
+  isConnected() {
+    return !!this._ws && this._ws.readyState === WebSocket.OPEN;
+  }
+  isConnecting() {
+    return !!this._ws && this._ws.readyState === WebSocket.CONNECTING;
+  }
+  connect() {
+    if (this.isConnected() || this.isConnecting()) return;
+    if (this._ws) this.disconnect();
+    const ws = new WebSocket(this._url, 'sip', { rejectUnauthorized: false, handshakeTimeout: 5000 });
+    this._ws = ws;
+    ws.on('open', () => this.onconnect());
+    ws.on('close', (code, reason) => {
+      if (this._ws !== ws) return;
+      this._ws = null;
+      this.ondisconnect(code !== 1000, code, reason.toString());
+    });
+    ws.on('message', (data, isBinary) => {
+      const text = isBinary ? Buffer.from(data).toString('utf8') : data.toString();
+      this.received.push(text);
+      this.ondata(text);
+    });
+    ws.on('error', () => {}); // 'close' follows and reports the disconnection
+    ws.on('unexpected-response', (req, res) => {
+      this.handshakeStatus = res.statusCode;
+    });
+  }
+  disconnect() {
+    const ws = this._ws;
+    this._ws = null;
+    if (ws) {
+      ws.removeAllListeners('close');
+      ws.on('error', () => {});
+      try {
+        ws.terminate();
+      } catch {}
+    }
+  }
+  send(message) {
+    if (!this.isConnected()) return false;
+    this.sent.push(message);
+    this._ws.send(message);
+    return true;
+  }
+}
+
+/**
+ * A JsSIP UA for `user@localhost` on sipws's ws/wss listener. Not started.
+ * @param {object} o
+ * @param {'ws'|'wss'} o.proto
+ * @param {number} o.port
+ * @param {string} o.user
+ * @param {string} [o.password]
+ * @param {boolean} [o.register=true]
+ */
+export function makeUA({ proto, port, user, password, register = true, domain = 'localhost' }) {
+  const socket = new NodeWsSocket(`${proto}://127.0.0.1:${port}`);
+  const ua = new JsSIP.UA({
+    sockets: [socket],
+    uri: `sip:${user}@${domain}`,
+    password,
+    register,
+    register_expires: 300,
+    session_timers: false,
+    connection_recovery_min_interval: 2,
+    connection_recovery_max_interval: 4,
+    user_agent: 'sipws-integration-jssip',
+  });
+  ua.socket = socket;
+  return ua;
+}
+
+/** Starts `ua` and waits for `registered` (fails fast on `registrationFailed`). */
+export async function startRegistered(ua, ms = 10000) {
+  const p = waitEvent(ua, 'registered', { ms, failOn: ['registrationFailed'] });
+  ua.start();
+  return p;
+}
+
+/** Stops a UA and waits (bounded) until its socket is closed. Never throws. */
+export async function stopUA(ua) {
+  if (!ua) return;
+  try {
+    const stopped = ua.isConnected() ? waitEvent(ua, 'disconnected', { ms: 3000 }) : null;
+    ua.stop();
+    if (stopped) await stopped.catch(() => {});
+  } catch {}
+  try {
+    ua.socket.disconnect();
+  } catch {}
+}
+
+/** Media options that keep JsSIP away from getUserMedia (no audio device in Node). */
+export const kNoMedia = { mediaConstraints: { audio: false, video: false } };
+
+/** The status line and headers of a raw SIP message, as {status, method, headers(name)}. */
+export function parseSip(text) {
+  const [head] = text.split('\r\n\r\n');
+  const lines = head.split('\r\n');
+  const first = lines[0];
+  const m = /^SIP\/2\.0 (\d{3})/.exec(first);
+  const headers = (name) => {
+    const re = new RegExp(`^(?:${name}):\\s*(.*)$`, 'i');
+    return lines.slice(1).map((l) => re.exec(l)).filter(Boolean).map((x) => x[1]);
+  };
+  return {
+    first,
+    status: m ? Number(m[1]) : null,
+    method: m ? null : first.split(' ')[0],
+    headers,
+    cseq: (headers('CSeq')[0] || '').trim(),
+  };
+}
