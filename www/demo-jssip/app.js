@@ -230,6 +230,7 @@ function render(st) {
   el.hold.setAttribute('aria-pressed', String(st.localHold));
   el.hold.textContent = st.localHold ? 'Resume' : 'Hold';
   el.target.readOnly = !idle;
+  syncRedial(st);
 
   const moves = focusMoves;
   focusMoves = [];
@@ -251,6 +252,12 @@ function render(st) {
   if (prev.muted !== undefined && prev.muted !== st.muted) {
     announce(st.muted ? 'Microphone muted' : 'Microphone on');
   }
+}
+
+/** "Call again" works only when signed in, connected and idle. */
+function syncRedial(st) {
+  const can = Boolean(st && st.account) && st.ws === 'connected' && st.call === 'idle';
+  for (const b of el.logList.querySelectorAll('[data-testid="call-log-redial"]')) b.disabled = !can;
 }
 
 function renderLog(entries) {
@@ -290,10 +297,8 @@ function renderLog(entries) {
     again.setAttribute('aria-label', `Call ${displayPeer(e.peer)}`);
     again.dataset.testid = 'call-log-redial';
     again.addEventListener('click', () => {
-      if (phone.state().call !== 'idle') return;
       el.target.value = e.peer;
-      if (phone.state().account) dial();
-      else el.target.focus();
+      dial();
     });
 
     li.append(dir, peer, meta, again);
@@ -301,6 +306,7 @@ function renderLog(entries) {
   }));
   el.logEmpty.hidden = entries.length > 0;
   el.clearLog.disabled = entries.length === 0;
+  syncRedial(phone ? phone.state() : null);
 }
 
 // ---------------------------------------------------------------------------------------------
