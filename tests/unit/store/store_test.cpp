@@ -1,0 +1,335 @@
+// Store over a real SQLite file in a temporary directory; AsyncStore with a test queue.
+
+#include "store/store.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "common/counters.hpp"
+#include "common/random.hpp"
+
+namespace sipws::store {
+namespace {
+
+class TempDir {
+ public:
+  TempDir()
+      : path_(std::filesystem::temp_directory_path() / ("sipws-store-" + random_token(12))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+  std::string uri(const std::string& rel = "sipws.db") const {
+    return "sqlite:" + (path_ / rel).string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+Subscriber sub(std::string user, std::string domain, std::string md5 = "m") {
+  std::string sha = "s-" + md5;
+  return Subscriber{std::move(user), std::move(domain), std::move(md5), std::move(sha)};
+}
+
+BindingRecord binding(std::string aor, std::string contact) {
+  BindingRecord b;
+  b.aor = std::move(aor);
+  b.contact = std::move(contact);
+  b.instance = "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>";
+  b.reg_id = 2;
+  b.path = "<sip:edge1.example.com;lr>, <sip:edge2.example.com;lr>";
+  b.received = "udp:192.0.2.1:5062";
+  b.expires_at = 1'700'000'600;
+  b.q = 0.7f;
+  b.call_id = "a84b4c76e66710";
+  b.cseq = 4294967295u;
+  b.user_agent = "phone/1 (\"quoted\" ; semi)";
+  return b;
+}
+
+void expect_same(const BindingRecord& a, const BindingRecord& b) {
+  EXPECT_EQ(a.aor, b.aor);
+  EXPECT_EQ(a.contact, b.contact);
+  EXPECT_EQ(a.instance, b.instance);
+  EXPECT_EQ(a.reg_id, b.reg_id);
+  EXPECT_EQ(a.path, b.path);
+  EXPECT_EQ(a.received, b.received);
+  EXPECT_EQ(a.expires_at, b.expires_at);
+  EXPECT_FLOAT_EQ(a.q, b.q);
+  EXPECT_EQ(a.call_id, b.call_id);
+  EXPECT_EQ(a.cseq, b.cseq);
+  EXPECT_EQ(a.user_agent, b.user_agent);
+}
+
+TEST(Store, SubscribersPutFindListDelete) {
+  TempDir dir;
+  auto db = Store::open(dir.uri());
+  EXPECT_FALSE(db->find_subscriber("alice", "example.com"));
+  EXPECT_TRUE(db->list_subscribers().empty());
+
+  db->put_subscriber(sub("alice", "example.com", "a1"));
+  db->put_subscriber(sub("bob", "example.com", "b1"));
+  db->put_subscriber(sub("alice", "other.org", "a2"));  // same user, other domain
+
+  auto a = db->find_subscriber("alice", "example.com");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->user, "alice");
+  EXPECT_EQ(a->domain, "example.com");
+  EXPECT_EQ(a->ha1_md5, "a1");
+  EXPECT_EQ(a->ha1_sha256, "s-a1");
+  EXPECT_EQ(db->find_subscriber("alice", "other.org")->ha1_md5, "a2");
+  EXPECT_FALSE(db->find_subscriber("Alice", "example.com"));  // user part is case-sensitive
+
+  // Replace on the same key.
+  db->put_subscriber(sub("alice", "example.com", "a3"));
+  EXPECT_EQ(db->find_subscriber("alice", "example.com")->ha1_md5, "a3");
+
+  auto all = db->list_subscribers();
+  ASSERT_EQ(all.size(), 3u);  // ordered by domain, user
+  EXPECT_EQ(all[0].user, "alice");
+  EXPECT_EQ(all[0].domain, "example.com");
+  EXPECT_EQ(all[1].user, "bob");
+  EXPECT_EQ(all[2].domain, "other.org");
+
+  EXPECT_TRUE(db->delete_subscriber("alice", "example.com"));
+  EXPECT_FALSE(db->delete_subscriber("alice", "example.com"));
+  EXPECT_FALSE(db->find_subscriber("alice", "example.com"));
+  EXPECT_EQ(db->list_subscribers().size(), 2u);
+}
+
+TEST(Store, BindingsRoundTripAndReplaceOnSameKey) {
+  TempDir dir;
+  auto db = Store::open(dir.uri());
+  BindingRecord b1 = binding("bob@example.com", "sip:bob@192.0.2.1:5062");
+  BindingRecord b2 = binding("bob@example.com", "sip:bob@192.0.2.2;transport=tcp");
+  b2.instance = "";
+  b2.reg_id = 0;
+  b2.path = "";
+  b2.q = 1.0f;
+  db->put_binding(b1);
+  db->put_binding(b2);
+  auto rows = db->load_bindings();
+  ASSERT_EQ(rows.size(), 2u);
+  expect_same(rows[0], b1);
+  expect_same(rows[1], b2);
+
+  b1.expires_at += 3600;
+  b1.cseq = 8;
+  b1.call_id = "other";
+  db->put_binding(b1);  // same (aor, contact): replaced, not added
+  rows = db->load_bindings();
+  ASSERT_EQ(rows.size(), 2u);
+  expect_same(rows[0], b1);
+
+  db->delete_binding("bob@example.com", "sip:bob@192.0.2.1:5062");
+  db->delete_binding("bob@example.com", "sip:nobody@192.0.2.9");  // absent: no error
+  rows = db->load_bindings();
+  ASSERT_EQ(rows.size(), 1u);
+  expect_same(rows[0], b2);
+}
+
+TEST(Store, DataSurvivesReopenAndParentDirectoriesAreCreated) {
+  TempDir dir;
+  const std::string uri = dir.uri("var/deeper/sipws.db");
+  {
+    auto db = Store::open(uri);
+    db->put_subscriber(sub("alice", "example.com"));
+    db->put_binding(binding("alice@example.com", "sip:alice@192.0.2.1"));
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "var/deeper/sipws.db"));
+  auto db = Store::open(uri);  // schema already there: opens cleanly
+  EXPECT_TRUE(db->find_subscriber("alice", "example.com"));
+  ASSERT_EQ(db->load_bindings().size(), 1u);
+  expect_same(db->load_bindings()[0], binding("alice@example.com", "sip:alice@192.0.2.1"));
+}
+
+TEST(Store, PathWithSpacesWorks) {
+  TempDir dir;
+  auto db = Store::open(dir.uri("my data/s p.db"));
+  db->put_subscriber(sub("alice", "example.com"));
+  EXPECT_TRUE(db->find_subscriber("alice", "example.com"));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "my data/s p.db"));
+}
+
+std::string open_error(const std::string& uri) {
+  try {
+    Store::open(uri);
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Store, BadUrisAreStoreErrors) {
+  EXPECT_NE(open_error("postgresql://u@db/sipws").find("store backend not built yet"),
+            std::string::npos);
+  EXPECT_NE(open_error("mysql://u@db/sipws").find("store backend not built yet"),
+            std::string::npos);
+  EXPECT_NE(open_error("redis://x").find("'store'"), std::string::npos);
+  EXPECT_NE(open_error("redis://x").find("redis://x"), std::string::npos);
+  EXPECT_NE(open_error("sqlite:").find("no path"), std::string::npos);
+  EXPECT_NE(open_error("./var/sipws.db").find("./var/sipws.db"), std::string::npos);
+}
+
+TEST(Store, UnwritablePathNamesThePath) {
+  TempDir dir;
+  { std::ofstream(dir.path() / "plain-file") << "x"; }
+  // A regular file where a directory is needed: fails for every user, root included.
+  const std::string path = (dir.path() / "plain-file/sub/sipws.db").string();
+  std::string err = open_error("sqlite:" + path);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  // The database path itself is a directory.
+  std::filesystem::create_directories(dir.path() / "adir");
+  const std::string path2 = (dir.path() / "adir").string();
+  err = open_error("sqlite:" + path2);
+  EXPECT_NE(err.find(path2), std::string::npos) << err;
+}
+
+TEST(Store, FileThatIsNotADatabaseIsAStoreError) {
+  TempDir dir;
+  { std::ofstream(dir.path() / "junk.db") << "this is not an SQLite database, just some text"; }
+  std::string err = open_error(dir.uri("junk.db"));
+  EXPECT_NE(err.find((dir.path() / "junk.db").string()), std::string::npos) << err;
+}
+
+TEST(Store, TwoStoresOnOneFileSeeEachOthersWrites) {
+  TempDir dir;
+  auto daemon = Store::open(dir.uri());
+  auto cli = Store::open(dir.uri());
+  cli->put_subscriber(sub("alice", "example.com"));
+  EXPECT_TRUE(daemon->find_subscriber("alice", "example.com"));
+  daemon->put_binding(binding("alice@example.com", "sip:alice@192.0.2.1"));
+  EXPECT_EQ(cli->load_bindings().size(), 1u);
+  EXPECT_TRUE(cli->delete_subscriber("alice", "example.com"));
+  EXPECT_FALSE(daemon->find_subscriber("alice", "example.com"));
+}
+
+/// Callbacks land here, like on the daemon's core io_context; the test drains it.
+struct TestQueue {
+  std::mutex mu;
+  std::deque<std::function<void()>> q;
+  AsyncStore::Post post() {
+    return [this](std::function<void()> fn) {
+      std::lock_guard lock(mu);
+      q.push_back(std::move(fn));
+    };
+  }
+  std::size_t drain() {
+    std::size_t n = 0;
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::lock_guard lock(mu);
+        if (q.empty()) return n;
+        fn = std::move(q.front());
+        q.pop_front();
+      }
+      fn();
+      ++n;
+    }
+  }
+};
+
+TEST(AsyncStore, CallbacksArePostedInOrderAndSeePriorWrites) {
+  TempDir dir;
+  TestQueue tq;
+  AsyncStore as(Store::open(dir.uri()), tq.post());
+  as.sync().put_subscriber(sub("alice", "example.com", "a1"));
+
+  std::vector<std::string> seen;
+  as.find_subscriber("alice", "example.com", [&](std::optional<Subscriber> s) {
+    seen.push_back(s ? s->ha1_md5 : "none");
+  });
+  as.put_binding(binding("alice@example.com", "sip:alice@192.0.2.1"));
+  as.find_subscriber("carol", "example.com", [&](std::optional<Subscriber> s) {
+    seen.push_back(s ? s->ha1_md5 : "none");
+  });
+  EXPECT_TRUE(seen.empty());  // nothing runs on the caller's thread
+  as.flush();
+  EXPECT_TRUE(seen.empty());  // results wait on the post queue
+  EXPECT_EQ(tq.drain(), 2u);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a1", "none"}));
+  EXPECT_EQ(as.sync().load_bindings().size(), 1u);
+
+  as.delete_binding("alice@example.com", "sip:alice@192.0.2.1");
+  as.flush();
+  EXPECT_TRUE(as.sync().load_bindings().empty());
+}
+
+TEST(AsyncStore, DestructorDrainsQueuedWrites) {
+  TempDir dir;
+  {
+    AsyncStore as(Store::open(dir.uri()), [](std::function<void()> fn) { fn(); });
+    for (int i = 0; i < 50; ++i) {
+      as.put_binding(binding("bob@example.com", "sip:bob@192.0.2." + std::to_string(i)));
+    }
+  }  // no flush: the destructor must run all 50
+  EXPECT_EQ(Store::open(dir.uri())->load_bindings().size(), 50u);
+}
+
+/// Fault injection: a real SQLite store whose binding writes fail.
+class FailingWrites final : public Store {
+ public:
+  explicit FailingWrites(std::unique_ptr<Store> real) : real_(std::move(real)) {}
+  void put_subscriber(const Subscriber& s) override { real_->put_subscriber(s); }
+  bool delete_subscriber(const std::string& u, const std::string& d) override {
+    return real_->delete_subscriber(u, d);
+  }
+  std::optional<Subscriber> find_subscriber(const std::string& u, const std::string& d) override {
+    if (u == "broken") throw StoreError("disk on fire");
+    return real_->find_subscriber(u, d);
+  }
+  std::vector<Subscriber> list_subscribers() override { return real_->list_subscribers(); }
+  void put_binding(const BindingRecord&) override { throw StoreError("database is locked"); }
+  void delete_binding(const std::string&, const std::string&) override {
+    throw StoreError("database is locked");
+  }
+  std::vector<BindingRecord> load_bindings() override { return real_->load_bindings(); }
+
+ private:
+  std::unique_ptr<Store> real_;
+};
+
+TEST(AsyncStore, FailedWritesAndReadsAreCountedAndDoNotStopTheWorker) {
+  TempDir dir;
+  auto& write_errors = counters().get("store_write_errors");
+  auto& read_errors = counters().get("store_read_errors");
+  const auto w0 = write_errors.value();
+  const auto r0 = read_errors.value();
+  TestQueue tq;
+  AsyncStore as(std::make_unique<FailingWrites>(Store::open(dir.uri())), tq.post());
+  as.sync().put_subscriber(sub("alice", "example.com", "a1"));
+  as.put_binding(binding("a@example.com", "sip:a@192.0.2.1"));
+  as.delete_binding("a@example.com", "sip:a@192.0.2.1");
+  int calls = 0;
+  bool broken_found = true;
+  as.find_subscriber("broken", "example.com", [&](std::optional<Subscriber> s) {
+    ++calls;
+    broken_found = s.has_value();
+  });
+  std::string alice;
+  as.find_subscriber("alice", "example.com", [&](std::optional<Subscriber> s) {
+    ++calls;
+    alice = s ? s->ha1_md5 : "none";
+  });
+  as.flush();
+  tq.drain();
+  EXPECT_EQ(write_errors.value() - w0, 2u);
+  EXPECT_EQ(read_errors.value() - r0, 1u);
+  EXPECT_EQ(calls, 2);           // a failed read still answers (as "not found")
+  EXPECT_FALSE(broken_found);
+  EXPECT_EQ(alice, "a1");        // the worker kept going
+}
+
+}  // namespace
+}  // namespace sipws::store
