@@ -159,25 +159,3 @@ export async function startDaemon(o = {}) {
   }
   return daemon;
 }
-
-/**
- * Runs `body`; on failure appends the daemon's log (and any other named logs) to the error.
- * @param {() => Promise<void>} body
- * @param {() => Record<string, string>} logs  name -> text, evaluated only on failure
- */
-export async function withLogs(body, logs) {
-  try {
-    await body();
-  } catch (err) {
-    let extra = '';
-    try {
-      for (const [name, text] of Object.entries(logs() || {})) {
-        if (text) extra += `\n--- ${name} ---\n${text}`;
-      }
-    } catch {}
-    if (extra) {
-      err.message = `${err.message}${extra}`;
-    }
-    throw err;
-  }
-}

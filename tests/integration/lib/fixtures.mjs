@@ -1,0 +1,30 @@
+// Fixtures bound to a test scope (see scope.mjs): whatever they start is stopped after the test,
+// and its log is shown if the test fails.
+import { startDaemon } from './daemon.mjs';
+import { makeUA, stopUA } from './jssip.mjs';
+import { startSipp } from './sipp.mjs';
+
+/** A sipws daemon (fresh temp dir, store and ports unless given), stopped after the test. */
+export async function daemonIn(scope, opts = {}) {
+  const d = await startDaemon(opts);
+  scope.defer(() => d.stop());
+  scope.log(`sipws stderr (pid ${d.pid})`, d.stderr);
+  return d;
+}
+
+/** A SIPp process (see startSipp), killed by PID after the test if still running. */
+export async function sippIn(scope, name, opts) {
+  const h = await startSipp(opts);
+  scope.defer(() => h.stop());
+  scope.log(`sipp ${name}`, h.log);
+  return h;
+}
+
+/** A JsSIP UA on sipws's ws/wss listener (see makeUA), stopped after the test. */
+export function uaIn(scope, opts) {
+  const ua = makeUA(opts);
+  scope.defer(() => stopUA(ua));
+  scope.log(`JsSIP ${opts.user} over ${opts.proto}: messages received`, () =>
+    ua.socket.received.map((m) => m.split('\r\n\r\n')[0]).join('\n\n'));
+  return ua;
+}

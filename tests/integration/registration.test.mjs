@@ -1,0 +1,98 @@
+// (a) JsSIP registration over WS and WSS against the real daemon: digest challenge (401, MD5
+// offered first), 200 echoing the binding, refresh, un-REGISTER, wrong password.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { daemonIn, sippIn, uaIn } from './lib/fixtures.mjs';
+import { JsSIP, parseSip } from './lib/jssip.mjs';
+import { freePort } from './lib/ports.mjs';
+import { withScope } from './lib/scope.mjs';
+import { waitEvent } from './lib/wait.mjs';
+
+/** Raw responses to REGISTER that the UA's socket received, parsed. */
+function registerResponses(ua) {
+  return ua.socket.received.map(parseSip).filter((m) => m.status && /REGISTER$/i.test(m.cseq));
+}
+
+/** Asserts that a 200 to REGISTER lists the UA's own contact with a non-zero lifetime. */
+function assertBindingEchoed(ua, response) {
+  assert.equal(response.status_code, 200);
+  const own = ua.contact.uri;
+  const contacts = [];
+  for (let i = 0; i < response.getHeaders('contact').length; i++) {
+    // a Contact header line may hold several comma-separated bindings
+    for (let j = 0; ; j++) {
+      const c = response.parseHeader('contact', i * 100 + j);
+      if (!c) break;
+      contacts.push(c);
+    }
+  }
+  const raw = response.getHeaders('contact').join(', ');
+  const mine = contacts.find((c) => c.uri.user === own.user && c.uri.host === own.host);
+  assert.ok(mine, `200 to REGISTER does not list our contact ${own} (Contact: ${raw})`);
+  const expires = Number(mine.getParam('expires') ?? response.getHeader('expires'));
+  assert.ok(expires > 0, `binding lifetime should be > 0, got Contact: ${raw}`);
+}
+
+for (const proto of ['ws', 'wss']) {
+  test(`(a) JsSIP registers over ${proto.toUpperCase()} (401 then 200), refreshes, unregisters`, (t) =>
+    withScope(t, async (s) => {
+      const d = await daemonIn(s);
+      await d.addUser('alice@localhost', 'secret');
+      const ua = uaIn(s, { proto, port: d.ports[proto], user: 'alice', password: 'secret' });
+
+      const first = waitEvent(ua, 'registered', { failOn: ['registrationFailed'] });
+      ua.start();
+      const reg1 = await first;
+      assertBindingEchoed(ua, reg1.response);
+
+      // The 200 came after a digest challenge whose first offer is MD5.
+      const seen = registerResponses(ua);
+      const challenge = seen.find((m) => m.status === 401);
+      assert.ok(challenge, `no 401 to REGISTER seen; got ${seen.map((m) => m.first).join(' | ')}`);
+      const offers = challenge.headers('WWW-Authenticate');
+      assert.ok(offers.length >= 1, '401 without WWW-Authenticate');
+      assert.match(offers[0], /^Digest\s/i);
+      const alg = /algorithm=("?)([A-Za-z0-9-]+)\1/i.exec(offers[0]);
+      assert.ok(!alg || alg[2].toUpperCase() === 'MD5', `first challenge is not MD5: ${offers[0]}`);
+      assert.ok(seen.indexOf(challenge) < seen.findIndex((m) => m.status === 200));
+
+      // Refresh: a second REGISTER on the same flow, a second 'registered'.
+      const sentBefore = ua.socket.sent.filter((m) => m.startsWith('REGISTER ')).length;
+      const second = waitEvent(ua, 'registered', { failOn: ['registrationFailed'] });
+      ua.register();
+      const reg2 = await second;
+      assertBindingEchoed(ua, reg2.response);
+      assert.ok(ua.socket.sent.filter((m) => m.startsWith('REGISTER ')).length > sentBefore);
+
+      // Un-REGISTER: 'unregistered' with a 200.
+      const gone = waitEvent(ua, 'unregistered', { failOn: ['registrationFailed'] });
+      ua.unregister();
+      const unreg = await gone;
+      assert.equal(unreg.response?.status_code, 200);
+
+      // The location service forgot the binding: a call to alice is now rejected (404/480).
+      const uac = await sippIn(s, 'uac (after unregister)', {
+        scenario: 'uac_reject.xml',
+        port: await freePort(),
+        remote: `127.0.0.1:${d.ports.udp}`,
+        keys: { target_uri: 'sip:alice@localhost' },
+      });
+      assert.equal((await uac.done).code, 0, 'SIPp expected 404 or 480 for the unregistered alice');
+    }));
+}
+
+test('(a) JsSIP with a wrong password gets registrationFailed (Authentication Error / 401)', (t) =>
+  withScope(t, async (s) => {
+    const d = await daemonIn(s);
+    await d.addUser('alice@localhost', 'secret');
+    const ua = uaIn(s, { proto: 'ws', port: d.ports.ws, user: 'alice', password: 'wrong' });
+    const failed = waitEvent(ua, 'registrationFailed', { failOn: ['registered'] });
+    ua.start();
+    const e = await failed;
+    assert.ok(
+      e.cause === JsSIP.C.causes.AUTHENTICATION_ERROR || e.response?.status_code === 401,
+      `cause ${e.cause}, status ${e.response?.status_code}`,
+    );
+    // JsSIP did answer the first challenge: at least two REGISTERs went out.
+    assert.ok(ua.socket.sent.filter((m) => m.startsWith('REGISTER ')).length >= 2);
+  }));
