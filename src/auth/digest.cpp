@@ -1,0 +1,136 @@
+#include "auth/digest.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <memory>
+
+namespace sipws::auth {
+namespace {
+
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
+
+std::string to_hex(const unsigned char* p, unsigned int n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(static_cast<std::size_t>(n) * 2, '0');
+  for (unsigned int i = 0; i < n; ++i) {
+    out[2 * i] = kHex[p[i] >> 4];
+    out[2 * i + 1] = kHex[p[i] & 0x0f];
+  }
+  return out;
+}
+
+std::string hash_hex(const EVP_MD* md, std::string_view data) {
+  MdCtx ctx(EVP_MD_CTX_new());
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // Failures here mean OpenSSL is out of memory or misconfigured: an internal error, not
+  // input. Return an empty digest, which never matches a client's response.
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), out, &len) != 1) {
+    return {};
+  }
+  return to_hex(out, len);
+}
+
+bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string join(std::initializer_list<std::string_view> parts) {
+  std::string s;
+  bool first = true;
+  for (auto p : parts) {
+    if (!first) s += ':';
+    s += p;
+    first = false;
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string_view algorithm_name(DigestAlgorithm a) {
+  return a == DigestAlgorithm::Sha256 ? "SHA-256" : "MD5";
+}
+
+std::optional<DigestAlgorithm> parse_algorithm(std::string_view s) {
+  if (s.empty() || iequal(s, "MD5")) return DigestAlgorithm::Md5;
+  if (iequal(s, "SHA-256")) return DigestAlgorithm::Sha256;
+  return std::nullopt;
+}
+
+std::string md5_hex(std::string_view data) { return hash_hex(EVP_md5(), data); }
+std::string sha256_hex(std::string_view data) { return hash_hex(EVP_sha256(), data); }
+
+std::string digest_hex(DigestAlgorithm a, std::string_view data) {
+  return a == DigestAlgorithm::Sha256 ? sha256_hex(data) : md5_hex(data);
+}
+
+std::string ha1(DigestAlgorithm a, std::string_view user, std::string_view realm,
+                std::string_view password) {
+  return digest_hex(a, join({user, realm, password}));
+}
+
+std::string digest_response(DigestAlgorithm a, std::string_view ha1_hex, std::string_view method,
+                            std::string_view uri, std::string_view nonce, std::string_view qop,
+                            std::string_view nc, std::string_view cnonce) {
+  const std::string ha2 = digest_hex(a, join({method, uri}));
+  if (qop.empty()) return digest_hex(a, join({ha1_hex, nonce, ha2}));
+  return digest_hex(a, join({ha1_hex, nonce, nc, cnonce, qop, ha2}));
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+store::Subscriber make_subscriber(std::string_view user, std::string_view domain,
+                                  std::string_view password) {
+  store::Subscriber s;
+  s.user = std::string(user);
+  s.domain = std::string(domain);
+  s.ha1_md5 = ha1(DigestAlgorithm::Md5, user, domain, password);
+  s.ha1_sha256 = ha1(DigestAlgorithm::Sha256, user, domain, password);
+  return s;
+}
+
+Expected<std::pair<std::string, std::string>, std::string> split_aor(std::string_view aor) {
+  using Err = Unexpected<std::string>;
+  const std::string shown = "'" + std::string(aor) + "'";
+  if (aor.empty()) return Err{"empty address: want user@domain"};
+  for (char c : aor) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) {
+      return Err{shown + " contains whitespace or control characters: want user@domain"};
+    }
+  }
+  if (aor.rfind("sip:", 0) == 0 || aor.rfind("sips:", 0) == 0) {
+    return Err{shown + ": give user@domain without the sip: scheme"};
+  }
+  const auto at = aor.find('@');
+  if (at == std::string_view::npos) return Err{shown + " has no '@': want user@domain"};
+  if (aor.find('@', at + 1) != std::string_view::npos) {
+    return Err{shown + " has more than one '@': want user@domain"};
+  }
+  if (at == 0) return Err{shown + " has an empty user part: want user@domain"};
+  if (at + 1 == aor.size()) return Err{shown + " has an empty domain: want user@domain"};
+  std::string domain(aor.substr(at + 1));
+  for (auto& c : domain) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return std::make_pair(std::string(aor.substr(0, at)), std::move(domain));
+}
+
+}  // namespace sipws::auth

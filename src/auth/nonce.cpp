@@ -1,0 +1,122 @@
+#include "auth/nonce.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+namespace sipws::auth {
+namespace {
+
+constexpr std::size_t kTsSize = 8;
+constexpr std::size_t kMacSize = 16;
+constexpr std::size_t kRawSize = kTsSize + kMacSize;  // 24 bytes => 32 base64url characters
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64url(const unsigned char* p, std::size_t n) {
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= n; i += 3) {
+    const std::uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += kB64[(v >> 6) & 63];
+    out += kB64[v & 63];
+  }
+  if (n - i == 1) {
+    const std::uint32_t v = p[i] << 16;
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+  } else if (n - i == 2) {
+    const std::uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += kB64[(v >> 6) & 63];
+  }
+  return out;
+}
+
+int b64_value(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+/// Decodes exactly kRawSize bytes from 32 characters; false on any other input.
+bool decode_raw(std::string_view s, unsigned char* out) {
+  if (s.size() != kRawSize / 3 * 4) return false;
+  for (std::size_t i = 0, o = 0; i < s.size(); i += 4, o += 3) {
+    int v[4];
+    for (int k = 0; k < 4; ++k) {
+      v[k] = b64_value(s[i + k]);
+      if (v[k] < 0) return false;
+    }
+    const std::uint32_t x = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    out[o] = static_cast<unsigned char>(x >> 16);
+    out[o + 1] = static_cast<unsigned char>(x >> 8);
+    out[o + 2] = static_cast<unsigned char>(x);
+  }
+  return true;
+}
+
+}  // namespace
+
+NonceManager::NonceManager(std::uint32_t lifetime_s) : lifetime_s_(lifetime_s) {
+  if (RAND_bytes(secret_.data(), static_cast<int>(secret_.size())) != 1) {
+    throw std::runtime_error("auth: RAND_bytes failed while creating the nonce secret");
+  }
+}
+
+NonceManager::NonceManager(const Secret& secret, std::uint32_t lifetime_s)
+    : secret_(secret), lifetime_s_(lifetime_s) {}
+
+std::optional<std::array<unsigned char, kMacSize>> NonceManager::mac(
+    const unsigned char* ts, std::string_view realm) const {
+  std::string msg(reinterpret_cast<const char*>(ts), kTsSize);
+  msg.append(realm);
+  unsigned char full[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  std::array<unsigned char, kMacSize> out{};
+  if (HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+           reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), full, &len) ==
+          nullptr ||
+      len < kMacSize) {
+    return std::nullopt;  // internal OpenSSL failure: callers fail closed
+  }
+  for (std::size_t i = 0; i < kMacSize; ++i) out[i] = full[i];
+  return out;
+}
+
+std::string NonceManager::issue(std::string_view realm, std::int64_t now_unix) const {
+  unsigned char raw[kRawSize];
+  const auto t = static_cast<std::uint64_t>(now_unix);
+  for (std::size_t i = 0; i < kTsSize; ++i) {
+    raw[i] = static_cast<unsigned char>(t >> (8 * (kTsSize - 1 - i)));
+  }
+  const auto m = mac(raw, realm);
+  // An HMAC failure (OpenSSL internal) yields a nonce that never checks Valid.
+  for (std::size_t i = 0; i < kMacSize; ++i) raw[kTsSize + i] = m ? (*m)[i] : 0;
+  return base64url(raw, kRawSize);
+}
+
+NonceStatus NonceManager::check(std::string_view nonce, std::string_view realm,
+                                std::int64_t now_unix) const {
+  unsigned char raw[kRawSize];
+  if (!decode_raw(nonce, raw)) return NonceStatus::Invalid;
+  const auto m = mac(raw, realm);
+  if (!m || CRYPTO_memcmp(m->data(), raw + kTsSize, kMacSize) != 0) return NonceStatus::Invalid;
+  std::uint64_t t = 0;
+  for (std::size_t i = 0; i < kTsSize; ++i) t = (t << 8) | raw[i];
+  const auto issued = static_cast<std::int64_t>(t);
+  if (issued > now_unix + kMaxClockSkewS) return NonceStatus::Invalid;
+  if (now_unix - issued > static_cast<std::int64_t>(lifetime_s_)) return NonceStatus::Stale;
+  return NonceStatus::Valid;
+}
+
+}  // namespace sipws::auth
