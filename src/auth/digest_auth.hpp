@@ -1,0 +1,77 @@
+#pragma once
+// The digest-auth request processor (RFC 3261 s.22, RFC 7616, RFC 8760): challenges requests
+// from local users and checks their credentials against the subscriber table.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "auth/digest.hpp"
+#include "auth/nonce.hpp"
+#include "common/counters.hpp"
+#include "common/timer.hpp"
+#include "proxy/domains.hpp"
+#include "proxy/request_context.hpp"
+#include "store/store.hpp"
+
+namespace sipws::auth {
+
+struct DigestAuthConfig {
+  /// Seconds a nonce stays valid before the client is re-challenged with stale=true.
+  std::uint32_t nonce_lifetime_s = 300;
+};
+
+/// Request processor "digest-auth". Policy:
+///  - ACK and CANCEL pass (they cannot be challenged, RFC 3261 s.22.1).
+///  - REGISTER whose To host is a local domain: needs `Authorization` for realm = that domain
+///    (lower-cased), else 401 with WWW-Authenticate (RFC 3261 s.22.2).
+///  - Other requests whose From host is a local domain: need `Proxy-Authorization`, else 407
+///    with Proxy-Authenticate (s.22.3). Requests from foreign domains pass.
+///  - Challenges carry an MD5 challenge first, then SHA-256 (RFC 8760 s.2.4 allows several;
+///    JsSIP only reads the first), qop="auth", a stateless nonce (nonce.hpp).
+///  - Credentials: username must equal the To user (REGISTER) / From user (others), else 403.
+///    Missing username/nonce/uri/response, or qop=auth without nc/cnonce => 400. Stale nonce
+///    => new challenge with stale=true. Bad nonce, unsupported algorithm or qop, unknown user,
+///    wrong response => new challenge (counted as auth_failures).
+///  - The subscriber is fetched with AsyncStore (Action::Pause; resumed on the core thread).
+///    On success: ctx.set_identity("user@realm") and the credentials header for our realm is
+///    removed from ctx.request() (s.22.3); other realms' credentials are forwarded.
+///  - A request whose ctx.identity() already equals the expected user@realm (e.g. proven by
+///    the WebSocket handshake) passes without a challenge.
+/// Not yet: nonce-count (nc) replay tracking, checking `uri` against the Request-URI,
+/// auth-int, -sess algorithms.
+/// Counters: auth_challenges, auth_successes, auth_failures, auth_stale, auth_forbidden,
+/// auth_bad_credentials. Thread: core io thread (the AsyncStore's post must run callbacks there).
+class DigestAuthProcessor final : public proxy::RequestProcessor {
+ public:
+  /// `domains`, `store` and `timers` must outlive the processor. Creates a random nonce secret.
+  DigestAuthProcessor(const proxy::Domains& domains, store::AsyncStore& store,
+                      TimerService& timers, DigestAuthConfig cfg = {});
+  /// Same, with a fixed nonce secret (tests; nodes of a cluster sharing nonces).
+  DigestAuthProcessor(const proxy::Domains& domains, store::AsyncStore& store,
+                      TimerService& timers, DigestAuthConfig cfg,
+                      const NonceManager::Secret& secret);
+
+  std::string_view name() const override { return "digest-auth"; }
+  proxy::Action process(proxy::RequestContext& ctx) override;
+
+ private:
+  struct Pending;
+  /// Sets a 401/407 challenge on ctx (MD5 then SHA-256).
+  void challenge(proxy::RequestContext& ctx, bool proxy, const std::string& realm, bool stale);
+  void finish(proxy::RequestContext& ctx, const Pending& p,
+              const std::optional<store::Subscriber>& sub);
+
+  const proxy::Domains& domains_;
+  store::AsyncStore& store_;
+  TimerService& timers_;
+  NonceManager nonces_;
+  Counter& challenges_;
+  Counter& successes_;
+  Counter& failures_;
+  Counter& stale_;
+  Counter& forbidden_;
+  Counter& bad_credentials_;
+};
+
+}  // namespace sipws::auth
