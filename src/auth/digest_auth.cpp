@@ -177,8 +177,8 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
   // The proxy core keeps ctx alive while the transaction waits for this pause (see the
   // limitation noted in the report: a transaction destroyed while paused).
   store_.find_subscriber(lookup_user, realm,
-                         [this, &ctx, p = std::move(p), resume = std::move(resume)](
-                             std::optional<store::Subscriber> sub) {
+                         [this, &ctx, p = std::move(p),
+                          resume = std::move(resume)](std::optional<store::Subscriber> sub) {
                            finish(ctx, p, sub);
                            resume(ctx.response() ? Action::Respond : Action::Continue);
                          });
@@ -192,8 +192,8 @@ void DigestAuthProcessor::finish(RequestContext& ctx, const Pending& p,
     const std::string& ha1_hex =
         p.algorithm == DigestAlgorithm::Sha256 ? sub->ha1_sha256 : sub->ha1_md5;
     if (!ha1_hex.empty()) {
-      const std::string expected = digest_response(p.algorithm, ha1_hex, p.method, p.uri,
-                                                   p.nonce, p.qop, p.nc, p.cnonce);
+      const std::string expected =
+          digest_response(p.algorithm, ha1_hex, p.method, p.uri, p.nonce, p.qop, p.nc, p.cnonce);
       ok = !expected.empty() && constant_time_equal(expected, p.response);
     }
   }

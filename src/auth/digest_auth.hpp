@@ -45,12 +45,11 @@ struct DigestAuthConfig {
 class DigestAuthProcessor final : public proxy::RequestProcessor {
  public:
   /// `domains`, `store` and `timers` must outlive the processor. Creates a random nonce secret.
-  DigestAuthProcessor(const proxy::Domains& domains, store::AsyncStore& store,
-                      TimerService& timers, DigestAuthConfig cfg = {});
+  DigestAuthProcessor(const proxy::Domains& domains, store::AsyncStore& store, TimerService& timers,
+                      DigestAuthConfig cfg = {});
   /// Same, with a fixed nonce secret (tests; nodes of a cluster sharing nonces).
-  DigestAuthProcessor(const proxy::Domains& domains, store::AsyncStore& store,
-                      TimerService& timers, DigestAuthConfig cfg,
-                      const NonceManager::Secret& secret);
+  DigestAuthProcessor(const proxy::Domains& domains, store::AsyncStore& store, TimerService& timers,
+                      DigestAuthConfig cfg, const NonceManager::Secret& secret);
 
   std::string_view name() const override { return "digest-auth"; }
   proxy::Action process(proxy::RequestContext& ctx) override;

@@ -76,16 +76,15 @@ NonceManager::NonceManager(std::uint32_t lifetime_s) : lifetime_s_(lifetime_s) {
 NonceManager::NonceManager(const Secret& secret, std::uint32_t lifetime_s)
     : secret_(secret), lifetime_s_(lifetime_s) {}
 
-std::optional<std::array<unsigned char, kMacSize>> NonceManager::mac(
-    const unsigned char* ts, std::string_view realm) const {
+std::optional<std::array<unsigned char, kMacSize>> NonceManager::mac(const unsigned char* ts,
+                                                                     std::string_view realm) const {
   std::string msg(reinterpret_cast<const char*>(ts), kTsSize);
   msg.append(realm);
   unsigned char full[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   std::array<unsigned char, kMacSize> out{};
   if (HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-           reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), full, &len) ==
-          nullptr ||
+           reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), full, &len) == nullptr ||
       len < kMacSize) {
     return std::nullopt;  // internal OpenSSL failure: callers fail closed
   }

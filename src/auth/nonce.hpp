@@ -45,7 +45,8 @@ class NonceManager {
 
  private:
   /// nullopt if OpenSSL fails (then nothing checks Valid).
-  std::optional<std::array<unsigned char, 16>> mac(const unsigned char* ts, std::string_view realm) const;
+  std::optional<std::array<unsigned char, 16>> mac(const unsigned char* ts,
+                                                   std::string_view realm) const;
 
   Secret secret_{};
   std::uint32_t lifetime_s_;

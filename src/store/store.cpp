@@ -47,16 +47,16 @@ class SqliteStore final : public Store {
     run("put_subscriber", [&] {
       sql_ << "INSERT OR REPLACE INTO subscriber(user, domain, ha1_md5, ha1_sha256) "
               "VALUES(:u, :d, :m, :s)",
-          soci::use(s.user), soci::use(s.domain), soci::use(s.ha1_md5),
-          soci::use(s.ha1_sha256);
+          soci::use(s.user), soci::use(s.domain), soci::use(s.ha1_md5), soci::use(s.ha1_sha256);
     });
   }
 
   bool delete_subscriber(const std::string& user, const std::string& domain) override {
     bool existed = false;
     run("delete_subscriber", [&] {
-      soci::statement st = (sql_.prepare << "DELETE FROM subscriber WHERE user = :u AND domain = :d",
-                            soci::use(user), soci::use(domain));
+      soci::statement st =
+          (sql_.prepare << "DELETE FROM subscriber WHERE user = :u AND domain = :d",
+           soci::use(user), soci::use(domain));
       st.execute(true);
       existed = st.get_affected_rows() > 0;
     });
@@ -285,19 +285,19 @@ AsyncStore::~AsyncStore() {
 void AsyncStore::find_subscriber(std::string user, std::string domain,
                                  std::function<void(std::optional<Subscriber>)> done) {
   Impl* impl = impl_.get();
-  impl->enqueue([impl, user = std::move(user), domain = std::move(domain),
-                 done = std::move(done)]() mutable {
-    std::optional<Subscriber> result;
-    try {
-      result = impl->store->find_subscriber(user, domain);
-    } catch (const std::exception& e) {
-      impl->read_errors.inc();
-      spdlog::error("store: find_subscriber {}@{} failed: {}", user, domain, e.what());
-    }
-    impl->post([done = std::move(done), result = std::move(result)]() mutable {
-      done(std::move(result));
-    });
-  });
+  impl->enqueue(
+      [impl, user = std::move(user), domain = std::move(domain), done = std::move(done)]() mutable {
+        std::optional<Subscriber> result;
+        try {
+          result = impl->store->find_subscriber(user, domain);
+        } catch (const std::exception& e) {
+          impl->read_errors.inc();
+          spdlog::error("store: find_subscriber {}@{} failed: {}", user, domain, e.what());
+        }
+        impl->post([done = std::move(done), result = std::move(result)]() mutable {
+          done(std::move(result));
+        });
+      });
 }
 
 void AsyncStore::put_binding(BindingRecord b) {

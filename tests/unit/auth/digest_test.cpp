@@ -10,8 +10,7 @@ namespace {
 TEST(Digest, HashesOfKnownStrings) {
   EXPECT_EQ(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
   EXPECT_EQ(md5_hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
-  EXPECT_EQ(sha256_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 // RFC 2617 s.3.5.
@@ -34,8 +33,8 @@ TEST(Digest, Rfc7616Examples) {
                             "00000001", cnonce),
             "8ca523f5e9506fed4657c9700eebdbec");
   const std::string sha = ha1(DigestAlgorithm::Sha256, "Mufasa", realm, "Circle of Life");
-  EXPECT_EQ(digest_response(DigestAlgorithm::Sha256, sha, "GET", "/dir/index.html", nonce,
-                            "auth", "00000001", cnonce),
+  EXPECT_EQ(digest_response(DigestAlgorithm::Sha256, sha, "GET", "/dir/index.html", nonce, "auth",
+                            "00000001", cnonce),
             "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
 }
 
@@ -43,9 +42,9 @@ TEST(Digest, Rfc7616Examples) {
 TEST(Digest, NoQopForm) {
   const std::string h1 = ha1(DigestAlgorithm::Md5, "bob", "biloxi.com", "zanzibar");
   const std::string ha2 = md5_hex("REGISTER:sip:biloxi.com");
-  EXPECT_EQ(digest_response(DigestAlgorithm::Md5, h1, "REGISTER", "sip:biloxi.com", "n1", "", "",
-                            ""),
-            md5_hex(h1 + ":n1:" + ha2));
+  EXPECT_EQ(
+      digest_response(DigestAlgorithm::Md5, h1, "REGISTER", "sip:biloxi.com", "n1", "", "", ""),
+      md5_hex(h1 + ":n1:" + ha2));
   EXPECT_NE(digest_response(DigestAlgorithm::Md5, h1, "REGISTER", "sip:biloxi.com", "n1", "auth",
                             "00000001", "c"),
             md5_hex(h1 + ":n1:" + ha2));

@@ -18,8 +18,7 @@ namespace {
 
 class TempDir {
  public:
-  TempDir()
-      : path_(std::filesystem::temp_directory_path() / ("sipws-store-" + random_token(12))) {
+  TempDir() : path_(std::filesystem::temp_directory_path() / ("sipws-store-" + random_token(12))) {
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
@@ -247,13 +246,11 @@ TEST(AsyncStore, CallbacksArePostedInOrderAndSeePriorWrites) {
   as.sync().put_subscriber(sub("alice", "example.com", "a1"));
 
   std::vector<std::string> seen;
-  as.find_subscriber("alice", "example.com", [&](std::optional<Subscriber> s) {
-    seen.push_back(s ? s->ha1_md5 : "none");
-  });
+  as.find_subscriber("alice", "example.com",
+                     [&](std::optional<Subscriber> s) { seen.push_back(s ? s->ha1_md5 : "none"); });
   as.put_binding(binding("alice@example.com", "sip:alice@192.0.2.1"));
-  as.find_subscriber("carol", "example.com", [&](std::optional<Subscriber> s) {
-    seen.push_back(s ? s->ha1_md5 : "none");
-  });
+  as.find_subscriber("carol", "example.com",
+                     [&](std::optional<Subscriber> s) { seen.push_back(s ? s->ha1_md5 : "none"); });
   EXPECT_TRUE(seen.empty());  // nothing runs on the caller's thread
   as.flush();
   EXPECT_TRUE(seen.empty());  // results wait on the post queue
@@ -326,9 +323,9 @@ TEST(AsyncStore, FailedWritesAndReadsAreCountedAndDoNotStopTheWorker) {
   tq.drain();
   EXPECT_EQ(write_errors.value() - w0, 2u);
   EXPECT_EQ(read_errors.value() - r0, 1u);
-  EXPECT_EQ(calls, 2);           // a failed read still answers (as "not found")
+  EXPECT_EQ(calls, 2);  // a failed read still answers (as "not found")
   EXPECT_FALSE(broken_found);
-  EXPECT_EQ(alice, "a1");        // the worker kept going
+  EXPECT_EQ(alice, "a1");  // the worker kept going
 }
 
 }  // namespace
