@@ -1,9 +1,11 @@
-// (b) JsSIP over WS calls a SIPp UAS on UDP through sipws (407 challenge, full dialog).
+// (b) JsSIP over WS calls a SIPp UAS on UDP through sipws (407 challenge, full dialog). The UAS
+//     is reached as a registered user (bob@localhost, registered by SIPp from the UAS's port),
+//     the way a browser calls a SIP phone; (d) covers a non-local Request-URI relayed as is.
 // (c) A SIPp UAC on UDP calls a JsSIP user registered over WS; and an AOR without binding.
 // (d) A SIPp UAC on TCP calls a SIPp UAS on UDP through sipws.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { daemonIn, sippIn, uaIn } from './lib/fixtures.mjs';
+import { daemonIn, registerSippContact, sippIn, uaIn } from './lib/fixtures.mjs';
 import { kNoMedia, parseSip } from './lib/jssip.mjs';
 import { freePort } from './lib/ports.mjs';
 import { withScope } from './lib/scope.mjs';
@@ -14,7 +16,7 @@ function vias(msg) {
   return msg.headers('Via|v').flatMap((v) => v.split(',').map((x) => x.trim()));
 }
 
-test('(b) JsSIP over WS calls a SIPp UAS on UDP through sipws (407, 180, 200, ACK, BYE)', (t) =>
+test('(b) JsSIP over WS calls a SIPp UAS (registered bob) on UDP through sipws (407, 180, 200, ACK, BYE)', (t) =>
   withScope(t, async (s) => {
     const d = await daemonIn(s);
     await d.addUser('alice@localhost', 'secret');
@@ -24,10 +26,11 @@ test('(b) JsSIP over WS calls a SIPp UAS on UDP through sipws (407, 180, 200, AC
     await registered;
 
     const uasPort = await freePort();
+    await registerSippContact(s, d, 'bob', uasPort);
     const uas = await sippIn(s, 'uas (udp)', { scenario: 'uas_call.xml', port: uasPort });
 
     const seen = [];
-    const session = ua.call(`sip:service@127.0.0.1:${uasPort}`, {
+    const session = ua.call('sip:bob@localhost', {
       ...kNoMedia,
       eventHandlers: {
         progress: (e) => seen.push(['progress', e.response?.status_code]),

@@ -28,3 +28,23 @@ export function uaIn(scope, opts) {
     ua.socket.received.map((m) => m.split('\r\n\r\n')[0]).join('\n\n'));
   return ua;
 }
+
+/**
+ * Makes `user@localhost` a subscriber (password `secret`) and registers it with SIPp over UDP
+ * from 127.0.0.1:`port` (digest auth), so that a SIPp UAS started later on `port` is the
+ * registered contact. Resolves once SIPp exited 0 (401, then 200 listing the contact).
+ */
+export async function registerSippContact(scope, daemon, user, port) {
+  await daemon.addUser(`${user}@localhost`, 'secret');
+  const reg = await sippIn(scope, `register ${user} (udp)`, {
+    scenario: 'register.xml',
+    port,
+    remote: `127.0.0.1:${daemon.ports.udp}`,
+    keys: { aor_user: user, aor_domain: 'localhost' },
+    args: ['-au', user, '-ap', 'secret'],
+  });
+  const r = await reg.done;
+  if (r.code !== 0) {
+    throw new Error(`SIPp REGISTER of ${user}@localhost from port ${port} exited ${r.code}`);
+  }
+}
