@@ -1,0 +1,400 @@
+// ws::Listener on websocketpp (RFC 7118). The only translation unit that sees websocketpp types
+// besides the ws tests. Thread: everything runs on the io thread that runs the io_context.
+
+#include "ws/listener.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <system_error>
+#include <utility>
+#include <websocketpp/config/asio.hpp>
+#include <websocketpp/server.hpp>
+#include <websocketpp/utf8_validator.hpp>
+
+#include "common/counters.hpp"
+#include "ws/static_files.hpp"
+
+namespace sipws::ws {
+
+namespace wsp = websocketpp;
+using Hdl = wsp::connection_hdl;
+
+/// Type-erased listener (one implementation per websocketpp server config: WS and WSS).
+class ListenerImpl {
+ public:
+  virtual ~ListenerImpl() = default;
+  virtual void start() = 0;
+  virtual Endpoint local_endpoint() const = 0;
+  virtual Protocol protocol() const = 0;
+  virtual void stop() = 0;
+};
+
+namespace {
+
+/// The subprotocol RFC 7118 s.4.1 registers for SIP over WebSocket.
+constexpr const char* kSipSubprotocol = "sip";
+
+Endpoint to_endpoint(const boost::asio::ip::tcp::endpoint& ep) {
+  return Endpoint{ep.address(), ep.port()};
+}
+
+/// One WS/WSS connection seen as a transport::Flow. Kept alive by the FlowTable and by the
+/// listener's connection map. Thread: core io thread.
+template <class Config>
+class WsFlow final : public transport::Flow {
+ public:
+  using ConPtr = typename wsp::server<Config>::connection_ptr;
+
+  WsFlow(ConPtr con, FlowId id, Protocol protocol, Endpoint peer, Endpoint local)
+      : con_(std::move(con)),
+        id_(id),
+        protocol_(protocol),
+        peer_(std::move(peer)),
+        local_(std::move(local)),
+        last_rx_(SteadyClock::now()) {}
+
+  FlowId id() const override { return id_; }
+  Protocol protocol() const override { return protocol_; }
+  Endpoint peer() const override { return peer_; }
+  Endpoint local() const override { return local_; }
+
+  /// One WS message per call: text if `bytes` is valid UTF-8, binary otherwise (RFC 7118 s.4.2).
+  bool send(std::shared_ptr<const std::string> bytes) override {
+    if (!bytes || closing_ || con_->get_state() != wsp::session::state::open) return false;
+    const auto op = wsp::utf8_validator::validate(*bytes) ? wsp::frame::opcode::text
+                                                          : wsp::frame::opcode::binary;
+    const auto ec = con_->send(bytes->data(), bytes->size(), op);
+    if (ec) {
+      counters().get("ws_send_errors").inc();
+      spdlog::debug("ws flow {} send failed: {}", id_, ec.message());
+      return false;
+    }
+    return true;
+  }
+
+  void close() override { close_with(wsp::close::status::normal, ""); }
+
+  /// Starts the WS closing handshake with `code`; no-op once closing.
+  void close_with(wsp::close::status::value code, const std::string& reason) {
+    if (closing_) return;
+    closing_ = true;
+    wsp::lib::error_code ec;
+    con_->close(code, reason, ec);
+    if (ec) terminate();
+  }
+
+  /// Drops the TCP connection without a closing handshake or a TLS close_notify exchange (the
+  /// peer is dead: waiting for it would keep the flow for websocketpp's 5 s shutdown timeout).
+  void terminate() {
+    closing_ = true;
+    con_->terminate(wsp::error::make_error_code(wsp::error::general));
+    boost::system::error_code ec;
+    con_->get_raw_socket().close(ec);
+  }
+
+  /// Keep-alive bookkeeping (see ListenerConfig::ping_interval).
+  void on_traffic() {
+    last_rx_ = SteadyClock::now();
+    awaiting_pong_ = false;
+  }
+  bool idle_for(Millis d, TimePoint now) const { return !awaiting_pong_ && now - last_rx_ >= d; }
+  void send_ping() {
+    wsp::lib::error_code ec;
+    ping_sent_ = SteadyClock::now();
+    awaiting_pong_ = true;
+    con_->ping("", ec);
+    if (ec) awaiting_pong_ = false;
+  }
+  /// True if something arrived after the last ping (the pong timeout is then void).
+  bool traffic_since_ping() const { return last_rx_ >= ping_sent_; }
+  void clear_ping() { awaiting_pong_ = false; }
+
+ private:
+  ConPtr con_;
+  FlowId id_;
+  Protocol protocol_;
+  Endpoint peer_;
+  Endpoint local_;
+  bool closing_ = false;
+  TimePoint last_rx_;
+  TimePoint ping_sent_{};
+  bool awaiting_pong_ = false;
+};
+
+template <class Config>
+class ServerImpl final : public ListenerImpl {
+ public:
+  using Server = wsp::server<Config>;
+  using Flow = WsFlow<Config>;
+  static constexpr bool kTls = std::is_same_v<Config, wsp::config::asio_tls>;
+
+  ServerImpl(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
+             ListenerConfig cfg)
+      : io_(io),
+        flows_(flows),
+        deliver_(std::move(deliver)),
+        cfg_(std::move(cfg)),
+        sweep_(io),
+        self_(std::make_shared<ServerImpl*>(this)) {
+    server_.clear_access_channels(wsp::log::alevel::all);
+    server_.clear_error_channels(wsp::log::elevel::all);
+    server_.init_asio(&io_);  // start-up: may throw
+    server_.set_reuse_addr(true);
+    server_.set_max_message_size(cfg_.max_message_size);
+    std::weak_ptr<ServerImpl*> weak = self_;
+    auto guard = [weak](auto member) {
+      return [weak, member](auto&&... args) {
+        auto self = weak.lock();
+        if (!self) return decltype(((*self)->*member)(args...))();
+        return ((*self)->*member)(std::forward<decltype(args)>(args)...);
+      };
+    };
+    server_.set_validate_handler(guard(&ServerImpl::on_validate));
+    server_.set_open_handler(guard(&ServerImpl::on_open));
+    server_.set_close_handler(guard(&ServerImpl::on_close));
+    server_.set_fail_handler(guard(&ServerImpl::on_fail));
+    server_.set_message_handler(guard(&ServerImpl::on_message));
+    server_.set_ping_handler(guard(&ServerImpl::on_ping));
+    server_.set_pong_handler(guard(&ServerImpl::on_pong));
+    server_.set_pong_timeout_handler(guard(&ServerImpl::on_pong_timeout));
+    if (!cfg_.www_root.empty()) server_.set_http_handler(guard(&ServerImpl::on_http));
+    if constexpr (kTls) {
+      auto tls = cfg_.tls;
+      server_.set_tls_init_handler([tls](Hdl) { return tls; });
+    }
+  }
+
+  ~ServerImpl() override {
+    self_.reset();  // late websocketpp callbacks become no-ops
+    sweep_.cancel();
+    wsp::lib::error_code ec;
+    if (server_.is_listening()) server_.stop_listening(ec);
+    auto conns = std::move(conns_);
+    conns_.clear();
+    for (auto& [hdl, flow] : conns) {
+      flow->terminate();
+      flows_.remove(flow->id());
+    }
+  }
+
+  void start() override {
+    wsp::lib::error_code ec;
+    server_.listen(boost::asio::ip::tcp::endpoint(cfg_.listen.address, cfg_.listen.port), ec);
+    if (ec) {
+      throw std::system_error(ec, "ws listen on " + cfg_.listen.to_string());
+    }
+    server_.start_accept(ec);
+    if (ec) throw std::system_error(ec, "ws accept on " + cfg_.listen.to_string());
+    boost::system::error_code bec;
+    local_ = to_endpoint(server_.get_local_endpoint(bec));
+    stopped_ = false;
+    spdlog::info("{} listener on {}", via_token(protocol()), local_.to_string());
+    schedule_sweep();
+  }
+
+  Endpoint local_endpoint() const override { return local_; }
+  Protocol protocol() const override { return kTls ? Protocol::Wss : Protocol::Ws; }
+
+  void stop() override {
+    stopped_ = true;
+    sweep_.cancel();
+    wsp::lib::error_code ec;
+    if (server_.is_listening()) server_.stop_listening(ec);
+    for (auto& [hdl, flow] : conns_) flow->close_with(wsp::close::status::going_away, "shutdown");
+  }
+
+ private:
+  typename Server::connection_ptr con(Hdl hdl) {
+    wsp::lib::error_code ec;
+    auto c = server_.get_con_from_hdl(std::move(hdl), ec);
+    return ec ? nullptr : c;
+  }
+
+  std::shared_ptr<Flow> flow(const Hdl& hdl) const {
+    auto it = conns_.find(hdl);
+    return it == conns_.end() ? nullptr : it->second;
+  }
+
+  // RFC 7118 s.4.1: the client must offer "sip"; the 101 selects it.
+  bool on_validate(Hdl hdl) {
+    auto c = con(hdl);
+    if (!c) return false;
+    const auto& offered = c->get_requested_subprotocols();
+    if (stopped_ ||
+        std::find(offered.begin(), offered.end(), kSipSubprotocol) == offered.end()) {
+      counters().get("ws_handshake_rejected").inc();
+      c->set_status(stopped_ ? wsp::http::status_code::service_unavailable
+                             : wsp::http::status_code::bad_request);
+      c->set_body(stopped_ ? "shutting down\n" : "Sec-WebSocket-Protocol: sip required\n");
+      spdlog::debug("ws handshake refused from {}: no sip subprotocol", remote_of(*c));
+      return false;
+    }
+    wsp::lib::error_code ec;
+    c->select_subprotocol(kSipSubprotocol, ec);
+    return !ec;
+  }
+
+  void on_open(Hdl hdl) {
+    auto c = con(hdl);
+    if (!c) return;
+    boost::system::error_code ec;
+    const Endpoint peer = to_endpoint(c->get_raw_socket().remote_endpoint(ec));
+    const Endpoint local = ec ? local_ : to_endpoint(c->get_raw_socket().local_endpoint(ec));
+    if (ec) {
+      counters().get("ws_open_errors").inc();
+      c->terminate(ec);
+      return;
+    }
+    if (cfg_.ping_interval.count() > 0) {
+      c->set_pong_timeout(static_cast<long>(cfg_.pong_timeout.count()));
+    }
+    auto f = std::make_shared<Flow>(c, flows_.next_id(), protocol(), peer, local);
+    conns_.emplace(hdl, f);
+    flows_.add(f);
+    counters().get("ws_connections_opened").inc();
+    spdlog::info("{} flow {} open from {}", via_token(protocol()), f->id(), peer.to_string());
+  }
+
+  void on_close(Hdl hdl) {
+    auto c = con(hdl);
+    if (c && c->get_local_close_code() == wsp::close::status::message_too_big) {
+      counters().get("ws_oversized_messages").inc();
+    }
+    forget(hdl, c ? static_cast<int>(c->get_remote_close_code()) : -1);
+  }
+
+  void on_fail(Hdl hdl) {
+    auto c = con(hdl);
+    if (c) spdlog::debug("ws connection from {} failed: {}", remote_of(*c), c->get_ec().message());
+    forget(hdl, -1);
+  }
+
+  void forget(const Hdl& hdl, int remote_code) {
+    auto it = conns_.find(hdl);
+    if (it == conns_.end()) return;
+    auto f = std::move(it->second);
+    conns_.erase(it);
+    spdlog::info("{} flow {} closed (peer {}, remote code {})", via_token(protocol()), f->id(),
+                 f->peer().to_string(), remote_code);
+    flows_.remove(f->id());
+  }
+
+  // RFC 7118 s.5.1: each WS message, text or binary, carries exactly one SIP message.
+  void on_message(Hdl hdl, typename Server::message_ptr msg) {
+    auto f = flow(hdl);
+    if (!f || !msg) return;
+    f->on_traffic();
+    if (msg->get_payload().empty()) {
+      counters().get("ws_empty_messages").inc();
+      return;
+    }
+    auto bytes = std::make_shared<const std::string>(std::move(msg->get_raw_payload()));
+    deliver_(std::move(bytes), Source{protocol(), f->peer(), f->local(), f->id()});
+  }
+
+  bool on_ping(Hdl hdl, std::string) {
+    if (auto f = flow(hdl)) f->on_traffic();
+    return true;  // answer with a pong
+  }
+
+  void on_pong(Hdl hdl, std::string) {
+    if (auto f = flow(hdl)) f->on_traffic();
+  }
+
+  void on_pong_timeout(Hdl hdl, std::string) {
+    auto f = flow(hdl);
+    if (!f) return;
+    if (f->traffic_since_ping()) {
+      f->clear_ping();
+      return;
+    }
+    counters().get("ws_keepalive_timeouts").inc();
+    spdlog::info("{} flow {} keep-alive timeout (peer {})", via_token(protocol()), f->id(),
+                 f->peer().to_string());
+    f->terminate();
+  }
+
+  void on_http(Hdl hdl) {
+    auto c = con(hdl);
+    if (!c) return;
+    const std::string& method = c->get_request().get_method();
+    if (method != "GET") {
+      c->set_status(wsp::http::status_code::method_not_allowed);
+      c->append_header("Allow", "GET");
+      return;
+    }
+    const FileResponse r = serve_static_file(cfg_.www_root, c->get_resource());
+    if (r.status != 200) counters().get("ws_http_errors").inc();
+    c->set_status(static_cast<wsp::http::status_code::value>(r.status));
+    c->replace_header("Content-Type", r.content_type);
+    c->set_body(r.body);
+    spdlog::debug("http GET {} from {} -> {}", c->get_resource(), remote_of(*c), r.status);
+  }
+
+  template <class Con>
+  static std::string remote_of(Con& c) {
+    boost::system::error_code ec;
+    auto ep = c.get_raw_socket().remote_endpoint(ec);
+    return ec ? std::string("?") : to_endpoint(ep).to_string();
+  }
+
+  void schedule_sweep() {
+    if (cfg_.ping_interval.count() <= 0 || stopped_) return;
+    sweep_.expires_after(cfg_.ping_interval);
+    std::weak_ptr<ServerImpl*> weak = self_;
+    sweep_.async_wait([weak](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      (*self)->sweep();
+    });
+  }
+
+  /// Pings every flow idle for ping_interval (RFC 6455 s.5.5.2); websocketpp's pong timer
+  /// (pong_timeout) then calls on_pong_timeout.
+  void sweep() {
+    const TimePoint now = SteadyClock::now();
+    for (auto& [hdl, f] : conns_) {
+      if (f->idle_for(cfg_.ping_interval, now)) {
+        counters().get("ws_keepalive_pings").inc();
+        f->send_ping();
+      }
+    }
+    schedule_sweep();
+  }
+
+  boost::asio::io_context& io_;
+  transport::FlowTable& flows_;
+  DeliverFn deliver_;
+  ListenerConfig cfg_;
+  Server server_;
+  boost::asio::steady_timer sweep_;
+  std::map<Hdl, std::shared_ptr<Flow>, std::owner_less<Hdl>> conns_;
+  Endpoint local_;
+  bool stopped_ = false;
+  std::shared_ptr<ServerImpl*> self_;  ///< handlers hold a weak_ptr: no-op after destruction
+};
+
+}  // namespace
+
+Listener::Listener(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
+                   ListenerConfig cfg) {
+  if (cfg.tls) {
+    impl_ = std::make_unique<ServerImpl<wsp::config::asio_tls>>(io, flows, std::move(deliver),
+                                                                std::move(cfg));
+  } else {
+    impl_ = std::make_unique<ServerImpl<wsp::config::asio>>(io, flows, std::move(deliver),
+                                                            std::move(cfg));
+  }
+}
+
+Listener::~Listener() = default;
+
+void Listener::start() { impl_->start(); }
+Endpoint Listener::local_endpoint() const { return impl_->local_endpoint(); }
+Protocol Listener::protocol() const { return impl_->protocol(); }
+void Listener::stop() { impl_->stop(); }
+
+}  // namespace sipws::ws

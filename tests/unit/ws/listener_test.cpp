@@ -1,0 +1,490 @@
+// ws::Listener against real websocketpp clients (and raw sockets for plain HTTP) on 127.0.0.1,
+// everything on one io_context run by the test thread.
+
+#include "ws/listener.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+#include <websocketpp/client.hpp>
+#include <websocketpp/config/asio_client.hpp>
+
+#include "common/counters.hpp"
+#include "transport/flow.hpp"
+#include "transport/tls.hpp"
+
+namespace sipws::ws {
+namespace {
+
+namespace fs = std::filesystem;
+namespace wsp = websocketpp;
+using namespace std::chrono_literals;
+using Opcode = wsp::frame::opcode::value;
+
+/// A websocketpp client (WS or WSS) that records what happens to its one connection.
+template <class Config>
+class Client {
+ public:
+  using Endpoint = wsp::client<Config>;
+  static constexpr bool kTls = std::is_same_v<Config, wsp::config::asio_tls_client>;
+
+  Client(boost::asio::io_context& io, const std::string& uri,
+         std::vector<std::string> subprotocols = {"sip"}, bool answer_pings = true) {
+    c_.clear_access_channels(wsp::log::alevel::all);
+    c_.clear_error_channels(wsp::log::elevel::all);
+    c_.init_asio(&io);
+    if constexpr (kTls) {
+      c_.set_tls_init_handler([](wsp::connection_hdl) {
+        auto ctx = std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
+        ctx->set_verify_mode(boost::asio::ssl::verify_none);
+        return ctx;
+      });
+    }
+    c_.set_open_handler([this](wsp::connection_hdl) { opened = true; });
+    c_.set_fail_handler([this](wsp::connection_hdl) { failed = true; });
+    c_.set_close_handler([this](wsp::connection_hdl) {
+      closed = true;
+      remote_close_code = con->get_remote_close_code();
+    });
+    c_.set_message_handler([this](wsp::connection_hdl, typename Endpoint::message_ptr m) {
+      received.emplace_back(m->get_opcode(), m->get_payload());
+    });
+    c_.set_ping_handler([this, answer_pings](wsp::connection_hdl, std::string) {
+      ++pings;
+      return answer_pings;
+    });
+    wsp::lib::error_code ec;
+    con = c_.get_connection(uri, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    for (const auto& p : subprotocols) con->add_subprotocol(p);
+    c_.connect(con);
+  }
+
+  void send(const std::string& s, Opcode op) {
+    wsp::lib::error_code ec;
+    c_.send(con, s, op, ec);
+    EXPECT_FALSE(ec) << ec.message();
+  }
+  void close(wsp::close::status::value code = wsp::close::status::normal) {
+    wsp::lib::error_code ec;
+    c_.close(con, code, "bye", ec);
+  }
+  sipws::Endpoint local() {
+    boost::system::error_code ec;
+    auto ep = con->get_raw_socket().local_endpoint(ec);
+    return sipws::Endpoint{ep.address(), ep.port()};
+  }
+
+  typename Endpoint::connection_ptr con;
+  bool opened = false;
+  bool failed = false;
+  bool closed = false;
+  int pings = 0;
+  int remote_close_code = -1;
+  std::vector<std::pair<Opcode, std::string>> received;
+
+ private:
+  Endpoint c_;
+};
+
+using WsClient = Client<wsp::config::asio_client>;
+using WssClient = Client<wsp::config::asio_tls_client>;
+
+std::string make_temp_dir() {
+  std::string tmpl = (fs::temp_directory_path() / "sipws-ws-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) return {};
+  return tmpl;
+}
+
+std::uint64_t counter(const char* name) { return counters().get(name).value(); }
+
+class WsListenerTest : public ::testing::Test {
+ protected:
+  ~WsListenerTest() override {
+    if (!tmp_.empty()) fs::remove_all(tmp_);
+  }
+
+  void start(ListenerConfig cfg = {}) {
+    cfg.listen = sipws::Endpoint{boost::asio::ip::make_address("127.0.0.1"), 0};
+    listener_ = std::make_unique<Listener>(
+        io_, flows_,
+        [this](std::shared_ptr<const std::string> b, const Source& s) {
+          delivered_.emplace_back(*b, s);
+        },
+        cfg);
+    listener_->start();
+    ASSERT_NE(listener_->local_endpoint().port, 0);
+  }
+
+  std::string uri(const char* scheme = "ws") const {
+    return std::string(scheme) + "://127.0.0.1:" +
+           std::to_string(listener_->local_endpoint().port) + "/";
+  }
+
+  /// Runs the io_context until `pred` holds or 5 s pass; returns pred().
+  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      io_.run_one_for(20ms);
+    }
+    return true;
+  }
+
+  /// Runs the io_context for `d` (only where a test must show that nothing happens).
+  void run_for(std::chrono::milliseconds d) {
+    const auto deadline = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < deadline) io_.run_one_for(10ms);
+  }
+
+  /// Sends `request` on a raw TCP connection and returns everything until EOF.
+  std::string raw_http(const std::string& request) {
+    boost::asio::ip::tcp::socket sock(io_);
+    std::string response;
+    bool done = false;
+    const auto ep = listener_->local_endpoint();
+    sock.async_connect({ep.address, ep.port}, [&](const boost::system::error_code& ec) {
+      if (ec) {
+        done = true;
+        return;
+      }
+      boost::asio::async_write(sock, boost::asio::buffer(request),
+                               [&](const boost::system::error_code& ec2, std::size_t) {
+                                 if (ec2) {
+                                   done = true;
+                                   return;
+                                 }
+                                 boost::asio::async_read(
+                                     sock, boost::asio::dynamic_buffer(response),
+                                     [&](const boost::system::error_code&, std::size_t) {
+                                       done = true;
+                                     });
+                               });
+    });
+    EXPECT_TRUE(run_until([&] { return done; }));
+    return response;
+  }
+
+  std::string tls_dir() {
+    if (tmp_.empty()) tmp_ = make_temp_dir();
+    return tmp_ + "/certs";
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{
+      io_.get_executor()};
+  transport::FlowTable flows_;
+  std::vector<std::pair<std::string, Source>> delivered_;
+  std::unique_ptr<Listener> listener_;
+  std::string tmp_;
+};
+
+TEST_F(WsListenerTest, AcceptsSipSubprotocolAndEchoesItIn101) {
+  start();
+  EXPECT_EQ(listener_->protocol(), Protocol::Ws);
+  WsClient client(io_, uri());
+  ASSERT_TRUE(run_until([&] { return client.opened || client.failed; }));
+  ASSERT_TRUE(client.opened);
+  EXPECT_EQ(client.con->get_response_code(), wsp::http::status_code::switching_protocols);
+  EXPECT_EQ(client.con->get_response_header("Sec-WebSocket-Protocol"), "sip");
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1; }));
+  auto flow = flows_.all().front();
+  EXPECT_EQ(flow->protocol(), Protocol::Ws);
+  EXPECT_EQ(flow->peer(), client.local());
+  EXPECT_EQ(flow->local(), listener_->local_endpoint());
+  EXPECT_NE(flow->id(), kNoFlow);
+}
+
+TEST_F(WsListenerTest, SelectsSipAmongOtherOfferedSubprotocols) {
+  start();
+  WsClient client(io_, uri(), {"chat", "sip"});
+  ASSERT_TRUE(run_until([&] { return client.opened || client.failed; }));
+  ASSERT_TRUE(client.opened);
+  EXPECT_EQ(client.con->get_response_header("Sec-WebSocket-Protocol"), "sip");
+}
+
+TEST_F(WsListenerTest, RefusesUpgradeWithoutSipSubprotocol) {
+  start();
+  const auto rejected_before = counter("ws_handshake_rejected");
+  WsClient no_proto(io_, uri(), {});
+  WsClient other_proto(io_, uri(), {"chat"});
+  ASSERT_TRUE(run_until([&] {
+    return (no_proto.opened || no_proto.failed) && (other_proto.opened || other_proto.failed);
+  }));
+  EXPECT_TRUE(no_proto.failed);
+  EXPECT_TRUE(other_proto.failed);
+  EXPECT_EQ(no_proto.con->get_response_code(), wsp::http::status_code::bad_request);
+  EXPECT_EQ(other_proto.con->get_response_code(), wsp::http::status_code::bad_request);
+  EXPECT_EQ(flows_.size(), 0u);
+  EXPECT_EQ(counter("ws_handshake_rejected"), rejected_before + 2);
+}
+
+TEST_F(WsListenerTest, TextAndBinaryMessagesAreDeliveredWithSource) {
+  start();
+  WsClient client(io_, uri());
+  ASSERT_TRUE(run_until([&] { return client.opened || client.failed; }));
+  ASSERT_TRUE(client.opened);
+  const std::string text = "OPTIONS sip:localhost SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+  const std::string binary("MESSAGE sip:a@b SIP/2.0\r\n\r\n\xff\x00\xfe", 30);
+  client.send(text, wsp::frame::opcode::text);
+  client.send(binary, wsp::frame::opcode::binary);
+  ASSERT_TRUE(run_until([&] { return delivered_.size() == 2; }));
+  ASSERT_EQ(flows_.size(), 1u);
+  const auto flow = flows_.all().front();
+  EXPECT_EQ(delivered_[0].first, text);
+  EXPECT_EQ(delivered_[1].first, binary);
+  for (const auto& [bytes, src] : delivered_) {
+    EXPECT_EQ(src.protocol, Protocol::Ws);
+    EXPECT_EQ(src.flow, flow->id());
+    EXPECT_EQ(src.peer, client.local());
+    EXPECT_EQ(src.local, listener_->local_endpoint());
+    EXPECT_EQ(flows_.find(src.flow), flow);
+  }
+}
+
+TEST_F(WsListenerTest, FlowSendUsesTextForUtf8AndBinaryOtherwise) {
+  start();
+  WsClient client(io_, uri());
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && client.opened; }));
+  auto flow = flows_.all().front();
+  const std::string ascii = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+  const std::string utf8 = "MESSAGE sip:b SIP/2.0\r\n\r\nh\xc3\xa9llo";
+  const std::string bytes("SIP/2.0 200 OK\r\n\r\n\xff\xfe\x00\x01", 22);
+  EXPECT_TRUE(flow->send(std::make_shared<const std::string>(ascii)));
+  EXPECT_TRUE(flow->send(std::make_shared<const std::string>(utf8)));
+  EXPECT_TRUE(flow->send(std::make_shared<const std::string>(bytes)));
+  EXPECT_FALSE(flow->send(nullptr));
+  ASSERT_TRUE(run_until([&] { return client.received.size() == 3; }));
+  EXPECT_EQ(client.received[0], std::make_pair(wsp::frame::opcode::text, ascii));
+  EXPECT_EQ(client.received[1], std::make_pair(wsp::frame::opcode::text, utf8));
+  EXPECT_EQ(client.received[2], std::make_pair(wsp::frame::opcode::binary, bytes));
+}
+
+TEST_F(WsListenerTest, ClientCloseRemovesFlowOnceAndNotifiesObserver) {
+  start();
+  std::vector<std::pair<FlowId, Protocol>> closed;
+  flows_.on_close([&](FlowId id, Protocol p) { closed.emplace_back(id, p); });
+  WsClient client(io_, uri());
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && client.opened; }));
+  auto flow = flows_.all().front();
+  const FlowId id = flow->id();
+  client.close();
+  ASSERT_TRUE(run_until([&] { return client.closed && flows_.size() == 0; }));
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].first, id);
+  EXPECT_EQ(closed[0].second, Protocol::Ws);
+  EXPECT_EQ(flows_.find(id), nullptr);
+  EXPECT_FALSE(flow->send(std::make_shared<const std::string>("late")));
+}
+
+TEST_F(WsListenerTest, FlowCloseClosesWith1000AndRemovesFlow) {
+  start();
+  WsClient client(io_, uri());
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && client.opened; }));
+  auto flow = flows_.all().front();
+  flow->close();
+  EXPECT_FALSE(flow->send(std::make_shared<const std::string>("after close")));
+  ASSERT_TRUE(run_until([&] { return client.closed && flows_.size() == 0; }));
+  EXPECT_EQ(client.remote_close_code, wsp::close::status::normal);
+}
+
+TEST_F(WsListenerTest, OversizedMessageClosesWith1009) {
+  ListenerConfig cfg;
+  cfg.max_message_size = 1024;
+  start(cfg);
+  const auto before = counter("ws_oversized_messages");
+  WsClient client(io_, uri());
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && client.opened; }));
+  client.send(std::string(1000, 'a'), wsp::frame::opcode::text);  // fits
+  ASSERT_TRUE(run_until([&] { return delivered_.size() == 1; }));
+  client.send(std::string(2000, 'b'), wsp::frame::opcode::text);
+  ASSERT_TRUE(run_until([&] { return client.closed && flows_.size() == 0; }));
+  EXPECT_EQ(client.remote_close_code, wsp::close::status::message_too_big);
+  EXPECT_EQ(delivered_.size(), 1u);
+  EXPECT_EQ(counter("ws_oversized_messages"), before + 1);
+}
+
+TEST_F(WsListenerTest, KeepAliveClosesFlowThatDoesNotAnswerPings) {
+  ListenerConfig cfg;
+  cfg.ping_interval = 50ms;
+  cfg.pong_timeout = 50ms;
+  start(cfg);
+  const auto before = counter("ws_keepalive_timeouts");
+  WsClient silent(io_, uri(), {"sip"}, /*answer_pings=*/false);
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && silent.opened; }));
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }));
+  EXPECT_GE(silent.pings, 1);
+  EXPECT_EQ(counter("ws_keepalive_timeouts"), before + 1);
+  EXPECT_TRUE(run_until([&] { return silent.closed || silent.failed; }));
+}
+
+TEST_F(WsListenerTest, KeepAliveKeepsAnsweringClientOpen) {
+  ListenerConfig cfg;
+  cfg.ping_interval = 50ms;
+  cfg.pong_timeout = 50ms;
+  start(cfg);
+  const auto before = counter("ws_keepalive_timeouts");
+  WsClient client(io_, uri());
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && client.opened; }));
+  ASSERT_TRUE(run_until([&] { return client.pings >= 4; }));
+  EXPECT_EQ(flows_.size(), 1u);
+  EXPECT_FALSE(client.closed);
+  EXPECT_EQ(counter("ws_keepalive_timeouts"), before);
+}
+
+TEST_F(WsListenerTest, NoPingsWhenIntervalIsZero) {
+  ListenerConfig cfg;
+  cfg.ping_interval = 0ms;
+  start(cfg);
+  WsClient client(io_, uri(), {"sip"}, false);
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && client.opened; }));
+  run_for(200ms);
+  EXPECT_EQ(client.pings, 0);
+  EXPECT_EQ(flows_.size(), 1u);
+}
+
+TEST_F(WsListenerTest, StopClosesFlowsWith1001AndStopsAccepting) {
+  start();
+  WsClient client(io_, uri());
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && client.opened; }));
+  const std::string u = uri();
+  listener_->stop();
+  ASSERT_TRUE(run_until([&] { return client.closed && flows_.size() == 0; }));
+  EXPECT_EQ(client.remote_close_code, wsp::close::status::going_away);
+  WsClient late(io_, u);
+  ASSERT_TRUE(run_until([&] { return late.opened || late.failed; }));
+  EXPECT_TRUE(late.failed);
+  EXPECT_EQ(flows_.size(), 0u);
+}
+
+TEST_F(WsListenerTest, DestroyingListenerRemovesItsFlows) {
+  start();
+  std::vector<FlowId> closed;
+  flows_.on_close([&](FlowId id, Protocol) { closed.push_back(id); });
+  WsClient client(io_, uri());
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && client.opened; }));
+  listener_.reset();
+  EXPECT_EQ(flows_.size(), 0u);
+  EXPECT_EQ(closed.size(), 1u);
+  EXPECT_TRUE(run_until([&] { return client.closed || client.failed; }));
+}
+
+TEST_F(WsListenerTest, WssHandshakeMessagesAndSend) {
+  const auto cert = transport::ensure_dev_certificate(tls_dir());
+  ListenerConfig cfg;
+  cfg.tls = transport::make_server_tls_context(cert.cert_path, cert.key_path);
+  start(cfg);
+  EXPECT_EQ(listener_->protocol(), Protocol::Wss);
+  WssClient client(io_, uri("wss"));
+  ASSERT_TRUE(run_until([&] { return client.opened || client.failed; }));
+  ASSERT_TRUE(client.opened);
+  EXPECT_EQ(client.con->get_response_header("Sec-WebSocket-Protocol"), "sip");
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1; }));
+  auto flow = flows_.all().front();
+  EXPECT_EQ(flow->protocol(), Protocol::Wss);
+  client.send("REGISTER sip:localhost SIP/2.0\r\n\r\n", wsp::frame::opcode::text);
+  ASSERT_TRUE(run_until([&] { return delivered_.size() == 1; }));
+  EXPECT_EQ(delivered_[0].second.protocol, Protocol::Wss);
+  EXPECT_EQ(delivered_[0].second.flow, flow->id());
+  EXPECT_EQ(delivered_[0].second.peer, client.local());
+  EXPECT_TRUE(flow->send(std::make_shared<const std::string>("SIP/2.0 200 OK\r\n\r\n")));
+  ASSERT_TRUE(run_until([&] { return client.received.size() == 1; }));
+  EXPECT_EQ(client.received[0].first, wsp::frame::opcode::text);
+
+  WssClient refused(io_, uri("wss"), {});
+  ASSERT_TRUE(run_until([&] { return refused.opened || refused.failed; }));
+  EXPECT_TRUE(refused.failed);
+  EXPECT_EQ(refused.con->get_response_code(), wsp::http::status_code::bad_request);
+
+  client.close();
+  ASSERT_TRUE(run_until([&] { return client.closed && flows_.size() == 0; }));
+}
+
+TEST_F(WsListenerTest, WssKeepAliveClosesSilentClientPromptly) {
+  const auto cert = transport::ensure_dev_certificate(tls_dir());
+  ListenerConfig cfg;
+  cfg.tls = transport::make_server_tls_context(cert.cert_path, cert.key_path);
+  cfg.ping_interval = 50ms;
+  cfg.pong_timeout = 50ms;
+  start(cfg);
+  WssClient silent(io_, uri("wss"), {"sip"}, /*answer_pings=*/false);
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && silent.opened; }));
+  // Well under websocketpp's 5 s TLS shutdown timeout: the socket is dropped, not shut down.
+  EXPECT_TRUE(run_until([&] { return flows_.size() == 0; }, 2s));
+}
+
+class WsHttpTest : public WsListenerTest {
+ protected:
+  void SetUp() override {
+    tmp_ = make_temp_dir();
+    ASSERT_FALSE(tmp_.empty());
+    fs::create_directories(tmp_ + "/www");
+    std::ofstream(tmp_ + "/www/index.html") << "<html>demo</html>";
+    std::ofstream(tmp_ + "/www/app.js") << "console.log(1);";
+    std::ofstream(tmp_ + "/x") << "outside the root";
+    ListenerConfig cfg;
+    cfg.www_root = tmp_ + "/www";
+    start(cfg);
+  }
+  std::string get(const std::string& target) {
+    return raw_http("GET " + target +
+                    " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  }
+};
+
+bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+
+TEST_F(WsHttpTest, ServesIndexAndFilesWithContentType) {
+  std::string r = get("/");
+  EXPECT_TRUE(starts_with(r, "HTTP/1.1 200")) << r;
+  EXPECT_NE(r.find("Content-Type: text/html"), std::string::npos) << r;
+  EXPECT_NE(r.find("\r\n\r\n<html>demo</html>"), std::string::npos) << r;
+  r = get("/app.js");
+  EXPECT_TRUE(starts_with(r, "HTTP/1.1 200")) << r;
+  EXPECT_NE(r.find("Content-Type: text/javascript"), std::string::npos) << r;
+  EXPECT_NE(r.find("console.log(1);"), std::string::npos) << r;
+  EXPECT_EQ(flows_.size(), 0u);
+}
+
+TEST_F(WsHttpTest, MissingFileIs404AndTraversalRefused) {
+  std::string r = get("/missing.html");
+  EXPECT_TRUE(starts_with(r, "HTTP/1.1 404")) << r;
+  r = get("/../x");
+  EXPECT_TRUE(starts_with(r, "HTTP/1.1 403")) << r;
+  EXPECT_EQ(r.find("outside the root"), std::string::npos) << r;
+  r = get("/%2e%2e/x");
+  EXPECT_TRUE(starts_with(r, "HTTP/1.1 403")) << r;
+}
+
+TEST_F(WsHttpTest, NonGetIs405) {
+  const std::string r =
+      raw_http("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(starts_with(r, "HTTP/1.1 405")) << r;
+}
+
+TEST_F(WsHttpTest, WebSocketUpgradeStillWorksWithWwwRoot) {
+  WsClient client(io_, uri());
+  ASSERT_TRUE(run_until([&] { return client.opened || client.failed; }));
+  EXPECT_TRUE(client.opened);
+}
+
+TEST_F(WsListenerTest, PlainGetWithoutWwwRootIsRefused) {
+  start();
+  const std::string r =
+      raw_http("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(starts_with(r, "HTTP/1.1 426")) << r;
+}
+
+}  // namespace
+}  // namespace sipws::ws
