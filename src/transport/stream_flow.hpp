@@ -10,8 +10,8 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <chrono>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -98,10 +98,9 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
     if constexpr (kTls) {
       arm_deadline();
       auto self = this->shared_from_this();
-      stream_.async_handshake(boost::asio::ssl::stream_base::server,
-                              [self](const boost::system::error_code& ec) {
-                                self->on_handshake(ec);
-                              });
+      stream_.async_handshake(
+          boost::asio::ssl::stream_base::server,
+          [self](const boost::system::error_code& ec) { self->on_handshake(ec); });
     } else {
       on_established();
     }
@@ -113,8 +112,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   void start_connect(const std::string& sni_host) {
     if constexpr (kTls) {
       boost::system::error_code ec;
-      const bool is_ip = !sni_host.empty() &&
-                         (boost::asio::ip::make_address(sni_host, ec), !ec);
+      const bool is_ip = !sni_host.empty() && (boost::asio::ip::make_address(sni_host, ec), !ec);
       if (!sni_host.empty() && !is_ip) {
         SSL_set_tlsext_host_name(stream_.native_handle(), sni_host.c_str());
       }
@@ -148,10 +146,9 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
     if (!lec) local_ = Endpoint{le.address(), le.port()};
     if constexpr (kTls) {
       auto self = this->shared_from_this();
-      stream_.async_handshake(boost::asio::ssl::stream_base::client,
-                              [self](const boost::system::error_code& hec) {
-                                self->on_handshake(hec);
-                              });
+      stream_.async_handshake(
+          boost::asio::ssl::stream_base::client,
+          [self](const boost::system::error_code& hec) { self->on_handshake(hec); });
     } else {
       on_established();
     }
@@ -195,10 +192,9 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
     }
     writing_ = true;
     auto self = this->shared_from_this();
-    boost::asio::async_write(stream_, boost::asio::buffer(*queue_.front()),
-                             [self](const boost::system::error_code& ec, std::size_t) {
-                               self->on_write(ec);
-                             });
+    boost::asio::async_write(
+        stream_, boost::asio::buffer(*queue_.front()),
+        [self](const boost::system::error_code& ec, std::size_t) { self->on_write(ec); });
   }
 
   void on_write(const boost::system::error_code& ec) {
@@ -214,10 +210,9 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
 
   void read_next() {
     auto self = this->shared_from_this();
-    stream_.async_read_some(boost::asio::buffer(readbuf_),
-                            [self](const boost::system::error_code& ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            });
+    stream_.async_read_some(
+        boost::asio::buffer(readbuf_),
+        [self](const boost::system::error_code& ec, std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {

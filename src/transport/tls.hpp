@@ -11,8 +11,8 @@ namespace sipws::transport {
 /// A server context (TLS 1.2+) loaded with a PEM certificate chain and its PEM private key.
 /// @throws std::runtime_error naming the file that could not be loaded (start-up only).
 /// Thread: any (start-up).
-std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(
-    const std::string& cert_pem_path, const std::string& key_pem_path);
+std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const std::string& cert_pem_path,
+                                                                   const std::string& key_pem_path);
 
 /// A client context (TLS 1.2+) for outgoing TLS connections. With `verify_peer` the server
 /// certificate must chain to `ca_file` (PEM) or, if `ca_file` is empty, to the system's

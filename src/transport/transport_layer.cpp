@@ -49,10 +49,9 @@ struct UdpListener : std::enable_shared_from_this<UdpListener> {
 
   void receive() {
     auto self = shared_from_this();
-    socket.async_receive_from(boost::asio::buffer(buf), sender,
-                              [self](const boost::system::error_code& ec, std::size_t n) {
-                                self->on_receive(ec, n);
-                              });
+    socket.async_receive_from(
+        boost::asio::buffer(buf), sender,
+        [self](const boost::system::error_code& ec, std::size_t n) { self->on_receive(ec, n); });
   }
 
   void on_receive(const boost::system::error_code& ec, std::size_t n) {
@@ -122,8 +121,8 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
         const FlowId id = table.next_id();
         if (protocol == Protocol::Tls) {
           auto f = std::make_shared<TlsFlow>(link, id, protocol, to_endpoint(remote), local,
-                                             limits.max_message_size, limits.handshake_timeout,
-                                             ctx, std::move(s), *ctx);
+                                             limits.max_message_size, limits.handshake_timeout, ctx,
+                                             std::move(s), *ctx);
           table.add(f);
           f->start_accepted();
         } else {
@@ -301,11 +300,12 @@ class TransportLayerImpl final : public FlowHost {
     sock->socket.send_to(boost::asio::buffer(*bytes), target, 0, ec);
     if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
       // Socket buffer full: queue it; the buffer lives in the handler.
-      auto keep = bytes;
-      sock->socket.async_send_to(boost::asio::buffer(*keep), target,
-                                 [keep](const boost::system::error_code& e, std::size_t) {
-                                   if (e) counters().get("transport_udp_send_errors").inc();
-                                 });
+      const auto& buffer = *bytes;
+      sock->socket.async_send_to(
+          boost::asio::buffer(buffer), target,
+          [keep = std::move(bytes)](const boost::system::error_code& e, std::size_t) {
+            if (e) counters().get("transport_udp_send_errors").inc();
+          });
       return true;
     }
     if (ec) {

@@ -31,7 +31,6 @@ class MessageHandler {
   virtual void on_message(const sip::Message& msg, const Source& src) = 0;
 };
 
-
 struct TransportLimits {
   std::size_t max_message_size = 65535;  ///< bytes, per SIP message, all transports
   /// TCP connect + TLS handshake (outgoing), TLS handshake (incoming): a flow not established

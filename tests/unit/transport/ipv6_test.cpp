@@ -87,9 +87,9 @@ TEST(Ipv6, OutgoingTlsIsVerifiedAgainstTheIpv6SubjectAltName) {
   server.listen_tls(Endpoint{kV6, 0}, make_server_tls_context(cert.cert_path, cert.key_path));
   TransportLayer client(io);
   client.set_tls_client_context(make_client_tls_context(true, cert.cert_path));
-  ASSERT_TRUE(client.send(Destination{Protocol::Tls, server.listen_point(Protocol::Tls)->local,
-                                      kNoFlow, {}},
-                          shared(test::options_request("v6-tls"))));
+  ASSERT_TRUE(client.send(
+      Destination{Protocol::Tls, server.listen_point(Protocol::Tls)->local, kNoFlow, {}},
+      shared(test::options_request("v6-tls"))));
   ASSERT_TRUE(run_until(io, [&] { return handler.got.size() == 1; }));
   EXPECT_EQ(handler.got[0].msg.call_id(), "v6-tls");
   std::error_code ec;

@@ -41,34 +41,47 @@ inline std::uint64_t counter(const char* name) { return counters().get(name).val
 /// A well-formed request (Content-Length present, so it frames on streams too).
 inline std::string options_request(const std::string& call_id, const std::string& body = {}) {
   return "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
-         "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-" + call_id + ";rport\r\n"
+         "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-" +
+         call_id +
+         ";rport\r\n"
          "Max-Forwards: 70\r\n"
          "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
          "To: <sip:bob@127.0.0.1>\r\n"
-         "Call-ID: " + call_id + "\r\n"
+         "Call-ID: " +
+         call_id +
+         "\r\n"
          "CSeq: 1 OPTIONS\r\n"
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 /// A request that frames (Content-Length) but does not parse (Max-Forwards not a number); its
 /// Via, From, To, Call-ID and CSeq are readable, so a 400 is possible.
 inline std::string bad_request(const std::string& call_id) {
   return "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
-         "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-" + call_id + ";rport\r\n"
+         "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-" +
+         call_id +
+         ";rport\r\n"
          "Max-Forwards: seventy\r\n"
          "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
          "To: <sip:bob@127.0.0.1>\r\n"
-         "Call-ID: " + call_id + "\r\n"
+         "Call-ID: " +
+         call_id +
+         "\r\n"
          "CSeq: 1 OPTIONS\r\n"
          "Content-Length: 0\r\n\r\n";
 }
 
 inline std::string ok_response(const std::string& call_id) {
   return "SIP/2.0 200 OK\r\n"
-         "Via: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK-" + call_id + "\r\n"
+         "Via: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bK-" +
+         call_id +
+         "\r\n"
          "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
          "To: <sip:bob@127.0.0.1>;tag=b1\r\n"
-         "Call-ID: " + call_id + "\r\n"
+         "Call-ID: " +
+         call_id +
+         "\r\n"
          "CSeq: 1 OPTIONS\r\n"
          "Content-Length: 0\r\n\r\n";
 }

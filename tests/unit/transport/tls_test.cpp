@@ -100,7 +100,8 @@ class TlsTest : public ::testing::Test {
     cert = ensure_dev_certificate(tmp.path.string());
     server = std::make_unique<TransportLayer>(io);
     server->set_handler(&server_handler);
-    server->listen_tls(Endpoint{kLoopback, 0}, make_server_tls_context(cert.cert_path, cert.key_path));
+    server->listen_tls(Endpoint{kLoopback, 0},
+                       make_server_tls_context(cert.cert_path, cert.key_path));
     lp = *server->listen_point(Protocol::Tls);
   }
   TempDir tmp;
