@@ -256,6 +256,10 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
                                           "Bad Request - Invalid Content-Length"});
             return;
           }
+          if (f.length > max_size_) {  // the framer should have said so; never buffer more
+            framing_error(sip::ParseError{sip::ParseErrc::TooLarge, 513, "Message Too Large"});
+            return;
+          }
           crlf_count_ = 0;
           auto bytes = std::make_shared<const std::string>(inbuf_, 0, f.length);
           inbuf_.erase(0, f.length);

@@ -251,5 +251,43 @@ TEST_F(TcpTest, DeliverAnswersWsStylePingOnTheFlow) {
   EXPECT_EQ(peer.got, "\r\n");
 }
 
+TEST(TcpLimits, OversizedStreamMessageIsAnsweredAndTheFlowClosed) {
+  boost::asio::io_context io;
+  test::RecordingHandler handler;
+  TransportLayer tl(io, TransportLimits{600});
+  tl.set_handler(&handler);
+  tl.listen_tcp(Endpoint{kLoopback, 0});
+  TcpPeer peer(io);
+  peer.connect(tl.listen_point(Protocol::Tcp)->local);
+  peer.start_reading();
+  const auto framing = counter("transport_stream_framing_errors");
+  peer.write(test::options_request("huge", std::string(2000, 'z')));
+  ASSERT_TRUE(run_until(io, [&] { return peer.eof; }));
+  EXPECT_EQ(peer.got.rfind("SIP/2.0 5", 0), 0u) << peer.got;  // 513 Message Too Large
+  EXPECT_EQ(counter("transport_stream_framing_errors"), framing + 1);
+  EXPECT_TRUE(handler.got.empty());
+  ASSERT_TRUE(run_until(io, [&] { return tl.flows().size() == 0; }));
+}
+
+TEST(TcpLimits, DeliverAnswersOversizedMessageWith513OnItsFlow) {
+  // deliver() is the entry point of WS flows too: an oversized message gets 513 when possible.
+  boost::asio::io_context io;
+  test::RecordingHandler handler;
+  TransportLayer tl(io, TransportLimits{600});
+  tl.set_handler(&handler);
+  tl.listen_tcp(Endpoint{kLoopback, 0});
+  TcpPeer peer(io);
+  peer.connect(tl.listen_point(Protocol::Tcp)->local);
+  peer.start_reading();
+  peer.write(test::options_request("small"));
+  ASSERT_TRUE(run_until(io, [&] { return handler.got.size() == 1; }));
+  const auto drops = counter("transport_oversize_drops");
+  tl.deliver(shared(test::options_request("big", std::string(1000, 'q'))), handler.got[0].src);
+  ASSERT_TRUE(run_until(io, [&] { return peer.got.find("\r\n\r\n") != std::string::npos; }));
+  EXPECT_EQ(peer.got.rfind("SIP/2.0 513", 0), 0u) << peer.got;
+  EXPECT_EQ(counter("transport_oversize_drops"), drops + 1);
+  EXPECT_EQ(handler.got.size(), 1u);
+}
+
 }  // namespace
 }  // namespace sipws::transport
