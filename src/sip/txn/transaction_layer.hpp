@@ -37,7 +37,8 @@ class TransactionUser {
   virtual void on_ack(const Message& ack, const Source& src) = 0;
   /// A CANCEL matched INVITE server transaction `invite_id` (s.9.2); the layer already answered
   /// the CANCEL with 200. The TU cancels its branches and answers the INVITE with 487.
-  /// A CANCEL matching nothing is answered 481 by the layer and not reported.
+  /// A CANCEL matching nothing is answered 481 by the layer and not reported; neither is one
+  /// arriving after the INVITE got its final response (answered 200, nothing left to cancel).
   virtual void on_cancel(ServerTxnId invite_id, const Message& cancel) = 0;
   /// A response for client transaction `id`: every provisional, the first final, and for
   /// INVITE every 2xx retransmission while Accepted (RFC 6026 s.7.2). Non-2xx final
@@ -70,6 +71,10 @@ class TransactionLayerImpl;
 /// Matches incoming messages to transactions (s.17.1.3, s.17.2.3, with the RFC 2543 fallback
 /// for branches without the magic cookie), runs their state machines and timers A-K, L, M.
 /// Thread: single; every call and callback on the thread that runs `timers`.
+/// Counters: sip_txn_retransmissions_absorbed, sip_txn_retransmissions_sent, sip_txn_timeouts
+/// (B, F, H), sip_txn_cancel_200, sip_txn_cancel_481, sip_txn_send_failures,
+/// sip_txn_stray_responses, sip_txn_acks_to_tu, sip_txn_acks_absorbed, sip_txn_respond_ignored,
+/// sip_txn_duplicate_branch, sip_txn_server_created, sip_txn_client_created.
 class TransactionLayer {
  public:
   TransactionLayer(TimerService& timers, Sender& sender, TransactionUser& tu,
@@ -89,6 +94,8 @@ class TransactionLayer {
 
   /// Starts a client transaction sending `request` to `dest`; its top Via branch must be new.
   /// A send failure is reported later through on_client_failure (never re-entrantly).
+  /// An ACK has no client transaction: it is sent once and nothing is ever reported for its id.
+  /// A branch + method already in use fails the new transaction (on_client_failure, true).
   ClientTxnId send_request(const Message& request, const Destination& dest);
 
   /// The request that created server transaction `id`, or nullptr if it is gone.
