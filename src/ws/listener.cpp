@@ -37,6 +37,19 @@ namespace {
 /// The subprotocol RFC 7118 s.4.1 registers for SIP over WebSocket.
 constexpr const char* kSipSubprotocol = "sip";
 
+/// websocketpp's stock configs with a shorter socket shutdown timeout: after the WS closing
+/// handshake the server waits for the peer's TLS close_notify, which some clients never send
+/// while keeping the socket open; the flow stays in the FlowTable until then.
+template <class Base>
+struct SipConfig : Base {
+  struct transport_config : Base::transport_config {
+    static const long timeout_socket_shutdown = 1000;  // ms
+  };
+  typedef wsp::transport::asio::endpoint<transport_config> transport_type;
+};
+using WsConfig = SipConfig<wsp::config::asio>;
+using WssConfig = SipConfig<wsp::config::asio_tls>;
+
 Endpoint to_endpoint(const boost::asio::ip::tcp::endpoint& ep) {
   return Endpoint{ep.address(), ep.port()};
 }
@@ -129,7 +142,7 @@ class ServerImpl final : public ListenerImpl {
  public:
   using Server = wsp::server<Config>;
   using Flow = WsFlow<Config>;
-  static constexpr bool kTls = std::is_same_v<Config, wsp::config::asio_tls>;
+  static constexpr bool kTls = std::is_same_v<Config, WssConfig>;
 
   ServerImpl(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
              ListenerConfig cfg)
@@ -203,7 +216,11 @@ class ServerImpl final : public ListenerImpl {
     sweep_.cancel();
     wsp::lib::error_code ec;
     if (server_.is_listening()) server_.stop_listening(ec);
-    for (auto& [hdl, flow] : conns_) flow->close_with(wsp::close::status::going_away, "shutdown");
+    // A failed close terminates at once and may erase from conns_: iterate over a copy.
+    const auto conns = conns_;
+    for (const auto& [hdl, flow] : conns) {
+      flow->close_with(wsp::close::status::going_away, "shutdown");
+    }
   }
 
  private:
@@ -223,8 +240,7 @@ class ServerImpl final : public ListenerImpl {
     auto c = con(hdl);
     if (!c) return false;
     const auto& offered = c->get_requested_subprotocols();
-    if (stopped_ ||
-        std::find(offered.begin(), offered.end(), kSipSubprotocol) == offered.end()) {
+    if (stopped_ || std::find(offered.begin(), offered.end(), kSipSubprotocol) == offered.end()) {
       counters().get("ws_handshake_rejected").inc();
       c->set_status(stopped_ ? wsp::http::status_code::service_unavailable
                              : wsp::http::status_code::bad_request);
@@ -356,7 +372,8 @@ class ServerImpl final : public ListenerImpl {
   /// (pong_timeout) then calls on_pong_timeout.
   void sweep() {
     const TimePoint now = SteadyClock::now();
-    for (auto& [hdl, f] : conns_) {
+    const auto conns = conns_;
+    for (const auto& [hdl, f] : conns) {
       if (f->idle_for(cfg_.ping_interval, now)) {
         counters().get("ws_keepalive_pings").inc();
         f->send_ping();
@@ -382,11 +399,9 @@ class ServerImpl final : public ListenerImpl {
 Listener::Listener(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
                    ListenerConfig cfg) {
   if (cfg.tls) {
-    impl_ = std::make_unique<ServerImpl<wsp::config::asio_tls>>(io, flows, std::move(deliver),
-                                                                std::move(cfg));
+    impl_ = std::make_unique<ServerImpl<WssConfig>>(io, flows, std::move(deliver), std::move(cfg));
   } else {
-    impl_ = std::make_unique<ServerImpl<wsp::config::asio>>(io, flows, std::move(deliver),
-                                                            std::move(cfg));
+    impl_ = std::make_unique<ServerImpl<WsConfig>>(io, flows, std::move(deliver), std::move(cfg));
   }
 }
 

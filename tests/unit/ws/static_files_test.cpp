@@ -74,9 +74,9 @@ TEST_F(StaticFilesTest, MissingFileAndDirectoryAre404) {
 }
 
 TEST_F(StaticFilesTest, TraversalRefused) {
-  for (const char* t : {"/../secret.txt", "/sub/../../secret.txt", "/%2e%2e/secret.txt",
-                        "/..%2fsecret.txt", "/..", "/sub/..", "/..\\secret.txt",
-                        "/%00index.html"}) {
+  for (const char* t :
+       {"/../secret.txt", "/sub/../../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/..",
+        "/sub/..", "/..\\secret.txt", "/%00index.html"}) {
     const FileResponse r = serve_static_file(root_.string(), t);
     EXPECT_EQ(r.status, 403) << t;
     EXPECT_EQ(r.body.find("top secret"), std::string::npos) << t;
