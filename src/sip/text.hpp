@@ -1,0 +1,118 @@
+#pragma once
+// Small character-class and string helpers shared by the SIP parser files (RFC 3261 s.25.1).
+// Internal to src/sip/; pure functions, no allocation.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace sipws::sip::text {
+
+inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+inline bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
+inline bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+inline int hex_value(char c) {
+  if (is_digit(c)) return c - '0';
+  return lower(c) - 'a' + 10;
+}
+/// SP, HTAB, CR, LF (LWS after unfolding may still hold CR/LF in built values).
+inline bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+/// RFC 3261 token characters.
+inline bool is_token_char(char c) {
+  if (is_alnum(c)) return true;
+  switch (c) {
+    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+inline bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!is_token_char(c)) return false;
+  }
+  return true;
+}
+/// RFC 3261 unreserved (alphanum / mark).
+inline bool is_unreserved(char c) {
+  if (is_alnum(c)) return true;
+  switch (c) {
+    case '-': case '_': case '.': case '!': case '~': case '*': case '\'': case '(': case ')':
+      return true;
+    default:
+      return false;
+  }
+}
+
+inline bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+inline bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequal(s.substr(0, prefix.size()), prefix);
+}
+
+inline std::string_view ltrim(std::string_view s) {
+  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
+  return s;
+}
+inline std::string_view rtrim(std::string_view s) {
+  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+inline std::string_view trim(std::string_view s) { return rtrim(ltrim(s)); }
+
+/// Decimal digits only, value < 2^32.
+inline std::optional<std::uint32_t> parse_u32(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    if (v > 0xffffffffULL) return std::nullopt;
+  }
+  return static_cast<std::uint32_t>(v);
+}
+
+/// Validates %HH escapes in `s`: every '%' is followed by two hex digits.
+inline bool escapes_ok(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size()) return false;
+      if (!is_hex(s[i + 1]) || !is_hex(s[i + 2])) return false;
+      i += 2;
+    }
+  }
+  return true;
+}
+
+/// Index of the closing quote of a quoted string starting at s[open] == '"', honouring
+/// quoted-pairs; npos if unterminated.
+inline std::size_t quoted_end(std::string_view s, std::size_t open) {
+  for (std::size_t i = open + 1; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (s[i] == '"') return i;
+  }
+  return std::string_view::npos;
+}
+
+/// IPv6 address text without brackets (RFC 4291 s.2.2, RFC 5118 s.4.10). Defined in uri.cpp.
+bool valid_ipv6(std::string_view s);
+/// Dotted-quad IPv4 address.
+bool valid_ipv4(std::string_view s);
+/// hostname characters (alnum, '-', '.', '_'), non-empty.
+bool valid_hostname(std::string_view s);
+
+}  // namespace sipws::sip::text
