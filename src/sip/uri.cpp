@@ -218,7 +218,8 @@ std::optional<Uri> parse_uri(std::string_view text) {
   rest.remove_prefix(pos);
   const auto q = rest.find('?');
   const auto params = rest.substr(0, q);
-  if (!params.empty() && !parse_params(params.substr(1), ';', kParamExtra, u.params)) {
+  if (!params.empty() &&
+      (params.size() == 1 || !parse_params(params.substr(1), ';', kParamExtra, u.params))) {
     return std::nullopt;
   }
   if (q != std::string_view::npos) {
