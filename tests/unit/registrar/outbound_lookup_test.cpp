@@ -121,6 +121,7 @@ TEST_F(OutboundLookup, JssipRegisterGets200WithInstanceRegIdGruusAndRequireOutbo
   EXPECT_EQ(tg.rfind("sip:tgruu.", 0), 0u) << tg;
   EXPECT_EQ(tg.substr(tg.size() - 15), "@example.com;gr") << tg;
   EXPECT_EQ(o.header(HeaderId::Require), "outbound");
+  EXPECT_EQ(o.header(HeaderId::Date), http_date(timers.unix_time()));
   const auto b = location.lookup("alice@example.com");
   ASSERT_EQ(b.size(), 1u);
   EXPECT_TRUE(b[0]->outbound);
@@ -355,6 +356,11 @@ TEST_F(OutboundLookup, ExpiredBindingsDisappear) {
   EXPECT_EQ(location.size(), 0u);
   EXPECT_EQ(timers.pending(), 0u);
   EXPECT_EQ(run(lookup, msg(invite("sip:alice@example.com")), udp).status(), 480);
+}
+
+TEST(HttpDate, Rfc7231Format) {
+  EXPECT_EQ(http_date(1'700'000'000), "Tue, 14 Nov 2023 22:13:20 GMT");
+  EXPECT_EQ(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
 }  // namespace
