@@ -181,7 +181,7 @@ Expected<Message, ParseError> parse(std::shared_ptr<const std::string> bytes,
   auto& headers = A::headers(m);
   headers.reserve(24);
   std::shared_ptr<std::string> unfolded;  // one buffer for every folded value, never reallocated
-  std::array<std::int16_t, kIds> first{};
+  std::array<std::int32_t, kIds> first{};
   first.fill(-1);
 
   auto add_header = [&](std::string_view text, bool folded) -> std::optional<ParseError> {
@@ -255,11 +255,14 @@ Expected<Message, ParseError> parse(std::shared_ptr<const std::string> bytes,
   }
 
   // ---- singletons and mandatory headers (RFC 3261 s.8.1.1, s.20) ----
+  // A repeated singleton with the same value is dropped (so that mutators and the serializer
+  // see one); with a different value it is an error (RFC 4475 s.3.3.8, s.3.3.9).
+  bool drop_duplicates = false;
   for (std::size_t i = 0; i < headers.size(); ++i) {
     const auto id = headers[i].id;
     const auto k = static_cast<std::size_t>(id);
     if (first[k] < 0) {
-      first[k] = static_cast<std::int16_t>(std::min<std::size_t>(i, 0x7fff));
+      first[k] = static_cast<std::int32_t>(i);
       continue;
     }
     switch (id) {
@@ -269,12 +272,23 @@ Expected<Message, ParseError> parse(std::shared_ptr<const std::string> bytes,
       case HeaderId::CSeq:
       case HeaderId::MaxForwards:
       case HeaderId::ContentLength:
+      case HeaderId::Expires:
         if (headers[static_cast<std::size_t>(first[k])].value != headers[i].value) {
           return fail(ParseErrc::DuplicateHeader, dup_reason(id));
         }
+        headers[i].id = HeaderId::kCount;  // marked for removal
+        drop_duplicates = true;
         break;
       default:
         break;
+    }
+  }
+  if (drop_duplicates) {
+    std::erase_if(headers, [](const Header& h) { return h.id == HeaderId::kCount; });
+    first.fill(-1);
+    for (std::size_t i = 0; i < headers.size(); ++i) {
+      auto& f = first[static_cast<std::size_t>(headers[i].id)];
+      if (f < 0) f = static_cast<std::int32_t>(i);
     }
   }
   auto get = [&](HeaderId id) -> const Header* {
@@ -411,7 +425,26 @@ Frame frame_stream(std::string_view buffered, std::size_t max_size) {
     const auto colon = l.find(':');
     if (colon == std::string_view::npos) continue;
     if (header_id(rtrim(l.substr(0, colon))) != HeaderId::ContentLength) continue;
-    const auto v = parse_uint(l.substr(colon + 1));
+    // The value may continue on folded lines (RFC 3261 s.7.3.1).
+    auto value_end = e;
+    while (p < head.size() && (head[p] == ' ' || head[p] == '\t')) {
+      auto ce = head.find("\r\n", p);
+      if (ce == std::string_view::npos) ce = head.size();
+      value_end = ce;
+      p = ce + 2;
+    }
+    const auto value_start = (e - l.size()) + colon + 1;
+    const auto raw_value = head.substr(value_start, value_end - value_start);
+    std::string_view digits = trim(raw_value);
+    // Only LWS may separate the folded pieces: strip CRLF + WSP and re-check.
+    std::string joined;
+    if (digits.find('\r') != std::string_view::npos) {
+      for (char c : digits) {
+        if (!is_ws(c)) joined.push_back(c);
+      }
+      digits = joined;
+    }
+    const auto v = parse_uint(digits);
     if (!v || (cl && *cl != *v)) bad = true;
     if (v) cl = v;
   }

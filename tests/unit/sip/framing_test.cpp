@@ -49,6 +49,17 @@ TEST(FrameStream, TwoMessagesBackToBack) {
   EXPECT_EQ(m2->body(), "second!");
 }
 
+TEST(FrameStream, FoldedContentLength) {
+  auto m = msg("abc");
+  m.replace(m.find("Content-Length : 3"), 18, "Content-Length:\r\n 3");
+  const auto f = frame_stream(m);
+  ASSERT_EQ(f.kind, Frame::Complete);
+  EXPECT_EQ(f.length, m.size());
+  const auto p = parse(m, ParseOptions{.stream = true});
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->body(), "abc");
+}
+
 TEST(FrameStream, KeepAliveCrlf) {
   auto f = frame_stream("\r\n\r\n");
   EXPECT_EQ(f.kind, Frame::KeepAlive);

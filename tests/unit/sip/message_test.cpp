@@ -163,6 +163,16 @@ TEST(Parse, Rejections) {
             ParseErrc::BadStatusLine);
 }
 
+TEST(Parse, IdenticalSingletonDuplicatesAreDropped) {
+  const auto m = must_parse(req("Call-ID: abc@h\r\nMax-Forwards: 5\r\nMax-Forwards: 5\r\n"));
+  EXPECT_EQ(m.count(HeaderId::CallId), 1u);
+  EXPECT_EQ(m.count(HeaderId::MaxForwards), 1u);
+  EXPECT_EQ(m.max_forwards(), 5u);
+  EXPECT_EQ(m.count(HeaderId::Via), 1u);
+  EXPECT_EQ(must_fail(req("Max-Forwards: 5\r\nMax-Forwards: 6\r\n")).reason,
+            "Bad Request - Multiple Max-Forwards values");
+}
+
 TEST(Parse, ProxyLevelDefectsAreReadable) {
   // Unknown scheme (416), Proxy-Require (420), Max-Forwards 0 (483) are the proxy's business.
   auto m = must_parse(req("Max-Forwards: 0\r\nProxy-Require: foo\r\n", "OPTIONS http://x.org SIP/2.0"));
