@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "auth/digest.hpp"
 #include "auth/nonce.hpp"
@@ -38,10 +39,14 @@ struct DigestAuthConfig {
 ///    removed from ctx.request() (s.22.3); other realms' credentials are forwarded.
 ///  - A request whose ctx.identity() already equals the expected user@realm (e.g. proven by
 ///    the WebSocket handshake) passes without a challenge.
-/// Not yet: nonce-count (nc) replay tracking, checking `uri` against the Request-URI,
-/// auth-int, -sess algorithms.
+///  - Nonce-count (RFC 7616 s.3.4): with qop=auth, each nonce's nc must grow (tracked in memory
+///    per node for the nonce lifetime); a replayed or smaller nc after a valid response =>
+///    new challenge with stale=true (auth_replays). nc must be 8 hex digits, else 400.
+/// Not yet: checking `uri` against the Request-URI, auth-int, -sess algorithms; nc state is
+/// per node (a cluster shares the nonce secret only).
 /// Counters: auth_challenges, auth_successes, auth_failures, auth_stale, auth_forbidden,
-/// auth_bad_credentials. Thread: core io thread (the AsyncStore's post must run callbacks there).
+/// auth_bad_credentials, auth_replays. Thread: core io thread (the AsyncStore's post must run
+/// callbacks there).
 class DigestAuthProcessor final : public proxy::RequestProcessor {
  public:
   /// `domains`, `store` and `timers` must outlive the processor. Creates a random nonce secret.
@@ -71,6 +76,17 @@ class DigestAuthProcessor final : public proxy::RequestProcessor {
   Counter& stale_;
   Counter& forbidden_;
   Counter& bad_credentials_;
+  Counter& replays_;
+
+  /// Highest nc seen per nonce (qop=auth), dropped once the nonce can no longer be Valid.
+  struct NonceUse {
+    std::uint32_t nc = 0;
+    std::int64_t forget_at = 0;  ///< Unix seconds
+  };
+  /// Records `nc` for `nonce`; false if it is not greater than the last one (a replay).
+  bool accept_nc(const std::string& nonce, std::uint32_t nc);
+  std::unordered_map<std::string, NonceUse> nonce_uses_;
+  std::size_t prune_at_ = 1024;
 };
 
 }  // namespace sipws::auth

@@ -95,12 +95,14 @@ struct Creds {
   DigestAlgorithm alg = DigestAlgorithm::Md5;
   bool qop = true;
   std::string nonce;
+  std::string nc = "00000001";
 };
 
 /// The header value a client would send (RFC 7616 s.3.4).
 std::string credentials(const Creds& c) {
   const std::string h1 = ha1(c.alg, c.user, c.realm, c.password);
-  const std::string nc = "00000001", cnonce = "0a4f113b";
+  const std::string& nc = c.nc;
+  const std::string cnonce = "0a4f113b";
   std::string v = "Digest username=\"" + c.user + "\", realm=\"" + c.realm + "\", nonce=\"" +
                   c.nonce + "\", uri=\"" + c.uri +
                   "\", algorithm=" + std::string(algorithm_name(c.alg));
@@ -334,6 +336,46 @@ TEST_F(DigestAuthTest, StaleNonceIsChallengedAgainWithStaleTrue) {
                        src_, 3);
   EXPECT_EQ(run(retry), Action::Continue);
   EXPECT_EQ(retry.identity(), "alice@example.com");
+}
+
+TEST_F(DigestAuthTest, ReplayedNonceCountIsChallengedWithStale) {
+  Creds c;
+  c.nonce = fresh_nonce();
+  const std::string auth = "Authorization: " + credentials(c);
+  RequestContext first(make_register("alice", "example.com", {auth}), src_, 2);
+  ASSERT_EQ(run(first), Action::Continue);
+
+  auto before = counters().get("auth_replays").value();
+  RequestContext replay(make_register("alice", "example.com", {auth}), src_, 3);
+  ASSERT_EQ(run(replay), Action::Respond);
+  EXPECT_EQ(replay.response()->status(), 401);
+  auto ch = challenges(*replay.response(), HeaderId::WwwAuthenticate);
+  ASSERT_FALSE(ch.empty());
+  EXPECT_TRUE(ch[0].stale);
+  EXPECT_TRUE(replay.identity().empty());
+  EXPECT_EQ(counters().get("auth_replays").value(), before + 1);
+
+  // A refresh with the same nonce and the next nc is fine (RFC 7616 s.3.4).
+  c.nc = "00000002";
+  RequestContext next(make_register("alice", "example.com", {"Authorization: " + credentials(c)}),
+                      src_, 4);
+  EXPECT_EQ(run(next), Action::Continue);
+  EXPECT_EQ(next.identity(), "alice@example.com");
+  // Going back is a replay too.
+  c.nc = "00000001";
+  RequestContext back(make_register("alice", "example.com", {"Authorization: " + credentials(c)}),
+                      src_, 5);
+  EXPECT_EQ(run(back), Action::Respond);
+}
+
+TEST_F(DigestAuthTest, MalformedNonceCountIs400) {
+  Creds c;
+  c.nonce = fresh_nonce();
+  c.nc = "1";
+  RequestContext ctx(make_register("alice", "example.com", {"Authorization: " + credentials(c)}),
+                     src_, 2);
+  ASSERT_EQ(run(ctx), Action::Respond);
+  EXPECT_EQ(ctx.response()->status(), 400);
 }
 
 TEST_F(DigestAuthTest, ForgedNonceGetsA401WithoutStale) {
