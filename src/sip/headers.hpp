@@ -16,7 +16,9 @@ namespace sipws::sip {
 struct NameAddr {
   std::string_view display;   ///< display name, quotes stripped (escapes kept); may be empty
   Uri uri;
-  std::vector<Param> params;  ///< header params after the URI (e.g. tag, expires, q, +sip.instance)
+  /// Header params after the URI (tag, expires, q, +sip.instance...); a quoted value keeps its
+  /// quotes (e.g. `"<urn:uuid:...>"`).
+  std::vector<Param> params;
   bool angle = false;         ///< true if written as <uri>
   bool star = false;          ///< Contact: * (then uri is empty)
   std::string_view raw;       ///< the whole value

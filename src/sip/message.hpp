@@ -68,8 +68,9 @@ class Message {
   // ---- mutation (the proxy's and UAS core's tools) ----
   void set_request_uri(std::string uri);
   void set_status(int code, std::string reason);
-  /// Inserts a header before the first header with the same id; if none, before the first
-  /// header (Via, Record-Route) or at the end (others), see implementation notes.
+  /// Inserts a header before the first header with the same id; if there is none, a Via goes
+  /// to the very top and any other header right after the last Via (top if no Via).
+  /// Re-derives the pre-parsed field for `id` (top_via, from, to, call_id, cseq, max_forwards).
   void push_front(HeaderId id, std::string value);
   /// Appends a header at the end (before the body).
   void append(HeaderId id, std::string value);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/counters.hpp"
 #include "sip/message_access.hpp"
 #include "sip/text.hpp"
 
@@ -93,8 +94,10 @@ Expected<Message, ParseError> parse(std::string_view bytes, const ParseOptions& 
   return parse(std::make_shared<const std::string>(bytes), opts);
 }
 
-Expected<Message, ParseError> parse(std::shared_ptr<const std::string> bytes,
-                                    const ParseOptions& opts) {
+namespace {
+
+Expected<Message, ParseError> parse_impl(std::shared_ptr<const std::string> bytes,
+                                         const ParseOptions& opts) {
   if (!bytes || bytes->empty()) return fail(ParseErrc::Empty, "Bad Request - Empty message");
   if (bytes->size() > opts.max_size) {
     return fail(ParseErrc::TooLarge, "Message Too Large", 513);
@@ -385,6 +388,18 @@ Expected<Message, ParseError> parse(std::shared_ptr<const std::string> bytes,
   }
   if (unfolded) A::owned(m).push_back(std::move(unfolded));  // keeps folded values alive
   return m;
+}
+
+}  // namespace
+
+Expected<Message, ParseError> parse(std::shared_ptr<const std::string> bytes,
+                                    const ParseOptions& opts) {
+  auto res = parse_impl(std::move(bytes), opts);
+  if (!res) {
+    static Counter& errors = counters().get("sip_parse_errors");
+    errors.inc();
+  }
+  return res;
 }
 
 bool is_keepalive(std::string_view bytes) {

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "common/counters.hpp"
 #include "sip/parser.hpp"
 
 namespace sipws::sip {
@@ -363,6 +364,13 @@ TEST(Builders, MakeCancelAndAck) {
   EXPECT_EQ(a2.to().tag(), "callee1");
   EXPECT_EQ(a2.from().tag(), "9fxced76sl");
   EXPECT_EQ(a2.top_via().branch(), "z9hG4bKasudf");
+}
+
+TEST(Parse, ErrorsAreCounted) {
+  const auto before = counters().get("sip_parse_errors").value();
+  must_fail("garbage\r\n\r\n");
+  must_parse(kInvite);
+  EXPECT_EQ(counters().get("sip_parse_errors").value(), before + 1);
 }
 
 TEST(ErrorCategory, Messages) {
