@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <system_error>
@@ -152,11 +153,11 @@ class ServerImpl final : public ListenerImpl {
         cfg_(std::move(cfg)),
         sweep_(io),
         self_(std::make_shared<ServerImpl*>(this)) {
-    server_.clear_access_channels(wsp::log::alevel::all);
-    server_.clear_error_channels(wsp::log::elevel::all);
-    server_.init_asio(&io_);  // start-up: may throw
-    server_.set_reuse_addr(true);
-    server_.set_max_message_size(cfg_.max_message_size);
+    server_->clear_access_channels(wsp::log::alevel::all);
+    server_->clear_error_channels(wsp::log::elevel::all);
+    server_->init_asio(&io_);  // start-up: may throw
+    server_->set_reuse_addr(true);
+    server_->set_max_message_size(cfg_.max_message_size);
     std::weak_ptr<ServerImpl*> weak = self_;
     auto guard = [weak](auto member) {
       return [weak, member](auto&&... args) {
@@ -165,18 +166,18 @@ class ServerImpl final : public ListenerImpl {
         return ((*self)->*member)(std::forward<decltype(args)>(args)...);
       };
     };
-    server_.set_validate_handler(guard(&ServerImpl::on_validate));
-    server_.set_open_handler(guard(&ServerImpl::on_open));
-    server_.set_close_handler(guard(&ServerImpl::on_close));
-    server_.set_fail_handler(guard(&ServerImpl::on_fail));
-    server_.set_message_handler(guard(&ServerImpl::on_message));
-    server_.set_ping_handler(guard(&ServerImpl::on_ping));
-    server_.set_pong_handler(guard(&ServerImpl::on_pong));
-    server_.set_pong_timeout_handler(guard(&ServerImpl::on_pong_timeout));
-    if (!cfg_.www_root.empty()) server_.set_http_handler(guard(&ServerImpl::on_http));
+    server_->set_validate_handler(guard(&ServerImpl::on_validate));
+    server_->set_open_handler(guard(&ServerImpl::on_open));
+    server_->set_close_handler(guard(&ServerImpl::on_close));
+    server_->set_fail_handler(guard(&ServerImpl::on_fail));
+    server_->set_message_handler(guard(&ServerImpl::on_message));
+    server_->set_ping_handler(guard(&ServerImpl::on_ping));
+    server_->set_pong_handler(guard(&ServerImpl::on_pong));
+    server_->set_pong_timeout_handler(guard(&ServerImpl::on_pong_timeout));
+    if (!cfg_.www_root.empty()) server_->set_http_handler(guard(&ServerImpl::on_http));
     if constexpr (kTls) {
       auto tls = cfg_.tls;
-      server_.set_tls_init_handler([tls](Hdl) { return tls; });
+      server_->set_tls_init_handler([tls](Hdl) { return tls; });
     }
   }
 
@@ -184,7 +185,9 @@ class ServerImpl final : public ListenerImpl {
     self_.reset();  // late websocketpp callbacks become no-ops
     sweep_.cancel();
     wsp::lib::error_code ec;
-    if (server_.is_listening()) server_.stop_listening(ec);
+    if (server_->is_listening()) server_->stop_listening(ec);
+    // The aborted accept completion is queued now; release the endpoint after it has run.
+    boost::asio::post(io_, [&io = io_, keep = server_] { boost::asio::post(io, [keep] {}); });
     auto conns = std::move(conns_);
     conns_.clear();
     for (auto& [hdl, flow] : conns) {
@@ -195,14 +198,14 @@ class ServerImpl final : public ListenerImpl {
 
   void start() override {
     wsp::lib::error_code ec;
-    server_.listen(boost::asio::ip::tcp::endpoint(cfg_.listen.address, cfg_.listen.port), ec);
+    server_->listen(boost::asio::ip::tcp::endpoint(cfg_.listen.address, cfg_.listen.port), ec);
     if (ec) {
       throw std::system_error(ec, "ws listen on " + cfg_.listen.to_string());
     }
-    server_.start_accept(ec);
+    server_->start_accept(ec);
     if (ec) throw std::system_error(ec, "ws accept on " + cfg_.listen.to_string());
     boost::system::error_code bec;
-    local_ = to_endpoint(server_.get_local_endpoint(bec));
+    local_ = to_endpoint(server_->get_local_endpoint(bec));
     stopped_ = false;
     spdlog::info("{} listener on {}", via_token(protocol()), local_.to_string());
     schedule_sweep();
@@ -215,7 +218,7 @@ class ServerImpl final : public ListenerImpl {
     stopped_ = true;
     sweep_.cancel();
     wsp::lib::error_code ec;
-    if (server_.is_listening()) server_.stop_listening(ec);
+    if (server_->is_listening()) server_->stop_listening(ec);
     // A failed close terminates at once and may erase from conns_: iterate over a copy.
     const auto conns = conns_;
     for (const auto& [hdl, flow] : conns) {
@@ -226,7 +229,7 @@ class ServerImpl final : public ListenerImpl {
  private:
   typename Server::connection_ptr con(Hdl hdl) {
     wsp::lib::error_code ec;
-    auto c = server_.get_con_from_hdl(std::move(hdl), ec);
+    auto c = server_->get_con_from_hdl(std::move(hdl), ec);
     return ec ? nullptr : c;
   }
 
@@ -386,7 +389,9 @@ class ServerImpl final : public ListenerImpl {
   transport::FlowTable& flows_;
   DeliverFn deliver_;
   ListenerConfig cfg_;
-  Server server_;
+  /// Shared: websocketpp's accept handler holds a raw pointer to the endpoint, so the endpoint
+  /// must outlive the cancelled accept that is still queued when the listener is destroyed.
+  std::shared_ptr<Server> server_ = std::make_shared<Server>();
   boost::asio::steady_timer sweep_;
   std::map<Hdl, std::shared_ptr<Flow>, std::owner_less<Hdl>> conns_;
   Endpoint local_;
