@@ -1,5 +1,6 @@
 // JsSIP in Node: a socket adapter over the `ws` package (JsSIP's socket interface), the
 // RTCPeerConnection shim, and a UA factory for ws:// and wss:// (self-signed cert accepted).
+import { EventEmitter } from 'node:events';
 import JsSIP from 'jssip';
 import WebSocket from 'ws';
 import { installRtcShim } from './rtc-shim.mjs';
@@ -21,6 +22,8 @@ export class NodeWsSocket {
     this._ws = null;
     this.received = [];
     this.sent = [];
+    /** Emits 'received' / 'sent' with the raw text of every SIP message. */
+    this.wire = new EventEmitter();
     this.onconnect = () => {};
     this.ondisconnect = () => {};
     this.ondata = () => {};
@@ -57,6 +60,7 @@ export class NodeWsSocket {
     ws.on('message', (data, isBinary) => {
       const text = isBinary ? Buffer.from(data).toString('utf8') : data.toString();
       this.received.push(text);
+      this.wire.emit('received', text);
       this.ondata(text);
     });
     ws.on('error', () => {}); // 'close' follows and reports the disconnection
@@ -78,6 +82,7 @@ export class NodeWsSocket {
   send(message) {
     if (!this.isConnected()) return false;
     this.sent.push(message);
+    this.wire.emit('sent', message);
     this._ws.send(message);
     return true;
   }
@@ -149,4 +154,30 @@ export function parseSip(text) {
     headers,
     cseq: (headers('CSeq')[0] || '').trim(),
   };
+}
+
+/**
+ * Resolves with the first message received on `socket` from index `from` on (parsed with
+ * parseSip) that satisfies `pred`; rejects if one satisfies `failIf` first, or after `ms`.
+ */
+export function waitMessage(socket, pred, { from = 0, failIf = () => false, ms = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    let next = from;
+    const scan = () => {
+      for (; next < socket.received.length; next++) {
+        const m = parseSip(socket.received[next]);
+        if (pred(m)) return finish(null, m);
+        if (failIf(m)) return finish(new Error(`unexpected message: ${m.first}`));
+      }
+    };
+    const timer = setTimeout(() => finish(new Error(`timed out after ${ms} ms waiting for a message`)), ms);
+    function finish(err, m) {
+      clearTimeout(timer);
+      socket.wire.removeListener('received', scan);
+      if (err) reject(err);
+      else resolve(m);
+    }
+    socket.wire.on('received', scan);
+    scan();
+  });
 }
