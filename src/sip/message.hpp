@@ -21,7 +21,9 @@ namespace sipws::sip {
 struct Header {
   HeaderId id = HeaderId::Other;
   std::string_view name;   ///< as received (compact or long form) or canonical when we add it
-  std::string_view value;  ///< trimmed, folding (LWS) left as received
+  /// Trimmed. A folded value (RFC 3261 s.7.3.1) is unfolded into an owned buffer, each CRLF
+  /// replaced by one SP, so values never contain CRLF.
+  std::string_view value;
 };
 
 /// A parsed request or response. Thread: not thread-safe; copy to share across threads.
