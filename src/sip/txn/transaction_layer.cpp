@@ -49,14 +49,28 @@ Stats& stats() {
   return s;
 }
 
-enum class ClientState : std::uint8_t { Calling, Trying, Proceeding, Accepted, Completed, Terminated };
-enum class ServerState : std::uint8_t { Trying, Proceeding, Completed, Confirmed, Accepted, Terminated };
+enum class ClientState : std::uint8_t {
+  Calling,
+  Trying,
+  Proceeding,
+  Accepted,
+  Completed,
+  Terminated
+};
+enum class ServerState : std::uint8_t {
+  Trying,
+  Proceeding,
+  Completed,
+  Confirmed,
+  Accepted,
+  Terminated
+};
 
 struct ClientTxn {
   ClientTxnId id = 0;
   bool invite = false;
   bool reliable = false;
-  bool keyed = false;            ///< `key` is registered (false after a duplicate branch)
+  bool keyed = false;  ///< `key` is registered (false after a duplicate branch)
   bool failure_transport = false;
   ClientState state = ClientState::Trying;
   Message request;
@@ -262,9 +276,9 @@ class TransactionLayerImpl {
     ClientTxn* t = find_client(id);
     if (t == nullptr) return;
     t->retransmit = 0;
-    const bool active = t->invite ? t->state == ClientState::Calling
-                                  : (t->state == ClientState::Trying ||
-                                     t->state == ClientState::Proceeding);
+    const bool active =
+        t->invite ? t->state == ClientState::Calling
+                  : (t->state == ClientState::Trying || t->state == ClientState::Proceeding);
     if (!active) return;
     stats().retransmitted.inc();
     if (!send(t->dest, t->request_bytes)) {

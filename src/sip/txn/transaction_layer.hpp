@@ -77,8 +77,7 @@ class TransactionLayerImpl;
 /// sip_txn_duplicate_branch, sip_txn_server_created, sip_txn_client_created.
 class TransactionLayer {
  public:
-  TransactionLayer(TimerService& timers, Sender& sender, TransactionUser& tu,
-                   TimerConfig cfg = {});
+  TransactionLayer(TimerService& timers, Sender& sender, TransactionUser& tu, TimerConfig cfg = {});
   ~TransactionLayer();
   TransactionLayer(const TransactionLayer&) = delete;
   TransactionLayer& operator=(const TransactionLayer&) = delete;

@@ -126,7 +126,7 @@ TEST_F(TxnTest, InviteClientReliableTimerDIsZero) {
   layer.receive(inv.response(603, "d1"), tcp_src());
   ASSERT_EQ(sender.sent.size(), 2u);
   EXPECT_EQ(sender.sent[1].dest.flow, 12u);  // the ACK follows the INVITE's destination
-  EXPECT_EQ(layer.client_count(), 1u);      // not erased re-entrantly
+  EXPECT_EQ(layer.client_count(), 1u);       // not erased re-entrantly
   timers.advance(milliseconds(0));
   EXPECT_EQ(layer.client_count(), 0u);
 }
@@ -160,10 +160,10 @@ TEST_F(TxnTest, InviteClientSuccessGoesToAcceptedAndPassesRetransmitted2xx) {
 TEST_F(TxnTest, NonInviteClientTimerECapsAtT2AndTimerFFires) {
   const ClientTxnId id = layer.send_request(downstream_options().msg(), udp_dest());
   timers.advance(milliseconds(32000));
-  const std::vector<Millis> expected{
-      milliseconds(0),     milliseconds(500),   milliseconds(1500),  milliseconds(3500),
-      milliseconds(7500),  milliseconds(11500), milliseconds(15500), milliseconds(19500),
-      milliseconds(23500), milliseconds(27500), milliseconds(31500)};
+  const std::vector<Millis> expected{milliseconds(0),     milliseconds(500),   milliseconds(1500),
+                                     milliseconds(3500),  milliseconds(7500),  milliseconds(11500),
+                                     milliseconds(15500), milliseconds(19500), milliseconds(23500),
+                                     milliseconds(27500), milliseconds(31500)};
   EXPECT_EQ(send_times(), expected);
   ASSERT_EQ(tu.events.size(), 1u);
   EXPECT_EQ(tu.events[0].kind, Event::ClientFailure);

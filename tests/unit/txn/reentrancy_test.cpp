@@ -34,8 +34,7 @@ class HookTu final : public TransactionUser {
   std::function<void(ServerTxnId, const Message&)> on_request_hook;
   std::function<void(ClientTxnId, const Message&)> on_response_hook;
   std::function<void(ClientTxnId)> on_failure_hook;
-  int requests = 0, acks = 0, cancels = 0, responses = 0, failures = 0, strays = 0,
-      terminated = 0;
+  int requests = 0, acks = 0, cancels = 0, responses = 0, failures = 0, strays = 0, terminated = 0;
 };
 
 class ReentrancyTest : public ::testing::Test {
