@@ -251,6 +251,34 @@ class ServerImpl final : public ListenerImpl {
       spdlog::debug("ws handshake refused from {}: no sip subprotocol", remote_of(*c));
       return false;
     }
+    const std::string origin = c->get_request_header("Origin");
+    if (!cfg_.allowed_origins.empty() &&
+        std::find(cfg_.allowed_origins.begin(), cfg_.allowed_origins.end(), origin) ==
+            cfg_.allowed_origins.end()) {
+      counters().get("ws_origin_rejected").inc();
+      c->set_status(wsp::http::status_code::forbidden);
+      spdlog::info("ws handshake refused from {}: Origin '{}' not allowed", remote_of(*c), origin);
+      return false;
+    }
+    if (cfg_.handshake_auth) {
+      HandshakeRequest req;
+      boost::system::error_code bec;
+      const auto peer = c->get_raw_socket().remote_endpoint(bec);
+      if (!bec) req.peer = to_endpoint(peer);
+      req.resource = c->get_resource();
+      req.origin = origin;
+      req.cookie = c->get_request_header("Cookie");
+      req.authorization = c->get_request_header("Authorization");
+      const HandshakeVerdict v = cfg_.handshake_auth(req);
+      if (v.status != 0) {
+        counters().get("ws_auth_rejected").inc();
+        const int status = v.status >= 400 && v.status <= 599 ? v.status : 403;
+        c->set_status(static_cast<wsp::http::status_code::value>(status));
+        for (const auto& [name, value] : v.headers) c->append_header(name, value);
+        spdlog::debug("ws handshake refused from {}: auth {}", remote_of(*c), status);
+        return false;
+      }
+    }
     wsp::lib::error_code ec;
     c->select_subprotocol(kSipSubprotocol, ec);
     return !ec;

@@ -7,6 +7,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/net.hpp"
 #include "common/timer.hpp"
@@ -19,13 +21,38 @@ namespace sipws::ws {
 /// transport::TransportLayer::deliver.
 using DeliverFn = std::function<void(std::shared_ptr<const std::string> bytes, const Source& src)>;
 
+/// What the opening handshake offers, for the handshake auth hook (RFC 7118 s.7 leaves
+/// WebSocket-level authentication to the server: session cookie, HTTP Digest...).
+struct HandshakeRequest {
+  Endpoint peer;
+  std::string resource;       ///< request target, e.g. "/" or "/ws?token=..."
+  std::string origin;         ///< Origin header ("" if absent)
+  std::string cookie;         ///< Cookie header ("" if absent)
+  std::string authorization;  ///< Authorization header ("" if absent)
+};
+
+/// The hook's answer: `status` 0 accepts the upgrade; any other value (401, 403...) refuses it
+/// with that HTTP status and `headers` (e.g. WWW-Authenticate for a Digest challenge).
+struct HandshakeVerdict {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Called once per upgrade that offers `sip` and passes the Origin check. Synchronous, must not
+/// block. Thread: core io thread.
+using HandshakeAuthFn = std::function<HandshakeVerdict(const HandshakeRequest&)>;
+
 struct ListenerConfig {
-  Endpoint listen;                                  ///< port 0 picks a free port
-  std::shared_ptr<boost::asio::ssl::context> tls;   ///< set => WSS, else WS
-  std::string www_root;        ///< if not empty, plain HTTP(S) GETs are served from here
+  Endpoint listen;                                 ///< port 0 picks a free port
+  std::shared_ptr<boost::asio::ssl::context> tls;  ///< set => WSS, else WS
+  std::string www_root;                  ///< if not empty, plain HTTP(S) GETs are served from here
   std::size_t max_message_size = 65535;  ///< bytes per WS message; larger closes with 1009
   Millis ping_interval{30000};           ///< idle time before a WS ping; 0 disables pings
   Millis pong_timeout{10000};            ///< no pong/traffic within this after a ping => close
+  /// If not empty, an upgrade's Origin must equal one of these ("https://example.com:8443"),
+  /// else it is refused with 403 (counted as ws_origin_rejected). Plain GETs are not checked.
+  std::vector<std::string> allowed_origins;
+  HandshakeAuthFn handshake_auth;  ///< optional; refusals counted as ws_auth_rejected
 };
 
 class ListenerImpl;

@@ -41,7 +41,8 @@ class Client {
   static constexpr bool kTls = std::is_same_v<Config, wsp::config::asio_tls_client>;
 
   Client(boost::asio::io_context& io, const std::string& uri,
-         std::vector<std::string> subprotocols = {"sip"}, bool answer_pings = true) {
+         std::vector<std::string> subprotocols = {"sip"}, bool answer_pings = true,
+         std::vector<std::pair<std::string, std::string>> headers = {}) {
     c_.clear_access_channels(wsp::log::alevel::all);
     c_.clear_error_channels(wsp::log::elevel::all);
     c_.init_asio(&io);
@@ -70,6 +71,7 @@ class Client {
     con = c_.get_connection(uri, ec);
     EXPECT_FALSE(ec) << ec.message();
     for (const auto& p : subprotocols) con->add_subprotocol(p);
+    for (const auto& [name, value] : headers) con->replace_header(name, value);
     c_.connect(con);
   }
 
@@ -457,6 +459,63 @@ TEST_F(WsListenerTest, WssKeepAliveClosesSilentClientPromptly) {
   ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && silent.opened; }));
   // Well under websocketpp's 5 s TLS shutdown timeout: the socket is dropped, not shut down.
   EXPECT_TRUE(run_until([&] { return flows_.size() == 0; }, 2s));
+}
+
+TEST_F(WsListenerTest, OriginAllowList) {
+  ListenerConfig cfg;
+  cfg.allowed_origins = {"https://phone.example.com"};
+  start(cfg);
+  const auto before = counter("ws_origin_rejected");
+  WsClient good(io_, uri(), {"sip"}, true, {{"Origin", "https://phone.example.com"}});
+  WsClient bad(io_, uri(), {"sip"}, true, {{"Origin", "https://evil.example.com"}});
+  WsClient none(io_, uri(), {"sip"});
+  ASSERT_TRUE(run_until([&] {
+    return (good.opened || good.failed) && (bad.opened || bad.failed) &&
+           (none.opened || none.failed);
+  }));
+  EXPECT_TRUE(good.opened);
+  EXPECT_TRUE(bad.failed);
+  EXPECT_TRUE(none.failed);
+  EXPECT_EQ(bad.con->get_response_code(), wsp::http::status_code::forbidden);
+  EXPECT_EQ(counter("ws_origin_rejected"), before + 2);
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1; }));
+}
+
+TEST_F(WsListenerTest, HandshakeAuthHookChallengesAndAccepts) {
+  std::vector<HandshakeRequest> seen;
+  ListenerConfig cfg;
+  cfg.handshake_auth = [&](const HandshakeRequest& r) {
+    seen.push_back(r);
+    HandshakeVerdict v;
+    if (r.cookie != "session=ok") {
+      v.status = 401;
+      v.headers.emplace_back("WWW-Authenticate", "Digest realm=\"sipws\", nonce=\"n1\"");
+    }
+    return v;
+  };
+  start(cfg);
+  const auto before = counter("ws_auth_rejected");
+  WsClient anon(io_, uri(), {"sip"});
+  ASSERT_TRUE(run_until([&] { return anon.opened || anon.failed; }));
+  EXPECT_TRUE(anon.failed);
+  EXPECT_EQ(anon.con->get_response_code(), wsp::http::status_code::unauthorized);
+  EXPECT_EQ(anon.con->get_response_header("WWW-Authenticate"),
+            "Digest realm=\"sipws\", nonce=\"n1\"");
+  EXPECT_EQ(counter("ws_auth_rejected"), before + 1);
+  EXPECT_EQ(flows_.size(), 0u);
+
+  WsClient user(io_, uri(), {"sip"}, true, {{"Cookie", "session=ok"}});
+  ASSERT_TRUE(run_until([&] { return user.opened || user.failed; }));
+  EXPECT_TRUE(user.opened);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].cookie, "session=ok");
+  EXPECT_EQ(seen[1].resource, "/");
+  EXPECT_EQ(seen[1].peer, user.local());
+  // Without the sip subprotocol the hook is not even asked.
+  WsClient no_sip(io_, uri(), {}, true, {{"Cookie", "session=ok"}});
+  ASSERT_TRUE(run_until([&] { return no_sip.opened || no_sip.failed; }));
+  EXPECT_TRUE(no_sip.failed);
+  EXPECT_EQ(seen.size(), 2u);
 }
 
 class WsHttpTest : public WsListenerTest {
