@@ -31,6 +31,7 @@ std::string join_path(const std::vector<std::string>& path) {
 }
 
 constexpr std::size_t kTempGruuLength = 16;
+constexpr std::size_t kMaxKnownAors = 1 << 20;
 
 }  // namespace
 
@@ -160,6 +161,7 @@ Expected<std::size_t, UpdateError> LocationService::update(const RegisterUpdate&
       }
     }
     for (auto id : ids) erase(id);
+    counters().get("registrar_bindings_removed").inc(ids.size());
     return ids.size();
   }
 
@@ -252,6 +254,9 @@ Expected<std::size_t, UpdateError> LocationService::update(const RegisterUpdate&
 Binding& LocationService::insert(std::unique_ptr<Binding> b) {
   Binding& ref = *b;
   by_aor_[ref.aor].push_back(ref.id);
+  // "Known" only picks 480 over 404; bound it so that registrations to random AORs (auth off)
+  // cannot grow it without limit.
+  if (known_.size() >= kMaxKnownAors) known_.clear();
   known_.insert(ref.aor);
   if (ref.source.flow != kNoFlow) by_flow_[ref.source.flow].push_back(ref.id);
   if (!ref.temp_gruu.empty()) by_temp_gruu_[ref.temp_gruu] = ref.id;

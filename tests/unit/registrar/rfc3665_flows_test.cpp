@@ -143,6 +143,14 @@ TEST_F(Rfc3665Flows, S2_3_QueryReturnsCurrentContactsUnchanged) {
   EXPECT_EQ(location.size(), 2u);
 }
 
+TEST_F(Rfc3665Flows, S2_3_QueryWithoutBindingsIs200WithoutContact) {
+  auto o = reg(kBobQuery);
+  ASSERT_EQ(o.status(), 200);
+  EXPECT_TRUE(o.contacts().empty());
+  EXPECT_FALSE(o.header(HeaderId::Date).empty());
+  EXPECT_FALSE(location.known("bob@biloxi.example.com"));
+}
+
 TEST_F(Rfc3665Flows, S2_4_StarWithExpiresZeroRemovesEverything) {
   ASSERT_EQ(reg(kBobF1).status(), 200);
   ASSERT_EQ(reg(kBobUpdate).status(), 200);
