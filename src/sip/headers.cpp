@@ -13,6 +13,7 @@ using namespace text;
 // with its quotes). Stops at end of input; anything else is malformed.
 bool parse_header_params(std::string_view s, std::vector<Param>& out) {
   s = ltrim(s);
+  if (!s.empty() && out.capacity() == 0) out.reserve(4);  // one allocation for the usual few
   while (!s.empty()) {
     if (s[0] != ';') return false;
     s = ltrim(s.substr(1));

@@ -89,6 +89,7 @@ bool chars_ok(std::string_view s, std::string_view extra) {
 
 // ;name[=value] list; empty names are malformed.
 bool parse_params(std::string_view s, char sep, std::string_view extra, std::vector<Param>& out) {
+  if (!s.empty() && out.capacity() == 0) out.reserve(4);  // one allocation for the usual few
   while (!s.empty()) {
     const auto end = s.find(sep);
     const auto item = s.substr(0, end);
