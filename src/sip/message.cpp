@@ -37,8 +37,8 @@ std::vector<const Header*> Message::find_all(HeaderId id) const {
 }
 
 std::size_t Message::count(HeaderId id) const {
-  return static_cast<std::size_t>(
-      std::count_if(headers_.begin(), headers_.end(), [id](const Header& h) { return h.id == id; }));
+  return static_cast<std::size_t>(std::count_if(headers_.begin(), headers_.end(),
+                                                [id](const Header& h) { return h.id == id; }));
 }
 
 std::optional<std::uint32_t> Message::expires() const {
@@ -111,8 +111,8 @@ void Message::set_status(int code, std::string reason) {
 
 void Message::push_front(HeaderId id, std::string value) {
   Header h{id, header_name(id), own(std::move(value))};
-  auto it = std::find_if(headers_.begin(), headers_.end(),
-                         [id](const Header& x) { return x.id == id; });
+  auto it =
+      std::find_if(headers_.begin(), headers_.end(), [id](const Header& x) { return x.id == id; });
   if (it == headers_.end()) {
     if (id == HeaderId::Via) {
       it = headers_.begin();
@@ -140,8 +140,8 @@ void Message::append(std::string name, std::string value) {
 }
 
 bool Message::pop_front(HeaderId id) {
-  auto it = std::find_if(headers_.begin(), headers_.end(),
-                         [id](const Header& x) { return x.id == id; });
+  auto it =
+      std::find_if(headers_.begin(), headers_.end(), [id](const Header& x) { return x.id == id; });
   if (it == headers_.end()) return false;
   headers_.erase(it);
   refresh(id);
@@ -157,8 +157,8 @@ std::size_t Message::remove_all(HeaderId id) {
 }
 
 void Message::replace_first(HeaderId id, std::string value) {
-  auto it = std::find_if(headers_.begin(), headers_.end(),
-                         [id](const Header& x) { return x.id == id; });
+  auto it =
+      std::find_if(headers_.begin(), headers_.end(), [id](const Header& x) { return x.id == id; });
   if (it == headers_.end()) {
     append(id, std::move(value));
     return;
@@ -234,60 +234,114 @@ std::string Message::serialize() const {
 
 std::string_view default_reason(int status) {
   switch (status) {
-    case 100: return "Trying";
-    case 180: return "Ringing";
-    case 181: return "Call Is Being Forwarded";
-    case 182: return "Queued";
-    case 183: return "Session Progress";
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Moved Temporarily";
-    case 305: return "Use Proxy";
-    case 380: return "Alternative Service";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 407: return "Proxy Authentication Required";
-    case 408: return "Request Timeout";
-    case 410: return "Gone";
-    case 413: return "Request Entity Too Large";
-    case 414: return "Request-URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Unsupported URI Scheme";
-    case 420: return "Bad Extension";
-    case 421: return "Extension Required";
-    case 423: return "Interval Too Brief";
-    case 430: return "Flow Failed";
-    case 439: return "First Hop Lacks Outbound Support";
-    case 480: return "Temporarily Unavailable";
-    case 481: return "Call/Transaction Does Not Exist";
-    case 482: return "Loop Detected";
-    case 483: return "Too Many Hops";
-    case 484: return "Address Incomplete";
-    case 485: return "Ambiguous";
-    case 486: return "Busy Here";
-    case 487: return "Request Terminated";
-    case 488: return "Not Acceptable Here";
-    case 491: return "Request Pending";
-    case 493: return "Undecipherable";
-    case 500: return "Server Internal Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Server Time-out";
-    case 505: return "Version Not Supported";
-    case 513: return "Message Too Large";
-    case 600: return "Busy Everywhere";
-    case 603: return "Decline";
-    case 604: return "Does Not Exist Anywhere";
-    case 606: return "Not Acceptable";
-    default: return "";
+    case 100:
+      return "Trying";
+    case 180:
+      return "Ringing";
+    case 181:
+      return "Call Is Being Forwarded";
+    case 182:
+      return "Queued";
+    case 183:
+      return "Session Progress";
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 300:
+      return "Multiple Choices";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Moved Temporarily";
+    case 305:
+      return "Use Proxy";
+    case 380:
+      return "Alternative Service";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 407:
+      return "Proxy Authentication Required";
+    case 408:
+      return "Request Timeout";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Request Entity Too Large";
+    case 414:
+      return "Request-URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Unsupported URI Scheme";
+    case 420:
+      return "Bad Extension";
+    case 421:
+      return "Extension Required";
+    case 423:
+      return "Interval Too Brief";
+    case 430:
+      return "Flow Failed";
+    case 439:
+      return "First Hop Lacks Outbound Support";
+    case 480:
+      return "Temporarily Unavailable";
+    case 481:
+      return "Call/Transaction Does Not Exist";
+    case 482:
+      return "Loop Detected";
+    case 483:
+      return "Too Many Hops";
+    case 484:
+      return "Address Incomplete";
+    case 485:
+      return "Ambiguous";
+    case 486:
+      return "Busy Here";
+    case 487:
+      return "Request Terminated";
+    case 488:
+      return "Not Acceptable Here";
+    case 491:
+      return "Request Pending";
+    case 493:
+      return "Undecipherable";
+    case 500:
+      return "Server Internal Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Server Time-out";
+    case 505:
+      return "Version Not Supported";
+    case 513:
+      return "Message Too Large";
+    case 600:
+      return "Busy Everywhere";
+    case 603:
+      return "Decline";
+    case 604:
+      return "Does Not Exist Anywhere";
+    case 606:
+      return "Not Acceptable";
+    default:
+      return "";
   }
 }
 

@@ -21,28 +21,50 @@ class ParseCategory final : public std::error_category {
   const char* name() const noexcept override { return "sip.parse"; }
   std::string message(int ev) const override {
     switch (static_cast<ParseErrc>(ev)) {
-      case ParseErrc::Empty: return "empty message";
-      case ParseErrc::TooLarge: return "message too large";
-      case ParseErrc::BadStartLine: return "malformed start line";
-      case ParseErrc::BadVersion: return "unsupported SIP version";
-      case ParseErrc::BadMethod: return "malformed method";
-      case ParseErrc::BadRequestUri: return "malformed Request-URI";
-      case ParseErrc::BadStatusLine: return "malformed status line";
-      case ParseErrc::BadHeaderLine: return "malformed header line";
-      case ParseErrc::MissingHeader: return "missing mandatory header";
-      case ParseErrc::DuplicateHeader: return "duplicate singleton header";
-      case ParseErrc::BadVia: return "malformed Via";
-      case ParseErrc::BadFrom: return "malformed From";
-      case ParseErrc::BadTo: return "malformed To";
-      case ParseErrc::BadCallId: return "malformed Call-ID";
-      case ParseErrc::BadCSeq: return "malformed CSeq";
-      case ParseErrc::CSeqMethodMismatch: return "CSeq method does not match";
-      case ParseErrc::BadMaxForwards: return "malformed Max-Forwards";
-      case ParseErrc::BadContentLength: return "malformed Content-Length";
-      case ParseErrc::MissingContentLength: return "missing Content-Length";
-      case ParseErrc::BodyTooShort: return "body shorter than Content-Length";
-      case ParseErrc::BadContact: return "malformed Contact";
-      case ParseErrc::BadHeaderValue: return "malformed header value";
+      case ParseErrc::Empty:
+        return "empty message";
+      case ParseErrc::TooLarge:
+        return "message too large";
+      case ParseErrc::BadStartLine:
+        return "malformed start line";
+      case ParseErrc::BadVersion:
+        return "unsupported SIP version";
+      case ParseErrc::BadMethod:
+        return "malformed method";
+      case ParseErrc::BadRequestUri:
+        return "malformed Request-URI";
+      case ParseErrc::BadStatusLine:
+        return "malformed status line";
+      case ParseErrc::BadHeaderLine:
+        return "malformed header line";
+      case ParseErrc::MissingHeader:
+        return "missing mandatory header";
+      case ParseErrc::DuplicateHeader:
+        return "duplicate singleton header";
+      case ParseErrc::BadVia:
+        return "malformed Via";
+      case ParseErrc::BadFrom:
+        return "malformed From";
+      case ParseErrc::BadTo:
+        return "malformed To";
+      case ParseErrc::BadCallId:
+        return "malformed Call-ID";
+      case ParseErrc::BadCSeq:
+        return "malformed CSeq";
+      case ParseErrc::CSeqMethodMismatch:
+        return "CSeq method does not match";
+      case ParseErrc::BadMaxForwards:
+        return "malformed Max-Forwards";
+      case ParseErrc::BadContentLength:
+        return "malformed Content-Length";
+      case ParseErrc::MissingContentLength:
+        return "missing Content-Length";
+      case ParseErrc::BodyTooShort:
+        return "body shorter than Content-Length";
+      case ParseErrc::BadContact:
+        return "malformed Contact";
+      case ParseErrc::BadHeaderValue:
+        return "malformed header value";
     }
     return "unknown sip parse error";
   }
@@ -86,9 +108,7 @@ const std::error_category& parse_category() {
   return cat;
 }
 
-std::error_code make_error_code(ParseErrc e) {
-  return {static_cast<int>(e), parse_category()};
-}
+std::error_code make_error_code(ParseErrc e) { return {static_cast<int>(e), parse_category()}; }
 
 Expected<Message, ParseError> parse(std::string_view bytes, const ParseOptions& opts) {
   return parse(std::make_shared<const std::string>(bytes), opts);
@@ -338,11 +358,13 @@ Expected<Message, ParseError> parse_impl(std::shared_ptr<const std::string> byte
   }
   if (const Header* mf = get(HeaderId::MaxForwards)) {
     const auto v = parse_uint(mf->value);
-    if (!v || *v > 255) return fail(ParseErrc::BadMaxForwards, "Bad Request - Invalid Max-Forwards");
+    if (!v || *v > 255)
+      return fail(ParseErrc::BadMaxForwards, "Bad Request - Invalid Max-Forwards");
     A::max_forwards(m) = *v;
   }
   if (const Header* ex = get(HeaderId::Expires)) {
-    if (!parse_uint(ex->value)) return fail(ParseErrc::BadHeaderValue, "Bad Request - Invalid Expires");
+    if (!parse_uint(ex->value))
+      return fail(ParseErrc::BadHeaderValue, "Bad Request - Invalid Expires");
   }
   if (const Header* d = get(HeaderId::Date)) {
     if (!d->value.ends_with(" GMT")) {
@@ -528,11 +550,20 @@ std::optional<std::string> error_response(std::string_view bytes, const ParseErr
         vias.emplace_back();
         slot = &vias.back();
         break;
-      case HeaderId::From: slot = from.empty() ? &from : nullptr; break;
-      case HeaderId::To: slot = to.empty() ? &to : nullptr; break;
-      case HeaderId::CallId: slot = call_id.empty() ? &call_id : nullptr; break;
-      case HeaderId::CSeq: slot = cseq.empty() ? &cseq : nullptr; break;
-      default: break;
+      case HeaderId::From:
+        slot = from.empty() ? &from : nullptr;
+        break;
+      case HeaderId::To:
+        slot = to.empty() ? &to : nullptr;
+        break;
+      case HeaderId::CallId:
+        slot = call_id.empty() ? &call_id : nullptr;
+        break;
+      case HeaderId::CSeq:
+        slot = cseq.empty() ? &cseq : nullptr;
+        break;
+      default:
+        break;
     }
     if (slot) {
       slot->assign(value);

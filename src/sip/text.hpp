@@ -25,7 +25,15 @@ inline bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\
 inline bool is_token_char(char c) {
   if (is_alnum(c)) return true;
   switch (c) {
-    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'':
+    case '-':
+    case '.':
+    case '!':
+    case '%':
+    case '*':
+    case '_':
+    case '+':
+    case '`':
+    case '\'':
     case '~':
       return true;
     default:
@@ -43,7 +51,15 @@ inline bool is_token(std::string_view s) {
 inline bool is_unreserved(char c) {
   if (is_alnum(c)) return true;
   switch (c) {
-    case '-': case '_': case '.': case '!': case '~': case '*': case '\'': case '(': case ')':
+    case '-':
+    case '_':
+    case '.':
+    case '!':
+    case '~':
+    case '*':
+    case '\'':
+    case '(':
+    case ')':
       return true;
     default:
       return false;

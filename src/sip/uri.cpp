@@ -78,7 +78,6 @@ namespace {
 
 using namespace text;
 
-
 bool chars_ok(std::string_view s, std::string_view extra) {
   for (char c : s) {
     if (is_unreserved(c) || c == '%') continue;

@@ -73,7 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const Frame f = frame_stream(bytes);
   if (f.kind == Frame::Complete || f.kind == Frame::KeepAlive) check(f.length <= size);
-  if (f.kind == Frame::Complete) (void)parse(bytes.substr(0, f.length), ParseOptions{.stream = true});
+  if (f.kind == Frame::Complete)
+    (void)parse(bytes.substr(0, f.length), ParseOptions{.stream = true});
   (void)is_keepalive(bytes);
   (void)parse_uri(bytes);
   (void)parse_via(bytes);

@@ -10,7 +10,8 @@ namespace sipws::sip {
 namespace {
 
 std::string msg(const std::string& body, const std::string& cl_name = "Content-Length") {
-  return "MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\n"
+  return "MESSAGE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: "
+         "<sip:x@y>;tag=1\r\n"
          "To: <sip:a@b>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\n" +
          cl_name + " : " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
@@ -139,17 +140,20 @@ TEST(ErrorResponse, VersionAndExistingTag) {
 TEST(ErrorResponse, NoResponsePossible) {
   const ParseError err{ParseErrc::BadCSeq, 400, "Bad Request - Invalid CSeq"};
   // A response.
-  EXPECT_FALSE(error_response("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\n"
-                              "To: <sip:a@b>\r\nCall-ID: c\r\nCSeq: x\r\n\r\n",
-                              err));
+  EXPECT_FALSE(
+      error_response("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\n"
+                     "To: <sip:a@b>\r\nCall-ID: c\r\nCSeq: x\r\n\r\n",
+                     err));
   // An ACK.
-  EXPECT_FALSE(error_response("ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\n"
-                              "To: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 ACK\r\n\r\n",
-                              err));
+  EXPECT_FALSE(
+      error_response("ACK sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nFrom: <sip:a@b>\r\n"
+                     "To: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 ACK\r\n\r\n",
+                     err));
   // Missing Call-ID (RFC 4475 s.3.3.1 style).
-  EXPECT_FALSE(error_response("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n"
-                              "CSeq: 1 INVITE\r\n\r\n",
-                              err));
+  EXPECT_FALSE(
+      error_response("INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\n"
+                     "CSeq: 1 INVITE\r\n\r\n",
+                     err));
   EXPECT_FALSE(error_response("", err));
   EXPECT_FALSE(error_response("garbage", err));
 }

@@ -52,8 +52,9 @@ TEST(NameAddr, Rejects) {
 }
 
 TEST(Via, FullWithRportReceivedBranch) {
-  const auto v = parse_via("SIP/2.0/WSS df7jal23ls0d.invalid:8443;rport=5060;received=192.0.2.7;"
-                           "branch=z9hG4bKnashds7;alias");
+  const auto v = parse_via(
+      "SIP/2.0/WSS df7jal23ls0d.invalid:8443;rport=5060;received=192.0.2.7;"
+      "branch=z9hG4bKnashds7;alias");
   ASSERT_TRUE(v);
   EXPECT_EQ(v->protocol_name, "SIP");
   EXPECT_EQ(v->protocol_version, "2.0");
@@ -90,9 +91,9 @@ TEST(Via, Ipv6SentByAndReceived) {  // RFC 5118 s.4.5, s.4.7
 }
 
 TEST(Via, Rejects) {
-  for (std::string_view bad : {"", "SIP/2.0/UDP", "SIP/2.0 UDP host", "SIP/2.0/UDP host;;",
-                               "SIP/2.0/UDP host:99999", "SIP/2.0/UDP [::1", "SIP/2.0/UDPhost",
-                               "SIP/2.0/UDP host;branch="}) {
+  for (std::string_view bad :
+       {"", "SIP/2.0/UDP", "SIP/2.0 UDP host", "SIP/2.0/UDP host;;", "SIP/2.0/UDP host:99999",
+        "SIP/2.0/UDP [::1", "SIP/2.0/UDPhost", "SIP/2.0/UDP host;branch="}) {
     EXPECT_FALSE(parse_via(bad).has_value()) << bad;
   }
 }
@@ -124,8 +125,8 @@ TEST(ParseUint, Bounds) {
 }
 
 TEST(SplitList, QuotesEscapesAngles) {
-  const auto v = split_list(
-      R"("Doe, \"J\"" <sip:a@b;x=1,y>;q=0.5 , <sip:c@d>,,sip:e@f ,"a\\", <sip:g@h>)");
+  const auto v =
+      split_list(R"("Doe, \"J\"" <sip:a@b;x=1,y>;q=0.5 , <sip:c@d>,,sip:e@f ,"a\\", <sip:g@h>)");
   ASSERT_EQ(v.size(), 5u);
   EXPECT_EQ(v[0], R"("Doe, \"J\"" <sip:a@b;x=1,y>;q=0.5)");
   EXPECT_EQ(v[1], "<sip:c@d>");
@@ -137,8 +138,9 @@ TEST(SplitList, QuotesEscapesAngles) {
 }
 
 TEST(Auth, DigestCredentials) {
-  const auto a = parse_auth(R"(Digest username="bob, jr", realm="biloxi.com", nonce="dcd98b",)"
-                            R"( uri="sip:bob@biloxi.com", response="245f23", algorithm=MD5, qop=auth)");
+  const auto a =
+      parse_auth(R"(Digest username="bob, jr", realm="biloxi.com", nonce="dcd98b",)"
+                 R"( uri="sip:bob@biloxi.com", response="245f23", algorithm=MD5, qop=auth)");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->scheme, "Digest");
   ASSERT_EQ(a->params.size(), 7u);

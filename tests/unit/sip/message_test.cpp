@@ -43,8 +43,9 @@ ParseError must_fail(const std::string& s, ParseOptions o = {}) {
 // A minimal request with `extra` headers inserted before Content-Length.
 std::string req(const std::string& extra, const std::string& start = "OPTIONS sip:a@b.com SIP/2.0",
                 const std::string& cseq = "CSeq: 1 OPTIONS") {
-  return start + "\r\nVia: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\n"
-                 "To: <sip:a@b.com>\r\nCall-ID: abc@h\r\n" +
+  return start +
+         "\r\nVia: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\n"
+         "To: <sip:a@b.com>\r\nCall-ID: abc@h\r\n" +
          cseq + "\r\n" + extra + "Content-Length: 0\r\n\r\n";
 }
 
@@ -176,7 +177,8 @@ TEST(Parse, IdenticalSingletonDuplicatesAreDropped) {
 
 TEST(Parse, ProxyLevelDefectsAreReadable) {
   // Unknown scheme (416), Proxy-Require (420), Max-Forwards 0 (483) are the proxy's business.
-  auto m = must_parse(req("Max-Forwards: 0\r\nProxy-Require: foo\r\n", "OPTIONS http://x.org SIP/2.0"));
+  auto m =
+      must_parse(req("Max-Forwards: 0\r\nProxy-Require: foo\r\n", "OPTIONS http://x.org SIP/2.0"));
   EXPECT_EQ(m.request_uri().scheme, Scheme::Other);
   EXPECT_EQ(m.request_uri().raw, "http://x.org");
   EXPECT_EQ(m.max_forwards(), 0u);
@@ -309,9 +311,9 @@ TEST(Mutators, SetToTag) {
 }
 
 TEST(Builders, MakeResponse) {
-  const auto m = must_parse(
-      req("Timestamp: 54\r\nRecord-Route: <sip:rr@x;lr>\r\n").insert(
-          req("").find("From:"), "Via: SIP/2.0/UDP second;branch=z9hG4bK2\r\n"));
+  const auto m =
+      must_parse(req("Timestamp: 54\r\nRecord-Route: <sip:rr@x;lr>\r\n")
+                     .insert(req("").find("From:"), "Via: SIP/2.0/UDP second;branch=z9hG4bK2\r\n"));
   auto r = make_response(m, 100);
   EXPECT_TRUE(r.is_response());
   EXPECT_EQ(r.status(), 100);
@@ -377,7 +379,8 @@ TEST(ErrorCategory, Messages) {
   const std::error_code ec = ParseErrc::BadCSeq;
   EXPECT_EQ(ec.category().name(), std::string("sip.parse"));
   EXPECT_EQ(ec.message(), "malformed CSeq");
-  EXPECT_EQ(make_error_code(ParseErrc::BadVersion).value(), static_cast<int>(ParseErrc::BadVersion));
+  EXPECT_EQ(make_error_code(ParseErrc::BadVersion).value(),
+            static_cast<int>(ParseErrc::BadVersion));
 }
 
 }  // namespace

@@ -15,8 +15,9 @@ Uri must(std::string_view s) {
 bool eq(std::string_view a, std::string_view b) { return uri_equal(must(a), must(b)); }
 
 TEST(Uri, FullSipUri) {
-  const auto u = must("sips:alice:secret@Atlanta.com:5061;transport=tcp;lr;maddr=239.255.255.1"
-                      "?subject=project%20x&priority=urgent");
+  const auto u = must(
+      "sips:alice:secret@Atlanta.com:5061;transport=tcp;lr;maddr=239.255.255.1"
+      "?subject=project%20x&priority=urgent");
   EXPECT_EQ(u.scheme, Scheme::Sips);
   EXPECT_EQ(u.scheme_name, "sips");
   EXPECT_EQ(u.user, "alice");
@@ -112,8 +113,9 @@ TEST(Uri, EqualityExamplesNotEquivalent) {
 }
 
 TEST(Uri, ToStringRoundTrip) {
-  for (std::string_view s : {"sip:alice@example.com:5070;transport=ws;lr",
-                             "sips:[2001:db8::1]:5061", "sip:a:pw@h?x=1&y=2", "tel:+15550123;ext=9"}) {
+  for (std::string_view s :
+       {"sip:alice@example.com:5070;transport=ws;lr", "sips:[2001:db8::1]:5061",
+        "sip:a:pw@h?x=1&y=2", "tel:+15550123;ext=9"}) {
     const auto u = must(s);
     EXPECT_EQ(to_string(u), s);
   }
