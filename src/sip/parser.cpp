@@ -142,7 +142,6 @@ Expected<Message, ParseError> parse_impl(std::shared_ptr<const std::string> byte
   }
 
   Message m;
-  A::buffer(m) = bytes;
 
   // ---- start line (RFC 3261 s.7.1, s.7.2) ----
   const auto le = head.find("\r\n");
@@ -409,6 +408,7 @@ Expected<Message, ParseError> parse_impl(std::shared_ptr<const std::string> byte
     A::body(m) = all.substr(body_start);
   }
   if (unfolded) A::owned(m).push_back(std::move(unfolded));  // keeps folded values alive
+  A::buffer(m) = std::move(bytes);  // the string itself does not move: views stay valid
   return m;
 }
 
