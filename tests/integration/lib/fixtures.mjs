@@ -7,6 +7,7 @@ import { startSipp } from './sipp.mjs';
 /** A sipws daemon (fresh temp dir, store and ports unless given), stopped after the test. */
 export async function daemonIn(scope, opts = {}) {
   const d = await startDaemon(opts);
+  scope.tempDir(d.dir);
   scope.defer(() => d.stop());
   scope.log(`sipws stderr (pid ${d.pid})`, d.stderr);
   return d;
@@ -15,6 +16,7 @@ export async function daemonIn(scope, opts = {}) {
 /** A SIPp process (see startSipp), killed by PID after the test if still running. */
 export async function sippIn(scope, name, opts) {
   const h = await startSipp(opts);
+  scope.tempDir(h.dir);
   scope.defer(() => h.stop());
   scope.log(`sipp ${name}`, h.log);
   return h;

@@ -93,6 +93,7 @@ export async function startSipp(o) {
   const handle = {
     pid: proc.pid,
     done,
+    dir,
     cmd: `${sippBin} ${args.join(' ')}`,
     /** Screen output plus every trace file SIPp wrote (messages, errors). */
     log() {
