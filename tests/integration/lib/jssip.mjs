@@ -114,13 +114,6 @@ export function makeUA({ proto, port, user, password, register = true, domain = 
   return ua;
 }
 
-/** Starts `ua` and waits for `registered` (fails fast on `registrationFailed`). */
-export async function startRegistered(ua, ms = 10000) {
-  const p = waitEvent(ua, 'registered', { ms, failOn: ['registrationFailed'] });
-  ua.start();
-  return p;
-}
-
 /** Stops a UA and waits (bounded) until its socket is closed. Never throws. */
 export async function stopUA(ua) {
   if (!ua) return;

@@ -136,13 +136,6 @@ export async function startSipp(o) {
   return handle;
 }
 
-/** Runs SIPp to completion; resolves {code, signal, log}. */
-export async function runSipp(o) {
-  const h = await startSipp(o);
-  const r = await h.done;
-  return { ...r, log: h.log() };
-}
-
 function udpFree(port) {
   return new Promise((resolve) => {
     const s = dgram.createSocket('udp4');
