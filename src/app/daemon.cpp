@@ -37,6 +37,11 @@ class TransportView final : public proxy::NetworkView {
     if (!f) return std::nullopt;
     return f->peer();
   }
+  std::optional<Protocol> flow_protocol(FlowId id) const override {
+    auto f = t_.flows().find(id);
+    if (!f) return std::nullopt;
+    return f->protocol();
+  }
 
  private:
   transport::TransportLayer& t_;
@@ -152,7 +157,7 @@ int run_daemon(const Config& cfg) {
 
   if (cfg.auth == AuthMode::Digest) {
     core.add_request_processor(std::make_unique<auth::DigestAuthProcessor>(
-        domains, astore, timers, auth::DigestAuthConfig{cfg.nonce_lifetime_s}));
+        domains, astore, timers, auth::DigestAuthConfig{cfg.nonce_lifetime_s, false}));
   }
   registrar::RegistrarConfig rcfg;
   rcfg.min_expires = cfg.registrar_min_expires;
@@ -235,6 +240,7 @@ int run_daemon(const Config& cfg) {
   for (const auto& lp : transport.listen_points()) {
     domains.add_alias(lp.advertised);
     domains.add_alias(lp.local.address.to_string());
+    domains.add_port(lp.local.port);
   }
   domains.add_alias("localhost");
 

@@ -18,16 +18,6 @@ namespace {
 using sipws::app::Config;
 using sipws::app::ConfigError;
 
-/// Splits "alice@example.com"; empty optional when malformed.
-std::optional<std::pair<std::string, std::string>> split_aor(const std::string& aor) {
-  auto at = aor.find('@');
-  if (at == std::string::npos || at == 0 || at + 1 == aor.size() ||
-      aor.find('@', at + 1) != std::string::npos) {
-    return std::nullopt;
-  }
-  return std::make_pair(aor.substr(0, at), aor.substr(at + 1));
-}
-
 int user_command(const Config& cfg, const std::string& action, const std::string& aor,
                  const std::string& password) {
   auto store = sipws::store::Store::open(cfg.store);
@@ -35,9 +25,9 @@ int user_command(const Config& cfg, const std::string& action, const std::string
     for (const auto& s : store->list_subscribers()) std::cout << s.user << '@' << s.domain << '\n';
     return 0;
   }
-  auto parts = split_aor(aor);
+  auto parts = sipws::auth::split_aor(aor);
   if (!parts) {
-    std::fprintf(stderr, "sipws user %s: '%s' must be user@domain\n", action.c_str(), aor.c_str());
+    std::fprintf(stderr, "sipws user %s: %s\n", action.c_str(), parts.error().c_str());
     return 2;
   }
   if (action == "add") {

@@ -83,6 +83,7 @@ DigestAuthProcessor::DigestAuthProcessor(const proxy::Domains& domains, store::A
     : domains_(domains),
       store_(store),
       timers_(timers),
+      cfg_(cfg),
       nonces_(cfg.nonce_lifetime_s),
       challenges_(counters().get("auth_challenges")),
       successes_(counters().get("auth_successes")),
@@ -107,6 +108,7 @@ void DigestAuthProcessor::challenge(RequestContext& ctx, bool proxy, const std::
   const std::string nonce = nonces_.issue(realm, timers_.unix_time());
   const HeaderId id = proxy ? HeaderId::ProxyAuthenticate : HeaderId::WwwAuthenticate;
   for (DigestAlgorithm a : {DigestAlgorithm::Md5, DigestAlgorithm::Sha256}) {
+    if (a == DigestAlgorithm::Sha256 && !cfg_.offer_sha256) break;
     std::string v = "Digest realm=\"" + realm + "\", nonce=\"" + nonce +
                     "\", qop=\"auth\", algorithm=" + std::string(algorithm_name(a));
     if (stale) v += ", stale=true";

@@ -20,6 +20,11 @@ namespace sipws::auth {
 struct DigestAuthConfig {
   /// Seconds a nonce stays valid before the client is re-challenged with stale=true.
   std::uint32_t nonce_lifetime_s = 300;
+  /// Also offer a SHA-256 challenge after the MD5 one. Off by default: JsSIP 3.x keeps only the
+  /// last challenge header and SIPp 3.6 only the first, and both do MD5 only, so a single MD5
+  /// challenge is the one order every client here answers. SHA-256 credentials are always
+  /// accepted.
+  bool offer_sha256 = false;
 };
 
 /// Request processor "digest-auth". Policy:
@@ -28,8 +33,8 @@ struct DigestAuthConfig {
 ///    (lower-cased), else 401 with WWW-Authenticate (RFC 3261 s.22.2).
 ///  - Other requests whose From host is a local domain: need `Proxy-Authorization`, else 407
 ///    with Proxy-Authenticate (s.22.3). Requests from foreign domains pass.
-///  - Challenges carry an MD5 challenge first, then SHA-256 (RFC 8760 s.2.4 allows several;
-///    JsSIP only reads the first), qop="auth", a stateless nonce (nonce.hpp).
+///  - Challenges carry one MD5 challenge (plus SHA-256 after it with offer_sha256), qop="auth",
+///    a stateless nonce (nonce.hpp).
 ///  - Credentials: username must equal the To user (REGISTER) / From user (others), else 403.
 ///    Missing username/nonce/uri/response, or qop=auth without nc/cnonce => 400. Stale nonce
 ///    => new challenge with stale=true. Bad nonce, unsupported algorithm or qop, unknown user,
@@ -61,7 +66,7 @@ class DigestAuthProcessor final : public proxy::RequestProcessor {
 
  private:
   struct Pending;
-  /// Sets a 401/407 challenge on ctx (MD5 then SHA-256).
+  /// Sets a 401/407 challenge on ctx (MD5, then SHA-256 if offered).
   void challenge(proxy::RequestContext& ctx, bool proxy, const std::string& realm, bool stale);
   void finish(proxy::RequestContext& ctx, const Pending& p,
               const std::optional<store::Subscriber>& sub);
@@ -69,6 +74,7 @@ class DigestAuthProcessor final : public proxy::RequestProcessor {
   const proxy::Domains& domains_;
   store::AsyncStore& store_;
   TimerService& timers_;
+  DigestAuthConfig cfg_;
   NonceManager nonces_;
   Counter& challenges_;
   Counter& successes_;

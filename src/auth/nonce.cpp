@@ -94,9 +94,13 @@ std::optional<std::array<unsigned char, kMacSize>> NonceManager::mac(const unsig
 
 std::string NonceManager::issue(std::string_view realm, std::int64_t now_unix) const {
   unsigned char raw[kRawSize];
-  const auto t = static_cast<std::uint64_t>(now_unix);
-  for (std::size_t i = 0; i < kTsSize; ++i) {
-    raw[i] = static_cast<unsigned char>(t >> (8 * (kTsSize - 1 - i)));
+  // 4 bytes of Unix time (seconds, good until 2106) and 4 random bytes, so that two challenges
+  // in the same second get different nonces (nonce-count tracking is per nonce).
+  const auto t = static_cast<std::uint32_t>(now_unix);
+  for (std::size_t i = 0; i < 4; ++i) raw[i] = static_cast<unsigned char>(t >> (8 * (3 - i)));
+  if (RAND_bytes(raw + 4, 4) != 1) {
+    const auto salt = static_cast<std::uint32_t>(++fallback_counter_);
+    for (std::size_t i = 0; i < 4; ++i) raw[4 + i] = static_cast<unsigned char>(salt >> (8 * i));
   }
   const auto m = mac(raw, realm);
   // An HMAC failure (OpenSSL internal) yields a nonce that never checks Valid.
@@ -111,7 +115,7 @@ NonceStatus NonceManager::check(std::string_view nonce, std::string_view realm,
   const auto m = mac(raw, realm);
   if (!m || CRYPTO_memcmp(m->data(), raw + kTsSize, kMacSize) != 0) return NonceStatus::Invalid;
   std::uint64_t t = 0;
-  for (std::size_t i = 0; i < kTsSize; ++i) t = (t << 8) | raw[i];
+  for (std::size_t i = 0; i < 4; ++i) t = (t << 8) | raw[i];
   const auto issued = static_cast<std::int64_t>(t);
   if (issued > now_unix + kMaxClockSkewS) return NonceStatus::Invalid;
   if (now_unix - issued > static_cast<std::int64_t>(lifetime_s_)) return NonceStatus::Stale;

@@ -19,8 +19,8 @@ enum class NonceStatus {
   Invalid,  ///< not ours, forged, for another realm, or malformed
 };
 
-/// Issues and checks nonces: base64url(issue time as 8 big-endian bytes ||
-/// first 16 bytes of HMAC-SHA256(secret, time bytes || realm)), 32 characters, no padding.
+/// Issues and checks nonces: base64url(issue time as 4 big-endian bytes, 4 random bytes ||
+/// first 16 bytes of HMAC-SHA256(secret, time and random bytes || realm)), 32 characters, no padding.
 /// Time is injected (TimerService::unix_time(), seconds). Thread: any after construction
 /// (immutable).
 class NonceManager {
@@ -50,6 +50,7 @@ class NonceManager {
 
   Secret secret_{};
   std::uint32_t lifetime_s_;
+  mutable std::uint32_t fallback_counter_ = 0;  ///< salt if RAND_bytes ever fails
 };
 
 }  // namespace sipws::auth

@@ -45,8 +45,14 @@ std::optional<Protocol> protocol_from_string(std::string_view s) {
 }
 
 std::string Endpoint::host_string() const {
-  if (address.is_v6()) return "[" + address.to_string() + "]";
-  return address.to_string();
+  std::string ip = address.to_string();
+  if (!address.is_v6()) return ip;
+  std::string s;
+  s.reserve(ip.size() + 2);
+  s += '[';
+  s += ip;
+  s += ']';
+  return s;
 }
 
 std::string Endpoint::to_string() const { return host_string() + ":" + std::to_string(port); }

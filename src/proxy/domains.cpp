@@ -39,4 +39,10 @@ bool Domains::is_self(std::string_view host) const {
   return contains(domains_, host) || contains(aliases_, host);
 }
 
+bool Domains::is_self(std::string_view host, std::uint16_t port) const {
+  if (!is_self(host)) return false;
+  if (port == 0 || ports_.empty()) return true;
+  return std::find(ports_.begin(), ports_.end(), port) != ports_.end();
+}
+
 }  // namespace sipws::proxy

@@ -1,6 +1,7 @@
 #pragma once
 // The domains sipws is responsible for (its own AORs) and the hosts that name sipws itself.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,11 +18,17 @@ class Domains {
   bool is_local_domain(std::string_view host) const;
   /// True if `host` names this proxy (alias or domain).
   bool is_self(std::string_view host) const;
+  /// A port sipws listens on (any transport).
+  void add_port(std::uint16_t port) { ports_.push_back(port); }
+  /// True if `host` names this proxy and `port` is 0 (absent) or one of ours; with no port
+  /// registered at all, any port matches.
+  bool is_self(std::string_view host, std::uint16_t port) const;
   const std::string& primary() const { return domains_.empty() ? empty_ : domains_.front(); }
 
  private:
   std::vector<std::string> domains_;
   std::vector<std::string> aliases_;
+  std::vector<std::uint16_t> ports_;
   std::string empty_;
 };
 

@@ -59,6 +59,7 @@ struct ServerCtx {
   std::shared_ptr<RequestContext> rc;
   std::size_t next_processor = 0;
   bool paused = false;
+  bool terminated = false;  ///< the server transaction ended while the chain was paused
   bool invite = false;
   bool final_sent = false;
   bool cancelled = false;
@@ -201,6 +202,8 @@ struct ProxyCoreImpl {
       ctx.rc->request().set_top_via(std::move(*fixed));
     }
     preprocess_routes(req, ctx.route_flow);
+    // A token naming the flow the request came in on is the sender's own side of the route.
+    if (ctx.route_flow == src.flow) ctx.route_flow = kNoFlow;
     const bool to_self = req.count(HeaderId::Route) == 0 && is_self_uri(req.request_uri()) &&
                          req.request_uri().user.empty();
     // OPTIONS addressed to the proxy itself (also with Max-Forwards 0, s.16.3 step 3).
@@ -260,6 +263,10 @@ struct ProxyCoreImpl {
     if (it == servers.end() || !it->second->paused) return;
     ServerCtx& ctx = *it->second;
     ctx.paused = false;
+    if (ctx.terminated) {
+      servers.erase(it);
+      return;
+    }
     if (ctx.final_sent) return;  // cancelled while paused
     if (!apply(ctx, a)) return;
     run_chain(ctx);
@@ -343,8 +350,7 @@ struct ProxyCoreImpl {
       if (auto peer = net.flow_peer(ctx.route_flow)) {
         b.dest.flow = ctx.route_flow;
         b.dest.endpoint = *peer;
-        auto hop = next_hop_for(b.request.request_uri());
-        b.dest.protocol = hop ? hop->protocol : Protocol::Ws;
+        b.dest.protocol = net.flow_protocol(ctx.route_flow).value_or(Protocol::Ws);
         start_branch(ctx, i);
         return;
       }
@@ -595,6 +601,7 @@ struct ProxyCoreImpl {
     Message fwd = ack;
     FlowId flow = kNoFlow;
     preprocess_routes(fwd, flow);
+    if (flow == src.flow) flow = kNoFlow;
     if (fwd.count(HeaderId::Route) == 0 && flow == kNoFlow && is_self_uri(fwd.request_uri())) {
       stats.acks_dropped.inc();
       return;
@@ -619,7 +626,7 @@ struct ProxyCoreImpl {
       }
       dest.flow = flow;
       dest.endpoint = *peer;
-      dest.protocol = hop ? hop->protocol : Protocol::Ws;
+      dest.protocol = net.flow_protocol(flow).value_or(Protocol::Ws);
       send_ack(std::move(fwd), dest, src);
       return;
     }
@@ -685,6 +692,12 @@ struct ProxyCoreImpl {
   void on_server_terminated(ServerTxnId id) {
     auto it = servers.find(id);
     if (it == servers.end()) return;
+    if (it->second->paused) {
+      // A processor still holds the context (e.g. a store lookup): free it on resume.
+      it->second->terminated = true;
+      it->second->final_sent = true;
+      return;
+    }
     for (auto& b : it->second->branches) {
       if (b.timer_c != 0) timers.cancel(b.timer_c);
       if (b.txn != 0) clients.erase(b.txn);

@@ -29,6 +29,8 @@ class NetworkView {
   virtual bool flow_alive(FlowId id) const = 0;
   /// The peer endpoint of open flow `id`, nullopt if closed.
   virtual std::optional<Endpoint> flow_peer(FlowId id) const = 0;
+  /// The protocol of open flow `id`, nullopt if closed.
+  virtual std::optional<Protocol> flow_protocol(FlowId id) const = 0;
 };
 
 /// Asynchronous host name -> address resolution (A/AAAA; RFC 3263 NAPTR/SRV come later).

@@ -61,7 +61,7 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
   std::string domain;
   if (domains_.is_local_domain(ruri.host)) {
     domain = to_lower(ruri.host);
-  } else if (domains_.is_self(ruri.host) && !domains_.primary().empty()) {
+  } else if (domains_.is_self(ruri.host, ruri.port) && !domains_.primary().empty()) {
     domain = to_lower(domains_.primary());  // user@<our address> means user@<our domain>
   } else {
     return Action::Continue;

@@ -175,7 +175,7 @@ class DigestAuthTest : public ::testing::Test {
     domains_.add_domain("example.com");
     store_.sync().put_subscriber(make_subscriber("alice", "example.com", "secret"));
     store_.sync().put_subscriber(make_subscriber("bob", "example.com", "b0b"));
-    proc_ = std::make_unique<DigestAuthProcessor>(domains_, store_, timers_, DigestAuthConfig{300});
+    proc_ = std::make_unique<DigestAuthProcessor>(domains_, store_, timers_, DigestAuthConfig{300, /*offer_sha256=*/true});
   }
 
   /// Runs the processor the way the proxy core does, completing a Pause (store lookup) by
@@ -252,6 +252,15 @@ TEST_F(DigestAuthTest, RegisterWithoutCredentialsGets401WithMd5ChallengeFirst) {
   EXPECT_LT(wire.find("algorithm=MD5", first), wire.find("algorithm=SHA-256", first));
   EXPECT_EQ(counters().get("auth_challenges").value(), before + 1);
   EXPECT_TRUE(ctx.identity().empty());
+}
+
+TEST_F(DigestAuthTest, DefaultOffersOnlyMd5) {
+  DigestAuthProcessor md5_only(domains_, store_, timers_, DigestAuthConfig{300});
+  RequestContext ctx(make_register("alice", "example.com"), src_, 1);
+  ASSERT_EQ(md5_only.process(ctx), Action::Respond);
+  auto c = challenges(*ctx.response(), HeaderId::WwwAuthenticate);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].algorithm, "MD5");
 }
 
 TEST_F(DigestAuthTest, RegisterWithGoodMd5CredentialsSetsIdentityAndStripsTheHeader) {

@@ -29,6 +29,16 @@ TEST(Nonce, IssuedNonceIsValidUntilItsLifetimeThenStale) {
   EXPECT_EQ(nm.check(n, "example.com", kNow + 100'000), NonceStatus::Stale);
 }
 
+TEST(Nonce, TwoChallengesInTheSameSecondGetDifferentNonces) {
+  // nonce-count replay tracking is per nonce: a repeated nonce would make nc=1 a "replay".
+  NonceManager nm(secret(1), 300);
+  const std::string a = nm.issue("example.com", kNow);
+  const std::string b = nm.issue("example.com", kNow);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(nm.check(a, "example.com", kNow), NonceStatus::Valid);
+  EXPECT_EQ(nm.check(b, "example.com", kNow), NonceStatus::Valid);
+}
+
 TEST(Nonce, LifetimeIsConfigurable) {
   NonceManager nm(secret(1), 10);
   const std::string n = nm.issue("example.com", kNow);

