@@ -76,8 +76,8 @@ std::pair<std::string, std::uint16_t> host_port(const std::string& key, const st
 
 json defaults() {
   return json{
-      {"listen", {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "ws:127.0.0.1:8080",
-                  "wss:0.0.0.0:8443"}},
+      {"listen",
+       {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "ws:127.0.0.1:8080", "wss:0.0.0.0:8443"}},
       {"domain", "localhost"},
       {"store", "sqlite:./var/sipws.db"},
       {"auth", "digest"},
@@ -162,8 +162,8 @@ Config from_json(const json& j) {
   for (const auto& entry : get_list(j, "listen")) {
     const std::string example = "udp:127.0.0.1:5060";
     auto colon = entry.find(':');
-    auto proto = colon == std::string::npos ? std::nullopt
-                                            : protocol_from_string(entry.substr(0, colon));
+    auto proto =
+        colon == std::string::npos ? std::nullopt : protocol_from_string(entry.substr(0, colon));
     if (!proto) {
       fail("listen", "entry \"" + entry + "\" must be proto:host:port with proto " +
                          "udp|tcp|tls|ws|wss, e.g. " + example);
@@ -243,8 +243,8 @@ Config from_json(const json& j) {
   const auto ports = get_string(j, "media_ports");
   auto dash = ports.find('-');
   auto lo = to_uint(std::string_view(ports).substr(0, dash));
-  auto hi = dash == std::string::npos ? std::nullopt
-                                      : to_uint(std::string_view(ports).substr(dash + 1));
+  auto hi =
+      dash == std::string::npos ? std::nullopt : to_uint(std::string_view(ports).substr(dash + 1));
   if (!lo || !hi || *lo >= *hi || *hi > 65535 || *lo < 1024) {
     fail("media_ports", "\"" + ports + "\" must be LOW-HIGH with 1024 <= LOW < HIGH <= 65535");
   }

@@ -40,10 +40,10 @@ struct Config {
   std::uint16_t admin_port = 8081;
   std::string log_level = "info";
   bool trace = false;
-  std::string tls_cert;                  ///< PEM; empty => dev certificate in dev_cert_dir
+  std::string tls_cert;  ///< PEM; empty => dev certificate in dev_cert_dir
   std::string tls_key;
   std::string dev_cert_dir = "./var/certs";
-  std::string www_root;                  ///< empty => auto (www/demo-jssip of the source tree)
+  std::string www_root;                   ///< empty => auto (www/demo-jssip of the source tree)
   std::uint32_t ws_ping_interval_s = 30;  ///< 0 = no pings
   std::uint32_t ws_pong_timeout_s = 10;
   std::uint32_t max_message_size = 65535;  ///< bytes

@@ -54,14 +54,15 @@ class AsioResolver final : public proxy::Resolver {
   explicit AsioResolver(asio::io_context& io) : resolver_(io) {}
   void resolve(const std::string& host,
                std::function<void(std::optional<IpAddress>)> done) override {
-    resolver_.async_resolve(host, "", [done = std::move(done)](const boost::system::error_code& ec,
-                                                               asio::ip::udp::resolver::results_type r) {
-      if (ec || r.empty()) {
-        done(std::nullopt);
-        return;
-      }
-      done(r.begin()->endpoint().address());
-    });
+    resolver_.async_resolve(host, "",
+                            [done = std::move(done)](const boost::system::error_code& ec,
+                                                     asio::ip::udp::resolver::results_type r) {
+                              if (ec || r.empty()) {
+                                done(std::nullopt);
+                                return;
+                              }
+                              done(r.begin()->endpoint().address());
+                            });
   }
 
  private:
@@ -91,8 +92,8 @@ class Dispatcher final : public transport::MessageHandler {
   Dispatcher(sip::txn::TransactionLayer& txns, bool trace) : txns_(txns), trace_(trace) {}
   void on_message(const sip::Message& msg, const Source& src) override {
     if (trace_) {
-      spdlog::info("RECV {} {} flow={} {} bytes\n{}", via_token(src.protocol),
-                   src.peer.to_string(), src.flow, msg.raw().size(), msg.raw());
+      spdlog::info("RECV {} {} flow={} {} bytes\n{}", via_token(src.protocol), src.peer.to_string(),
+                   src.flow, msg.raw().size(), msg.raw());
     }
     txns_.receive(msg, src);
   }
@@ -130,9 +131,8 @@ int run_daemon(const Config& cfg) {
     std::fprintf(stderr, "sipws: config key 'store': %s\n", e.what());
     return 2;
   }
-  store::AsyncStore astore(std::move(db), [&io](std::function<void()> fn) {
-    asio::post(io, std::move(fn));
-  });
+  store::AsyncStore astore(std::move(db),
+                           [&io](std::function<void()> fn) { asio::post(io, std::move(fn)); });
 
   transport::TransportLayer transport(io, transport::TransportLimits{cfg.max_message_size});
   TracingSender sender(transport, cfg.trace);
@@ -163,7 +163,8 @@ int run_daemon(const Config& cfg) {
   rcfg.min_expires = cfg.registrar_min_expires;
   rcfg.max_expires = cfg.registrar_max_expires;
   rcfg.default_expires = cfg.registrar_default_expires;
-  core.add_request_processor(std::make_unique<registrar::RegistrarProcessor>(domains, location, rcfg));
+  core.add_request_processor(
+      std::make_unique<registrar::RegistrarProcessor>(domains, location, rcfg));
   core.add_request_processor(std::make_unique<registrar::LocationLookupProcessor>(
       domains, location, [&astore](const std::string& aor) {
         // Known subscriber => 480 rather than 404 when it has no binding. A synchronous
@@ -196,8 +197,12 @@ int run_daemon(const Config& cfg) {
     for (const auto& spec : cfg.listen) {
       Endpoint ep{asio::ip::make_address(spec.host), spec.port};
       switch (spec.protocol) {
-        case Protocol::Udp: transport.listen_udp(ep); break;
-        case Protocol::Tcp: transport.listen_tcp(ep); break;
+        case Protocol::Udp:
+          transport.listen_udp(ep);
+          break;
+        case Protocol::Tcp:
+          transport.listen_tcp(ep);
+          break;
         case Protocol::Tls:
           need_tls();
           transport.listen_tls(ep, tls);

@@ -1,9 +1,9 @@
 // sipws: the command line. `sipws run` starts the daemon; `sipws user add|del|list` manages
 // subscribers in the same store.
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>

@@ -20,8 +20,8 @@ enum class NonceStatus {
 };
 
 /// Issues and checks nonces: base64url(issue time as 4 big-endian bytes, 4 random bytes ||
-/// first 16 bytes of HMAC-SHA256(secret, time and random bytes || realm)), 32 characters, no padding.
-/// Time is injected (TimerService::unix_time(), seconds). Thread: any after construction
+/// first 16 bytes of HMAC-SHA256(secret, time and random bytes || realm)), 32 characters, no
+/// padding. Time is injected (TimerService::unix_time(), seconds). Thread: any after construction
 /// (immutable).
 class NonceManager {
  public:

@@ -6,22 +6,32 @@ namespace sipws {
 
 std::string_view via_token(Protocol p) {
   switch (p) {
-    case Protocol::Udp: return "UDP";
-    case Protocol::Tcp: return "TCP";
-    case Protocol::Tls: return "TLS";
-    case Protocol::Ws: return "WS";
-    case Protocol::Wss: return "WSS";
+    case Protocol::Udp:
+      return "UDP";
+    case Protocol::Tcp:
+      return "TCP";
+    case Protocol::Tls:
+      return "TLS";
+    case Protocol::Ws:
+      return "WS";
+    case Protocol::Wss:
+      return "WSS";
   }
   return "UDP";
 }
 
 std::string_view lower_name(Protocol p) {
   switch (p) {
-    case Protocol::Udp: return "udp";
-    case Protocol::Tcp: return "tcp";
-    case Protocol::Tls: return "tls";
-    case Protocol::Ws: return "ws";
-    case Protocol::Wss: return "wss";
+    case Protocol::Udp:
+      return "udp";
+    case Protocol::Tcp:
+      return "tcp";
+    case Protocol::Tls:
+      return "tls";
+    case Protocol::Ws:
+      return "ws";
+    case Protocol::Wss:
+      return "wss";
   }
   return "udp";
 }

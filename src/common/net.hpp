@@ -69,8 +69,8 @@ struct Destination {
 /// An address sipws listens on, and the host it advertises in Via / Record-Route for it.
 struct ListenPoint {
   Protocol protocol = Protocol::Udp;
-  Endpoint local;             ///< the bound address (port resolved if 0 was asked)
-  std::string advertised;     ///< host written in Via/Record-Route (IP literal by default)
+  Endpoint local;          ///< the bound address (port resolved if 0 was asked)
+  std::string advertised;  ///< host written in Via/Record-Route (IP literal by default)
 };
 
 }  // namespace sipws

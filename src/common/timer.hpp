@@ -36,7 +36,8 @@ class ManualTimerService final : public TimerService {
  public:
   TimePoint now() const override { return now_; }
   std::int64_t unix_time() const override {
-    return unix_base_ + std::chrono::duration_cast<std::chrono::seconds>(now_ - TimePoint{}).count();
+    return unix_base_ +
+           std::chrono::duration_cast<std::chrono::seconds>(now_ - TimePoint{}).count();
   }
   TimerId schedule(Millis delay, std::function<void()> fn) override {
     TimerId id = ++next_id_;

@@ -383,21 +383,21 @@ struct ProxyCoreImpl {
     }
     b.dest.host = hop->host;
     const ServerTxnId id = ctx.id;
-    resolver.resolve(hop->host, [this, id, i, alive = std::weak_ptr<bool>(alive)](
-                                    std::optional<IpAddress> a) {
-      if (alive.expired()) return;
-      auto it = servers.find(id);
-      if (it == servers.end() || i >= it->second->branches.size()) return;
-      ServerCtx& c = *it->second;
-      if (c.final_sent && c.cancelled) return;
-      if (!a) {
-        stats.resolve_failures.inc();
-        fail_branch(c, i, 503, "Service Unavailable");
-        return;
-      }
-      c.branches[i].dest.endpoint.address = *a;
-      start_branch(c, i);
-    });
+    resolver.resolve(hop->host,
+                     [this, id, i, alive = std::weak_ptr<bool>(alive)](std::optional<IpAddress> a) {
+                       if (alive.expired()) return;
+                       auto it = servers.find(id);
+                       if (it == servers.end() || i >= it->second->branches.size()) return;
+                       ServerCtx& c = *it->second;
+                       if (c.final_sent && c.cancelled) return;
+                       if (!a) {
+                         stats.resolve_failures.inc();
+                         fail_branch(c, i, 503, "Service Unavailable");
+                         return;
+                       }
+                       c.branches[i].dest.endpoint.address = *a;
+                       start_branch(c, i);
+                     });
   }
 
   /// s.16.6 steps 3-10 for one branch, then a client transaction.
@@ -648,17 +648,17 @@ struct ProxyCoreImpl {
       return;
     }
     dest.host = hop->host;
-    resolver.resolve(hop->host, [this, fwd = std::move(fwd), dest, src,
-                                 alive = std::weak_ptr<bool>(alive)](
-                                    std::optional<IpAddress> a) mutable {
-      if (alive.expired()) return;
-      if (!a) {
-        stats.acks_dropped.inc();
-        return;
-      }
-      dest.endpoint.address = *a;
-      send_ack(std::move(fwd), dest, src);
-    });
+    resolver.resolve(hop->host,
+                     [this, fwd = std::move(fwd), dest, src,
+                      alive = std::weak_ptr<bool>(alive)](std::optional<IpAddress> a) mutable {
+                       if (alive.expired()) return;
+                       if (!a) {
+                         stats.acks_dropped.inc();
+                         return;
+                       }
+                       dest.endpoint.address = *a;
+                       send_ack(std::move(fwd), dest, src);
+                     });
   }
 
   void send_ack(Message fwd, const Destination& dest, const Source& src) {

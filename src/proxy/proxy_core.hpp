@@ -38,7 +38,8 @@ class NetworkView {
 class Resolver {
  public:
   virtual ~Resolver() = default;
-  virtual void resolve(const std::string& host, std::function<void(std::optional<IpAddress>)> done) = 0;
+  virtual void resolve(const std::string& host,
+                       std::function<void(std::optional<IpAddress>)> done) = 0;
 };
 
 struct ProxyConfig {
@@ -61,7 +62,8 @@ class ProxyCore final : public sip::txn::TransactionUser {
   void add_request_processor(std::unique_ptr<RequestProcessor> p);
 
   // sip::txn::TransactionUser
-  void on_request(sip::txn::ServerTxnId id, const sip::Message& request, const Source& src) override;
+  void on_request(sip::txn::ServerTxnId id, const sip::Message& request,
+                  const Source& src) override;
   void on_ack(const sip::Message& ack, const Source& src) override;
   void on_cancel(sip::txn::ServerTxnId invite_id, const sip::Message& cancel) override;
   void on_response(sip::txn::ClientTxnId id, const sip::Message& response) override;

@@ -25,10 +25,10 @@ enum class Action {
 
 /// One place to send the request (RFC 3261 s.16.5 target set).
 struct Target {
-  std::string uri;                  ///< the Request-URI to send (a registered contact...)
-  std::vector<std::string> route;   ///< Route values to put first (a binding's Path, RFC 3327)
+  std::string uri;                      ///< the Request-URI to send (a registered contact...)
+  std::vector<std::string> route;       ///< Route values to put first (a binding's Path, RFC 3327)
   std::optional<Destination> next_hop;  ///< fixed next hop (the flow a binding registered on)
-  float q = 1.0f;                   ///< preference (RFC 3261 s.10.2.1.2); highest first
+  float q = 1.0f;                       ///< preference (RFC 3261 s.10.2.1.2); highest first
 };
 
 /// State of one request through the chain. Thread: core io thread.
@@ -59,9 +59,13 @@ class RequestContext {
 
   /// For Action::Pause: a handle to continue the chain later with the given action (call it
   /// on the core io thread, once). Safe to call after the transaction is gone (no-op).
-  std::function<void(Action)> pause_handle() const { return resume_factory_ ? resume_factory_() : nullptr; }
+  std::function<void(Action)> pause_handle() const {
+    return resume_factory_ ? resume_factory_() : nullptr;
+  }
   /// Set by the proxy core before the chain runs.
-  void set_resume_factory(std::function<std::function<void(Action)>()> f) { resume_factory_ = std::move(f); }
+  void set_resume_factory(std::function<std::function<void(Action)>()> f) {
+    resume_factory_ = std::move(f);
+  }
 
  private:
   sip::Message original_;

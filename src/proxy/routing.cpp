@@ -23,10 +23,14 @@ struct Fnv {
 
 std::uint16_t default_port(Protocol p) {
   switch (p) {
-    case Protocol::Tls: return 5061;
-    case Protocol::Ws: return 80;
-    case Protocol::Wss: return 443;
-    default: return 5060;
+    case Protocol::Tls:
+      return 5061;
+    case Protocol::Ws:
+      return 80;
+    case Protocol::Wss:
+      return 443;
+    default:
+      return 5060;
   }
 }
 
@@ -132,7 +136,8 @@ std::optional<NextHop> next_hop_for(const sip::Uri& uri) {
   } else if (uri.scheme == sip::Scheme::Sips) {
     hop.protocol = Protocol::Tls;
   }
-  if (uri.scheme == sip::Scheme::Sips && hop.protocol == Protocol::Tcp) hop.protocol = Protocol::Tls;
+  if (uri.scheme == sip::Scheme::Sips && hop.protocol == Protocol::Tcp)
+    hop.protocol = Protocol::Tls;
   if (uri.scheme == sip::Scheme::Sips && hop.protocol == Protocol::Ws) hop.protocol = Protocol::Wss;
   std::string_view host = uri.host;
   if (const auto* m = uri.param("maddr"); m && m->has_value && !m->value.empty()) host = m->value;
@@ -146,9 +151,8 @@ bool names_listen_point(const sip::Uri& uri, const std::vector<ListenPoint>& lps
   auto hop = next_hop_for(uri);
   if (!hop) return false;
   for (const auto& lp : lps) {
-    const bool host_match =
-        host_is_self || iequal(hop->host, unbracket(lp.advertised)) ||
-        iequal(hop->host, lp.local.address.to_string());
+    const bool host_match = host_is_self || iequal(hop->host, unbracket(lp.advertised)) ||
+                            iequal(hop->host, lp.local.address.to_string());
     if (!host_match) continue;
     // A URI without an explicit port names us if any listener uses the default port; with a
     // port, that port must be ours (any protocol: Record-Route transports may differ).

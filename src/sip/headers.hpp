@@ -14,14 +14,14 @@ namespace sipws::sip {
 
 /// name-addr or addr-spec with header parameters: From, To, Contact, Route, Record-Route, Path.
 struct NameAddr {
-  std::string_view display;   ///< display name, quotes stripped (escapes kept); may be empty
+  std::string_view display;  ///< display name, quotes stripped (escapes kept); may be empty
   Uri uri;
   /// Header params after the URI (tag, expires, q, +sip.instance...); a quoted value keeps its
   /// quotes (e.g. `"<urn:uuid:...>"`).
   std::vector<Param> params;
-  bool angle = false;         ///< true if written as <uri>
-  bool star = false;          ///< Contact: * (then uri is empty)
-  std::string_view raw;       ///< the whole value
+  bool angle = false;    ///< true if written as <uri>
+  bool star = false;     ///< Contact: * (then uri is empty)
+  std::string_view raw;  ///< the whole value
   const Param* param(std::string_view name) const { return find_param(params, name); }
   std::string_view tag() const;
 };

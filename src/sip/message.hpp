@@ -20,7 +20,7 @@ namespace sipws::sip {
 /// One header line, or one element of a split list header (see is_split_list()).
 struct Header {
   HeaderId id = HeaderId::Other;
-  std::string_view name;   ///< as received (compact or long form) or canonical when we add it
+  std::string_view name;  ///< as received (compact or long form) or canonical when we add it
   /// Trimmed. A folded value (RFC 3261 s.7.3.1) is unfolded into an owned buffer, each CRLF
   /// replaced by one SP, so values never contain CRLF.
   std::string_view value;
@@ -38,10 +38,10 @@ class Message {
   bool is_response() const { return !is_request_; }
 
   // ---- start line ----
-  Method method() const { return method_; }       ///< requests; for responses the CSeq method
+  Method method() const { return method_; }  ///< requests; for responses the CSeq method
   std::string_view method_name() const { return method_name_; }
   const Uri& request_uri() const { return request_uri_; }
-  int status() const { return status_; }          ///< responses: 100..699
+  int status() const { return status_; }  ///< responses: 100..699
   std::string_view reason() const { return reason_; }
 
   // ---- headers ----

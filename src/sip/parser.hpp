@@ -19,13 +19,13 @@ enum class ParseErrc {
   Empty = 1,
   TooLarge,
   BadStartLine,
-  BadVersion,          ///< not SIP/2.0: 505 (RFC 3261 s.8.2.2... s.16.3)
+  BadVersion,  ///< not SIP/2.0: 505 (RFC 3261 s.8.2.2... s.16.3)
   BadMethod,
   BadRequestUri,
   BadStatusLine,
-  BadHeaderLine,       ///< no colon, bad name, or bad folding
-  MissingHeader,       ///< Via, From, To, Call-ID or CSeq absent
-  DuplicateHeader,     ///< a singleton (From, To, Call-ID, CSeq, Max-Forwards, Content-Length)
+  BadHeaderLine,    ///< no colon, bad name, or bad folding
+  MissingHeader,    ///< Via, From, To, Call-ID or CSeq absent
+  DuplicateHeader,  ///< a singleton (From, To, Call-ID, CSeq, Max-Forwards, Content-Length)
   BadVia,
   BadFrom,
   BadTo,
@@ -37,7 +37,7 @@ enum class ParseErrc {
   MissingContentLength,  ///< stream transports only (RFC 3261 s.18.3)
   BodyTooShort,          ///< Content-Length larger than the bytes present
   BadContact,
-  BadHeaderValue,        ///< another header the core relies on is malformed
+  BadHeaderValue,  ///< another header the core relies on is malformed
 };
 const std::error_category& parse_category();
 std::error_code make_error_code(ParseErrc e);

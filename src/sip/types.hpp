@@ -33,24 +33,24 @@ std::string_view method_name(Method m);
 /// Headers the core looks at. Other headers are HeaderId::Other and are kept verbatim.
 enum class HeaderId : std::uint8_t {
   Other,
-  Via,                 // v
-  From,                // f
-  To,                  // t
-  CallId,              // i
+  Via,     // v
+  From,    // f
+  To,      // t
+  CallId,  // i
   CSeq,
   MaxForwards,
-  Contact,             // m
+  Contact,  // m
   Route,
   RecordRoute,
   Path,
-  ContentLength,       // l
-  ContentType,         // c
-  ContentEncoding,     // e
+  ContentLength,    // l
+  ContentType,      // c
+  ContentEncoding,  // e
   Expires,
   MinExpires,
   Require,
   ProxyRequire,
-  Supported,           // k
+  Supported,  // k
   Unsupported,
   Allow,
   Authorization,
@@ -62,9 +62,9 @@ enum class HeaderId : std::uint8_t {
   Server,
   Date,
   Timestamp,
-  Event,               // o
-  Subject,             // s
-  ReferTo,             // r
+  Event,    // o
+  Subject,  // s
+  ReferTo,  // r
   RetryAfter,
   FlowTimer,
   kCount

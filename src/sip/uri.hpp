@@ -28,11 +28,11 @@ struct Uri {
   std::string_view scheme_name;  ///< as written, e.g. "sip", "SIPS", "tel", "http"
   std::string_view user;         ///< sip/sips userinfo user; tel: the number
   std::string_view password;
-  std::string_view host;         ///< as written; IPv6 references keep their brackets
-  std::uint16_t port = 0;        ///< 0 when absent
-  std::vector<Param> params;     ///< ;name=value after the hostport (tel: after the number)
-  std::vector<Param> headers;    ///< ?name=value&...
-  std::string_view raw;          ///< the whole URI text
+  std::string_view host;       ///< as written; IPv6 references keep their brackets
+  std::uint16_t port = 0;      ///< 0 when absent
+  std::vector<Param> params;   ///< ;name=value after the hostport (tel: after the number)
+  std::vector<Param> headers;  ///< ?name=value&...
+  std::string_view raw;        ///< the whole URI text
 
   bool is_sip() const { return scheme == Scheme::Sip || scheme == Scheme::Sips; }
   const Param* param(std::string_view name) const { return find_param(params, name); }

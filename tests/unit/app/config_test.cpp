@@ -9,7 +9,8 @@ namespace sipws::app {
 namespace {
 
 std::string write_temp(const std::string& name, const std::string& text) {
-  auto dir = std::filesystem::temp_directory_path() / ("sipws-config-test-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("sipws-config-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto path = dir / name;
   std::ofstream(path) << text;
@@ -94,25 +95,21 @@ TEST_P(ConfigErrors, NameTheKey) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, ConfigErrors,
-    ::testing::Values(BadCase{{"listen=sctp:127.0.0.1:5060"}, "listen"},
-                      BadCase{{"listen=udp:127.0.0.1:70000"}, "listen"},
-                      BadCase{{"listen=udp:127.0.0.1"}, "listen"},
-                      BadCase{{"listen=udp:example.com:5060"}, "listen"},
-                      BadCase{{"listen="}, "listen"},
-                      BadCase{{"no_such_key=1"}, "no_such_key"},
-                      BadCase{{"auth=maybe"}, "auth"},
-                      BadCase{{"registrar_min_expires=4000"}, "registrar_default_expires"},
-                      BadCase{{"max_message_size=10"}, "max_message_size"},
-                      BadCase{{"max_message_size=ten"}, "max_message_size"},
-                      BadCase{{"tls_cert=/tmp/c.pem"}, "tls_key"},
-                      BadCase{{"store=redis://x"}, "store"},
-                      BadCase{{"domain=a b"}, "domain"},
-                      BadCase{{"log_level=loud"}, "log_level"},
-                      BadCase{{"media_ports=5000"}, "media_ports"},
-                      BadCase{{"media_anchor=sometimes"}, "media_anchor"},
-                      BadCase{{"trace=perhaps"}, "trace"},
-                      BadCase{{"admin_listen=8081"}, "admin_listen"},
-                      BadCase{{"dns_servers=127.0.0.1"}, "dns_servers"}));
+    ::testing::Values(
+        BadCase{{"listen=sctp:127.0.0.1:5060"}, "listen"},
+        BadCase{{"listen=udp:127.0.0.1:70000"}, "listen"},
+        BadCase{{"listen=udp:127.0.0.1"}, "listen"},
+        BadCase{{"listen=udp:example.com:5060"}, "listen"}, BadCase{{"listen="}, "listen"},
+        BadCase{{"no_such_key=1"}, "no_such_key"}, BadCase{{"auth=maybe"}, "auth"},
+        BadCase{{"registrar_min_expires=4000"}, "registrar_default_expires"},
+        BadCase{{"max_message_size=10"}, "max_message_size"},
+        BadCase{{"max_message_size=ten"}, "max_message_size"},
+        BadCase{{"tls_cert=/tmp/c.pem"}, "tls_key"}, BadCase{{"store=redis://x"}, "store"},
+        BadCase{{"domain=a b"}, "domain"}, BadCase{{"log_level=loud"}, "log_level"},
+        BadCase{{"media_ports=5000"}, "media_ports"},
+        BadCase{{"media_anchor=sometimes"}, "media_anchor"}, BadCase{{"trace=perhaps"}, "trace"},
+        BadCase{{"admin_listen=8081"}, "admin_listen"},
+        BadCase{{"dns_servers=127.0.0.1"}, "dns_servers"}));
 
 TEST(Config, UnknownKeyInFile) {
   auto path = write_temp("u.json", R"({"domian": "typo.example"})");

@@ -175,7 +175,8 @@ class DigestAuthTest : public ::testing::Test {
     domains_.add_domain("example.com");
     store_.sync().put_subscriber(make_subscriber("alice", "example.com", "secret"));
     store_.sync().put_subscriber(make_subscriber("bob", "example.com", "b0b"));
-    proc_ = std::make_unique<DigestAuthProcessor>(domains_, store_, timers_, DigestAuthConfig{300, /*offer_sha256=*/true});
+    proc_ = std::make_unique<DigestAuthProcessor>(domains_, store_, timers_,
+                                                  DigestAuthConfig{300, /*offer_sha256=*/true});
   }
 
   /// Runs the processor the way the proxy core does, completing a Pause (store lookup) by

@@ -110,26 +110,35 @@ class Pauser final : public RequestProcessor {
 };
 
 Source udp_source(std::uint16_t port = 5062) {
-  return {Protocol::Udp, {boost::asio::ip::make_address("127.0.0.1"), port},
-          {boost::asio::ip::make_address("127.0.0.1"), 5060}, kNoFlow};
+  return {Protocol::Udp,
+          {boost::asio::ip::make_address("127.0.0.1"), port},
+          {boost::asio::ip::make_address("127.0.0.1"), 5060},
+          kNoFlow};
 }
 
 Source ws_source(FlowId flow) {
-  return {Protocol::Ws, {boost::asio::ip::make_address("127.0.0.1"), 40000},
-          {boost::asio::ip::make_address("127.0.0.1"), 8080}, flow};
+  return {Protocol::Ws,
+          {boost::asio::ip::make_address("127.0.0.1"), 40000},
+          {boost::asio::ip::make_address("127.0.0.1"), 8080},
+          flow};
 }
 
 std::string invite(const std::string& ruri, const std::string& via, const std::string& extra = "",
                    const std::string& branch = "z9hG4bKc1") {
-  return "INVITE " + ruri + " SIP/2.0\r\n"
-         "Via: SIP/2.0/" + via + ";branch=" + branch + "\r\n"
+  return "INVITE " + ruri +
+         " SIP/2.0\r\n"
+         "Via: SIP/2.0/" +
+         via + ";branch=" + branch +
+         "\r\n"
          "Max-Forwards: 70\r\n"
          "From: <sip:alice@localhost>;tag=a1\r\n"
-         "To: <" + ruri + ">\r\n"
+         "To: <" +
+         ruri +
+         ">\r\n"
          "Call-ID: call-1@test\r\n"
          "CSeq: 1 INVITE\r\n"
-         "Contact: <sip:alice@127.0.0.1:5062>\r\n" + extra +
-         "Content-Length: 0\r\n\r\n";
+         "Contact: <sip:alice@127.0.0.1:5062>\r\n" +
+         extra + "Content-Length: 0\r\n\r\n";
 }
 
 class ProxyCoreTest : public ::testing::Test {
@@ -166,10 +175,11 @@ class ProxyCoreTest : public ::testing::Test {
 };
 
 TEST_F(ProxyCoreTest, OptionsToItselfIsAnswered200) {
-  receive("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKo1\r\n"
-          "Max-Forwards: 0\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: o1\r\n"
-          "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-          udp_source());
+  receive(
+      "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKo1\r\n"
+      "Max-Forwards: 0\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: o1\r\n"
+      "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+      udp_source());
   Sent s = wire.pop();
   EXPECT_EQ(s.msg.status(), 200);
   EXPECT_NE(s.msg.find(HeaderId::Allow), nullptr);
@@ -186,10 +196,11 @@ TEST_F(ProxyCoreTest, MaxForwardsZeroIs483) {
 }
 
 TEST_F(ProxyCoreTest, UnknownSchemeIs416) {
-  receive("OPTIONS nobarr:foo SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKu1\r\n"
-          "Max-Forwards: 70\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: u1\r\n"
-          "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-          udp_source());
+  receive(
+      "OPTIONS nobarr:foo SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKu1\r\n"
+      "Max-Forwards: 70\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: u1\r\n"
+      "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+      udp_source());
   EXPECT_EQ(wire.pop().msg.status(), 416);
 }
 
@@ -240,12 +251,13 @@ TEST_F(ProxyCoreTest, WebSocketToUdpGetsTwoRecordRoutesWithFlowToken) {
   EXPECT_EQ(rrs[1]->value, "<sip:sw-f7@127.0.0.1:8080;transport=ws;lr>");
 
   // The phone's BYE follows the route set back to the browser's flow.
-  receive("BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
-          "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\n"
-          "Route: <sip:127.0.0.1:5060;lr>, <sip:sw-f7@127.0.0.1:8080;transport=ws;lr>\r\n"
-          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
-          "Call-ID: call-1@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
-          udp_source(5070));
+  receive(
+      "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\n"
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:sw-f7@127.0.0.1:8080;transport=ws;lr>\r\n"
+      "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+      "Call-ID: call-1@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+      udp_source(5070));
   Sent bye = wire.pop();
   EXPECT_EQ(bye.msg.method(), sip::Method::Bye);
   EXPECT_EQ(bye.dest.flow, 7u);
@@ -254,23 +266,25 @@ TEST_F(ProxyCoreTest, WebSocketToUdpGetsTwoRecordRoutesWithFlowToken) {
 }
 
 TEST_F(ProxyCoreTest, DeadFlowTokenGives430) {
-  receive("BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
-          "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye2\r\nMax-Forwards: 70\r\n"
-          "Route: <sip:sw-f99@127.0.0.1:8080;transport=ws;lr>\r\n"
-          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
-          "Call-ID: call-2@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
-          udp_source(5070));
+  receive(
+      "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye2\r\nMax-Forwards: 70\r\n"
+      "Route: <sip:sw-f99@127.0.0.1:8080;transport=ws;lr>\r\n"
+      "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+      "Call-ID: call-2@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+      udp_source(5070));
   EXPECT_EQ(wire.pop().msg.status(), 430);
 }
 
 TEST_F(ProxyCoreTest, AckFor2xxIsForwardedStatelesslyAlongTheRoute) {
   net.flows[3] = ws_source(3).peer;
-  receive("ACK sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
-          "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n"
-          "Route: <sip:127.0.0.1:5060;lr>, <sip:sw-f3@127.0.0.1:8080;transport=ws;lr>\r\n"
-          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
-          "Call-ID: call-3@test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
-          udp_source(5070));
+  receive(
+      "ACK sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n"
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:sw-f3@127.0.0.1:8080;transport=ws;lr>\r\n"
+      "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+      "Call-ID: call-3@test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+      udp_source(5070));
   Sent ack = wire.pop();
   EXPECT_EQ(ack.msg.method(), sip::Method::Ack);
   EXPECT_EQ(ack.dest.flow, 3u);
@@ -353,7 +367,7 @@ TEST_F(ProxyCoreTest, BestFinalResponseWhenAllBranchesFail) {
   s4.peer.address = boost::asio::ip::make_address("127.0.0.4");
   answer(b1.msg, 486, s3);
   EXPECT_EQ(wire.pop().msg.method(), sip::Method::Ack);  // hop-by-hop ACK by the client txn
-  EXPECT_TRUE(wire.sent.empty());                          // waits for the other branch
+  EXPECT_TRUE(wire.sent.empty());                        // waits for the other branch
   answer(b2.msg, 404, s4);
   EXPECT_EQ(wire.pop().msg.method(), sip::Method::Ack);
   Sent final = wire.pop();
@@ -370,11 +384,12 @@ TEST_F(ProxyCoreTest, CancelIsPropagatedAfterAProvisional) {
   uas.peer.address = boost::asio::ip::make_address("127.0.0.2");
   answer(fwd.msg, 180, uas);
   wire.pop();
-  receive("CANCEL sip:bob@127.0.0.2:5070 SIP/2.0\r\n"
-          "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKc1\r\nMax-Forwards: 70\r\n"
-          "From: <sip:alice@localhost>;tag=a1\r\nTo: <sip:bob@127.0.0.2:5070>\r\n"
-          "Call-ID: call-1@test\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
-          udp_source());
+  receive(
+      "CANCEL sip:bob@127.0.0.2:5070 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKc1\r\nMax-Forwards: 70\r\n"
+      "From: <sip:alice@localhost>;tag=a1\r\nTo: <sip:bob@127.0.0.2:5070>\r\n"
+      "Call-ID: call-1@test\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+      udp_source());
   Sent ok = wire.pop();
   EXPECT_EQ(ok.msg.status(), 200);
   EXPECT_EQ(ok.msg.cseq().method, sip::Method::Cancel);
@@ -389,8 +404,10 @@ TEST_F(ProxyCoreTest, CancelIsPropagatedAfterAProvisional) {
 
 TEST_F(ProxyCoreTest, NoAnswerTimesOutWith408) {
   receive(invite("sip:bob@127.0.0.2:5070", "TCP 127.0.0.1:5062"),
-          Source{Protocol::Tcp, {boost::asio::ip::make_address("127.0.0.1"), 5062},
-                 {boost::asio::ip::make_address("127.0.0.1"), 5060}, 5});
+          Source{Protocol::Tcp,
+                 {boost::asio::ip::make_address("127.0.0.1"), 5062},
+                 {boost::asio::ip::make_address("127.0.0.1"), 5060},
+                 5});
   net.flows[5] = {boost::asio::ip::make_address("127.0.0.1"), 5062};
   wire.pop();
   wire.pop();
@@ -406,11 +423,12 @@ TEST_F(ProxyCoreTest, PausedChainResumes) {
   auto p = std::make_unique<Pauser>();
   Pauser* pauser = p.get();
   core.add_request_processor(std::move(p));
-  receive("MESSAGE sip:bob@127.0.0.2:5070 SIP/2.0\r\n"
-          "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKm1\r\nMax-Forwards: 70\r\n"
-          "From: <sip:alice@localhost>;tag=a1\r\nTo: <sip:bob@127.0.0.2:5070>\r\n"
-          "Call-ID: m1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
-          udp_source());
+  receive(
+      "MESSAGE sip:bob@127.0.0.2:5070 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKm1\r\nMax-Forwards: 70\r\n"
+      "From: <sip:alice@localhost>;tag=a1\r\nTo: <sip:bob@127.0.0.2:5070>\r\n"
+      "Call-ID: m1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+      udp_source());
   EXPECT_TRUE(wire.sent.empty());
   ASSERT_TRUE(pauser->resume);
   pauser->resume(Action::Continue);
