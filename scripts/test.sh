@@ -65,7 +65,7 @@ stage "build (release)" build release
 stage "unit tests" ctest --test-dir build -L unit --output-on-failure -j2
 stage "integration tests" integration build/sipws
 stage "RFC 4475 against the daemon (netns)" netns build/sipws
-stage "build (fuzz)" build fuzz
+stage "build (fuzz)" build fuzz sip_parser_fuzz
 stage "fuzz sip parser" fuzz
 if [[ "${SIPWS_SKIP_ASAN:-0}" != 1 ]]; then
   stage "build (asan-ubsan)" build asan-ubsan

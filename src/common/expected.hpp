@@ -10,6 +10,7 @@ namespace sipws {
 /// Wraps an error value so that Expected<T, E> can be built from it unambiguously.
 template <class E>
 struct Unexpected {
+  explicit Unexpected(E e) : error(std::move(e)) {}  // clang 14 has no paren-aggregate CTAD
   E error;
 };
 template <class E>

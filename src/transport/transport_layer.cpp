@@ -184,7 +184,7 @@ class TransportLayerImpl final : public FlowHost {
     opts.max_size = limits_.max_message_size;
     auto parsed = sip::parse(bytes, opts);
     if (!parsed) {
-      counters().get("sip_parse_errors").inc();
+      // sip::parse counts it (sip_parse_errors).
       if (auto resp = sip::error_response(*bytes, parsed.error())) {
         reply(src, std::make_shared<const std::string>(std::move(*resp)));
       }
