@@ -505,13 +505,19 @@ struct ProxyCoreImpl {
 
   // ---------------------------------------------------------------- responses
 
-  void on_response(ClientTxnId cid, const Message& response) {
+  /// The server context and branch index of client transaction `cid`; {nullptr, 0} if gone.
+  std::pair<ServerCtx*, std::size_t> branch_of(ClientTxnId cid) {
     auto cit = clients.find(cid);
-    if (cit == clients.end()) return;  // response to a CANCEL we sent, or a finished branch
+    if (cit == clients.end()) return {nullptr, 0};
     auto sit = servers.find(cit->second.first);
-    if (sit == servers.end()) return;
-    ServerCtx& ctx = *sit->second;
-    const std::size_t i = cit->second.second;
+    if (sit == servers.end()) return {nullptr, 0};
+    return {sit->second.get(), cit->second.second};
+  }
+
+  void on_response(ClientTxnId cid, const Message& response) {
+    auto [sc, i] = branch_of(cid);
+    if (sc == nullptr) return;  // response to a CANCEL we sent, or a finished branch
+    ServerCtx& ctx = *sc;
     Branch& b = ctx.branches[i];
     Message rsp = response;
     rsp.pop_front(HeaderId::Via);  // s.16.7 step 3
@@ -547,12 +553,9 @@ struct ProxyCoreImpl {
   }
 
   void on_client_failure(ClientTxnId cid, bool transport_error) {
-    auto cit = clients.find(cid);
-    if (cit == clients.end()) return;
-    auto sit = servers.find(cit->second.first);
-    if (sit == servers.end()) return;
-    ServerCtx& ctx = *sit->second;
-    const std::size_t i = cit->second.second;
+    auto [sc, i] = branch_of(cid);
+    if (sc == nullptr) return;
+    ServerCtx& ctx = *sc;
     Branch& b = ctx.branches[i];
     if (b.final) return;
     if (b.timer_c != 0) {
@@ -568,12 +571,9 @@ struct ProxyCoreImpl {
   }
 
   void on_timer_c(ClientTxnId cid) {
-    auto cit = clients.find(cid);
-    if (cit == clients.end()) return;
-    auto sit = servers.find(cit->second.first);
-    if (sit == servers.end()) return;
-    ServerCtx& ctx = *sit->second;
-    const std::size_t i = cit->second.second;
+    auto [sc, i] = branch_of(cid);
+    if (sc == nullptr) return;
+    ServerCtx& ctx = *sc;
     Branch& b = ctx.branches[i];
     b.timer_c = 0;
     if (b.final) return;
