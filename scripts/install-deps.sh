@@ -8,11 +8,12 @@ pkgs=(cmake ninja-build ccache g++ pkg-config libboost-all-dev libssl-dev libweb
       nlohmann-json3-dev libsqlite3-dev libsoci-dev libspdlog-dev libcli11-dev libgtest-dev
       libbenchmark-dev openssl)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(sip-tester clang libclang-rt-14-dev)
-  # Node.js may come from another package source than Debian's: check the commands instead.
-  command -v node >/dev/null || pkgs+=(nodejs)
-  command -v npm >/dev/null || pkgs+=(npm)
+  pkgs+=(sip-tester clang libclang-rt-14-dev iproute2 util-linux)
 fi
+# Node.js (demo page bundle, tests) may come from another package source than Debian's: check
+# the commands instead of the packages.
+command -v node >/dev/null || pkgs+=(nodejs)
+command -v npm >/dev/null || pkgs+=(npm)
 
 missing=()
 for p in "${pkgs[@]}"; do

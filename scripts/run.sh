@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target sipws
+# The demo page's JsSIP bundle comes from npm (served locally, no CDN).
+[[ -f www/demo-jssip/vendor/jssip.min.js ]] || www/demo-jssip/build.sh
 exec build/sipws run "$@"
