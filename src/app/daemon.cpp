@@ -166,16 +166,14 @@ int run_daemon(const Config& cfg) {
   core.add_request_processor(
       std::make_unique<registrar::RegistrarProcessor>(domains, location, rcfg));
   core.add_request_processor(std::make_unique<registrar::LocationLookupProcessor>(
-      domains, location, [&astore](const std::string& aor) {
-        // Known subscriber => 480 rather than 404 when it has no binding. A synchronous
-        // read of one row: acceptable for this first cut (SQLite, local file).
+      domains, location, [&astore](const std::string& aor, std::function<void(bool)> done) {
+        // Known subscriber => 480 rather than 404 when it has no binding; asked on the store's
+        // worker thread, answered on the io thread.
         auto at = aor.find('@');
-        if (at == std::string::npos) return false;
-        try {
-          return astore.sync().find_subscriber(aor.substr(0, at), aor.substr(at + 1)).has_value();
-        } catch (const store::StoreError&) {
-          return false;
-        }
+        if (at == std::string::npos) return done(false);
+        astore.find_subscriber(
+            aor.substr(0, at), aor.substr(at + 1),
+            [done = std::move(done)](std::optional<store::Subscriber> s) { done(s.has_value()); });
       }));
 
   // Listeners.

@@ -1,5 +1,8 @@
 #include "registrar/lookup.hpp"
 
+#include <memory>
+#include <optional>
+
 #include "common/counters.hpp"
 #include "registrar/registrar.hpp"
 #include "sip/message.hpp"
@@ -67,7 +70,6 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
     return Action::Continue;
   }
   const std::string aor = std::string(ruri.user) + "@" + domain;
-  auto known = [&]() { return location_.known(aor) || (is_subscriber_ && is_subscriber_(aor)); };
 
   // GRUUs (RFC 5627 s.8): a pub-GRUU names the instance, a temp-GRUU its token.
   if (const sip::Param* gr = ruri.param("gr")) {
@@ -86,12 +88,7 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
       }
     }
     if (is_gruu) {
-      if (b == nullptr) {
-        const bool k = known();
-        (k ? stats().unavailable : stats().not_found).inc();
-        ctx.respond(k ? 480 : 404, k ? "Temporarily Unavailable" : "Not Found");
-        return Action::Respond;
-      }
+      if (b == nullptr) return unreachable(ctx, aor);
       if (b->flow_dead) {
         stats().flow_failed.inc();
         ctx.respond(430, "Flow Failed");
@@ -123,14 +120,41 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
     ctx.respond(430, "Flow Failed");
     return Action::Respond;
   }
-  if (known()) {
-    stats().unavailable.inc();
-    ctx.respond(480, "Temporarily Unavailable");
+  return unreachable(ctx, aor);
+}
+
+Action LocationLookupProcessor::unreachable(proxy::RequestContext& ctx, const std::string& aor) {
+  auto answer = [&ctx](bool known) {
+    (known ? stats().unavailable : stats().not_found).inc();
+    ctx.respond(known ? 480 : 404, known ? "Temporarily Unavailable" : "Not Found");
+  };
+  if (location_.known(aor) || !is_subscriber_) {
+    answer(location_.known(aor));
     return Action::Respond;
   }
-  stats().not_found.inc();
-  ctx.respond(404, "Not Found");
-  return Action::Respond;
+  // The hook may answer at once (in-memory) or later (store): the shared state tells the
+  // callback whether process() has already returned Pause.
+  struct State {
+    bool paused = false;
+    std::optional<bool> result;
+  };
+  auto state = std::make_shared<State>();
+  auto resume = ctx.pause_handle();
+  // `ctx` stays valid while the chain is paused (the core keeps paused contexts alive).
+  is_subscriber_(aor, [state, resume, answer](bool known) {
+    if (!state->paused) {
+      state->result = known;
+      return;
+    }
+    answer(known);
+    if (resume) resume(Action::Respond);
+  });
+  if (state->result) {
+    answer(*state->result);
+    return Action::Respond;
+  }
+  state->paused = true;
+  return Action::Pause;
 }
 
 }  // namespace sipws::registrar

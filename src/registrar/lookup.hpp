@@ -21,8 +21,9 @@ namespace sipws::registrar {
 /// Thread: core io thread.
 class LocationLookupProcessor final : public proxy::RequestProcessor {
  public:
-  /// True if `aor` ("user@domain") is a subscriber. May be null.
-  using IsSubscriber = std::function<bool(const std::string& aor)>;
+  /// Asks whether `aor` ("user@domain") is a subscriber and calls `done` with the answer, now
+  /// or later on the core io thread (the daemon asks the store without blocking). May be null.
+  using IsSubscriber = std::function<void(const std::string& aor, std::function<void(bool)> done)>;
   /// `domains` and `location` must outlive the processor.
   LocationLookupProcessor(const proxy::Domains& domains, const LocationService& location,
                           IsSubscriber is_subscriber = nullptr);
@@ -33,6 +34,9 @@ class LocationLookupProcessor final : public proxy::RequestProcessor {
  private:
   const proxy::Domains& domains_;
   const LocationService& location_;
+  /// No usable binding: 480 for a known AOR, else 404; Pause while the hook answers later.
+  proxy::Action unreachable(proxy::RequestContext& ctx, const std::string& aor);
+
   IsSubscriber is_subscriber_;
 };
 

@@ -96,10 +96,10 @@ class OutboundLookup : public ::testing::Test {
   LocationService location{timers, nullptr};
   RegistrarProcessor registrar{domains, location, RegistrarConfig{}};
   std::vector<std::string> subscribers{"bob@example.com"};
-  LocationLookupProcessor lookup{domains, location, [this](const std::string& aor) {
-                                   return std::find(subscribers.begin(), subscribers.end(), aor) !=
-                                          subscribers.end();
-                                 }};
+  LocationLookupProcessor lookup{
+      domains, location, [this](const std::string& aor, std::function<void(bool)> done) {
+        done(std::find(subscribers.begin(), subscribers.end(), aor) != subscribers.end());
+      }};
   Source ws = test::source(Protocol::Wss, "198.51.100.7", 52000, 7);
   Source udp = test::source(Protocol::Udp, "192.0.2.20", 5062, kNoFlow);
   Source tcp = test::source(Protocol::Tcp, "192.0.2.21", 40001, 9);
@@ -361,6 +361,37 @@ TEST_F(OutboundLookup, ExpiredBindingsDisappear) {
 TEST(HttpDate, Rfc7231Format) {
   EXPECT_EQ(http_date(1'700'000'000), "Tue, 14 Nov 2023 22:13:20 GMT");
   EXPECT_EQ(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+}
+
+}  // namespace
+}  // namespace sipws::registrar
+
+namespace sipws::registrar {
+namespace {
+
+TEST(LookupAsyncSubscriber, PausesUntilTheStoreAnswersThenResponds480) {
+  ManualTimerService timers;
+  proxy::Domains domains;
+  domains.add_domain("example.com");
+  LocationService location{timers, nullptr};
+  std::function<void(bool)> pending;
+  LocationLookupProcessor lookup{domains, location,
+                                 [&](const std::string& aor, std::function<void(bool)> done) {
+                                   EXPECT_EQ(aor, "bob@example.com");
+                                   pending = std::move(done);  // answered later, like the store
+                                 }};
+  proxy::RequestContext ctx(test::msg(invite("sip:bob@example.com")),
+                            test::source(Protocol::Udp, "192.0.2.20", 5062, kNoFlow), 1);
+  std::optional<proxy::Action> resumed;
+  ctx.set_resume_factory(
+      [&]() { return std::function<void(proxy::Action)>([&](proxy::Action a) { resumed = a; }); });
+  ASSERT_EQ(lookup.process(ctx), proxy::Action::Pause);
+  EXPECT_FALSE(ctx.response());
+  ASSERT_TRUE(pending);
+  pending(true);
+  ASSERT_EQ(resumed, proxy::Action::Respond);
+  ASSERT_TRUE(ctx.response());
+  EXPECT_EQ(ctx.response()->status(), 480);
 }
 
 }  // namespace
