@@ -44,6 +44,7 @@ bool better(int candidate, int current) {
 
 struct Branch {
   ClientTxnId txn = 0;
+  std::string branch_id;  ///< the branch parameter of our Via (for the forward hook)
   Message request;
   Destination dest;
   bool started = false;
@@ -80,6 +81,7 @@ struct ProxyCoreImpl {
   sip::txn::TransactionLayer* txns = nullptr;
   sip::txn::Sender* stateless = nullptr;
   std::vector<std::unique_ptr<RequestProcessor>> chain;
+  ForwardHook* hook = nullptr;
   std::unordered_map<ServerTxnId, std::unique_ptr<ServerCtx>> servers;
   std::unordered_map<ClientTxnId, std::pair<ServerTxnId, std::size_t>> clients;
   Stats stats;
@@ -440,7 +442,16 @@ struct ProxyCoreImpl {
       }
     }
     // Via (s.16.6 step 8) with the loop-detection hash in the branch.
-    fwd.push_front(HeaderId::Via, make_via(*out_lp, make_branch(loop_hash(ctx.rc->request()))));
+    b.branch_id = make_branch(loop_hash(ctx.rc->request()));
+    fwd.push_front(HeaderId::Via, make_via(*out_lp, b.branch_id));
+    if (hook != nullptr) {
+      if (int status = hook->on_forward_request(fwd, ctx.rc->source(), b.dest, b.branch_id);
+          status != 0) {
+        fwd.pop_front(HeaderId::Via);
+        fail_branch(ctx, i, status, {});
+        return;
+      }
+    }
     b.started = true;
     stats.forwarded.inc();
     b.txn = txns->send_request(fwd, b.dest);
@@ -455,6 +466,9 @@ struct ProxyCoreImpl {
   void fail_branch(ServerCtx& ctx, std::size_t i, int status, std::string_view reason) {
     Message rsp = sip::make_response(ctx.rc->original(), status, reason);
     ctx.branches[i].final = true;
+    if (hook != nullptr && !ctx.branches[i].branch_id.empty()) {
+      hook->on_branch_end(ctx.branches[i].branch_id, status);
+    }
     record_final(ctx, rsp, true);
     maybe_finish(ctx);
   }
@@ -529,6 +543,7 @@ struct ProxyCoreImpl {
         cancel_branch(ctx, b);
       }
       if (status == 100 || ctx.final_sent) return;  // s.16.7 step 5: 100 is not forwarded
+      if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
       txns->respond(ctx.id, rsp);
       return;
     }
@@ -541,12 +556,14 @@ struct ProxyCoreImpl {
       const bool first = !b.final;
       b.final = true;
       ctx.final_sent = true;
+      if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
       txns->respond(ctx.id, rsp);
       if (first) cancel_others(ctx, i);
       return;
     }
     if (b.final) return;
     b.final = true;
+    if (hook != nullptr) hook->on_branch_end(b.branch_id, status);
     record_final(ctx, rsp, false);
     if (status >= 600) cancel_others(ctx, i);
     maybe_finish(ctx);
@@ -678,6 +695,7 @@ struct ProxyCoreImpl {
     std::size_t h = std::hash<std::string_view>{}(in_branch);
     branch += std::to_string(h);
     fwd.push_front(HeaderId::Via, make_via(*out_lp, branch));
+    if (hook != nullptr) hook->on_forward_ack(fwd, src, dest);
     stats.acks_forwarded.inc();
     stateless->send(dest, fwd.serialize_shared());
   }
@@ -720,6 +738,8 @@ void ProxyCore::attach(sip::txn::TransactionLayer& txns, sip::txn::Sender& state
 void ProxyCore::add_request_processor(std::unique_ptr<RequestProcessor> p) {
   impl_->chain.push_back(std::move(p));
 }
+
+void ProxyCore::set_forward_hook(ForwardHook* hook) { impl_->hook = hook; }
 
 void ProxyCore::on_request(ServerTxnId id, const Message& request, const Source& src) {
   impl_->on_request(id, request, src);

@@ -13,6 +13,7 @@
 #include "common/net.hpp"
 #include "common/timer.hpp"
 #include "proxy/domains.hpp"
+#include "proxy/forward_hook.hpp"
 #include "proxy/request_context.hpp"
 #include "sip/message.hpp"
 #include "sip/txn/transaction_layer.hpp"
@@ -60,6 +61,9 @@ class ProxyCore final : public sip::txn::TransactionUser {
   void attach(sip::txn::TransactionLayer& txns, sip::txn::Sender& stateless_sender);
   /// Appends a processor to the request chain (order matters: auth, registrar, lookup...).
   void add_request_processor(std::unique_ptr<RequestProcessor> p);
+  /// Sets the hook that sees (and may rewrite) what is forwarded: the media bridge. Optional;
+  /// not owned, must outlive the core.
+  void set_forward_hook(ForwardHook* hook);
 
   // sip::txn::TransactionUser
   void on_request(sip::txn::ServerTxnId id, const sip::Message& request,

@@ -459,3 +459,81 @@ TEST_F(ProxyCoreTest, ReceivedAndRportAreFilledForUdp) {
 
 }  // namespace
 }  // namespace sipws::proxy
+
+namespace sipws::proxy {
+namespace {
+
+/// Records what the core shows the forward hook and rewrites bodies like the media anchor.
+class RecordingHook final : public ForwardHook {
+ public:
+  int on_forward_request(Message& request, const Source& src, const Destination& dest,
+                         std::string_view branch) override {
+    requests.push_back({std::string(request.method_name()), std::string(branch), src.protocol,
+                        dest.endpoint.port});
+    if (fail_with != 0) return fail_with;
+    request.set_body("v=0\r\n", "application/sdp");
+    return 0;
+  }
+  void on_forward_response(Message& response, std::string_view branch) override {
+    responses.push_back({response.status(), std::string(branch)});
+    response.set_body("answer", "application/sdp");
+  }
+  void on_branch_end(std::string_view branch, int status) override {
+    ended.push_back({status, std::string(branch)});
+  }
+  void on_forward_ack(Message& /*ack*/, const Source& /*src*/, const Destination&) override {
+    ++acks;
+  }
+  struct Req {
+    std::string method, branch;
+    Protocol from;
+    std::uint16_t to_port;
+  };
+  std::vector<Req> requests;
+  std::vector<std::pair<int, std::string>> responses, ended;
+  int acks = 0;
+  int fail_with = 0;
+};
+
+class ForwardHookTest : public ProxyCoreTest {
+ protected:
+  ForwardHookTest() { core.set_forward_hook(&hook); }
+  RecordingHook hook;
+};
+
+TEST_F(ForwardHookTest, SeesEachBranchAndItsResponsesAndMayRewriteBodies) {
+  receive(invite("sip:bob@127.0.0.2:5070", "UDP 127.0.0.1:5062"), udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  Sent fwd = wire.pop();
+  ASSERT_EQ(hook.requests.size(), 1u);
+  EXPECT_EQ(hook.requests[0].method, "INVITE");
+  EXPECT_EQ(hook.requests[0].to_port, 5070);
+  // The hook is called with our Via on top: its branch names the branch.
+  EXPECT_EQ(hook.requests[0].branch, fwd.msg.top_via().branch());
+  EXPECT_EQ(fwd.msg.body(), "v=0\r\n");
+
+  Source uas = udp_source(5070);
+  uas.peer.address = boost::asio::ip::make_address("127.0.0.2");
+  answer(fwd.msg, 183, uas);
+  Sent early = wire.pop();
+  EXPECT_EQ(early.msg.body(), "answer");
+  answer(fwd.msg, 486, uas);
+  ASSERT_EQ(hook.responses.size(), 1u);  // the 486 is not relayed by the hook path...
+  ASSERT_EQ(hook.ended.size(), 1u);      // ...it ends the branch
+  EXPECT_EQ(hook.ended[0].first, 486);
+  EXPECT_EQ(hook.ended[0].second, hook.requests[0].branch);
+}
+
+TEST_F(ForwardHookTest, AStatusFromTheHookFailsTheBranchWithIt) {
+  hook.fail_with = 488;
+  receive(invite("sip:bob@127.0.0.2:5070", "UDP 127.0.0.1:5062"), udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  Sent s = wire.pop();
+  EXPECT_TRUE(s.msg.is_response());
+  EXPECT_EQ(s.msg.status(), 488);
+  ASSERT_EQ(hook.ended.size(), 1u);
+  EXPECT_EQ(hook.ended[0].first, 488);
+}
+
+}  // namespace
+}  // namespace sipws::proxy
