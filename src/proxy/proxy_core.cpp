@@ -28,6 +28,7 @@ struct Stats {
   Counter& stray_responses = counters().get("proxy_stray_responses");
   Counter& loops = counters().get("proxy_loops_detected");
   Counter& resolve_failures = counters().get("proxy_resolve_failures");
+  Counter& sips_refused = counters().get("proxy_sips_refused");
 };
 
 /// Chooses the response to forward when every branch is final (RFC 3261 s.16.7 step 6):
@@ -122,6 +123,15 @@ struct ProxyCoreImpl {
 
   void respond_status(ServerCtx& sc, int status, std::string_view reason = {}) {
     respond_local(sc, sc.rc->respond(status, reason));
+  }
+
+  /// True when the Request-URI or the top Route is a SIPS URI (RFC 3261 s.16.6 step 4).
+  static bool is_sips_request(const Message& req) {
+    if (req.request_uri().scheme == sip::Scheme::Sips) return true;
+    if (const auto* r = req.find(HeaderId::Route)) {
+      if (auto na = sip::parse_name_addr(r->value)) return na->uri.scheme == sip::Scheme::Sips;
+    }
+    return false;
   }
 
   bool is_self_uri(const sip::Uri& uri) const {
@@ -420,6 +430,14 @@ struct ProxyCoreImpl {
     } else {
       fwd.set(HeaderId::MaxForwards, "70");
     }
+    // A SIPS request travels over TLS/WSS hops only (RFC 3261 s.26.2.2, RFC 5630 s.3.1.3):
+    // never downgrade it to UDP, TCP or WS.
+    const bool sips = is_sips_request(fwd);
+    if (sips && !is_secure(b.dest.protocol)) {
+      stats.sips_refused.inc();
+      fail_branch(ctx, i, 480, "SIPS Target Not Reachable Over TLS");
+      return;
+    }
     const ListenPoint* out_lp = listen_point_for(b.dest.protocol, &b.dest.endpoint.address);
     if (out_lp == nullptr) out_lp = ctx.in_lp;
     if (out_lp == nullptr) {
@@ -436,9 +454,9 @@ struct ProxyCoreImpl {
       const Source& src = ctx.rc->source();
       const FlowId in_flow = is_reliable(src.protocol) ? src.flow : kNoFlow;
       const bool double_rr = out_lp != ctx.in_lp || in_flow != kNoFlow || b.dest.flow != kNoFlow;
-      fwd.push_front(HeaderId::RecordRoute, make_record_route(*ctx.in_lp, in_flow));
+      fwd.push_front(HeaderId::RecordRoute, make_record_route(*ctx.in_lp, in_flow, sips));
       if (double_rr) {
-        fwd.push_front(HeaderId::RecordRoute, make_record_route(*out_lp, b.dest.flow));
+        fwd.push_front(HeaderId::RecordRoute, make_record_route(*out_lp, b.dest.flow, sips));
       }
     }
     // Via (s.16.6 step 8) with the loop-detection hash in the branch.

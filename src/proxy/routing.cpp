@@ -97,8 +97,8 @@ std::string_view branch_loop_hash(std::string_view branch) {
   return rest.substr(0, 8);
 }
 
-std::string make_record_route(const ListenPoint& lp, FlowId flow) {
-  std::string v = "<sip:";
+std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips) {
+  std::string v = sips ? "<sips:" : "<sip:";
   if (flow != kNoFlow) {
     v += "sw-f";
     v += std::to_string(flow);

@@ -30,7 +30,9 @@ std::string_view branch_loop_hash(std::string_view branch);
 
 /// A Record-Route / Path value naming listen point `lp`: `<sip:[sw-fN@]host:port;transport=x;lr>`;
 /// `flow` != kNoFlow embeds a flow token so in-dialog requests find the flow (RFC 5626 s.5.3).
-std::string make_record_route(const ListenPoint& lp, FlowId flow);
+/// With `sips` (the Request-URI or top Route is a SIPS URI) the value is a sips: URI (RFC 3261
+/// s.16.6 step 4).
+std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips = false);
 /// The flow id in a Route URI user part "sw-fN", or kNoFlow.
 FlowId flow_token(const sip::Uri& uri);
 

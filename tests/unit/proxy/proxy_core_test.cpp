@@ -537,3 +537,37 @@ TEST_F(ForwardHookTest, AStatusFromTheHookFailsTheBranchWithIt) {
 
 }  // namespace
 }  // namespace sipws::proxy
+
+namespace sipws::proxy {
+namespace {
+
+TEST_F(ProxyCoreTest, SipsRequestIsNeverForwardedOverAnInsecureHop) {
+  receive(invite("sips:bob@127.0.0.2:5070;transport=udp", "TLS 127.0.0.1:5062"), udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  Sent s = wire.pop();
+  ASSERT_TRUE(s.msg.is_response());
+  EXPECT_EQ(s.msg.status(), 480);
+  EXPECT_NE(s.msg.reason().find("SIPS"), std::string_view::npos);
+  EXPECT_TRUE(wire.sent.empty());
+}
+
+TEST_F(ProxyCoreTest, SipsRequestIsNotDowngradedToAPlainWebSocketFlow) {
+  net.flows[7] = ws_source(7).peer;  // a ws: (not wss:) flow
+  // The Route names the browser's flow (as an in-dialog request would), over ws.
+  receive(invite("sips:alice@abc.invalid", "UDP 127.0.0.1:5062",
+                 "Route: <sip:sw-f7@127.0.0.1:8080;transport=ws;lr>\r\n"),
+          udp_source());
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  Sent s = wire.pop();
+  ASSERT_TRUE(s.msg.is_response());
+  EXPECT_EQ(s.msg.status(), 480);
+}
+
+TEST(RecordRoute, SipsRequestsGetASipsRecordRoute) {
+  ListenPoint lp{Protocol::Wss, {boost::asio::ip::make_address("127.0.0.1"), 8443}, "127.0.0.1"};
+  EXPECT_EQ(make_record_route(lp, 3, true), "<sips:sw-f3@127.0.0.1:8443;transport=wss;lr>");
+  EXPECT_EQ(make_record_route(lp, kNoFlow), "<sip:127.0.0.1:8443;transport=wss;lr>");
+}
+
+}  // namespace
+}  // namespace sipws::proxy
