@@ -1,7 +1,14 @@
 #include "proxy/routing.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <array>
 #include <charconv>
 #include <cstdio>
+#include <stdexcept>
 
 #include "common/random.hpp"
 
@@ -97,11 +104,50 @@ std::string_view branch_loop_hash(std::string_view branch) {
   return rest.substr(0, 8);
 }
 
+namespace {
+
+/// The per-process key of flow-token signatures: flows do not outlive the process.
+const std::array<unsigned char, 32>& flow_token_key() {
+  static const std::array<unsigned char, 32> key = [] {
+    std::array<unsigned char, 32> k{};
+    if (RAND_bytes(k.data(), static_cast<int>(k.size())) != 1) {
+      throw std::runtime_error("flow tokens: no random bytes from OpenSSL");
+    }
+    return k;
+  }();
+  return key;
+}
+
+/// 12 hex digits (48 bits) of HMAC-SHA256(key, decimal flow id).
+std::string flow_signature(std::string_view id_digits) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  const auto& key = flow_token_key();
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(id_digits.data()), id_digits.size(), mac, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < 6; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 0xf];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string flow_token_user(FlowId flow) {
+  std::string digits = std::to_string(flow);
+  std::string u = "sw-f" + digits;
+  u += '.';
+  u += flow_signature(digits);
+  return u;
+}
+
 std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips) {
   std::string v = sips ? "<sips:" : "<sip:";
   if (flow != kNoFlow) {
-    v += "sw-f";
-    v += std::to_string(flow);
+    v += flow_token_user(flow);
     v += '@';
   }
   v += lp.advertised;
@@ -119,9 +165,19 @@ FlowId flow_token(const sip::Uri& uri) {
   std::string_view u = uri.user;
   if (u.substr(0, 4) != "sw-f") return kNoFlow;
   u.remove_prefix(4);
+  const auto dot = u.find('.');
+  if (dot == std::string_view::npos) return kNoFlow;
+  const std::string_view digits = u.substr(0, dot);
   FlowId id = kNoFlow;
-  auto [p, ec] = std::from_chars(u.data(), u.data() + u.size(), id);
-  if (ec != std::errc() || p != u.data() + u.size()) return kNoFlow;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+  if (ec != std::errc() || p != digits.data() + digits.size()) return kNoFlow;
+  // A token we did not sign (forged, or from before a restart) names no flow (RFC 5626 s.5.2).
+  const std::string expected = flow_signature(digits);
+  const std::string_view sig = u.substr(dot + 1);
+  if (sig.size() != expected.size() ||
+      CRYPTO_memcmp(sig.data(), expected.data(), expected.size()) != 0) {
+    return kNoFlow;
+  }
   return id;
 }
 

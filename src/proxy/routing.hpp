@@ -28,12 +28,18 @@ std::string loop_hash(const sip::Message& request);
 /// The loop hash inside a branch we generated, or "" if the branch is not ours.
 std::string_view branch_loop_hash(std::string_view branch);
 
-/// A Record-Route / Path value naming listen point `lp`: `<sip:[sw-fN@]host:port;transport=x;lr>`;
-/// `flow` != kNoFlow embeds a flow token so in-dialog requests find the flow (RFC 5626 s.5.3).
+/// The signed flow token naming `flow`: "sw-f<id>.<12 hex digits of HMAC-SHA256>" with a
+/// per-process random key, so a token cannot be forged to reach another user's flow (RFC 5626
+/// s.5.2). @throws std::runtime_error if OpenSSL has no random bytes.
+std::string flow_token_user(FlowId flow);
+/// A Record-Route / Path value naming listen point `lp`:
+/// `<sip:[<flow token>@]host:port;transport=x;lr>`; `flow` != kNoFlow embeds a signed flow token
+/// so in-dialog requests find the flow (RFC 5626 s.5.3).
 /// With `sips` (the Request-URI or top Route is a SIPS URI) the value is a sips: URI (RFC 3261
 /// s.16.6 step 4).
 std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips = false);
-/// The flow id in a Route URI user part "sw-fN", or kNoFlow.
+/// The flow id in a Route URI user part made by flow_token_user(), or kNoFlow when there is
+/// none or its signature is not ours.
 FlowId flow_token(const sip::Uri& uri);
 
 /// Where a URI says to send (RFC 3263 s.4 without DNS): transport from `transport=` (sips =>

@@ -248,13 +248,13 @@ TEST_F(ProxyCoreTest, WebSocketToUdpGetsTwoRecordRoutesWithFlowToken) {
   auto rrs = fwd.msg.find_all(HeaderId::RecordRoute);
   ASSERT_EQ(rrs.size(), 2u);
   EXPECT_EQ(rrs[0]->value, "<sip:127.0.0.1:5060;lr>");
-  EXPECT_EQ(rrs[1]->value, "<sip:sw-f7@127.0.0.1:8080;transport=ws;lr>");
+  EXPECT_EQ(rrs[1]->value, "<sip:" + flow_token_user(7) + "@127.0.0.1:8080;transport=ws;lr>");
 
   // The phone's BYE follows the route set back to the browser's flow.
   receive(
       "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>, <sip:sw-f7@127.0.0.1:8080;transport=ws;lr>\r\n"
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:" + flow_token_user(7) + "@127.0.0.1:8080;transport=ws;lr>\r\n"
       "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
       "Call-ID: call-1@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
@@ -269,11 +269,29 @@ TEST_F(ProxyCoreTest, DeadFlowTokenGives430) {
   receive(
       "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye2\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:sw-f99@127.0.0.1:8080;transport=ws;lr>\r\n"
+      "Route: <sip:" + flow_token_user(99) + "@127.0.0.1:8080;transport=ws;lr>\r\n"
       "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
       "Call-ID: call-2@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
   EXPECT_EQ(wire.pop().msg.status(), 430);
+}
+
+TEST_F(ProxyCoreTest, ForgedFlowTokenDoesNotReachTheFlow) {
+  net.flows[7] = ws_source(7).peer;
+  // Unsigned (the pre-signature form) and wrongly signed tokens name no flow.
+  for (std::string user : {std::string("sw-f7"), std::string("sw-f7.000000000000"),
+                           flow_token_user(8).replace(4, 1, "7")}) {
+    wire.sent.clear();
+    receive(
+        "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKforge" + user + "\r\nMax-Forwards: 70\r\n"
+        "Route: <sip:" + user + "@127.0.0.1:8080;transport=ws;lr>\r\n"
+        "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+        "Call-ID: call-forge@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        udp_source(5070));
+    for (const auto& s : wire.sent) EXPECT_NE(s.dest.flow, 7u) << user;
+  }
+  EXPECT_EQ(flow_token(sip::parse_uri("sip:" + flow_token_user(7) + "@127.0.0.1").value()), 7u);
 }
 
 TEST_F(ProxyCoreTest, AckFor2xxIsForwardedStatelesslyAlongTheRoute) {
@@ -281,7 +299,7 @@ TEST_F(ProxyCoreTest, AckFor2xxIsForwardedStatelesslyAlongTheRoute) {
   receive(
       "ACK sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>, <sip:sw-f3@127.0.0.1:8080;transport=ws;lr>\r\n"
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:" + flow_token_user(3) + "@127.0.0.1:8080;transport=ws;lr>\r\n"
       "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
       "Call-ID: call-3@test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
@@ -555,7 +573,7 @@ TEST_F(ProxyCoreTest, SipsRequestIsNotDowngradedToAPlainWebSocketFlow) {
   net.flows[7] = ws_source(7).peer;  // a ws: (not wss:) flow
   // The Route names the browser's flow (as an in-dialog request would), over ws.
   receive(invite("sips:alice@abc.invalid", "UDP 127.0.0.1:5062",
-                 "Route: <sip:sw-f7@127.0.0.1:8080;transport=ws;lr>\r\n"),
+                 "Route: <sip:" + flow_token_user(7) + "@127.0.0.1:8080;transport=ws;lr>\r\n"),
           udp_source());
   EXPECT_EQ(wire.pop().msg.status(), 100);
   Sent s = wire.pop();
@@ -565,7 +583,8 @@ TEST_F(ProxyCoreTest, SipsRequestIsNotDowngradedToAPlainWebSocketFlow) {
 
 TEST(RecordRoute, SipsRequestsGetASipsRecordRoute) {
   ListenPoint lp{Protocol::Wss, {boost::asio::ip::make_address("127.0.0.1"), 8443}, "127.0.0.1"};
-  EXPECT_EQ(make_record_route(lp, 3, true), "<sips:sw-f3@127.0.0.1:8443;transport=wss;lr>");
+  EXPECT_EQ(make_record_route(lp, 3, true),
+            "<sips:" + flow_token_user(3) + "@127.0.0.1:8443;transport=wss;lr>");
   EXPECT_EQ(make_record_route(lp, kNoFlow), "<sip:127.0.0.1:8443;transport=wss;lr>");
 }
 
