@@ -2,7 +2,7 @@
 //
 // Test hooks: every control and state field has a data-testid (see README.md); <body> mirrors
 // the states in data-ws-state / data-reg-state / data-call-state; window.sipwsDemo exposes
-// { ua, session, phone, state(), login(), dial(), answer(), hangup() }.
+// { ua, session, pc, stats(), phone, state(), login(), dial(), answer(), hangup() }.
 
 import { addEntry, clearLog, loadLog } from './calllog.js';
 import { Phone, displayPeer, normalizeTarget } from './phone.js';
@@ -505,6 +505,10 @@ window.sipwsDemo = {
   get phone() { return phone; },
   get ua() { return phone ? phone.ua : null; },
   get session() { return phone ? phone.session : null; },
+  /** The current call's RTCPeerConnection (null when there is none). */
+  get pc() { return phone ? phone.peerConnection() : null; },
+  /** The current call's media statistics (see Phone.mediaStats), or null. */
+  stats: () => (phone ? phone.mediaStats() : Promise.resolve(null)),
   state() {
     return phone ? phone.state() : { ws: 'disconnected', reg: 'unregistered', call: 'idle' };
   },
