@@ -10,7 +10,7 @@ import { daemonIn } from '../integration/lib/fixtures.mjs';
 import { withScope } from '../integration/lib/scope.mjs';
 import {
   browserIn, descriptions, dialFromUi, fingerprints, openPhone, signIn, waitBodyState,
-  waitMediaFlowing,
+  waitInCall, waitMediaFlowing,
 } from './lib/browser.mjs';
 
 for (const anchor of ['never', 'auto']) {
@@ -38,8 +38,8 @@ for (const anchor of ['never', 'auto']) {
       assert.equal(await bob.getByTestId('answer').isVisible(), true);
       await bob.getByTestId('answer').click();
 
-      await waitBodyState(bob, 'call', 'in-call');
-      await waitBodyState(alice, 'call', 'in-call');
+      await waitInCall(bob);
+      await waitInCall(alice);
       const [sa, sb] = await Promise.all([waitMediaFlowing(alice), waitMediaFlowing(bob)]);
       for (const [who, st] of [['alice', sa], ['bob', sb]]) {
         t.diagnostic(`${who}: ${JSON.stringify(st)}`);

@@ -86,6 +86,27 @@ export async function waitBodyState(page, name, value, ms = 10000) {
 }
 
 /**
+ * Waits for the call to be established (data-call-state `in-call`). Fails at once if the call
+ * ends instead (back to idle with a result other than `before`, the page's lastResult taken
+ * before dialing / answering), with the page's result (e.g. "failed: Bad Media Description").
+ */
+export async function waitInCall(page, { ms = 15000, before = null } = {}) {
+  let st = null;
+  try {
+    await waitFor(async () => {
+      st = await phoneState(page);
+      if (st.call === 'in-call') return true;
+      if (st.call === 'idle' && JSON.stringify(st.lastResult) !== JSON.stringify(before)) {
+        throw new Error(`the call ended before it was established: ${st.lastResult && st.lastResult.result}`);
+      }
+      return false;
+    }, { ms, intervalMs: 100, what: 'in-call' });
+  } catch (err) {
+    throw new Error(`${page.phoneName}: no call established within ${ms} ms: ${err.message}; state: ${JSON.stringify(st)}`);
+  }
+}
+
+/**
  * Signs in through the form, as a person would: user, domain, password and (under "Server")
  * the WebSocket URL; then waits for "registered".
  */
