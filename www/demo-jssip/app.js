@@ -230,6 +230,10 @@ function render(st) {
   el.hold.setAttribute('aria-pressed', String(st.localHold));
   el.hold.textContent = st.localHold ? 'Resume' : 'Hold';
   el.target.readOnly = !idle;
+  // The number field is for dialling: during a call the panel names the peer, and the dial pad
+  // (or the keyboard) sends DTMF. Hiding it keeps Hang up on the first screen of a phone.
+  if (!idle) keepFocus(el.dialForm, active ? el.hangup : el.answer);
+  el.dialForm.hidden = !idle;
   syncRedial(st);
 
   const moves = focusMoves;
