@@ -3,9 +3,11 @@
 #   1. unit tests (GoogleTest via CTest, release build with -Werror),
 #   2. integration tests (the real daemon with JsSIP in Node and SIPp, node --test), and the
 #      RFC 4475 torture messages against the daemon over UDP and WS in a network namespace,
-#   3. the SIP parser fuzzer for a bounded time (libFuzzer, clang),
-#   4. unit + integration tests again under ASan + UBSan.
-# Set SIPWS_FUZZ_SECONDS (default 60) to change the fuzzing time; SIPWS_SKIP_ASAN=1 to skip 4.
+#   3. end-to-end tests: the demo web phone in headless Chromium (Playwright) calling through
+#      the daemon (release build only),
+#   4. the SIP parser fuzzer for a bounded time (libFuzzer, clang),
+#   5. unit + integration tests again under ASan + UBSan.
+# Set SIPWS_FUZZ_SECONDS (default 60) to change the fuzzing time; SIPWS_SKIP_ASAN=1 to skip 5.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test || exit 1
@@ -34,6 +36,13 @@ build() {  # build PRESET [TARGETS...]
 integration() {  # integration BINARY
   (cd tests && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; }) &&
     SIPWS_BIN="$PWD/$1" node --test --test-concurrency=1 tests/integration/
+}
+
+# The demo page in headless Chromium against the daemon: needs its JsSIP bundle vendored.
+e2e() {  # e2e BINARY
+  { [[ -f www/demo-jssip/vendor/jssip.min.js ]] || www/demo-jssip/build.sh; } &&
+    (cd tests && { [[ -d node_modules/playwright-core ]] || npm ci --no-audit --no-fund --loglevel=error; }) &&
+    SIPWS_BIN="$PWD/$1" timeout 300 node --test --test-concurrency=1 tests/e2e/
 }
 
 # RFC 4475 torture messages against the daemon: sipws may try to forward them to the hosts they
@@ -65,6 +74,7 @@ stage "build (release)" build release
 stage "unit tests" ctest --test-dir build -L unit --output-on-failure -j2
 stage "integration tests" integration build/sipws
 stage "RFC 4475 against the daemon (netns)" netns build/sipws
+stage "e2e tests (Chromium)" e2e build/sipws
 stage "build (fuzz)" build fuzz sip_parser_fuzz
 stage "fuzz sip parser" fuzz
 if [[ "${SIPWS_SKIP_ASAN:-0}" != 1 ]]; then

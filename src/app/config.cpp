@@ -282,6 +282,7 @@ Config load_config(const std::optional<std::string>& file, const std::vector<std
       j[k] = v;
     }
   }
+  bool store_set = false;
   for (const auto& s : sets) {
     auto eq = s.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -290,8 +291,11 @@ Config load_config(const std::optional<std::string>& file, const std::vector<std
     const std::string key = s.substr(0, eq);
     if (!j.contains(key)) fail(key, "unknown key (see docs/configuration.md)");
     j[key] = from_text(key, defaults().at(key), s.substr(eq + 1));
+    if (key == "store") store_set = true;
   }
-  return from_json(j);
+  Config c = from_json(j);
+  c.demo_users = !file && !store_set;
+  return c;
 }
 
 nlohmann::json to_json(const Config& c) {

@@ -60,6 +60,9 @@ struct Config {
   std::uint16_t media_port_max = 30999;
   std::vector<std::string> dns_servers;  ///< host:port
   std::string user_agent = "sipws/0.1";
+  /// Not a key: true on the embedded default (no configuration file, `store` not overridden),
+  /// where `sipws run` creates demo users on an empty store (app/demo_users.hpp).
+  bool demo_users = false;
 };
 
 /// Loads `file` (if given) over the embedded defaults, then applies each `key=value` of `sets`

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "app/demo_users.hpp"
 #include "auth/digest_auth.hpp"
 #include "proxy/proxy_core.hpp"
 #include "registrar/location.hpp"
@@ -264,6 +265,18 @@ int run_daemon(const Config& cfg) {
   std::fprintf(stderr, "sipws ready: %s domain=%s www=%s\n", points.c_str(), cfg.domain.c_str(),
                www.empty() ? "(none)" : www.c_str());
   std::fflush(stderr);
+  if (cfg.demo_users) {
+    // Embedded default: demo users on an empty store, printed next to the ready line. The
+    // io thread does not run yet, so the store can still be used synchronously.
+    try {
+      auto line =
+          ensure_demo_users(astore.sync(), cfg.domain, demo_page_url(transport.listen_points()));
+      if (!line.empty()) std::fprintf(stderr, "%s\n", line.c_str());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "sipws: cannot create the demo users: %s\n", e.what());
+    }
+    std::fflush(stderr);
+  }
   io.run();
   astore.flush();
   spdlog::info("sipws stopped");

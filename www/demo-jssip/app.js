@@ -2,7 +2,7 @@
 //
 // Test hooks: every control and state field has a data-testid (see README.md); <body> mirrors
 // the states in data-ws-state / data-reg-state / data-call-state; window.sipwsDemo exposes
-// { ua, session, phone, state(), login(), dial(), answer(), hangup() }.
+// { ua, session, pc, stats(), phone, state(), login(), dial(), answer(), hangup() }.
 
 import { addEntry, clearLog, loadLog } from './calllog.js';
 import { Phone, displayPeer, normalizeTarget } from './phone.js';
@@ -230,6 +230,10 @@ function render(st) {
   el.hold.setAttribute('aria-pressed', String(st.localHold));
   el.hold.textContent = st.localHold ? 'Resume' : 'Hold';
   el.target.readOnly = !idle;
+  // The number field is for dialling: during a call the panel names the peer, and the dial pad
+  // (or the keyboard) sends DTMF. Hiding it keeps Hang up on the first screen of a phone.
+  if (!idle) keepFocus(el.dialForm, active ? el.hangup : el.answer);
+  el.dialForm.hidden = !idle;
   syncRedial(st);
 
   const moves = focusMoves;
@@ -505,6 +509,10 @@ window.sipwsDemo = {
   get phone() { return phone; },
   get ua() { return phone ? phone.ua : null; },
   get session() { return phone ? phone.session : null; },
+  /** The current call's RTCPeerConnection (null when there is none). */
+  get pc() { return phone ? phone.peerConnection() : null; },
+  /** The current call's media statistics (see Phone.mediaStats), or null. */
+  stats: () => (phone ? phone.mediaStats() : Promise.resolve(null)),
   state() {
     return phone ? phone.state() : { ws: 'disconnected', reg: 'unregistered', call: 'idle' };
   },

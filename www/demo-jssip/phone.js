@@ -225,6 +225,57 @@ export class Phone extends EventTarget {
     }
   }
 
+  /** The current call's RTCPeerConnection, or null (no call, or not created yet). */
+  peerConnection() {
+    return this.session && this.session.connection ? this.session.connection : null;
+  }
+
+  /**
+   * A summary of the current call's WebRTC statistics (getStats()), or null without a peer
+   * connection: { connectionState, iceConnectionState, dtlsState, inbound: { packetsReceived,
+   * bytesReceived, packetsLost, jitter, codec }, outbound: { packetsSent, bytesSent, codec },
+   * candidatePair: { local, remote } } ("ip:port protocol type"). Audio only; counters are 0
+   * until the first packet.
+   */
+  async mediaStats() {
+    const pc = this.peerConnection();
+    if (!pc) return null;
+    const report = await pc.getStats();
+    const byId = new Map();
+    report.forEach((r) => byId.set(r.id, r));
+    const codec = (r) => {
+      const c = r && r.codecId ? byId.get(r.codecId) : null;
+      return c ? `${c.mimeType.replace(/^audio\//, '')}/${c.clockRate}` : null;
+    };
+    const cand = (id) => {
+      const c = byId.get(id);
+      return c ? `${c.address || c.ip}:${c.port} ${c.protocol} ${c.candidateType}` : null;
+    };
+    const out = {
+      connectionState: pc.connectionState,
+      iceConnectionState: pc.iceConnectionState,
+      dtlsState: null,
+      inbound: { packetsReceived: 0, bytesReceived: 0, packetsLost: 0, jitter: 0, codec: null },
+      outbound: { packetsSent: 0, bytesSent: 0, codec: null },
+      candidatePair: null,
+    };
+    report.forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        out.inbound = {
+          packetsReceived: r.packetsReceived || 0, bytesReceived: r.bytesReceived || 0,
+          packetsLost: r.packetsLost || 0, jitter: r.jitter || 0, codec: codec(r),
+        };
+      } else if (r.type === 'outbound-rtp' && r.kind === 'audio') {
+        out.outbound = { packetsSent: r.packetsSent || 0, bytesSent: r.bytesSent || 0, codec: codec(r) };
+      } else if (r.type === 'transport') {
+        out.dtlsState = r.dtlsState || null;
+        const pair = r.selectedCandidatePairId ? byId.get(r.selectedCandidatePairId) : null;
+        if (pair) out.candidatePair = { local: cand(pair.localCandidateId), remote: cand(pair.remoteCandidateId) };
+      }
+    });
+    return out;
+  }
+
   onNewSession({ session, originator, request }) {
     const peer = session.remote_identity.uri.toString();
     if (this.session) {

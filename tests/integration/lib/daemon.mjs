@@ -59,10 +59,12 @@ export async function addUser(store, aor, password) {
  * @param {object} [o.ports]  {udp, tcp, ws, wss, admin} to reuse; free ones otherwise
  * @param {string[]} [o.extraSets]  more `key=value` overrides
  * @param {boolean} [o.trace=true]  pass --trace
+ * @param {boolean} [o.embeddedStore=false]  no `--set store` / `domain`: the embedded default's
+ *   store (./var/sipws.db in `dir`, the working directory), as `sipws run` without a config
  */
 export async function startDaemon(o = {}) {
   const dir = o.dir || makeTempDir();
-  const store = `sqlite:${path.join(dir, 'sipws.db')}`;
+  const store = `sqlite:${path.join(dir, o.embeddedStore ? 'var' : '', 'sipws.db')}`;
   let ports = o.ports;
   if (!ports) {
     const [udp, tcp, ws, wss, admin] = await freePorts(5);
@@ -77,8 +79,7 @@ export async function startDaemon(o = {}) {
   const args = [
     'run',
     '--set', `listen=${listen}`,
-    '--set', 'domain=localhost',
-    '--set', `store=${store}`,
+    ...(o.embeddedStore ? [] : ['--set', 'domain=localhost', '--set', `store=${store}`]),
     '--set', `admin_listen=${kHost}:${ports.admin}`,
     '--set', `auth=${o.auth || 'digest'}`,
     '--set', 'log_level=debug',
