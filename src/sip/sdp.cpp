@@ -278,7 +278,7 @@ class Parser {
                   "more than " + std::to_string(opts_.max_media) + " m= sections");
     }
     const auto f = fields(v);
-    if (f.size() < 4) return fail(SdpErrc::BadMedia, no, "m= needs <media> <port> <proto> <fmt>");
+    if (f.size() < 3) return fail(SdpErrc::BadMedia, no, "m= needs <media> <port> <proto> <fmt>");
     if (f.size() - 3 > opts_.max_formats) {
       return fail(SdpErrc::BadMedia, no,
                   "m= lists more than " + std::to_string(opts_.max_formats) + " formats");
@@ -303,6 +303,10 @@ class Parser {
       return fail(SdpErrc::BadMedia, no, "m= port range goes past 65535");
     }
     m.proto = std::string(f[2]);
+    // RFC 8866 s.5.14 wants a format even on a rejected line; some phones omit it there.
+    if (f.size() == 3 && m.port != 0) {
+      return fail(SdpErrc::BadMedia, no, "m= needs <media> <port> <proto> <fmt>");
+    }
     for (std::size_t i = 3; i < f.size(); ++i) m.formats.emplace_back(f[i]);
     s.media.push_back(std::move(m));
     return Ok{};

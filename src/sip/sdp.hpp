@@ -106,7 +106,8 @@ struct Timing {
   std::vector<std::string> repeats;
 };
 
-/// Finds the first attribute called `name` (ASCII case-insensitive). nullptr if absent.
+/// Finds the first attribute called `name` (RFC 8866 s.5.13 att-field; compared ASCII
+/// case-insensitively). nullptr if absent.
 const Attribute* find_attribute(const std::vector<Attribute>& attrs, std::string_view name);
 /// Every attribute called `name`, in order.
 std::vector<const Attribute*> find_attributes(const std::vector<Attribute>& attrs,
@@ -125,9 +126,11 @@ struct Media {
   std::vector<Attribute> attributes;
   std::vector<Line> other_lines;  ///< i=, k= and unknown letters
 
+  /// The first media-level attribute `name` (no session-level fallback), or nullptr.
   const Attribute* attribute(std::string_view name) const {
     return find_attribute(attributes, name);
   }
+  /// Every media-level attribute `name`, in order.
   std::vector<const Attribute*> attributes_named(std::string_view name) const {
     return find_attributes(attributes, name);
   }
@@ -154,6 +157,7 @@ struct Session {
   std::vector<Line> other_lines;         ///< i= u= e= p= z= k= and unknown letters
   std::vector<Media> media;
 
+  // Session-level attribute lookups and edits; same contracts as Media's.
   const Attribute* attribute(std::string_view name) const {
     return find_attribute(attributes, name);
   }
@@ -170,7 +174,8 @@ struct Session {
 
 /// Parses a session description (RFC 8866 s.5, s.9 grammar). Accepts CRLF or LF-only line
 /// ends and trailing empty lines; v=0, o=, s= must come first in that order; t= may be absent
-/// (tolerated, RFC 8866 s.5.9 requires it). Unknown type letters are kept (Session/Media
+/// (tolerated, RFC 8866 s.5.9 requires it), and so may the fmt list of a port-0 m= line (seen from
+/// phones rejecting a stream; s.5.14 requires one). Unknown type letters are kept (Session/Media
 /// other_lines), not rejected.
 Expected<Session, SdpError> parse(std::string_view text, const ParseOptions& opts = {});
 

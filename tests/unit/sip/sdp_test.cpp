@@ -245,6 +245,12 @@ TEST(Sdp, UnknownLettersAreKeptInTheirSection) {
   EXPECT_EQ(serialize(must(out)), out);
 }
 
+TEST(Sdp, RejectedLineWithoutFormatIsTolerated) {
+  const Session s = must(kMinimal + "m=video 0 RTP/AVP\r\n");
+  EXPECT_TRUE(s.media[0].formats.empty());
+  EXPECT_EQ(serialize(s), kMinimal + "m=video 0 RTP/AVP\r\n");
+}
+
 TEST(Sdp, PortCountAndIpv6) {
   const Session s = must(
       "v=0\r\no=alice 2890844526 2890844527 IN IP6 2001:db8::1\r\ns=-\r\n"
@@ -397,6 +403,7 @@ TEST(SdpReject, Media) {
   rejects(kMinimal + "m=audio 1 RTP/AVP\r\n", SdpErrc::BadMedia,
           "line 5: m= needs <media> <port> <proto> <fmt>");
   rejects(kMinimal + "m=audio\r\n", SdpErrc::BadMedia, "line 5: m= needs");
+  rejects(kMinimal + "m=audio 1\r\n", SdpErrc::BadMedia, "line 5: m= needs");
   rejects(kMinimal + "m=audio 70000 RTP/AVP 0\r\n", SdpErrc::BadMedia,
           "line 5: m= port must be 0..65535");
   rejects(kMinimal + "m=audio -1 RTP/AVP 0\r\n", SdpErrc::BadMedia, "line 5: m= port");
