@@ -192,7 +192,9 @@ std::optional<RewriteError> check(const WebRtcSide& ours, bool answer) {
   if (answer && ours.setup != "active" && ours.setup != "passive") {
     return bad("setup in an answer must be active or passive (RFC 8842 s.5.3)");
   }
-  if (ours.ssrc != 0 && !single_token(ours.cname)) return bad("cname must be one token");
+  if ((ours.ssrc != 0 || !ours.cname.empty()) && !single_token(ours.cname)) {
+    return bad("cname must be one token");
+  }
   return std::nullopt;
 }
 
@@ -259,8 +261,10 @@ sdp::Media webrtc_audio(const WebRtcSide& ours, std::string_view setup, const st
   m.add_flag("rtcp-mux");
   add_codecs(m, codecs);
   if (ptime) m.add_attribute("ptime", std::to_string(*ptime));
+  // RFC 8830: the browser puts the track in a stream named after our cname (so `ontrack`
+  // gets event.streams[0]); the SSRC only when known (the relay may pass the phone's on).
+  if (!ours.cname.empty()) m.add_attribute("msid", ours.cname + " sipws-audio");
   if (ours.ssrc != 0) {
-    m.add_attribute("msid", ours.cname + " sipws-audio");
     m.add_attribute("ssrc", std::to_string(ours.ssrc) + " cname:" + ours.cname);
   }
   m.add_attribute("candidate", "1 1 udp 2130706431 " + ours.address + ' ' +

@@ -116,7 +116,9 @@ struct WebRtcSide {
   std::string fingerprint;         ///< sha-256 of our certificate, "AB:CD:..." (RFC 8122)
   std::string setup;               ///< answers: "active" or "passive"; offers always actpass
   std::uint32_t ssrc = 0;          ///< our RTP SSRC; 0 = unknown, no a=ssrc line written
-  std::string cname;               ///< RTCP CNAME for a=ssrc (RFC 5576 s.6.1)
+  /// RTCP CNAME for a=ssrc (RFC 5576 s.6.1), also the a=msid stream id (RFC 8830); one token.
+  /// Empty: no a=msid (and then ssrc must be 0).
+  std::string cname;
 };
 
 /// A browser's offer forwarded to a plain end (RFC 3264 s.5): one m=audio <ours.port> RTP/AVP
@@ -133,7 +135,7 @@ RewriteResult<sdp::Session> webrtc_offer_to_plain(const sdp::Session& browser_of
 /// RFC 8829 s.5.3): the offer's m= lines in order, its audio line as
 /// UDP/TLS/RTP/SAVPF at ours (a=ice-lite, ice-ufrag/pwd, one host candidate,
 /// end-of-candidates, fingerprint sha-256, setup ours.setup, the offer's mid, rtcp-mux,
-/// BUNDLE of that mid if the offer bundled, ssrc/msid if ours.ssrc != 0), the phone's
+/// BUNDLE of that mid if the offer bundled, a=msid, a=ssrc if ours.ssrc != 0), the phone's
 /// codecs that the browser offered (same payload numbers), the phone's direction; every other
 /// m= line rejected (port 0, its proto and fmt, its mid).
 /// Errors: NoAudio, UnsupportedProfile, AudioRejected (phone answered port 0), NoCommonCodec,

@@ -516,6 +516,7 @@ TEST(PlainAnswerToWebRtc, BuildsTheWebRtcAnswer) {
   EXPECT_EQ(value(a, "mid"), "0");
   EXPECT_TRUE(a.has_attribute("rtcp-mux"));
   EXPECT_EQ(value(a, "ssrc"), std::to_string(0x5157) + " cname:sipws-cname");
+  EXPECT_EQ(value(a, "msid"), "sipws-cname sipws-audio");
   EXPECT_EQ(sdp::direction(out, a), sdp::Direction::SendRecv);
   for (const char* name : {"extmap", "rtcp-fb", "ice-options"}) EXPECT_FALSE(a.has_attribute(name));
 
@@ -593,7 +594,7 @@ TEST(PlainAnswerToWebRtc, SetupAndSsrcAndBundleFollowTheOffer) {
       wire(plain_answer_to_webrtc(must(kPhoneAnswerPcmu), must(offer), webrtc_side("passive")));
   expect_valid_answer(must(offer), out);
 
-  // No BUNDLE offered: none answered. ssrc 0: no a=ssrc / a=msid.
+  // No BUNDLE offered: none answered. ssrc 0: no a=ssrc; no cname: no a=msid.
   std::string no_bundle = chrome_offer();
   no_bundle.erase(no_bundle.find("a=group:BUNDLE 0 1\r\n"), 20);
   WebRtcSide side = webrtc_side();
@@ -601,6 +602,9 @@ TEST(PlainAnswerToWebRtc, SetupAndSsrcAndBundleFollowTheOffer) {
   out = wire(plain_answer_to_webrtc(must(kPhoneAnswerPcmu), must(no_bundle), side));
   EXPECT_FALSE(out.has_attribute("group"));
   EXPECT_FALSE(out.media[0].has_attribute("ssrc"));
+  EXPECT_EQ(value(out.media[0], "msid"), "sipws-cname sipws-audio");
+  side.cname.clear();
+  out = wire(plain_answer_to_webrtc(must(kPhoneAnswerPcmu), must(no_bundle), side));
   EXPECT_FALSE(out.media[0].has_attribute("msid"));
   expect_valid_answer(must(no_bundle), out);
 }
