@@ -19,7 +19,8 @@ constexpr std::size_t kHeader = 12;
 constexpr std::size_t kPayload = 160;
 
 std::vector<std::uint8_t> key_for(SrtpProfile p) {
-  std::vector<std::uint8_t> k(sipws::bridge::srtp_key_length(p) + sipws::bridge::srtp_salt_length(p));
+  std::vector<std::uint8_t> k(sipws::bridge::srtp_key_length(p) +
+                              sipws::bridge::srtp_salt_length(p));
   for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(i * 37 + 1);
   return k;
 }

@@ -98,7 +98,9 @@ const char* use_srtp_name(SrtpProfile p) {
 
 /// The OpenSSL callbacks, a friend of DtlsTransport.
 struct DtlsCallbacks {
-  static DtlsTransport* from(SSL* ssl) { return static_cast<DtlsTransport*>(SSL_get_app_data(ssl)); }
+  static DtlsTransport* from(SSL* ssl) {
+    return static_cast<DtlsTransport*>(SSL_get_app_data(ssl));
+  }
 
   // The write side of the SSL: a BIO that turns every write (one DTLS record or flight part,
   // never more than the MTU) into one outgoing datagram, queued until OpenSSL returns.
@@ -150,8 +152,8 @@ struct DtlsCallbacks {
   // the one in the peer's SDP (RFC 5763 s.5, RFC 8122 s.5); nothing else is checked.
   static int verify(int /*preverify_ok*/, X509_STORE_CTX* store) {
     if (X509_STORE_CTX_get_error_depth(store) != 0) return 1;
-    auto* ssl = static_cast<SSL*>(
-        X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
     DtlsTransport* self = ssl != nullptr ? from(ssl) : nullptr;
     if (self == nullptr) return 0;
     if (self->peer_certificate_matches(X509_STORE_CTX_get_current_cert(store))) return 1;
@@ -194,8 +196,8 @@ std::shared_ptr<const DtlsIdentity> DtlsIdentity::generate(std::string_view comm
     throw fail("cannot set the serial number");
   }
   constexpr long kDay = 24L * 3600;
-  const long seconds = static_cast<long>(
-      std::chrono::duration_cast<std::chrono::seconds>(validity).count());
+  const long seconds =
+      static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(validity).count());
   if (X509_gmtime_adj(X509_getm_notBefore(cert), -kDay) == nullptr ||
       X509_gmtime_adj(X509_getm_notAfter(cert), seconds) == nullptr) {
     throw fail("cannot set the validity");
@@ -217,9 +219,9 @@ std::shared_ptr<const DtlsIdentity> DtlsIdentity::generate(std::string_view comm
   if (ctx == nullptr) throw fail("cannot create SSL_CTX");
   if (SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) != 1 ||
       SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION) != 1 ||
-      SSL_CTX_use_certificate(ctx, cert) != 1 ||
-      SSL_CTX_use_PrivateKey(ctx, id->key_.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1 ||
-      SSL_CTX_set_cipher_list(ctx, kCiphers) != 1 || SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
+      SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, id->key_.get()) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1 || SSL_CTX_set_cipher_list(ctx, kCiphers) != 1 ||
+      SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
     throw fail("cannot configure SSL_CTX");
   }
   // No MTU probing on our BIO, no tickets or resumption (one handshake per call), and no
@@ -278,8 +280,8 @@ DtlsTransport::DtlsTransport(std::shared_ptr<const DtlsIdentity> identity, DtlsR
   }
   ERR_clear_error();
   ssl_.reset(SSL_new(identity_->ctx_.get()));
-  BIO* out = DtlsCallbacks::out_method() != nullptr ? BIO_new(DtlsCallbacks::out_method())
-                                                    : nullptr;
+  BIO* out =
+      DtlsCallbacks::out_method() != nullptr ? BIO_new(DtlsCallbacks::out_method()) : nullptr;
   std::unique_ptr<BIO, BioFree> in(BIO_new(BIO_s_mem()));
   if (!ssl_ || out == nullptr || !in) {
     if (out != nullptr) BIO_free(out);
@@ -390,8 +392,8 @@ void DtlsTransport::handshake_step() {
   } else {
     std::string why = openssl_errors();
     const long vr = SSL_get_verify_result(ssl_.get());
-    if (vr != X509_V_OK) why += std::string(why.empty() ? "" : "; ") +
-                                X509_verify_cert_error_string(vr);
+    if (vr != X509_V_OK)
+      why += std::string(why.empty() ? "" : "; ") + X509_verify_cert_error_string(vr);
     fail("DTLS handshake failed: " + (why.empty() ? "error " + std::to_string(err) : why));
   }
 }

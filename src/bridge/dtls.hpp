@@ -50,9 +50,9 @@ class DtlsIdentity {
   /// SHA-256 signature, random 64-bit serial, valid from one day ago for `validity`), and the
   /// DTLS 1.2 SSL_CTX: ECDHE suites only, use_srtp, the peer certificate always requested.
   /// @throws std::runtime_error on an OpenSSL failure (start-up only).
-  static std::shared_ptr<const DtlsIdentity> generate(std::string_view common_name = "sipws",
-                                                      std::chrono::hours validity =
-                                                          std::chrono::hours(24 * 30));
+  static std::shared_ptr<const DtlsIdentity> generate(
+      std::string_view common_name = "sipws",
+      std::chrono::hours validity = std::chrono::hours(24 * 30));
   DtlsIdentity(const DtlsIdentity&) = delete;
   DtlsIdentity& operator=(const DtlsIdentity&) = delete;
 

@@ -32,9 +32,9 @@ std::string random_ice_chars(std::size_t n) {
 // Comprehension-required attributes we understand in a Binding request (RFC 5389 s.18.2,
 // RFC 8445 s.16.1); any other one below 0x8000 earns a 420.
 constexpr std::array<std::uint16_t, 10> kKnownRequired = {
-    stun::attr::kMappedAddress,    stun::attr::kUsername, stun::attr::kMessageIntegrity,
-    stun::attr::kErrorCode,        stun::attr::kUnknownAttributes, stun::attr::kRealm,
-    stun::attr::kNonce,            stun::attr::kXorMappedAddress, stun::attr::kPriority,
+    stun::attr::kMappedAddress, stun::attr::kUsername,          stun::attr::kMessageIntegrity,
+    stun::attr::kErrorCode,     stun::attr::kUnknownAttributes, stun::attr::kRealm,
+    stun::attr::kNonce,         stun::attr::kXorMappedAddress,  stun::attr::kPriority,
     stun::attr::kUseCandidate};
 
 std::vector<std::uint8_t> error_response(const stun::Message& req, int code,
@@ -50,7 +50,9 @@ std::vector<std::uint8_t> error_response(const stun::Message& req, int code,
 
 }  // namespace
 
-IceLiteAgent IceLiteAgent::make() { return IceLiteAgent(random_ice_chars(8), random_ice_chars(24)); }
+IceLiteAgent IceLiteAgent::make() {
+  return IceLiteAgent(random_ice_chars(8), random_ice_chars(24));
+}
 
 IceLiteAgent::IceLiteAgent(std::string ufrag, std::string pwd)
     : ufrag_(std::move(ufrag)), pwd_(std::move(pwd)) {}

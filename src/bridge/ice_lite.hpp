@@ -19,7 +19,8 @@ namespace sipws::bridge {
 class IceLiteAgent {
  public:
   /// An agent with fresh random credentials from OpenSSL's CSPRNG: an 8-character ufrag and a
-  /// 24-character pwd (144 bits) from the ice-char alphabet (RFC 8839 s.5.4: ufrag >= 4, pwd >= 22).
+  /// 24-character pwd (144 bits) from the ice-char alphabet (RFC 8839 s.5.4: ufrag >= 4, pwd >=
+  /// 22).
   static IceLiteAgent make();
   /// An agent with given credentials (tests, or credentials kept across an ICE restart).
   IceLiteAgent(std::string ufrag, std::string pwd);
@@ -38,8 +39,8 @@ class IceLiteAgent {
 
   struct Result {
     std::vector<std::uint8_t> response;  ///< bytes to send back to `from` (empty: send nothing)
-    bool valid = false;      ///< authenticated Binding request answered with success
-    bool nominated = false;  ///< valid and carried USE-CANDIDATE (RFC 8445 s.7.3.1.5)
+    bool valid = false;                  ///< authenticated Binding request answered with success
+    bool nominated = false;              ///< valid and carried USE-CANDIDATE (RFC 8445 s.7.3.1.5)
   };
 
   /// Handles one datagram that demux classified as STUN, received from `from`:

@@ -58,9 +58,7 @@ std::string_view to_string(SrtpProfile p) {
 
 std::size_t srtp_key_length(SrtpProfile) { return 16; }
 
-std::size_t srtp_salt_length(SrtpProfile p) {
-  return p == SrtpProfile::AeadAes128Gcm ? 12 : 14;
-}
+std::size_t srtp_salt_length(SrtpProfile p) { return p == SrtpProfile::AeadAes128Gcm ? 12 : 14; }
 
 void SrtpSession::Dealloc::operator()(srtp_ctx_t_* ctx) const {
   if (ctx != nullptr) srtp_dealloc(ctx);

@@ -16,16 +16,12 @@
 namespace sipws::bridge::stun {
 namespace {
 
-std::uint16_t be16(const std::uint8_t* p) {
-  return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
+std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
 std::uint32_t be32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
          std::uint32_t{p[3]};
 }
-std::uint64_t be64(const std::uint8_t* p) {
-  return (std::uint64_t{be32(p)} << 32) | be32(p + 4);
-}
+std::uint64_t be64(const std::uint8_t* p) { return (std::uint64_t{be32(p)} << 32) | be32(p + 4); }
 void put16(std::vector<std::uint8_t>& b, std::uint16_t v) {
   b.push_back(static_cast<std::uint8_t>(v >> 8));
   b.push_back(static_cast<std::uint8_t>(v));
@@ -185,8 +181,8 @@ Expected<Message, std::error_code> parse(std::span<const std::uint8_t> d) {
   Message m;
   const std::uint16_t type = be16(d.data());
   m.klass_ = static_cast<Class>(((type >> 7) & 0x2) | ((type >> 4) & 0x1));
-  m.method_ = static_cast<std::uint16_t>(((type >> 2) & 0x0F80) | ((type >> 1) & 0x0070) |
-                                         (type & 0x000F));
+  m.method_ =
+      static_cast<std::uint16_t>(((type >> 2) & 0x0F80) | ((type >> 1) & 0x0070) | (type & 0x000F));
   std::memcpy(m.txid_.data(), d.data() + 8, m.txid_.size());
   m.bytes_.assign(d.begin(), d.end());
 
@@ -280,8 +276,7 @@ Builder& Builder::add(std::uint16_t type, std::span<const std::uint8_t> value, s
 }
 
 Builder& Builder::add_text(std::uint16_t type, std::string_view text, std::uint8_t pad) {
-  return add(type, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
-             pad);
+  return add(type, std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), pad);
 }
 
 Builder& Builder::add_u32(std::uint16_t type, std::uint32_t v) {

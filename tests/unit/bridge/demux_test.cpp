@@ -16,9 +16,12 @@ TEST(Demux, FirstByteRanges) {
     p[0] = static_cast<std::uint8_t>(b0);
     p[1] = 0;  // RTP payload type 0 (PCMU)
     PacketKind want = PacketKind::Unknown;
-    if (b0 <= 3) want = PacketKind::Stun;
-    else if (b0 >= 20 && b0 <= 63) want = PacketKind::Dtls;
-    else if (b0 >= 128 && b0 <= 191) want = PacketKind::Rtp;
+    if (b0 <= 3)
+      want = PacketKind::Stun;
+    else if (b0 >= 20 && b0 <= 63)
+      want = PacketKind::Dtls;
+    else if (b0 >= 128 && b0 <= 191)
+      want = PacketKind::Rtp;
     EXPECT_EQ(classify(p), want) << "first byte " << b0;
   }
 }
@@ -37,11 +40,11 @@ TEST(Demux, RtcpByPayloadType) {
 
 TEST(Demux, TooShortIsUnknown) {
   EXPECT_EQ(of({}), PacketKind::Unknown);
-  EXPECT_EQ(of({0x00, 0x01}), PacketKind::Unknown);           // < STUN header
-  EXPECT_EQ(of({22, 0xfe, 0xfd}), PacketKind::Unknown);       // < DTLS record header
+  EXPECT_EQ(of({0x00, 0x01}), PacketKind::Unknown);      // < STUN header
+  EXPECT_EQ(of({22, 0xfe, 0xfd}), PacketKind::Unknown);  // < DTLS record header
   EXPECT_EQ(of({0x80, 0x00, 0, 1, 0, 0}), PacketKind::Unknown);
   EXPECT_EQ(of({0x80, 0x00, 0, 1, 0, 0, 0, 0, 1, 2, 3}), PacketKind::Unknown);  // 11 bytes RTP
-  EXPECT_EQ(of({0x80, 200, 0, 1, 0, 0, 0}), PacketKind::Unknown);              // 7 bytes RTCP
+  EXPECT_EQ(of({0x80, 200, 0, 1, 0, 0, 0}), PacketKind::Unknown);               // 7 bytes RTCP
 }
 
 TEST(Demux, Names) {

@@ -96,8 +96,7 @@ struct Link {
   }
   bool settled() const {
     auto done = [](State s) { return s == State::Connected || s == State::Failed; };
-    return done(client->state()) && done(server->state()) && to_client.empty() &&
-           to_server.empty();
+    return done(client->state()) && done(server->state()) && to_client.empty() && to_server.empty();
   }
 };
 
@@ -134,6 +133,24 @@ TEST(Dtls, HandshakeConnectsBothSidesWithMirroredKeys) {
   EXPECT_EQ(c->remote_master, s->local_master);
   EXPECT_NE(c->local_master, c->remote_master);
   EXPECT_FALSE(link.client->next_timeout());
+}
+
+TEST(Dtls, SynchronousDeliveryFromTheSendCallback) {
+  // Each side hands its datagrams straight to the other inside `send`: on_packet re-enters
+  // the sender while it is still flushing, never while OpenSSL is running on it.
+  std::unique_ptr<DtlsTransport> client, server;
+  client = std::make_unique<DtlsTransport>(
+      identity_a(), DtlsRole::Client, "sha-256", identity_b()->fingerprint_sha256(),
+      [&](std::span<const std::uint8_t> d) { server->on_packet(d); });
+  server = std::make_unique<DtlsTransport>(
+      identity_b(), DtlsRole::Server, "sha-256", identity_a()->fingerprint_sha256(),
+      [&](std::span<const std::uint8_t> d) { client->on_packet(d); });
+  client->start();
+  EXPECT_EQ(client->state(), State::Connected) << client->error();
+  EXPECT_EQ(server->state(), State::Connected) << server->error();
+  ASSERT_NE(client->keys(), nullptr);
+  ASSERT_NE(server->keys(), nullptr);
+  EXPECT_EQ(client->keys()->local_master, server->keys()->remote_master);
 }
 
 TEST(Dtls, ServerPicksCmWhenItOffersOnlyCm) {
@@ -219,11 +236,12 @@ TEST(Dtls, FingerprintComparisonIgnoresCaseAndAcceptsOtherHashes) {
 
   // sha-1 on the client side.
   std::deque<Bytes> to_server, to_client;
-  DtlsTransport client(identity_a(), DtlsRole::Client, "sha-1", *identity_b()->fingerprint("sha-1"),
-                       [&](std::span<const std::uint8_t> d) { to_server.emplace_back(d.begin(), d.end()); });
-  DtlsTransport server(identity_b(), DtlsRole::Server, "SHA-256",
-                       identity_a()->fingerprint_sha256(),
-                       [&](std::span<const std::uint8_t> d) { to_client.emplace_back(d.begin(), d.end()); });
+  DtlsTransport client(
+      identity_a(), DtlsRole::Client, "sha-1", *identity_b()->fingerprint("sha-1"),
+      [&](std::span<const std::uint8_t> d) { to_server.emplace_back(d.begin(), d.end()); });
+  DtlsTransport server(
+      identity_b(), DtlsRole::Server, "SHA-256", identity_a()->fingerprint_sha256(),
+      [&](std::span<const std::uint8_t> d) { to_client.emplace_back(d.begin(), d.end()); });
   client.start();
   for (int i = 0; i < 50 && (!to_server.empty() || !to_client.empty()); ++i) {
     while (!to_server.empty()) {
@@ -277,9 +295,7 @@ TEST(Dtls, LostClientHelloIsRetransmittedOnTimeout) {
 TEST(Dtls, LostFlightsInBothDirectionsStillConnect) {
   Link link(fast_timers(), fast_timers());
   // Lose the server's whole first flight and the client's second flight's first datagram.
-  link.drop = [](bool from_client, int index) {
-    return from_client ? index == 1 : index < 4;
-  };
+  link.drop = [](bool from_client, int index) { return from_client ? index == 1 : index < 4; };
   link.run(40);
   EXPECT_EQ(link.client->state(), State::Connected) << link.client->error();
   EXPECT_EQ(link.server->state(), State::Connected) << link.server->error();
@@ -291,8 +307,9 @@ TEST(Dtls, GivesUpWhenThePeerNeverAnswers) {
   o.initial_timeout = Millis(1);  // raised to kMinTimeout
   o.max_timeout = Millis(2);
   int sent = 0;
-  DtlsTransport t(identity_a(), DtlsRole::Client, "sha-256", identity_b()->fingerprint_sha256(),
-                  [&](std::span<const std::uint8_t>) { ++sent; }, o);
+  DtlsTransport t(
+      identity_a(), DtlsRole::Client, "sha-256", identity_b()->fingerprint_sha256(),
+      [&](std::span<const std::uint8_t>) { ++sent; }, o);
   t.start();
   for (int i = 0; i < 40 && t.state() == State::Connecting; ++i) {
     std::this_thread::sleep_for(*t.next_timeout() + Millis(1));

@@ -66,8 +66,8 @@ stun::Message parse_ok(const Bytes& b) {
 
 TEST(IceLite, MakeGivesIceCharCredentials) {
   const auto is_ice_char = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
   };
   std::set<std::string> pwds;
   for (int i = 0; i < 20; ++i) {
@@ -135,8 +135,8 @@ TEST_F(IceLiteTest, WrongPasswordIs401WithoutIntegrity) {
 }
 
 TEST_F(IceLiteTest, WrongUsernameIs401) {
-  for (const char* user : {"OTHERufr:browser1", "LITEufrg:someoneelse", "LITEufrg", "LITEufrg:",
-                           "LITEufrgX:browser1", ":browser1", ""}) {
+  for (const char* user : {"OTHERufr:browser1", "LITEufrg:someoneelse", "LITEufrg",
+                           "LITEufrg:", "LITEufrgX:browser1", ":browser1", ""}) {
     Request req;
     req.username = user;
     const auto r = agent_.on_stun(build(req, txid_), from_);
@@ -245,7 +245,8 @@ TEST_F(IceLiteTest, GarbageTruncationAndBitFlipsNeverCrash) {
   for (int i = 0; i < 20000; ++i) {
     Bytes b = good;
     const int flips = 1 + static_cast<int>(rng() % 4);
-    for (int k = 0; k < flips; ++k) b[rng() % b.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
+    for (int k = 0; k < flips; ++k)
+      b[rng() % b.size()] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
     const auto r = agent_.on_stun(b, from_);
     if (r.valid) {
       // Only flips outside what MESSAGE-INTEGRITY and FINGERPRINT cover could keep it valid;

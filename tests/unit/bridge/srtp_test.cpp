@@ -26,14 +26,12 @@ const Bytes kCmKey = {0xe1, 0xf9, 0x7a, 0x0d, 0x3e, 0x01, 0x8b, 0xe0, 0xd6, 0x4f
 const Bytes kRtpPlain = {0x80, 0x0f, 0x12, 0x34, 0xde, 0xca, 0xfb, 0xad, 0xca, 0xfe,
                          0xba, 0xbe, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
                          0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab};
-const Bytes kRtcpPlain = {0x81, 0xc8, 0x00, 0x0b, 0xca, 0xfe, 0xba, 0xbe,
-                          0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
-                          0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab};
+const Bytes kRtcpPlain = {0x81, 0xc8, 0x00, 0x0b, 0xca, 0xfe, 0xba, 0xbe, 0xab, 0xab, 0xab, 0xab,
+                          0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab};
 // srtp_validate(): srtp_ciphertext / srtcp_ciphertext.
-const Bytes kCmSrtp = {0x80, 0x0f, 0x12, 0x34, 0xde, 0xca, 0xfb, 0xad, 0xca, 0xfe,
-                       0xba, 0xbe, 0x4e, 0x55, 0xdc, 0x4c, 0xe7, 0x99, 0x78, 0xd8,
-                       0x8c, 0xa4, 0xd2, 0x15, 0x94, 0x9d, 0x24, 0x02, 0xb7, 0x8d,
-                       0x6a, 0xcc, 0x99, 0xea, 0x17, 0x9b, 0x8d, 0xbb};
+const Bytes kCmSrtp = {0x80, 0x0f, 0x12, 0x34, 0xde, 0xca, 0xfb, 0xad, 0xca, 0xfe, 0xba, 0xbe, 0x4e,
+                       0x55, 0xdc, 0x4c, 0xe7, 0x99, 0x78, 0xd8, 0x8c, 0xa4, 0xd2, 0x15, 0x94, 0x9d,
+                       0x24, 0x02, 0xb7, 0x8d, 0x6a, 0xcc, 0x99, 0xea, 0x17, 0x9b, 0x8d, 0xbb};
 const Bytes kCmSrtcp = {0x81, 0xc8, 0x00, 0x0b, 0xca, 0xfe, 0xba, 0xbe, 0x71, 0x28,
                         0x03, 0x5b, 0xe4, 0x87, 0xb9, 0xbd, 0xbe, 0xf8, 0x90, 0x41,
                         0xf9, 0x77, 0xa5, 0xa8, 0x80, 0x00, 0x00, 0x01, 0x99, 0x3e,
@@ -114,25 +112,32 @@ TEST_P(SrtpKnownAnswer, TamperedRejected) {
   rtcp[10] ^= 0x80;
   EXPECT_EQ(in.unprotect_rtcp(rtcp), BridgeErrc::SrtpAuthFailed);
   Bytes wrong = *v.srtp;
-  auto other = make(v.profile, v.profile == SrtpProfile::AeadAes128Gcm ? Bytes(28, 7) : Bytes(30, 7),
-                    Dir::Inbound);
+  auto other =
+      make(v.profile, v.profile == SrtpProfile::AeadAes128Gcm ? Bytes(28, 7) : Bytes(30, 7),
+           Dir::Inbound);
   EXPECT_EQ(other.unprotect_rtp(wrong), BridgeErrc::SrtpAuthFailed);
 }
 
-INSTANTIATE_TEST_SUITE_P(Profiles, SrtpKnownAnswer,
-                         ::testing::Values(Vector{SrtpProfile::Aes128CmSha1_80, &kCmKey, &kCmSrtp,
-                                                  &kCmSrtcp},
-                                           Vector{SrtpProfile::AeadAes128Gcm, &kGcmKey,
-                                                  &kGcmSrtp, &kGcmSrtcp}),
-                         [](const auto& info) {
-                           return info.param.profile == SrtpProfile::AeadAes128Gcm ? "Gcm"
-                                                                                   : "CmSha1_80";
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Profiles, SrtpKnownAnswer,
+    ::testing::Values(Vector{SrtpProfile::Aes128CmSha1_80, &kCmKey, &kCmSrtp, &kCmSrtcp},
+                      Vector{SrtpProfile::AeadAes128Gcm, &kGcmKey, &kGcmSrtp, &kGcmSrtcp}),
+    [](const auto& info) {
+      return info.param.profile == SrtpProfile::AeadAes128Gcm ? "Gcm" : "CmSha1_80";
+    });
 
 Bytes rtp_packet(std::uint16_t seq, std::uint32_t ssrc, std::size_t payload) {
-  Bytes p = {0x80, 0x00, static_cast<std::uint8_t>(seq >> 8), static_cast<std::uint8_t>(seq),
-             0, 0, 0, 160, static_cast<std::uint8_t>(ssrc >> 24),
-             static_cast<std::uint8_t>(ssrc >> 16), static_cast<std::uint8_t>(ssrc >> 8),
+  Bytes p = {0x80,
+             0x00,
+             static_cast<std::uint8_t>(seq >> 8),
+             static_cast<std::uint8_t>(seq),
+             0,
+             0,
+             0,
+             160,
+             static_cast<std::uint8_t>(ssrc >> 24),
+             static_cast<std::uint8_t>(ssrc >> 16),
+             static_cast<std::uint8_t>(ssrc >> 8),
              static_cast<std::uint8_t>(ssrc)};
   for (std::size_t i = 0; i < payload; ++i) p.push_back(static_cast<std::uint8_t>(i * 7));
   return p;
@@ -156,9 +161,14 @@ TEST(Srtp, RoundTripManySsrcsAndSequences) {
     }
     // RTCP: a receiver report for each SSRC.
     for (std::uint32_t ssrc : {0x11111111u, 0x22222222u}) {
-      const Bytes plain = {0x80, 201, 0x00, 0x01, static_cast<std::uint8_t>(ssrc >> 24),
+      const Bytes plain = {0x80,
+                           201,
+                           0x00,
+                           0x01,
+                           static_cast<std::uint8_t>(ssrc >> 24),
                            static_cast<std::uint8_t>(ssrc >> 16),
-                           static_cast<std::uint8_t>(ssrc >> 8), static_cast<std::uint8_t>(ssrc)};
+                           static_cast<std::uint8_t>(ssrc >> 8),
+                           static_cast<std::uint8_t>(ssrc)};
       for (int i = 0; i < 3; ++i) {
         Bytes p = plain;
         ASSERT_FALSE(out.protect_rtcp(p));
