@@ -101,6 +101,7 @@ json defaults() {
       {"media_anchor", "auto"},
       {"media_address", ""},
       {"media_ports", "30000-30999"},
+      {"media_timeout", 60},
       {"dns_servers", json::array()},
       {"user_agent", "sipws/0.1"},
   };
@@ -250,6 +251,7 @@ Config from_json(const json& j) {
   }
   c.media_port_min = static_cast<std::uint16_t>(*lo);
   c.media_port_max = static_cast<std::uint16_t>(*hi);
+  c.media_timeout_s = get_uint(j, "media_timeout", 0, 86400);
   c.dns_servers = get_list(j, "dns_servers");
   for (const auto& s : c.dns_servers) host_port("dns_servers", s, "127.0.0.1:5353");
   c.user_agent = get_string(j, "user_agent");
@@ -328,6 +330,7 @@ nlohmann::json to_json(const Config& c) {
                                                               : "never";
   j["media_address"] = c.media_address;
   j["media_ports"] = std::to_string(c.media_port_min) + "-" + std::to_string(c.media_port_max);
+  j["media_timeout"] = c.media_timeout_s;
   j["dns_servers"] = c.dns_servers;
   j["user_agent"] = c.user_agent;
   return j;

@@ -58,6 +58,7 @@ struct Config {
   std::string media_address;
   std::uint16_t media_port_min = 30000;
   std::uint16_t media_port_max = 30999;
+  std::uint32_t media_timeout_s = 60;  ///< no RTP from either end this long => BYE; 0: off
   std::vector<std::string> dns_servers;  ///< host:port
   std::string user_agent = "sipws/0.1";
   /// Not a key: true on the embedded default (no configuration file, `store` not overridden),

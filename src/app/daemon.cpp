@@ -11,6 +11,11 @@
 
 #include "app/demo_users.hpp"
 #include "auth/digest_auth.hpp"
+#include "bridge/anchor.hpp"
+#include "common/counters.hpp"
+#include "common/random.hpp"
+#include "proxy/routing.hpp"
+#include "sip/parser.hpp"
 #include "proxy/proxy_core.hpp"
 #include "registrar/location.hpp"
 #include "registrar/lookup.hpp"
@@ -248,10 +253,56 @@ int run_daemon(const Config& cfg) {
   }
   domains.add_alias("localhost");
 
+  // Media bridge: anchors calls between WebRTC and plain RTP ends (media_anchor).
+  std::unique_ptr<bridge::MediaAnchor> anchor;
+  if (cfg.media_anchor != MediaAnchor::Never) {
+    bridge::BridgeConfig bc;
+    std::string addr = cfg.media_address;
+    if (addr.empty()) {
+      for (const auto& lp : transport.listen_points()) {
+        if (lp.protocol == Protocol::Udp && !lp.local.address.is_unspecified()) {
+          addr = lp.local.address.to_string();
+          break;
+        }
+      }
+    }
+    if (addr.empty()) addr = "127.0.0.1";
+    bc.address = asio::ip::make_address(addr);
+    bc.port_min = cfg.media_port_min;
+    bc.port_max = cfg.media_port_max;
+    bc.media_timeout = Millis(std::uint64_t{cfg.media_timeout_s} * 1000);
+    auto originate = [&transport, &txns](const std::string& text, const Destination& dest) {
+      auto msg = sip::parse(std::make_shared<const std::string>(text));
+      const ListenPoint* out = nullptr;
+      for (const auto& lp : transport.listen_points()) {
+        if (lp.protocol == dest.protocol) {
+          out = &lp;
+          break;
+        }
+      }
+      if (!msg || out == nullptr) return;
+      msg->push_front(sip::HeaderId::Via,
+                      proxy::make_via(*out, "z9hG4bK-swbye" + random_token(12)));
+      txns.send_request(*msg, dest);
+    };
+    try {
+      anchor = std::make_unique<bridge::MediaAnchor>(
+          io, bc,
+          cfg.media_anchor == MediaAnchor::Always ? bridge::AnchorMode::Always
+                                                  : bridge::AnchorMode::Auto,
+          originate);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "sipws: config key 'media_address': %s\n", e.what());
+      return 2;
+    }
+    core.set_forward_hook(anchor.get());
+  }
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
+    if (anchor) anchor->close_all();
     for (auto& l : ws_listeners) l->stop();
     transport.shutdown();
     io.stop();
@@ -278,7 +329,14 @@ int run_daemon(const Config& cfg) {
     std::fflush(stderr);
   }
   io.run();
+  core.set_forward_hook(nullptr);
+  anchor.reset();
   astore.flush();
+  std::string counts;
+  for (const auto& [name, value] : counters().snapshot()) {
+    counts += ' ' + name + '=' + std::to_string(value);
+  }
+  spdlog::info("counters:{}", counts);
   spdlog::info("sipws stopped");
   return 0;
 }

@@ -34,7 +34,6 @@ import { kG711aPcap, readPcapRtp, startRtpPeer } from './lib/rtp.mjs';
 import { audioAddress, sipBody, sippMessages } from './lib/sipp-trace.mjs';
 
 const scenarios = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios');
-const kTodo = 'needs the media bridge';
 const kPackets = 25; // ~0.5 s of 20 ms audio, ~0.75 s of the 30 ms pcap
 
 /** A media port range of 100 ports for this daemon (random, so that runs do not collide). */
@@ -63,8 +62,8 @@ function assertPlainRtp(sdp, range, what) {
   }
   const rtpmaps = [...sdp.matchAll(/^a=rtpmap:(\d+) ([^/\s]+)/gm)].map((m) => [Number(m[1]), m[2].toUpperCase()]);
   for (const pt of a.formats) {
-    const name = rtpmaps.find(([p]) => p === pt)?.[1] ?? (pt === 0 ? 'PCMU' : pt === 8 ? 'PCMA' : '?');
-    assert.ok(['PCMU', 'PCMA', 'TELEPHONE-EVENT'].includes(name), `${what}: format ${pt} (${name}) is not G.711/telephone-event\n${sdp}`);
+    const name = rtpmaps.find(([p]) => p === pt)?.[1] ?? (pt === 0 ? 'PCMU' : pt === 8 ? 'PCMA' : pt === 9 ? 'G722' : '?');
+    assert.ok(['PCMU', 'PCMA', 'G722', 'TELEPHONE-EVENT'].includes(name), `${what}: format ${pt} (${name}) is not G.711/G.722/telephone-event\n${sdp}`);
   }
   return a;
 }
@@ -89,7 +88,7 @@ function sippReceived(handle, re, what) {
     { ms: 10000, intervalMs: 100, what });
 }
 
-test('(b) the browser calls a UDP phone through the media bridge: DTLS connects, RTP flows both ways, hang up from the page', { todo: kTodo }, (t) =>
+test('(b) the browser calls a UDP phone through the media bridge: DTLS connects, RTP flows both ways, hang up from the page', (t) =>
   withScope(t, async (s) => {
     const range = mediaPortRange();
     const d = await daemonIn(s, {
@@ -132,7 +131,7 @@ test('(b) the browser calls a UDP phone through the media bridge: DTLS connects,
     assert.equal(r.code, 0, 'the phone did not see INVITE, ACK, BYE');
   }));
 
-test('(c) a UDP phone calls the browser through the media bridge, answered from the page: DTLS connects, G.711 from a pcap reaches the browser, the browser reaches the phone', { todo: kTodo }, (t) =>
+test('(c) a UDP phone calls the browser through the media bridge, answered from the page: DTLS connects, G.711 from a pcap reaches the browser, the browser reaches the phone', (t) =>
   withScope(t, async (s) => {
     const range = mediaPortRange();
     const d = await daemonIn(s, {

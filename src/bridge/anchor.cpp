@@ -1,0 +1,332 @@
+#include "bridge/anchor.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "common/counters.hpp"
+#include "sip/sdp.hpp"
+#include "sip/text.hpp"
+
+namespace sipws::bridge {
+
+using sip::HeaderId;
+using sip::Message;
+using sip::Method;
+
+namespace {
+
+bool has_sdp(const Message& m) {
+  if (m.body().empty()) return false;
+  const auto* ct = m.find(HeaderId::ContentType);
+  if (ct == nullptr) return false;
+  std::string_view v = ct->value;
+  v = v.substr(0, v.find(';'));
+  return sip::text::iequal(sip::text::trim(v), "application/sdp");
+}
+
+std::string header_value(const Message& m, HeaderId id) {
+  const auto* h = m.find(id);
+  return h ? std::string(h->value) : std::string();
+}
+
+/// The URI of the first Contact, without angle brackets.
+std::string contact_uri(const Message& m) {
+  const auto* h = m.find(HeaderId::Contact);
+  if (h == nullptr) return {};
+  auto na = sip::parse_name_addr(h->value);
+  return na ? std::string(na->uri.raw) : std::string();
+}
+
+}  // namespace
+
+/// One anchored call.
+struct MediaAnchor::Call {
+  std::string call_id;
+  std::string caller_tag;
+  std::shared_ptr<MediaSession> session;
+  MediaFlavor flavor[2] = {MediaFlavor::Plain, MediaFlavor::Plain};
+  /// The last offer each side sent, as it sent it: an answer back to it is built from it.
+  std::optional<sdp::Session> offer_from[2];
+  /// The o= line sipws writes towards each side (RFC 3264 s.8: version grows on change).
+  OriginState origin[2];
+  /// Last SDP body received from each side and what it became: 2xx retransmissions and
+  /// repeated 18x give the same bytes back without touching the session.
+  std::string last_in[2], last_out[2];
+  bool confirmed = false;  ///< a 2xx to the initial INVITE went through
+  int open_branches = 0;
+  // What a BYE on media timeout needs (sipws sits next to both ends: no Route set).
+  std::string from_hdr, to_hdr, callee_tag;
+  std::string contact[2];
+  Destination dest[2];
+  std::uint32_t max_cseq[2] = {0, 0};  ///< highest CSeq each side used
+};
+
+struct MediaAnchor::BranchInfo {
+  std::shared_ptr<Call> call;
+  Side from = Side::A;  ///< the side that sent the request
+  bool initial = false;
+  bool offer_in_request = false;
+  Destination dest;
+};
+
+MediaAnchor::MediaAnchor(boost::asio::io_context& io, BridgeConfig cfg, AnchorMode mode,
+                         OriginateFn originate)
+    : io_(io),
+      cfg_(cfg),
+      mode_(mode),
+      originate_(std::move(originate)),
+      pool_(cfg.port_min, cfg.port_max),
+      identity_(DtlsIdentity::generate()) {
+  if (!identity_) throw std::runtime_error("media bridge: cannot create the DTLS certificate");
+}
+
+MediaAnchor::~MediaAnchor() { close_all(); }
+
+std::shared_ptr<MediaSession> MediaAnchor::session(const std::string& call_id) const {
+  auto it = calls_.find(call_id);
+  return it == calls_.end() ? nullptr : it->second->session;
+}
+
+void MediaAnchor::close_all() {
+  while (!calls_.empty()) end_call(calls_.begin()->first, "shutdown");
+}
+
+namespace {
+
+/// Rewrites an offer `in` sent by an end of `from_flavor` for an end of `to_flavor`.
+RewriteResult<sdp::Session> rewrite_offer(const sdp::Session& in, MediaFlavor from_flavor, Leg& to) {
+  if (to.flavor() == MediaFlavor::WebRtc) {
+    return plain_offer_to_webrtc(in, to.webrtc_side(/*offer=*/true));
+  }
+  if (from_flavor == MediaFlavor::WebRtc) return webrtc_offer_to_plain(in, to.plain_side());
+  return plain_to_plain(in, to.plain_side());
+}
+
+/// Rewrites an answer `in` sent by an end of `from_flavor` back to the offerer's leg `to`,
+/// whose offer was `offer`.
+RewriteResult<sdp::Session> rewrite_answer(const sdp::Session& in, MediaFlavor from_flavor,
+                                      const sdp::Session& offer, Leg& to) {
+  if (to.flavor() == MediaFlavor::WebRtc) {
+    return plain_answer_to_webrtc(in, offer, to.webrtc_side(/*offer=*/false));
+  }
+  if (from_flavor == MediaFlavor::WebRtc) {
+    return webrtc_answer_to_plain(in, offer, to.plain_side());
+  }
+  return plain_to_plain(in, to.plain_side());
+}
+
+}  // namespace
+
+int MediaAnchor::on_forward_request(Message& request, const Source& src, const Destination& dest,
+                                    std::string_view branch) {
+  if (mode_ == AnchorMode::Never) return 0;
+  const std::string call_id(request.call_id());
+  auto cit = calls_.find(call_id);
+  const Method method = request.method();
+
+  if (method == Method::Bye && cit != calls_.end()) {
+    end_call(call_id, "BYE");
+    return 0;
+  }
+  const bool initial = request.to().tag().empty();
+  if (!has_sdp(request)) {
+    // Late offer (INVITE without SDP) is not anchored: the offer would come in the 2xx and the
+    // answer in the ACK (see docs/architecture.md).
+    return 0;
+  }
+  auto parsed = sdp::parse(request.body());
+  if (!parsed) return 0;  // not ours to judge: the far end answers 488/400
+  auto md = describe(*parsed);
+  if (!md || md->flavor == MediaFlavor::None) return 0;
+
+  std::shared_ptr<Call> call;
+  Side from = Side::A;
+  if (cit != calls_.end()) {
+    call = cit->second;
+    if (!initial) from = request.from().tag() == call->caller_tag ? Side::A : Side::B;
+    if (initial && call->flavor[1] != (is_websocket(dest.protocol) ? MediaFlavor::WebRtc
+                                                                       : MediaFlavor::Plain)) {
+      // Forking to ends of both kinds: this branch keeps the end-to-end SDP.
+      return 0;
+    }
+  } else {
+    if (!initial || method != Method::Invite) return 0;
+    const MediaFlavor caller = md->flavor;
+    const MediaFlavor callee = is_websocket(dest.protocol) ? MediaFlavor::WebRtc
+                                                           : MediaFlavor::Plain;
+    bool anchor = caller != callee;
+    if (mode_ == AnchorMode::Always && caller == MediaFlavor::Plain) anchor = true;
+    if (!anchor) return 0;
+    call = std::make_shared<Call>();
+    call->call_id = call_id;
+    call->caller_tag = std::string(request.from().tag());
+    call->flavor[0] = caller;
+    call->flavor[1] = callee;
+    call->session = MediaSession::make(io_, cfg_, pool_, identity_, caller, callee,
+                                       [this, call_id]() { on_media_timeout(call_id); });
+    if (!call->session) {
+      spdlog::warn("media: no ports left for call {}", call_id);
+      return 503;
+    }
+    call->from_hdr = header_value(request, HeaderId::From);
+    call->to_hdr = header_value(request, HeaderId::To);
+    call->contact[0] = contact_uri(request);
+    call->dest[0] = Destination{src.protocol, src.peer, src.flow, {}};
+    calls_[call_id] = call;
+    counters().get("media_sessions_created").inc();
+    spdlog::info("media: anchoring call {} ({} caller, {} callee) on ports {}/{}", call_id,
+                 caller == MediaFlavor::WebRtc ? "WebRTC" : "plain",
+                 callee == MediaFlavor::WebRtc ? "WebRTC" : "plain",
+                 call->session->leg(Side::A).port(), call->session->leg(Side::B).port());
+  }
+  const Side to = other(from);
+  call->max_cseq[static_cast<int>(from)] =
+      std::max(call->max_cseq[static_cast<int>(from)], request.cseq().number);
+  if (initial) call->dest[1] = dest;
+
+  std::string out;
+  const int fi = static_cast<int>(from);
+  if (call->last_in[fi] == request.body() && !call->last_out[fi].empty() && initial) {
+    out = call->last_out[fi];  // the same offer forked to another branch
+  } else {
+    Leg& from_leg = call->session->leg(from);
+    from_leg.set_remote(*md, /*we_offered=*/false);
+    auto rewritten = rewrite_offer(*parsed, call->flavor[fi], call->session->leg(to));
+    if (!rewritten) {
+      spdlog::info("media: offer of call {} not acceptable: {}", call_id,
+                   rewritten.error().message());
+      if (initial && call->open_branches == 0) end_call(call_id, "no common codec");
+      return 488;
+    }
+    call->origin[static_cast<int>(to)].stamp(*rewritten);
+    out = sdp::serialize(*rewritten);
+    call->offer_from[fi] = std::move(*parsed);
+    call->last_in[fi] = std::string(request.body());
+    call->last_out[fi] = out;
+  }
+  request.set_body(std::move(out), "application/sdp");
+  auto info = std::make_shared<BranchInfo>();
+  info->call = call;
+  info->from = from;
+  info->initial = initial;
+  info->offer_in_request = true;
+  info->dest = dest;
+  branches_[std::string(branch)] = info;
+  ++call->open_branches;
+  return 0;
+}
+
+void MediaAnchor::on_forward_response(Message& response, std::string_view branch) {
+  auto bit = branches_.find(std::string(branch));
+  if (bit == branches_.end()) return;
+  BranchInfo& b = *bit->second;
+  Call& call = *b.call;
+  const int status = response.status();
+  if (status >= 200 && status < 300 && b.initial && !call.confirmed) {
+    call.confirmed = true;
+    call.callee_tag = std::string(response.to().tag());
+    call.contact[1] = contact_uri(response);
+  }
+  if (!has_sdp(response) || call.session == nullptr || call.session->closed()) return;
+  const Side answerer = other(b.from);
+  const int ai = static_cast<int>(answerer);
+  if (response.body() == call.last_in[ai] && !call.last_out[ai].empty()) {
+    response.set_body(call.last_out[ai], "application/sdp");
+    return;
+  }
+  auto parsed = sdp::parse(response.body());
+  if (!parsed) return;
+  auto md = describe(*parsed);
+  const auto& offer = call.offer_from[static_cast<int>(b.from)];
+  if (!md || !offer) return;
+  call.session->leg(answerer).set_remote(*md, /*we_offered=*/true);
+  auto rewritten = rewrite_answer(*parsed, call.flavor[ai], *offer, call.session->leg(b.from));
+  if (!rewritten) {
+    spdlog::warn("media: answer of call {} cannot be rewritten: {}", call.call_id,
+                 rewritten.error().message());
+    return;
+  }
+  call.origin[static_cast<int>(b.from)].stamp(*rewritten);
+  std::string out = sdp::serialize(*rewritten);
+  call.last_in[ai] = std::string(response.body());
+  call.last_out[ai] = out;
+  response.set_body(std::move(out), "application/sdp");
+}
+
+void MediaAnchor::on_branch_end(std::string_view branch, int status) {
+  auto bit = branches_.find(std::string(branch));
+  if (bit == branches_.end()) return;
+  auto info = bit->second;
+  branches_.erase(bit);
+  Call& call = *info->call;
+  --call.open_branches;
+  // An initial INVITE that fails on every branch ends the call; a failed re-INVITE or UPDATE
+  // (491, 488...) leaves the media as it was (RFC 3261 s.14.1).
+  if (info->initial && !call.confirmed && call.open_branches <= 0) {
+    end_call(call.call_id, status == 487 ? "cancelled" : "call failed");
+  }
+}
+
+void MediaAnchor::on_forward_ack(Message& /*ack*/, const Source& /*src*/,
+                                 const Destination& /*dest*/) {
+  // Answers in ACK belong to late offers, which are not anchored (see on_forward_request).
+}
+
+void MediaAnchor::end_call(const std::string& call_id, std::string_view why) {
+  auto it = calls_.find(call_id);
+  if (it == calls_.end()) return;
+  auto call = it->second;
+  calls_.erase(it);
+  for (auto b = branches_.begin(); b != branches_.end();) {
+    if (b->second->call == call) {
+      b = branches_.erase(b);
+    } else {
+      ++b;
+    }
+  }
+  if (call->session) {
+    const auto& a = call->session->leg(Side::A).stats();
+    const auto& bs = call->session->leg(Side::B).stats();
+    spdlog::info(
+        "media: call {} ended ({}): caller leg rx={} tx={} dropped={}, callee leg rx={} tx={} "
+        "dropped={}",
+        call_id, why, a.rx_packets, a.tx_packets, a.dropped, bs.rx_packets, bs.tx_packets,
+        bs.dropped);
+    counters().get("media_packets_relayed").inc(a.rx_packets + bs.rx_packets);
+    call->session->close();
+  }
+}
+
+void MediaAnchor::on_media_timeout(const std::string& call_id) {
+  auto it = calls_.find(call_id);
+  if (it == calls_.end()) return;
+  auto call = it->second;
+  if (call->confirmed && originate_) {
+    // RFC 3261 s.15: a BYE to each end, as if the other end had hung up.
+    for (int i = 0; i < 2; ++i) {
+      if (call->contact[i].empty()) continue;
+      const bool to_caller = i == 0;
+      std::string from_hdr = to_caller ? call->to_hdr : call->from_hdr;
+      std::string to_hdr = to_caller ? call->from_hdr : call->to_hdr;
+      if (to_caller) {
+        from_hdr += ";tag=" + call->callee_tag;
+      } else {
+        to_hdr += ";tag=" + call->callee_tag;
+      }
+      std::string bye = "BYE " + call->contact[i] + " SIP/2.0\r\n";
+      bye += "Max-Forwards: 70\r\n";
+      bye += "From: " + from_hdr + "\r\n";
+      bye += "To: " + to_hdr + "\r\n";
+      bye += "Call-ID: " + call_id + "\r\n";
+      bye += "CSeq: " + std::to_string(call->max_cseq[1 - i] + 1) + " BYE\r\n";
+      bye += "Reason: SIP;cause=408;text=\"media timeout\"\r\n";
+      bye += "Content-Length: 0\r\n\r\n";
+      originate_(bye, call->dest[i]);
+    }
+  }
+  end_call(call_id, "media timeout");
+}
+
+}  // namespace sipws::bridge

@@ -1,0 +1,69 @@
+#pragma once
+// The media-anchor: the proxy's forward hook that decides, per branch, whether a call's media
+// must go through sipws (a WebRTC end talking to a plain RTP end), creates the MediaSession,
+// and rewrites every SDP offer and answer of the call both ways (initial INVITE, 18x/2xx,
+// re-INVITE, UPDATE). It tears the session down on BYE, on failure of the call and on media
+// timeout (sending BYE to both ends).
+
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "bridge/media_session.hpp"
+#include "proxy/forward_hook.hpp"
+
+namespace sipws::bridge {
+
+/// When calls are anchored (config key media_anchor).
+enum class AnchorMode {
+  Auto,    ///< one end WebRTC, the other plain RTP (by the SDP and the target's transport)
+  Always,  ///< also plain <-> plain (topology hiding); WebRTC <-> WebRTC stays end to end
+  Never,   ///< SDP passes untouched
+};
+
+/// Sends a request sipws originates (the BYEs of a media timeout) towards `dest`; the sender
+/// adds the Via. Thread: core io thread.
+using OriginateFn = std::function<void(const std::string& request_without_via,
+                                       const Destination& dest)>;
+
+/// Thread: core io thread (all hook calls and all media I/O).
+class MediaAnchor final : public proxy::ForwardHook {
+ public:
+  /// @throws std::runtime_error if the DTLS certificate cannot be created.
+  MediaAnchor(boost::asio::io_context& io, BridgeConfig cfg, AnchorMode mode,
+              OriginateFn originate = {});
+  ~MediaAnchor() override;
+
+  int on_forward_request(sip::Message& request, const Source& src, const Destination& dest,
+                         std::string_view branch) override;
+  void on_forward_response(sip::Message& response, std::string_view branch) override;
+  void on_branch_end(std::string_view branch, int status) override;
+  void on_forward_ack(sip::Message& ack, const Source& src, const Destination& dest) override;
+
+  /// Calls with a live media session.
+  std::size_t active_sessions() const { return calls_.size(); }
+  /// The session of call `call_id`, nullptr if none (tests, admin).
+  std::shared_ptr<MediaSession> session(const std::string& call_id) const;
+  /// Closes every session (shutdown).
+  void close_all();
+
+  struct Call;
+
+ private:
+  struct BranchInfo;
+  void end_call(const std::string& call_id, std::string_view why);
+  void on_media_timeout(const std::string& call_id);
+
+  boost::asio::io_context& io_;
+  BridgeConfig cfg_;
+  AnchorMode mode_;
+  OriginateFn originate_;
+  PortPool pool_;
+  std::shared_ptr<const DtlsIdentity> identity_;
+  std::unordered_map<std::string, std::shared_ptr<Call>> calls_;            ///< by Call-ID
+  std::unordered_map<std::string, std::shared_ptr<BranchInfo>> branches_;  ///< by Via branch
+};
+
+}  // namespace sipws::bridge
