@@ -75,7 +75,7 @@ std::string fingerprint_of(X509* cert, const EVP_MD* md) {
   if (cert == nullptr || md == nullptr || X509_digest(cert, md, digest, &len) != 1) return {};
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
-  out.reserve(len * 3);
+  out.reserve(std::size_t{len} * 3);
   for (unsigned int i = 0; i < len; ++i) {
     if (i != 0) out += ':';
     out += kHex[digest[i] >> 4];

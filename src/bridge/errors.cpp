@@ -30,6 +30,8 @@ class BridgeCategory final : public std::error_category {
         return "SRTP authentication failed";
       case BridgeErrc::SrtpReplay:
         return "SRTP replay check failed";
+      case BridgeErrc::SrtpTooManyStreams:
+        return "too many SSRCs in one SRTP session";
       case BridgeErrc::SrtpFailed:
         return "SRTP processing failed";
     }

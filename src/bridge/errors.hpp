@@ -13,13 +13,14 @@ enum class BridgeErrc {
   StunBadLength,     ///< message length not a multiple of 4 or not the datagram's size
   StunBadAttribute,  ///< an attribute is truncated or follows FINGERPRINT
   // SRTP (RFC 3711)
-  SrtpInitFailed,    ///< srtp_init() failed (process-wide)
-  SrtpBadKey,        ///< master key || salt has the wrong length for the profile
-  SrtpCreateFailed,  ///< srtp_create() rejected the policy
-  SrtpBadPacket,     ///< too short or too long to be an RTP / RTCP packet, or no room for the tag
-  SrtpAuthFailed,    ///< authentication tag mismatch (tampered, wrong key)
-  SrtpReplay,        ///< replayed or too old (outside the replay window)
-  SrtpFailed,        ///< any other libsrtp failure
+  SrtpInitFailed,      ///< srtp_init() failed (process-wide)
+  SrtpBadKey,          ///< master key || salt has the wrong length for the profile
+  SrtpCreateFailed,    ///< srtp_create() rejected the policy
+  SrtpBadPacket,       ///< too short or too long to be an RTP / RTCP packet, or no room for the tag
+  SrtpAuthFailed,      ///< authentication tag mismatch (tampered, wrong key)
+  SrtpReplay,          ///< replayed or too old (outside the replay window)
+  SrtpTooManyStreams,  ///< Outbound: a new SSRC beyond SrtpSession::kMaxOutboundSsrcs
+  SrtpFailed,          ///< any other libsrtp failure
 };
 
 const std::error_category& bridge_category();

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <srtp2/srtp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -114,6 +115,16 @@ std::error_code SrtpSession::run(Op op, std::span<std::uint8_t> buffer, std::siz
       (protect && buffer.size() - len < kMaxTrailer) ||
       len + kMaxTrailer > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     return BridgeErrc::SrtpBadPacket;
+  }
+  if (protect) {
+    // RTP: SSRC at bytes 8..11 (RFC 3550 s.5.1); RTCP: sender SSRC at 4..7 (s.6.4.1).
+    const std::uint8_t* p = buffer.data() + (rtcp ? 4 : 8);
+    const std::uint32_t ssrc = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
+                               (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+    if (std::find(outbound_ssrcs_.begin(), outbound_ssrcs_.end(), ssrc) == outbound_ssrcs_.end()) {
+      if (outbound_ssrcs_.size() >= kMaxOutboundSsrcs) return BridgeErrc::SrtpTooManyStreams;
+      outbound_ssrcs_.push_back(ssrc);
+    }
   }
   int n = static_cast<int>(len);
   srtp_err_status_t st = srtp_err_status_ok;

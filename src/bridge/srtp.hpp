@@ -37,6 +37,11 @@ std::size_t srtp_salt_length(SrtpProfile p);
 /// the same (SSRC, sequence number) twice, since a second packet under the same index with a
 /// different payload would reuse the keystream.
 ///
+/// Streams: libsrtp keeps one context per SSRC. Inbound creates one only for a packet that
+/// authenticated (so only the keyed peer can add them); Outbound would create one for every SSRC
+/// the plain side sends, so it accepts at most kMaxOutboundSsrcs distinct SSRCs (RTP and RTCP
+/// sender SSRCs together) and refuses packets of further ones with SrtpTooManyStreams.
+///
 /// Move-only; not copyable. Thread: one at a time (libsrtp contexts are not thread-safe).
 /// libsrtp is initialised once per process on first make() (std::call_once).
 class SrtpSession {
@@ -45,6 +50,8 @@ class SrtpSession {
 
   /// Bytes that protect_*() may add to a packet (auth tag, SRTCP index; no MKI is used).
   static constexpr std::size_t kMaxTrailer = 16 + 4 + 128;  // >= SRTP_MAX_TRAILER_LEN
+  /// Distinct SSRCs an Outbound session protects before refusing new ones.
+  static constexpr std::size_t kMaxOutboundSsrcs = 32;
 
   /// A session for `profile` keyed with `master_key_salt` = master key || master salt (30 bytes
   /// for CM, 28 for GCM), as DtlsTransport's SrtpKeys give them.
@@ -65,7 +72,7 @@ class SrtpSession {
   /// `len + kMaxTrailer` bytes (protect) and be 4-byte aligned (libsrtp reads words); on success
   /// `len` is updated to the new length. On failure the packet bytes are unspecified.
   /// @returns {} or BridgeErrc::SrtpBadPacket (too short, no room), SrtpAuthFailed, SrtpReplay,
-  /// SrtpFailed.
+  /// SrtpTooManyStreams, SrtpFailed.
   std::error_code protect_rtp(std::span<std::uint8_t> buffer, std::size_t& len);
   std::error_code unprotect_rtp(std::span<std::uint8_t> buffer, std::size_t& len);
   std::error_code protect_rtcp(std::span<std::uint8_t> buffer, std::size_t& len);
@@ -93,6 +100,7 @@ class SrtpSession {
   std::unique_ptr<srtp_ctx_t_, Dealloc> ctx_;
   SrtpProfile profile_;
   Direction direction_;
+  std::vector<std::uint32_t> outbound_ssrcs_;  ///< SSRCs protected so far (Outbound)
 };
 
 }  // namespace sipws::bridge

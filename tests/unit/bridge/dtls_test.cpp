@@ -44,7 +44,7 @@ struct Link {
        std::string client_expects = identity_b()->fingerprint_sha256(),
        std::string server_expects = identity_a()->fingerprint_sha256()) {
     client = std::make_unique<DtlsTransport>(
-        identity_a(), DtlsRole::Client, "sha-256", client_expects,
+        identity_a(), DtlsRole::Client, "sha-256", std::move(client_expects),
         [this](std::span<const std::uint8_t> d) {
           EXPECT_LE(d.size(), 1200u);
           EXPECT_EQ(classify(d), PacketKind::Dtls);
@@ -52,7 +52,7 @@ struct Link {
         },
         std::move(client_opts));
     server = std::make_unique<DtlsTransport>(
-        identity_b(), DtlsRole::Server, "sha-256", server_expects,
+        identity_b(), DtlsRole::Server, "sha-256", std::move(server_expects),
         [this](std::span<const std::uint8_t> d) {
           EXPECT_LE(d.size(), 1200u);
           if (!drop(false, sent_by_server++)) to_client.emplace_back(d.begin(), d.end());

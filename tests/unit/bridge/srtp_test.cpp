@@ -188,6 +188,21 @@ TEST(Srtp, OutboundRefusesToProtectTheSameIndexTwice) {
   EXPECT_EQ(out.protect_rtp(b), BridgeErrc::SrtpReplay);
 }
 
+TEST(Srtp, OutboundSsrcCountIsCapped) {
+  auto out = make(SrtpProfile::AeadAes128Gcm, kGcmKey, Dir::Outbound);
+  for (std::uint32_t i = 0; i < SrtpSession::kMaxOutboundSsrcs; ++i) {
+    Bytes p = rtp_packet(1, 1000 + i, 20);
+    ASSERT_FALSE(out.protect_rtp(p)) << i;
+  }
+  Bytes p = rtp_packet(1, 5000, 20);
+  EXPECT_EQ(out.protect_rtp(p), BridgeErrc::SrtpTooManyStreams);
+  EXPECT_EQ(p.size(), 32u);
+  p = rtp_packet(2, 1000, 20);  // a known SSRC still works
+  EXPECT_FALSE(out.protect_rtp(p));
+  Bytes rtcp = {0x80, 201, 0x00, 0x01, 0, 0, 0x13, 0x88};  // sender SSRC 5000: new, refused
+  EXPECT_EQ(out.protect_rtcp(rtcp), BridgeErrc::SrtpTooManyStreams);
+}
+
 TEST(Srtp, BadKeysAndPackets) {
   EXPECT_EQ(SrtpSession::make(SrtpProfile::Aes128CmSha1_80, kGcmKey, Dir::Inbound).error(),
             BridgeErrc::SrtpBadKey);
@@ -228,7 +243,8 @@ TEST(Srtp, MovedFromSessionFailsCleanly) {
   Bytes p = kRtpPlain;
   EXPECT_FALSE(b.protect_rtp(p));
   Bytes q = kRtpPlain;
-  EXPECT_EQ(a.protect_rtp(q), BridgeErrc::SrtpBadPacket);  // NOLINT(bugprone-use-after-move)
+  // NOLINTNEXTLINE(bugprone-use-after-move,clang-analyzer-cplusplus.Move): on purpose
+  EXPECT_EQ(a.protect_rtp(q), BridgeErrc::SrtpBadPacket);
 }
 
 }  // namespace
