@@ -272,7 +272,6 @@ int run_daemon(const Config& cfg) {
     bc.port_max = cfg.media_port_max;
     bc.media_timeout = Millis(std::uint64_t{cfg.media_timeout_s} * 1000);
     auto originate = [&transport, &txns](const std::string& text, const Destination& dest) {
-      auto msg = sip::parse(std::make_shared<const std::string>(text));
       const ListenPoint* out = nullptr;
       for (const auto& lp : transport.listen_points()) {
         if (lp.protocol == dest.protocol) {
@@ -280,9 +279,17 @@ int run_daemon(const Config& cfg) {
           break;
         }
       }
-      if (!msg || out == nullptr) return;
-      msg->push_front(sip::HeaderId::Via,
-                      proxy::make_via(*out, "z9hG4bK-swbye" + random_token(12)));
+      const auto eol = text.find("\r\n");
+      if (out == nullptr || eol == std::string::npos) return;
+      // The parser wants a top Via: it goes right after the request line.
+      std::string with_via = text.substr(0, eol + 2) + "Via: " +
+                             proxy::make_via(*out, "z9hG4bK-swbye" + random_token(12)) + "\r\n" +
+                             text.substr(eol + 2);
+      auto msg = sip::parse(std::make_shared<const std::string>(std::move(with_via)));
+      if (!msg) {
+        spdlog::warn("media: cannot build the BYE: {}", msg.error().reason);
+        return;
+      }
       txns.send_request(*msg, dest);
     };
     try {
