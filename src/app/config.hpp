@@ -58,7 +58,10 @@ struct Config {
   std::string media_address;
   std::uint16_t media_port_min = 30000;
   std::uint16_t media_port_max = 30999;
-  std::vector<std::string> dns_servers;  ///< host:port
+  std::vector<std::string> dns_servers;  ///< host:port (IP literal); empty = /etc/resolv.conf
+  std::uint32_t dns_cache_min_ttl_s = 5;     ///< record TTLs are raised to at least this
+  std::uint32_t dns_cache_max_ttl_s = 3600;  ///< and cut to at most this
+  std::uint32_t dns_negative_ttl_s = 30;     ///< NXDOMAIN / no data cached this long
   std::string user_agent = "sipws/0.1";
 };
 

@@ -14,6 +14,7 @@
 #include "common/timer.hpp"
 #include "proxy/domains.hpp"
 #include "proxy/request_context.hpp"
+#include "proxy/resolver.hpp"
 #include "sip/message.hpp"
 #include "sip/txn/transaction_layer.hpp"
 
@@ -31,15 +32,6 @@ class NetworkView {
   virtual std::optional<Endpoint> flow_peer(FlowId id) const = 0;
   /// The protocol of open flow `id`, nullopt if closed.
   virtual std::optional<Protocol> flow_protocol(FlowId id) const = 0;
-};
-
-/// Asynchronous host name -> address resolution (A/AAAA; RFC 3263 NAPTR/SRV come later).
-/// `done` runs on the core io thread, with nullopt on failure. Thread: core io thread.
-class Resolver {
- public:
-  virtual ~Resolver() = default;
-  virtual void resolve(const std::string& host,
-                       std::function<void(std::optional<IpAddress>)> done) = 0;
 };
 
 struct ProxyConfig {
