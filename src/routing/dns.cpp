@@ -140,7 +140,11 @@ struct DnsClient::Impl : std::enable_shared_from_this<DnsClient::Impl> {
     opts.sock_state_cb_data = this;
     opts.timeout = static_cast<int>(cfg.timeout.count());
     opts.tries = std::max(1, cfg.tries);
-    const int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
+    // SIP host names are absolute (RFC 3263 s.4): no resolv.conf search list.
+    opts.domains = nullptr;
+    opts.ndomains = 0;
+    const int mask =
+        ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_DOMAINS;
     if (int rc = ares_init_options(&channel, &opts, mask); rc != ARES_SUCCESS) {
       channel = nullptr;
       throw DnsError(std::string("c-ares init failed: ") + ares_strerror(rc));
