@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of sipws: installs what is missing, builds, then
 #   1. unit tests (GoogleTest via CTest, release build with -Werror),
-#   2. integration tests (the real daemon with JsSIP in Node and SIPp, node --test), and in a
-#      network namespace the RFC 4475 torture messages against the daemon over UDP and WS and
-#      RFC 3263 DNS (dnsmasq serving NAPTR/SRV/A for SIPp peers),
+#   2. integration tests (the real daemon with JsSIP in Node and SIPp, node --test), and the
+#      RFC 4475 torture messages against the daemon over UDP and WS in a network namespace,
 #   3. the SIP parser fuzzer for a bounded time (libFuzzer, clang),
 #   4. unit + integration tests again under ASan + UBSan.
 # Set SIPWS_FUZZ_SECONDS (default 60) to change the fuzzing time; SIPWS_SKIP_ASAN=1 to skip 4.
@@ -37,9 +36,8 @@ integration() {  # integration BINARY
     SIPWS_BIN="$PWD/$1" node --test --test-concurrency=1 tests/integration/
 }
 
-# tests/netns/: RFC 4475 torture messages against the daemon (sipws may try to forward them to
-# the hosts they name) and RFC 3263 DNS through the daemon (its names come from a local dnsmasq),
-# in a network namespace with only loopback up, so nothing leaves the machine.
+# RFC 4475 torture messages against the daemon: sipws may try to forward them to the hosts they
+# name, so they run in a network namespace with only loopback up (nothing leaves the machine).
 netns() {  # netns BINARY
   local cmd="ip link set lo up && SIPWS_BIN='$PWD/$1' node --test --test-concurrency=1 tests/netns/"
   if unshare -n true 2>/dev/null; then
@@ -66,7 +64,7 @@ fuzz() {
 stage "build (release)" build release
 stage "unit tests" ctest --test-dir build -L unit --output-on-failure -j2
 stage "integration tests" integration build/sipws
-stage "netns: RFC 4475 and DNS against the daemon" netns build/sipws
+stage "RFC 4475 against the daemon (netns)" netns build/sipws
 stage "build (fuzz)" build fuzz sip_parser_fuzz
 stage "fuzz sip parser" fuzz
 if [[ "${SIPWS_SKIP_ASAN:-0}" != 1 ]]; then
@@ -74,7 +72,7 @@ if [[ "${SIPWS_SKIP_ASAN:-0}" != 1 ]]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   stage "unit tests (asan-ubsan)" ctest --test-dir build-asan -L unit --output-on-failure -j2
   stage "integration tests (asan-ubsan)" integration build-asan/sipws
-  stage "netns: RFC 4475 and DNS against the daemon (asan-ubsan)" netns build-asan/sipws
+  stage "RFC 4475 against the daemon (netns, asan-ubsan)" netns build-asan/sipws
 fi
 
 echo

@@ -21,6 +21,7 @@ constexpr Millis kTimerC{180000};  // RFC 3261 s.16.6 step 11: > 3 minutes
 
 struct Stats {
   Counter& requests = counters().get("proxy_requests");
+  Counter& failovers = counters().get("proxy_dns_failovers");  // RFC 3263 s.4.3 retries
   Counter& forwarded = counters().get("proxy_branches_forwarded");
   Counter& local_responses = counters().get("proxy_local_responses");
   Counter& acks_forwarded = counters().get("proxy_acks_forwarded");
@@ -28,7 +29,6 @@ struct Stats {
   Counter& stray_responses = counters().get("proxy_stray_responses");
   Counter& loops = counters().get("proxy_loops_detected");
   Counter& resolve_failures = counters().get("proxy_resolve_failures");
-  Counter& failovers = counters().get("proxy_dns_failovers");
 };
 
 /// Chooses the response to forward when every branch is final (RFC 3261 s.16.7 step 6):
@@ -412,11 +412,12 @@ struct ProxyCoreImpl {
                     });
   }
 
-  /// RFC 3263 s.4.3: branch `i`'s destination failed (transport error, timeout, 503, no
-  /// listener for its transport): sends the same request to the next located destination with
-  /// a new Via branch and a new client transaction. Returns false when none is left, or the
-  /// request was cancelled or answered; the caller then ends the branch as usual.
-  bool fail_over(ServerCtx& ctx, std::size_t i) {
+  /// RFC 3263 s.4.3: branch `i`'s destination failed with `status` (503 response or transport
+  /// error, 408 timeout, 503 no listener for its transport): sends the same request to the next
+  /// located destination with a new Via branch and a new client transaction. Returns false when
+  /// none is left, or the request was cancelled or answered; the caller then ends the branch as
+  /// usual.
+  bool fail_over(ServerCtx& ctx, std::size_t i, int status) {
     Branch& b = ctx.branches[i];
     if (b.alternatives.empty() || !b.retry_request || ctx.cancelled || ctx.final_sent) {
       return false;
@@ -433,8 +434,8 @@ struct ProxyCoreImpl {
     if (b.alternatives.empty()) b.retry_request.reset();
     b.started = b.provisional = b.final = b.cancel_pending = false;
     stats.failovers.inc();
-    spdlog::debug("branch {}: failing over to {} {}", i, via_token(b.dest.protocol),
-                  b.dest.endpoint.to_string());
+    spdlog::debug("branch {}: {} from the destination, failing over to {} {}", i, status,
+                  via_token(b.dest.protocol), b.dest.endpoint.to_string());
     start_branch(ctx, i);
     return true;
   }
@@ -460,7 +461,7 @@ struct ProxyCoreImpl {
     const ListenPoint* out_lp = listen_point_for(b.dest.protocol, &b.dest.endpoint.address);
     if (out_lp == nullptr) out_lp = ctx.in_lp;
     if (out_lp == nullptr) {
-      if (fail_over(ctx, i)) return;
+      if (fail_over(ctx, i, 503)) return;
       fail_branch(ctx, i, 503, "No Listener For Transport");
       return;
     }
@@ -586,7 +587,7 @@ struct ProxyCoreImpl {
       return;
     }
     if (b.final) return;
-    if (status == 503 && fail_over(ctx, i)) return;  // RFC 3263 s.4.3
+    if (status == 503 && fail_over(ctx, i, 503)) return;  // RFC 3263 s.4.3
     b.final = true;
     record_final(ctx, rsp, false);
     if (status >= 600) cancel_others(ctx, i);
@@ -603,7 +604,8 @@ struct ProxyCoreImpl {
       timers.cancel(b.timer_c);
       b.timer_c = 0;
     }
-    if (fail_over(ctx, i)) return;  // RFC 3263 s.4.3: transport error or Timer B/F
+    // RFC 3263 s.4.3: transport error or Timer B/F.
+    if (fail_over(ctx, i, transport_error ? 503 : 408)) return;
     if (transport_error) {
       fail_branch(ctx, i, b.dest.flow != kNoFlow ? 480 : 503,
                   b.dest.flow != kNoFlow ? "Temporarily Unavailable" : "Service Unavailable");
