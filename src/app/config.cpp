@@ -103,6 +103,9 @@ json defaults() {
       {"media_ports", "30000-30999"},
       {"media_timeout", 60},
       {"dns_servers", json::array()},
+      {"dns_cache_min_ttl", 5},
+      {"dns_cache_max_ttl", 3600},
+      {"dns_negative_ttl", 30},
       {"user_agent", "sipws/0.1"},
   };
 }
@@ -253,7 +256,17 @@ Config from_json(const json& j) {
   c.media_port_max = static_cast<std::uint16_t>(*hi);
   c.media_timeout_s = get_uint(j, "media_timeout", 0, 86400);
   c.dns_servers = get_list(j, "dns_servers");
-  for (const auto& s : c.dns_servers) host_port("dns_servers", s, "127.0.0.1:5353");
+  for (const auto& s : c.dns_servers) {
+    auto [host, port] = host_port("dns_servers", s, "127.0.0.1:5353");
+    if (!is_ip(host)) fail("dns_servers", "entry \"" + s + "\": host must be an IP address");
+    if (port == 0) fail("dns_servers", "entry \"" + s + "\" needs a port, e.g. 127.0.0.1:53");
+  }
+  c.dns_cache_min_ttl_s = get_uint(j, "dns_cache_min_ttl", 0, 86400);
+  c.dns_cache_max_ttl_s = get_uint(j, "dns_cache_max_ttl", 0, 604800);
+  if (c.dns_cache_max_ttl_s < c.dns_cache_min_ttl_s) {
+    fail("dns_cache_max_ttl", "must be >= dns_cache_min_ttl");
+  }
+  c.dns_negative_ttl_s = get_uint(j, "dns_negative_ttl", 0, 86400);
   c.user_agent = get_string(j, "user_agent");
   return c;
 }
@@ -332,6 +345,9 @@ nlohmann::json to_json(const Config& c) {
   j["media_ports"] = std::to_string(c.media_port_min) + "-" + std::to_string(c.media_port_max);
   j["media_timeout"] = c.media_timeout_s;
   j["dns_servers"] = c.dns_servers;
+  j["dns_cache_min_ttl"] = c.dns_cache_min_ttl_s;
+  j["dns_cache_max_ttl"] = c.dns_cache_max_ttl_s;
+  j["dns_negative_ttl"] = c.dns_negative_ttl_s;
   j["user_agent"] = c.user_agent;
   return j;
 }

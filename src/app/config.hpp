@@ -59,7 +59,10 @@ struct Config {
   std::uint16_t media_port_min = 30000;
   std::uint16_t media_port_max = 30999;
   std::uint32_t media_timeout_s = 60;  ///< no RTP from either end this long => BYE; 0: off
-  std::vector<std::string> dns_servers;  ///< host:port
+  std::vector<std::string> dns_servers;  ///< host:port (IP literal); empty = /etc/resolv.conf
+  std::uint32_t dns_cache_min_ttl_s = 5;     ///< record TTLs are raised to at least this
+  std::uint32_t dns_cache_max_ttl_s = 3600;  ///< and cut to at most this
+  std::uint32_t dns_negative_ttl_s = 30;     ///< NXDOMAIN / no data cached this long
   std::string user_agent = "sipws/0.1";
   /// Not a key: true on the embedded default (no configuration file, `store` not overridden),
   /// where `sipws run` creates demo users on an empty store (app/demo_users.hpp).

@@ -20,6 +20,8 @@
 #include "registrar/location.hpp"
 #include "registrar/lookup.hpp"
 #include "registrar/registrar.hpp"
+#include "routing/dns.hpp"
+#include "routing/sip_locator.hpp"
 #include "sip/txn/transaction_layer.hpp"
 #include "store/store.hpp"
 #include "transport/asio_timer.hpp"
@@ -51,28 +53,6 @@ class TransportView final : public proxy::NetworkView {
 
  private:
   transport::TransportLayer& t_;
-};
-
-/// A/AAAA resolution with Asio's asynchronous resolver (getaddrinfo on Asio's private thread,
-/// the callback back on the io thread).
-class AsioResolver final : public proxy::Resolver {
- public:
-  explicit AsioResolver(asio::io_context& io) : resolver_(io) {}
-  void resolve(const std::string& host,
-               std::function<void(std::optional<IpAddress>)> done) override {
-    resolver_.async_resolve(host, "",
-                            [done = std::move(done)](const boost::system::error_code& ec,
-                                                     asio::ip::udp::resolver::results_type r) {
-                              if (ec || r.empty()) {
-                                done(std::nullopt);
-                                return;
-                              }
-                              done(r.begin()->endpoint().address());
-                            });
-  }
-
- private:
-  asio::ip::udp::resolver resolver_;
 };
 
 /// Logs every message sent when --trace is on, then hands it to the transport.
@@ -146,7 +126,34 @@ int run_daemon(const Config& cfg) {
   proxy::Domains domains;
   domains.add_domain(cfg.domain);
   TransportView view(transport);
-  AsioResolver resolver(io);
+  // DNS: c-ares on this io_context (RFC 3263 NAPTR/SRV/A/AAAA, hosts file, TTL cache). It
+  // replaces Asio's getaddrinfo resolver: one cache, no helper thread, and the hosts file is
+  // still honoured (ares_getaddrinfo reads it first).
+  std::unique_ptr<routing::DnsClient> dns;
+  try {
+    routing::DnsConfig dcfg;
+    dcfg.servers = cfg.dns_servers;
+    dcfg.min_ttl = std::chrono::seconds(cfg.dns_cache_min_ttl_s);
+    dcfg.max_ttl = std::chrono::seconds(cfg.dns_cache_max_ttl_s);
+    dcfg.negative_ttl = std::chrono::seconds(cfg.dns_negative_ttl_s);
+    dns = std::make_unique<routing::DnsClient>(io, std::move(dcfg));
+  } catch (const routing::DnsError& e) {
+    std::fprintf(stderr, "sipws: config key 'dns_servers': %s\n", e.what());
+    return 2;
+  }
+  // Located servers are reached over the transports sipws listens on, except WS/WSS: there is
+  // no outbound WebSocket client yet, so SIP+D2W / SIPS+D2W records are skipped.
+  routing::LocatorConfig lcfg;
+  lcfg.transports.clear();
+  for (Protocol p : {Protocol::Udp, Protocol::Tcp, Protocol::Tls}) {
+    for (const auto& l : cfg.listen) {
+      if (l.protocol == p) {
+        lcfg.transports.push_back(p);
+        break;
+      }
+    }
+  }
+  routing::SipLocator resolver(*dns, lcfg);
   proxy::ProxyCore core(timers, domains, view, resolver, proxy::ProxyConfig{cfg.user_agent});
   sip::txn::TransactionLayer txns(
       timers, sender, core,

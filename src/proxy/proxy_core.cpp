@@ -21,6 +21,7 @@ constexpr Millis kTimerC{180000};  // RFC 3261 s.16.6 step 11: > 3 minutes
 
 struct Stats {
   Counter& requests = counters().get("proxy_requests");
+  Counter& failovers = counters().get("proxy_dns_failovers");  // RFC 3263 s.4.3 retries
   Counter& forwarded = counters().get("proxy_branches_forwarded");
   Counter& local_responses = counters().get("proxy_local_responses");
   Counter& acks_forwarded = counters().get("proxy_acks_forwarded");
@@ -53,6 +54,10 @@ struct Branch {
   bool final = false;
   bool cancel_pending = false;
   TimerService::TimerId timer_c = 0;
+  /// RFC 3263 s.4.3: the located destinations not tried yet, and the request as it was before
+  /// forwarding (for the retry); both empty when there is nothing to fail over to.
+  std::vector<Destination> alternatives;
+  std::optional<Message> retry_request;
 };
 
 /// One server transaction being proxied.
@@ -369,12 +374,14 @@ struct ProxyCoreImpl {
       fail_branch(ctx, i, 430, "Flow Failed");
       return;
     }
-    std::optional<NextHop> hop;
+    std::optional<sip::Uri> hop_uri;
     if (const auto* r = b.request.find(HeaderId::Route)) {
-      if (auto na = sip::parse_name_addr(r->value)) hop = next_hop_for(na->uri);
+      if (auto na = sip::parse_name_addr(r->value)) hop_uri = na->uri;
     } else {
-      hop = next_hop_for(b.request.request_uri());
+      hop_uri = b.request.request_uri();
     }
+    std::optional<NextHop> hop;
+    if (hop_uri) hop = next_hop_for(*hop_uri);
     if (!hop) {
       fail_branch(ctx, i, 416, "Unsupported URI Scheme");
       return;
@@ -393,23 +400,60 @@ struct ProxyCoreImpl {
       fail_branch(ctx, i, 480, "Temporarily Unavailable");
       return;
     }
-    b.dest.host = hop->host;
+    // RFC 3263: NAPTR / SRV / A / AAAA; the branch fails over down the list (s.4.3).
+    const bool secure = b.request.request_uri().scheme == sip::Scheme::Sips;
     const ServerTxnId id = ctx.id;
-    resolver.resolve(hop->host,
-                     [this, id, i, alive = std::weak_ptr<bool>(alive)](std::optional<IpAddress> a) {
-                       if (alive.expired()) return;
-                       auto it = servers.find(id);
-                       if (it == servers.end() || i >= it->second->branches.size()) return;
-                       ServerCtx& c = *it->second;
-                       if (c.final_sent && c.cancelled) return;
-                       if (!a) {
-                         stats.resolve_failures.inc();
-                         fail_branch(c, i, 503, "Service Unavailable");
-                         return;
-                       }
-                       c.branches[i].dest.endpoint.address = *a;
-                       start_branch(c, i);
-                     });
+    resolver.locate(*hop_uri, secure,
+                    [this, id, i, alive = std::weak_ptr<bool>(alive)](std::vector<Destination> ds) {
+                      if (alive.expired()) return;
+                      auto it = servers.find(id);
+                      if (it == servers.end() || i >= it->second->branches.size()) return;
+                      ServerCtx& c = *it->second;
+                      if (c.final_sent && c.cancelled) return;
+                      if (ds.empty()) {
+                        stats.resolve_failures.inc();
+                        fail_branch(c, i, 503, "Service Unavailable");
+                        return;
+                      }
+                      Branch& br = c.branches[i];
+                      br.dest = std::move(ds.front());
+                      br.alternatives.assign(std::make_move_iterator(ds.begin() + 1),
+                                             std::make_move_iterator(ds.end()));
+                      if (!br.alternatives.empty()) br.retry_request = br.request;
+                      start_branch(c, i);
+                    });
+  }
+
+  /// RFC 3263 s.4.3: branch `i`'s destination failed with `status` (503 response or transport
+  /// error, 408 timeout, 503 no listener for its transport): sends the same request to the next
+  /// located destination with a new Via branch and a new client transaction. Returns false when
+  /// none is left, or the request was cancelled or answered; the caller then ends the branch as
+  /// usual.
+  bool fail_over(ServerCtx& ctx, std::size_t i, int status) {
+    Branch& b = ctx.branches[i];
+    if (b.alternatives.empty() || !b.retry_request || ctx.cancelled || ctx.final_sent) {
+      return false;
+    }
+    if (b.timer_c != 0) {
+      timers.cancel(b.timer_c);
+      b.timer_c = 0;
+    }
+    if (b.txn != 0) clients.erase(b.txn);
+    b.txn = 0;
+    // The abandoned attempt ends for the hook (the media anchor frees what it held for it);
+    // start_branch shows the retry as a new branch.
+    if (hook != nullptr && !b.branch_id.empty()) hook->on_branch_end(b.branch_id, status);
+    b.branch_id.clear();
+    b.dest = std::move(b.alternatives.front());
+    b.alternatives.erase(b.alternatives.begin());
+    b.request = *b.retry_request;
+    if (b.alternatives.empty()) b.retry_request.reset();
+    b.started = b.provisional = b.final = b.cancel_pending = false;
+    stats.failovers.inc();
+    spdlog::debug("branch {}: {} from the destination, failing over to {} {}", i, status,
+                  via_token(b.dest.protocol), b.dest.endpoint.to_string());
+    start_branch(ctx, i);
+    return true;
   }
 
   /// s.16.6 steps 3-10 for one branch, then a client transaction.
@@ -441,6 +485,7 @@ struct ProxyCoreImpl {
     const ListenPoint* out_lp = listen_point_for(b.dest.protocol, &b.dest.endpoint.address);
     if (out_lp == nullptr) out_lp = ctx.in_lp;
     if (out_lp == nullptr) {
+      if (fail_over(ctx, i, 503)) return;
       fail_branch(ctx, i, 503, "No Listener For Transport");
       return;
     }
@@ -580,6 +625,7 @@ struct ProxyCoreImpl {
       return;
     }
     if (b.final) return;
+    if (status == 503 && fail_over(ctx, i, 503)) return;  // RFC 3263 s.4.3
     b.final = true;
     if (hook != nullptr) hook->on_branch_end(b.branch_id, status);
     record_final(ctx, rsp, false);
@@ -597,6 +643,8 @@ struct ProxyCoreImpl {
       timers.cancel(b.timer_c);
       b.timer_c = 0;
     }
+    // RFC 3263 s.4.3: transport error or Timer B/F.
+    if (fail_over(ctx, i, transport_error ? 503 : 408)) return;
     if (transport_error) {
       fail_branch(ctx, i, b.dest.flow != kNoFlow ? 480 : 503,
                   b.dest.flow != kNoFlow ? "Temporarily Unavailable" : "Service Unavailable");
@@ -682,18 +730,29 @@ struct ProxyCoreImpl {
       stats.acks_dropped.inc();
       return;
     }
-    dest.host = hop->host;
-    resolver.resolve(hop->host,
-                     [this, fwd = std::move(fwd), dest, src,
-                      alive = std::weak_ptr<bool>(alive)](std::optional<IpAddress> a) mutable {
-                       if (alive.expired()) return;
-                       if (!a) {
-                         stats.acks_dropped.inc();
-                         return;
-                       }
-                       dest.endpoint.address = *a;
-                       send_ack(std::move(fwd), dest, src);
-                     });
+    // RFC 3263 for the ACK too; stateless, so only the first destination (no failover).
+    std::string target_text;
+    if (const auto* r = fwd.find(HeaderId::Route)) {
+      if (auto na = sip::parse_name_addr(r->value)) target_text = na->uri.raw;
+    } else {
+      target_text = fwd.request_uri().raw;
+    }
+    auto target = sip::parse_uri(target_text);
+    if (!target) {
+      stats.acks_dropped.inc();
+      return;
+    }
+    const bool secure = fwd.request_uri().scheme == sip::Scheme::Sips;
+    resolver.locate(*target, secure,
+                    [this, fwd = std::move(fwd), src,
+                     alive = std::weak_ptr<bool>(alive)](std::vector<Destination> ds) mutable {
+                      if (alive.expired()) return;
+                      if (ds.empty()) {
+                        stats.acks_dropped.inc();
+                        return;
+                      }
+                      send_ack(std::move(fwd), ds.front(), src);
+                    });
   }
 
   void send_ack(Message fwd, const Destination& dest, const Source& src) {

@@ -15,6 +15,7 @@
 #include "proxy/domains.hpp"
 #include "proxy/forward_hook.hpp"
 #include "proxy/request_context.hpp"
+#include "proxy/resolver.hpp"
 #include "sip/message.hpp"
 #include "sip/txn/transaction_layer.hpp"
 
@@ -32,15 +33,6 @@ class NetworkView {
   virtual std::optional<Endpoint> flow_peer(FlowId id) const = 0;
   /// The protocol of open flow `id`, nullopt if closed.
   virtual std::optional<Protocol> flow_protocol(FlowId id) const = 0;
-};
-
-/// Asynchronous host name -> address resolution (A/AAAA; RFC 3263 NAPTR/SRV come later).
-/// `done` runs on the core io thread, with nullopt on failure. Thread: core io thread.
-class Resolver {
- public:
-  virtual ~Resolver() = default;
-  virtual void resolve(const std::string& host,
-                       std::function<void(std::optional<IpAddress>)> done) = 0;
 };
 
 struct ProxyConfig {

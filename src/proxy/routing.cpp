@@ -28,19 +28,6 @@ struct Fnv {
   }
 };
 
-std::uint16_t default_port(Protocol p) {
-  switch (p) {
-    case Protocol::Tls:
-      return 5061;
-    case Protocol::Ws:
-      return 80;
-    case Protocol::Wss:
-      return 443;
-    default:
-      return 5060;
-  }
-}
-
 bool iequal(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -53,6 +40,19 @@ bool iequal(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+std::uint16_t default_port(Protocol p) {
+  switch (p) {
+    case Protocol::Tls:
+      return 5061;
+    case Protocol::Ws:
+      return 80;
+    case Protocol::Wss:
+      return 443;
+    default:
+      return 5060;
+  }
+}
 
 std::string_view unbracket(std::string_view host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {

@@ -42,6 +42,10 @@ std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips = fa
 /// none or its signature is not ours.
 FlowId flow_token(const sip::Uri& uri);
 
+/// The default port of a transport (RFC 3261 s.19.1.2, RFC 7118 s.5.2 / RFC 6455 s.3): 5060
+/// for UDP and TCP, 5061 for TLS, 80 for WS, 443 for WSS.
+std::uint16_t default_port(Protocol p);
+
 /// Where a URI says to send (RFC 3263 s.4 without DNS): transport from `transport=` (sips =>
 /// TLS), host (may be a name), port (default 5060, 5061 for TLS, 80 for WS, 443 for WSS).
 /// maddr is honoured. Returns nullopt for non-SIP URIs or an unknown transport.

@@ -109,7 +109,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"media_ports=5000"}, "media_ports"},
         BadCase{{"media_anchor=sometimes"}, "media_anchor"}, BadCase{{"trace=perhaps"}, "trace"},
         BadCase{{"admin_listen=8081"}, "admin_listen"},
-        BadCase{{"dns_servers=127.0.0.1"}, "dns_servers"}));
+        BadCase{{"dns_servers=127.0.0.1"}, "dns_servers"},
+        BadCase{{"dns_servers=ns.example.com:53"}, "dns_servers"},
+        BadCase{{"dns_cache_min_ttl=60", "dns_cache_max_ttl=30"}, "dns_cache_max_ttl"},
+        BadCase{{"dns_negative_ttl=-1"}, "dns_negative_ttl"}));
+
+TEST(Config, DnsCacheKeys) {
+  Config d = load_config(std::nullopt, {});
+  EXPECT_TRUE(d.dns_servers.empty());
+  EXPECT_EQ(d.dns_cache_min_ttl_s, 5u);
+  EXPECT_EQ(d.dns_cache_max_ttl_s, 3600u);
+  EXPECT_EQ(d.dns_negative_ttl_s, 30u);
+  Config c = load_config(std::nullopt, {"dns_cache_min_ttl=1", "dns_cache_max_ttl=600",
+                                        "dns_negative_ttl=5"});
+  EXPECT_EQ(c.dns_cache_min_ttl_s, 1u);
+  EXPECT_EQ(c.dns_cache_max_ttl_s, 600u);
+  EXPECT_EQ(c.dns_negative_ttl_s, 5u);
+}
 
 TEST(Config, UnknownKeyInFile) {
   auto path = write_temp("u.json", R"({"domian": "typo.example"})");

@@ -1,0 +1,290 @@
+// RFC 3263 s.4.3 failover in the proxy core: a branch whose located destination fails
+// (503, transport error, Timer B/F) is sent again, with a new Via branch and client
+// transaction, to the next destination the Resolver located; the best-response logic runs only
+// once the list is exhausted. Real transaction layer and parser, in-memory wire, manual clock.
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "proxy/proxy_core.hpp"
+#include "proxy/routing.hpp"
+#include "sip/parser.hpp"
+
+namespace sipws::proxy {
+namespace {
+
+using sip::HeaderId;
+using sip::Message;
+
+struct Sent {
+  Destination dest;
+  Message msg;
+};
+
+class Wire final : public sip::txn::Sender {
+ public:
+  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
+    auto m = sip::parse(bytes);
+    EXPECT_TRUE(m.has_value()) << *bytes;
+    if (m) sent.push_back({dest, std::move(*m)});
+    if (fail_to && dest.endpoint.address == *fail_to) return false;
+    return true;
+  }
+  Sent pop() {
+    EXPECT_FALSE(sent.empty());
+    if (sent.empty()) return {};
+    Sent s = std::move(sent.front());
+    sent.pop_front();
+    return s;
+  }
+  /// The next request sent (skipping ACKs the transaction layer generates).
+  Sent pop_request() {
+    while (!sent.empty() && sent.front().msg.is_request() &&
+           sent.front().msg.method() == sip::Method::Ack) {
+      sent.pop_front();
+    }
+    return pop();
+  }
+  std::deque<Sent> sent;
+  std::optional<IpAddress> fail_to;  ///< sends to this address fail (transport error)
+};
+
+class Loopback final : public NetworkView {
+ public:
+  Loopback() {
+    auto lo = boost::asio::ip::make_address("127.0.0.1");
+    lps_.push_back({Protocol::Udp, {lo, 5060}, "127.0.0.1"});
+    lps_.push_back({Protocol::Tcp, {lo, 5060}, "127.0.0.1"});
+  }
+  const std::vector<ListenPoint>& listen_points() const override { return lps_; }
+  bool flow_alive(FlowId) const override { return false; }
+  std::optional<Endpoint> flow_peer(FlowId) const override { return std::nullopt; }
+  std::optional<Protocol> flow_protocol(FlowId) const override { return std::nullopt; }
+
+ private:
+  std::vector<ListenPoint> lps_;
+};
+
+Destination dest(Protocol p, const char* ip, std::uint16_t port) {
+  Destination d;
+  d.protocol = p;
+  d.endpoint = Endpoint{boost::asio::ip::make_address(ip), port};
+  d.host = "svc.example.net";
+  return d;
+}
+
+/// Locates svc.example.net to three destinations (UDP, UDP, TCP), answering on the next
+/// advance of the manual clock.
+class ListResolver final : public Resolver {
+ public:
+  explicit ListResolver(ManualTimerService& t) : timers_(t) {}
+  void resolve(const std::string&, std::function<void(std::optional<IpAddress>)> done) override {
+    timers_.schedule(Millis(0), [done = std::move(done)]() { done(std::nullopt); });
+  }
+  void locate(const sip::Uri& target, bool secure,
+              std::function<void(std::vector<Destination>)> done) override {
+    ++locates;
+    last_secure = secure;
+    std::vector<Destination> ds;
+    if (target.host == "svc.example.net") ds = list;
+    timers_.schedule(Millis(0), [ds, done = std::move(done)]() { done(ds); });
+  }
+  std::vector<Destination> list{dest(Protocol::Udp, "127.0.0.20", 5060),
+                                dest(Protocol::Udp, "127.0.0.21", 5060),
+                                dest(Protocol::Tcp, "127.0.0.22", 5070)};
+  int locates = 0;
+  bool last_secure = false;
+
+ private:
+  ManualTimerService& timers_;
+};
+
+const Source kCaller{Protocol::Udp,
+                     {boost::asio::ip::make_address("127.0.0.1"), 5062},
+                     {boost::asio::ip::make_address("127.0.0.1"), 5060},
+                     kNoFlow};
+
+std::string request(const std::string& method, const std::string& ruri,
+                    const std::string& branch = "z9hG4bKf1") {
+  return method + " " + ruri +
+         " SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=" +
+         branch +
+         "\r\n"
+         "Max-Forwards: 70\r\n"
+         "From: <sip:alice@localhost>;tag=a1\r\n"
+         "To: <" +
+         ruri +
+         ">\r\n"
+         "Call-ID: failover-1@test\r\n"
+         "CSeq: 1 " +
+         method +
+         "\r\n"
+         "Contact: <sip:alice@127.0.0.1:5062>\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+Source from(const Destination& d) {
+  return {d.protocol, d.endpoint, {boost::asio::ip::make_address("127.0.0.1"), 5060}, kNoFlow};
+}
+
+class FailoverTest : public ::testing::Test {
+ protected:
+  FailoverTest() : resolver(timers), core(timers, domains, net, resolver) {
+    domains.add_domain("localhost");
+    core.attach(txns, wire);
+  }
+
+  void receive(const std::string& text, const Source& src = kCaller) {
+    auto m = sip::parse(text);
+    ASSERT_TRUE(m.has_value()) << m.error().reason;
+    txns.receive(*m, src);
+  }
+
+  void answer(const Sent& fwd, int status) {
+    Message rsp = sip::make_response(fwd.msg, status);
+    if (status > 100) rsp.set_to_tag("b" + std::to_string(status));
+    auto m = sip::parse(rsp.serialize());
+    ASSERT_TRUE(m.has_value());
+    txns.receive(*m, from(fwd.dest));
+  }
+
+  /// Sends the INVITE, lets the resolver answer, returns the first forwarded copy.
+  Sent invite_svc() {
+    receive(request("INVITE", "sip:bob@svc.example.net"));
+    EXPECT_EQ(wire.pop().msg.status(), 100);
+    timers.advance(Millis(0));
+    return wire.pop_request();
+  }
+
+  /// Final responses sent back to the caller.
+  std::vector<int> upstream_finals() {
+    std::vector<int> out;
+    for (const auto& s : wire.sent) {
+      if (!s.msg.is_request() && s.msg.status() >= 200) out.push_back(s.msg.status());
+    }
+    return out;
+  }
+
+  ManualTimerService timers;
+  Domains domains;
+  Loopback net;
+  ListResolver resolver;
+  Wire wire;
+  ProxyCore core;
+  sip::txn::TransactionLayer txns{timers, wire, core};
+};
+
+TEST_F(FailoverTest, A503MovesTheRequestToTheNextDestinationWithANewBranch) {
+  Sent first = invite_svc();
+  EXPECT_EQ(first.dest.endpoint.to_string(), "127.0.0.20:5060");
+  answer(first, 503);
+  Sent ack = wire.pop();
+  EXPECT_EQ(ack.msg.method(), sip::Method::Ack);  // the client transaction ACKs the 503
+  EXPECT_EQ(ack.dest.endpoint.to_string(), "127.0.0.20:5060");
+  Sent second = wire.pop();
+  ASSERT_TRUE(second.msg.is_request());
+  EXPECT_EQ(second.msg.method(), sip::Method::Invite);
+  EXPECT_EQ(second.dest.endpoint.to_string(), "127.0.0.21:5060");
+  EXPECT_NE(second.msg.top_via().branch(), first.msg.top_via().branch());
+  // The same request as the first copy: not forwarded twice over.
+  EXPECT_EQ(second.msg.max_forwards(), 69u);
+  EXPECT_EQ(second.msg.count(HeaderId::Via), 2u);
+  EXPECT_EQ(second.msg.count(HeaderId::RecordRoute), 1u);
+  EXPECT_EQ(second.msg.request_uri().raw, "sip:bob@svc.example.net");
+  EXPECT_TRUE(upstream_finals().empty());  // the 503 is not relayed
+  EXPECT_EQ(resolver.locates, 1);          // the list is not looked up again
+
+  answer(second, 200);
+  Sent ok = wire.pop();
+  EXPECT_EQ(ok.msg.status(), 200);
+  EXPECT_EQ(ok.dest.endpoint.port, 5062);
+}
+
+TEST_F(FailoverTest, TransportErrorMovesOn) {
+  wire.fail_to = boost::asio::ip::make_address("127.0.0.20");
+  Sent first = invite_svc();
+  EXPECT_EQ(first.dest.endpoint.to_string(), "127.0.0.20:5060");
+  timers.advance(Millis(0));  // the failure is reported on the next turn
+  Sent second = wire.pop_request();
+  EXPECT_EQ(second.dest.endpoint.to_string(), "127.0.0.21:5060");
+  EXPECT_EQ(second.msg.method(), sip::Method::Invite);
+}
+
+TEST_F(FailoverTest, TimerBMovesOnToTheNextDestination) {
+  Sent first = invite_svc();
+  // No answer: Timer A retransmissions, then Timer B (64*T1 = 32 s).
+  timers.advance(Millis(32000));
+  std::optional<Sent> second;
+  for (auto& s : wire.sent) {
+    if (s.msg.is_request() && s.dest.endpoint.to_string() == "127.0.0.21:5060") second = s;
+  }
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->msg.method(), sip::Method::Invite);
+  EXPECT_NE(second->msg.top_via().branch(), first.msg.top_via().branch());
+}
+
+TEST_F(FailoverTest, TimerFMovesOnForNonInvite) {
+  receive(request("MESSAGE", "sip:bob@svc.example.net", "z9hG4bKm1"));
+  timers.advance(Millis(0));
+  Sent first = wire.pop_request();
+  EXPECT_EQ(first.dest.endpoint.to_string(), "127.0.0.20:5060");
+  timers.advance(Millis(32000));
+  bool moved = false;
+  for (auto& s : wire.sent) {
+    moved = moved || (s.msg.is_request() && s.dest.endpoint.to_string() == "127.0.0.21:5060");
+  }
+  EXPECT_TRUE(moved);
+}
+
+TEST_F(FailoverTest, ExhaustedListGivesTheBestResponse) {
+  Sent a = invite_svc();
+  answer(a, 503);
+  Sent b = wire.pop_request();
+  EXPECT_EQ(b.dest.endpoint.to_string(), "127.0.0.21:5060");
+  answer(b, 503);
+  Sent c = wire.pop_request();
+  EXPECT_EQ(c.dest.endpoint.to_string(), "127.0.0.22:5070");
+  EXPECT_EQ(c.dest.protocol, Protocol::Tcp);
+  EXPECT_EQ(c.msg.top_via().transport, "TCP");
+  answer(c, 503);
+  // s.16.7: a 503 is not relayed as such; nothing left to try.
+  EXPECT_EQ(upstream_finals(), std::vector<int>{500});
+}
+
+TEST_F(FailoverTest, OtherFailuresAreNotRetried) {
+  Sent a = invite_svc();
+  answer(a, 486);
+  EXPECT_EQ(upstream_finals(), std::vector<int>{486});
+  for (const auto& s : wire.sent) {
+    if (s.msg.is_request()) {
+      EXPECT_EQ(s.msg.method(), sip::Method::Ack);
+    }
+  }
+}
+
+TEST_F(FailoverTest, CancelledRequestIsNotRetried) {
+  Sent a = invite_svc();
+  answer(a, 180);
+  receive(
+      "CANCEL sip:bob@svc.example.net SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKf1\r\nMax-Forwards: 70\r\n"
+      "From: <sip:alice@localhost>;tag=a1\r\nTo: <sip:bob@svc.example.net>\r\n"
+      "Call-ID: failover-1@test\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n");
+  answer(a, 503);
+  for (const auto& s : wire.sent) {
+    if (s.msg.is_request() && s.msg.method() == sip::Method::Invite) {
+      EXPECT_NE(s.dest.endpoint.to_string(), "127.0.0.21:5060") << "retried after CANCEL";
+    }
+  }
+}
+
+TEST_F(FailoverTest, SipsRequestUriIsLocatedAsSecure) {
+  receive(request("MESSAGE", "sips:bob@svc.example.net", "z9hG4bKs1"));
+  timers.advance(Millis(0));
+  EXPECT_TRUE(resolver.last_secure);
+}
+
+}  // namespace
+}  // namespace sipws::proxy
