@@ -129,6 +129,19 @@ test('(b) the browser calls a UDP phone through the media bridge: DTLS connects,
     await waitBodyState(page, 'call', 'idle');
     const r = await withTimeout(uas.done, 25000, 'SIPp UAS exit');
     assert.equal(r.code, 0, 'the phone did not see INVITE, ACK, BYE');
+
+    // sipws's own counters agree with both ends: its log line of the ended call counts what
+    // the phone received (callee leg tx) and what the browser received (caller leg tx), and
+    // what each end sent (rx); RTCP goes through the same legs, so sipws counts at least as many.
+    const ended = await waitFor(() => /media: call \S+ ended \(BYE\): caller leg rx=(\d+) tx=(\d+) dropped=\d+, callee leg rx=(\d+) tx=(\d+)/.exec(d.stderr()),
+      { ms: 5000, what: 'the bridge log line of the ended call' });
+    const [callerRx, callerTx, calleeRx, calleeTx] = ended.slice(1).map(Number);
+    const final = phoneRtp.summary();
+    t.diagnostic(`sipws: caller leg rx=${callerRx} tx=${callerTx}, callee leg rx=${calleeRx} tx=${calleeTx}; phone ${JSON.stringify(final)}`);
+    assert.ok(calleeTx >= final.received, `sipws sent ${calleeTx} to the phone, which received ${final.received}`);
+    assert.ok(calleeRx >= final.echoed, `sipws received ${calleeRx} from the phone, which sent ${final.echoed}`);
+    assert.ok(callerRx >= calleeTx, `browser->phone: sipws received ${callerRx} and relayed ${calleeTx}`);
+    assert.ok(callerTx >= st.inbound.packetsReceived, `sipws sent ${callerTx} to the browser, which had received ${st.inbound.packetsReceived}`);
   }));
 
 test('(c) a UDP phone calls the browser through the media bridge, answered from the page: DTLS connects, G.711 from a pcap reaches the browser, the browser reaches the phone', (t) =>
