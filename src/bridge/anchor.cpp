@@ -274,7 +274,8 @@ void MediaAnchor::on_forward_ack(Message& /*ack*/, const Source& /*src*/,
   // Answers in ACK belong to late offers, which are not anchored (see on_forward_request).
 }
 
-void MediaAnchor::end_call(const std::string& call_id, std::string_view why) {
+void MediaAnchor::end_call(const std::string& call_id_ref, std::string_view why) {
+  const std::string call_id = call_id_ref;  // may refer to the key erased below (close_all)
   auto it = calls_.find(call_id);
   if (it == calls_.end()) return;
   auto call = it->second;
