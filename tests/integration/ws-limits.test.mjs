@@ -233,7 +233,7 @@ test('ws_connection_limit_exempt lifts the per-IP limit', (t) =>
 
 test('slowloris: connections without a complete upgrade are closed after ws_handshake_timeout', (t) =>
   withScope(t, async (s) => {
-    const d = await daemonIn(s, { auth: 'off', extraSets: ['ws_handshake_timeout=500'] });
+    const d = await daemonIn(s, { auth: 'off', extraSets: ['ws_handshake_timeout=1000'] });
     const silent = await rawSocket(s, d.ports.ws);
     const partial = await rawSocket(s, d.ports.ws);
     partial.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n');
@@ -243,7 +243,7 @@ test('slowloris: connections without a complete upgrade are closed after ws_hand
     assert.equal((await ping(good)).status, 200, 'a real client is served meanwhile');
     await withTimeout(Promise.all([silent.gone, partial.gone, silentTls.gone]), 4000,
       'the daemon closing the slow connections');
-    assert.ok(Date.now() - t0 >= 300, 'closed too early');
+    assert.ok(Date.now() - t0 >= 700, 'closed too early');
     assert.equal(partial.data.length, 0, 'no HTTP response to an incomplete request');
     assert.match(d.stderr(), /no complete upgrade within ws_handshake_timeout/);
     assert.equal((await ping(good)).status, 200, 'the upgraded client is not affected');
@@ -251,7 +251,7 @@ test('slowloris: connections without a complete upgrade are closed after ws_hand
 
 test('ws_first_message_timeout: an upgraded flow that sends nothing is closed with 1008', (t) =>
   withScope(t, async (s) => {
-    const d = await daemonIn(s, { auth: 'off', extraSets: ['ws_first_message_timeout=400'] });
+    const d = await daemonIn(s, { auth: 'off', extraSets: ['ws_first_message_timeout=1000'] });
     const idle = await openIn(s, wsUrl(d));
     const talker = await openIn(s, wsUrl(d));
     assert.equal((await ping(talker)).status, 200);
