@@ -149,12 +149,13 @@ TEST_F(WsLimitsTest, MessageRateAboveLimitClosesWith1008AndSparesOtherFlows) {
   WsClient flood(io_, uri());
   WsClient calm(io_, uri());
   ASSERT_TRUE(run_until([&] { return flood.opened && calm.opened; }));
-  for (int i = 0; i < 50; ++i) flood.send(kOptions, wsp::frame::opcode::text);
-  ASSERT_TRUE(run_until([&] { return flood.closed; }, 3s));
+  // One over the bucket: nothing is left unread when the 1008 goes out (websocketpp drops the
+  // connection right after a 1008 frame; unread input would turn that into a reset).
+  for (int i = 0; i < 6; ++i) flood.send(kOptions, wsp::frame::opcode::text);
+  ASSERT_TRUE(run_until([&] { return flood.closed || flood.failed; }, 3s));
   EXPECT_EQ(flood.remote_close_code, wsp::close::status::policy_violation);
   EXPECT_EQ(counter("ws_rate_limited"), before + 1);
-  EXPECT_GE(delivered_.size(), 5u);
-  EXPECT_LT(delivered_.size(), 50u);
+  EXPECT_EQ(delivered_.size(), 5u);
   const auto flooded = delivered_.size();
   for (int i = 0; i < 3; ++i) calm.send(kOptions, wsp::frame::opcode::text);
   ASSERT_TRUE(run_until([&] { return delivered_.size() == flooded + 3; }));
