@@ -5,9 +5,11 @@
 #      RFC 4475 torture messages against the daemon over UDP and WS in a network namespace,
 #   3. end-to-end tests: the demo web phone in headless Chromium (Playwright) calling through
 #      the daemon (release build only),
-#   4. the SIP parser fuzzer for a bounded time (libFuzzer, clang),
+#   4. the libFuzzer targets for a bounded time each (clang): the SIP parser, the SDP parser,
+#      one WS message on its way to the SIP stack, the WS opening handshake,
 #   5. unit + integration tests again under ASan + UBSan.
-# Set SIPWS_FUZZ_SECONDS (default 60) to change the fuzzing time; SIPWS_SKIP_ASAN=1 to skip 5.
+# Set SIPWS_FUZZ_SECONDS (default 60: the SIP parser) and SIPWS_WS_FUZZ_SECONDS (default 30 per
+# other target) to change the fuzzing time; SIPWS_SKIP_ASAN=1 to skip 5.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test || exit 1
@@ -59,12 +61,13 @@ netns() {  # netns BINARY
   fi
 }
 
-fuzz() {
-  local corpus
+fuzz() {  # fuzz TARGET SECONDS SEED_FILES...
+  local target=$1 seconds=$2 corpus
+  shift 2
   corpus=$(mktemp -d)
-  cp tests/vectors/rfc4475/*.dat tests/vectors/rfc5118/*.sip "$corpus"/
-  build-fuzz/sip_parser_fuzz -max_total_time="${SIPWS_FUZZ_SECONDS:-60}" -rss_limit_mb=2048 \
-    -print_final_stats=1 "$corpus" 2>&1 | tail -n 15
+  cp "$@" "$corpus"/
+  build-fuzz/"$target" -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 \
+    "$corpus" 2>&1 | tail -n 15
   local rc=${PIPESTATUS[0]}
   rm -rf "$corpus"
   return "$rc"
@@ -75,8 +78,12 @@ stage "unit tests" ctest --test-dir build -L unit --output-on-failure -j2
 stage "integration tests" integration build/sipws
 stage "RFC 4475 against the daemon (netns)" netns build/sipws
 stage "e2e tests (Chromium)" e2e build/sipws
-stage "build (fuzz)" build fuzz sip_parser_fuzz
-stage "fuzz sip parser" fuzz
+stage "build (fuzz)" build fuzz sip_parser_fuzz sdp_fuzz ws_message_fuzz ws_upgrade_fuzz
+stage "fuzz sip parser" fuzz sip_parser_fuzz "${SIPWS_FUZZ_SECONDS:-60}" \
+  tests/vectors/rfc4475/*.dat tests/vectors/rfc5118/*.sip
+stage "fuzz sdp parser" fuzz sdp_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/sdp/*
+stage "fuzz ws message" fuzz ws_message_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/ws_message/*
+stage "fuzz ws upgrade" fuzz ws_upgrade_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/ws_upgrade/*
 if [[ "${SIPWS_SKIP_ASAN:-0}" != 1 ]]; then
   stage "build (asan-ubsan)" build asan-ubsan
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

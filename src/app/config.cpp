@@ -1,5 +1,8 @@
 #include "app/config.hpp"
 
+#include "transport/connection_limiter.hpp"
+#include "ws/origin_policy.hpp"
+
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
 #include <fstream>
@@ -91,6 +94,14 @@ json defaults() {
       {"ws_ping_interval", 30},
       {"ws_pong_timeout", 10},
       {"max_message_size", 65535},
+      {"ws_allowed_origins", json::array()},
+      {"ws_allow_no_origin", true},
+      {"ws_max_connections", 10000},
+      {"ws_max_connections_per_ip", 100},
+      {"ws_connection_limit_exempt", json::array()},
+      {"ws_handshake_timeout", 10000},
+      {"ws_first_message_timeout", 30000},
+      {"ws_max_message_rate", 100},
       {"registrar_min_expires", 60},
       {"registrar_max_expires", 3600},
       {"registrar_default_expires", 3600},
@@ -217,6 +228,28 @@ Config from_json(const json& j) {
   c.ws_ping_interval_s = get_uint(j, "ws_ping_interval", 0, 86400);
   c.ws_pong_timeout_s = get_uint(j, "ws_pong_timeout", 1, 3600);
   c.max_message_size = get_uint(j, "max_message_size", 1024, 1048576);
+  c.ws_allowed_origins = get_list(j, "ws_allowed_origins");
+  for (const auto& o : c.ws_allowed_origins) {
+    if (auto why = ws::OriginPolicy::validate(o)) {
+      fail("ws_allowed_origins", "entry \"" + o + "\" " + *why +
+                                     ", e.g. https://phone.example.com:8443 or "
+                                     "https://*.example.com");
+    }
+  }
+  if (!j.at("ws_allow_no_origin").is_boolean()) fail("ws_allow_no_origin", "must be true or false");
+  c.ws_allow_no_origin = j.at("ws_allow_no_origin").get<bool>();
+  c.ws_max_connections = get_uint(j, "ws_max_connections", 0, 1000000);
+  c.ws_max_connections_per_ip = get_uint(j, "ws_max_connections_per_ip", 0, 1000000);
+  c.ws_connection_limit_exempt = get_list(j, "ws_connection_limit_exempt");
+  for (const auto& n : c.ws_connection_limit_exempt) {
+    if (!transport::IpNetwork::parse(n)) {
+      fail("ws_connection_limit_exempt",
+           "entry \"" + n + "\" must be an IP address or CIDR, e.g. 10.0.0.5 or 10.0.0.0/8");
+    }
+  }
+  c.ws_handshake_timeout_ms = get_uint(j, "ws_handshake_timeout", 100, 600000);
+  c.ws_first_message_timeout_ms = get_uint(j, "ws_first_message_timeout", 0, 3600000);
+  c.ws_max_message_rate = get_uint(j, "ws_max_message_rate", 0, 1000000);
   c.registrar_min_expires = get_uint(j, "registrar_min_expires", 1, 86400 * 7);
   c.registrar_max_expires = get_uint(j, "registrar_max_expires", 1, 86400 * 7);
   c.registrar_default_expires = get_uint(j, "registrar_default_expires", 1, 86400 * 7);
@@ -331,6 +364,14 @@ nlohmann::json to_json(const Config& c) {
   j["ws_ping_interval"] = c.ws_ping_interval_s;
   j["ws_pong_timeout"] = c.ws_pong_timeout_s;
   j["max_message_size"] = c.max_message_size;
+  j["ws_allowed_origins"] = c.ws_allowed_origins;
+  j["ws_allow_no_origin"] = c.ws_allow_no_origin;
+  j["ws_max_connections"] = c.ws_max_connections;
+  j["ws_max_connections_per_ip"] = c.ws_max_connections_per_ip;
+  j["ws_connection_limit_exempt"] = c.ws_connection_limit_exempt;
+  j["ws_handshake_timeout"] = c.ws_handshake_timeout_ms;
+  j["ws_first_message_timeout"] = c.ws_first_message_timeout_ms;
+  j["ws_max_message_rate"] = c.ws_max_message_rate;
   j["registrar_min_expires"] = c.registrar_min_expires;
   j["registrar_max_expires"] = c.registrar_max_expires;
   j["registrar_default_expires"] = c.registrar_default_expires;

@@ -47,6 +47,14 @@ struct Config {
   std::uint32_t ws_ping_interval_s = 30;  ///< 0 = no pings
   std::uint32_t ws_pong_timeout_s = 10;
   std::uint32_t max_message_size = 65535;  ///< bytes
+  std::vector<std::string> ws_allowed_origins;  ///< exact or https://*.example.com; empty = any
+  bool ws_allow_no_origin = true;
+  std::uint32_t ws_max_connections = 10000;       ///< 0 = no cap
+  std::uint32_t ws_max_connections_per_ip = 100;  ///< 0 = no cap
+  std::vector<std::string> ws_connection_limit_exempt;  ///< IPs / CIDRs (validated)
+  std::uint32_t ws_handshake_timeout_ms = 10000;
+  std::uint32_t ws_first_message_timeout_ms = 30000;  ///< 0 = none
+  std::uint32_t ws_max_message_rate = 100;            ///< messages/s per flow; 0 = unlimited
   std::uint32_t registrar_min_expires = 60;
   std::uint32_t registrar_max_expires = 3600;
   std::uint32_t registrar_default_expires = 3600;

@@ -25,6 +25,7 @@
 #include "sip/txn/transaction_layer.hpp"
 #include "store/store.hpp"
 #include "transport/asio_timer.hpp"
+#include "transport/connection_limiter.hpp"
 #include "transport/tls.hpp"
 #include "transport/transport_layer.hpp"
 #include "ws/listener.hpp"
@@ -203,6 +204,14 @@ int run_daemon(const Config& cfg) {
     tls = transport::make_server_tls_context(cert, key);
   };
   std::vector<std::unique_ptr<ws::Listener>> ws_listeners;
+  // One limiter for every WS/WSS listener: ws_max_connections is a total.
+  transport::ConnectionLimits ws_limits;
+  ws_limits.max_total = cfg.ws_max_connections;
+  ws_limits.max_per_ip = cfg.ws_max_connections_per_ip;
+  for (const auto& n : cfg.ws_connection_limit_exempt) {
+    if (auto net = transport::IpNetwork::parse(n)) ws_limits.exempt.push_back(*net);
+  }
+  auto ws_limiter = std::make_shared<transport::ConnectionLimiter>(ws_limits);
   const std::string www = find_www_root(cfg.www_root);
   try {
     for (const auto& spec : cfg.listen) {
@@ -230,6 +239,12 @@ int run_daemon(const Config& cfg) {
           wc.max_message_size = cfg.max_message_size;
           wc.ping_interval = Millis(std::uint64_t{cfg.ws_ping_interval_s} * 1000);
           wc.pong_timeout = Millis(std::uint64_t{cfg.ws_pong_timeout_s} * 1000);
+          wc.allowed_origins = cfg.ws_allowed_origins;
+          wc.allow_no_origin = cfg.ws_allow_no_origin;
+          wc.limiter = ws_limiter;
+          wc.handshake_timeout = Millis(cfg.ws_handshake_timeout_ms);
+          wc.first_message_timeout = Millis(cfg.ws_first_message_timeout_ms);
+          wc.max_message_rate = cfg.ws_max_message_rate;
           auto l = std::make_unique<ws::Listener>(
               io, transport.flows(),
               [&transport](std::shared_ptr<const std::string> bytes, const Source& src) {

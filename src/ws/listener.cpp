@@ -16,6 +16,9 @@
 #include <websocketpp/utf8_validator.hpp>
 
 #include "common/counters.hpp"
+#include "common/token_bucket.hpp"
+#include "ws/handshake_checks.hpp"
+#include "ws/origin_policy.hpp"
 #include "ws/static_files.hpp"
 
 namespace sipws::ws {
@@ -35,16 +38,22 @@ class ListenerImpl {
 
 namespace {
 
-/// The subprotocol RFC 7118 s.4.1 registers for SIP over WebSocket.
-constexpr const char* kSipSubprotocol = "sip";
+using detail::ConnectionState;
+
+/// How long sipws waits for the peer's close frame after sending its own (ms).
+constexpr long kCloseHandshakeTimeoutMs = 2000;
 
 /// websocketpp's stock configs with a shorter socket shutdown timeout: after the WS closing
 /// handshake the server waits for the peer's TLS close_notify, which some clients never send
-/// while keeping the socket open; the flow stays in the FlowTable until then.
+/// while keeping the socket open; the flow stays in the FlowTable until then. The TLS
+/// handshake has no timer of its own: the listener's handshake deadline (from accept to the
+/// 101) covers TCP, TLS and HTTP at once. Every connection carries a ConnectionState.
 template <class Base>
 struct SipConfig : Base {
+  typedef ConnectionState connection_base;
   struct transport_config : Base::transport_config {
     static const long timeout_socket_shutdown = 1000;  // ms
+    static const long timeout_socket_post_init = 0;    // TLS handshake: see handshake_timeout
   };
   typedef wsp::transport::asio::endpoint<transport_config> transport_type;
 };
@@ -58,17 +67,20 @@ Endpoint to_endpoint(const boost::asio::ip::tcp::endpoint& ep) {
 /// One WS/WSS connection seen as a transport::Flow. Kept alive by the FlowTable and by the
 /// listener's connection map. Thread: core io thread.
 template <class Config>
-class WsFlow final : public transport::Flow {
+class WsFlow final : public transport::Flow, public std::enable_shared_from_this<WsFlow<Config>> {
  public:
   using ConPtr = typename wsp::server<Config>::connection_ptr;
 
-  WsFlow(ConPtr con, FlowId id, Protocol protocol, Endpoint peer, Endpoint local)
+  WsFlow(ConPtr con, FlowId id, Protocol protocol, Endpoint peer, Endpoint local,
+         unsigned max_message_rate)
       : con_(std::move(con)),
         id_(id),
         protocol_(protocol),
         peer_(std::move(peer)),
         local_(std::move(local)),
-        last_rx_(SteadyClock::now()) {}
+        last_rx_(SteadyClock::now()),
+        rate_(max_message_rate, max_message_rate, last_rx_),
+        first_message_timer_(con_->get_raw_socket().get_executor()) {}
 
   FlowId id() const override { return id_; }
   Protocol protocol() const override { return protocol_; }
@@ -95,6 +107,7 @@ class WsFlow final : public transport::Flow {
   void close_with(wsp::close::status::value code, const std::string& reason) {
     if (closing_) return;
     closing_ = true;
+    first_message_timer_.cancel();
     wsp::lib::error_code ec;
     con_->close(code, reason, ec);
     if (ec) terminate();
@@ -104,9 +117,47 @@ class WsFlow final : public transport::Flow {
   /// peer is dead: waiting for it would keep the flow for websocketpp's 5 s shutdown timeout).
   void terminate() {
     closing_ = true;
+    first_message_timer_.cancel();
     con_->terminate(wsp::error::make_error_code(wsp::error::general));
     boost::system::error_code ec;
     con_->get_raw_socket().close(ec);
+  }
+
+  /// True once sipws started closing the flow (so its end is not a dead peer).
+  bool closing() const { return closing_; }
+
+  /// Closes with 1008 unless a message arrives within `timeout` (0: no deadline).
+  void arm_first_message_deadline(Millis timeout) {
+    if (timeout.count() <= 0) return;
+    first_message_timer_.expires_after(timeout);
+    std::weak_ptr<WsFlow> weak = this->weak_from_this();
+    first_message_timer_.async_wait([weak](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->got_message_ || self->closing_) return;
+      counters().get("ws_first_message_timeouts").inc();
+      spdlog::info("{} flow {} sent no SIP message in time (peer {}): closing with 1008",
+                   via_token(self->protocol_), self->id_, self->peer_.to_string());
+      self->close_with(wsp::close::status::policy_violation, "no SIP message");
+    });
+  }
+
+  /// Accounts one received WS message; false if it exceeds the flow's message rate (then the
+  /// flow is closing with 1008 and the message must be dropped).
+  bool on_message_received() {
+    const TimePoint now = SteadyClock::now();
+    if (!got_message_) {
+      got_message_ = true;
+      first_message_timer_.cancel();
+    }
+    if (closing_) return false;
+    if (!rate_.take(now)) {
+      counters().get("ws_rate_limited").inc();
+      spdlog::info("{} flow {} over ws_max_message_rate (peer {}): closing with 1008",
+                   via_token(protocol_), id_, peer_.to_string());
+      close_with(wsp::close::status::policy_violation, "message rate exceeded");
+      return false;
+    }
+    return true;
   }
 
   /// Keep-alive bookkeeping (see ListenerConfig::ping_interval).
@@ -136,6 +187,9 @@ class WsFlow final : public transport::Flow {
   TimePoint last_rx_;
   TimePoint ping_sent_{};
   bool awaiting_pong_ = false;
+  bool got_message_ = false;
+  TokenBucket rate_;
+  boost::asio::steady_timer first_message_timer_;
 };
 
 template <class Config>
@@ -151,6 +205,7 @@ class ServerImpl final : public ListenerImpl {
         flows_(flows),
         deliver_(std::move(deliver)),
         cfg_(std::move(cfg)),
+        origins_(cfg_.allowed_origins, cfg_.allow_no_origin),
         sweep_(io),
         self_(std::make_shared<ServerImpl*>(this)) {
     server_->clear_access_channels(wsp::log::alevel::all);
@@ -158,6 +213,11 @@ class ServerImpl final : public ListenerImpl {
     server_->init_asio(&io_);  // start-up: may throw
     server_->set_reuse_addr(true);
     server_->set_max_message_size(cfg_.max_message_size);
+    server_->set_open_handshake_timeout(0);  // the handshake deadline (on_accept) covers it
+    // After sipws sends a close frame (1002/1007/1008/1009, shutdown) a peer that never answers
+    // holds the flow until this (websocketpp's default: 5 s). websocketpp stops reading after a
+    // protocol error, so those flows always end by this timer.
+    server_->set_close_handshake_timeout(kCloseHandshakeTimeoutMs);
     std::weak_ptr<ServerImpl*> weak = self_;
     auto guard = [weak](auto member) {
       return [weak, member](auto&&... args) {
@@ -166,6 +226,7 @@ class ServerImpl final : public ListenerImpl {
         return ((*self)->*member)(std::forward<decltype(args)>(args)...);
       };
     };
+    server_->set_tcp_pre_init_handler(guard(&ServerImpl::on_accept));
     server_->set_validate_handler(guard(&ServerImpl::on_validate));
     server_->set_open_handler(guard(&ServerImpl::on_open));
     server_->set_close_handler(guard(&ServerImpl::on_close));
@@ -238,50 +299,38 @@ class ServerImpl final : public ListenerImpl {
     return it == conns_.end() ? nullptr : it->second;
   }
 
+  /// A TCP connection was accepted: count it against the limits (refused ones are answered in
+  /// HTTP once their request arrives) and start the handshake deadline.
+  void on_accept(Hdl hdl) {
+    auto c = con(hdl);
+    if (!c) return;
+    boost::system::error_code ec;
+    const auto remote = c->get_raw_socket().remote_endpoint(ec);
+    if (ec) return;  // already gone: websocketpp fails it on the first read
+    detail::admit_connection(*c, cfg_.limiter.get(), to_endpoint(remote));
+    auto timer = std::make_unique<boost::asio::steady_timer>(io_, cfg_.handshake_timeout);
+    std::weak_ptr<typename Server::connection_type> weak = c;
+    timer->async_wait([weak](const boost::system::error_code& tec) {
+      auto c = weak.lock();
+      if (tec || !c || c->get_state() != wsp::session::state::connecting) return;
+      counters().get("ws_handshake_timeouts").inc();
+      spdlog::info("ws connection from {}: no complete upgrade within ws_handshake_timeout",
+                   remote_of(*c));
+      c->terminate(wsp::error::make_error_code(wsp::error::open_handshake_timeout));
+      boost::system::error_code cec;
+      c->get_raw_socket().close(cec);
+    });
+    c->handshake_deadline = std::move(timer);
+  }
+
   // RFC 7118 s.4.1: the client must offer "sip"; the 101 selects it.
   bool on_validate(Hdl hdl) {
     auto c = con(hdl);
     if (!c) return false;
-    const auto& offered = c->get_requested_subprotocols();
-    if (stopped_ || std::find(offered.begin(), offered.end(), kSipSubprotocol) == offered.end()) {
-      counters().get("ws_handshake_rejected").inc();
-      c->set_status(stopped_ ? wsp::http::status_code::service_unavailable
-                             : wsp::http::status_code::bad_request);
-      c->set_body(stopped_ ? "shutting down\n" : "Sec-WebSocket-Protocol: sip required\n");
-      spdlog::debug("ws handshake refused from {}: no sip subprotocol", remote_of(*c));
-      return false;
-    }
-    const std::string origin = c->get_request_header("Origin");
-    if (!cfg_.allowed_origins.empty() &&
-        std::find(cfg_.allowed_origins.begin(), cfg_.allowed_origins.end(), origin) ==
-            cfg_.allowed_origins.end()) {
-      counters().get("ws_origin_rejected").inc();
-      c->set_status(wsp::http::status_code::forbidden);
-      spdlog::info("ws handshake refused from {}: Origin '{}' not allowed", remote_of(*c), origin);
-      return false;
-    }
-    if (cfg_.handshake_auth) {
-      HandshakeRequest req;
-      boost::system::error_code bec;
-      const auto peer = c->get_raw_socket().remote_endpoint(bec);
-      if (!bec) req.peer = to_endpoint(peer);
-      req.resource = c->get_resource();
-      req.origin = origin;
-      req.cookie = c->get_request_header("Cookie");
-      req.authorization = c->get_request_header("Authorization");
-      const HandshakeVerdict v = cfg_.handshake_auth(req);
-      if (v.status != 0) {
-        counters().get("ws_auth_rejected").inc();
-        const int status = v.status >= 400 && v.status <= 599 ? v.status : 403;
-        c->set_status(static_cast<wsp::http::status_code::value>(status));
-        for (const auto& [name, value] : v.headers) c->append_header(name, value);
-        spdlog::debug("ws handshake refused from {}: auth {}", remote_of(*c), status);
-        return false;
-      }
-    }
-    wsp::lib::error_code ec;
-    c->select_subprotocol(kSipSubprotocol, ec);
-    return !ec;
+    boost::system::error_code ec;
+    const auto remote = c->get_raw_socket().remote_endpoint(ec);
+    const Endpoint peer = ec ? Endpoint{} : to_endpoint(remote);
+    return detail::validate_upgrade(*c, detail::UpgradeGate{cfg_, origins_, stopped_}, peer);
   }
 
   void on_open(Hdl hdl) {
@@ -295,20 +344,41 @@ class ServerImpl final : public ListenerImpl {
       c->terminate(ec);
       return;
     }
+    if (c->handshake_deadline) c->handshake_deadline->cancel();
     if (cfg_.ping_interval.count() > 0) {
       c->set_pong_timeout(static_cast<long>(cfg_.pong_timeout.count()));
     }
-    auto f = std::make_shared<Flow>(c, flows_.next_id(), protocol(), peer, local);
+    auto f = std::make_shared<Flow>(c, flows_.next_id(), protocol(), peer, local,
+                                    cfg_.max_message_rate);
     conns_.emplace(hdl, f);
     flows_.add(f);
+    f->arm_first_message_deadline(cfg_.first_message_timeout);
     counters().get("ws_connections_opened").inc();
     spdlog::info("{} flow {} open from {}", via_token(protocol()), f->id(), peer.to_string());
   }
 
   void on_close(Hdl hdl) {
     auto c = con(hdl);
-    if (c && c->get_local_close_code() == wsp::close::status::message_too_big) {
-      counters().get("ws_oversized_messages").inc();
+    if (c) {
+      switch (c->get_local_close_code()) {
+        case wsp::close::status::message_too_big:
+          counters().get("ws_oversized_messages").inc();
+          break;
+        case wsp::close::status::invalid_payload:
+          counters().get("ws_invalid_utf8").inc();
+          break;
+        case wsp::close::status::protocol_error:
+          counters().get("ws_protocol_errors").inc();
+          break;
+        default:
+          break;
+      }
+      // No close frame from the peer and sipws did not start closing: the peer vanished.
+      auto f = flow(hdl);
+      if (f && !f->closing() &&
+          c->get_remote_close_code() == wsp::close::status::abnormal_close) {
+        counters().get("ws_flows_dead").inc();
+      }
     }
     forget(hdl, c ? static_cast<int>(c->get_remote_close_code()) : -1);
   }
@@ -334,12 +404,9 @@ class ServerImpl final : public ListenerImpl {
     auto f = flow(hdl);
     if (!f || !msg) return;
     f->on_traffic();
-    if (msg->get_payload().empty()) {
-      counters().get("ws_empty_messages").inc();
-      return;
-    }
-    auto bytes = std::make_shared<const std::string>(std::move(msg->get_raw_payload()));
-    deliver_(std::move(bytes), Source{protocol(), f->peer(), f->local(), f->id()});
+    if (!f->on_message_received()) return;  // over the rate: closing with 1008
+    detail::hand_off_message(std::move(msg->get_raw_payload()),
+                             Source{protocol(), f->peer(), f->local(), f->id()}, deliver_);
   }
 
   bool on_ping(Hdl hdl, std::string) {
@@ -359,6 +426,7 @@ class ServerImpl final : public ListenerImpl {
       return;
     }
     counters().get("ws_keepalive_timeouts").inc();
+    counters().get("ws_flows_dead").inc();
     spdlog::info("{} flow {} keep-alive timeout (peer {})", via_token(protocol()), f->id(),
                  f->peer().to_string());
     f->terminate();
@@ -367,6 +435,9 @@ class ServerImpl final : public ListenerImpl {
   void on_http(Hdl hdl) {
     auto c = con(hdl);
     if (!c) return;
+    boost::system::error_code pec;
+    const auto remote = c->get_raw_socket().remote_endpoint(pec);
+    if (detail::refuse_if_over_limit(*c, pec ? Endpoint{} : to_endpoint(remote))) return;
     const std::string& method = c->get_request().get_method();
     if (method != "GET") {
       c->set_status(wsp::http::status_code::method_not_allowed);
@@ -417,6 +488,7 @@ class ServerImpl final : public ListenerImpl {
   transport::FlowTable& flows_;
   DeliverFn deliver_;
   ListenerConfig cfg_;
+  OriginPolicy origins_;
   /// Shared: websocketpp's accept handler holds a raw pointer to the endpoint, so the endpoint
   /// must outlive the cancelled accept that is still queued when the listener is destroyed.
   std::shared_ptr<Server> server_ = std::make_shared<Server>();

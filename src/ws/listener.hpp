@@ -12,6 +12,7 @@
 
 #include "common/net.hpp"
 #include "common/timer.hpp"
+#include "transport/connection_limiter.hpp"
 #include "transport/flow.hpp"
 
 namespace sipws::ws {
@@ -49,10 +50,28 @@ struct ListenerConfig {
   std::size_t max_message_size = 65535;  ///< bytes per WS message; larger closes with 1009
   Millis ping_interval{30000};           ///< idle time before a WS ping; 0 disables pings
   Millis pong_timeout{10000};            ///< no pong/traffic within this after a ping => close
-  /// If not empty, an upgrade's Origin must equal one of these ("https://example.com:8443"),
+  /// If not empty, an upgrade's Origin must match one of these: exact origins
+  /// ("https://example.com:8443") or wildcard hosts ("https://*.example.com"), see OriginPolicy;
   /// else it is refused with 403 (counted as ws_origin_rejected). Plain GETs are not checked.
+  /// @throws std::invalid_argument from the Listener constructor for a malformed entry.
   std::vector<std::string> allowed_origins;
+  /// An upgrade without an Origin header (native clients) passes the Origin check.
+  bool allow_no_origin = true;
   HandshakeAuthFn handshake_auth;  ///< optional; refusals counted as ws_auth_rejected
+  /// Connection limits, shared by every WS/WSS listener of the daemon (null = no limits). A
+  /// connection counts from TCP accept until it closes; one over the total limit gets HTTP 503,
+  /// one over the per-IP limit 429, both with Retry-After (ws_limit_total_rejected,
+  /// ws_limit_per_ip_rejected), when its request arrives.
+  std::shared_ptr<transport::ConnectionLimiter> limiter;
+  /// TCP accepted (TLS included) but no complete upgrade (or plain HTTP exchange) within this:
+  /// the connection is dropped (slowloris; counted as ws_handshake_timeouts). Must be > 0.
+  Millis handshake_timeout{10000};
+  /// Upgraded but no WS message within this: closed with 1008 (ws_first_message_timeouts);
+  /// 0 disables.
+  Millis first_message_timeout{30000};
+  /// Messages per second per flow (token bucket holding one second's worth); a flow above it is
+  /// closed with 1008 (ws_rate_limited) and the excess message dropped. 0 disables.
+  unsigned max_message_rate = 0;
 };
 
 class ListenerImpl;
@@ -60,7 +79,10 @@ class ListenerImpl;
 /// Accepts WebSocket upgrades that offer the `sip` subprotocol (RFC 7118 s.4; others are
 /// refused with HTTP 400/426), creates one transport::Flow per connection in `flows`, passes
 /// each WS message (text or binary frame) to `deliver`, removes the flow on close, and pings
-/// idle flows. Thread: core io thread (runs on `io`).
+/// idle flows. Close codes it sends: 1000 (Flow::close), 1001 (stop), 1002 (WS protocol error),
+/// 1007 (invalid UTF-8 in a text message), 1008 (message rate, no first message), 1009 (message
+/// over max_message_size). A flow that ends without a closing handshake from the peer (TCP
+/// reset/EOF, keep-alive timeout) is counted as ws_flows_dead. Thread: core io thread.
 class Listener {
  public:
   Listener(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
@@ -76,6 +98,32 @@ class Listener {
 
  private:
   std::unique_ptr<ListenerImpl> impl_;
+};
+
+class UpgradeProbeImpl;
+
+/// Runs the listener's opening-handshake checks and message hand-off on bytes instead of a
+/// socket (websocketpp's iostream transport): for the fuzzer and for tests that need exact
+/// control of the bytes. Same validate code as Listener (see handshake_checks.hpp). One probe
+/// is one connection. Thread: the caller's.
+class UpgradeProbe {
+ public:
+  /// `cfg.listen`, `tls`, timeouts, pings and `www_root` are ignored (plain GETs get 426).
+  /// @throws std::invalid_argument for a malformed cfg.allowed_origins entry.
+  UpgradeProbe(ListenerConfig cfg, DeliverFn deliver, Endpoint peer);
+  ~UpgradeProbe();
+  /// Feeds bytes read from the peer; returns how many were consumed (fewer once it closed).
+  std::size_t feed(const char* data, std::size_t size);
+  /// Signals EOF from the peer.
+  void eof();
+  /// Everything written to the peer so far (HTTP response, WS frames).
+  std::string output() const;
+  bool open() const;
+  /// The close code sipws sent (0 if none).
+  int local_close_code() const;
+
+ private:
+  std::unique_ptr<UpgradeProbeImpl> impl_;
 };
 
 }  // namespace sipws::ws

@@ -112,7 +112,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"dns_servers=127.0.0.1"}, "dns_servers"},
         BadCase{{"dns_servers=ns.example.com:53"}, "dns_servers"},
         BadCase{{"dns_cache_min_ttl=60", "dns_cache_max_ttl=30"}, "dns_cache_max_ttl"},
-        BadCase{{"dns_negative_ttl=-1"}, "dns_negative_ttl"}));
+        BadCase{{"dns_negative_ttl=-1"}, "dns_negative_ttl"},
+        BadCase{{"ws_allowed_origins=example.com"}, "ws_allowed_origins"},
+        BadCase{{"ws_allowed_origins=https://a.*.example.com"}, "ws_allowed_origins"},
+        BadCase{{"ws_allowed_origins=https://example.com/path"}, "ws_allowed_origins"},
+        BadCase{{"ws_allow_no_origin=maybe"}, "ws_allow_no_origin"},
+        BadCase{{"ws_max_connections=-1"}, "ws_max_connections"},
+        BadCase{{"ws_max_connections_per_ip=lots"}, "ws_max_connections_per_ip"},
+        BadCase{{"ws_connection_limit_exempt=lb.example.com"}, "ws_connection_limit_exempt"},
+        BadCase{{"ws_connection_limit_exempt=10.0.0.0/40"}, "ws_connection_limit_exempt"},
+        BadCase{{"ws_handshake_timeout=0"}, "ws_handshake_timeout"},
+        BadCase{{"ws_first_message_timeout=99999999"}, "ws_first_message_timeout"},
+        BadCase{{"ws_max_message_rate=fast"}, "ws_max_message_rate"}));
 
 TEST(Config, DnsCacheKeys) {
   Config d = load_config(std::nullopt, {});
@@ -125,6 +136,45 @@ TEST(Config, DnsCacheKeys) {
   EXPECT_EQ(c.dns_cache_min_ttl_s, 1u);
   EXPECT_EQ(c.dns_cache_max_ttl_s, 600u);
   EXPECT_EQ(c.dns_negative_ttl_s, 5u);
+}
+
+TEST(Config, WebSocketSecurityDefaults) {
+  Config c = load_config(std::nullopt, {});
+  EXPECT_TRUE(c.ws_allowed_origins.empty());
+  EXPECT_TRUE(c.ws_allow_no_origin);
+  EXPECT_EQ(c.ws_max_connections, 10000u);
+  EXPECT_EQ(c.ws_max_connections_per_ip, 100u);
+  EXPECT_TRUE(c.ws_connection_limit_exempt.empty());
+  EXPECT_EQ(c.ws_handshake_timeout_ms, 10000u);
+  EXPECT_EQ(c.ws_first_message_timeout_ms, 30000u);
+  EXPECT_EQ(c.ws_max_message_rate, 100u);
+}
+
+TEST(Config, WebSocketSecurityKeysFromFileAndSet) {
+  auto path = write_temp("ws.json", R"({
+    "ws_allowed_origins": ["https://phone.example.com:8443", "https://*.example.net"],
+    "ws_allow_no_origin": false,
+    "ws_connection_limit_exempt": ["10.0.0.0/8", "2001:db8::1"]
+  })");
+  Config c = load_config(path, {"ws_max_connections=50", "ws_max_connections_per_ip=0",
+                                "ws_handshake_timeout=2500", "ws_first_message_timeout=0",
+                                "ws_max_message_rate=20"});
+  ASSERT_EQ(c.ws_allowed_origins.size(), 2u);
+  EXPECT_EQ(c.ws_allowed_origins[1], "https://*.example.net");
+  EXPECT_FALSE(c.ws_allow_no_origin);
+  ASSERT_EQ(c.ws_connection_limit_exempt.size(), 2u);
+  EXPECT_EQ(c.ws_max_connections, 50u);
+  EXPECT_EQ(c.ws_max_connections_per_ip, 0u);
+  EXPECT_EQ(c.ws_handshake_timeout_ms, 2500u);
+  EXPECT_EQ(c.ws_first_message_timeout_ms, 0u);
+  EXPECT_EQ(c.ws_max_message_rate, 20u);
+  // --set lists are comma-separated.
+  Config d = load_config(std::nullopt, {"ws_allowed_origins=https://a.test,https://*.b.test",
+                                        "ws_connection_limit_exempt=127.0.0.1,::1"});
+  EXPECT_EQ(d.ws_allowed_origins.size(), 2u);
+  EXPECT_EQ(d.ws_connection_limit_exempt.size(), 2u);
+  auto rt = write_temp("ws-rt.json", to_json(c).dump());
+  EXPECT_EQ(to_json(load_config(rt, {})), to_json(c));
 }
 
 TEST(Config, UnknownKeyInFile) {

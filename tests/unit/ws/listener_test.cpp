@@ -1,228 +1,19 @@
 // ws::Listener against real websocketpp clients (and raw sockets for plain HTTP) on 127.0.0.1,
-// everything on one io_context run by the test thread.
+// everything on one io_context run by the test thread (fixture in ws_test_util.hpp).
 
 #include "ws/listener.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/write.hpp>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <string>
-#include <utility>
-#include <vector>
-#include <websocketpp/client.hpp>
-#include <websocketpp/config/asio_client.hpp>
-
-#include "common/counters.hpp"
-#include "transport/flow.hpp"
-#include "transport/tls.hpp"
+#include "ws_test_util.hpp"
 
 namespace sipws::ws {
 namespace {
 
+using namespace test;
 namespace fs = std::filesystem;
 namespace wsp = websocketpp;
 using namespace std::chrono_literals;
-using Opcode = wsp::frame::opcode::value;
-
-/// A websocketpp client (WS or WSS) that records what happens to its one connection.
-template <class Config>
-class Client {
- public:
-  using Endpoint = wsp::client<Config>;
-  static constexpr bool kTls = std::is_same_v<Config, wsp::config::asio_tls_client>;
-
-  Client(boost::asio::io_context& io, const std::string& uri,
-         std::vector<std::string> subprotocols = {"sip"}, bool answer_pings = true,
-         std::vector<std::pair<std::string, std::string>> headers = {}) {
-    c_.clear_access_channels(wsp::log::alevel::all);
-    c_.clear_error_channels(wsp::log::elevel::all);
-    c_.init_asio(&io);
-    if constexpr (kTls) {
-      c_.set_tls_init_handler([](wsp::connection_hdl) {
-        auto ctx =
-            std::make_shared<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
-        ctx->set_verify_mode(boost::asio::ssl::verify_none);
-        return ctx;
-      });
-    }
-    c_.set_open_handler([this](wsp::connection_hdl) { opened = true; });
-    c_.set_fail_handler([this](wsp::connection_hdl) { failed = true; });
-    c_.set_close_handler([this](wsp::connection_hdl) {
-      closed = true;
-      remote_close_code = con->get_remote_close_code();
-    });
-    c_.set_message_handler([this](wsp::connection_hdl, typename Endpoint::message_ptr m) {
-      received.emplace_back(m->get_opcode(), m->get_payload());
-    });
-    c_.set_ping_handler([this, answer_pings](wsp::connection_hdl, std::string) {
-      ++pings;
-      return answer_pings;
-    });
-    wsp::lib::error_code ec;
-    con = c_.get_connection(uri, ec);
-    EXPECT_FALSE(ec) << ec.message();
-    for (const auto& p : subprotocols) con->add_subprotocol(p);
-    for (const auto& [name, value] : headers) con->replace_header(name, value);
-    c_.connect(con);
-  }
-
-  void send(const std::string& s, Opcode op) {
-    wsp::lib::error_code ec;
-    c_.send(con, s, op, ec);
-    EXPECT_FALSE(ec) << ec.message();
-  }
-  void close(wsp::close::status::value code = wsp::close::status::normal) {
-    wsp::lib::error_code ec;
-    c_.close(con, code, "bye", ec);
-  }
-  sipws::Endpoint local() {
-    boost::system::error_code ec;
-    auto ep = con->get_raw_socket().local_endpoint(ec);
-    return sipws::Endpoint{ep.address(), ep.port()};
-  }
-
-  typename Endpoint::connection_ptr con;
-  bool opened = false;
-  bool failed = false;
-  bool closed = false;
-  int pings = 0;
-  int remote_close_code = -1;
-  std::vector<std::pair<Opcode, std::string>> received;
-
- private:
-  Endpoint c_;
-};
-
-using WsClient = Client<wsp::config::asio_client>;
-using WssClient = Client<wsp::config::asio_tls_client>;
-
-std::string make_temp_dir() {
-  std::string tmpl = (fs::temp_directory_path() / "sipws-ws-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) return {};
-  return tmpl;
-}
-
-std::uint64_t counter(const char* name) { return counters().get(name).value(); }
-
-class WsListenerTest : public ::testing::Test {
- protected:
-  ~WsListenerTest() override {
-    if (!tmp_.empty()) fs::remove_all(tmp_);
-  }
-
-  void start(ListenerConfig cfg = {}) {
-    cfg.listen = sipws::Endpoint{boost::asio::ip::make_address("127.0.0.1"), 0};
-    listener_ = std::make_unique<Listener>(
-        io_, flows_,
-        [this](std::shared_ptr<const std::string> b, const Source& s) {
-          delivered_.emplace_back(*b, s);
-        },
-        cfg);
-    listener_->start();
-    ASSERT_NE(listener_->local_endpoint().port, 0);
-  }
-
-  std::string uri(const char* scheme = "ws") const {
-    return std::string(scheme) +
-           "://127.0.0.1:" + std::to_string(listener_->local_endpoint().port) + "/";
-  }
-
-  /// Runs the io_context until `pred` holds or 5 s pass; returns pred().
-  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
-      io_.run_one_for(20ms);
-    }
-    return true;
-  }
-
-  /// Runs the io_context for `d` (only where a test must show that nothing happens).
-  void run_for(std::chrono::milliseconds d) {
-    const auto deadline = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < deadline) io_.run_one_for(10ms);
-  }
-
-  /// Sends `request` on a raw TCP connection and returns everything until EOF.
-  std::string raw_http(const std::string& request) {
-    boost::asio::ip::tcp::socket sock(io_);
-    std::string response;
-    bool done = false;
-    const auto ep = listener_->local_endpoint();
-    sock.async_connect({ep.address, ep.port}, [&](const boost::system::error_code& ec) {
-      if (ec) {
-        done = true;
-        return;
-      }
-      boost::asio::async_write(
-          sock, boost::asio::buffer(request),
-          [&](const boost::system::error_code& ec2, std::size_t) {
-            if (ec2) {
-              done = true;
-              return;
-            }
-            boost::asio::async_read(
-                sock, boost::asio::dynamic_buffer(response),
-                [&](const boost::system::error_code&, std::size_t) { done = true; });
-          });
-    });
-    EXPECT_TRUE(run_until([&] { return done; }));
-    return response;
-  }
-
-  /// Like raw_http over TLS (no certificate check).
-  std::string raw_https(const std::string& request) {
-    boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
-    ctx.set_verify_mode(boost::asio::ssl::verify_none);
-    boost::asio::ssl::stream<boost::asio::ip::tcp::socket> tls(io_, ctx);
-    std::string response;
-    bool done = false;
-    const auto ep = listener_->local_endpoint();
-    auto fail_or = [&](const boost::system::error_code& ec) {
-      if (ec) done = true;
-      return !ec;
-    };
-    tls.next_layer().async_connect({ep.address, ep.port}, [&](const boost::system::error_code& ec) {
-      if (!fail_or(ec)) return;
-      tls.async_handshake(
-          boost::asio::ssl::stream_base::client, [&](const boost::system::error_code& ec2) {
-            if (!fail_or(ec2)) return;
-            boost::asio::async_write(
-                tls, boost::asio::buffer(request),
-                [&](const boost::system::error_code& ec3, std::size_t) {
-                  if (!fail_or(ec3)) return;
-                  boost::asio::async_read(
-                      tls, boost::asio::dynamic_buffer(response),
-                      [&](const boost::system::error_code&, std::size_t) { done = true; });
-                });
-          });
-    });
-    EXPECT_TRUE(run_until([&] { return done; }));
-    return response;
-  }
-
-  std::string tls_dir() {
-    if (tmp_.empty()) tmp_ = make_temp_dir();
-    return tmp_ + "/certs";
-  }
-
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{
-      io_.get_executor()};
-  transport::FlowTable flows_;
-  std::vector<std::pair<std::string, Source>> delivered_;
-  std::unique_ptr<Listener> listener_;
-  std::string tmp_;
-};
 
 TEST_F(WsListenerTest, AcceptsSipSubprotocolAndEchoesItIn101) {
   start();
@@ -464,6 +255,7 @@ TEST_F(WsListenerTest, WssKeepAliveClosesSilentClientPromptly) {
 TEST_F(WsListenerTest, OriginAllowList) {
   ListenerConfig cfg;
   cfg.allowed_origins = {"https://phone.example.com"};
+  cfg.allow_no_origin = false;
   start(cfg);
   const auto before = counter("ws_origin_rejected");
   WsClient good(io_, uri(), {"sip"}, true, {{"Origin", "https://phone.example.com"}});

@@ -1,0 +1,135 @@
+#pragma once
+// Private to src/ws/*.cpp (includes websocketpp): the opening-handshake checks that the real
+// listener (asio transport) and the UpgradeProbe (iostream transport, for the fuzzer and tests)
+// both run, so that what is fuzzed is what serves. Nothing outside src/ws/ includes this.
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <string>
+#include <utility>
+#include <websocketpp/connection_base.hpp>
+#include <websocketpp/http/constants.hpp>
+
+#include "common/counters.hpp"
+#include "transport/connection_limiter.hpp"
+#include "ws/listener.hpp"
+#include "ws/origin_policy.hpp"
+
+namespace sipws::ws::detail {
+
+/// The subprotocol RFC 7118 s.4.1 registers for SIP over WebSocket.
+inline constexpr const char* kSipSubprotocol = "sip";
+/// Retry-After (seconds) on 503/429 answers to upgrades refused by the connection limits.
+inline constexpr const char* kRetryAfterSeconds = "5";
+
+/// Base of every sipws websocketpp connection (the configs' `connection_base`): per-connection
+/// state that must live exactly as long as the connection. Thread: core io thread.
+struct ConnectionState : websocketpp::connection_base {
+  /// Counts this connection against the listener's limits from accept until destruction.
+  transport::ConnectionLimiter::Admission admission;
+  /// Set by the transport when the connection is accepted (ConnectionLimiter verdict applied).
+  bool admission_done = false;
+  /// Closes a connection that has not completed its upgrade in time (slowloris); owned here so
+  /// that it dies with the connection. Unused by the iostream probe (no timers).
+  std::unique_ptr<boost::asio::steady_timer> handshake_deadline;
+};
+
+/// What the checks read from the listener. Thread: core io thread.
+struct UpgradeGate {
+  const ListenerConfig& cfg;
+  const OriginPolicy& origins;
+  bool stopped = false;
+};
+
+/// Admits a just-accepted connection from `peer` against `limiter` (if any) and records the
+/// verdict on the connection; the refusal itself is answered in HTTP by refuse_if_over_limit.
+template <class Con>
+void admit_connection(Con& c, transport::ConnectionLimiter* limiter, const Endpoint& peer) {
+  if (c.admission_done) return;
+  c.admission_done = true;
+  if (limiter != nullptr) c.admission = limiter->admit(peer.address);
+}
+
+/// Answers an upgrade or plain HTTP request of a connection refused by the limits: 503 when the
+/// listener is full (ws_max_connections), 429 when its IP has too many (ws_max_connections_per_ip),
+/// both with Retry-After. Returns true if it refused.
+template <class Con>
+bool refuse_if_over_limit(Con& c, const Endpoint& peer) {
+  using Verdict = transport::ConnectionLimiter::Verdict;
+  namespace code = websocketpp::http::status_code;
+  const Verdict v = c.admission.verdict();
+  if (v == Verdict::Admitted) return false;
+  const bool total = v == Verdict::TotalExceeded;
+  counters().get(total ? "ws_limit_total_rejected" : "ws_limit_per_ip_rejected").inc();
+  c.set_status(total ? code::service_unavailable : code::too_many_requests);
+  c.append_header("Retry-After", kRetryAfterSeconds);
+  c.set_body(total ? "too many connections\n" : "too many connections from your address\n");
+  spdlog::info("ws connection from {} refused: {}", peer.to_string(),
+               total ? "ws_max_connections reached" : "ws_max_connections_per_ip reached");
+  return true;
+}
+
+/// The validate handler of every sipws WebSocket endpoint (RFC 7118 s.4.1; RFC 6455 s.4.2.2):
+/// shutting down => 503; over a connection limit => 503/429; no `sip` subprotocol => 400;
+/// Origin not allowed => 403; the handshake auth hook's refusal => its status. On success the
+/// 101 selects `sip`. `peer` is the remote address of the connection.
+template <class Con>
+bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer) {
+  namespace wsp = websocketpp;
+  const auto& cfg_ = gate.cfg;
+  const bool stopped_ = gate.stopped;
+  if (!stopped_ && refuse_if_over_limit(c, peer)) return false;
+  const auto& offered = c.get_requested_subprotocols();
+  if (stopped_ || std::find(offered.begin(), offered.end(), kSipSubprotocol) == offered.end()) {
+    counters().get("ws_handshake_rejected").inc();
+    c.set_status(stopped_ ? wsp::http::status_code::service_unavailable
+                          : wsp::http::status_code::bad_request);
+    c.set_body(stopped_ ? "shutting down\n" : "Sec-WebSocket-Protocol: sip required\n");
+    spdlog::debug("ws handshake refused from {}: no sip subprotocol", peer.to_string());
+    return false;
+  }
+  const std::string origin = c.get_request_header("Origin");
+  if (!gate.origins.allows(origin)) {
+    counters().get("ws_origin_rejected").inc();
+    c.set_status(wsp::http::status_code::forbidden);
+    c.set_body("Origin not allowed\n");
+    spdlog::info("ws handshake refused from {}: Origin '{}' not allowed", peer.to_string(),
+                 origin);
+    return false;
+  }
+  if (cfg_.handshake_auth) {
+    HandshakeRequest req;
+    req.peer = peer;
+    req.resource = c.get_resource();
+    req.origin = origin;
+    req.cookie = c.get_request_header("Cookie");
+    req.authorization = c.get_request_header("Authorization");
+    const HandshakeVerdict v = cfg_.handshake_auth(req);
+    if (v.status != 0) {
+      counters().get("ws_auth_rejected").inc();
+      const int status = v.status >= 400 && v.status <= 599 ? v.status : 403;
+      c.set_status(static_cast<wsp::http::status_code::value>(status));
+      for (const auto& [name, value] : v.headers) c.append_header(name, value);
+      spdlog::debug("ws handshake refused from {}: auth {}", peer.to_string(), status);
+      return false;
+    }
+  }
+  wsp::lib::error_code ec;
+  c.select_subprotocol(kSipSubprotocol, ec);
+  return !ec;
+}
+
+/// Hands one WS message (RFC 7118 s.5.1: exactly one SIP message) to the SIP stack; an empty
+/// message is counted (ws_empty_messages) and dropped.
+inline void hand_off_message(std::string&& payload, const Source& src, const DeliverFn& deliver) {
+  if (payload.empty()) {
+    counters().get("ws_empty_messages").inc();
+    return;
+  }
+  if (deliver) deliver(std::make_shared<const std::string>(std::move(payload)), src);
+}
+
+}  // namespace sipws::ws::detail
