@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <websocketpp/config/asio.hpp>
@@ -37,6 +38,8 @@ namespace {
 
 /// The subprotocol RFC 7118 s.4.1 registers for SIP over WebSocket.
 constexpr const char* kSipSubprotocol = "sip";
+/// Largest plain HTTP request body read (the login form); larger requests get 413.
+constexpr std::size_t kMaxHttpBody = 64 * 1024;
 
 /// websocketpp's stock configs with a shorter socket shutdown timeout: after the WS closing
 /// handshake the server waits for the peer's TLS close_notify, which some clients never send
@@ -158,6 +161,7 @@ class ServerImpl final : public ListenerImpl {
     server_->init_asio(&io_);  // start-up: may throw
     server_->set_reuse_addr(true);
     server_->set_max_message_size(cfg_.max_message_size);
+    server_->set_max_http_body_size(kMaxHttpBody);
     std::weak_ptr<ServerImpl*> weak = self_;
     auto guard = [weak](auto member) {
       return [weak, member](auto&&... args) {
@@ -174,7 +178,9 @@ class ServerImpl final : public ListenerImpl {
     server_->set_ping_handler(guard(&ServerImpl::on_ping));
     server_->set_pong_handler(guard(&ServerImpl::on_pong));
     server_->set_pong_timeout_handler(guard(&ServerImpl::on_pong_timeout));
-    if (!cfg_.www_root.empty()) server_->set_http_handler(guard(&ServerImpl::on_http));
+    if (!cfg_.www_root.empty() || cfg_.http_handler) {
+      server_->set_http_handler(guard(&ServerImpl::on_http));
+    }
     if constexpr (kTls) {
       auto tls = cfg_.tls;
       server_->set_tls_init_handler([tls](Hdl) { return tls; });
@@ -278,6 +284,7 @@ class ServerImpl final : public ListenerImpl {
         spdlog::debug("ws handshake refused from {}: auth {}", remote_of(*c), status);
         return false;
       }
+      if (!v.identity.empty()) pending_identities_[hdl] = v.identity;
     }
     wsp::lib::error_code ec;
     c->select_subprotocol(kSipSubprotocol, ec);
@@ -301,6 +308,7 @@ class ServerImpl final : public ListenerImpl {
     auto f = std::make_shared<Flow>(c, flows_.next_id(), protocol(), peer, local);
     conns_.emplace(hdl, f);
     flows_.add(f);
+    bind_pending_identity(hdl, f->id());
     counters().get("ws_connections_opened").inc();
     spdlog::info("{} flow {} open from {}", via_token(protocol()), f->id(), peer.to_string());
   }
@@ -314,6 +322,7 @@ class ServerImpl final : public ListenerImpl {
   }
 
   void on_fail(Hdl hdl) {
+    pending_identities_.erase(hdl);
     auto c = con(hdl);
     if (c) spdlog::debug("ws connection from {} failed: {}", remote_of(*c), c->get_ec().message());
     forget(hdl, -1);
@@ -364,9 +373,80 @@ class ServerImpl final : public ListenerImpl {
     f->terminate();
   }
 
+  /// RFC 7118 s.7: the identity the handshake auth hook proved goes with the flow.
+  void bind_pending_identity(const Hdl& hdl, FlowId id) {
+    auto it = pending_identities_.find(hdl);
+    if (it == pending_identities_.end()) return;
+    flows_.bind_identity(id, std::move(it->second));
+    pending_identities_.erase(it);
+  }
+
+  /// Offers a plain HTTP request to cfg_.http_handler; true if it took it. A reply given during
+  /// the call is written at once; a later one through websocketpp's deferred response.
+  template <class Con>
+  bool dispatch_http(const Hdl& hdl, Con& c) {
+    HttpRequest req;
+    boost::system::error_code bec;
+    const auto peer = c.get_raw_socket().remote_endpoint(bec);
+    if (!bec) req.peer = to_endpoint(peer);
+    req.method = c.get_request().get_method();
+    req.resource = c.get_resource();
+    req.host = c.get_request_header("Host");
+    req.content_type = c.get_request_header("Content-Type");
+    req.cookie = c.get_request_header("Cookie");
+    req.origin = c.get_request_header("Origin");
+    req.body = c.get_request_body();
+    req.secure = kTls;
+    struct State {
+      bool in_call = true;
+      bool replied = false;
+      std::optional<HttpResponse> early;
+    };
+    auto state = std::make_shared<State>();
+    std::weak_ptr<ServerImpl*> weak = self_;
+    auto reply = [weak, hdl, state](HttpResponse r) {
+      if (state->replied) return;
+      state->replied = true;
+      if (state->in_call) {
+        state->early = std::move(r);
+        return;
+      }
+      auto self = weak.lock();
+      if (!self) return;
+      auto cp = (*self)->con(hdl);
+      if (!cp) return;  // the client went away meanwhile
+      apply_http(*cp, r);
+      wsp::lib::error_code ec;
+      cp->send_http_response(ec);
+      if (ec) spdlog::debug("deferred http response failed: {}", ec.message());
+    };
+    const bool taken = cfg_.http_handler(req, reply);
+    state->in_call = false;
+    if (!taken) return false;
+    if (state->early) {
+      apply_http(c, *state->early);
+    } else {
+      c.defer_http_response();
+    }
+    return true;
+  }
+
+  template <class Con>
+  static void apply_http(Con& c, const HttpResponse& r) {
+    const int status = r.status >= 100 && r.status <= 599 ? r.status : 500;
+    c.set_status(static_cast<wsp::http::status_code::value>(status));
+    for (const auto& [name, value] : r.headers) c.append_header(name, value);
+    c.set_body(r.body);
+  }
+
   void on_http(Hdl hdl) {
     auto c = con(hdl);
     if (!c) return;
+    if (cfg_.http_handler && dispatch_http(hdl, *c)) return;
+    if (cfg_.www_root.empty()) {
+      c->set_status(wsp::http::status_code::upgrade_required);
+      return;
+    }
     const std::string& method = c->get_request().get_method();
     if (method != "GET") {
       c->set_status(wsp::http::status_code::method_not_allowed);
@@ -422,6 +502,8 @@ class ServerImpl final : public ListenerImpl {
   std::shared_ptr<Server> server_ = std::make_shared<Server>();
   boost::asio::steady_timer sweep_;
   std::map<Hdl, std::shared_ptr<Flow>, std::owner_less<Hdl>> conns_;
+  /// Identities accepted by handshake_auth, waiting for on_open to create the flow.
+  std::map<Hdl, std::string, std::owner_less<Hdl>> pending_identities_;
   Endpoint local_;
   bool stopped_ = false;
   std::shared_ptr<ServerImpl*> self_;  ///< handlers hold a weak_ptr: no-op after destruction
