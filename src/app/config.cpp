@@ -91,6 +91,9 @@ json defaults() {
       {"ws_ping_interval", 30},
       {"ws_pong_timeout", 10},
       {"max_message_size", 65535},
+      {"ws_auth", "off"},
+      {"ws_auth_secret", ""},
+      {"ws_session_lifetime", 43200},
       {"registrar_min_expires", 60},
       {"registrar_max_expires", 3600},
       {"registrar_default_expires", 3600},
@@ -213,6 +216,26 @@ Config from_json(const json& j) {
   c.ws_ping_interval_s = get_uint(j, "ws_ping_interval", 0, 86400);
   c.ws_pong_timeout_s = get_uint(j, "ws_pong_timeout", 1, 3600);
   c.max_message_size = get_uint(j, "max_message_size", 1024, 1048576);
+  const auto ws_auth = get_string(j, "ws_auth");
+  if (ws_auth == "off") {
+    c.ws_auth = WsAuthMode::Off;
+  } else if (ws_auth == "cookie") {
+    c.ws_auth = WsAuthMode::Cookie;
+  } else if (ws_auth == "digest") {
+    c.ws_auth = WsAuthMode::Digest;
+  } else if (ws_auth == "any") {
+    c.ws_auth = WsAuthMode::Any;
+  } else {
+    fail("ws_auth", "\"" + ws_auth + "\" must be off, cookie, digest or any");
+  }
+  c.ws_auth_secret = get_string(j, "ws_auth_secret");
+  if (!c.ws_auth_secret.empty() && c.ws_auth_secret.size() < 16) {
+    fail("ws_auth_secret",
+         "is " + std::to_string(c.ws_auth_secret.size()) +
+             " characters; use at least 16 (e.g. `openssl rand -hex 32`), or leave it empty "
+             "for a generated key file beside the store");
+  }
+  c.ws_session_lifetime_s = get_uint(j, "ws_session_lifetime", 60, 2592000);
   c.registrar_min_expires = get_uint(j, "registrar_min_expires", 1, 86400 * 7);
   c.registrar_max_expires = get_uint(j, "registrar_max_expires", 1, 86400 * 7);
   c.registrar_default_expires = get_uint(j, "registrar_default_expires", 1, 86400 * 7);
@@ -312,6 +335,12 @@ nlohmann::json to_json(const Config& c) {
   j["ws_ping_interval"] = c.ws_ping_interval_s;
   j["ws_pong_timeout"] = c.ws_pong_timeout_s;
   j["max_message_size"] = c.max_message_size;
+  j["ws_auth"] = c.ws_auth == WsAuthMode::Cookie   ? "cookie"
+                 : c.ws_auth == WsAuthMode::Digest ? "digest"
+                 : c.ws_auth == WsAuthMode::Any    ? "any"
+                                                   : "off";
+  j["ws_auth_secret"] = c.ws_auth_secret;
+  j["ws_session_lifetime"] = c.ws_session_lifetime_s;
   j["registrar_min_expires"] = c.registrar_min_expires;
   j["registrar_max_expires"] = c.registrar_max_expires;
   j["registrar_default_expires"] = c.registrar_default_expires;
@@ -331,7 +360,8 @@ nlohmann::json to_json(const Config& c) {
 
 std::string describe(const Config& c) {
   std::string s = "domain=" + c.domain + " store=" + c.store +
-                  " auth=" + (c.auth == AuthMode::Digest ? "digest" : "off") + " listen=";
+                  " auth=" + (c.auth == AuthMode::Digest ? "digest" : "off") +
+                  " ws_auth=" + to_json(c).at("ws_auth").get<std::string>() + " listen=";
   for (std::size_t i = 0; i < c.listen.size(); ++i) {
     if (i) s += ',';
     s += c.listen[i].to_string();

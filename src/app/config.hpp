@@ -29,6 +29,8 @@ struct ListenSpec {
 };
 
 enum class AuthMode { Digest, Off };
+/// `ws_auth`: WebSocket handshake authentication (RFC 7118 s.7).
+enum class WsAuthMode { Off, Cookie, Digest, Any };
 enum class MediaAnchor { Auto, Always, Never };
 
 struct Config {
@@ -47,6 +49,9 @@ struct Config {
   std::uint32_t ws_ping_interval_s = 30;  ///< 0 = no pings
   std::uint32_t ws_pong_timeout_s = 10;
   std::uint32_t max_message_size = 65535;  ///< bytes
+  WsAuthMode ws_auth = WsAuthMode::Off;
+  std::string ws_auth_secret;  ///< cookie key; empty => ws_auth.key beside the store
+  std::uint32_t ws_session_lifetime_s = 43200;
   std::uint32_t registrar_min_expires = 60;
   std::uint32_t registrar_max_expires = 3600;
   std::uint32_t registrar_default_expires = 3600;
