@@ -382,9 +382,11 @@ class ServerImpl final : public ListenerImpl {
   }
 
   /// Offers a plain HTTP request to cfg_.http_handler; true if it took it. A reply given during
-  /// the call is written at once; a later one through websocketpp's deferred response.
-  template <class Con>
-  bool dispatch_http(const Hdl& hdl, Con& c) {
+  /// the call is written at once; a later one through websocketpp's deferred response. The
+  /// reply function owns the connection meanwhile: a deferred connection has no pending
+  /// operation that would keep websocketpp's connection object alive.
+  bool dispatch_http(const typename Server::connection_ptr& cp) {
+    auto& c = *cp;
     HttpRequest req;
     boost::system::error_code bec;
     const auto peer = c.get_raw_socket().remote_endpoint(bec);
@@ -404,17 +406,14 @@ class ServerImpl final : public ListenerImpl {
     };
     auto state = std::make_shared<State>();
     std::weak_ptr<ServerImpl*> weak = self_;
-    auto reply = [weak, hdl, state](HttpResponse r) {
+    auto reply = [weak, cp, state](HttpResponse r) {
       if (state->replied) return;
       state->replied = true;
       if (state->in_call) {
         state->early = std::move(r);
         return;
       }
-      auto self = weak.lock();
-      if (!self) return;
-      auto cp = (*self)->con(hdl);
-      if (!cp) return;  // the client went away meanwhile
+      if (!weak.lock()) return;  // listener gone: the connection dies with this function
       apply_http(*cp, r);
       wsp::lib::error_code ec;
       cp->send_http_response(ec);
@@ -442,7 +441,7 @@ class ServerImpl final : public ListenerImpl {
   void on_http(Hdl hdl) {
     auto c = con(hdl);
     if (!c) return;
-    if (cfg_.http_handler && dispatch_http(hdl, *c)) return;
+    if (cfg_.http_handler && dispatch_http(c)) return;
     if (cfg_.www_root.empty()) {
       c->set_status(wsp::http::status_code::upgrade_required);
       return;

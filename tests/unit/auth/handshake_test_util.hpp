@@ -74,6 +74,18 @@ inline std::optional<Challenge> parse_challenge(std::string_view value) {
                    get("stale") == "true"};
 }
 
+/// Splits one WWW-Authenticate field holding several Digest challenges ("Digest a=1, Digest
+/// b=2"); our parameter values never contain ", Digest ".
+inline std::vector<std::string> split_challenges(std::string_view field) {
+  std::vector<std::string> out;
+  for (;;) {
+    const auto next = field.find(", Digest ");
+    out.emplace_back(field.substr(0, next));
+    if (next == std::string_view::npos) return out;
+    field.remove_prefix(next + 2);
+  }
+}
+
 /// The Authorization value a client sends for `GET uri` (qop=auth).
 inline std::string authorization(const Challenge& c, const std::string& user,
                                  const std::string& password, const std::string& uri,
