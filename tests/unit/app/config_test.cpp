@@ -109,7 +109,32 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"media_ports=5000"}, "media_ports"},
         BadCase{{"media_anchor=sometimes"}, "media_anchor"}, BadCase{{"trace=perhaps"}, "trace"},
         BadCase{{"admin_listen=8081"}, "admin_listen"},
-        BadCase{{"dns_servers=127.0.0.1"}, "dns_servers"}));
+        BadCase{{"dns_servers=127.0.0.1"}, "dns_servers"}, BadCase{{"ws_auth=basic"}, "ws_auth"},
+        BadCase{{"ws_auth_secret=short"}, "ws_auth_secret"},
+        BadCase{{"ws_session_lifetime=10"}, "ws_session_lifetime"},
+        BadCase{{"ws_session_lifetime=forever"}, "ws_session_lifetime"}));
+
+TEST(Config, WsAuthKeys) {
+  Config d = load_config(std::nullopt, {});
+  EXPECT_EQ(d.ws_auth, WsAuthMode::Off);
+  EXPECT_EQ(d.ws_auth_secret, "");
+  EXPECT_EQ(d.ws_session_lifetime_s, 43200u);
+  const std::pair<const char*, WsAuthMode> modes[] = {{"off", WsAuthMode::Off},
+                                                      {"cookie", WsAuthMode::Cookie},
+                                                      {"digest", WsAuthMode::Digest},
+                                                      {"any", WsAuthMode::Any}};
+  for (const auto& [text, mode] : modes) {
+    Config c =
+        load_config(std::nullopt, {std::string("ws_auth=") + text,
+                                   "ws_auth_secret=0123456789abcdef", "ws_session_lifetime=600"});
+    EXPECT_EQ(c.ws_auth, mode) << text;
+    EXPECT_EQ(c.ws_auth_secret, "0123456789abcdef");
+    EXPECT_EQ(c.ws_session_lifetime_s, 600u);
+    EXPECT_EQ(to_json(c).at("ws_auth"), text);
+  }
+  const std::string msg = error_of(std::nullopt, {"ws_auth_secret=abc"});
+  EXPECT_NE(msg.find("at least 16"), std::string::npos) << msg;
+}
 
 TEST(Config, UnknownKeyInFile) {
   auto path = write_temp("u.json", R"({"domian": "typo.example"})");
