@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { Agent, fetch } from 'undici';
+import { makeTempDir, runCli } from './lib/daemon.mjs';
 import { daemonIn, uaIn } from './lib/fixtures.mjs';
 import { kNoMedia, parseSip } from './lib/jssip.mjs';
 import { withScope } from './lib/scope.mjs';
@@ -259,4 +260,21 @@ test('(off) no /login endpoint; the upgrade needs no credentials', (t) =>
     const r = await connect(`ws://127.0.0.1:${d.ports.ws}`);
     assert.ok(r.ws, `upgrade refused: ${r.status ?? r.error}`);
     r.ws.terminate();
+  }));
+
+test('(config) a damaged ws_auth.key stops start-up with exit 2 naming ws_auth_secret', (t) =>
+  withScope(t, async (s) => {
+    const dir = makeTempDir();
+    s.tempDir(dir);
+    fs.writeFileSync(path.join(dir, 'ws_auth.key'), 'short', { mode: 0o600 });
+    const r = await runCli([
+      'run',
+      '--set', `store=sqlite:${path.join(dir, 'sipws.db')}`,
+      '--set', 'listen=ws:127.0.0.1:0',
+      '--set', 'admin_listen=127.0.0.1:0',
+      '--set', 'ws_auth=cookie',
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /config key 'ws_auth_secret'/);
+    assert.match(r.stderr, /ws_auth\.key/);
   }));
