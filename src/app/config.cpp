@@ -102,6 +102,9 @@ json defaults() {
       {"ws_handshake_timeout", 10000},
       {"ws_first_message_timeout", 30000},
       {"ws_max_message_rate", 100},
+      {"ws_auth", "off"},
+      {"ws_auth_secret", ""},
+      {"ws_session_lifetime", 43200},
       {"registrar_min_expires", 60},
       {"registrar_max_expires", 3600},
       {"registrar_default_expires", 3600},
@@ -250,6 +253,26 @@ Config from_json(const json& j) {
   c.ws_handshake_timeout_ms = get_uint(j, "ws_handshake_timeout", 100, 600000);
   c.ws_first_message_timeout_ms = get_uint(j, "ws_first_message_timeout", 0, 3600000);
   c.ws_max_message_rate = get_uint(j, "ws_max_message_rate", 0, 1000000);
+  const auto ws_auth = get_string(j, "ws_auth");
+  if (ws_auth == "off") {
+    c.ws_auth = WsAuthMode::Off;
+  } else if (ws_auth == "cookie") {
+    c.ws_auth = WsAuthMode::Cookie;
+  } else if (ws_auth == "digest") {
+    c.ws_auth = WsAuthMode::Digest;
+  } else if (ws_auth == "any") {
+    c.ws_auth = WsAuthMode::Any;
+  } else {
+    fail("ws_auth", "\"" + ws_auth + "\" must be off, cookie, digest or any");
+  }
+  c.ws_auth_secret = get_string(j, "ws_auth_secret");
+  if (!c.ws_auth_secret.empty() && c.ws_auth_secret.size() < 16) {
+    fail("ws_auth_secret",
+         "is " + std::to_string(c.ws_auth_secret.size()) +
+             " characters; use at least 16 (e.g. `openssl rand -hex 32`), or leave it empty "
+             "for a generated key file beside the store");
+  }
+  c.ws_session_lifetime_s = get_uint(j, "ws_session_lifetime", 60, 2592000);
   c.registrar_min_expires = get_uint(j, "registrar_min_expires", 1, 86400 * 7);
   c.registrar_max_expires = get_uint(j, "registrar_max_expires", 1, 86400 * 7);
   c.registrar_default_expires = get_uint(j, "registrar_default_expires", 1, 86400 * 7);
@@ -372,6 +395,12 @@ nlohmann::json to_json(const Config& c) {
   j["ws_handshake_timeout"] = c.ws_handshake_timeout_ms;
   j["ws_first_message_timeout"] = c.ws_first_message_timeout_ms;
   j["ws_max_message_rate"] = c.ws_max_message_rate;
+  j["ws_auth"] = c.ws_auth == WsAuthMode::Cookie   ? "cookie"
+                 : c.ws_auth == WsAuthMode::Digest ? "digest"
+                 : c.ws_auth == WsAuthMode::Any    ? "any"
+                                                   : "off";
+  j["ws_auth_secret"] = c.ws_auth_secret;
+  j["ws_session_lifetime"] = c.ws_session_lifetime_s;
   j["registrar_min_expires"] = c.registrar_min_expires;
   j["registrar_max_expires"] = c.registrar_max_expires;
   j["registrar_default_expires"] = c.registrar_default_expires;
@@ -395,7 +424,8 @@ nlohmann::json to_json(const Config& c) {
 
 std::string describe(const Config& c) {
   std::string s = "domain=" + c.domain + " store=" + c.store +
-                  " auth=" + (c.auth == AuthMode::Digest ? "digest" : "off") + " listen=";
+                  " auth=" + (c.auth == AuthMode::Digest ? "digest" : "off") +
+                  " ws_auth=" + to_json(c).at("ws_auth").get<std::string>() + " listen=";
   for (std::size_t i = 0; i < c.listen.size(); ++i) {
     if (i) s += ',';
     s += c.listen[i].to_string();

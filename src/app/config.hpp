@@ -29,6 +29,8 @@ struct ListenSpec {
 };
 
 enum class AuthMode { Digest, Off };
+/// `ws_auth`: WebSocket handshake authentication (RFC 7118 s.7).
+enum class WsAuthMode { Off, Cookie, Digest, Any };
 enum class MediaAnchor { Auto, Always, Never };
 
 struct Config {
@@ -55,6 +57,9 @@ struct Config {
   std::uint32_t ws_handshake_timeout_ms = 10000;
   std::uint32_t ws_first_message_timeout_ms = 30000;  ///< 0 = none
   std::uint32_t ws_max_message_rate = 100;            ///< messages/s per flow; 0 = unlimited
+  WsAuthMode ws_auth = WsAuthMode::Off;
+  std::string ws_auth_secret;  ///< cookie key; empty => ws_auth.key beside the store
+  std::uint32_t ws_session_lifetime_s = 43200;
   std::uint32_t registrar_min_expires = 60;
   std::uint32_t registrar_max_expires = 3600;
   std::uint32_t registrar_default_expires = 3600;

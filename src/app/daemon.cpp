@@ -16,6 +16,8 @@
 #include "common/random.hpp"
 #include "proxy/routing.hpp"
 #include "sip/parser.hpp"
+#include "auth/flow_identity.hpp"
+#include "auth/handshake_auth.hpp"
 #include "proxy/proxy_core.hpp"
 #include "registrar/location.hpp"
 #include "registrar/lookup.hpp"
@@ -104,6 +106,61 @@ std::string find_www_root(const std::string& configured) {
   return {};
 }
 
+/// Where the generated cookie key lives: beside an SQLite store, else ./var/ws_auth.key.
+std::string ws_auth_key_path(const std::string& store) {
+  namespace fs = std::filesystem;
+  const std::string prefix = "sqlite:";
+  if (store.rfind(prefix, 0) == 0) {
+    std::string path = store.substr(prefix.size());
+    if (path.rfind("//", 0) == 0) path.erase(0, 2);
+    if (!path.empty() && path != ":memory:") {
+      return (fs::path(path).parent_path() / "ws_auth.key").string();
+    }
+  }
+  return "./var/ws_auth.key";
+}
+
+auth::HandshakeAuthMode handshake_mode(WsAuthMode m) {
+  switch (m) {
+    case WsAuthMode::Cookie:
+      return auth::HandshakeAuthMode::Cookie;
+    case WsAuthMode::Digest:
+      return auth::HandshakeAuthMode::Digest;
+    case WsAuthMode::Any:
+      return auth::HandshakeAuthMode::Any;
+    case WsAuthMode::Off:
+      break;
+  }
+  return auth::HandshakeAuthMode::Off;
+}
+
+/// ws::Listener hooks over the HandshakeAuthenticator (the ws folder knows nothing of auth).
+void attach_handshake_auth(ws::ListenerConfig& wc, auth::HandshakeAuthenticator& hs) {
+  wc.handshake_auth = [&hs](const ws::HandshakeRequest& r) {
+    auth::UpgradeVerdict v =
+        hs.check_upgrade({r.peer.address.to_string(), r.resource, r.cookie, r.authorization});
+    ws::HandshakeVerdict out;
+    out.status = v.status;
+    out.headers = std::move(v.headers);
+    out.identity = std::move(v.identity);
+    return out;
+  };
+  wc.http_handler = [&hs](const ws::HttpRequest& r, std::function<void(ws::HttpResponse)> reply) {
+    auth::LoginRequest lr;
+    lr.peer_address = r.peer.address.to_string();
+    lr.method = r.method;
+    lr.target = r.resource;
+    lr.host = r.host;
+    lr.origin = r.origin;
+    lr.content_type = r.content_type;
+    lr.body = r.body;
+    lr.secure = r.secure;
+    return hs.handle_http(lr, [reply = std::move(reply)](auth::LoginResponse x) {
+      reply(ws::HttpResponse{x.status, std::move(x.headers), std::move(x.body)});
+    });
+  };
+}
+
 }  // namespace
 
 int run_daemon(const Config& cfg) {
@@ -169,6 +226,31 @@ int run_daemon(const Config& cfg) {
   location.load(astore.sync());
   transport.flows().on_close([&location](FlowId id, Protocol) { location.on_flow_closed(id); });
 
+  // RFC 7118 s.7 handshake auth: the cookie key, the authenticator the WS listeners ask, and
+  // flow-identity first in the chain (a flow speaks only as the identity it proved).
+  std::unique_ptr<auth::HandshakeAuthenticator> handshake_auth;
+  if (cfg.ws_auth != WsAuthMode::Off) {
+    std::string secret = cfg.ws_auth_secret;
+    if (secret.empty()) {
+      const std::string path = ws_auth_key_path(cfg.store);
+      try {
+        secret = auth::load_or_create_secret(path);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "sipws: config key 'ws_auth_secret': no key given and %s\n", e.what());
+        return 2;
+      }
+      spdlog::info("ws_auth: session cookie key {}", path);
+    }
+    auth::HandshakeAuthConfig hcfg;
+    hcfg.mode = handshake_mode(cfg.ws_auth);
+    hcfg.realm = cfg.domain;
+    hcfg.session_lifetime_s = cfg.ws_session_lifetime_s;
+    hcfg.nonce_lifetime_s = cfg.nonce_lifetime_s;
+    handshake_auth =
+        std::make_unique<auth::HandshakeAuthenticator>(hcfg, std::move(secret), astore, timers);
+    core.add_request_processor(std::make_unique<auth::FlowIdentityProcessor>(
+        [&transport](FlowId id) { return transport.flows().identity(id); }));
+  }
   if (cfg.auth == AuthMode::Digest) {
     core.add_request_processor(std::make_unique<auth::DigestAuthProcessor>(
         domains, astore, timers, auth::DigestAuthConfig{cfg.nonce_lifetime_s, false}));
@@ -245,6 +327,7 @@ int run_daemon(const Config& cfg) {
           wc.handshake_timeout = Millis(cfg.ws_handshake_timeout_ms);
           wc.first_message_timeout = Millis(cfg.ws_first_message_timeout_ms);
           wc.max_message_rate = cfg.ws_max_message_rate;
+          if (handshake_auth) attach_handshake_auth(wc, *handshake_auth);
           auto l = std::make_unique<ws::Listener>(
               io, transport.flows(),
               [&transport](std::shared_ptr<const std::string> bytes, const Source& src) {

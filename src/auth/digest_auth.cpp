@@ -35,26 +35,6 @@ bool iequal(std::string_view a, std::string_view b) {
   return true;
 }
 
-/// nc-value = 8LHEX (RFC 7616 s.3.4); nullopt otherwise.
-std::optional<std::uint32_t> parse_nc(std::string_view s) {
-  if (s.size() != 8) return std::nullopt;
-  std::uint32_t v = 0;
-  for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      d = c - 'A' + 10;
-    } else {
-      return std::nullopt;
-    }
-    v = (v << 4) | static_cast<std::uint32_t>(d);
-  }
-  return v;
-}
-
 std::string_view param(const sip::AuthParams& a, std::string_view name) {
   const sip::Param* p = a.param(name);
   return p ? p->value : std::string_view();
@@ -91,7 +71,8 @@ DigestAuthProcessor::DigestAuthProcessor(const proxy::Domains& domains, store::A
       stale_(counters().get("auth_stale")),
       forbidden_(counters().get("auth_forbidden")),
       bad_credentials_(counters().get("auth_bad_credentials")),
-      replays_(counters().get("auth_replays")) {}
+      replays_(counters().get("auth_replays")),
+      nonce_counts_(cfg.nonce_lifetime_s) {}
 
 DigestAuthProcessor::DigestAuthProcessor(const proxy::Domains& domains, store::AsyncStore& store,
                                          TimerService& timers, DigestAuthConfig cfg,
@@ -165,7 +146,7 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
     ctx.respond(400, "Bad Request - Incomplete Credentials");
     return Action::Respond;
   }
-  if (!p.qop.empty() && !parse_nc(p.nc)) {
+  if (!p.qop.empty() && !parse_nonce_count(p.nc)) {
     bad_credentials_.inc();
     ctx.respond(400, "Bad Request - Invalid nc");
     return Action::Respond;
@@ -234,7 +215,8 @@ void DigestAuthProcessor::finish(RequestContext& ctx, const Pending& p,
     challenge(ctx, p.proxy, p.realm, false);
     return;
   }
-  if (!p.qop.empty() && !accept_nc(p.nonce, parse_nc(p.nc).value_or(0))) {
+  if (!p.qop.empty() &&
+      !nonce_counts_.accept(p.nonce, parse_nonce_count(p.nc).value_or(0), timers_.unix_time())) {
     replays_.inc();
     spdlog::info("digest-auth: nonce-count replay for {}@{}", p.user, p.realm);
     challenge(ctx, p.proxy, p.realm, true);
@@ -256,21 +238,6 @@ void DigestAuthProcessor::finish(RequestContext& ctx, const Pending& p,
   }
   req.remove_all(id);
   for (auto& v : keep) req.append(id, std::move(v));
-}
-
-bool DigestAuthProcessor::accept_nc(const std::string& nonce, std::uint32_t nc) {
-  const std::int64_t now = timers_.unix_time();
-  if (nonce_uses_.size() >= prune_at_) {
-    for (auto it = nonce_uses_.begin(); it != nonce_uses_.end();) {
-      it = it->second.forget_at < now ? nonce_uses_.erase(it) : std::next(it);
-    }
-    prune_at_ = std::max<std::size_t>(1024, nonce_uses_.size() * 2);
-  }
-  auto [it, inserted] = nonce_uses_.try_emplace(nonce);
-  if (!inserted && nc <= it->second.nc) return false;
-  it->second.nc = nc;
-  it->second.forget_at = now + nonces_.lifetime_s() + NonceManager::kMaxClockSkewS;
-  return true;
 }
 
 }  // namespace sipws::auth

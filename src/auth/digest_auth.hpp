@@ -84,15 +84,7 @@ class DigestAuthProcessor final : public proxy::RequestProcessor {
   Counter& bad_credentials_;
   Counter& replays_;
 
-  /// Highest nc seen per nonce (qop=auth), dropped once the nonce can no longer be Valid.
-  struct NonceUse {
-    std::uint32_t nc = 0;
-    std::int64_t forget_at = 0;  ///< Unix seconds
-  };
-  /// Records `nc` for `nonce`; false if it is not greater than the last one (a replay).
-  bool accept_nc(const std::string& nonce, std::uint32_t nc);
-  std::unordered_map<std::string, NonceUse> nonce_uses_;
-  std::size_t prune_at_ = 1024;
+  NonceCounts nonce_counts_;  ///< qop=auth nonce-counts (replay detection)
 };
 
 }  // namespace sipws::auth

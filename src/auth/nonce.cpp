@@ -5,6 +5,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <iterator>
 #include <stdexcept>
 
 namespace sipws::auth {
@@ -120,6 +122,39 @@ NonceStatus NonceManager::check(std::string_view nonce, std::string_view realm,
   if (issued > now_unix + kMaxClockSkewS) return NonceStatus::Invalid;
   if (now_unix - issued > static_cast<std::int64_t>(lifetime_s_)) return NonceStatus::Stale;
   return NonceStatus::Valid;
+}
+
+bool NonceCounts::accept(const std::string& nonce, std::uint32_t nc, std::int64_t now_unix) {
+  if (uses_.size() >= prune_at_) {
+    for (auto it = uses_.begin(); it != uses_.end();) {
+      it = it->second.forget_at < now_unix ? uses_.erase(it) : std::next(it);
+    }
+    prune_at_ = std::max<std::size_t>(1024, uses_.size() * 2);
+  }
+  auto [it, inserted] = uses_.try_emplace(nonce);
+  if (!inserted && nc <= it->second.nc) return false;
+  it->second.nc = nc;
+  it->second.forget_at = now_unix + lifetime_s_ + NonceManager::kMaxClockSkewS;
+  return true;
+}
+
+std::optional<std::uint32_t> parse_nonce_count(std::string_view s) {
+  if (s.size() != 8) return std::nullopt;
+  std::uint32_t v = 0;
+  for (char c : s) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      d = c - 'A' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = (v << 4) | static_cast<std::uint32_t>(d);
+  }
+  return v;
 }
 
 }  // namespace sipws::auth

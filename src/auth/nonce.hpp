@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace sipws::auth {
 
@@ -52,5 +53,29 @@ class NonceManager {
   std::uint32_t lifetime_s_;
   mutable std::uint32_t fallback_counter_ = 0;  ///< salt if RAND_bytes ever fails
 };
+
+/// Highest nonce-count seen per nonce (RFC 7616 s.3.4: with qop, each use of a nonce carries a
+/// larger nc; a repeated or smaller one is a replay). Entries are forgotten once their nonce can
+/// no longer be Valid. Thread: the caller's (not thread-safe).
+class NonceCounts {
+ public:
+  /// `nonce_lifetime_s`: NonceManager::lifetime_s() of the nonces tracked.
+  explicit NonceCounts(std::uint32_t nonce_lifetime_s) : lifetime_s_(nonce_lifetime_s) {}
+  /// Records `nc` for `nonce` at `now_unix`; false if it is not greater than the last one.
+  bool accept(const std::string& nonce, std::uint32_t nc, std::int64_t now_unix);
+  std::size_t size() const { return uses_.size(); }
+
+ private:
+  struct Use {
+    std::uint32_t nc = 0;
+    std::int64_t forget_at = 0;  ///< Unix seconds
+  };
+  std::uint32_t lifetime_s_;
+  std::unordered_map<std::string, Use> uses_;
+  std::size_t prune_at_ = 1024;
+};
+
+/// nc-value = 8LHEX (RFC 7616 s.3.4); nullopt for anything else.
+std::optional<std::uint32_t> parse_nonce_count(std::string_view s);
 
 }  // namespace sipws::auth

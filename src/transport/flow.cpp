@@ -12,6 +12,7 @@ void FlowTable::remove(FlowId id) {
   if (it == flows_.end()) return;
   const Protocol p = it->second->protocol();
   flows_.erase(it);
+  identities_.erase(id);
   for (const auto& obs : observers_) obs(id, p);
 }
 
@@ -32,6 +33,17 @@ std::vector<std::shared_ptr<Flow>> FlowTable::all() const {
   out.reserve(flows_.size());
   for (const auto& [id, f] : flows_) out.push_back(f);
   return out;
+}
+
+void FlowTable::bind_identity(FlowId id, std::string aor) {
+  if (flows_.count(id) == 0) return;
+  identities_[id] = std::move(aor);
+}
+
+const std::string& FlowTable::identity(FlowId id) const {
+  static const std::string kNone;
+  auto it = identities_.find(id);
+  return it == identities_.end() ? kNone : it->second;
 }
 
 }  // namespace sipws::transport

@@ -45,10 +45,18 @@ class FlowTable {
   /// Every open flow (for shutdown and keep-alive sweeps).
   std::vector<std::shared_ptr<Flow>> all() const;
 
+  /// Binds the identity ("user@domain") that the flow's opening handshake proved (RFC 7118
+  /// s.7: session cookie or HTTP Digest on the WebSocket upgrade). Ignored for an unknown flow;
+  /// forgotten when the flow is removed.
+  void bind_identity(FlowId id, std::string aor);
+  /// The identity bound to the flow, "" if none (no handshake auth, or unknown flow).
+  const std::string& identity(FlowId id) const;
+
  private:
   FlowId last_id_ = 0;
   std::unordered_map<FlowId, std::shared_ptr<Flow>> flows_;
   std::vector<CloseObserver> observers_;
+  std::unordered_map<FlowId, std::string> identities_;
 };
 
 }  // namespace sipws::transport

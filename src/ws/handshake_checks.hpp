@@ -75,9 +75,11 @@ bool refuse_if_over_limit(Con& c, const Endpoint& peer) {
 /// The validate handler of every sipws WebSocket endpoint (RFC 7118 s.4.1; RFC 6455 s.4.2.2):
 /// shutting down => 503; over a connection limit => 503/429; no `sip` subprotocol => 400;
 /// Origin not allowed => 403; the handshake auth hook's refusal => its status. On success the
-/// 101 selects `sip`. `peer` is the remote address of the connection.
+/// 101 selects `sip`. `peer` is the remote address of the connection. `identity`, if given,
+/// receives the identity the auth hook proved (RFC 7118 s.7), to be bound to the new flow.
 template <class Con>
-bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer) {
+bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
+                      std::string* identity = nullptr) {
   namespace wsp = websocketpp;
   const auto& cfg_ = gate.cfg;
   const bool stopped_ = gate.stopped;
@@ -116,6 +118,7 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer) {
       spdlog::debug("ws handshake refused from {}: auth {}", peer.to_string(), status);
       return false;
     }
+    if (identity != nullptr) *identity = v.identity;
   }
   wsp::lib::error_code ec;
   c.select_subprotocol(kSipSubprotocol, ec);

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <websocketpp/config/asio.hpp>
@@ -42,6 +43,8 @@ using detail::ConnectionState;
 
 /// How long sipws waits for the peer's close frame after sending its own (ms).
 constexpr long kCloseHandshakeTimeoutMs = 2000;
+/// Largest plain HTTP request body read (the login form); larger requests get 413.
+constexpr std::size_t kMaxHttpBody = 64 * 1024;
 
 /// websocketpp's stock configs with a shorter socket shutdown timeout: after the WS closing
 /// handshake the server waits for the peer's TLS close_notify, which some clients never send
@@ -218,6 +221,7 @@ class ServerImpl final : public ListenerImpl {
     // holds the flow until this (websocketpp's default: 5 s). websocketpp stops reading after a
     // protocol error, so those flows always end by this timer.
     server_->set_close_handshake_timeout(kCloseHandshakeTimeoutMs);
+    server_->set_max_http_body_size(kMaxHttpBody);
     std::weak_ptr<ServerImpl*> weak = self_;
     auto guard = [weak](auto member) {
       return [weak, member](auto&&... args) {
@@ -235,7 +239,9 @@ class ServerImpl final : public ListenerImpl {
     server_->set_ping_handler(guard(&ServerImpl::on_ping));
     server_->set_pong_handler(guard(&ServerImpl::on_pong));
     server_->set_pong_timeout_handler(guard(&ServerImpl::on_pong_timeout));
-    if (!cfg_.www_root.empty()) server_->set_http_handler(guard(&ServerImpl::on_http));
+    if (!cfg_.www_root.empty() || cfg_.http_handler) {
+      server_->set_http_handler(guard(&ServerImpl::on_http));
+    }
     if constexpr (kTls) {
       auto tls = cfg_.tls;
       server_->set_tls_init_handler([tls](Hdl) { return tls; });
@@ -330,7 +336,11 @@ class ServerImpl final : public ListenerImpl {
     boost::system::error_code ec;
     const auto remote = c->get_raw_socket().remote_endpoint(ec);
     const Endpoint peer = ec ? Endpoint{} : to_endpoint(remote);
-    return detail::validate_upgrade(*c, detail::UpgradeGate{cfg_, origins_, stopped_}, peer);
+    std::string identity;
+    const bool ok = detail::validate_upgrade(*c, detail::UpgradeGate{cfg_, origins_, stopped_},
+                                             peer, &identity);
+    if (ok && !identity.empty()) pending_identities_[hdl] = identity;
+    return ok;
   }
 
   void on_open(Hdl hdl) {
@@ -353,6 +363,7 @@ class ServerImpl final : public ListenerImpl {
     conns_.emplace(hdl, f);
     flows_.add(f);
     f->arm_first_message_deadline(cfg_.first_message_timeout);
+    bind_pending_identity(hdl, f->id());
     counters().get("ws_connections_opened").inc();
     spdlog::info("{} flow {} open from {}", via_token(protocol()), f->id(), peer.to_string());
   }
@@ -384,6 +395,7 @@ class ServerImpl final : public ListenerImpl {
   }
 
   void on_fail(Hdl hdl) {
+    pending_identities_.erase(hdl);
     auto c = con(hdl);
     if (c) spdlog::debug("ws connection from {} failed: {}", remote_of(*c), c->get_ec().message());
     forget(hdl, -1);
@@ -432,12 +444,82 @@ class ServerImpl final : public ListenerImpl {
     f->terminate();
   }
 
+  /// RFC 7118 s.7: the identity the handshake auth hook proved goes with the flow.
+  void bind_pending_identity(const Hdl& hdl, FlowId id) {
+    auto it = pending_identities_.find(hdl);
+    if (it == pending_identities_.end()) return;
+    flows_.bind_identity(id, std::move(it->second));
+    pending_identities_.erase(it);
+  }
+
+  /// Offers a plain HTTP request to cfg_.http_handler; true if it took it. A reply given during
+  /// the call is written at once; a later one through websocketpp's deferred response. The
+  /// reply function owns the connection meanwhile: a deferred connection has no pending
+  /// operation that would keep websocketpp's connection object alive.
+  bool dispatch_http(const typename Server::connection_ptr& cp) {
+    auto& c = *cp;
+    HttpRequest req;
+    boost::system::error_code bec;
+    const auto peer = c.get_raw_socket().remote_endpoint(bec);
+    if (!bec) req.peer = to_endpoint(peer);
+    req.method = c.get_request().get_method();
+    req.resource = c.get_resource();
+    req.host = c.get_request_header("Host");
+    req.content_type = c.get_request_header("Content-Type");
+    req.cookie = c.get_request_header("Cookie");
+    req.origin = c.get_request_header("Origin");
+    req.body = c.get_request_body();
+    req.secure = kTls;
+    struct State {
+      bool in_call = true;
+      bool replied = false;
+      std::optional<HttpResponse> early;
+    };
+    auto state = std::make_shared<State>();
+    std::weak_ptr<ServerImpl*> weak = self_;
+    auto reply = [weak, cp, state](HttpResponse r) {
+      if (state->replied) return;
+      state->replied = true;
+      if (state->in_call) {
+        state->early = std::move(r);
+        return;
+      }
+      if (!weak.lock()) return;  // listener gone: the connection dies with this function
+      apply_http(*cp, r);
+      wsp::lib::error_code ec;
+      cp->send_http_response(ec);
+      if (ec) spdlog::debug("deferred http response failed: {}", ec.message());
+    };
+    const bool taken = cfg_.http_handler(req, reply);
+    state->in_call = false;
+    if (!taken) return false;
+    if (state->early) {
+      apply_http(c, *state->early);
+    } else {
+      c.defer_http_response();
+    }
+    return true;
+  }
+
+  template <class Con>
+  static void apply_http(Con& c, const HttpResponse& r) {
+    const int status = r.status >= 100 && r.status <= 599 ? r.status : 500;
+    c.set_status(static_cast<wsp::http::status_code::value>(status));
+    for (const auto& [name, value] : r.headers) c.append_header(name, value);
+    c.set_body(r.body);
+  }
+
   void on_http(Hdl hdl) {
     auto c = con(hdl);
     if (!c) return;
     boost::system::error_code pec;
     const auto remote = c->get_raw_socket().remote_endpoint(pec);
     if (detail::refuse_if_over_limit(*c, pec ? Endpoint{} : to_endpoint(remote))) return;
+    if (cfg_.http_handler && dispatch_http(c)) return;
+    if (cfg_.www_root.empty()) {
+      c->set_status(wsp::http::status_code::upgrade_required);
+      return;
+    }
     const std::string& method = c->get_request().get_method();
     if (method != "GET") {
       c->set_status(wsp::http::status_code::method_not_allowed);
@@ -494,6 +576,8 @@ class ServerImpl final : public ListenerImpl {
   std::shared_ptr<Server> server_ = std::make_shared<Server>();
   boost::asio::steady_timer sweep_;
   std::map<Hdl, std::shared_ptr<Flow>, std::owner_less<Hdl>> conns_;
+  /// Identities accepted by handshake_auth, waiting for on_open to create the flow.
+  std::map<Hdl, std::string, std::owner_less<Hdl>> pending_identities_;
   Endpoint local_;
   bool stopped_ = false;
   std::shared_ptr<ServerImpl*> self_;  ///< handlers hold a weak_ptr: no-op after destruction

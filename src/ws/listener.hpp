@@ -34,14 +34,45 @@ struct HandshakeRequest {
 
 /// The hook's answer: `status` 0 accepts the upgrade; any other value (401, 403...) refuses it
 /// with that HTTP status and `headers` (e.g. WWW-Authenticate for a Digest challenge).
+/// An accepted upgrade with a non-empty `identity` ("user@domain") has it bound to the new flow
+/// (transport::FlowTable::bind_identity) before the flow carries any message.
 struct HandshakeVerdict {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string identity;
 };
 
 /// Called once per upgrade that offers `sip` and passes the Origin check. Synchronous, must not
 /// block. Thread: core io thread.
 using HandshakeAuthFn = std::function<HandshakeVerdict(const HandshakeRequest&)>;
+
+/// A plain HTTP(S) request (not an upgrade) on the WS/WSS port, for the HTTP hook (the session
+/// login endpoint of RFC 7118 s.7 handshake auth). The body is read up to 64 KiB (larger: 413).
+struct HttpRequest {
+  Endpoint peer;
+  std::string method;        ///< "POST", "GET"...
+  std::string resource;      ///< request target, e.g. "/login"
+  std::string host;          ///< Host header
+  std::string content_type;  ///< Content-Type header ("" if absent)
+  std::string cookie;        ///< Cookie header ("" if absent)
+  std::string origin;        ///< Origin header ("" if absent)
+  std::string body;
+  bool secure = false;  ///< true on a WSS (HTTPS) listener
+};
+
+/// The answer to an HttpRequest.
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< appended as given (Set-Cookie)
+  std::string body;
+};
+
+/// Called for every plain HTTP request before static files. Returns false to leave the request
+/// to the static files (or 426 without www_root); true if it took it, and then calls `reply`
+/// exactly once, at once or later (the listener defers the HTTP response meanwhile, so the hook
+/// may wait for the store). Thread: core io thread, for the call and for `reply`.
+using HttpHandlerFn =
+    std::function<bool(const HttpRequest& req, std::function<void(HttpResponse)> reply)>;
 
 struct ListenerConfig {
   Endpoint listen;                                 ///< port 0 picks a free port
@@ -72,6 +103,7 @@ struct ListenerConfig {
   /// Messages per second per flow (token bucket holding one second's worth); a flow above it is
   /// closed with 1008 (ws_rate_limited) and the excess message dropped. 0 disables.
   unsigned max_message_rate = 0;
+  HttpHandlerFn http_handler;      ///< optional; plain HTTP requests (e.g. POST /login)
 };
 
 class ListenerImpl;

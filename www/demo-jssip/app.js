@@ -319,7 +319,51 @@ function renderLog(entries) {
 let phone = null;
 let incomingCaller = '';
 
-function login({ user, domain, password, ws }) {
+/** True if the page came from a server that may have the session endpoints (not file://). */
+function servedOverHttp() {
+  return Boolean(location.host) && /^https?:$/.test(location.protocol);
+}
+
+/**
+ * WebSocket handshake auth (RFC 7118 s.7): asks the server that served the page for a session
+ * cookie (POST /login, same origin), which the browser then presents on the WebSocket upgrade.
+ * Resolves true to go on: 200, or 404/405 (sipws runs with ws_auth=off: no endpoint), or no
+ * server to ask (file://, network error: JsSIP reports the connection itself). Resolves false
+ * after showing why not (401 wrong password, 429 too many attempts, anything else).
+ */
+async function sessionLogin(user, domain, password) {
+  if (!servedOverHttp()) return true;
+  let res;
+  try {
+    res = await fetch('/login', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user: `${user}@${domain}`, password }),
+    });
+  } catch {
+    return true;
+  }
+  if (res.ok || res.status === 404 || res.status === 405) return true;
+  if (res.status === 401) {
+    loginError('Wrong user or password.');
+  } else if (res.status === 429) {
+    const wait = res.headers.get('Retry-After');
+    loginError(`Too many failed sign-ins. Try again in ${wait ? `${wait} seconds` : 'a while'}.`);
+  } else {
+    loginError(`The server refused the sign-in (HTTP ${res.status}).`);
+  }
+  return false;
+}
+
+/** Drops the session cookie (POST /logout); errors and a missing endpoint are ignored. */
+function sessionLogout() {
+  if (!servedOverHttp()) return;
+  fetch('/logout', { method: 'POST', credentials: 'same-origin' }).catch(() => {});
+}
+
+/** Signs in: the session cookie first (if the server has the endpoint), then JsSIP. */
+async function login({ user, domain, password, ws }) {
   user = String(user || '').trim();
   domain = String(domain || '').trim() || defaultDomain();
   // "alice@example.com" typed as the user: split it.
@@ -329,13 +373,15 @@ function login({ user, domain, password, ws }) {
     user = user.slice(0, at);
   }
   const wsUrl = String(ws || '').trim() || defaultWsUrl();
+  if (!(await sessionLogin(user, domain, password))) return false;
   phone.start({ user, domain, password, wsUrl });
   const prefs = { user, domain };
   if (wsUrl !== defaultWsUrl()) prefs.ws = wsUrl;
   savePrefs(prefs);
+  return true;
 }
 
-function onLoginSubmit(ev) {
+async function onLoginSubmit(ev) {
   ev.preventDefault();
   unlockAudio();
   const fields = [el.loginUser, el.loginDomain, el.loginPassword];
@@ -352,13 +398,22 @@ function onLoginSubmit(ev) {
   }
   loginError('');
   showNotice('');
+  const submit = el.loginForm.querySelector('[type="submit"]');
+  submit.disabled = true;
+  let started = false;
   try {
-    login({
+    started = await login({
       user: el.loginUser.value, domain: el.loginDomain.value,
       password: el.loginPassword.value, ws: el.loginWs.value,
     });
   } catch (err) {
     loginError(`Cannot start: ${err.message}`);
+    return;
+  } finally {
+    submit.disabled = false;
+  }
+  if (!started) {
+    el.loginPassword.focus();
     return;
   }
   el.loginPassword.value = '';
@@ -463,6 +518,7 @@ function main() {
   el.loginForm.addEventListener('submit', onLoginSubmit);
   el.logout.addEventListener('click', () => {
     phone.stop();
+    sessionLogout();
     showNotice('');
     el.loginPassword.focus();
   });
@@ -524,7 +580,10 @@ window.sipwsDemo = {
   answer: () => phone.answer(),
   reject: () => phone.reject(),
   hangup: () => phone.hangup(),
-  logout: () => phone.stop(),
+  logout: () => {
+    phone.stop();
+    sessionLogout();
+  },
 };
 
 main();

@@ -14,8 +14,14 @@ export { JsSIP };
  * Keeps every SIP message received and sent, so tests can inspect what crossed the wire.
  */
 export class NodeWsSocket {
-  constructor(url) {
+  /**
+   * @param {string} url
+   * @param {object} [wsOptions]  extra options for the `ws` client, e.g. `{ headers: { Cookie } }`
+   *   (a browser sends the page's cookies on the upgrade: RFC 7118 s.7 handshake auth)
+   */
+  constructor(url, wsOptions = {}) {
     this._url = url;
+    this._wsOptions = wsOptions;
     const u = new URL(url);
     this._sip_uri = `sip:${u.hostname}${u.port ? `:${u.port}` : ''};transport=ws`;
     this._via_transport = u.protocol === 'wss:' ? 'WSS' : 'WS';
@@ -49,7 +55,11 @@ export class NodeWsSocket {
   connect() {
     if (this.isConnected() || this.isConnecting()) return;
     if (this._ws) this.disconnect();
-    const ws = new WebSocket(this._url, 'sip', { rejectUnauthorized: false, handshakeTimeout: 5000 });
+    const ws = new WebSocket(this._url, 'sip', {
+      rejectUnauthorized: false,
+      handshakeTimeout: 5000,
+      ...this._wsOptions,
+    });
     this._ws = ws;
     ws.on('open', () => this.onconnect());
     ws.on('close', (code, reason) => {
@@ -96,9 +106,10 @@ export class NodeWsSocket {
  * @param {string} o.user
  * @param {string} [o.password]
  * @param {boolean} [o.register=true]
+ * @param {object} [o.wsOptions]  passed to NodeWsSocket (e.g. the session Cookie header)
  */
-export function makeUA({ proto, port, user, password, register = true, domain = 'localhost' }) {
-  const socket = new NodeWsSocket(`${proto}://127.0.0.1:${port}`);
+export function makeUA({ proto, port, user, password, register = true, domain = 'localhost', wsOptions }) {
+  const socket = new NodeWsSocket(`${proto}://127.0.0.1:${port}`, wsOptions);
   const ua = new JsSIP.UA({
     sockets: [socket],
     uri: `sip:${user}@${domain}`,

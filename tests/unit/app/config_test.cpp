@@ -123,7 +123,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"ws_connection_limit_exempt=10.0.0.0/40"}, "ws_connection_limit_exempt"},
         BadCase{{"ws_handshake_timeout=0"}, "ws_handshake_timeout"},
         BadCase{{"ws_first_message_timeout=99999999"}, "ws_first_message_timeout"},
-        BadCase{{"ws_max_message_rate=fast"}, "ws_max_message_rate"}));
+        BadCase{{"ws_max_message_rate=fast"}, "ws_max_message_rate"},
+        BadCase{{"ws_auth=basic"}, "ws_auth"},
+        BadCase{{"ws_auth_secret=short"}, "ws_auth_secret"},
+        BadCase{{"ws_session_lifetime=10"}, "ws_session_lifetime"},
+        BadCase{{"ws_session_lifetime=forever"}, "ws_session_lifetime"}));
 
 TEST(Config, DnsCacheKeys) {
   Config d = load_config(std::nullopt, {});
@@ -175,6 +179,28 @@ TEST(Config, WebSocketSecurityKeysFromFileAndSet) {
   EXPECT_EQ(d.ws_connection_limit_exempt.size(), 2u);
   auto rt = write_temp("ws-rt.json", to_json(c).dump());
   EXPECT_EQ(to_json(load_config(rt, {})), to_json(c));
+}
+
+TEST(Config, WsAuthKeys) {
+  Config d = load_config(std::nullopt, {});
+  EXPECT_EQ(d.ws_auth, WsAuthMode::Off);
+  EXPECT_EQ(d.ws_auth_secret, "");
+  EXPECT_EQ(d.ws_session_lifetime_s, 43200u);
+  const std::pair<const char*, WsAuthMode> modes[] = {{"off", WsAuthMode::Off},
+                                                      {"cookie", WsAuthMode::Cookie},
+                                                      {"digest", WsAuthMode::Digest},
+                                                      {"any", WsAuthMode::Any}};
+  for (const auto& [text, mode] : modes) {
+    Config c =
+        load_config(std::nullopt, {std::string("ws_auth=") + text,
+                                   "ws_auth_secret=0123456789abcdef", "ws_session_lifetime=600"});
+    EXPECT_EQ(c.ws_auth, mode) << text;
+    EXPECT_EQ(c.ws_auth_secret, "0123456789abcdef");
+    EXPECT_EQ(c.ws_session_lifetime_s, 600u);
+    EXPECT_EQ(to_json(c).at("ws_auth"), text);
+  }
+  const std::string msg = error_of(std::nullopt, {"ws_auth_secret=abc"});
+  EXPECT_NE(msg.find("at least 16"), std::string::npos) << msg;
 }
 
 TEST(Config, UnknownKeyInFile) {

@@ -52,5 +52,23 @@ TEST(FlowTable, FindByIdAndPeerThenRemoveNotifiesOnce) {
   EXPECT_EQ(t.all().size(), 1u);
 }
 
+TEST(FlowTable, IdentityIsBoundToAnOpenFlowAndForgottenWithIt) {
+  FlowTable t;
+  const Endpoint peer{boost::asio::ip::make_address("127.0.0.1"), 40000};
+  auto ws = std::make_shared<FakeFlow>(t.next_id(), Protocol::Ws, peer);
+  t.add(ws);
+  EXPECT_EQ(t.identity(ws->id()), "");
+  t.bind_identity(ws->id(), "alice@example.com");
+  EXPECT_EQ(t.identity(ws->id()), "alice@example.com");
+  t.bind_identity(ws->id() + 1, "mallory@example.com");  // no such flow: ignored
+  EXPECT_EQ(t.identity(ws->id() + 1), "");
+  t.remove(ws->id());
+  EXPECT_EQ(t.identity(ws->id()), "");
+  // A later flow never inherits it (ids are not reused, and the binding went with the flow).
+  auto next = std::make_shared<FakeFlow>(t.next_id(), Protocol::Ws, peer);
+  t.add(next);
+  EXPECT_EQ(t.identity(next->id()), "");
+}
+
 }  // namespace
 }  // namespace sipws::transport

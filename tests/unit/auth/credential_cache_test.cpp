@@ -1,0 +1,86 @@
+// CredentialCache: one fetch per miss, answers kept for their TTL (shorter for unknown users),
+// a cap on fetches in flight, and store answers that arrive after the cache is gone.
+
+#include "auth/credential_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include "handshake_test_util.hpp"
+
+namespace sipws::auth {
+namespace {
+
+using State = CredentialCache::State;
+
+class CredentialCacheTest : public ::testing::Test {
+ protected:
+  CredentialCacheTest()
+      : store_(store::Store::open(dir_.uri()),
+               [this](std::function<void()> fn) { queue_.push(std::move(fn)); }) {
+    store_.sync().put_subscriber(make_subscriber("alice", "example.com", "secret"));
+  }
+  void settle() {
+    store_.flush();
+    queue_.drain();
+  }
+
+  test::TempDir dir_;
+  test::TestQueue queue_;
+  ManualTimerService timers_;
+  store::AsyncStore store_;
+};
+
+TEST_F(CredentialCacheTest, MissFetchesOnceThenAnswersUntilTheTtl) {
+  CredentialCache cache(store_, timers_, {Millis(60000), Millis(10000), 100, 8});
+  EXPECT_EQ(cache.lookup("alice", "example.com").state, State::Fetching);
+  EXPECT_EQ(cache.lookup("alice", "example.com").state, State::Fetching);
+  EXPECT_EQ(cache.fetches(), 1u);
+  settle();
+  auto r = cache.lookup("alice", "example.com");
+  ASSERT_EQ(r.state, State::Found);
+  EXPECT_EQ(r.subscriber->ha1_md5, ha1(DigestAlgorithm::Md5, "alice", "example.com", "secret"));
+  timers_.advance(Millis(59999));
+  EXPECT_EQ(cache.lookup("alice", "example.com").state, State::Found);
+  timers_.advance(Millis(1));
+  EXPECT_EQ(cache.lookup("alice", "example.com").state, State::Fetching);  // refetch
+  EXPECT_EQ(cache.fetches(), 2u);
+}
+
+TEST_F(CredentialCacheTest, UnknownUsersAreCachedShorter) {
+  CredentialCache cache(store_, timers_, {Millis(60000), Millis(10000), 100, 8});
+  cache.lookup("nobody", "example.com");
+  settle();
+  EXPECT_EQ(cache.lookup("nobody", "example.com").state, State::NotFound);
+  timers_.advance(Millis(10000));
+  EXPECT_EQ(cache.lookup("nobody", "example.com").state, State::Fetching);
+}
+
+TEST_F(CredentialCacheTest, TooManyFetchesInFlightIsBusyAndStartsNothing) {
+  CredentialCache cache(store_, timers_, {Millis(60000), Millis(10000), 100, 2});
+  EXPECT_EQ(cache.lookup("u1", "example.com").state, State::Fetching);
+  EXPECT_EQ(cache.lookup("u2", "example.com").state, State::Fetching);
+  EXPECT_EQ(cache.lookup("u3", "example.com").state, State::Busy);
+  EXPECT_EQ(cache.fetches(), 2u);
+  settle();
+  EXPECT_EQ(cache.lookup("u3", "example.com").state, State::Fetching);
+}
+
+TEST_F(CredentialCacheTest, SizeIsBoundedByPruningAnsweredEntries) {
+  CredentialCache cache(store_, timers_, {Millis(60000), Millis(10000), 4, 100});
+  for (int i = 0; i < 4; ++i) cache.lookup("u" + std::to_string(i), "example.com");
+  settle();
+  EXPECT_EQ(cache.size(), 4u);
+  cache.lookup("u9", "example.com");
+  EXPECT_LE(cache.size(), 4u);
+}
+
+TEST_F(CredentialCacheTest, AnswerAfterTheCacheIsGoneIsIgnored) {
+  auto cache = std::make_unique<CredentialCache>(store_, timers_);
+  cache->lookup("alice", "example.com");
+  cache.reset();
+  settle();  // must not touch the destroyed cache
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace sipws::auth
