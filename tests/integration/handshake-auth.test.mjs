@@ -252,6 +252,33 @@ test('(digest) a raw ws client answers the 401 of the upgrade (stale=true on a c
     assert.notEqual(challenges(wrong.headers['www-authenticate'])[0].stale, 'true');
   }));
 
+test('(digest) JsSIP in Node upgrades with HTTP Digest credentials and registers without a SIP challenge', (t) =>
+  withScope(t, async (s) => {
+    const d = await daemonIn(s, { extraSets: ['ws_auth=digest'] });
+    await d.addUser('alice@localhost', 'secret');
+    const url = `ws://127.0.0.1:${d.ports.ws}/`;
+    // Warm the credential cache: the first good answer of a cold cache is refused as stale.
+    let cs = challenges((await connect(url)).headers['www-authenticate']);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const r = await connect(url, { Authorization: digestAuthorization(cs.find((c) => c.algorithm === 'MD5'), 'alice', 'secret') });
+      if (r.ws) {
+        r.ws.terminate();
+        break;
+      }
+      cs = challenges(r.headers['www-authenticate']);
+    }
+    // A fresh challenge answered once, by JsSIP's WebSocket (the socket sends the header on its
+    // upgrade as a browser would after the user typed the password into its HTTP auth prompt).
+    cs = challenges((await connect(url)).headers['www-authenticate']);
+    const authorization = digestAuthorization(cs.find((c) => c.algorithm === 'SHA-256'), 'alice', 'secret');
+    // No SIP password: a SIP digest challenge would fail the registration.
+    const alice = uaIn(s, { proto: 'ws', port: d.ports.ws, user: 'alice', wsOptions: { headers: { Authorization: authorization } } });
+    const registered = waitEvent(alice, 'registered', { failOn: ['registrationFailed'] });
+    alice.start();
+    await registered;
+    assert.doesNotMatch(d.stderr(), /SIP\/2\.0 401 /, 'a SIP challenge was sent on the authenticated flow');
+  }));
+
 test('(off) no /login endpoint; the upgrade needs no credentials', (t) =>
   withScope(t, async (s) => {
     const d = await daemonIn(s);
