@@ -410,12 +410,56 @@ int run_daemon(const Config& cfg) {
     core.set_forward_hook(anchor.get());
   }
 
+  // Admin HTTP endpoint (admin_listen): GET /metrics (Prometheus text: every counter, and the
+  // anchored calls as a gauge) and GET /health. Plain HTTP only: every upgrade gets 404.
+  transport::FlowTable admin_flows;
+  std::unique_ptr<ws::Listener> admin;
+  {
+    ws::ListenerConfig ac;
+    ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
+    ac.handshake_auth = [](const ws::HandshakeRequest&) {
+      ws::HandshakeVerdict v;
+      v.status = 404;
+      return v;
+    };
+    ac.http_handler = [&anchor](const ws::HttpRequest& r,
+                                std::function<void(ws::HttpResponse)> reply) {
+      ws::HttpResponse rsp;
+      rsp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
+      if (r.method != "GET") {
+        rsp.status = 405;
+      } else if (r.resource == "/health") {
+        rsp.body = "ok\n";
+      } else if (r.resource == "/metrics") {
+        for (const auto& [name, value] : counters().snapshot()) {
+          rsp.body += "# TYPE sipws_" + name + " counter\nsipws_" + name + ' ' +
+                      std::to_string(value) + '\n';
+        }
+        rsp.body += "# TYPE sipws_media_sessions_active gauge\nsipws_media_sessions_active " +
+                    std::to_string(anchor ? anchor->active_sessions() : 0) + '\n';
+      } else {
+        rsp.status = 404;
+      }
+      reply(std::move(rsp));
+      return true;
+    };
+    try {
+      admin = std::make_unique<ws::Listener>(
+          io, admin_flows, [](std::shared_ptr<const std::string>, const Source&) {}, ac);
+      admin->start();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "sipws: config key 'admin_listen': %s\n", e.what());
+      return 2;
+    }
+  }
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     if (anchor) anchor->close_all();
     for (auto& l : ws_listeners) l->stop();
+    if (admin) admin->stop();
     transport.shutdown();
     io.stop();
   });
