@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/expected.hpp"
+#include "sip/headers.hpp"
 #include "store/store.hpp"
 
 namespace sipws::auth {
@@ -43,6 +44,13 @@ std::string digest_response(DigestAlgorithm a, std::string_view ha1_hex, std::st
 /// True if the two strings are equal, in time independent of where they differ (for
 /// comparing digests). Thread: any.
 bool constant_time_equal(std::string_view a, std::string_view b);
+
+/// ASCII lower-case copy (hex digests, qop and realm comparisons).
+std::string to_lower(std::string_view s);
+/// ASCII case-insensitive equality.
+bool iequal(std::string_view a, std::string_view b);
+/// The value of auth-param `name` of a Digest credential or challenge (unquoted), "" if absent.
+std::string_view auth_param(const sip::AuthParams& a, std::string_view name);
 
 /// A subscriber record for `user@domain` with both HA1s (realm = domain); the password is not
 /// kept. Used by `sipws user add`.

@@ -19,26 +19,6 @@ using sip::Method;
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view param(const sip::AuthParams& a, std::string_view name) {
-  const sip::Param* p = a.param(name);
-  return p ? p->value : std::string_view();
-}
 
 }  // namespace
 
@@ -117,7 +97,7 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
   std::string header_value;
   for (const sip::Header* h : req.find_all(cred_id)) {
     auto a = sip::parse_auth(h->value);
-    if (!a || !iequal(a->scheme, "Digest") || !iequal(param(*a, "realm"), realm)) continue;
+    if (!a || !iequal(a->scheme, "Digest") || !iequal(auth_param(*a, "realm"), realm)) continue;
     creds = std::move(a);
     header_value = std::string(h->value);
     break;
@@ -131,13 +111,13 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
   p.proxy = proxy;
   p.realm = realm;
   p.header_value = std::move(header_value);
-  p.user = std::string(param(*creds, "username"));
-  p.uri = std::string(param(*creds, "uri"));
-  p.nonce = std::string(param(*creds, "nonce"));
-  p.response = to_lower(param(*creds, "response"));
-  p.qop = std::string(param(*creds, "qop"));
-  p.nc = std::string(param(*creds, "nc"));
-  p.cnonce = std::string(param(*creds, "cnonce"));
+  p.user = std::string(auth_param(*creds, "username"));
+  p.uri = std::string(auth_param(*creds, "uri"));
+  p.nonce = std::string(auth_param(*creds, "nonce"));
+  p.response = to_lower(auth_param(*creds, "response"));
+  p.qop = std::string(auth_param(*creds, "qop"));
+  p.nc = std::string(auth_param(*creds, "nc"));
+  p.cnonce = std::string(auth_param(*creds, "cnonce"));
   p.method = std::string(req.method_name());
 
   if (p.user.empty() || p.uri.empty() || p.nonce.empty() || p.response.empty() ||
@@ -156,7 +136,7 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
     ctx.respond(403, "Forbidden");
     return Action::Respond;
   }
-  auto alg = parse_algorithm(param(*creds, "algorithm"));
+  auto alg = parse_algorithm(auth_param(*creds, "algorithm"));
   if (!alg || (!p.qop.empty() && !iequal(p.qop, "auth"))) {
     failures_.inc();
     challenge(ctx, proxy, realm, false);

@@ -16,26 +16,6 @@ constexpr std::size_t kMaxUserLength = 128;
 constexpr std::size_t kMaxPasswordLength = 1024;
 constexpr std::size_t kMaxTrackedPeers = 10000;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view param(const sip::AuthParams& a, std::string_view name) {
-  const sip::Param* p = a.param(name);
-  return p ? p->value : std::string_view();
-}
 
 /// The path of a request target, without query or fragment.
 std::string_view path_of(std::string_view target) {
@@ -234,17 +214,17 @@ UpgradeVerdict HandshakeAuthenticator::challenge(int status, bool stale) {
 
 UpgradeVerdict HandshakeAuthenticator::check_digest(const UpgradeRequest& req) {
   auto a = sip::parse_auth(req.authorization);
-  if (!a || !iequal(a->scheme, "Digest") || !iequal(param(*a, "realm"), cfg_.realm)) {
+  if (!a || !iequal(a->scheme, "Digest") || !iequal(auth_param(*a, "realm"), cfg_.realm)) {
     if (!req.authorization.empty()) digest_bad_.inc();
     return challenge(401, false);
   }
-  const std::string user(param(*a, "username"));
-  const std::string uri(param(*a, "uri"));
-  const std::string nonce(param(*a, "nonce"));
-  const std::string response = to_lower(param(*a, "response"));
-  const std::string qop = to_lower(param(*a, "qop"));
-  const std::string nc(param(*a, "nc"));
-  const std::string cnonce(param(*a, "cnonce"));
+  const std::string user(auth_param(*a, "username"));
+  const std::string uri(auth_param(*a, "uri"));
+  const std::string nonce(auth_param(*a, "nonce"));
+  const std::string response = to_lower(auth_param(*a, "response"));
+  const std::string qop = to_lower(auth_param(*a, "qop"));
+  const std::string nc(auth_param(*a, "nc"));
+  const std::string cnonce(auth_param(*a, "cnonce"));
   UpgradeVerdict bad_request;
   bad_request.status = 400;
   if (user.empty() || uri.empty() || nonce.empty() || response.empty() || nc.empty() ||
@@ -259,8 +239,8 @@ UpgradeVerdict HandshakeAuthenticator::check_digest(const UpgradeRequest& req) {
                  req.resource, req.peer_address);
     return bad_request;
   }
-  const auto alg = parse_algorithm(param(*a, "algorithm"));
-  if (!alg || qop != "auth" || param(*a, "userhash") == "true") {
+  const auto alg = parse_algorithm(auth_param(*a, "algorithm"));
+  if (!alg || qop != "auth" || auth_param(*a, "userhash") == "true") {
     digest_bad_.inc();
     return challenge(401, false);
   }

@@ -1,5 +1,7 @@
 #include "auth/nonce.hpp"
 
+#include "auth/session_cookie.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -15,31 +17,6 @@ namespace {
 constexpr std::size_t kTsSize = 8;
 constexpr std::size_t kMacSize = 16;
 constexpr std::size_t kRawSize = kTsSize + kMacSize;  // 24 bytes => 32 base64url characters
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string base64url(const unsigned char* p, std::size_t n) {
-  std::string out;
-  out.reserve((n + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= n; i += 3) {
-    const std::uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += kB64[v & 63];
-  }
-  if (n - i == 1) {
-    const std::uint32_t v = p[i] << 16;
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-  } else if (n - i == 2) {
-    const std::uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-  }
-  return out;
-}
 
 int b64_value(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -107,7 +84,7 @@ std::string NonceManager::issue(std::string_view realm, std::int64_t now_unix) c
   const auto m = mac(raw, realm);
   // An HMAC failure (OpenSSL internal) yields a nonce that never checks Valid.
   for (std::size_t i = 0; i < kMacSize; ++i) raw[kTsSize + i] = m ? (*m)[i] : 0;
-  return base64url(raw, kRawSize);
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(raw), kRawSize));
 }
 
 NonceStatus NonceManager::check(std::string_view nonce, std::string_view realm,
