@@ -5,40 +5,16 @@
 #include <boost/asio/ip/address.hpp>
 #include <random>
 
+#include "sip/text.hpp"
+
 namespace sipws::bridge {
 namespace {
 
 constexpr std::string_view kWebRtcProto = "UDP/TLS/RTP/SAVPF";
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-std::vector<std::string_view> fields(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    if (i >= s.size()) break;
-    std::size_t j = s.find(' ', i);
-    if (j == std::string_view::npos) j = s.size();
-    out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+using sdp::split_fields;
+using sip::text::iequal;
+using sip::text::trim;
 
 std::optional<std::uint32_t> parse_u32(std::string_view s) {
   if (s.empty() || s.size() > 10) return std::nullopt;
@@ -91,7 +67,7 @@ std::string value_of(const sdp::Attribute* a) {
 /// a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
 /// (RFC 8839 s.5.1); nullopt when malformed or not UDP.
 std::optional<Candidate> parse_candidate(std::string_view v) {
-  const auto f = fields(v);
+  const auto f = split_fields(v);
   if (f.size() < 8 || !iequal(f[2], "udp") || f[6] != "typ") return std::nullopt;
   const auto comp = parse_u32(f[1]);
   const auto prio = parse_u32(f[3]);
@@ -331,7 +307,7 @@ std::vector<Codec> answered_codecs(const std::vector<Codec>& answer,
 bool bundled(const sdp::Session& offer, const std::string& mid) {
   if (mid.empty()) return false;
   for (const auto* g : offer.attributes_named("group")) {
-    const auto f = fields(g->value);
+    const auto f = split_fields(g->value);
     if (f.empty() || !iequal(f[0], "BUNDLE")) continue;
     for (std::size_t i = 1; i < f.size(); ++i) {
       if (f[i] == mid) return true;
@@ -433,7 +409,7 @@ RewriteResult<MediaDescription> describe(const sdp::Session& s) {
   d.hold_address = d.flavor == MediaFlavor::Plain && sdp::is_unspecified_address(d.address);
   d.rtcp_mux = m->has_attribute("rtcp-mux");
   if (const auto* r = m->attribute("rtcp")) {
-    const auto f = fields(r->value);
+    const auto f = split_fields(r->value);
     if (!f.empty()) d.rtcp_port = parse_port(f[0]);
   }
   if (!d.rtcp_port && !d.rtcp_mux && d.port != 0 && d.port != 65535) {
@@ -462,7 +438,7 @@ RewriteResult<MediaDescription> describe(const sdp::Session& s) {
     d.codecs.push_back(std::move(c));
   }
   if (const auto* a = m->attribute("ssrc")) {
-    const auto f = fields(a->value);
+    const auto f = split_fields(a->value);
     if (!f.empty()) d.ssrc = parse_u32(f[0]);
   }
   if (const auto* a = m->attribute("ptime")) {

@@ -60,20 +60,6 @@ Unexpected<SdpError> fail(SdpErrc code, std::size_t line, std::string_view what)
   return Unexpected<SdpError>{SdpError{code, line, std::move(msg)}};
 }
 
-/// Splits on runs of SP (RFC 8866 uses single SP; runs are tolerated).
-std::vector<std::string_view> fields(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && s[i] == ' ') ++i;
-    if (i >= s.size()) break;
-    std::size_t j = i;
-    while (j < s.size() && s[j] != ' ') ++j;
-    out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
 
 std::optional<std::uint64_t> parse_u64(std::string_view s) {
   if (s.empty() || s.size() > 20) return std::nullopt;
@@ -102,7 +88,7 @@ bool session_only(char t) {
 }
 
 std::optional<Connection> parse_connection(std::string_view v) {
-  const auto f = fields(v);
+  const auto f = split_fields(v);
   if (f.size() != 3) return std::nullopt;
   return Connection{std::string(f[0]), std::string(f[1]), std::string(f[2])};
 }
@@ -223,7 +209,7 @@ class Parser {
         return Ok{};
       }
       case 't': {
-        const auto f = fields(v);
+        const auto f = split_fields(v);
         std::optional<std::uint64_t> start, stop;
         if (f.size() == 2) {
           start = parse_u64(f[0]);
@@ -259,7 +245,7 @@ class Parser {
   }
 
   Step origin_(Session& s, std::string_view v, std::size_t no) {
-    const auto f = fields(v);
+    const auto f = split_fields(v);
     if (f.size() != 6) {
       return fail(SdpErrc::BadOrigin, no,
                   "o= needs <username> <sess-id> <sess-version> <nettype> <addrtype> <address>");
@@ -277,7 +263,7 @@ class Parser {
       return fail(SdpErrc::TooManyMedia, no,
                   "more than " + std::to_string(opts_.max_media) + " m= sections");
     }
-    const auto f = fields(v);
+    const auto f = split_fields(v);
     if (f.size() < 3) return fail(SdpErrc::BadMedia, no, "m= needs <media> <port> <proto> <fmt>");
     if (f.size() - 3 > opts_.max_formats) {
       return fail(SdpErrc::BadMedia, no,
@@ -590,6 +576,21 @@ const Connection* connection(const Session& s, const Media& m) {
 
 bool is_unspecified_address(std::string_view address) {
   return address == "0.0.0.0" || address == "::" || address == "0:0:0:0:0:0:0:0";
+}
+
+/// Splits on runs of SP (RFC 8866 uses single SP; runs are tolerated).
+std::vector<std::string_view> split_fields(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && s[i] == ' ') ++i;
+    if (i >= s.size()) break;
+    std::size_t j = i;
+    while (j < s.size() && s[j] != ' ') ++j;
+    out.push_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
 }
 
 }  // namespace sipws::sdp

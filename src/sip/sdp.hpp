@@ -226,6 +226,10 @@ const Connection* connection(const Session& s, const Media& m);
 /// True for "0.0.0.0" and "::" (the RFC 2543 hold address, RFC 3264 s.8.4).
 bool is_unspecified_address(std::string_view address);
 
+/// Splits an SDP value into its SP-separated fields (RFC 8866 uses single SP; runs are
+/// tolerated). The views point into `s`.
+std::vector<std::string_view> split_fields(std::string_view s);
+
 }  // namespace sipws::sdp
 
 template <>

@@ -1,6 +1,6 @@
 #pragma once
 // Small character-class and string helpers shared by the SIP parser files (RFC 3261 s.25.1).
-// Internal to src/sip/; pure functions, no allocation.
+// Used by src/sip/ and by the SDP code of src/bridge/; pure functions, no allocation.
 
 #include <cstdint>
 #include <optional>
