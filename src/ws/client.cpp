@@ -665,21 +665,27 @@ class ConnectorImpl final : public ConnHooks {
     return keep;
   }
 
-  /// An open or connecting connection to `dest`; for WSS with a host name, to that name.
+  /// An open or connecting connection to `dest`; for WSS with a host name, to that name. A WS
+  /// destination may use a WSS connection to the same endpoint: RFC 7118 s.5.2 has one URI
+  /// parameter, `transport=ws`, for both (servers such as Kamailio Record-Route their WSS
+  /// socket as `sip:...;transport=ws`), and a plain WS connection to a TLS port cannot work.
   std::shared_ptr<ClientFlow> find(const Destination& dest) const {
+    std::shared_ptr<ClientFlow> secure;
     for (const auto& c : conns_) {
       const Target& t = c->target();
-      if (c->state() == ClientFlow::State::Done || t.protocol != dest.protocol ||
-          t.endpoint != dest.endpoint) {
+      if (c->state() == ClientFlow::State::Done || t.endpoint != dest.endpoint) continue;
+      if (dest.protocol == Protocol::Ws && t.protocol == Protocol::Wss) {
+        if (!secure) secure = c;
         continue;
       }
+      if (t.protocol != dest.protocol) continue;
       if (dest.protocol == Protocol::Wss && !dest.host.empty() && !is_ip(dest.host) &&
           !iequal(t.host, dest.host)) {
         continue;  // verified for another name
       }
       return c;
     }
-    return nullptr;
+    return secure;
   }
 
   std::shared_ptr<ClientFlow> dial(Target t, int peer) {
