@@ -126,6 +126,15 @@ struct ProxyCoreImpl {
     return &client_lps.back();
   }
 
+  /// True if `flow` is an open WS/WSS flow. A flow token of ours naming one pins the next hop
+  /// even when Route entries remain (RFC 5626 s.5.3): the peer at the other end of a
+  /// WebSocket (a browser, or a server sipws connected to as a client, whose own Record-Route
+  /// entry is next) may be unreachable but over that connection.
+  bool websocket_flow_alive(FlowId flow) const {
+    const auto p = net.flow_protocol(flow);
+    return p && is_websocket(*p) && net.flow_alive(flow);
+  }
+
   /// RFC 7118 s.5.2 / RFC 6761 s.6.4: a WebSocket client's Contact / Via host.
   static bool is_invalid_host(std::string_view host) {
     constexpr std::string_view kInvalid = ".invalid";
@@ -394,7 +403,8 @@ struct ProxyCoreImpl {
   /// Finds the destination of branch `i` from a flow token, its top Route or Request-URI.
   void resolve_branch(ServerCtx& ctx, std::size_t i) {
     Branch& b = ctx.branches[i];
-    if (ctx.route_flow != kNoFlow && b.request.count(HeaderId::Route) == 0) {
+    if (ctx.route_flow != kNoFlow &&
+        (b.request.count(HeaderId::Route) == 0 || websocket_flow_alive(ctx.route_flow))) {
       if (auto peer = net.flow_peer(ctx.route_flow)) {
         b.dest.flow = ctx.route_flow;
         b.dest.endpoint = *peer;
@@ -736,7 +746,7 @@ struct ProxyCoreImpl {
     } else {
       hop = next_hop_for(fwd.request_uri());
     }
-    if (flow != kNoFlow && fwd.count(HeaderId::Route) == 0) {
+    if (flow != kNoFlow && (fwd.count(HeaderId::Route) == 0 || websocket_flow_alive(flow))) {
       auto peer = net.flow_peer(flow);
       if (!peer) {
         stats.acks_dropped.inc();

@@ -98,6 +98,30 @@ test('(1b) without ws_peers, A dials B on demand for a transport=ws target and r
     assert.equal(count(b.stderr(), /WS flow \d+ open from/g), 1);
   }));
 
+test('(1e) bob hangs up: B sends the BYE back over the connection A opened (flow token), not a new one', (t) =>
+  withScope(t, async (s) => {
+    const b = await daemonIn(s);
+    const uasPort = await freePort();
+    await registerSippContact(s, b, 'bob', uasPort);
+    const uas = await sippIn(s, 'uas (udp, hangs up)', { scenario: 'uas_call_bye.xml', port: uasPort });
+    const bWs = `127.0.0.1:${b.ports.ws}`;
+    const a = await daemonIn(s, { extraSets: [`ws_peers=ws://${bWs}/`] });
+    await clientFlowOpen(a, 'WS', bWs);
+    const uac = await sippIn(s, 'uac (udp, waits for the BYE)', {
+      scenario: 'uac_call_wait_bye.xml',
+      port: await freePort(),
+      remote: `127.0.0.1:${a.ports.udp}`,
+      keys: { target_uri: `sip:bob@${bWs};transport=ws` },
+    });
+    const [r1, r2] = await withTimeout(Promise.all([uac.done, uas.done]), 25000, 'SIPp exits');
+    assert.equal(r1.code, 0, 'the caller did not get the BYE');
+    assert.equal(r2.code, 0, "bob's BYE did not get its 200");
+    // B answered over A's connection: B dialled nothing, A accepted nothing on its WS listener.
+    assert.equal(count(b.stderr(), /client flow \d+: connecting/g), 0, 'B dialled A');
+    assert.equal(count(a.stderr(), /WS flow \d+ open from/g), 0, 'A got a second connection');
+    assert.match(a.stderr(), new RegExp(`RECV WS ${bWs.replace(/\./g, '\\.')} flow=\\d+ \\d+ bytes\\nBYE `));
+  }));
+
 test('(1c) a WS next hop that cannot be connected fails the call at once (500), not after Timer B', (t) =>
   withScope(t, async (s) => {
     const a = await daemonIn(s);
