@@ -67,8 +67,8 @@ struct Config {
   /// WebSocket servers sipws keeps a client connection to (RFC 7118 client role), as
   /// `ws://host:port/path` / `wss://...` URLs, validated by ws::parse_ws_url.
   std::vector<std::string> ws_peers;
-  std::string ws_client_ca_file;  ///< extra PEM CA bundle for WSS servers (system store too)
-  bool ws_client_verify = true;   ///< false: WSS server certificates unchecked (labs only)
+  std::string ws_client_ca_file;         ///< extra PEM CA bundle for WSS servers (system store too)
+  bool ws_client_verify = true;          ///< false: WSS server certificates unchecked (labs only)
   std::string ws_client_resource = "/";  ///< request target of WS connections opened on demand
   /// Not a key: true on the embedded default (no configuration file, `store` not overridden),
   /// where `sipws run` creates demo users on an empty store (app/demo_users.hpp).

@@ -84,7 +84,8 @@ class ClientFlow : public transport::Flow {
  public:
   enum class State { Connecting, Open, Done };
 
-  ClientFlow(FlowId id, Target target, int peer) : id_(id), target_(std::move(target)), peer_(peer) {}
+  ClientFlow(FlowId id, Target target, int peer)
+      : id_(id), target_(std::move(target)), peer_(peer) {}
 
   FlowId id() const override { return id_; }
   Protocol protocol() const override { return target_.protocol; }
@@ -261,10 +262,9 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
       if (ctx != nullptr && (SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER) != 0) {
         boost::system::error_code ec;
         stream.set_verify_mode(boost::asio::ssl::verify_peer, ec);
-        stream.set_verify_callback(
-            boost::asio::ssl::host_name_verification(
-                named ? target_.host : target_.endpoint.address.to_string()),
-            ec);
+        stream.set_verify_callback(boost::asio::ssl::host_name_verification(
+                                       named ? target_.host : target_.endpoint.address.to_string()),
+                                   ec);
       }
     }
   }
@@ -304,7 +304,8 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     if (const auto tec = con_->get_transport_ec(); tec) why += ": " + tec.message();
     if constexpr (kTls) {
       const long v = SSL_get_verify_result(con_->get_socket().native_handle());
-      if (v != X509_V_OK) why += std::string(" (certificate: ") + X509_verify_cert_error_string(v) + ")";
+      if (v != X509_V_OK)
+        why += std::string(" (certificate: ") + X509_verify_cert_error_string(v) + ")";
     }
     if (const int status = static_cast<int>(con_->get_response_code()); status != 0) {
       why += " (HTTP " + std::to_string(status) + ")";
@@ -474,12 +475,13 @@ Millis reconnect_delay(unsigned attempt, Millis min, Millis max, double jitter01
   for (unsigned i = 0; i < attempt && d < max; ++i) d *= 2;
   d = std::min(d, max);
   const double j = std::clamp(jitter01, 0.0, 1.0);
-  const auto jittered = Millis(static_cast<Millis::rep>(static_cast<double>(d.count()) * (0.75 + 0.5 * j)));
+  const auto jittered =
+      Millis(static_cast<Millis::rep>(static_cast<double>(d.count()) * (0.75 + 0.5 * j)));
   return std::clamp(jittered, Millis(1), max);
 }
 
 std::shared_ptr<boost::asio::ssl::context> make_wss_client_context(bool verify,
-                                                                    const std::string& ca_file) {
+                                                                   const std::string& ca_file) {
   auto ctx = transport::make_client_tls_context(verify, "");  // system trust store
   if (verify && !ca_file.empty()) {
     boost::system::error_code ec;
@@ -523,7 +525,8 @@ class ConnectorImpl final : public ConnHooks {
     if (stopped_ || !bytes || !is_websocket(dest.protocol)) return false;
     if (auto c = find(dest)) return c->send(std::move(bytes));
     // An inbound flow from that very address (a peer that connected to us from it).
-    if (auto f = flows_.find_by_peer(dest.protocol, dest.endpoint)) return f->send(std::move(bytes));
+    if (auto f = flows_.find_by_peer(dest.protocol, dest.endpoint))
+      return f->send(std::move(bytes));
     Target t;
     t.protocol = dest.protocol;
     t.endpoint = dest.endpoint;
@@ -553,7 +556,8 @@ class ConnectorImpl final : public ConnHooks {
   void add_peer(WsUrl url) {
     auto p = std::make_unique<Peer>(io_);
     p->url = std::move(url);
-    if (p->url.host_is_ip()) p->endpoint = Endpoint{boost::asio::ip::make_address(p->url.host), p->url.port};
+    if (p->url.host_is_ip())
+      p->endpoint = Endpoint{boost::asio::ip::make_address(p->url.host), p->url.port};
     peers_.push_back(std::move(p));
     if (started_ && !stopped_) connect_peer(peers_.size() - 1);
   }
@@ -610,9 +614,8 @@ class ConnectorImpl final : public ConnHooks {
                  dropped ? " (" + std::to_string(dropped) + " queued messages dropped)" : "");
     // Report later: the caller may be inside send() of a transaction layer.
     if (cfg_.on_connect_failed) {
-      boost::asio::post(io_, [cb = cfg_.on_connect_failed, p = f.protocol(), ep = f.peer()] {
-        cb(p, ep);
-      });
+      boost::asio::post(
+          io_, [cb = cfg_.on_connect_failed, p = f.protocol(), ep = f.peer()] { cb(p, ep); });
     }
     if (f.peer_index() >= 0) schedule_reconnect(static_cast<std::size_t>(f.peer_index()));
   }
@@ -634,9 +637,9 @@ class ConnectorImpl final : public ConnHooks {
   struct Peer {
     explicit Peer(boost::asio::io_context& io) : timer(io) {}
     WsUrl url;
-    std::optional<Endpoint> endpoint;     ///< resolved address (IP literal: at once)
-    std::shared_ptr<ClientFlow> conn;     ///< connecting or open; null while backing off
-    unsigned attempts = 0;                ///< failures since the last open
+    std::optional<Endpoint> endpoint;  ///< resolved address (IP literal: at once)
+    std::shared_ptr<ClientFlow> conn;  ///< connecting or open; null while backing off
+    unsigned attempts = 0;             ///< failures since the last open
     bool resolving = false;
     boost::asio::steady_timer timer;
   };
@@ -772,7 +775,8 @@ class ConnectorImpl final : public ConnHooks {
     if (stopped_) return;
     Peer& p = *peers_[i];
     std::uniform_real_distribution<double> u(0.0, 1.0);
-    const Millis delay = reconnect_delay(p.attempts, cfg_.reconnect_min, cfg_.reconnect_max, u(rng_));
+    const Millis delay =
+        reconnect_delay(p.attempts, cfg_.reconnect_min, cfg_.reconnect_max, u(rng_));
     ++p.attempts;
     spdlog::info("ws client: reconnecting to {} in {} ms", p.url.to_string(), delay.count());
     p.timer.expires_after(delay);

@@ -46,7 +46,7 @@ Millis reconnect_delay(unsigned attempt, Millis min, Millis max, double jitter01
 /// the host name is checked per connection. Without: anything is accepted (labs only).
 /// @throws std::runtime_error naming the file that could not be loaded (start-up only).
 std::shared_ptr<boost::asio::ssl::context> make_wss_client_context(bool verify,
-                                                                    const std::string& ca_file);
+                                                                   const std::string& ca_file);
 
 /// Host name -> one address (the daemon's c-ares resolver); `done` runs later on the io thread.
 using ResolveFn = std::function<void(const std::string& host,
@@ -64,9 +64,9 @@ struct ConnectorConfig {
   Millis open_timeout{10000};  ///< HTTP upgrade (after TCP connect and TLS) must end within this
   Millis reconnect_min{1000};  ///< first back-off of a configured peer (see reconnect_delay)
   Millis reconnect_max{60000};
-  std::size_t max_queued = 256;  ///< messages queued per connection while it opens
-  std::string user_agent;        ///< User-Agent of the upgrade request ("" = none)
-  ResolveFn resolve;             ///< for peers named by host name; unset => IP literals only
+  std::size_t max_queued = 256;       ///< messages queued per connection while it opens
+  std::string user_agent;             ///< User-Agent of the upgrade request ("" = none)
+  ResolveFn resolve;                  ///< for peers named by host name; unset => IP literals only
   ConnectFailedFn on_connect_failed;  ///< optional (the daemon fails waiting transactions)
 };
 

@@ -286,7 +286,6 @@ TEST_F(FailoverTest, SipsRequestUriIsLocatedAsSecure) {
   EXPECT_TRUE(resolver.last_secure);
 }
 
-
 // ---------------------------------------------------------------- WebSocket servers as next hops
 
 TEST_F(FailoverTest, WebSocketServerWithARealHostIsLocatedAndDialled) {
@@ -321,8 +320,9 @@ TEST_F(FailoverTest, WebSocketServerWithARealHostIsLocatedAndDialled) {
 
 TEST_F(FailoverTest, BrowserContactsAreNeverDialled) {
   int n = 0;
-  for (const char* ruri : {"sip:alice@df7jal23ls0d.invalid;transport=ws",
-                           "sip:alice@X.INVALID;transport=wss", "sip:alice@a.invalid.;transport=ws"}) {
+  for (const char* ruri :
+       {"sip:alice@df7jal23ls0d.invalid;transport=ws", "sip:alice@X.INVALID;transport=wss",
+        "sip:alice@a.invalid.;transport=ws"}) {
     wire.sent.clear();
     receive(request("MESSAGE", ruri, "z9hG4bKinv" + std::to_string(++n)));
     timers.advance(Millis(0));

@@ -273,10 +273,11 @@ TEST_F(ProxyCoreTest, WebSocketFlowTokenPinsTheNextHopEvenWithRoutesLeft) {
   receive(
       "BYE sip:sipp@127.0.0.3:5062 SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye7\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>, <sip:" + flow_token_user(7) +
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:" +
+          flow_token_user(7) +
           "@127.0.0.1:8080;transport=ws;lr>, <sip:127.0.0.9:8088;transport=ws;lr>\r\n"
-      "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:sipp@example.net>;tag=a1\r\n"
-      "Call-ID: call-7@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:sipp@example.net>;tag=a1\r\n"
+          "Call-ID: call-7@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
   Sent bye = wire.pop();
   EXPECT_EQ(bye.msg.method(), sip::Method::Bye);
@@ -289,10 +290,11 @@ TEST_F(ProxyCoreTest, WebSocketFlowTokenPinsTheNextHopEvenWithRoutesLeft) {
   receive(
       "BYE sip:sipp@127.0.0.3:5062 SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye8\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>, <sip:" + flow_token_user(5) +
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:" +
+          flow_token_user(5) +
           "@127.0.0.1:5060;transport=tcp;lr>, <sip:127.0.0.9:5090;transport=tcp;lr>\r\n"
-      "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:sipp@example.net>;tag=a1\r\n"
-      "Call-ID: call-8@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:sipp@example.net>;tag=a1\r\n"
+          "Call-ID: call-8@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
   Sent bye2 = wire.pop();
   EXPECT_EQ(bye2.msg.method(), sip::Method::Bye);

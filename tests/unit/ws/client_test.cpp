@@ -102,8 +102,8 @@ class WsClientTest : public ::testing::Test {
       cfg.tls = transport::make_server_tls_context(cert.cert_path, cert.key_path);
     }
     listener_ = std::make_unique<Listener>(
-        io_, server_flows_,
-        [this](Bytes b, const Source& s) { server_rx_.emplace_back(*b, s); }, cfg);
+        io_, server_flows_, [this](Bytes b, const Source& s) { server_rx_.emplace_back(*b, s); },
+        cfg);
     listener_->start();
   }
 
@@ -193,9 +193,9 @@ TEST(WsUrl, ParsesSchemesHostsPortsAndResources) {
   EXPECT_EQ(u->port, 443);
   EXPECT_EQ(u->to_string(), "wss://[::1]:443/");
 
-  for (const char* bad : {"http://x/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:99999/",
-                          "ws://h:/", "ws://u@h/", "ws://[::1/", "ws://h:80/a b", "ws//h/",
-                          "ws://[nothex]:80/"}) {
+  for (const char* bad :
+       {"http://x/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:99999/", "ws://h:/", "ws://u@h/",
+        "ws://[::1/", "ws://h:80/a b", "ws//h/", "ws://[nothex]:80/"}) {
     EXPECT_FALSE(parse_ws_url(bad)) << bad;
   }
 }
@@ -206,9 +206,9 @@ TEST(ReconnectDelay, DoublesFromMinToMaxWithJitter) {
   EXPECT_EQ(reconnect_delay(1, min, max, 0.5), Millis(2000));
   EXPECT_EQ(reconnect_delay(5, min, max, 0.5), Millis(32000));
   EXPECT_EQ(reconnect_delay(6, min, max, 0.5), Millis(60000));
-  EXPECT_EQ(reconnect_delay(40, min, max, 0.5), Millis(60000));  // no overflow
-  EXPECT_EQ(reconnect_delay(0, min, max, 0.0), Millis(750));      // -25 %
-  EXPECT_EQ(reconnect_delay(2, min, max, 0.999), Millis(4998));   // just under +25 %
+  EXPECT_EQ(reconnect_delay(40, min, max, 0.5), Millis(60000));    // no overflow
+  EXPECT_EQ(reconnect_delay(0, min, max, 0.0), Millis(750));       // -25 %
+  EXPECT_EQ(reconnect_delay(2, min, max, 0.999), Millis(4998));    // just under +25 %
   EXPECT_EQ(reconnect_delay(10, min, max, 0.999), Millis(60000));  // never above max
 }
 
@@ -341,8 +341,8 @@ TEST_F(WsClientTest, ConfiguredPeerReconnectsWithBackOffAfterTheServerCloses) {
   cfg.reconnect_min = 200ms;
   cfg.reconnect_max = 400ms;
   start_connector(cfg);
-  const auto url = parse_ws_url("ws://127.0.0.1:" +
-                                std::to_string(listener_->local_endpoint().port) + "/sip");
+  const auto url =
+      parse_ws_url("ws://127.0.0.1:" + std::to_string(listener_->local_endpoint().port) + "/sip");
   ASSERT_TRUE(url);
   connector_->add_peer(*url);
   EXPECT_EQ(connector_->peer_flow(0), kNoFlow);
