@@ -613,9 +613,12 @@ class ConnectorImpl final : public ConnHooks {
                  f.peer().to_string(), f.target().resource, why,
                  dropped ? " (" + std::to_string(dropped) + " queued messages dropped)" : "");
     // Report later: the caller may be inside send() of a transaction layer.
+    // A WSS connection also carried `transport=ws` requests to its address (see find()).
     if (cfg_.on_connect_failed) {
-      boost::asio::post(
-          io_, [cb = cfg_.on_connect_failed, p = f.protocol(), ep = f.peer()] { cb(p, ep); });
+      boost::asio::post(io_, [cb = cfg_.on_connect_failed, p = f.protocol(), ep = f.peer()] {
+        cb(p, ep);
+        if (p == Protocol::Wss) cb(Protocol::Ws, ep);
+      });
     }
     if (f.peer_index() >= 0) schedule_reconnect(static_cast<std::size_t>(f.peer_index()));
   }

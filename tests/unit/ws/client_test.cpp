@@ -297,14 +297,31 @@ TEST_F(WsClientTest, WssVerifiesTheServerAgainstTheConfiguredCa) {
   for (const auto& f : client_flows_.all()) EXPECT_EQ(f->protocol(), Protocol::Wss);
 }
 
+TEST_F(WsClientTest, TransportWsDestinationRidesAnOpenWssFlowToThatAddress) {
+  start_server(/*tls=*/true);
+  ConnectorConfig cfg;
+  cfg.tls = make_wss_client_context(true, ca_file());
+  start_connector(cfg);
+  ASSERT_TRUE(connector_->send(server_dest(Protocol::Wss), msg(numbered(1))));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 1; }));
+  // RFC 7118 s.5.2: `transport=ws` also names WSS servers (Kamailio's Record-Route does).
+  ASSERT_TRUE(connector_->send(server_dest(Protocol::Ws), msg(numbered(2))));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 2; }));
+  EXPECT_EQ(server_rx_[1].second.flow, server_rx_[0].second.flow);
+  EXPECT_EQ(client_flows_.size(), 1u);
+}
+
 TEST_F(WsClientTest, WssRefusesAWrongHostNameOrAnUntrustedCertificate) {
   start_server(/*tls=*/true);
   ConnectorConfig cfg;
   cfg.tls = make_wss_client_context(true, ca_file());
   start_connector(cfg);
   ASSERT_TRUE(connector_->send(server_dest(Protocol::Wss, "sip.example.com"), msg(kOptions)));
-  ASSERT_TRUE(run_until([&] { return failures_.size() == 1; }));
+  // Reported for WSS, and for WS to that address (transport=ws requests may ride a WSS flow).
+  ASSERT_TRUE(run_until([&] { return failures_.size() == 2; }));
   EXPECT_EQ(failures_[0].first, Protocol::Wss);
+  EXPECT_EQ(failures_[1].first, Protocol::Ws);
+  EXPECT_EQ(failures_[1].second, listener_->local_endpoint());
 
   // Trust store without the dev certificate (system CAs only).
   failures_.clear();
@@ -312,7 +329,7 @@ TEST_F(WsClientTest, WssRefusesAWrongHostNameOrAnUntrustedCertificate) {
   system_only.tls = make_wss_client_context(true, "");
   start_connector(system_only);
   ASSERT_TRUE(connector_->send(server_dest(Protocol::Wss), msg(kOptions)));
-  ASSERT_TRUE(run_until([&] { return failures_.size() == 1; }));
+  ASSERT_TRUE(run_until([&] { return failures_.size() == 2; }));
   run_for(50ms);
   EXPECT_TRUE(server_rx_.empty());
   EXPECT_EQ(server_flows_.size(), 0u);
