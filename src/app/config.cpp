@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "ws/client.hpp"
+
 namespace sipws::app {
 namespace {
 
@@ -121,6 +123,10 @@ json defaults() {
       {"dns_cache_max_ttl", 3600},
       {"dns_negative_ttl", 30},
       {"user_agent", "sipws/0.1"},
+      {"ws_peers", json::array()},
+      {"ws_client_ca_file", ""},
+      {"ws_client_verify", true},
+      {"ws_client_resource", "/"},
   };
 }
 
@@ -324,6 +330,21 @@ Config from_json(const json& j) {
   }
   c.dns_negative_ttl_s = get_uint(j, "dns_negative_ttl", 0, 86400);
   c.user_agent = get_string(j, "user_agent");
+  c.ws_peers = get_list(j, "ws_peers");
+  for (const auto& url : c.ws_peers) {
+    if (!ws::parse_ws_url(url)) {
+      fail("ws_peers", "entry \"" + url +
+                           "\" must be a ws:// or wss:// URL, e.g. wss://pbx.example.com:8443/ws");
+    }
+  }
+  c.ws_client_ca_file = get_string(j, "ws_client_ca_file");
+  if (!j.at("ws_client_verify").is_boolean()) fail("ws_client_verify", "must be true or false");
+  c.ws_client_verify = j.at("ws_client_verify").get<bool>();
+  c.ws_client_resource = get_string(j, "ws_client_resource");
+  if (c.ws_client_resource.empty() || c.ws_client_resource.front() != '/' ||
+      c.ws_client_resource.find_first_of(" \t\r\n#") != std::string::npos) {
+    fail("ws_client_resource", "\"" + c.ws_client_resource + "\" must be a path such as / or /ws");
+  }
   return c;
 }
 
@@ -419,6 +440,10 @@ nlohmann::json to_json(const Config& c) {
   j["dns_cache_max_ttl"] = c.dns_cache_max_ttl_s;
   j["dns_negative_ttl"] = c.dns_negative_ttl_s;
   j["user_agent"] = c.user_agent;
+  j["ws_peers"] = c.ws_peers;
+  j["ws_client_ca_file"] = c.ws_client_ca_file;
+  j["ws_client_verify"] = c.ws_client_verify;
+  j["ws_client_resource"] = c.ws_client_resource;
   return j;
 }
 

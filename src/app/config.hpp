@@ -77,6 +77,12 @@ struct Config {
   std::uint32_t dns_cache_max_ttl_s = 3600;  ///< and cut to at most this
   std::uint32_t dns_negative_ttl_s = 30;     ///< NXDOMAIN / no data cached this long
   std::string user_agent = "sipws/0.1";
+  /// WebSocket servers sipws keeps a client connection to (RFC 7118 client role), as
+  /// `ws://host:port/path` / `wss://...` URLs, validated by ws::parse_ws_url.
+  std::vector<std::string> ws_peers;
+  std::string ws_client_ca_file;         ///< extra PEM CA bundle for WSS servers (system store too)
+  bool ws_client_verify = true;          ///< false: WSS server certificates unchecked (labs only)
+  std::string ws_client_resource = "/";  ///< request target of WS connections opened on demand
   /// Not a key: true on the embedded default (no configuration file, `store` not overridden),
   /// where `sipws run` creates demo users on an empty store (app/demo_users.hpp).
   bool demo_users = false;

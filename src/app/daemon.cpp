@@ -30,6 +30,7 @@
 #include "transport/connection_limiter.hpp"
 #include "transport/tls.hpp"
 #include "transport/transport_layer.hpp"
+#include "ws/client.hpp"
 #include "ws/listener.hpp"
 
 namespace sipws::app {
@@ -199,8 +200,9 @@ int run_daemon(const Config& cfg) {
     std::fprintf(stderr, "sipws: config key 'dns_servers': %s\n", e.what());
     return 2;
   }
-  // Located servers are reached over the transports sipws listens on, except WS/WSS: there is
-  // no outbound WebSocket client yet, so SIP+D2W / SIPS+D2W records are skipped.
+  // Located servers are reached over the transports sipws listens on among UDP, TCP and TLS,
+  // and over WS/WSS, which the WebSocket client (ws::Connector below) dials: NAPTR SIP+D2W /
+  // SIPS+D2W and SRV _sip._ws / _sips._ws are used (RFC 7118 s.7).
   routing::LocatorConfig lcfg;
   lcfg.transports.clear();
   for (Protocol p : {Protocol::Udp, Protocol::Tcp, Protocol::Tls}) {
@@ -211,6 +213,8 @@ int run_daemon(const Config& cfg) {
       }
     }
   }
+  lcfg.transports.push_back(Protocol::Ws);
+  lcfg.transports.push_back(Protocol::Wss);
   routing::SipLocator resolver(*dns, lcfg);
   proxy::ProxyCore core(timers, domains, view, resolver, proxy::ProxyConfig{cfg.user_agent});
   sip::txn::TransactionLayer txns(
@@ -351,6 +355,43 @@ int run_daemon(const Config& cfg) {
     std::fprintf(stderr, "sipws: config key 'listen': %s\n", e.what());
     return 2;
   }
+  // The WebSocket client (RFC 7118 client role): the transport selector hands it WS/WSS
+  // destinations without a flow; configured peers (ws_peers) are kept connected.
+  ws::ConnectorConfig ccfg;
+  try {
+    ccfg.tls = ws::make_wss_client_context(cfg.ws_client_verify, cfg.ws_client_ca_file);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sipws: config key 'ws_client_ca_file': %s\n", e.what());
+    return 2;
+  }
+  if (!cfg.ws_client_verify) {
+    spdlog::warn("ws_client_verify=false: WSS server certificates are not checked");
+  }
+  ccfg.resource = cfg.ws_client_resource;
+  ccfg.max_message_size = cfg.max_message_size;
+  ccfg.ping_interval = Millis(std::uint64_t{cfg.ws_ping_interval_s} * 1000);
+  ccfg.pong_timeout = Millis(std::uint64_t{cfg.ws_pong_timeout_s} * 1000);
+  ccfg.user_agent = cfg.user_agent;
+  ccfg.resolve = [&resolver](const std::string& host,
+                             std::function<void(std::optional<IpAddress>)> done) {
+    resolver.resolve(host, std::move(done));
+  };
+  // Requests queued on a connection that could not be opened fail now (503 / DNS failover)
+  // rather than at Timer B/F.
+  ccfg.on_connect_failed = [&txns](Protocol p, const Endpoint& ep) {
+    txns.transport_failed(p, ep);
+  };
+  ws::Connector connector(
+      io, transport.flows(),
+      [&transport](std::shared_ptr<const std::string> bytes, const Source& src) {
+        transport.deliver(std::move(bytes), src);
+      },
+      ccfg);
+  for (const auto& url : cfg.ws_peers) {
+    if (auto u = ws::parse_ws_url(url)) connector.add_peer(*u);
+  }
+  transport.set_websocket_dialer(&connector);
+
   for (const auto& lp : transport.listen_points()) {
     domains.add_alias(lp.advertised);
     domains.add_alias(lp.local.address.to_string());
@@ -458,6 +499,7 @@ int run_daemon(const Config& cfg) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     if (anchor) anchor->close_all();
+    connector.stop();
     for (auto& l : ws_listeners) l->stop();
     if (admin) admin->stop();
     transport.shutdown();
@@ -484,7 +526,9 @@ int run_daemon(const Config& cfg) {
     }
     std::fflush(stderr);
   }
+  connector.start();
   io.run();
+  transport.set_websocket_dialer(nullptr);
   core.set_forward_hook(nullptr);
   anchor.reset();
   astore.flush();

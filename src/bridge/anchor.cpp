@@ -117,6 +117,14 @@ RewriteResult<sdp::Session> rewrite_answer(const sdp::Session& in, MediaFlavor f
   return plain_to_plain(in, to.plain_side());
 }
 
+/// The media kind of the end at `dest`: a browser is reached only over its own WebSocket flow
+/// (its binding's or a flow token's); a WS/WSS destination without a flow is a server that
+/// sipws dials as a WebSocket client (RFC 7118 client role: a PBX, a registrar), a plain end.
+MediaFlavor flavor_of(const Destination& dest) {
+  return is_websocket(dest.protocol) && dest.flow != kNoFlow ? MediaFlavor::WebRtc
+                                                             : MediaFlavor::Plain;
+}
+
 }  // namespace
 
 int MediaAnchor::on_forward_request(Message& request, const Source& src, const Destination& dest,
@@ -146,16 +154,14 @@ int MediaAnchor::on_forward_request(Message& request, const Source& src, const D
   if (cit != calls_.end()) {
     call = cit->second;
     if (!initial) from = request.from().tag() == call->caller_tag ? Side::A : Side::B;
-    if (initial && call->flavor[1] != (is_websocket(dest.protocol) ? MediaFlavor::WebRtc
-                                                                       : MediaFlavor::Plain)) {
+    if (initial && call->flavor[1] != flavor_of(dest)) {
       // Forking to ends of both kinds: this branch keeps the end-to-end SDP.
       return 0;
     }
   } else {
     if (!initial || method != Method::Invite) return 0;
     const MediaFlavor caller = md->flavor;
-    const MediaFlavor callee = is_websocket(dest.protocol) ? MediaFlavor::WebRtc
-                                                           : MediaFlavor::Plain;
+    const MediaFlavor callee = flavor_of(dest);
     bool anchor = caller != callee;
     if (mode_ == AnchorMode::Always && caller == MediaFlavor::Plain) anchor = true;
     if (!anchor) return 0;

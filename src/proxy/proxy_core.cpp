@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
 
 #include "common/counters.hpp"
 #include "proxy/routing.hpp"
@@ -92,6 +93,7 @@ struct ProxyCoreImpl {
   std::unordered_map<ClientTxnId, std::pair<ServerTxnId, std::size_t>> clients;
   Stats stats;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+  std::deque<ListenPoint> client_lps;  ///< see client_listen_point()
 
   ProxyCoreImpl(TimerService& t, const Domains& d, NetworkView& n, Resolver& r, ProxyConfig c)
       : timers(t), domains(d), net(n), resolver(r), cfg(std::move(c)) {}
@@ -106,6 +108,44 @@ struct ProxyCoreImpl {
       if (fallback == nullptr) fallback = &lp;
     }
     return fallback;
+  }
+
+  /// The WS/WSS "listen point" of requests sent over an outbound WebSocket connection when
+  /// sipws has no listener of that protocol: Via and Record-Route carry the WS/WSS token
+  /// (RFC 7118 s.5.2) with the host and port of `base` (the incoming listen point, else the
+  /// first one). Stable pointers (std::deque). nullptr if sipws listens nowhere.
+  const ListenPoint* client_listen_point(Protocol p, const ListenPoint* base) {
+    if (base == nullptr && !net.listen_points().empty()) base = &net.listen_points().front();
+    if (base == nullptr) return nullptr;
+    for (const auto& lp : client_lps) {
+      if (lp.protocol == p && lp.local == base->local && lp.advertised == base->advertised) {
+        return &lp;
+      }
+    }
+    client_lps.push_back(ListenPoint{p, base->local, base->advertised});
+    return &client_lps.back();
+  }
+
+  /// True if `flow` is an open WS/WSS flow. A flow token of ours naming one pins the next hop
+  /// even when Route entries remain (RFC 5626 s.5.3): the peer at the other end of a
+  /// WebSocket (a browser, or a server sipws connected to as a client, whose own Record-Route
+  /// entry is next) may be unreachable but over that connection.
+  bool websocket_flow_alive(FlowId flow) const {
+    const auto p = net.flow_protocol(flow);
+    return p && is_websocket(*p) && net.flow_alive(flow);
+  }
+
+  /// RFC 7118 s.5.2 / RFC 6761 s.6.4: a WebSocket client's Contact / Via host.
+  static bool is_invalid_host(std::string_view host) {
+    constexpr std::string_view kInvalid = ".invalid";
+    if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+    if (host.size() < kInvalid.size()) return host == "invalid";
+    const std::string_view tail = host.substr(host.size() - kInvalid.size());
+    for (std::size_t k = 0; k < tail.size(); ++k) {
+      const char c = tail[k] >= 'A' && tail[k] <= 'Z' ? static_cast<char>(tail[k] + 32) : tail[k];
+      if (c != kInvalid[k]) return false;
+    }
+    return true;
   }
 
   const ListenPoint* listen_point_of(const Source& src) const {
@@ -363,7 +403,8 @@ struct ProxyCoreImpl {
   /// Finds the destination of branch `i` from a flow token, its top Route or Request-URI.
   void resolve_branch(ServerCtx& ctx, std::size_t i) {
     Branch& b = ctx.branches[i];
-    if (ctx.route_flow != kNoFlow && b.request.count(HeaderId::Route) == 0) {
+    if (ctx.route_flow != kNoFlow &&
+        (b.request.count(HeaderId::Route) == 0 || websocket_flow_alive(ctx.route_flow))) {
       if (auto peer = net.flow_peer(ctx.route_flow)) {
         b.dest.flow = ctx.route_flow;
         b.dest.endpoint = *peer;
@@ -395,8 +436,9 @@ struct ProxyCoreImpl {
       start_branch(ctx, i);
       return;
     }
-    if (is_websocket(hop->protocol)) {
-      // A browser's contact (*.invalid) is reachable only over its flow.
+    if (is_websocket(hop->protocol) && is_invalid_host(hop->host)) {
+      // A browser's contact (RFC 7118 s.5.2: *.invalid) is reachable only over its flow; other
+      // WS/WSS hosts are servers the WebSocket client dials.
       fail_branch(ctx, i, 480, "Temporarily Unavailable");
       return;
     }
@@ -483,6 +525,9 @@ struct ProxyCoreImpl {
       return;
     }
     const ListenPoint* out_lp = listen_point_for(b.dest.protocol, &b.dest.endpoint.address);
+    if (out_lp == nullptr && is_websocket(b.dest.protocol)) {
+      out_lp = client_listen_point(b.dest.protocol, ctx.in_lp);
+    }
     if (out_lp == nullptr) out_lp = ctx.in_lp;
     if (out_lp == nullptr) {
       if (fail_over(ctx, i, 503)) return;
@@ -701,7 +746,7 @@ struct ProxyCoreImpl {
     } else {
       hop = next_hop_for(fwd.request_uri());
     }
-    if (flow != kNoFlow && fwd.count(HeaderId::Route) == 0) {
+    if (flow != kNoFlow && (fwd.count(HeaderId::Route) == 0 || websocket_flow_alive(flow))) {
       auto peer = net.flow_peer(flow);
       if (!peer) {
         stats.acks_dropped.inc();
@@ -726,7 +771,7 @@ struct ProxyCoreImpl {
       send_ack(std::move(fwd), dest, src);
       return;
     }
-    if (is_websocket(hop->protocol)) {
+    if (is_websocket(hop->protocol) && is_invalid_host(hop->host)) {
       stats.acks_dropped.inc();
       return;
     }
@@ -757,6 +802,9 @@ struct ProxyCoreImpl {
 
   void send_ack(Message fwd, const Destination& dest, const Source& src) {
     const ListenPoint* out_lp = listen_point_for(dest.protocol, &dest.endpoint.address);
+    if (out_lp == nullptr && is_websocket(dest.protocol)) {
+      out_lp = client_listen_point(dest.protocol, listen_point_of(src));
+    }
     if (out_lp == nullptr) out_lp = listen_point_of(src);
     if (out_lp == nullptr) {
       stats.acks_dropped.inc();

@@ -217,6 +217,7 @@ class TransportLayerImpl final : public FlowHost {
         return connect_and_send(dest, std::move(bytes));
       case Protocol::Ws:
       case Protocol::Wss:
+        if (ws_dialer_ != nullptr) return ws_dialer_->send(dest, std::move(bytes));
         if (auto f = flows_.find_by_peer(dest.protocol, dest.endpoint)) {
           return f->send(std::move(bytes));
         }
@@ -255,6 +256,7 @@ class TransportLayerImpl final : public FlowHost {
   FlowTable flows_;
   std::vector<ListenPoint> listen_points_;
   std::shared_ptr<ssl::context> client_tls_;
+  Dialer* ws_dialer_ = nullptr;
 
  private:
   void close_all() {
@@ -371,6 +373,8 @@ void TransportLayer::listen_tls(const Endpoint& ep, std::shared_ptr<ssl::context
 void TransportLayer::set_tls_client_context(std::shared_ptr<ssl::context> ctx) {
   impl_->client_tls_ = std::move(ctx);
 }
+
+void TransportLayer::set_websocket_dialer(Dialer* dialer) { impl_->ws_dialer_ = dialer; }
 
 void TransportLayer::add_listen_point(ListenPoint lp) {
   impl_->listen_points_.push_back(std::move(lp));

@@ -20,6 +20,7 @@
 #include "common/net.hpp"
 #include "sip/message.hpp"
 #include "sip/txn/transaction_layer.hpp"
+#include "transport/dialer.hpp"
 #include "transport/flow.hpp"
 
 namespace sipws::transport {
@@ -62,9 +63,15 @@ class TransportLayer final : public sip::txn::Sender {
   /// The first listen point of protocol `p`, or nullptr.
   const ListenPoint* listen_point(Protocol p) const;
 
+  /// Sets the dialer that opens outbound WS/WSS connections (ws::Connector); not owned, must
+  /// outlive the layer's last send(). Without one, WS/WSS destinations need a live flow.
+  void set_websocket_dialer(Dialer* dialer);
+
   /// Transport selector (s.18.1.1): an open flow if `dest.flow` (or a flow to the same
   /// protocol+peer) exists; else UDP sendto, or a new TCP/TLS connection with the message queued
-  /// until connected. WS/WSS without a live flow fail. Returns false on immediate failure.
+  /// until connected. WS/WSS: `dest.flow` if set (gone => failure: a browser cannot be
+  /// dialled), else the WebSocket dialer (an open outbound flow to that peer, or a new
+  /// connection). Returns false on immediate failure.
   bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override;
 
   /// Common receive path for one complete message (a datagram, a framed stream message or one

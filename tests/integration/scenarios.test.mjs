@@ -109,3 +109,47 @@ test('scenarios: uac_call_info.xml waits for the callee INFO before its BYE', (t
     assert.equal(r.uac.code, 0, 'UAC exit code');
     assert.equal(r.uas.code, 0, 'UAS exit code');
   }));
+
+// Scenarios of ws-client.test.mjs.
+
+test('scenarios: uas_call_bye.xml hangs up and uac_call_wait_bye.xml gets that BYE', (t) =>
+  withScope(t, async (s) => {
+    const [uasPort, uacPort] = [await freePort(), await freePort()];
+    const r = await pair(
+      s,
+      { scenario: 'uas_call_bye.xml', port: uasPort },
+      {
+        scenario: 'uac_call_wait_bye.xml',
+        port: uacPort,
+        remote: `127.0.0.1:${uasPort}`,
+        keys: { target_uri: `sip:service@127.0.0.1:${uasPort}` },
+      },
+    );
+    assert.equal(r.uac.code, 0, 'UAC exit code');
+    assert.equal(r.uas.code, 0, 'UAS exit code');
+  }));
+
+for (const code of [500, 503, 480]) {
+  const ok = code !== 480;
+  test(`scenarios: uac_fail_5xx.xml ${ok ? 'accepts' : 'fails on'} a ${code}`, (t) =>
+    withScope(t, async (s) => {
+      const [uasPort, uacPort] = [await freePort(), await freePort()];
+      const r = await pair(
+        s,
+        { scenario: rejectScenario(s, code), port: uasPort },
+        {
+          scenario: 'uac_fail_5xx.xml',
+          port: uacPort,
+          remote: `127.0.0.1:${uasPort}`,
+          keys: { target_uri: `sip:bob@127.0.0.1:${uasPort}` },
+          args: ok ? [] : ['-recv_timeout', '2000'],
+        },
+      );
+      if (ok) {
+        assert.equal(r.uac.code, 0, 'UAC exit code');
+        assert.equal(r.uas.code, 0, 'UAS exit code');
+      } else {
+        assert.notEqual(r.uac.code, 0, 'the UAC should fail on a 480');
+      }
+    }));
+}

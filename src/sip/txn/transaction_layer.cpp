@@ -196,6 +196,18 @@ class TransactionLayerImpl {
     return id;
   }
 
+  void transport_failed(Protocol protocol, const Endpoint& endpoint) {
+    for (auto& [id, t] : clients_) {
+      const bool waiting = t->state == ClientState::Calling || t->state == ClientState::Trying;
+      if (!waiting || t->dest.flow != kNoFlow || t->dest.protocol != protocol ||
+          t->dest.endpoint != endpoint) {
+        continue;
+      }
+      stats().send_failures.inc();
+      fail_client(*t, true);
+    }
+  }
+
   const Message* server_request(ServerTxnId id) const {
     auto it = servers_.find(id);
     return it == servers_.end() ? nullptr : &it->second->request;
@@ -607,6 +619,10 @@ void TransactionLayer::respond(ServerTxnId id, const Message& response) {
 
 ClientTxnId TransactionLayer::send_request(const Message& request, const Destination& dest) {
   return impl_->send_request(request, dest);
+}
+
+void TransactionLayer::transport_failed(Protocol protocol, const Endpoint& endpoint) {
+  impl_->transport_failed(protocol, endpoint);
 }
 
 const Message* TransactionLayer::server_request(ServerTxnId id) const {

@@ -97,6 +97,13 @@ class TransactionLayer {
   /// A branch + method already in use fails the new transaction (on_client_failure, true).
   ClientTxnId send_request(const Message& request, const Destination& dest);
 
+  /// A connection to `protocol`/`endpoint` could not be opened (reported later by the
+  /// transport, e.g. a WebSocket client connection refused or its handshake failed): every
+  /// client transaction sending there without a flow and still without a response fails with
+  /// a transport error (RFC 3261 s.17.1.4; reported through on_client_failure, never
+  /// re-entrantly), so the TU can fail over at once instead of waiting for Timer B/F.
+  void transport_failed(Protocol protocol, const Endpoint& endpoint);
+
   /// The request that created server transaction `id`, or nullptr if it is gone.
   const Message* server_request(ServerTxnId id) const;
   /// The Source of that request, or nullptr.

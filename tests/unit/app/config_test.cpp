@@ -127,7 +127,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"ws_auth=basic"}, "ws_auth"},
         BadCase{{"ws_auth_secret=short"}, "ws_auth_secret"},
         BadCase{{"ws_session_lifetime=10"}, "ws_session_lifetime"},
-        BadCase{{"ws_session_lifetime=forever"}, "ws_session_lifetime"}));
+        BadCase{{"ws_session_lifetime=forever"}, "ws_session_lifetime"},
+        BadCase{{"ws_peers=http://pbx.example.com/"}, "ws_peers"},
+        BadCase{{"ws_peers=ws://127.0.0.1:8080/,wss://:443/"}, "ws_peers"},
+        BadCase{{"ws_client_verify=sometimes"}, "ws_client_verify"},
+        BadCase{{"ws_client_resource=ws"}, "ws_client_resource"}));
+
+TEST(Config, WebSocketClientKeys) {
+  Config d = load_config(std::nullopt, {});
+  EXPECT_TRUE(d.ws_peers.empty());
+  EXPECT_TRUE(d.ws_client_ca_file.empty());
+  EXPECT_TRUE(d.ws_client_verify);
+  EXPECT_EQ(d.ws_client_resource, "/");
+  Config c = load_config(std::nullopt, {"ws_peers=ws://127.0.0.1:8080/, wss://pbx.example.com/sip",
+                                        "ws_client_ca_file=/etc/ssl/pbx.pem",
+                                        "ws_client_verify=false", "ws_client_resource=/ws"});
+  ASSERT_EQ(c.ws_peers.size(), 2u);
+  EXPECT_EQ(c.ws_peers[1], "wss://pbx.example.com/sip");
+  EXPECT_EQ(c.ws_client_ca_file, "/etc/ssl/pbx.pem");
+  EXPECT_FALSE(c.ws_client_verify);
+  EXPECT_EQ(c.ws_client_resource, "/ws");
+}
 
 TEST(Config, DnsCacheKeys) {
   Config d = load_config(std::nullopt, {});

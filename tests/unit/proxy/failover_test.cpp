@@ -286,5 +286,50 @@ TEST_F(FailoverTest, SipsRequestUriIsLocatedAsSecure) {
   EXPECT_TRUE(resolver.last_secure);
 }
 
+// ---------------------------------------------------------------- WebSocket servers as next hops
+
+TEST_F(FailoverTest, WebSocketServerWithARealHostIsLocatedAndDialled) {
+  resolver.list = {dest(Protocol::Ws, "127.0.0.30", 8080), dest(Protocol::Wss, "127.0.0.31", 443)};
+  receive(request("INVITE", "sip:bob@svc.example.net;transport=ws"));
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  timers.advance(Millis(0));
+  EXPECT_EQ(resolver.locates, 1);
+  Sent first = wire.pop_request();
+  EXPECT_EQ(first.dest.protocol, Protocol::Ws);
+  EXPECT_EQ(first.dest.endpoint.to_string(), "127.0.0.30:8080");
+  EXPECT_EQ(first.dest.flow, kNoFlow);  // the transport's WebSocket client opens (or reuses) one
+  // No WS listener here: the Via still says WS (RFC 7118 s.5.2), with sipws's host and port,
+  // and so does the Record-Route entry facing the WebSocket side.
+  EXPECT_EQ(first.msg.top_via().transport, "WS");
+  EXPECT_EQ(first.msg.top_via().host, "127.0.0.1");
+  EXPECT_EQ(first.msg.top_via().port, 5060);
+  ASSERT_NE(first.msg.find(HeaderId::RecordRoute), nullptr);
+  EXPECT_NE(first.msg.find(HeaderId::RecordRoute)->value.find("transport=ws"), std::string::npos);
+
+  // The connection could not be opened: the transport reports it, the branch fails over.
+  txns.transport_failed(Protocol::Ws, first.dest.endpoint);
+  timers.advance(Millis(0));
+  Sent second = wire.pop_request();
+  EXPECT_EQ(second.dest.protocol, Protocol::Wss);
+  EXPECT_EQ(second.dest.endpoint.to_string(), "127.0.0.31:443");
+  EXPECT_EQ(second.msg.top_via().transport, "WSS");
+  txns.transport_failed(Protocol::Wss, second.dest.endpoint);
+  timers.advance(Millis(0));
+  EXPECT_EQ(upstream_finals(), std::vector<int>{500});  // 503 from the last one, s.16.7
+}
+
+TEST_F(FailoverTest, BrowserContactsAreNeverDialled) {
+  int n = 0;
+  for (const char* ruri :
+       {"sip:alice@df7jal23ls0d.invalid;transport=ws", "sip:alice@X.INVALID;transport=wss",
+        "sip:alice@a.invalid.;transport=ws"}) {
+    wire.sent.clear();
+    receive(request("MESSAGE", ruri, "z9hG4bKinv" + std::to_string(++n)));
+    timers.advance(Millis(0));
+    EXPECT_EQ(upstream_finals(), std::vector<int>{480}) << ruri;
+  }
+  EXPECT_EQ(resolver.locates, 0);
+}
+
 }  // namespace
 }  // namespace sipws::proxy

@@ -265,6 +265,43 @@ TEST_F(ProxyCoreTest, WebSocketToUdpGetsTwoRecordRoutesWithFlowToken) {
   EXPECT_EQ(bye.msg.top_via().transport, "WS");
 }
 
+TEST_F(ProxyCoreTest, WebSocketFlowTokenPinsTheNextHopEvenWithRoutesLeft) {
+  // Another proxy (e.g. a sipws acting as a WebSocket client) connected to us over WS flow 7
+  // and record-routed itself: its entry follows ours. Its WS side can only be reached over
+  // the connection it opened, so the request goes over flow 7 with its Route entry kept.
+  net.flows[7] = ws_source(7).peer;
+  receive(
+      "BYE sip:sipp@127.0.0.3:5062 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye7\r\nMax-Forwards: 70\r\n"
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:" +
+          flow_token_user(7) +
+          "@127.0.0.1:8080;transport=ws;lr>, <sip:127.0.0.9:8088;transport=ws;lr>\r\n"
+          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:sipp@example.net>;tag=a1\r\n"
+          "Call-ID: call-7@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+      udp_source(5070));
+  Sent bye = wire.pop();
+  EXPECT_EQ(bye.msg.method(), sip::Method::Bye);
+  EXPECT_EQ(bye.dest.flow, 7u);
+  ASSERT_EQ(bye.msg.count(HeaderId::Route), 1u);
+  EXPECT_EQ(bye.msg.find(HeaderId::Route)->value, "<sip:127.0.0.9:8088;transport=ws;lr>");
+
+  // A TCP flow token does not: the remaining Route is followed (dialled) as before.
+  net.flows[5] = Endpoint{boost::asio::ip::make_address("127.0.0.5"), 40005};
+  receive(
+      "BYE sip:sipp@127.0.0.3:5062 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye8\r\nMax-Forwards: 70\r\n"
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:" +
+          flow_token_user(5) +
+          "@127.0.0.1:5060;transport=tcp;lr>, <sip:127.0.0.9:5090;transport=tcp;lr>\r\n"
+          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:sipp@example.net>;tag=a1\r\n"
+          "Call-ID: call-8@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+      udp_source(5070));
+  Sent bye2 = wire.pop();
+  EXPECT_EQ(bye2.msg.method(), sip::Method::Bye);
+  EXPECT_EQ(bye2.dest.flow, kNoFlow);
+  EXPECT_EQ(bye2.dest.endpoint.to_string(), "127.0.0.9:5090");
+}
+
 TEST_F(ProxyCoreTest, DeadFlowTokenGives430) {
   receive(
       "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"

@@ -265,6 +265,31 @@ TEST_F(TxnTest, RetransmissionSendFailureFailsTheTransaction) {
   EXPECT_EQ(tu.events.size(), 1u);
 }
 
+TEST_F(TxnTest, TransportFailedFailsWaitingTransactionsToThatDestinationOnly) {
+  Destination ws = tcp_dest();
+  ws.protocol = Protocol::Ws;
+  ws.flow = kNoFlow;  // dialled, no flow yet
+  const ClientTxnId waiting = layer.send_request(downstream_invite().msg(), ws);
+  Req answered_req = downstream_options();
+  const ClientTxnId answered = layer.send_request(answered_req.msg(), ws);
+  layer.receive(answered_req.response(100, "x"), udp_src());  // Proceeding: it got through
+  Req other_req = downstream_options();
+  other_req.via = "SIP/2.0/WS 203.0.113.1:80;branch=z9hG4bK-out3";
+  const ClientTxnId other = layer.send_request(other_req.msg(), tcp_dest());  // TCP, same peer
+  timers.advance(milliseconds(0));
+  EXPECT_EQ(tu.count(Event::ClientFailure), 0u);
+
+  layer.transport_failed(Protocol::Ws, ws.endpoint);
+  EXPECT_EQ(tu.count(Event::ClientFailure), 0u);  // never re-entrantly
+  timers.advance(milliseconds(0));
+  ASSERT_EQ(tu.count(Event::ClientFailure), 1u);
+  const auto& ev = tu.events.back();
+  EXPECT_EQ(ev.id, waiting);
+  EXPECT_TRUE(ev.transport_error);
+  EXPECT_NE(layer.client_request(answered), nullptr);
+  EXPECT_NE(layer.client_request(other), nullptr);
+}
+
 TEST_F(TxnTest, DuplicateBranchFailsTheNewTransactionOnly) {
   const Req opt = downstream_options();
   const ClientTxnId first = layer.send_request(opt.msg(), udp_dest());

@@ -1,0 +1,464 @@
+// ws::Connector (RFC 7118 client role) against a real ws::Listener on 127.0.0.1 (WS and WSS
+// with the dev certificate), and against a bare websocketpp server for the misbehaving-server
+// cases. Everything runs on one io_context driven by the test thread; waits are bounded.
+
+#include "ws/client.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+#include <websocketpp/config/asio_no_tls.hpp>
+#include <websocketpp/server.hpp>
+
+#include "common/counters.hpp"
+#include "transport/flow.hpp"
+#include "transport/tls.hpp"
+#include "ws/listener.hpp"
+
+namespace sipws::ws {
+namespace {
+
+namespace fs = std::filesystem;
+namespace wsp = websocketpp;
+using namespace std::chrono_literals;
+using Bytes = std::shared_ptr<const std::string>;
+
+std::uint64_t counter(const char* name) { return counters().get(name).value(); }
+
+Bytes msg(const std::string& s) { return std::make_shared<const std::string>(s); }
+
+const std::string kOptions =
+    "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS 127.0.0.1:5060;branch=z9hG4bK-1\r\n"
+    "From: <sip:a@example.com>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: c1\r\n"
+    "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+
+std::string numbered(int i) { return kOptions + "X-N: " + std::to_string(i); }
+
+/// A websocketpp server that does what ws::Listener never does: accept an upgrade without
+/// selecting `sip`, or ignore pings.
+class BareServer {
+ public:
+  using Server = wsp::server<wsp::config::asio>;
+
+  BareServer(boost::asio::io_context& io, bool select_sip, bool answer_pings) {
+    s_.clear_access_channels(wsp::log::alevel::all);
+    s_.clear_error_channels(wsp::log::elevel::all);
+    s_.init_asio(&io);
+    s_.set_reuse_addr(true);
+    s_.set_validate_handler([this, select_sip](wsp::connection_hdl h) {
+      if (select_sip) s_.get_con_from_hdl(h)->select_subprotocol("sip");
+      return true;
+    });
+    s_.set_open_handler([this](wsp::connection_hdl) { ++opened; });
+    s_.set_close_handler([this](wsp::connection_hdl h) {
+      ++closed;
+      last_close_code = s_.get_con_from_hdl(h)->get_remote_close_code();
+    });
+    s_.set_ping_handler([this, answer_pings](wsp::connection_hdl, std::string) {
+      ++pings;
+      return answer_pings;
+    });
+    s_.listen(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    s_.start_accept();
+    boost::system::error_code ec;
+    port = s_.get_local_endpoint(ec).port();
+  }
+  ~BareServer() {
+    wsp::lib::error_code ec;
+    s_.stop_listening(ec);
+  }
+
+  std::uint16_t port = 0;
+  int opened = 0;
+  int closed = 0;
+  int pings = 0;
+  int last_close_code = -1;
+
+ private:
+  Server s_;
+};
+
+class WsClientTest : public ::testing::Test {
+ protected:
+  ~WsClientTest() override {
+    connector_.reset();
+    listener_.reset();
+    if (!tmp_.empty()) fs::remove_all(tmp_);
+  }
+
+  /// A ws::Listener (WSS with the dev certificate when `tls`) on 127.0.0.1, port 0.
+  void start_server(bool tls = false, Millis ping_interval = Millis(0)) {
+    ListenerConfig cfg;
+    cfg.listen = Endpoint{boost::asio::ip::make_address("127.0.0.1"), 0};
+    cfg.ping_interval = ping_interval;
+    if (tls) {
+      const auto cert = transport::ensure_dev_certificate(tls_dir());
+      cfg.tls = transport::make_server_tls_context(cert.cert_path, cert.key_path);
+    }
+    listener_ = std::make_unique<Listener>(
+        io_, server_flows_, [this](Bytes b, const Source& s) { server_rx_.emplace_back(*b, s); },
+        cfg);
+    listener_->start();
+  }
+
+  void start_connector(ConnectorConfig cfg = {}) {
+    cfg.on_connect_failed = [this](Protocol p, const Endpoint& ep) {
+      failures_.emplace_back(p, ep);
+      failure_times_.push_back(SteadyClock::now());
+    };
+    connector_ = std::make_unique<Connector>(
+        io_, client_flows_, [this](Bytes b, const Source& s) { client_rx_.emplace_back(*b, s); },
+        std::move(cfg));
+  }
+
+  std::string tls_dir() {
+    if (tmp_.empty()) {
+      std::string tmpl = (fs::temp_directory_path() / "sipws-wsc-XXXXXX").string();
+      if (mkdtemp(tmpl.data()) != nullptr) tmp_ = tmpl;
+    }
+    return tmp_ + "/certs";
+  }
+  std::string ca_file() { return transport::ensure_dev_certificate(tls_dir()).cert_path; }
+
+  Destination server_dest(Protocol p = Protocol::Ws, std::string host = {}) const {
+    Destination d;
+    d.protocol = p;
+    d.endpoint = listener_->local_endpoint();
+    d.host = std::move(host);
+    return d;
+  }
+
+  bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      io_.run_one_for(20ms);
+    }
+    return true;
+  }
+  void run_for(std::chrono::milliseconds d) {
+    const auto deadline = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < deadline) io_.run_one_for(10ms);
+  }
+
+  /// A port on 127.0.0.1 with nothing listening (bound then closed).
+  std::uint16_t closed_port() {
+    boost::asio::ip::tcp::acceptor a(io_, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = a.local_endpoint().port();
+    a.close();
+    return port;
+  }
+
+  boost::asio::io_context io_;
+  transport::FlowTable server_flows_;
+  transport::FlowTable client_flows_;
+  std::unique_ptr<Listener> listener_;
+  std::unique_ptr<Connector> connector_;
+  std::vector<std::pair<std::string, Source>> server_rx_;
+  std::vector<std::pair<std::string, Source>> client_rx_;
+  std::vector<std::pair<Protocol, Endpoint>> failures_;
+  std::vector<TimePoint> failure_times_;
+  std::string tmp_;
+};
+
+// ---------------------------------------------------------------- pure helpers
+
+TEST(WsUrl, ParsesSchemesHostsPortsAndResources) {
+  auto u = parse_ws_url("wss://pbx.example.com:8443/ws/sip");
+  ASSERT_TRUE(u);
+  EXPECT_TRUE(u->secure);
+  EXPECT_EQ(u->protocol(), Protocol::Wss);
+  EXPECT_EQ(u->host, "pbx.example.com");
+  EXPECT_EQ(u->port, 8443);
+  EXPECT_EQ(u->resource, "/ws/sip");
+  EXPECT_FALSE(u->host_is_ip());
+  EXPECT_EQ(u->to_string(), "wss://pbx.example.com:8443/ws/sip");
+
+  u = parse_ws_url("WS://127.0.0.1");
+  ASSERT_TRUE(u);
+  EXPECT_FALSE(u->secure);
+  EXPECT_EQ(u->port, 80);
+  EXPECT_EQ(u->resource, "/");
+  EXPECT_TRUE(u->host_is_ip());
+
+  u = parse_ws_url("wss://[::1]/");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->port, 443);
+  EXPECT_EQ(u->to_string(), "wss://[::1]:443/");
+
+  for (const char* bad :
+       {"http://x/", "ws://", "ws://:80/", "ws://h:0/", "ws://h:99999/", "ws://h:/", "ws://u@h/",
+        "ws://[::1/", "ws://h:80/a b", "ws//h/", "ws://[nothex]:80/"}) {
+    EXPECT_FALSE(parse_ws_url(bad)) << bad;
+  }
+}
+
+TEST(ReconnectDelay, DoublesFromMinToMaxWithJitter) {
+  const Millis min(1000), max(60000);
+  EXPECT_EQ(reconnect_delay(0, min, max, 0.5), Millis(1000));
+  EXPECT_EQ(reconnect_delay(1, min, max, 0.5), Millis(2000));
+  EXPECT_EQ(reconnect_delay(5, min, max, 0.5), Millis(32000));
+  EXPECT_EQ(reconnect_delay(6, min, max, 0.5), Millis(60000));
+  EXPECT_EQ(reconnect_delay(40, min, max, 0.5), Millis(60000));    // no overflow
+  EXPECT_EQ(reconnect_delay(0, min, max, 0.0), Millis(750));       // -25 %
+  EXPECT_EQ(reconnect_delay(2, min, max, 0.999), Millis(4998));    // just under +25 %
+  EXPECT_EQ(reconnect_delay(10, min, max, 0.999), Millis(60000));  // never above max
+}
+
+// ---------------------------------------------------------------- against ws::Listener
+
+TEST_F(WsClientTest, ConnectsOffersSipAndCarriesMessagesBothWays) {
+  start_server();
+  start_connector();
+  const auto opened_before = counter("ws_client_connections_opened");
+  ASSERT_TRUE(connector_->send(server_dest(), msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 1; }));
+  EXPECT_EQ(server_rx_[0].first, kOptions);
+  EXPECT_EQ(server_rx_[0].second.protocol, Protocol::Ws);
+  EXPECT_EQ(counter("ws_client_connections_opened"), opened_before + 1);
+
+  // The client side is a flow in its table, WS, to the listener's endpoint.
+  ASSERT_EQ(client_flows_.size(), 1u);
+  auto cf = client_flows_.all().front();
+  EXPECT_EQ(cf->protocol(), Protocol::Ws);
+  EXPECT_EQ(cf->peer(), listener_->local_endpoint());
+  EXPECT_EQ(cf->local(), server_rx_[0].second.peer);
+  EXPECT_EQ(connector_->open_count(), 1u);
+
+  // The server answers on its flow; the client delivers it stamped with the client flow.
+  auto sf = server_flows_.find(server_rx_[0].second.flow);
+  ASSERT_TRUE(sf);
+  ASSERT_TRUE(sf->send(msg("SIP/2.0 200 OK\r\n\r\n")));
+  ASSERT_TRUE(run_until([&] { return client_rx_.size() == 1; }));
+  EXPECT_EQ(client_rx_[0].first, "SIP/2.0 200 OK\r\n\r\n");
+  EXPECT_EQ(client_rx_[0].second.protocol, Protocol::Ws);
+  EXPECT_EQ(client_rx_[0].second.flow, cf->id());
+  EXPECT_EQ(client_rx_[0].second.peer, listener_->local_endpoint());
+  EXPECT_TRUE(failures_.empty());
+}
+
+TEST_F(WsClientTest, ReusesOneConnectionForEverySendToThatPeer) {
+  start_server();
+  start_connector();
+  const auto connects_before = counter("ws_client_connects");
+  // Two sends while connecting (queued, in order), then more once open.
+  ASSERT_TRUE(connector_->send(server_dest(), msg(numbered(1))));
+  ASSERT_TRUE(connector_->send(server_dest(), msg(numbered(2))));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 2; }));
+  ASSERT_TRUE(connector_->send(server_dest(), msg(numbered(3))));
+  // The flow is also reachable through the table by its id (what the proxy's flow tokens use).
+  const FlowId id = client_flows_.all().front()->id();
+  ASSERT_TRUE(client_flows_.find(id)->send(msg(numbered(4))));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 4; }));
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(server_rx_[i].first, numbered(i + 1));
+    EXPECT_EQ(server_rx_[i].second.flow, server_rx_[0].second.flow);
+  }
+  EXPECT_EQ(counter("ws_client_connects"), connects_before + 1);
+  EXPECT_EQ(server_flows_.size(), 1u);
+  EXPECT_EQ(client_flows_.size(), 1u);
+}
+
+TEST_F(WsClientTest, FailedConnectDropsQueuedMessagesAndReportsTheDestination) {
+  start_connector();
+  Destination d;
+  d.protocol = Protocol::Ws;
+  d.endpoint = Endpoint{boost::asio::ip::make_address("127.0.0.1"), closed_port()};
+  const auto failures_before = counter("ws_client_connect_failures");
+  ASSERT_TRUE(connector_->send(d, msg(kOptions)));  // queued: the failure comes later
+  ASSERT_TRUE(run_until([&] { return !failures_.empty(); }));
+  EXPECT_EQ(failures_[0].first, Protocol::Ws);
+  EXPECT_EQ(failures_[0].second, d.endpoint);
+  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before + 1);
+  EXPECT_EQ(client_flows_.size(), 0u);
+  EXPECT_EQ(connector_->open_count(), 0u);
+}
+
+TEST_F(WsClientTest, WssVerifiesTheServerAgainstTheConfiguredCa) {
+  start_server(/*tls=*/true);
+  ConnectorConfig cfg;
+  cfg.tls = make_wss_client_context(true, ca_file());
+  start_connector(cfg);
+  // By address (the certificate's IP:127.0.0.1) and by name (DNS:localhost, sent as SNI).
+  ASSERT_TRUE(connector_->send(server_dest(Protocol::Wss), msg(numbered(1))));
+  ASSERT_TRUE(connector_->send(server_dest(Protocol::Wss, "localhost"), msg(numbered(2))));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 2; })) << failures_.size();
+  EXPECT_EQ(server_rx_[0].second.protocol, Protocol::Wss);
+  EXPECT_TRUE(failures_.empty());
+  // Two connections: one verified for the address, one for the name.
+  EXPECT_EQ(client_flows_.size(), 2u);
+  for (const auto& f : client_flows_.all()) EXPECT_EQ(f->protocol(), Protocol::Wss);
+}
+
+TEST_F(WsClientTest, TransportWsDestinationRidesAnOpenWssFlowToThatAddress) {
+  start_server(/*tls=*/true);
+  ConnectorConfig cfg;
+  cfg.tls = make_wss_client_context(true, ca_file());
+  start_connector(cfg);
+  ASSERT_TRUE(connector_->send(server_dest(Protocol::Wss), msg(numbered(1))));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 1; }));
+  // RFC 7118 s.5.2: `transport=ws` also names WSS servers (Kamailio's Record-Route does).
+  ASSERT_TRUE(connector_->send(server_dest(Protocol::Ws), msg(numbered(2))));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 2; }));
+  EXPECT_EQ(server_rx_[1].second.flow, server_rx_[0].second.flow);
+  EXPECT_EQ(client_flows_.size(), 1u);
+}
+
+TEST_F(WsClientTest, WssRefusesAWrongHostNameOrAnUntrustedCertificate) {
+  start_server(/*tls=*/true);
+  ConnectorConfig cfg;
+  cfg.tls = make_wss_client_context(true, ca_file());
+  start_connector(cfg);
+  ASSERT_TRUE(connector_->send(server_dest(Protocol::Wss, "sip.example.com"), msg(kOptions)));
+  // Reported for WSS, and for WS to that address (transport=ws requests may ride a WSS flow).
+  ASSERT_TRUE(run_until([&] { return failures_.size() == 2; }));
+  EXPECT_EQ(failures_[0].first, Protocol::Wss);
+  EXPECT_EQ(failures_[1].first, Protocol::Ws);
+  EXPECT_EQ(failures_[1].second, listener_->local_endpoint());
+
+  // Trust store without the dev certificate (system CAs only).
+  failures_.clear();
+  ConnectorConfig system_only;
+  system_only.tls = make_wss_client_context(true, "");
+  start_connector(system_only);
+  ASSERT_TRUE(connector_->send(server_dest(Protocol::Wss), msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return failures_.size() == 2; }));
+  run_for(50ms);
+  EXPECT_TRUE(server_rx_.empty());
+  EXPECT_EQ(server_flows_.size(), 0u);
+  EXPECT_EQ(client_flows_.size(), 0u);
+}
+
+TEST_F(WsClientTest, WssWithoutVerificationAcceptsAnyCertificate) {
+  start_server(/*tls=*/true);
+  ConnectorConfig cfg;
+  cfg.tls = make_wss_client_context(false, "");
+  start_connector(cfg);
+  ASSERT_TRUE(connector_->send(server_dest(Protocol::Wss, "sip.example.com"), msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 1; }));
+  EXPECT_TRUE(failures_.empty());
+}
+
+TEST_F(WsClientTest, WssWithoutTlsContextFailsAtOnce) {
+  start_server(/*tls=*/true);
+  start_connector();
+  EXPECT_FALSE(connector_->send(server_dest(Protocol::Wss), msg(kOptions)));
+}
+
+TEST_F(WsClientTest, ConfiguredPeerReconnectsWithBackOffAfterTheServerCloses) {
+  start_server();
+  ConnectorConfig cfg;
+  cfg.reconnect_min = 200ms;
+  cfg.reconnect_max = 400ms;
+  start_connector(cfg);
+  const auto url =
+      parse_ws_url("ws://127.0.0.1:" + std::to_string(listener_->local_endpoint().port) + "/sip");
+  ASSERT_TRUE(url);
+  connector_->add_peer(*url);
+  EXPECT_EQ(connector_->peer_flow(0), kNoFlow);
+  connector_->start();
+  ASSERT_TRUE(run_until([&] { return connector_->peer_flow(0) != kNoFlow; }));
+  const FlowId first = connector_->peer_flow(0);
+  ASSERT_EQ(server_flows_.size(), 1u);
+
+  // A request to that address uses the peer's flow.
+  ASSERT_TRUE(connector_->send(server_dest(), msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 1; }));
+  EXPECT_EQ(server_flows_.size(), 1u);
+
+  // The server closes it: the client forgets the flow and dials again after the back-off
+  // (200 ms -25 % at least).
+  server_flows_.all().front()->close();
+  ASSERT_TRUE(run_until([&] { return client_flows_.find(first) == nullptr; }));
+  const auto closed_at = SteadyClock::now();
+  ASSERT_TRUE(run_until([&] { return connector_->peer_flow(0) != kNoFlow; }));
+  EXPECT_GE(SteadyClock::now() - closed_at, 150ms);
+  EXPECT_NE(connector_->peer_flow(0), first);
+  EXPECT_EQ(client_flows_.size(), 1u);
+  ASSERT_TRUE(run_until([&] { return server_flows_.size() == 1; }));
+
+  // stop(): closed with 1001, no reconnection.
+  connector_->stop();
+  ASSERT_TRUE(run_until([&] { return server_flows_.size() == 0 && client_flows_.size() == 0; }));
+  run_for(500ms);
+  EXPECT_EQ(server_flows_.size(), 0u);
+  EXPECT_FALSE(connector_->send(server_dest(), msg(kOptions)));
+}
+
+TEST_F(WsClientTest, ConfiguredPeerBackOffGrowsWhileTheServerIsDown) {
+  ConnectorConfig cfg;
+  cfg.reconnect_min = 20ms;
+  cfg.reconnect_max = 80ms;
+  start_connector(cfg);
+  const auto url = parse_ws_url("ws://127.0.0.1:" + std::to_string(closed_port()) + "/");
+  connector_->add_peer(*url);
+  connector_->start();
+  ASSERT_TRUE(run_until([&] { return failure_times_.size() >= 5; }));
+  // Attempt n waits reconnect_delay(n): >= 0.75 * 20, 40, 80, 80 ms.
+  const std::vector<Millis> at_least{15ms, 30ms, 60ms, 60ms};
+  for (std::size_t i = 0; i < at_least.size(); ++i) {
+    EXPECT_GE(failure_times_[i + 1] - failure_times_[i], at_least[i]) << "gap " << i;
+  }
+  EXPECT_EQ(connector_->peer_flow(0), kNoFlow);
+}
+
+TEST_F(WsClientTest, PingsIdleFlowsAndKeepsThoseThatAnswer) {
+  start_server();
+  ConnectorConfig cfg;
+  cfg.ping_interval = 50ms;
+  cfg.pong_timeout = 200ms;
+  start_connector(cfg);
+  const auto pings_before = counter("ws_client_keepalive_pings");
+  ASSERT_TRUE(connector_->send(server_dest(), msg(kOptions)));
+  connector_->start();
+  ASSERT_TRUE(run_until([&] { return counter("ws_client_keepalive_pings") >= pings_before + 3; }));
+  EXPECT_EQ(client_flows_.size(), 1u);
+  EXPECT_EQ(server_flows_.size(), 1u);
+}
+
+TEST_F(WsClientTest, ClosesAFlowWhosePeerIgnoresPings) {
+  BareServer bare(io_, /*select_sip=*/true, /*answer_pings=*/false);
+  ConnectorConfig cfg;
+  cfg.ping_interval = 50ms;
+  cfg.pong_timeout = 100ms;
+  start_connector(cfg);
+  connector_->start();
+  Destination d;
+  d.protocol = Protocol::Ws;
+  d.endpoint = Endpoint{boost::asio::ip::make_address("127.0.0.1"), bare.port};
+  const auto timeouts_before = counter("ws_client_keepalive_timeouts");
+  ASSERT_TRUE(connector_->send(d, msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return client_flows_.size() == 1; }));
+  ASSERT_TRUE(run_until([&] { return client_flows_.size() == 0; }));
+  EXPECT_GE(bare.pings, 1);
+  EXPECT_EQ(counter("ws_client_keepalive_timeouts"), timeouts_before + 1);
+}
+
+TEST_F(WsClientTest, RefusesAServerThatDoesNotSelectSip) {
+  BareServer bare(io_, /*select_sip=*/false, /*answer_pings=*/true);
+  start_connector();
+  Destination d;
+  d.protocol = Protocol::Ws;
+  d.endpoint = Endpoint{boost::asio::ip::make_address("127.0.0.1"), bare.port};
+  const auto refused_before = counter("ws_client_subprotocol_refused");
+  ASSERT_TRUE(connector_->send(d, msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return failures_.size() == 1; }));
+  EXPECT_EQ(counter("ws_client_subprotocol_refused"), refused_before + 1);
+  EXPECT_EQ(client_flows_.size(), 0u);  // never became a flow
+  // The client closed the connection (RFC 7118 s.4.1) with 1002.
+  ASSERT_TRUE(run_until([&] { return bare.closed == 1; }));
+  EXPECT_EQ(bare.last_close_code, 1002);
+  // The next send dials again (and fails the same way).
+  ASSERT_TRUE(connector_->send(d, msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return failures_.size() == 2; }));
+}
+
+}  // namespace
+}  // namespace sipws::ws
