@@ -27,7 +27,7 @@ import { scenarioDir as itScenarios } from '../integration/lib/sipp.mjs';
 import { withScope } from '../integration/lib/scope.mjs';
 import { waitFor, withTimeout } from '../integration/lib/wait.mjs';
 import {
-  browserIn, descriptions, dialFromUi, openPhone, signIn, waitBodyState, waitInCall,
+  browserIn, descriptions, dialFromUi, openPhone, phoneState, signIn, waitBodyState, waitInCall,
   waitMediaFlowing,
 } from './lib/browser.mjs';
 import { kG711aPcap, readPcapRtp, startRtpPeer } from './lib/rtp.mjs';
@@ -142,6 +142,58 @@ test('(b) the browser calls a UDP phone through the media bridge: DTLS connects,
     assert.ok(calleeRx >= final.echoed, `sipws received ${calleeRx} from the phone, which sent ${final.echoed}`);
     assert.ok(callerRx >= calleeTx, `browser->phone: sipws received ${callerRx} and relayed ${calleeTx}`);
     assert.ok(callerTx >= st.inbound.packetsReceived, `sipws sent ${callerTx} to the browser, which had received ${st.inbound.packetsReceived}`);
+  }));
+
+test('(b) hold and resume from the page through the bridge: re-INVITEs become plain sendonly/sendrecv offers, the DTLS association is kept, audio resumes', (t) =>
+  withScope(t, async (s) => {
+    const range = mediaPortRange();
+    const d = await daemonIn(s, {
+      extraSets: ['media_anchor=auto', 'media_address=127.0.0.1', `media_ports=${range.low}-${range.high}`],
+    });
+    await d.addUser('alice@localhost', 'alice-pw-1');
+    const phoneRtp = await rtpPeerIn(s, { echo: true });
+    const uasPort = await freePort();
+    const uas = await sippIn(s, 'phone: uas (udp, hold)', {
+      scenario: path.join(scenarios, 'uas_phone_hold.xml'), port: uasPort, keys: { rtp_port: phoneRtp.port },
+    });
+    const browser = await browserIn(s);
+    const page = await openPhone(s, browser, d, { name: 'alice' });
+    await signIn(page, d, { user: 'alice', password: 'alice-pw-1' });
+    await dialFromUi(page, `sip:service@127.0.0.1:${uasPort}`);
+    const invite = await sippReceived(uas, /^INVITE /, 'the INVITE at the phone');
+    const bridgeAtPhone = assertPlainRtp(sipBody(invite.text), range, 'INVITE at the phone');
+    await waitInCall(page);
+    await waitMediaFlowing(page, { packets: kPackets });
+
+    // Hold: JsSIP re-INVITEs with a=sendonly; the phone gets a plain sendonly offer on the same
+    // bridge port, and the browser gets the phone's recvonly answer in WebRTC form.
+    await page.getByTestId('hold').click();
+    await waitFor(async () => (await phoneState(page)).localHold === true, { ms: 10000, what: 'the page on hold' });
+    const invites = (n) => waitFor(() => {
+      const all = sippMessages(uas).filter((m) => m.dir === 'received' && /^INVITE /.test(m.text));
+      return all.length >= n ? all : null;
+    }, { ms: 10000, intervalMs: 100, what: `INVITE number ${n} at the phone` });
+    const hold = (await invites(2))[1];
+    assert.match(sipBody(hold.text), /^a=sendonly\r?$/m, 'the hold re-INVITE is not sendonly');
+    const held = assertPlainRtp(sipBody(hold.text), range, 'hold re-INVITE at the phone');
+    assert.equal(held.port, bridgeAtPhone.port, 'the hold offer moved the bridge port');
+    assert.match((await descriptions(page)).remote, /^a=recvonly\r?$/m, 'the browser did not get the recvonly answer');
+
+    // Resume: sendrecv again, and audio flows again (the phone echoes the browser).
+    await page.getByTestId('hold').click();
+    await waitFor(async () => (await phoneState(page)).localHold === false, { ms: 10000, what: 'the page resumed' });
+    const resume = (await invites(3))[2];
+    assert.match(sipBody(resume.text), /^a=sendrecv\r?$/m, 'the resume re-INVITE is not sendrecv');
+    assert.equal(assertPlainRtp(sipBody(resume.text), range, 'resume re-INVITE at the phone').port, bridgeAtPhone.port);
+    const st = await waitMediaFlowing(page, { packets: kPackets });
+    assert.equal(st.dtlsState, 'connected');
+    // One DTLS handshake for the whole call: the re-INVITEs kept the association.
+    assert.equal((d.stderr().match(/media: DTLS-SRTP up on port/g) || []).length, 1, 'DTLS was set up again');
+
+    await page.getByTestId('hangup').click();
+    await waitBodyState(page, 'call', 'idle');
+    const r = await withTimeout(uas.done, 25000, 'SIPp UAS exit');
+    assert.equal(r.code, 0, 'the phone did not see INVITE, ACK, hold, resume, BYE');
   }));
 
 test('(c) a UDP phone calls the browser through the media bridge, answered from the page: DTLS connects, G.711 from a pcap reaches the browser, the browser reaches the phone', (t) =>
