@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 #include "common/counters.hpp"
@@ -61,6 +62,8 @@ struct MediaAnchor::Call {
   std::string contact[2];
   Destination dest[2];
   std::uint32_t max_cseq[2] = {0, 0};  ///< highest CSeq each side used
+  /// Set while a late offer (made in a 2xx by this side) waits for its answer in the ACK.
+  std::optional<Side> late_offer_from;
 };
 
 struct MediaAnchor::BranchInfo {
@@ -127,6 +130,40 @@ MediaFlavor flavor_of(const Destination& dest) {
 
 }  // namespace
 
+std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& request,
+                                                          const Source& src,
+                                                          const Destination& dest,
+                                                          MediaFlavor caller, int& status) {
+  const MediaFlavor callee = flavor_of(dest);
+  bool anchor = caller != callee;
+  if (mode_ == AnchorMode::Always && caller == MediaFlavor::Plain) anchor = true;
+  if (!anchor) return nullptr;
+  const std::string call_id(request.call_id());
+  auto call = std::make_shared<Call>();
+  call->call_id = call_id;
+  call->caller_tag = std::string(request.from().tag());
+  call->flavor[0] = caller;
+  call->flavor[1] = callee;
+  call->session = MediaSession::make(io_, cfg_, pool_, identity_, caller, callee,
+                                     [this, call_id]() { on_media_timeout(call_id); });
+  if (!call->session) {
+    spdlog::warn("media: no ports left for call {}", call_id);
+    status = 503;
+    return nullptr;
+  }
+  call->from_hdr = header_value(request, HeaderId::From);
+  call->to_hdr = header_value(request, HeaderId::To);
+  call->contact[0] = contact_uri(request);
+  call->dest[0] = Destination{src.protocol, src.peer, src.flow, {}};
+  calls_[call_id] = call;
+  counters().get("media_sessions_created").inc();
+  spdlog::info("media: anchoring call {} ({} caller, {} callee) on ports {}/{}", call_id,
+               caller == MediaFlavor::WebRtc ? "WebRTC" : "plain",
+               callee == MediaFlavor::WebRtc ? "WebRTC" : "plain",
+               call->session->leg(Side::A).port(), call->session->leg(Side::B).port());
+  return call;
+}
+
 int MediaAnchor::on_forward_request(Message& request, const Source& src, const Destination& dest,
                                     std::string_view branch) {
   if (mode_ == AnchorMode::Never) return 0;
@@ -140,8 +177,36 @@ int MediaAnchor::on_forward_request(Message& request, const Source& src, const D
   }
   const bool initial = request.to().tag().empty();
   if (!has_sdp(request)) {
-    // Late offer (INVITE without SDP) is not anchored: the offer would come in the 2xx and the
-    // answer in the ACK (see docs/architecture.md).
+    // A late offer (RFC 3261 s.13.2.1: INVITE without SDP, the offer comes in the 2xx and the
+    // answer in the ACK; delayed-offer PBXs do this). The caller is a browser only over its
+    // own flow; the answer direction is handled in on_forward_response / on_forward_ack.
+    if (method != Method::Invite) return 0;
+    std::shared_ptr<Call> call;
+    Side from = Side::A;
+    if (cit != calls_.end()) {
+      call = cit->second;
+      if (initial) return 0;  // a fork of a late offer: its first branch holds the media
+      from = request.from().tag() == call->caller_tag ? Side::A : Side::B;
+    } else {
+      if (!initial) return 0;
+      const MediaFlavor caller = is_websocket(src.protocol) && src.flow != kNoFlow
+                                     ? MediaFlavor::WebRtc
+                                     : MediaFlavor::Plain;
+      int status = 0;
+      call = start_call(request, src, dest, caller, status);
+      if (!call) return status;
+      call->dest[1] = dest;
+    }
+    call->max_cseq[static_cast<int>(from)] =
+        std::max(call->max_cseq[static_cast<int>(from)], request.cseq().number);
+    auto info = std::make_shared<BranchInfo>();
+    info->call = call;
+    info->from = from;
+    info->initial = initial;
+    info->offer_in_request = false;
+    info->dest = dest;
+    branches_[std::string(branch)] = info;
+    ++call->open_branches;
     return 0;
   }
   auto parsed = sdp::parse(request.body());
@@ -160,32 +225,9 @@ int MediaAnchor::on_forward_request(Message& request, const Source& src, const D
     }
   } else {
     if (!initial || method != Method::Invite) return 0;
-    const MediaFlavor caller = md->flavor;
-    const MediaFlavor callee = flavor_of(dest);
-    bool anchor = caller != callee;
-    if (mode_ == AnchorMode::Always && caller == MediaFlavor::Plain) anchor = true;
-    if (!anchor) return 0;
-    call = std::make_shared<Call>();
-    call->call_id = call_id;
-    call->caller_tag = std::string(request.from().tag());
-    call->flavor[0] = caller;
-    call->flavor[1] = callee;
-    call->session = MediaSession::make(io_, cfg_, pool_, identity_, caller, callee,
-                                       [this, call_id]() { on_media_timeout(call_id); });
-    if (!call->session) {
-      spdlog::warn("media: no ports left for call {}", call_id);
-      return 503;
-    }
-    call->from_hdr = header_value(request, HeaderId::From);
-    call->to_hdr = header_value(request, HeaderId::To);
-    call->contact[0] = contact_uri(request);
-    call->dest[0] = Destination{src.protocol, src.peer, src.flow, {}};
-    calls_[call_id] = call;
-    counters().get("media_sessions_created").inc();
-    spdlog::info("media: anchoring call {} ({} caller, {} callee) on ports {}/{}", call_id,
-                 caller == MediaFlavor::WebRtc ? "WebRTC" : "plain",
-                 callee == MediaFlavor::WebRtc ? "WebRTC" : "plain",
-                 call->session->leg(Side::A).port(), call->session->leg(Side::B).port());
+    int status = 0;
+    call = start_call(request, src, dest, md->flavor, status);
+    if (!call) return status;
   }
   const Side to = other(from);
   call->max_cseq[static_cast<int>(from)] =
@@ -245,8 +287,27 @@ void MediaAnchor::on_forward_response(Message& response, std::string_view branch
   auto parsed = sdp::parse(response.body());
   if (!parsed) return;
   auto md = describe(*parsed);
+  if (!md) return;
+  if (!b.offer_in_request) {
+    // Late offer: this response carries the offer; the answer comes back in the ACK.
+    call.session->leg(answerer).set_remote(*md, /*we_offered=*/false);
+    auto rewritten = rewrite_offer(*parsed, call.flavor[ai], call.session->leg(b.from));
+    if (!rewritten) {
+      spdlog::warn("media: late offer of call {} cannot be rewritten: {}", call.call_id,
+                   rewritten.error().message());
+      return;
+    }
+    call.origin[static_cast<int>(b.from)].stamp(*rewritten);
+    std::string out = sdp::serialize(*rewritten);
+    call.offer_from[ai] = std::move(*parsed);
+    call.late_offer_from = answerer;
+    call.last_in[ai] = std::string(response.body());
+    call.last_out[ai] = out;
+    response.set_body(std::move(out), "application/sdp");
+    return;
+  }
   const auto& offer = call.offer_from[static_cast<int>(b.from)];
-  if (!md || !offer) return;
+  if (!offer) return;
   call.session->leg(answerer).set_remote(*md, /*we_offered=*/true);
   auto rewritten = rewrite_answer(*parsed, call.flavor[ai], *offer, call.session->leg(b.from));
   if (!rewritten) {
@@ -275,9 +336,40 @@ void MediaAnchor::on_branch_end(std::string_view branch, int status) {
   }
 }
 
-void MediaAnchor::on_forward_ack(Message& /*ack*/, const Source& /*src*/,
+void MediaAnchor::on_forward_ack(Message& ack, const Source& /*src*/,
                                  const Destination& /*dest*/) {
-  // Answers in ACK belong to late offers, which are not anchored (see on_forward_request).
+  // The answer to a late offer (RFC 3261 s.13.2.1) travels in the ACK for the 2xx.
+  if (!has_sdp(ack)) return;
+  auto cit = calls_.find(std::string(ack.call_id()));
+  if (cit == calls_.end()) return;
+  Call& call = *cit->second;
+  if (call.session == nullptr || call.session->closed()) return;
+  const Side sender = ack.from().tag() == call.caller_tag ? Side::A : Side::B;
+  const int si = static_cast<int>(sender);
+  if (ack.body() == call.last_in[si] && !call.last_out[si].empty()) {
+    ack.set_body(call.last_out[si], "application/sdp");  // an ACK resent for a resent 2xx
+    return;
+  }
+  if (call.late_offer_from != other(sender)) return;
+  const Side offerer = other(sender);
+  const auto& offer = call.offer_from[static_cast<int>(offerer)];
+  auto parsed = sdp::parse(ack.body());
+  if (!parsed || !offer) return;
+  auto md = describe(*parsed);
+  if (!md) return;
+  call.session->leg(sender).set_remote(*md, /*we_offered=*/true);
+  auto rewritten = rewrite_answer(*parsed, call.flavor[si], *offer, call.session->leg(offerer));
+  if (!rewritten) {
+    spdlog::warn("media: answer in the ACK of call {} cannot be rewritten: {}", call.call_id,
+                 rewritten.error().message());
+    return;
+  }
+  call.origin[static_cast<int>(offerer)].stamp(*rewritten);
+  std::string out = sdp::serialize(*rewritten);
+  call.last_in[si] = std::string(ack.body());
+  call.last_out[si] = out;
+  call.late_offer_from.reset();
+  ack.set_body(std::move(out), "application/sdp");
 }
 
 void MediaAnchor::end_call(const std::string& call_id_ref, std::string_view why) {

@@ -53,6 +53,10 @@ class MediaAnchor final : public proxy::ForwardHook {
 
  private:
   struct BranchInfo;
+  /// Creates the media of a new call when the caller's kind and the branch's target kind call
+  /// for anchoring (mode_); nullptr otherwise, with `status` 503 when no ports are left.
+  std::shared_ptr<Call> start_call(const sip::Message& request, const Source& src,
+                                   const Destination& dest, MediaFlavor caller, int& status);
   void end_call(const std::string& call_id, std::string_view why);
   void on_media_timeout(const std::string& call_id);
 

@@ -240,6 +240,36 @@ TEST_F(AnchorTest, PhoneCallsBrowserAndLaterSendsAnUpdate) {
   EXPECT_EQ(anchor->active_sessions(), 1u);
 }
 
+TEST_F(AnchorTest, LateOfferFromAPhoneIsAnsweredInTheAck) {
+  // A delayed-offer PBX: INVITE without SDP, the browser offers in its 200, the phone answers
+  // in the ACK (RFC 3261 s.13.2.1).
+  auto anchor = make(AnchorMode::Auto);
+  Message invite = request("INVITE", "");
+  ASSERT_EQ(anchor->on_forward_request(invite, udp_src, ws_dest, "br1"), 0);
+  EXPECT_TRUE(invite.body().empty());
+  ASSERT_EQ(anchor->active_sessions(), 1u);
+  auto session = anchor->session("c1");
+
+  Message ok = response(invite, 200, chrome_offer(browser_fp));
+  anchor->on_forward_response(ok, "br1");
+  sdp::Session to_phone = parsed(ok);
+  ASSERT_EQ(to_phone.media.size(), 1u);
+  EXPECT_EQ(to_phone.media[0].proto, "RTP/AVP");
+  EXPECT_EQ(to_phone.media[0].port, session->leg(Side::A).port());
+  EXPECT_EQ(to_phone.media[0].formats, (std::vector<std::string>{"0", "8", "9", "101"}));
+  EXPECT_FALSE(has_attr(to_phone, "fingerprint"));
+
+  Message ack = request("ACK", phone_sdp(6000, "0"), true, true, 1);
+  anchor->on_forward_ack(ack, udp_src, ws_dest);
+  sdp::Session to_browser = parsed(ack);
+  EXPECT_EQ(to_browser.media[0].proto, "UDP/TLS/RTP/SAVPF");
+  EXPECT_TRUE(to_browser.has_attribute("ice-lite"));
+  EXPECT_EQ(attr_value(to_browser.media[0], "setup"), "passive");  // the browser offered actpass
+  EXPECT_EQ(to_browser.media[0].port, session->leg(Side::B).port());
+  EXPECT_EQ(to_browser.media[0].formats, (std::vector<std::string>{"0"}));
+  EXPECT_EQ(anchor->active_sessions(), 1u);
+}
+
 TEST_F(AnchorTest, NoCommonCodecIs488AndLeavesNoSession) {
   auto anchor = make(AnchorMode::Auto);
   Message invite = request("INVITE", chrome_offer(browser_fp, "111"));
