@@ -100,6 +100,8 @@ json defaults() {
       {"ws_allow_no_origin", true},
       {"ws_max_connections", 10000},
       {"ws_max_connections_per_ip", 100},
+      {"tcp_max_connections", 10000},
+      {"tcp_max_connections_per_ip", 0},
       {"ws_connection_limit_exempt", json::array()},
       {"ws_handshake_timeout", 10000},
       {"ws_first_message_timeout", 30000},
@@ -249,6 +251,8 @@ Config from_json(const json& j) {
   c.ws_allow_no_origin = j.at("ws_allow_no_origin").get<bool>();
   c.ws_max_connections = get_uint(j, "ws_max_connections", 0, 1000000);
   c.ws_max_connections_per_ip = get_uint(j, "ws_max_connections_per_ip", 0, 1000000);
+  c.tcp_max_connections = get_uint(j, "tcp_max_connections", 0, 1000000);
+  c.tcp_max_connections_per_ip = get_uint(j, "tcp_max_connections_per_ip", 0, 1000000);
   c.ws_connection_limit_exempt = get_list(j, "ws_connection_limit_exempt");
   for (const auto& n : c.ws_connection_limit_exempt) {
     if (!transport::IpNetwork::parse(n)) {
@@ -412,6 +416,8 @@ nlohmann::json to_json(const Config& c) {
   j["ws_allow_no_origin"] = c.ws_allow_no_origin;
   j["ws_max_connections"] = c.ws_max_connections;
   j["ws_max_connections_per_ip"] = c.ws_max_connections_per_ip;
+  j["tcp_max_connections"] = c.tcp_max_connections;
+  j["tcp_max_connections_per_ip"] = c.tcp_max_connections_per_ip;
   j["ws_connection_limit_exempt"] = c.ws_connection_limit_exempt;
   j["ws_handshake_timeout"] = c.ws_handshake_timeout_ms;
   j["ws_first_message_timeout"] = c.ws_first_message_timeout_ms;

@@ -53,6 +53,8 @@ struct Config {
   bool ws_allow_no_origin = true;
   std::uint32_t ws_max_connections = 10000;       ///< 0 = no cap
   std::uint32_t ws_max_connections_per_ip = 100;  ///< 0 = no cap
+  std::uint32_t tcp_max_connections = 10000;      ///< accepted SIP TCP+TLS connections; 0 = no cap
+  std::uint32_t tcp_max_connections_per_ip = 0;   ///< 0 = no cap (trunks often share one IP)
   std::vector<std::string> ws_connection_limit_exempt;  ///< IPs / CIDRs (validated)
   std::uint32_t ws_handshake_timeout_ms = 10000;
   std::uint32_t ws_first_message_timeout_ms = 30000;  ///< 0 = none

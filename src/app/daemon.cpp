@@ -179,7 +179,22 @@ int run_daemon(const Config& cfg) {
   store::AsyncStore astore(std::move(db),
                            [&io](std::function<void()> fn) { asio::post(io, std::move(fn)); });
 
-  transport::TransportLayer transport(io, transport::TransportLimits{cfg.max_message_size});
+  // Connection limits: one limiter for every WS/WSS listener (ws_max_connections is a total),
+  // one for the SIP TCP/TLS listeners; the exempt networks lift the per-IP caps of both.
+  std::vector<transport::IpNetwork> limit_exempt;
+  for (const auto& n : cfg.ws_connection_limit_exempt) {
+    if (auto net = transport::IpNetwork::parse(n)) limit_exempt.push_back(*net);
+  }
+  transport::TransportLimits tlimits;
+  tlimits.max_message_size = cfg.max_message_size;
+  if (cfg.tcp_max_connections != 0 || cfg.tcp_max_connections_per_ip != 0) {
+    transport::ConnectionLimits tcp_limits;
+    tcp_limits.max_total = cfg.tcp_max_connections;
+    tcp_limits.max_per_ip = cfg.tcp_max_connections_per_ip;
+    tcp_limits.exempt = limit_exempt;
+    tlimits.limiter = std::make_shared<transport::ConnectionLimiter>(tcp_limits);
+  }
+  transport::TransportLayer transport(io, tlimits);
   TracingSender sender(transport, cfg.trace);
 
   proxy::Domains domains;
@@ -290,13 +305,10 @@ int run_daemon(const Config& cfg) {
     tls = transport::make_server_tls_context(cert, key);
   };
   std::vector<std::unique_ptr<ws::Listener>> ws_listeners;
-  // One limiter for every WS/WSS listener: ws_max_connections is a total.
   transport::ConnectionLimits ws_limits;
   ws_limits.max_total = cfg.ws_max_connections;
   ws_limits.max_per_ip = cfg.ws_max_connections_per_ip;
-  for (const auto& n : cfg.ws_connection_limit_exempt) {
-    if (auto net = transport::IpNetwork::parse(n)) ws_limits.exempt.push_back(*net);
-  }
+  ws_limits.exempt = limit_exempt;
   auto ws_limiter = std::make_shared<transport::ConnectionLimiter>(ws_limits);
   const std::string www = find_www_root(cfg.www_root);
   try {

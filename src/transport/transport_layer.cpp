@@ -1,6 +1,10 @@
 #include "transport/transport_layer.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/ip/udp.hpp>
+#include <optional>
+#include <unordered_map>
 #include <exception>
 #include <stdexcept>
 #include <system_error>
@@ -116,9 +120,34 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
     } else {
       boost::system::error_code rec;
       const auto remote = s.remote_endpoint(rec);
+      std::optional<ConnectionLimiter::Admission> admission;
+      if (!rec && limits.limiter) {
+        admission = limits.limiter->admit(remote.address());
+        if (!admission->admitted()) {
+          const bool total = admission->verdict() == ConnectionLimiter::Verdict::TotalExceeded;
+          counters()
+              .get(total ? "transport_limit_total_rejected" : "transport_limit_per_ip_rejected")
+              .inc();
+          spdlog::info("{} connection from {} refused: {}", via_token(protocol),
+                       to_endpoint(remote).to_string(),
+                       total ? "tcp_max_connections reached" : "tcp_max_connections_per_ip reached");
+          s.close(rec);
+          rec = boost::asio::error::connection_refused;
+        }
+      }
       if (!rec) {
         FlowTable& table = host->flow_table();
         const FlowId id = table.next_id();
+        if (admission) {
+          // Counted until the flow is removed from the table.
+          if (!observing_) {
+            observing_ = true;
+            table.on_close([admissions = admissions_](FlowId fid, Protocol) {
+              admissions->erase(fid);
+            });
+          }
+          admissions_->emplace(id, std::move(*admission));
+        }
         if (protocol == Protocol::Tls) {
           auto f = std::make_shared<TlsFlow>(link, id, protocol, to_endpoint(remote), local,
                                              limits.max_message_size, limits.handshake_timeout, ctx,
@@ -141,6 +170,10 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
   Protocol protocol;
   std::shared_ptr<ssl::context> ctx;
   TransportLimits limits;
+  /// The admissions of open accepted flows (released when the flow leaves the table).
+  std::shared_ptr<std::unordered_map<FlowId, ConnectionLimiter::Admission>> admissions_ =
+      std::make_shared<std::unordered_map<FlowId, ConnectionLimiter::Admission>>();
+  bool observing_ = false;
   Endpoint local;
   std::shared_ptr<HostLink> link;
 };

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/net.hpp"
+#include "transport/connection_limiter.hpp"
 #include "sip/message.hpp"
 #include "sip/txn/transaction_layer.hpp"
 #include "transport/dialer.hpp"
@@ -37,6 +38,10 @@ struct TransportLimits {
   /// TCP connect + TLS handshake (outgoing), TLS handshake (incoming): a flow not established
   /// within this is closed (counted as transport_handshake_timeouts).
   std::chrono::milliseconds handshake_timeout{10000};
+  /// Admission control for accepted TCP/TLS connections (total and per source IP; null = none).
+  /// A connection over a limit is closed at once, without a SIP answer (there is no request yet),
+  /// and counted as transport_limit_total_rejected / transport_limit_per_ip_rejected.
+  std::shared_ptr<ConnectionLimiter> limiter{};
 };
 
 class TransportLayerImpl;

@@ -119,6 +119,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"ws_allow_no_origin=maybe"}, "ws_allow_no_origin"},
         BadCase{{"ws_max_connections=-1"}, "ws_max_connections"},
         BadCase{{"ws_max_connections_per_ip=lots"}, "ws_max_connections_per_ip"},
+        BadCase{{"tcp_max_connections=-1"}, "tcp_max_connections"},
+        BadCase{{"tcp_max_connections_per_ip=many"}, "tcp_max_connections_per_ip"},
         BadCase{{"ws_connection_limit_exempt=lb.example.com"}, "ws_connection_limit_exempt"},
         BadCase{{"ws_connection_limit_exempt=10.0.0.0/40"}, "ws_connection_limit_exempt"},
         BadCase{{"ws_handshake_timeout=0"}, "ws_handshake_timeout"},

@@ -289,5 +289,42 @@ TEST(TcpLimits, DeliverAnswersOversizedMessageWith513OnItsFlow) {
   EXPECT_EQ(handler.got.size(), 1u);
 }
 
+TEST(TcpLimits, PerIpLimitClosesTheExtraConnectionAndServesTheOthers) {
+  boost::asio::io_context io;
+  test::RecordingHandler handler;
+  TransportLimits limits;
+  limits.limiter = std::make_shared<ConnectionLimiter>(ConnectionLimits{0, 1, {}});
+  TransportLayer tl(io, limits);
+  tl.set_handler(&handler);
+  tl.listen_tcp(Endpoint{kLoopback, 0});
+  const auto at = tl.listen_point(Protocol::Tcp)->local;
+  const auto rejected = counter("transport_limit_per_ip_rejected");
+
+  TcpPeer first(io);
+  first.connect(at);
+  first.start_reading();
+  first.write(test::options_request("first"));
+  ASSERT_TRUE(run_until(io, [&] { return handler.got.size() == 1; }));
+
+  // A second connection from the same address is closed at once and counted.
+  TcpPeer second(io);
+  second.connect(at);
+  second.start_reading();
+  ASSERT_TRUE(run_until(io, [&] { return second.eof; }));
+  EXPECT_EQ(counter("transport_limit_per_ip_rejected"), rejected + 1);
+  EXPECT_EQ(tl.flows().size(), 1u);
+
+  // The first is still served; once it is gone, a new connection is admitted.
+  first.write(test::options_request("first-again"));
+  ASSERT_TRUE(run_until(io, [&] { return handler.got.size() == 2; }));
+  first.socket.close();
+  ASSERT_TRUE(run_until(io, [&] { return tl.flows().size() == 0; }));
+  TcpPeer third(io);
+  third.connect(at);
+  third.start_reading();
+  third.write(test::options_request("third"));
+  ASSERT_TRUE(run_until(io, [&] { return handler.got.size() == 3; }));
+}
+
 }  // namespace
 }  // namespace sipws::transport
