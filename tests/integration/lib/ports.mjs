@@ -44,3 +44,20 @@ export async function freePorts(n) {
   for (let i = 0; i < n; i++) out.push(await freePort());
   return out;
 }
+
+/**
+ * `n` consecutive ports free for UDP on 127.0.0.1 (SIPp's -mp takes four: audio RTP/RTCP and
+ * video RTP/RTCP), none handed out before; returns the first.
+ */
+export async function freePortRange(n) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = await tcpPort();
+    if (base > 65000 - n) continue;
+    let ok = true;
+    for (let p = base; p < base + n && ok; p++) ok = !handedOut.has(p) && (await udpFree(p));
+    if (!ok) continue;
+    for (let p = base; p < base + n; p++) handedOut.add(p);
+    return base;
+  }
+  throw new Error(`no ${n} consecutive free ports found in 100 attempts`);
+}

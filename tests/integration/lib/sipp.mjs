@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir } from './daemon.mjs';
-import { freePort } from './ports.mjs';
+import { freePortRange } from './ports.mjs';
 import { waitFor } from './wait.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -43,7 +43,7 @@ process.on('exit', () => {
 export async function startSipp(o) {
   const dir = makeTempDir('sipws-sipp-');
   const scenario = path.isAbsolute(o.scenario) ? o.scenario : path.join(scenarioDir, o.scenario);
-  const mediaPort = await freePort();
+  const mediaPort = await freePortRange(4);  // audio and video RTP/RTCP
   const args = [
     ...(o.remote ? [o.remote] : []),
     '-sf', scenario,
