@@ -99,13 +99,19 @@ PlainSide Leg::plain_side() const {
 
 void Leg::set_remote(const MediaDescription& md, bool we_offered) {
   if (flavor_ == MediaFlavor::Plain) {
-    // RFC 4566 c=0.0.0.0 (old-style hold) or port 0: keep the latched address.
     auto rtp = parse_endpoint(md.address, md.port);
-    if (rtp && !rtp->address.is_unspecified() && !latched_[0]) remote_[0] = rtp;
     const std::uint16_t rtcp_port =
         md.rtcp_mux ? md.port : md.rtcp_port.value_or(static_cast<std::uint16_t>(md.port + 1));
     auto rtcp = parse_endpoint(md.address, rtcp_port);
-    if (rtcp && !rtcp->address.is_unspecified() && !latched_[1]) remote_[1] = rtcp;
+    if (!rtp || rtp->address.is_unspecified()) return;  // hold (c=0.0.0.0) or port 0: keep all
+    if (sdp_rtp_ != rtp) {
+      // A new media address (first SDP, or the end moved its media, e.g. a transfer): send
+      // there, and latch again from it.
+      sdp_rtp_ = rtp;
+      remote_[0] = rtp;
+      remote_[1] = rtcp;
+      latched_[0] = latched_[1] = false;
+    }
     return;
   }
   ice_.set_remote(md.ice_ufrag, md.ice_pwd);
@@ -209,9 +215,20 @@ void Leg::on_datagram(int which, std::size_t n, const udp::endpoint& from) {
     return;
   }
   // Plain leg: symmetric RTP (RFC 4961): send back to where the phone really sends from.
-  if (!latched_[which] || remote_[which] != src) {
+  if (!latched_[which]) {
     remote_[which] = src;
     latched_[which] = true;
+  } else if (remote_[which] != src) {
+    // Once latched, only the latched address (a NAT rebinding changes the port) or the SDP's
+    // address may take the latch over: packets from anywhere else are dropped, so a third party
+    // cannot divert the phone's media by sending to our port.
+    const bool same_host = src.address == remote_[which]->address ||
+                           (sdp_rtp_ && src.address == sdp_rtp_->address);
+    if (!same_host) {
+      ++stats_.dropped;
+      return;
+    }
+    remote_[which] = src;
   }
   ++stats_.rx_packets;
   stats_.rx_bytes += n;

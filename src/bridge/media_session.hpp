@@ -87,7 +87,10 @@ class Leg {
   PlainSide plain_side() const;
 
   /// Takes the endpoint's SDP (offer or answer) for this leg: ICE credentials, fingerprint and
-  /// setup of a WebRTC endpoint (RFC 5763 s.5), or the address of a plain one.
+  /// setup of a WebRTC endpoint (RFC 5763 s.5), or the address of a plain one: media goes
+  /// there until the first packet from the end latches the leg to its real source (symmetric
+  /// RTP, RFC 4961). Once latched, only that host or the SDP's may move the latch; a new SDP
+  /// address re-arms it; c=0.0.0.0 or port 0 (hold) changes nothing.
   /// `we_offered`: our SDP to it was the offer (our setup was actpass).
   void set_remote(const MediaDescription& md, bool we_offered);
 
@@ -131,6 +134,7 @@ class Leg {
   // plain state: where to send, learned from SDP then latched to the real source
   std::optional<Endpoint> remote_[2];
   bool latched_[2] = {false, false};
+  std::optional<Endpoint> sdp_rtp_;  ///< the RTP address of the end's latest SDP
   bool closed_ = false;
 };
 

@@ -31,7 +31,8 @@ bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds limit 
 
 /// A UDP socket on 127.0.0.1 that queues what it receives.
 struct Peer {
-  explicit Peer(asio::io_context& io) : sock(io, udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+  explicit Peer(asio::io_context& io, const char* address = "127.0.0.1")
+      : sock(io, udp::endpoint(asio::ip::make_address(address), 0)) {
     receive();
   }
   void receive() {
@@ -219,6 +220,32 @@ TEST_F(MediaSessionTest, PlainLegLatchesToWhereThePhoneReallySendsFrom) {
   phone.send(rtp_packet(2, 8, 2), s->leg(Side::B).port());
   ASSERT_TRUE(run_until(io, [&] { return !caller.inbox.empty(); }));
   EXPECT_EQ(caller.inbox.front(), rtp_packet(2, 8, 2));
+}
+
+TEST_F(MediaSessionTest, ALatchedPlainLegIgnoresMediaFromAnotherHost) {
+  auto s = MediaSession::make(io, cfg, pool, identity, MediaFlavor::Plain, MediaFlavor::Plain, {});
+  ASSERT_NE(s, nullptr);
+  Peer caller(io);
+  s->leg(Side::A).set_remote(phone_md(), false);  // the caller's SDP names the phone's socket
+  s->leg(Side::B).set_remote(phone_md(), true);
+  // The callee (phone) latches its leg; a third party on another address then sends to the
+  // same port: dropped, counted, and the callee's media still reaches the caller.
+  caller.send(rtp_packet(1, 7, 1), s->leg(Side::A).port());
+  ASSERT_TRUE(run_until(io, [&] { return !phone.inbox.empty(); }));
+  phone.send(rtp_packet(2, 8, 2), s->leg(Side::B).port());
+  ASSERT_TRUE(run_until(io, [&] { return !caller.inbox.empty(); }));
+  caller.inbox.clear();
+  Peer intruder(io, "127.0.0.2");
+  intruder.send(rtp_packet(3, 9, 3), s->leg(Side::B).port());
+  ASSERT_TRUE(run_until(io, [&] { return s->leg(Side::B).stats().dropped == 1; }));
+  phone.send(rtp_packet(4, 8, 4), s->leg(Side::B).port());
+  ASSERT_TRUE(run_until(io, [&] { return !caller.inbox.empty(); }));
+  EXPECT_EQ(caller.inbox.front(), rtp_packet(4, 8, 4));
+  // The caller leg's latch did not move either: its answer still goes to the caller.
+  caller.send(rtp_packet(5, 7, 5), s->leg(Side::A).port());
+  phone.inbox.clear();
+  ASSERT_TRUE(run_until(io, [&] { return !phone.inbox.empty(); }));
+  EXPECT_TRUE(intruder.inbox.empty());
 }
 
 TEST_F(MediaSessionTest, MediaTimeoutFiresWhenNothingArrives) {
