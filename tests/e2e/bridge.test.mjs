@@ -177,7 +177,8 @@ test('(b) hold and resume from the page through the bridge: re-INVITEs become pl
     assert.match(sipBody(hold.text), /^a=sendonly\r?$/m, 'the hold re-INVITE is not sendonly');
     const held = assertPlainRtp(sipBody(hold.text), range, 'hold re-INVITE at the phone');
     assert.equal(held.port, bridgeAtPhone.port, 'the hold offer moved the bridge port');
-    assert.match((await descriptions(page)).remote, /^a=recvonly\r?$/m, 'the browser did not get the recvonly answer');
+    await waitFor(async () => /^a=recvonly\r?$/m.test((await descriptions(page)).remote || ''),
+      { ms: 10000, intervalMs: 100, what: "the phone's recvonly answer at the browser" });
 
     // Resume: sendrecv again, and audio flows again (the phone echoes the browser).
     await page.getByTestId('hold').click();
