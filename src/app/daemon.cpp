@@ -162,6 +162,96 @@ void attach_handshake_auth(ws::ListenerConfig& wc, auth::HandshakeAuthenticator&
   };
 }
 
+/// The media bridge (config keys media_*): its address is media_address, else the first UDP
+/// listener's, else 127.0.0.1. Media-timeout BYEs leave through the transaction layer with a
+/// Via of the listen point of their transport. @throws std::exception if the address or the
+/// DTLS certificate is unusable.
+std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::io_context& io,
+                                                       transport::TransportLayer& transport,
+                                                       sip::txn::TransactionLayer& txns) {
+  bridge::BridgeConfig bc;
+  std::string addr = cfg.media_address;
+  if (addr.empty()) {
+    for (const auto& lp : transport.listen_points()) {
+      if (lp.protocol == Protocol::Udp && !lp.local.address.is_unspecified()) {
+        addr = lp.local.address.to_string();
+        break;
+      }
+    }
+  }
+  if (addr.empty()) addr = "127.0.0.1";
+  bc.address = asio::ip::make_address(addr);
+  bc.port_min = cfg.media_port_min;
+  bc.port_max = cfg.media_port_max;
+  bc.media_timeout = Millis(std::uint64_t{cfg.media_timeout_s} * 1000);
+  auto originate = [&transport, &txns](const std::string& text, const Destination& dest) {
+    const ListenPoint* out = nullptr;
+    for (const auto& lp : transport.listen_points()) {
+      if (lp.protocol == dest.protocol) {
+        out = &lp;
+        break;
+      }
+    }
+    const auto eol = text.find("\r\n");
+    if (out == nullptr || eol == std::string::npos) return;
+    // The parser wants a top Via: it goes right after the request line.
+    std::string with_via = text.substr(0, eol + 2) + "Via: " +
+                           proxy::make_via(*out, "z9hG4bK-swbye" + random_token(12)) + "\r\n" +
+                           text.substr(eol + 2);
+    auto msg = sip::parse(std::make_shared<const std::string>(std::move(with_via)));
+    if (!msg) {
+      spdlog::warn("media: cannot build the BYE: {}", msg.error().reason);
+      return;
+    }
+    txns.send_request(*msg, dest);
+  };
+  return std::make_unique<bridge::MediaAnchor>(
+      io, bc,
+      cfg.media_anchor == MediaAnchor::Always ? bridge::AnchorMode::Always
+                                              : bridge::AnchorMode::Auto,
+      originate);
+}
+
+/// The admin HTTP endpoint on admin_listen: GET /metrics (Prometheus text: every counter, and
+/// the anchored calls as a gauge) and GET /health. Plain HTTP only: every upgrade gets 404.
+/// `anchor` may be null (media_anchor=never). @throws std::system_error if it cannot bind.
+std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_context& io,
+                                                   transport::FlowTable& flows,
+                                                   const bridge::MediaAnchor* anchor) {
+  ws::ListenerConfig ac;
+  ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
+  ac.handshake_auth = [](const ws::HandshakeRequest&) {
+    ws::HandshakeVerdict v;
+    v.status = 404;
+    return v;
+  };
+  ac.http_handler = [anchor](const ws::HttpRequest& r,
+                             std::function<void(ws::HttpResponse)> reply) {
+    ws::HttpResponse rsp;
+    rsp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
+    if (r.method != "GET") {
+      rsp.status = 405;
+    } else if (r.resource == "/health") {
+      rsp.body = "ok\n";
+    } else if (r.resource == "/metrics") {
+      for (const auto& [name, value] : counters().snapshot()) {
+        rsp.body += "# TYPE sipws_" + name + " counter\nsipws_" + name + ' ' +
+                    std::to_string(value) + '\n';
+      }
+      rsp.body += "# TYPE sipws_media_sessions_active gauge\nsipws_media_sessions_active " +
+                  std::to_string(anchor ? anchor->active_sessions() : 0) + '\n';
+    } else {
+      rsp.status = 404;
+    }
+    reply(std::move(rsp));
+    return true;
+  };
+  auto admin = std::make_unique<ws::Listener>(
+      io, flows, [](std::shared_ptr<const std::string>, const Source&) {}, ac);
+  admin->start();
+  return admin;
+}
+
 }  // namespace
 
 int run_daemon(const Config& cfg) {
@@ -414,48 +504,8 @@ int run_daemon(const Config& cfg) {
   // Media bridge: anchors calls between WebRTC and plain RTP ends (media_anchor).
   std::unique_ptr<bridge::MediaAnchor> anchor;
   if (cfg.media_anchor != MediaAnchor::Never) {
-    bridge::BridgeConfig bc;
-    std::string addr = cfg.media_address;
-    if (addr.empty()) {
-      for (const auto& lp : transport.listen_points()) {
-        if (lp.protocol == Protocol::Udp && !lp.local.address.is_unspecified()) {
-          addr = lp.local.address.to_string();
-          break;
-        }
-      }
-    }
-    if (addr.empty()) addr = "127.0.0.1";
-    bc.address = asio::ip::make_address(addr);
-    bc.port_min = cfg.media_port_min;
-    bc.port_max = cfg.media_port_max;
-    bc.media_timeout = Millis(std::uint64_t{cfg.media_timeout_s} * 1000);
-    auto originate = [&transport, &txns](const std::string& text, const Destination& dest) {
-      const ListenPoint* out = nullptr;
-      for (const auto& lp : transport.listen_points()) {
-        if (lp.protocol == dest.protocol) {
-          out = &lp;
-          break;
-        }
-      }
-      const auto eol = text.find("\r\n");
-      if (out == nullptr || eol == std::string::npos) return;
-      // The parser wants a top Via: it goes right after the request line.
-      std::string with_via = text.substr(0, eol + 2) + "Via: " +
-                             proxy::make_via(*out, "z9hG4bK-swbye" + random_token(12)) + "\r\n" +
-                             text.substr(eol + 2);
-      auto msg = sip::parse(std::make_shared<const std::string>(std::move(with_via)));
-      if (!msg) {
-        spdlog::warn("media: cannot build the BYE: {}", msg.error().reason);
-        return;
-      }
-      txns.send_request(*msg, dest);
-    };
     try {
-      anchor = std::make_unique<bridge::MediaAnchor>(
-          io, bc,
-          cfg.media_anchor == MediaAnchor::Always ? bridge::AnchorMode::Always
-                                                  : bridge::AnchorMode::Auto,
-          originate);
+      anchor = make_media_anchor(cfg, io, transport, txns);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "sipws: config key 'media_address': %s\n", e.what());
       return 2;
@@ -463,47 +513,14 @@ int run_daemon(const Config& cfg) {
     core.set_forward_hook(anchor.get());
   }
 
-  // Admin HTTP endpoint (admin_listen): GET /metrics (Prometheus text: every counter, and the
-  // anchored calls as a gauge) and GET /health. Plain HTTP only: every upgrade gets 404.
+  // Admin HTTP endpoint (admin_listen).
   transport::FlowTable admin_flows;
   std::unique_ptr<ws::Listener> admin;
-  {
-    ws::ListenerConfig ac;
-    ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
-    ac.handshake_auth = [](const ws::HandshakeRequest&) {
-      ws::HandshakeVerdict v;
-      v.status = 404;
-      return v;
-    };
-    ac.http_handler = [&anchor](const ws::HttpRequest& r,
-                                std::function<void(ws::HttpResponse)> reply) {
-      ws::HttpResponse rsp;
-      rsp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
-      if (r.method != "GET") {
-        rsp.status = 405;
-      } else if (r.resource == "/health") {
-        rsp.body = "ok\n";
-      } else if (r.resource == "/metrics") {
-        for (const auto& [name, value] : counters().snapshot()) {
-          rsp.body += "# TYPE sipws_" + name + " counter\nsipws_" + name + ' ' +
-                      std::to_string(value) + '\n';
-        }
-        rsp.body += "# TYPE sipws_media_sessions_active gauge\nsipws_media_sessions_active " +
-                    std::to_string(anchor ? anchor->active_sessions() : 0) + '\n';
-      } else {
-        rsp.status = 404;
-      }
-      reply(std::move(rsp));
-      return true;
-    };
-    try {
-      admin = std::make_unique<ws::Listener>(
-          io, admin_flows, [](std::shared_ptr<const std::string>, const Source&) {}, ac);
-      admin->start();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "sipws: config key 'admin_listen': %s\n", e.what());
-      return 2;
-    }
+  try {
+    admin = start_admin_endpoint(cfg, io, admin_flows, anchor.get());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sipws: config key 'admin_listen': %s\n", e.what());
+    return 2;
   }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
