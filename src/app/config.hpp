@@ -48,7 +48,7 @@ struct Config {
   std::string www_root;                   ///< empty => auto (www/demo-jssip of the source tree)
   std::uint32_t ws_ping_interval_s = 30;  ///< 0 = no pings
   std::uint32_t ws_pong_timeout_s = 10;
-  std::uint32_t max_message_size = 65535;  ///< bytes
+  std::uint32_t max_message_size = 65535;       ///< bytes
   std::vector<std::string> ws_allowed_origins;  ///< exact or https://*.example.com; empty = any
   bool ws_allow_no_origin = true;
   std::uint32_t ws_max_connections = 10000;       ///< 0 = no cap
@@ -73,8 +73,8 @@ struct Config {
   std::string media_address;
   std::uint16_t media_port_min = 30000;
   std::uint16_t media_port_max = 30999;
-  std::uint32_t media_timeout_s = 60;  ///< no RTP from either end this long => BYE; 0: off
-  std::vector<std::string> dns_servers;  ///< host:port (IP literal); empty = /etc/resolv.conf
+  std::uint32_t media_timeout_s = 60;        ///< no RTP from either end this long => BYE; 0: off
+  std::vector<std::string> dns_servers;      ///< host:port (IP literal); empty = /etc/resolv.conf
   std::uint32_t dns_cache_min_ttl_s = 5;     ///< record TTLs are raised to at least this
   std::uint32_t dns_cache_max_ttl_s = 3600;  ///< and cut to at most this
   std::uint32_t dns_negative_ttl_s = 30;     ///< NXDOMAIN / no data cached this long

@@ -11,19 +11,19 @@
 
 #include "app/demo_users.hpp"
 #include "auth/digest_auth.hpp"
+#include "auth/flow_identity.hpp"
+#include "auth/handshake_auth.hpp"
 #include "bridge/anchor.hpp"
 #include "common/counters.hpp"
 #include "common/random.hpp"
-#include "proxy/routing.hpp"
-#include "sip/parser.hpp"
-#include "auth/flow_identity.hpp"
-#include "auth/handshake_auth.hpp"
 #include "proxy/proxy_core.hpp"
+#include "proxy/routing.hpp"
 #include "registrar/location.hpp"
 #include "registrar/lookup.hpp"
 #include "registrar/registrar.hpp"
 #include "routing/dns.hpp"
 #include "routing/sip_locator.hpp"
+#include "sip/parser.hpp"
 #include "sip/txn/transaction_layer.hpp"
 #include "store/store.hpp"
 #include "transport/asio_timer.hpp"
@@ -195,9 +195,9 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
     const auto eol = text.find("\r\n");
     if (out == nullptr || eol == std::string::npos) return;
     // The parser wants a top Via: it goes right after the request line.
-    std::string with_via = text.substr(0, eol + 2) + "Via: " +
-                           proxy::make_via(*out, "z9hG4bK-swbye" + random_token(12)) + "\r\n" +
-                           text.substr(eol + 2);
+    std::string with_via = text.substr(0, eol + 2) +
+                           "Via: " + proxy::make_via(*out, "z9hG4bK-swbye" + random_token(12)) +
+                           "\r\n" + text.substr(eol + 2);
     auto msg = sip::parse(std::make_shared<const std::string>(std::move(with_via)));
     if (!msg) {
       spdlog::warn("media: cannot build the BYE: {}", msg.error().reason);
@@ -205,11 +205,11 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
     }
     txns.send_request(*msg, dest);
   };
-  return std::make_unique<bridge::MediaAnchor>(
-      io, bc,
-      cfg.media_anchor == MediaAnchor::Always ? bridge::AnchorMode::Always
-                                              : bridge::AnchorMode::Auto,
-      originate);
+  return std::make_unique<bridge::MediaAnchor>(io, bc,
+                                               cfg.media_anchor == MediaAnchor::Always
+                                                   ? bridge::AnchorMode::Always
+                                                   : bridge::AnchorMode::Auto,
+                                               originate);
 }
 
 /// The admin HTTP endpoint on admin_listen: GET /metrics (Prometheus text: every counter, and
@@ -235,8 +235,8 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
       rsp.body = "ok\n";
     } else if (r.resource == "/metrics") {
       for (const auto& [name, value] : counters().snapshot()) {
-        rsp.body += "# TYPE sipws_" + name + " counter\nsipws_" + name + ' ' +
-                    std::to_string(value) + '\n';
+        rsp.body +=
+            "# TYPE sipws_" + name + " counter\nsipws_" + name + ' ' + std::to_string(value) + '\n';
       }
       rsp.body += "# TYPE sipws_media_sessions_active gauge\nsipws_media_sessions_active " +
                   std::to_string(anchor ? anchor->active_sessions() : 0) + '\n';

@@ -37,7 +37,6 @@ std::string hash_hex(const EVP_MD* md, std::string_view data) {
   return to_hex(out, len);
 }
 
-
 std::string join(std::initializer_list<std::string_view> parts) {
   std::string s;
   bool first = true;

@@ -17,10 +17,7 @@ using proxy::RequestContext;
 using sip::HeaderId;
 using sip::Method;
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 /// Everything the store callback needs, copied out of the request (views die with it).
 struct DigestAuthProcessor::Pending {

@@ -16,7 +16,6 @@ constexpr std::size_t kMaxUserLength = 128;
 constexpr std::size_t kMaxPasswordLength = 1024;
 constexpr std::size_t kMaxTrackedPeers = 10000;
 
-
 /// The path of a request target, without query or fragment.
 std::string_view path_of(std::string_view target) {
   return target.substr(0, std::min(target.find('?'), target.find('#')));

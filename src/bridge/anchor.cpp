@@ -99,7 +99,8 @@ void MediaAnchor::close_all() {
 namespace {
 
 /// Rewrites an offer `in` sent by an end of `from_flavor` for an end of `to_flavor`.
-RewriteResult<sdp::Session> rewrite_offer(const sdp::Session& in, MediaFlavor from_flavor, Leg& to) {
+RewriteResult<sdp::Session> rewrite_offer(const sdp::Session& in, MediaFlavor from_flavor,
+                                          Leg& to) {
   if (to.flavor() == MediaFlavor::WebRtc) {
     return plain_offer_to_webrtc(in, to.webrtc_side(/*offer=*/true));
   }
@@ -110,7 +111,7 @@ RewriteResult<sdp::Session> rewrite_offer(const sdp::Session& in, MediaFlavor fr
 /// Rewrites an answer `in` sent by an end of `from_flavor` back to the offerer's leg `to`,
 /// whose offer was `offer`.
 RewriteResult<sdp::Session> rewrite_answer(const sdp::Session& in, MediaFlavor from_flavor,
-                                      const sdp::Session& offer, Leg& to) {
+                                           const sdp::Session& offer, Leg& to) {
   if (to.flavor() == MediaFlavor::WebRtc) {
     return plain_answer_to_webrtc(in, offer, to.webrtc_side(/*offer=*/false));
   }
@@ -131,9 +132,9 @@ MediaFlavor flavor_of(const Destination& dest) {
 }  // namespace
 
 std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& request,
-                                                          const Source& src,
-                                                          const Destination& dest,
-                                                          MediaFlavor caller, int& status) {
+                                                           const Source& src,
+                                                           const Destination& dest,
+                                                           MediaFlavor caller, int& status) {
   const MediaFlavor callee = flavor_of(dest);
   bool anchor = caller != callee;
   if (mode_ == AnchorMode::Always && caller == MediaFlavor::Plain) anchor = true;
@@ -336,8 +337,7 @@ void MediaAnchor::on_branch_end(std::string_view branch, int status) {
   }
 }
 
-void MediaAnchor::on_forward_ack(Message& ack, const Source& /*src*/,
-                                 const Destination& /*dest*/) {
+void MediaAnchor::on_forward_ack(Message& ack, const Source& /*src*/, const Destination& /*dest*/) {
   // The answer to a late offer (RFC 3261 s.13.2.1) travels in the ACK for the 2xx.
   if (!has_sdp(ack)) return;
   auto cit = calls_.find(std::string(ack.call_id()));

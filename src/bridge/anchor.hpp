@@ -25,8 +25,8 @@ enum class AnchorMode {
 
 /// Sends a request sipws originates (the BYEs of a media timeout) towards `dest`; the sender
 /// adds the Via. Thread: core io thread.
-using OriginateFn = std::function<void(const std::string& request_without_via,
-                                       const Destination& dest)>;
+using OriginateFn =
+    std::function<void(const std::string& request_without_via, const Destination& dest)>;
 
 /// Thread: core io thread (all hook calls and all media I/O).
 class MediaAnchor final : public proxy::ForwardHook {
@@ -66,7 +66,7 @@ class MediaAnchor final : public proxy::ForwardHook {
   OriginateFn originate_;
   PortPool pool_;
   std::shared_ptr<const DtlsIdentity> identity_;
-  std::unordered_map<std::string, std::shared_ptr<Call>> calls_;            ///< by Call-ID
+  std::unordered_map<std::string, std::shared_ptr<Call>> calls_;           ///< by Call-ID
   std::unordered_map<std::string, std::shared_ptr<BranchInfo>> branches_;  ///< by Via branch
 };
 

@@ -175,7 +175,8 @@ void Leg::on_dtls_progress() {
   if (!dtls_) return;
   if (dtls_->state() == DtlsTransport::State::Connected && !srtp_in_) {
     const SrtpKeys* keys = dtls_->keys();
-    auto in = SrtpSession::make(keys->profile, keys->remote_master, SrtpSession::Direction::Inbound);
+    auto in =
+        SrtpSession::make(keys->profile, keys->remote_master, SrtpSession::Direction::Inbound);
     auto out =
         SrtpSession::make(keys->profile, keys->local_master, SrtpSession::Direction::Outbound);
     if (in && out) {
@@ -222,8 +223,8 @@ void Leg::on_datagram(int which, std::size_t n, const udp::endpoint& from) {
     // Once latched, only the latched address (a NAT rebinding changes the port) or the SDP's
     // address may take the latch over: packets from anywhere else are dropped, so a third party
     // cannot divert the phone's media by sending to our port.
-    const bool same_host = src.address == remote_[which]->address ||
-                           (sdp_rtp_ && src.address == sdp_rtp_->address);
+    const bool same_host =
+        src.address == remote_[which]->address || (sdp_rtp_ && src.address == sdp_rtp_->address);
     if (!same_host) {
       ++stats_.dropped;
       return;
@@ -346,8 +347,8 @@ std::shared_ptr<MediaSession> MediaSession::make(asio::io_context& io, const Bri
       auto port = pool.take();
       if (!port) break;
       try {
-        s->legs_[i] = std::make_unique<Leg>(io, *s, static_cast<Side>(i), flavors[i],
-                                            cfg.address, *port);
+        s->legs_[i] =
+            std::make_unique<Leg>(io, *s, static_cast<Side>(i), flavors[i], cfg.address, *port);
         s->ports_[i] = *port;
       } catch (const boost::system::system_error& e) {
         spdlog::debug("media: port {} unusable: {}", *port, e.what());

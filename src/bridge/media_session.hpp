@@ -33,10 +33,10 @@ inline Side other(Side s) { return s == Side::A ? Side::B : Side::A; }
 
 /// Media bridge settings (config keys media_address, media_ports, media_timeout).
 struct BridgeConfig {
-  IpAddress address;                 ///< bound for media and written into anchored SDP
-  std::uint16_t port_min = 30000;    ///< first port of the range (even)
-  std::uint16_t port_max = 30999;    ///< last port of the range
-  Millis media_timeout{60000};       ///< no packet from either end this long => timeout; 0: off
+  IpAddress address;               ///< bound for media and written into anchored SDP
+  std::uint16_t port_min = 30000;  ///< first port of the range (even)
+  std::uint16_t port_max = 30999;  ///< last port of the range
+  Millis media_timeout{60000};     ///< no packet from either end this long => timeout; 0: off
 };
 
 /// Hands out even UDP ports of the configured range, two at a time (RTP and RTCP = RTP + 1).
@@ -56,12 +56,12 @@ class PortPool {
 
 /// Packet counters of one leg, in the direction seen from sipws.
 struct LegStats {
-  std::uint64_t rx_packets = 0;   ///< RTP+RTCP packets received from the endpoint
-  std::uint64_t tx_packets = 0;   ///< RTP+RTCP packets sent to the endpoint
+  std::uint64_t rx_packets = 0;  ///< RTP+RTCP packets received from the endpoint
+  std::uint64_t tx_packets = 0;  ///< RTP+RTCP packets sent to the endpoint
   std::uint64_t rx_bytes = 0;
   std::uint64_t tx_bytes = 0;
-  std::uint64_t dropped = 0;      ///< SRTP auth/replay failures, packets before keys, unknown
-  std::uint64_t stun = 0;         ///< STUN requests answered (WebRTC legs)
+  std::uint64_t dropped = 0;  ///< SRTP auth/replay failures, packets before keys, unknown
+  std::uint64_t stun = 0;     ///< STUN requests answered (WebRTC legs)
 };
 
 class MediaSession;

@@ -19,8 +19,8 @@ class ForwardHook {
   /// `request` is about to leave on branch `branch` towards `dest` (Via, Record-Route and
   /// Max-Forwards already done); `src` is where it came from. Returns 0 to send it, or a SIP
   /// status (e.g. 488 Not Acceptable Here, 503) to fail this branch with instead.
-  virtual int on_forward_request(sip::Message& request, const Source& src,
-                                 const Destination& dest, std::string_view branch) = 0;
+  virtual int on_forward_request(sip::Message& request, const Source& src, const Destination& dest,
+                                 std::string_view branch) = 0;
   /// `response` (our Via already removed) arrived on branch `branch` and is about to be relayed
   /// upstream. 100 Trying is never shown.
   virtual void on_forward_response(sip::Message& response, std::string_view branch) = 0;

@@ -153,9 +153,8 @@ struct SipLocator::Job : std::enable_shared_from_this<SipLocator::Job> {
   }
 
   void start_naptr() {
-    dns.naptr(domain, [self = shared_from_this()](const DnsAnswer<NaptrRecord>& a) {
-      self->on_naptr(a);
-    });
+    dns.naptr(domain,
+              [self = shared_from_this()](const DnsAnswer<NaptrRecord>& a) { self->on_naptr(a); });
   }
 
   void on_naptr(const DnsAnswer<NaptrRecord>& a) {
@@ -244,8 +243,8 @@ struct SipLocator::Job : std::enable_shared_from_this<SipLocator::Job> {
         add(hop, *lit);
         continue;
       }
-      const auto i = static_cast<std::size_t>(
-          std::find(names.begin(), names.end(), hop.host) - names.begin());
+      const auto i =
+          static_cast<std::size_t>(std::find(names.begin(), names.end(), hop.host) - names.begin());
       if (i >= addr_answers.size() || addr_answers[i].status != DnsStatus::Ok) continue;
       for (const auto& a : addr_answers[i].records) add(hop, a);
     }

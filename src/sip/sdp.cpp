@@ -60,7 +60,6 @@ Unexpected<SdpError> fail(SdpErrc code, std::size_t line, std::string_view what)
   return Unexpected<SdpError>{SdpError{code, line, std::move(msg)}};
 }
 
-
 std::optional<std::uint64_t> parse_u64(std::string_view s) {
   if (s.empty() || s.size() > 20) return std::nullopt;
   std::uint64_t v = 0;

@@ -27,8 +27,9 @@ struct IpNetwork {
 };
 
 struct ConnectionLimits {
-  std::size_t max_total = 0;    ///< open connections on the listener(s) sharing the limiter; 0 = no cap
-  std::size_t max_per_ip = 0;   ///< open connections from one source IP; 0 = no cap
+  std::size_t max_total =
+      0;  ///< open connections on the listener(s) sharing the limiter; 0 = no cap
+  std::size_t max_per_ip = 0;     ///< open connections from one source IP; 0 = no cap
   std::vector<IpNetwork> exempt;  ///< sources not subject to max_per_ip (max_total still applies)
 };
 

@@ -3,11 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/udp.hpp>
-#include <optional>
-#include <unordered_map>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <unordered_map>
 #include <vector>
 
 #include "common/counters.hpp"
@@ -128,9 +128,10 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
           counters()
               .get(total ? "transport_limit_total_rejected" : "transport_limit_per_ip_rejected")
               .inc();
-          spdlog::info("{} connection from {} refused: {}", via_token(protocol),
-                       to_endpoint(remote).to_string(),
-                       total ? "tcp_max_connections reached" : "tcp_max_connections_per_ip reached");
+          spdlog::info(
+              "{} connection from {} refused: {}", via_token(protocol),
+              to_endpoint(remote).to_string(),
+              total ? "tcp_max_connections reached" : "tcp_max_connections_per_ip reached");
           s.close(rec);
           rec = boost::asio::error::connection_refused;
         }
@@ -142,9 +143,8 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
           // Counted until the flow is removed from the table.
           if (!observing_) {
             observing_ = true;
-            table.on_close([admissions = admissions_](FlowId fid, Protocol) {
-              admissions->erase(fid);
-            });
+            table.on_close(
+                [admissions = admissions_](FlowId fid, Protocol) { admissions->erase(fid); });
           }
           admissions_->emplace(id, std::move(*admission));
         }

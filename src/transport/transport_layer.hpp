@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "common/net.hpp"
-#include "transport/connection_limiter.hpp"
 #include "sip/message.hpp"
 #include "sip/txn/transaction_layer.hpp"
+#include "transport/connection_limiter.hpp"
 #include "transport/dialer.hpp"
 #include "transport/flow.hpp"
 

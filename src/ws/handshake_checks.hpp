@@ -98,8 +98,7 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
     counters().get("ws_origin_rejected").inc();
     c.set_status(wsp::http::status_code::forbidden);
     c.set_body("Origin not allowed\n");
-    spdlog::info("ws handshake refused from {}: Origin '{}' not allowed", peer.to_string(),
-                 origin);
+    spdlog::info("ws handshake refused from {}: Origin '{}' not allowed", peer.to_string(), origin);
     return false;
   }
   if (cfg_.handshake_auth) {

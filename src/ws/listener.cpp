@@ -358,8 +358,8 @@ class ServerImpl final : public ListenerImpl {
     if (cfg_.ping_interval.count() > 0) {
       c->set_pong_timeout(static_cast<long>(cfg_.pong_timeout.count()));
     }
-    auto f = std::make_shared<Flow>(c, flows_.next_id(), protocol(), peer, local,
-                                    cfg_.max_message_rate);
+    auto f =
+        std::make_shared<Flow>(c, flows_.next_id(), protocol(), peer, local, cfg_.max_message_rate);
     conns_.emplace(hdl, f);
     flows_.add(f);
     f->arm_first_message_deadline(cfg_.first_message_timeout);
@@ -386,8 +386,7 @@ class ServerImpl final : public ListenerImpl {
       }
       // No close frame from the peer and sipws did not start closing: the peer vanished.
       auto f = flow(hdl);
-      if (f && !f->closing() &&
-          c->get_remote_close_code() == wsp::close::status::abnormal_close) {
+      if (f && !f->closing() && c->get_remote_close_code() == wsp::close::status::abnormal_close) {
         counters().get("ws_flows_dead").inc();
       }
     }

@@ -103,7 +103,7 @@ struct ListenerConfig {
   /// Messages per second per flow (token bucket holding one second's worth); a flow above it is
   /// closed with 1008 (ws_rate_limited) and the excess message dropped. 0 disables.
   unsigned max_message_rate = 0;
-  HttpHandlerFn http_handler;      ///< optional; plain HTTP requests (e.g. POST /login)
+  HttpHandlerFn http_handler;  ///< optional; plain HTTP requests (e.g. POST /login)
 };
 
 class ListenerImpl;

@@ -82,9 +82,7 @@ void UpgradeProbe::eof() { impl_->con_->eof(); }
 
 std::string UpgradeProbe::output() const { return impl_->out_.str(); }
 
-bool UpgradeProbe::open() const {
-  return impl_->con_->get_state() == wsp::session::state::open;
-}
+bool UpgradeProbe::open() const { return impl_->con_->get_state() == wsp::session::state::open; }
 
 int UpgradeProbe::local_close_code() const {
   const auto code = impl_->con_->get_local_close_code();

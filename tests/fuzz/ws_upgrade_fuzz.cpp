@@ -52,8 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       ws::HandshakeVerdict v;
       if (r.cookie != "s=1") {
         v.status = (r.authorization.size() % 2) ? 403 : 401;
-        v.headers.emplace_back("WWW-Authenticate", "Digest realm=\"x\", nonce=\"" +
-                                                       r.resource.substr(0, 16) + "\"");
+        v.headers.emplace_back("WWW-Authenticate",
+                               "Digest realm=\"x\", nonce=\"" + r.resource.substr(0, 16) + "\"");
       }
       return v;
     };

@@ -126,8 +126,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"ws_handshake_timeout=0"}, "ws_handshake_timeout"},
         BadCase{{"ws_first_message_timeout=99999999"}, "ws_first_message_timeout"},
         BadCase{{"ws_max_message_rate=fast"}, "ws_max_message_rate"},
-        BadCase{{"ws_auth=basic"}, "ws_auth"},
-        BadCase{{"ws_auth_secret=short"}, "ws_auth_secret"},
+        BadCase{{"ws_auth=basic"}, "ws_auth"}, BadCase{{"ws_auth_secret=short"}, "ws_auth_secret"},
         BadCase{{"ws_session_lifetime=10"}, "ws_session_lifetime"},
         BadCase{{"ws_session_lifetime=forever"}, "ws_session_lifetime"},
         BadCase{{"ws_peers=http://pbx.example.com/"}, "ws_peers"},
@@ -157,8 +156,8 @@ TEST(Config, DnsCacheKeys) {
   EXPECT_EQ(d.dns_cache_min_ttl_s, 5u);
   EXPECT_EQ(d.dns_cache_max_ttl_s, 3600u);
   EXPECT_EQ(d.dns_negative_ttl_s, 30u);
-  Config c = load_config(std::nullopt, {"dns_cache_min_ttl=1", "dns_cache_max_ttl=600",
-                                        "dns_negative_ttl=5"});
+  Config c = load_config(std::nullopt,
+                         {"dns_cache_min_ttl=1", "dns_cache_max_ttl=600", "dns_negative_ttl=5"});
   EXPECT_EQ(c.dns_cache_min_ttl_s, 1u);
   EXPECT_EQ(c.dns_cache_max_ttl_s, 600u);
   EXPECT_EQ(c.dns_negative_ttl_s, 5u);
@@ -182,9 +181,9 @@ TEST(Config, WebSocketSecurityKeysFromFileAndSet) {
     "ws_allow_no_origin": false,
     "ws_connection_limit_exempt": ["10.0.0.0/8", "2001:db8::1"]
   })");
-  Config c = load_config(path, {"ws_max_connections=50", "ws_max_connections_per_ip=0",
-                                "ws_handshake_timeout=2500", "ws_first_message_timeout=0",
-                                "ws_max_message_rate=20"});
+  Config c = load_config(
+      path, {"ws_max_connections=50", "ws_max_connections_per_ip=0", "ws_handshake_timeout=2500",
+             "ws_first_message_timeout=0", "ws_max_message_rate=20"});
   ASSERT_EQ(c.ws_allowed_origins.size(), 2u);
   EXPECT_EQ(c.ws_allowed_origins[1], "https://*.example.net");
   EXPECT_FALSE(c.ws_allow_no_origin);

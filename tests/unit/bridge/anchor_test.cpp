@@ -18,7 +18,8 @@ namespace {
 namespace asio = boost::asio;
 using sip::Message;
 
-std::string chrome_offer(const std::string& fingerprint, const std::string& codecs = "111 0 8 9 101",
+std::string chrome_offer(const std::string& fingerprint,
+                         const std::string& codecs = "111 0 8 9 101",
                          const std::string& direction = "sendrecv") {
   return "v=0\r\n"
          "o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n"
@@ -26,17 +27,23 @@ std::string chrome_offer(const std::string& fingerprint, const std::string& code
          "t=0 0\r\n"
          "a=group:BUNDLE 0\r\n"
          "a=msid-semantic: WMS\r\n"
-         "m=audio 9 UDP/TLS/RTP/SAVPF " + codecs + "\r\n"
+         "m=audio 9 UDP/TLS/RTP/SAVPF " +
+         codecs +
+         "\r\n"
          "c=IN IP4 0.0.0.0\r\n"
          "a=rtcp:9 IN IP4 0.0.0.0\r\n"
          "a=candidate:1 1 udp 2122260223 192.0.2.7 54321 typ host\r\n"
          "a=ice-ufrag:abcd\r\n"
          "a=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
          "a=ice-options:trickle\r\n"
-         "a=fingerprint:sha-256 " + fingerprint + "\r\n"
+         "a=fingerprint:sha-256 " +
+         fingerprint +
+         "\r\n"
          "a=setup:actpass\r\n"
          "a=mid:0\r\n"
-         "a=" + direction + "\r\n"
+         "a=" +
+         direction +
+         "\r\n"
          "a=rtcp-mux\r\n"
          "a=rtpmap:111 opus/48000/2\r\n"
          "a=fmtp:111 minptime=10;useinbandfec=1\r\n"
@@ -57,7 +64,9 @@ std::string chrome_answer(const std::string& fingerprint) {
          "c=IN IP4 0.0.0.0\r\n"
          "a=ice-ufrag:wxyz\r\n"
          "a=ice-pwd:zyxwvutsrqponmlkjihgfedc\r\n"
-         "a=fingerprint:sha-256 " + fingerprint + "\r\n"
+         "a=fingerprint:sha-256 " +
+         fingerprint +
+         "\r\n"
          "a=setup:active\r\n"
          "a=mid:0\r\n"
          "a=sendrecv\r\n"
@@ -65,17 +74,22 @@ std::string chrome_answer(const std::string& fingerprint) {
          "a=rtpmap:8 PCMA/8000\r\n";
 }
 
-std::string phone_sdp(int port, const std::string& codecs, const std::string& direction = "sendrecv",
-                      int version = 1) {
-  std::string s = "v=0\r\n"
-                  "o=phone 1 " + std::to_string(version) + " IN IP4 127.0.0.1\r\n"
-                  "s=-\r\n"
-                  "c=IN IP4 127.0.0.1\r\n"
-                  "t=0 0\r\n"
-                  "m=audio " + std::to_string(port) + " RTP/AVP " + codecs + "\r\n";
-  for (const auto& [pt, name] : {std::pair{"0", "PCMU/8000"}, {"8", "PCMA/8000"},
-                                 {"101", "telephone-event/8000"}}) {
-    if (codecs.find(pt) != std::string::npos) s += std::string("a=rtpmap:") + pt + " " + name + "\r\n";
+std::string phone_sdp(int port, const std::string& codecs,
+                      const std::string& direction = "sendrecv", int version = 1) {
+  std::string s =
+      "v=0\r\n"
+      "o=phone 1 " +
+      std::to_string(version) +
+      " IN IP4 127.0.0.1\r\n"
+      "s=-\r\n"
+      "c=IN IP4 127.0.0.1\r\n"
+      "t=0 0\r\n"
+      "m=audio " +
+      std::to_string(port) + " RTP/AVP " + codecs + "\r\n";
+  for (const auto& [pt, name] :
+       {std::pair{"0", "PCMU/8000"}, {"8", "PCMA/8000"}, {"101", "telephone-event/8000"}}) {
+    if (codecs.find(pt) != std::string::npos)
+      s += std::string("a=rtpmap:") + pt + " " + name + "\r\n";
   }
   s += "a=" + direction + "\r\n";
   return s;
@@ -87,14 +101,24 @@ Message request(const std::string& method, const std::string& body, bool from_ca
   std::string from = from_caller ? "<sip:alice@localhost>;tag=a1" : "<sip:bob@localhost>;tag=b1";
   std::string to = from_caller ? "<sip:bob@localhost>" : "<sip:alice@localhost>;tag=a1";
   if (in_dialog && from_caller) to += ";tag=b1";
-  std::string m = method + " sip:bob@127.0.0.1:5070 SIP/2.0\r\n"
-                  "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-x" + std::to_string(cseq) + "\r\n"
+  std::string m = method +
+                  " sip:bob@127.0.0.1:5070 SIP/2.0\r\n"
+                  "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-x" +
+                  std::to_string(cseq) +
+                  "\r\n"
                   "Max-Forwards: 70\r\n"
-                  "From: " + from + "\r\n"
-                  "To: " + to + "\r\n"
+                  "From: " +
+                  from +
+                  "\r\n"
+                  "To: " +
+                  to +
+                  "\r\n"
                   "Call-ID: c1\r\n"
-                  "CSeq: " + std::to_string(cseq) + " " + method + "\r\n"
-                  "Contact: <sip:" + (from_caller ? "alice@abc.invalid;transport=ws" : "bob@127.0.0.1:5070") + ">\r\n";
+                  "CSeq: " +
+                  std::to_string(cseq) + " " + method +
+                  "\r\n"
+                  "Contact: <sip:" +
+                  (from_caller ? "alice@abc.invalid;transport=ws" : "bob@127.0.0.1:5070") + ">\r\n";
   if (!body.empty()) m += "Content-Type: application/sdp\r\n";
   m += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   auto msg = sip::parse(m);
@@ -105,8 +129,9 @@ Message request(const std::string& method, const std::string& body, bool from_ca
 Message response(const Message& req, int status, const std::string& body) {
   Message rsp = sip::make_response(req, status);
   if (req.to().tag().empty()) rsp.set_to_tag(req.from().tag() == "a1" ? "b1" : "a1");
-  rsp.append(sip::HeaderId::Contact, req.from().tag() == "a1" ? "<sip:bob@127.0.0.1:5070>"
-                                                               : "<sip:alice@abc.invalid;transport=ws>");
+  rsp.append(sip::HeaderId::Contact, req.from().tag() == "a1"
+                                         ? "<sip:bob@127.0.0.1:5070>"
+                                         : "<sip:alice@abc.invalid;transport=ws>");
   if (!body.empty()) rsp.set_body(body, "application/sdp");
   auto m = sip::parse(rsp.serialize());
   EXPECT_TRUE(m.has_value());
@@ -143,19 +168,23 @@ class AnchorTest : public ::testing::Test {
     browser_fp = DtlsIdentity::generate()->fingerprint_sha256();
   }
   std::unique_ptr<MediaAnchor> make(AnchorMode mode) {
-    return std::make_unique<MediaAnchor>(
-        io, cfg, mode, [this](const std::string& text, const Destination& d) {
-          originated.emplace_back(text, d);
-        });
+    return std::make_unique<MediaAnchor>(io, cfg, mode,
+                                         [this](const std::string& text, const Destination& d) {
+                                           originated.emplace_back(text, d);
+                                         });
   }
 
   asio::io_context io;
   BridgeConfig cfg;
   std::string browser_fp;
-  Source ws_src{Protocol::Ws, {asio::ip::make_address("127.0.0.1"), 40000},
-                {asio::ip::make_address("127.0.0.1"), 8080}, 7};
-  Source udp_src{Protocol::Udp, {asio::ip::make_address("127.0.0.1"), 5070},
-                 {asio::ip::make_address("127.0.0.1"), 5060}, kNoFlow};
+  Source ws_src{Protocol::Ws,
+                {asio::ip::make_address("127.0.0.1"), 40000},
+                {asio::ip::make_address("127.0.0.1"), 8080},
+                7};
+  Source udp_src{Protocol::Udp,
+                 {asio::ip::make_address("127.0.0.1"), 5070},
+                 {asio::ip::make_address("127.0.0.1"), 5060},
+                 kNoFlow};
   Destination udp_dest{Protocol::Udp, {asio::ip::make_address("127.0.0.1"), 5070}, kNoFlow, {}};
   Destination ws_dest{Protocol::Ws, {asio::ip::make_address("127.0.0.1"), 40000}, 7, {}};
   std::vector<std::pair<std::string, Destination>> originated;
@@ -173,7 +202,8 @@ TEST_F(AnchorTest, BrowserCallsPhoneThenHoldsThenHangsUp) {
   EXPECT_GE(to_phone.media[0].port, 42000);
   EXPECT_LE(to_phone.media[0].port, 42099);
   EXPECT_EQ(to_phone.media[0].formats, (std::vector<std::string>{"0", "8", "9", "101"}));
-  for (const char* a : {"fingerprint", "ice-ufrag", "ice-pwd", "candidate", "setup", "rtcp-mux", "ssrc"}) {
+  for (const char* a :
+       {"fingerprint", "ice-ufrag", "ice-pwd", "candidate", "setup", "rtcp-mux", "ssrc"}) {
     EXPECT_FALSE(has_attr(to_phone, a)) << a;
   }
   const std::string first_version = to_phone.origin.sess_version;
@@ -195,7 +225,8 @@ TEST_F(AnchorTest, BrowserCallsPhoneThenHoldsThenHangsUp) {
   EXPECT_EQ(to_phone.media[0].port, session->leg(Side::B).port());
 
   // Hold from the browser (re-INVITE, sendonly): the phone sees sendonly and a newer o= version.
-  Message hold = request("INVITE", chrome_offer(browser_fp, "111 0 8 9 101", "sendonly"), true, true, 2);
+  Message hold =
+      request("INVITE", chrome_offer(browser_fp, "111 0 8 9 101", "sendonly"), true, true, 2);
   ASSERT_EQ(anchor->on_forward_request(hold, ws_src, udp_dest, "br2"), 0);
   sdp::Session held = parsed(hold);
   EXPECT_EQ(sdp::direction(held, held.media[0]), sdp::Direction::SendOnly);

@@ -20,7 +20,8 @@ using udp = asio::ip::udp;
 
 /// Runs `io` until `done()` or the deadline (event driven: returns as soon as it holds).
 template <typename Pred>
-bool run_until(asio::io_context& io, Pred done, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+bool run_until(asio::io_context& io, Pred done,
+               std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (!done()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
@@ -36,14 +37,16 @@ struct Peer {
     receive();
   }
   void receive() {
-    sock.async_receive_from(asio::buffer(buf), from, [this](boost::system::error_code ec, std::size_t n) {
-      if (ec) return;
-      inbox.emplace_back(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
-      receive();
-    });
+    sock.async_receive_from(
+        asio::buffer(buf), from, [this](boost::system::error_code ec, std::size_t n) {
+          if (ec) return;
+          inbox.emplace_back(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+          receive();
+        });
   }
   void send(std::span<const std::uint8_t> b, std::uint16_t port) {
-    sock.send_to(asio::buffer(b.data(), b.size()), udp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    sock.send_to(asio::buffer(b.data(), b.size()),
+                 udp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
   std::uint16_t port() const { return sock.local_endpoint().port(); }
   udp::socket sock;
@@ -254,7 +257,8 @@ TEST_F(MediaSessionTest, MediaTimeoutFiresWhenNothingArrives) {
   auto s = MediaSession::make(io, cfg, pool, identity, MediaFlavor::Plain, MediaFlavor::Plain,
                               [&] { timed_out = true; });
   ASSERT_NE(s, nullptr);
-  ASSERT_TRUE(run_until(io, [&] { return timed_out; }, std::chrono::milliseconds(3000)));
+  ASSERT_TRUE(run_until(
+      io, [&] { return timed_out; }, std::chrono::milliseconds(3000)));
 }
 
 TEST_F(MediaSessionTest, PortsComeBackToThePoolOnClose) {

@@ -254,9 +254,11 @@ TEST_F(ProxyCoreTest, WebSocketToUdpGetsTwoRecordRoutesWithFlowToken) {
   receive(
       "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>, <sip:" + flow_token_user(7) + "@127.0.0.1:8080;transport=ws;lr>\r\n"
-      "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
-      "Call-ID: call-1@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:" +
+          flow_token_user(7) +
+          "@127.0.0.1:8080;transport=ws;lr>\r\n"
+          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+          "Call-ID: call-1@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
   Sent bye = wire.pop();
   EXPECT_EQ(bye.msg.method(), sip::Method::Bye);
@@ -306,9 +308,11 @@ TEST_F(ProxyCoreTest, DeadFlowTokenGives430) {
   receive(
       "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye2\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:" + flow_token_user(99) + "@127.0.0.1:8080;transport=ws;lr>\r\n"
-      "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
-      "Call-ID: call-2@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+      "Route: <sip:" +
+          flow_token_user(99) +
+          "@127.0.0.1:8080;transport=ws;lr>\r\n"
+          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+          "Call-ID: call-2@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
   EXPECT_EQ(wire.pop().msg.status(), 430);
 }
@@ -321,10 +325,14 @@ TEST_F(ProxyCoreTest, ForgedFlowTokenDoesNotReachTheFlow) {
     wire.sent.clear();
     receive(
         "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
-        "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKforge" + user + "\r\nMax-Forwards: 70\r\n"
-        "Route: <sip:" + user + "@127.0.0.1:8080;transport=ws;lr>\r\n"
-        "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
-        "Call-ID: call-forge@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKforge" +
+            user +
+            "\r\nMax-Forwards: 70\r\n"
+            "Route: <sip:" +
+            user +
+            "@127.0.0.1:8080;transport=ws;lr>\r\n"
+            "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+            "Call-ID: call-forge@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
         udp_source(5070));
     for (const auto& s : wire.sent) EXPECT_NE(s.dest.flow, 7u) << user;
   }
@@ -336,9 +344,11 @@ TEST_F(ProxyCoreTest, AckFor2xxIsForwardedStatelesslyAlongTheRoute) {
   receive(
       "ACK sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>, <sip:" + flow_token_user(3) + "@127.0.0.1:8080;transport=ws;lr>\r\n"
-      "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
-      "Call-ID: call-3@test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+      "Route: <sip:127.0.0.1:5060;lr>, <sip:" +
+          flow_token_user(3) +
+          "@127.0.0.1:8080;transport=ws;lr>\r\n"
+          "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
+          "Call-ID: call-3@test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
   Sent ack = wire.pop();
   EXPECT_EQ(ack.msg.method(), sip::Method::Ack);

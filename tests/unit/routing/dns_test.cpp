@@ -182,7 +182,8 @@ TEST_F(DnsTest, IpLiteralNeedsNoQuery) {
   EXPECT_EQ(show(locate("sip:127.0.0.5")), (Strings{"udp 127.0.0.5:5060"}));
   EXPECT_EQ(show(locate("sips:127.0.0.5")), (Strings{"tls 127.0.0.5:5061"}));
   EXPECT_EQ(show(locate("sip:[::1]:5070;transport=tcp")), (Strings{"tcp [::1]:5070"}));
-  EXPECT_EQ(show(locate("sip:x@plain.sipws.test;maddr=127.0.0.6")), (Strings{"udp 127.0.0.6:5060"}));
+  EXPECT_EQ(show(locate("sip:x@plain.sipws.test;maddr=127.0.0.6")),
+            (Strings{"udp 127.0.0.6:5060"}));
   EXPECT_EQ(dns_->queries_sent(), before);
   const auto ds = locate("sip:127.0.0.5");
   ASSERT_EQ(ds.size(), 1u);

@@ -34,8 +34,8 @@ std::vector<NaptrRecord> sample_naptr() {
       {50, 10, "s", "SIP+D2U", "", "_sip._udp.example.com"},
       {10, 20, "S", "SIP+D2T", "", "_sip._tcp.example.com"},
       {10, 10, "s", "SIPS+D2T", "", "_sips._tcp.example.com"},
-      {5, 10, "s", "SIP+D2S", "", "_sip._sctp.example.com"},         // unsupported transport
-      {5, 10, "u", "SIP+D2U", "!^.*$!sip:x@y!", ""},                // not an "s" rule
+      {5, 10, "s", "SIP+D2S", "", "_sip._sctp.example.com"},  // unsupported transport
+      {5, 10, "u", "SIP+D2U", "!^.*$!sip:x@y!", ""},          // not an "s" rule
       {20, 10, "s", "SIPS+D2W", "", "_sips._ws.example.com"},
       {30, 10, "s", "SIP+D2W", "", "_sip._ws.example.com"},
   };

@@ -56,7 +56,8 @@ TEST_F(WsLimitsTest, PerIpLimitAnswers429AndOtherAddressesAreStillServed) {
   // A slot comes back when a connection closes.
   a.close();
   ASSERT_TRUE(run_until([&] { return a.closed && flows_.size() == 2; }));
-  ASSERT_TRUE(run_until([&] { return cfg.limiter->from(boost::asio::ip::make_address("127.0.0.1")) == 1; }));
+  ASSERT_TRUE(run_until(
+      [&] { return cfg.limiter->from(boost::asio::ip::make_address("127.0.0.1")) == 1; }));
   WsClient d(io_, uri());
   ASSERT_TRUE(run_until([&] { return done(d); }));
   EXPECT_TRUE(d.opened);
@@ -96,8 +97,8 @@ TEST_F(WsLimitsTest, SlowlorisIsDroppedAfterHandshakeTimeoutWhileOthersAreServed
   cfg.limiter = limiter(0, 0);
   start(cfg);
   const auto before = counter("ws_handshake_timeouts");
-  auto silent = raw_peer();                   // TCP only
-  auto partial = raw_peer();                  // an incomplete request
+  auto silent = raw_peer();   // TCP only
+  auto partial = raw_peer();  // an incomplete request
   partial->write("GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n");
   WsClient good(io_, uri());
   ASSERT_TRUE(run_until([&] { return done(good); }));
@@ -163,9 +164,9 @@ TEST_F(WsLimitsTest, MessageRateAboveLimitClosesWith1008AndSparesOtherFlows) {
 }
 
 /// Upgrades a RawPeer and returns it once the 101 is in.
-#define UPGRADED_PEER(name)                                              \
-  auto name = raw_peer();                                                \
-  name->write(upgrade_request());                                        \
+#define UPGRADED_PEER(name)                                             \
+  auto name = raw_peer();                                               \
+  name->write(upgrade_request());                                       \
   ASSERT_TRUE(run_until([&] { return name->upgraded(); })) << name->in; \
   ASSERT_TRUE(run_until([&] { return flows_.size() >= 1; }))
 
@@ -196,7 +197,8 @@ TEST_F(WsLimitsTest, UnmaskedClientFrameClosesWith1002) {
 TEST_F(WsLimitsTest, FragmentedMessageIsReassembledIntoOneSipMessage) {
   start();
   UPGRADED_PEER(peer);
-  const std::string a = kOptions.substr(0, 10), b = kOptions.substr(10, 30), c = kOptions.substr(40);
+  const std::string a = kOptions.substr(0, 10), b = kOptions.substr(10, 30),
+                    c = kOptions.substr(40);
   peer->write(ws_frame(0x1, a, /*fin=*/false) + ws_frame(0x0, b, false) +
               ws_frame(0x9, "ping in between") +  // control frames may interleave (s.5.4)
               ws_frame(0x0, c, true));

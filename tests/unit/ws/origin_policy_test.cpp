@@ -54,10 +54,10 @@ TEST(OriginPolicy, ValidateExplainsBadEntries) {
   EXPECT_FALSE(OriginPolicy::validate("https://example.com"));
   EXPECT_FALSE(OriginPolicy::validate("https://*.example.com:8443"));
   EXPECT_FALSE(OriginPolicy::validate("null"));
-  for (const char* bad : {"example.com", "https://", "https://a.example.com/path",
-                          "https://a.*.example.com", "https://*", "https://*example.com",
-                          "https://example.com:99999", "https://example.com:", "://x",
-                          "https://user@example.com"}) {
+  for (const char* bad :
+       {"example.com", "https://", "https://a.example.com/path", "https://a.*.example.com",
+        "https://*", "https://*example.com", "https://example.com:99999",
+        "https://example.com:", "://x", "https://user@example.com"}) {
     EXPECT_TRUE(OriginPolicy::validate(bad)) << bad;
   }
   EXPECT_THROW(OriginPolicy({"example.com"}, true), std::invalid_argument);

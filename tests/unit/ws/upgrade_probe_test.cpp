@@ -15,11 +15,12 @@ const sipws::Endpoint kPeer{boost::asio::ip::make_address("192.0.2.7"), 40000};
 
 struct Probe {
   explicit Probe(ListenerConfig cfg = {})
-      : probe(std::move(cfg),
-              [this](std::shared_ptr<const std::string> b, const Source& s) {
-                delivered.emplace_back(*b, s);
-              },
-              kPeer) {}
+      : probe(
+            std::move(cfg),
+            [this](std::shared_ptr<const std::string> b, const Source& s) {
+              delivered.emplace_back(*b, s);
+            },
+            kPeer) {}
   std::string feed(const std::string& bytes) {
     probe.feed(bytes.data(), bytes.size());
     return probe.output();
@@ -57,10 +58,10 @@ TEST(UpgradeProbe, OriginPolicyAnswers403) {
   cfg.allowed_origins = {"https://*.example.com"};
   cfg.allow_no_origin = false;
   Probe bad(cfg), good(cfg), none(cfg);
-  EXPECT_TRUE(starts_with(bad.feed(upgrade_request("Origin: https://evil.test\r\n")),
-                          "HTTP/1.1 403"));
-  EXPECT_TRUE(starts_with(good.feed(upgrade_request("Origin: https://a.example.com\r\n")),
-                          "HTTP/1.1 101"));
+  EXPECT_TRUE(
+      starts_with(bad.feed(upgrade_request("Origin: https://evil.test\r\n")), "HTTP/1.1 403"));
+  EXPECT_TRUE(
+      starts_with(good.feed(upgrade_request("Origin: https://a.example.com\r\n")), "HTTP/1.1 101"));
   EXPECT_TRUE(starts_with(none.feed(upgrade_request()), "HTTP/1.1 403"));
 }
 

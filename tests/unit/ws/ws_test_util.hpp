@@ -115,7 +115,6 @@ inline std::string make_temp_dir() {
 
 inline std::uint64_t counter(const char* name) { return counters().get(name).value(); }
 
-
 /// One client frame (RFC 6455 s.5.2), masked as a client's must be unless `masked` is false.
 inline std::string ws_frame(unsigned opcode, const std::string& payload, bool fin = true,
                             bool masked = true) {
@@ -164,7 +163,8 @@ inline std::vector<std::pair<int, std::string>> server_frames(const std::string&
     std::size_t hdr = 2;
     if (len == 126) {
       if (pos + 4 > in.size()) break;
-      len = (static_cast<unsigned char>(in[pos + 2]) << 8) | static_cast<unsigned char>(in[pos + 3]);
+      len =
+          (static_cast<unsigned char>(in[pos + 2]) << 8) | static_cast<unsigned char>(in[pos + 3]);
       hdr = 4;
     } else if (len == 127) {
       if (pos + 10 > in.size()) break;
@@ -194,22 +194,24 @@ inline int close_code_of(const std::vector<std::pair<int, std::string>>& frames)
 struct RawPeer {
   explicit RawPeer(boost::asio::io_context& io) : sock(io) {}
   void start_reading() {
-    sock.async_read_some(boost::asio::buffer(buf), [this](const boost::system::error_code& ec,
-                                                          std::size_t n) {
-      in.append(buf.data(), n);
-      if (ec) {
-        eof = true;
-        return;
-      }
-      start_reading();
-    });
+    sock.async_read_some(boost::asio::buffer(buf),
+                         [this](const boost::system::error_code& ec, std::size_t n) {
+                           in.append(buf.data(), n);
+                           if (ec) {
+                             eof = true;
+                             return;
+                           }
+                           start_reading();
+                         });
   }
   void write(const std::string& bytes) {
     auto keep = std::make_shared<std::string>(bytes);
     boost::asio::async_write(sock, boost::asio::buffer(*keep),
                              [keep](const boost::system::error_code&, std::size_t) {});
   }
-  bool upgraded() const { return in.rfind("HTTP/1.1 101", 0) == 0 && in.find("\r\n\r\n") != std::string::npos; }
+  bool upgraded() const {
+    return in.rfind("HTTP/1.1 101", 0) == 0 && in.find("\r\n\r\n") != std::string::npos;
+  }
   boost::asio::ip::tcp::socket sock;
   std::array<char, 4096> buf{};
   std::string in;
@@ -324,8 +326,10 @@ class WsListenerTest : public ::testing::Test {
     }
     bool failed = false;
     p->sock.async_connect({ep.address, ep.port}, [&](const boost::system::error_code& ec) {
-      if (ec) failed = true;
-      else p->connected = true;
+      if (ec)
+        failed = true;
+      else
+        p->connected = true;
     });
     EXPECT_TRUE(run_until([&] { return p->connected || failed; }));
     EXPECT_TRUE(p->connected);
