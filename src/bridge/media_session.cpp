@@ -240,7 +240,8 @@ void Leg::on_datagram(int which, std::size_t n, const udp::endpoint& from) {
 
 void Leg::on_webrtc_packet(std::size_t n, const Endpoint& from) {
   std::span<const std::uint8_t> pkt(rx_[0].data(), n);
-  switch (classify(pkt)) {
+  const PacketKind kind = classify(pkt);
+  switch (kind) {
     case PacketKind::Stun: {
       auto r = ice_.on_stun(pkt, from);
       if (!r.response.empty()) {
@@ -265,7 +266,7 @@ void Leg::on_webrtc_packet(std::size_t n, const Endpoint& from) {
       return;
     case PacketKind::Rtp:
     case PacketKind::Rtcp: {
-      const bool rtcp = classify(pkt) == PacketKind::Rtcp;
+      const bool rtcp = kind == PacketKind::Rtcp;
       if (!srtp_in_ || !ice_peer_ || from != *ice_peer_) {
         ++stats_.dropped;
         return;

@@ -10,6 +10,7 @@
 #include "proxy/proxy_core.hpp"
 #include "proxy/routing.hpp"
 #include "sip/parser.hpp"
+#include "wire.hpp"
 
 namespace sipws::proxy {
 namespace {
@@ -17,38 +18,8 @@ namespace {
 using sip::HeaderId;
 using sip::Message;
 
-struct Sent {
-  Destination dest;
-  Message msg;
-};
-
-class Wire final : public sip::txn::Sender {
- public:
-  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
-    auto m = sip::parse(bytes);
-    EXPECT_TRUE(m.has_value()) << *bytes;
-    if (m) sent.push_back({dest, std::move(*m)});
-    if (fail_to && dest.endpoint.address == *fail_to) return false;
-    return true;
-  }
-  Sent pop() {
-    EXPECT_FALSE(sent.empty());
-    if (sent.empty()) return {};
-    Sent s = std::move(sent.front());
-    sent.pop_front();
-    return s;
-  }
-  /// The next request sent (skipping ACKs the transaction layer generates).
-  Sent pop_request() {
-    while (!sent.empty() && sent.front().msg.is_request() &&
-           sent.front().msg.method() == sip::Method::Ack) {
-      sent.pop_front();
-    }
-    return pop();
-  }
-  std::deque<Sent> sent;
-  std::optional<IpAddress> fail_to;  ///< sends to this address fail (transport error)
-};
+using test::Sent;
+using test::Wire;
 
 class Loopback final : public NetworkView {
  public:

@@ -9,6 +9,7 @@
 
 #include "proxy/routing.hpp"
 #include "sip/parser.hpp"
+#include "wire.hpp"
 
 namespace sipws::proxy {
 namespace {
@@ -16,31 +17,8 @@ namespace {
 using sip::HeaderId;
 using sip::Message;
 
-struct Sent {
-  Destination dest;
-  Message msg;
-};
-
-/// The wire: records every message the proxy sends.
-class WireSender final : public sip::txn::Sender {
- public:
-  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
-    auto m = sip::parse(bytes);
-    EXPECT_TRUE(m.has_value()) << *bytes;
-    if (m) sent.push_back({dest, std::move(*m)});
-    return !fail_next;
-  }
-  /// Removes and returns the oldest sent message; fails the test if none.
-  Sent pop() {
-    EXPECT_FALSE(sent.empty());
-    if (sent.empty()) return {};
-    Sent s = std::move(sent.front());
-    sent.pop_front();
-    return s;
-  }
-  std::deque<Sent> sent;
-  bool fail_next = false;
-};
+using test::Sent;
+using WireSender = test::Wire;
 
 class FixedNetwork final : public NetworkView {
  public:
