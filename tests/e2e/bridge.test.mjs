@@ -197,8 +197,13 @@ test('(b) hold and resume from the page through the bridge: re-INVITEs become pl
     assert.equal(r.code, 0, 'the phone did not see INVITE, ACK, hold, resume, BYE');
   }));
 
-test('(c) a UDP phone calls the browser through the media bridge, answered from the page: DTLS connects, G.711 from a pcap reaches the browser, the browser reaches the phone', (t) =>
-  withScope(t, async (s) => {
+/**
+ * (c) A UDP phone (SIPp playing Debian's G.711 pcap) calls alice's page, which answers from its
+ * UI; audio must flow both ways through the bridge. With `lateOffer` the phone sends no SDP in
+ * its INVITE: the browser's offer comes to it in the 200, its answer goes back in the ACK.
+ */
+function phoneCallsBrowser(t, { lateOffer }) {
+  return withScope(t, async (s) => {
     const range = mediaPortRange();
     const d = await daemonIn(s, {
       extraSets: ['media_anchor=auto', 'media_address=127.0.0.1', `media_ports=${range.low}-${range.high}`],
@@ -209,8 +214,8 @@ test('(c) a UDP phone calls the browser through the media bridge, answered from 
     await signIn(page, d, { user: 'alice', password: 'alice-pw-1' });
 
     const phoneRtp = await rtpPeerIn(s, {});
-    const uac = await sippIn(s, 'phone: uac (udp)', {
-      scenario: path.join(scenarios, 'uac_phone.xml'), port: await freePort(),
+    const uac = await sippIn(s, `phone: uac (udp${lateOffer ? ', late offer' : ''})`, {
+      scenario: path.join(scenarios, lateOffer ? 'uac_phone_late.xml' : 'uac_phone.xml'), port: await freePort(),
       remote: `127.0.0.1:${d.ports.udp}`, keys: { target_uri: 'sip:alice@localhost', rtp_port: phoneRtp.port },
     });
     await waitBodyState(page, 'call', 'ringing', 10000);
@@ -218,13 +223,15 @@ test('(c) a UDP phone calls the browser through the media bridge, answered from 
     assert.equal(await page.getByTestId('incoming-caller').textContent(), 'sipp <sipp@example.net>');
     await page.getByTestId('answer').click();
     await waitInCall(page);
-    // The browser was offered the bridge's WebRTC side, with the phone's PCMA.
-    assertBridgeWebRtc((await descriptions(page)).remote, range, 8, 'offer at the browser');
-
-    // The phone's 200 carries the bridge's plain side; the phone plays its pcap there.
+    // The phone's 200 carries the bridge's plain side (its answer, or with a late offer the
+    // browser's offer); the phone plays its pcap there. The browser has the bridge's WebRTC
+    // side with the phone's PCMA (the offer, or with a late offer the answer from the ACK).
     const ok = await sippReceived(uac, /^SIP\/2\.0 200 [\s\S]*CSeq:\s*1 INVITE/i, 'the 200 to INVITE at the phone');
     const bridgeAtPhone = assertPlainRtp(sipBody(ok.text), range, '200 at the phone');
-    assert.ok(bridgeAtPhone.formats.includes(8), 'the bridge did not answer PCMA');
+    assert.ok(bridgeAtPhone.formats.includes(8), 'the bridge did not give the phone PCMA');
+    await waitFor(async () => /^a=setup:/m.test((await descriptions(page)).remote || ''),
+      { ms: 10000, intervalMs: 100, what: "the bridge's WebRTC side at the browser" });
+    assertBridgeWebRtc((await descriptions(page)).remote, range, 8, 'the bridge side at the browser');
     const playing = phoneRtp.play(readPcapRtp(kG711aPcap), bridgeAtPhone.host, bridgeAtPhone.port);
 
     const st = await waitMediaFlowing(page, { packets: kPackets });
@@ -243,55 +250,14 @@ test('(c) a UDP phone calls the browser through the media bridge, answered from 
     await playing;
     const r = await withTimeout(uac.done, 25000, 'SIPp UAC exit');
     assert.equal(r.code, 0, 'the phone did not complete INVITE/200/ACK, BYE/200');
-  }));
+  });
+}
+
+test('(c) a UDP phone calls the browser through the media bridge, answered from the page: DTLS connects, G.711 from a pcap reaches the browser, the browser reaches the phone', (t) =>
+  phoneCallsBrowser(t, { lateOffer: false }));
 
 test('(c) a delayed-offer UDP phone (INVITE without SDP) calls the browser: the browser\'s offer in the 200 reaches the phone as plain RTP, the phone\'s answer in the ACK reaches the browser, audio both ways', (t) =>
-  withScope(t, async (s) => {
-    const range = mediaPortRange();
-    const d = await daemonIn(s, {
-      extraSets: ['media_anchor=auto', 'media_address=127.0.0.1', `media_ports=${range.low}-${range.high}`],
-    });
-    await d.addUser('alice@localhost', 'alice-pw-1');
-    const browser = await browserIn(s);
-    const page = await openPhone(s, browser, d, { name: 'alice' });
-    await signIn(page, d, { user: 'alice', password: 'alice-pw-1' });
-
-    const phoneRtp = await rtpPeerIn(s, {});
-    const uac = await sippIn(s, 'phone: uac (udp, late offer)', {
-      scenario: path.join(scenarios, 'uac_phone_late.xml'), port: await freePort(),
-      remote: `127.0.0.1:${d.ports.udp}`, keys: { target_uri: 'sip:alice@localhost', rtp_port: phoneRtp.port },
-    });
-    await waitBodyState(page, 'call', 'ringing', 10000);
-    await page.getByTestId('incoming').waitFor({ state: 'visible', timeout: 5000 });
-    assert.equal(await page.getByTestId('incoming-caller').textContent(), 'sipp <sipp@example.net>');
-    await page.getByTestId('answer').click();
-    await waitInCall(page);
-    // The browser made the offer (in its 200); the phone got it as the bridge's plain side and
-    // answered PCMA in the ACK, which the browser got as the bridge's WebRTC answer.
-    const ok = await sippReceived(uac, /^SIP\/2\.0 200 [\s\S]*CSeq:\s*1 INVITE/i, 'the 200 to INVITE at the phone');
-    const bridgeAtPhone = assertPlainRtp(sipBody(ok.text), range, '200 (the offer) at the phone');
-    assert.ok(bridgeAtPhone.formats.includes(8), 'the bridge did not offer PCMA to the phone');
-    await waitFor(async () => /^a=setup:/m.test((await descriptions(page)).remote || ''), { ms: 10000, what: 'the answer from the ACK at the browser' });
-    assertBridgeWebRtc((await descriptions(page)).remote, range, 8, 'answer at the browser');
-    const playing = phoneRtp.play(readPcapRtp(kG711aPcap), bridgeAtPhone.host, bridgeAtPhone.port);
-
-    const st = await waitMediaFlowing(page, { packets: kPackets });
-    t.diagnostic(`browser: ${JSON.stringify(st)}`);
-    assert.equal(st.inbound.codec, 'PCMA/8000', 'the browser does not receive the pcap (PCMA)');
-    assert.equal(st.outbound.codec, 'PCMA/8000');
-    await waitFor(() => phoneRtp.received >= kPackets, { ms: 5000, what: `${kPackets} RTP packets at the phone` });
-    t.diagnostic(`phone: ${JSON.stringify(phoneRtp.summary())}`);
-    assert.deepEqual([...phoneRtp.payloadTypes.keys()], [8], 'the phone gets PCMA only');
-    assert.deepEqual([...phoneRtp.senders], [`127.0.0.1:${bridgeAtPhone.port}`], 'RTP to the phone comes from the port of the bridge SDP');
-    assert.equal(phoneRtp.notRtp, 0, 'the phone got something that is not RTP');
-
-    await page.getByTestId('hangup').click();
-    await waitBodyState(page, 'call', 'idle');
-    await phoneRtp.close();
-    await playing;
-    const r = await withTimeout(uac.done, 25000, 'SIPp UAC exit');
-    assert.equal(r.code, 0, 'the phone did not complete INVITE/200/ACK, BYE/200');
-  }));
+  phoneCallsBrowser(t, { lateOffer: true }));
 
 // Self-checks of the phone side, without sipws and without a browser.
 
