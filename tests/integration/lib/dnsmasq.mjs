@@ -3,9 +3,9 @@
 // upstream, no hosts file; queries logged. Started and stopped by PID.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import { freePort } from './ports.mjs';
 import { waitFor } from './wait.mjs';
+import { tcpListening, trackPid, untrackPid } from './procs.mjs';
 
 export const dnsmasqBin = process.env.DNSMASQ_BIN || '/usr/sbin/dnsmasq';
 export const haveDnsmasq = (() => {
@@ -16,26 +16,6 @@ export const haveDnsmasq = (() => {
     return false;
   }
 })();
-
-const live = new Set();
-process.on('exit', () => {
-  for (const pid of live) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-});
-
-function tcpListening(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /**
  * Starts dnsmasq.
@@ -58,14 +38,14 @@ export async function startDnsmasq(o) {
   let out = '';
   proc.stdout.on('data', (c) => (out += c));
   proc.stderr.on('data', (c) => (out += c));
-  if (proc.pid) live.add(proc.pid);
+  trackPid(proc.pid);
   const done = new Promise((resolve) => {
     proc.once('error', (err) => {
       out += `\n[harness] spawn error: ${err.message}\n`;
       resolve();
     });
     proc.once('exit', () => {
-      live.delete(proc.pid);
+      untrackPid(proc.pid);
       resolve();
     });
   });

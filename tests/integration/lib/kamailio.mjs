@@ -5,12 +5,12 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir } from './daemon.mjs';
 import { freePort } from './ports.mjs';
 import { waitFor } from './wait.mjs';
+import { tcpListening, trackPid, untrackPid } from './procs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const kamailioCfg = path.resolve(here, '..', 'kamailio', 'kamailio.cfg');
@@ -29,26 +29,6 @@ function installed(file) {
 export const haveKamailio =
   installed(kamailioBin) && installed(path.join(kModules, 'websocket.so'));
 export const haveKamailioTls = haveKamailio && installed(path.join(kModules, 'tls.so'));
-
-const live = new Set();
-process.on('exit', () => {
-  for (const pid of live) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-});
-
-function tcpListening(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 function udpTaken(port) {
   return new Promise((resolve) => {
@@ -85,7 +65,7 @@ export async function startKamailio(o = {}) {
   };
   proc.stdout.on('data', append);
   proc.stderr.on('data', append);
-  if (proc.pid) live.add(proc.pid);
+  trackPid(proc.pid);
   const done = new Promise((resolve) => {
     proc.once('error', (err) => {
       append(`\n[harness] spawn error: ${err.message}\n`);
@@ -93,7 +73,7 @@ export async function startKamailio(o = {}) {
     });
     proc.once('exit', (code, signal) => {
       append(`\n[harness] kamailio exited (code ${code}, signal ${signal})\n`);
-      live.delete(proc.pid);
+      untrackPid(proc.pid);
       resolve();
     });
   });

@@ -4,12 +4,12 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir } from './daemon.mjs';
 import { freePortRange } from './ports.mjs';
 import { waitFor } from './wait.mjs';
+import { tcpListening, trackPid, untrackPid } from './procs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const scenarioDir = path.resolve(here, '..', 'scenarios');
@@ -17,15 +17,6 @@ export const sippBin = process.env.SIPP_BIN || 'sipp';
 const kHost = '127.0.0.1';
 const kHardTimeoutMs = 30000;
 const kMaxLog = 1024 * 1024;
-
-const live = new Set();
-process.on('exit', () => {
-  for (const pid of live) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {}
-  }
-});
 
 /**
  * Starts SIPp.
@@ -70,14 +61,14 @@ export async function startSipp(o) {
   };
   proc.stdout.on('data', append);
   proc.stderr.on('data', append);
-  if (proc.pid) live.add(proc.pid);
+  trackPid(proc.pid);
   const done = new Promise((resolve) => {
     proc.once('error', (err) => {
       append(`\n[harness] spawn error: ${err.message}\n`);
       resolve({ code: -1, signal: null });
     });
     proc.once('exit', (code, signal) => {
-      live.delete(proc.pid);
+      untrackPid(proc.pid);
       resolve({ code, signal });
     });
   });
@@ -141,17 +132,6 @@ function udpFree(port) {
     const s = dgram.createSocket('udp4');
     s.once('error', () => resolve(false));
     s.bind(port, kHost, () => s.close(() => resolve(true)));
-  });
-}
-
-function tcpListening(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: kHost, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
   });
 }
 
