@@ -14,7 +14,6 @@ using udp = asio::ip::udp;
 
 namespace {
 
-Endpoint to_endpoint(const udp::endpoint& e) { return Endpoint{e.address(), e.port()}; }
 udp::endpoint to_udp(const Endpoint& e) { return udp::endpoint(e.address, e.port); }
 
 std::optional<Endpoint> parse_endpoint(const std::string& addr, std::uint16_t port) {

@@ -43,6 +43,12 @@ struct Endpoint {
   friend bool operator!=(const Endpoint& a, const Endpoint& b) { return !(a == b); }
 };
 
+/// An Asio endpoint (ip::udp::endpoint, ip::tcp::endpoint) as an Endpoint.
+template <class AsioEndpoint>
+Endpoint to_endpoint(const AsioEndpoint& ep) {
+  return Endpoint{ep.address(), ep.port()};
+}
+
 /// Identifies one connection-oriented flow (TCP, TLS, WS, WSS connection; RFC 5626 s.3).
 /// 0 means "no flow" (UDP, or not known).
 using FlowId = std::uint64_t;

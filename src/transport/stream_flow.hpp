@@ -143,7 +143,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
     }
     boost::system::error_code lec;
     auto le = stream_.lowest_layer().local_endpoint(lec);
-    if (!lec) local_ = Endpoint{le.address(), le.port()};
+    if (!lec) local_ = to_endpoint(le);
     if constexpr (kTls) {
       auto self = this->shared_from_this();
       stream_.async_handshake(

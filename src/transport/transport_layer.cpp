@@ -26,9 +26,6 @@ using Udp = boost::asio::ip::udp;
 using detail::Tcp;
 namespace ssl = boost::asio::ssl;
 
-Endpoint to_endpoint(const Udp::endpoint& e) { return Endpoint{e.address(), e.port()}; }
-Endpoint to_endpoint(const Tcp::endpoint& e) { return Endpoint{e.address(), e.port()}; }
-
 /// Start-up errors are std::system_error (the header's contract), naming the address.
 void throw_if(const boost::system::error_code& ec, const std::string& what) {
   if (ec) throw std::system_error(std::error_code(ec), what);

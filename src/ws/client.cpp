@@ -52,10 +52,6 @@ bool is_ip(const std::string& host) {
   return !ec;
 }
 
-Endpoint to_endpoint(const boost::asio::ip::tcp::endpoint& ep) {
-  return Endpoint{ep.address(), ep.port()};
-}
-
 /// What one connection dials.
 struct Target {
   Protocol protocol = Protocol::Ws;

@@ -63,10 +63,6 @@ struct SipConfig : Base {
 using WsConfig = SipConfig<wsp::config::asio>;
 using WssConfig = SipConfig<wsp::config::asio_tls>;
 
-Endpoint to_endpoint(const boost::asio::ip::tcp::endpoint& ep) {
-  return Endpoint{ep.address(), ep.port()};
-}
-
 /// One WS/WSS connection seen as a transport::Flow. Kept alive by the FlowTable and by the
 /// listener's connection map. Thread: core io thread.
 template <class Config>
