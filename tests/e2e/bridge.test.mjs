@@ -125,6 +125,9 @@ test('(b) the browser calls a UDP phone through the media bridge: DTLS connects,
     assert.deepEqual([...phoneRtp.senders], [`127.0.0.1:${bridgeAtPhone.port}`], 'RTP to the phone comes from the port of the bridge SDP');
     assert.equal(phoneRtp.notRtp, 0, 'the phone got something that is not RTP (SRTP/DTLS/STUN leaked?)');
 
+    // What the phone had echoed before the hang-up: echoes still in flight when the bridge
+    // closes are lost, so only those can be expected at sipws.
+    const echoedBeforeHangup = phoneRtp.echoed;
     await page.getByTestId('hangup').click();
     await waitBodyState(page, 'call', 'idle');
     const r = await withTimeout(uas.done, 25000, 'SIPp UAS exit');
@@ -139,7 +142,7 @@ test('(b) the browser calls a UDP phone through the media bridge: DTLS connects,
     const final = phoneRtp.summary();
     t.diagnostic(`sipws: caller leg rx=${callerRx} tx=${callerTx}, callee leg rx=${calleeRx} tx=${calleeTx}; phone ${JSON.stringify(final)}`);
     assert.ok(calleeTx >= final.received, `sipws sent ${calleeTx} to the phone, which received ${final.received}`);
-    assert.ok(calleeRx >= final.echoed, `sipws received ${calleeRx} from the phone, which sent ${final.echoed}`);
+    assert.ok(calleeRx >= echoedBeforeHangup, `sipws received ${calleeRx} from the phone, which had sent ${echoedBeforeHangup} before the hang-up`);
     assert.ok(callerRx >= calleeTx, `browser->phone: sipws received ${callerRx} and relayed ${calleeTx}`);
     assert.ok(callerTx >= st.inbound.packetsReceived, `sipws sent ${callerTx} to the browser, which had received ${st.inbound.packetsReceived}`);
   }));
