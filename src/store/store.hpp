@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sipws::store {
@@ -43,6 +44,44 @@ struct BindingRecord {
   std::string user_agent;
 };
 
+/// Call forwarding kinds (RFC 5806 s.2 reasons: unconditional, user-busy, no-answer).
+enum class ForwardKind { Unconditional, Busy, NoAnswer };
+/// "unconditional", "busy", "no_answer" (the CLI's words).
+std::string_view forward_kind_name(ForwardKind k);
+/// The kind named by `name` (CLI words above), nullopt otherwise.
+std::optional<ForwardKind> parse_forward_kind(std::string_view name);
+
+/// One per-subscriber forwarding rule (the seed's usr_preferences `callfwd`). Keyed by
+/// (aor, kind).
+struct ForwardRule {
+  std::string aor;  ///< "user@domain", domain lower-case
+  ForwardKind kind = ForwardKind::Unconditional;
+  /// A sip:/sips:/tel: URI, or the word "voicemail" (expanded from the `voicemail` config).
+  std::string target;
+  /// No-answer only: seconds to ring before forwarding; 0 = the configured default.
+  std::uint32_t ring_timeout_s = 0;
+};
+
+/// A subscriber's membership of one group (call classes: "local", "ld", "int"...).
+struct GroupMembership {
+  std::string aor;
+  std::string group;
+};
+
+/// A local number or alias (a DID) that reaches an AOR: `sipws alias add +15551230001
+/// alice@example.com`. The alias is a user part, valid in every local domain and as tel:.
+struct Alias {
+  std::string alias;
+  std::string aor;
+};
+
+/// Everything the routing processors need about one AOR, in one round trip.
+struct UserServices {
+  bool subscriber = false;           ///< a row in the subscriber table
+  std::vector<std::string> groups;   ///< sorted
+  std::vector<ForwardRule> forwards; ///< at most one per kind
+};
+
 /// Synchronous store. Thread: any, one call at a time (callers serialize; AsyncStore does).
 class Store {
  public:
@@ -63,6 +102,32 @@ class Store {
   virtual void put_binding(const BindingRecord& b) = 0;
   virtual void delete_binding(const std::string& aor, const std::string& contact) = 0;
   virtual std::vector<BindingRecord> load_bindings() = 0;
+
+  /// Adds `aor` to `group` (idempotent). @throws StoreError.
+  virtual void add_group(const std::string& aor, const std::string& group) = 0;
+  /// @returns true if the membership existed. @throws StoreError.
+  virtual bool delete_group(const std::string& aor, const std::string& group) = 0;
+  /// Memberships of `aor`, or of everyone when `aor` is empty; sorted by aor, group.
+  virtual std::vector<GroupMembership> list_groups(const std::string& aor) = 0;
+
+  /// Inserts or replaces the rule keyed by (aor, kind). @throws StoreError.
+  virtual void put_forward(const ForwardRule& r) = 0;
+  /// Deletes the rule of `kind`, or every rule of `aor` when `kind` is nullopt.
+  /// @returns the number of rules deleted. @throws StoreError.
+  virtual std::size_t delete_forward(const std::string& aor, std::optional<ForwardKind> kind) = 0;
+  /// Rules of `aor`, or of everyone when `aor` is empty; sorted by aor, kind.
+  virtual std::vector<ForwardRule> list_forwards(const std::string& aor) = 0;
+
+  /// Inserts or replaces alias -> aor. @throws StoreError.
+  virtual void put_alias(const Alias& a) = 0;
+  /// @returns true if it existed. @throws StoreError.
+  virtual bool delete_alias(const std::string& alias) = 0;
+  virtual std::optional<std::string> find_alias(const std::string& alias) = 0;
+  /// Every alias, sorted by alias.
+  virtual std::vector<Alias> list_aliases() = 0;
+
+  /// Subscriber flag, groups and forwarding rules of "user@domain" in one call.
+  virtual UserServices user_services(const std::string& user, const std::string& domain) = 0;
 };
 
 /// Runs Store calls on one worker thread; results are handed to `post` (which the daemon binds
@@ -77,6 +142,13 @@ class AsyncStore {
 
   void find_subscriber(std::string user, std::string domain,
                        std::function<void(std::optional<Subscriber>)> done);
+  /// Store::user_services on the worker; `done` runs on the core thread. A store error is
+  /// logged, counted (store_read_errors) and answered as nullopt (callers answer 500).
+  void user_services(std::string user, std::string domain,
+                     std::function<void(std::optional<UserServices>)> done);
+  /// Store::find_alias on the worker; `done(aor)` runs on the core thread with nullopt when
+  /// there is no such alias or the store failed (logged, counted as store_read_errors).
+  void find_alias(std::string alias, std::function<void(std::optional<std::string>)> done);
   void put_binding(BindingRecord b);
   void delete_binding(std::string aor, std::string contact);
   /// Synchronous access for start-up (loading bindings) before the io thread runs.
