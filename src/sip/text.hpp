@@ -1,9 +1,11 @@
 #pragma once
 // Small character-class and string helpers shared by the SIP parser files (RFC 3261 s.25.1).
-// Used by src/sip/ and by the SDP code of src/bridge/; pure functions, no allocation.
+// Used by src/sip/ and by the SDP code of src/bridge/; pure functions, no allocation (but
+// dialled_number, which returns a string).
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace sipws::sip::text {
@@ -122,6 +124,30 @@ inline std::size_t quoted_end(std::string_view s, std::size_t open) {
     if (s[i] == '"') return i;
   }
   return std::string_view::npos;
+}
+
+/// The dialled number in a user part (RFC 3966 s.5.1.1): when `user` is a telephone number
+/// (an optional leading '+', then digits, '*', '#' and the visual separators '-', '.', '(',
+/// ')', ' ', with at least one digit), the same without its visual separators; any other user
+/// part unchanged ("alice" stays "alice", "+1 (555) 123-0001" becomes "+15551230001").
+inline std::string dialled_number(std::string_view user) {
+  bool digit = false;
+  for (std::size_t i = 0; i < user.size(); ++i) {
+    const char c = user[i];
+    if (is_digit(c)) {
+      digit = true;
+    } else if (c == '+' && i == 0) {
+    } else if (c != '*' && c != '#' && c != '-' && c != '.' && c != '(' && c != ')' && c != ' ') {
+      return std::string(user);
+    }
+  }
+  if (!digit) return std::string(user);
+  std::string out;
+  out.reserve(user.size());
+  for (char c : user) {
+    if (c != '-' && c != '.' && c != '(' && c != ')' && c != ' ') out += c;
+  }
+  return out;
 }
 
 /// IPv6 address text without brackets (RFC 4291 s.2.2, RFC 5118 s.4.10). Defined in uri.cpp.
