@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sip/text.hpp"
+
 namespace sipws::proxy {
 namespace {
 
@@ -43,6 +45,12 @@ bool Domains::is_self(std::string_view host, std::uint16_t port) const {
   if (!is_self(host)) return false;
   if (port == 0 || ports_.empty()) return true;
   return std::find(ports_.begin(), ports_.end(), port) != ports_.end();
+}
+
+std::string Domains::local_domain_of(std::string_view host) const {
+  std::string d(is_local_domain(host) ? strip_brackets(host) : std::string_view(primary()));
+  for (auto& c : d) c = sip::text::lower(c);
+  return d;
 }
 
 }  // namespace sipws::proxy

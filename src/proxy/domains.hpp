@@ -21,8 +21,13 @@ class Domains {
   /// A port sipws listens on (any transport).
   void add_port(std::uint16_t port) { ports_.push_back(port); }
   /// True if `host` names this proxy and `port` is 0 (absent) or one of ours; with no port
-  /// registered at all, any port matches.
+  /// registered at all, any port matches. This is "local" for a Request-URI (Kamailio's
+  /// `myself`): `sip:uas@127.0.0.1:32070` is not local when nothing of sipws listens on 32070,
+  /// even with domain 127.0.0.1.
   bool is_self(std::string_view host, std::uint16_t port) const;
+  /// The local domain a local URI (is_self(host, port)) belongs to, lower-case: the host itself when it
+  /// is a local domain, else (an address of ours) the primary domain.
+  std::string local_domain_of(std::string_view host) const;
   const std::string& primary() const { return domains_.empty() ? empty_ : domains_.front(); }
 
  private:

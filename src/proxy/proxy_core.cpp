@@ -31,6 +31,21 @@ struct Stats {
   Counter& loops = counters().get("proxy_loops_detected");
   Counter& resolve_failures = counters().get("proxy_resolve_failures");
   Counter& sips_refused = counters().get("proxy_sips_refused");
+  Counter& forged_routes = counters().get("proxy_forged_routes");      // bad/no signature
+  Counter& unrouted_in_dialog = counters().get("proxy_unrouted_in_dialog");
+  Counter& serial_steps = counters().get("proxy_serial_steps");        // q-groups after the first
+  Counter& failure_reruns = counters().get("proxy_failure_reruns");    // forward on failure
+  Counter& branch_timeouts = counters().get("proxy_branch_timeouts");  // response_timeout
+  Counter& ring_timeouts = counters().get("proxy_ring_timeouts");
+};
+
+/// Bound on chain re-runs after failures (forward on busy / no answer) per request.
+constexpr int kMaxReruns = 8;
+
+/// What preprocess_routes found among the Route entries it removed.
+struct RouteCheck {
+  int ours = 0;           ///< entries of ours removed (or a strict router's Request-URI)
+  bool signed_ok = true;  ///< every one carried a valid dialog signature
 };
 
 /// Chooses the response to forward when every branch is final (RFC 3261 s.16.7 step 6):
@@ -47,6 +62,11 @@ bool better(int candidate, int current) {
 
 struct Branch {
   ClientTxnId txn = 0;
+  int status = 0;         ///< final status (0 while pending; 408 when timed out locally)
+  bool answered = false;  ///< a 2xx came (later 2xx are retransmissions or other dialogs)
+  std::vector<int> continue_on;  ///< see Target::continue_on
+  Millis response_timeout{0};    ///< see Target::response_timeout
+  TimerService::TimerId response_timer = 0;
   std::string branch_id;  ///< the branch parameter of our Via (for the forward hook)
   Message request;
   Destination dest;
@@ -54,6 +74,7 @@ struct Branch {
   bool provisional = false;
   bool final = false;
   bool cancel_pending = false;
+  bool cancel_sent = false;
   TimerService::TimerId timer_c = 0;
   /// RFC 3263 s.4.3: the located destinations not tried yet, and the request as it was before
   /// forwarding (for the retry); both empty when there is nothing to fail over to.
@@ -74,7 +95,13 @@ struct ServerCtx {
   bool chain_done = false;
   const ListenPoint* in_lp = nullptr;
   FlowId route_flow = kNoFlow;  ///< flow token from a Route entry of ours
-  std::vector<Branch> branches;
+  /// Every branch of every serial step, in order (a deque: references stay valid while a
+  /// later step appends).
+  std::deque<Branch> branches;
+  std::vector<Target> later;   ///< lower q-groups not started yet (s.16.6 step 2)
+  std::size_t step_begin = 0;  ///< first branch of the current step
+  TimerService::TimerId ring_timer = 0;
+  int reruns = 0;
   std::optional<Message> best;
   bool best_local = false;  ///< best was synthesized here (no downstream response)
 };
@@ -88,6 +115,9 @@ struct ProxyCoreImpl {
   sip::txn::TransactionLayer* txns = nullptr;
   sip::txn::Sender* stateless = nullptr;
   std::vector<std::unique_ptr<RequestProcessor>> chain;
+  std::vector<std::unique_ptr<FailureProcessor>> failure_chain;
+  std::string rerun_from;  ///< name of the processor a re-run starts at ("" = none)
+  RouteSigner signer;
   ForwardHook* hook = nullptr;
   std::unordered_map<ServerTxnId, std::unique_ptr<ServerCtx>> servers;
   std::unordered_map<ClientTxnId, std::pair<ServerTxnId, std::size_t>> clients;
@@ -96,7 +126,7 @@ struct ProxyCoreImpl {
   std::deque<ListenPoint> client_lps;  ///< see client_listen_point()
 
   ProxyCoreImpl(TimerService& t, const Domains& d, NetworkView& n, Resolver& r, ProxyConfig c)
-      : timers(t), domains(d), net(n), resolver(r), cfg(std::move(c)) {}
+      : timers(t), domains(d), net(n), resolver(r), cfg(std::move(c)), signer(cfg.route_secret) {}
 
   // ---------------------------------------------------------------- helpers
 
@@ -185,15 +215,27 @@ struct ProxyCoreImpl {
     return names_listen_point(uri, net.listen_points(), domains.is_self(uri.host));
   }
 
+  /// Checks the dialog signature of a Route URI of ours into `check` (when given).
+  void check_signature(const sip::Uri& uri, const Message& req, RouteCheck* check) const {
+    if (check == nullptr) return;
+    ++check->ours;
+    const sip::Param* sig = uri.param(kRouteSignatureParam);
+    if (sig == nullptr || !sig->has_value ||
+        !signer.verify(sig->value, req.call_id(), req.from().tag(), req.to().tag())) {
+      check->signed_ok = false;
+    }
+  }
+
   /// RFC 3261 s.16.4: strict-router fix-up and removal of our own Route entries. Remembers a
-  /// flow token found in them.
-  void preprocess_routes(Message& req, FlowId& route_flow) const {
+  /// flow token found in them, and checks their dialog signatures into `check`.
+  void preprocess_routes(Message& req, FlowId& route_flow, RouteCheck* check = nullptr) const {
     if (is_self_uri(req.request_uri()) && req.count(HeaderId::Route) > 0 &&
         flow_token(req.request_uri()) != kNoFlow) {
       // Request-URI is a Record-Route value of ours: a strict router upstream (s.16.4).
       const auto routes = req.find_all(HeaderId::Route);
       auto last = sip::parse_name_addr(routes.back()->value);
       route_flow = flow_token(req.request_uri());
+      check_signature(req.request_uri(), req, check);
       if (last) {
         std::string uri(last->uri.raw);
         // remove the last Route value
@@ -210,6 +252,7 @@ struct ProxyCoreImpl {
       auto na = sip::parse_name_addr(top->value);
       if (!na || !is_self_uri(na->uri)) break;
       if (FlowId f = flow_token(na->uri); f != kNoFlow) route_flow = f;
+      check_signature(na->uri, req, check);
       req.pop_front(HeaderId::Route);
     }
   }
@@ -258,7 +301,8 @@ struct ProxyCoreImpl {
     if (auto fixed = via_with_received(request.top_via(), src)) {
       ctx.rc->request().set_top_via(std::move(*fixed));
     }
-    preprocess_routes(req, ctx.route_flow);
+    RouteCheck route_check;
+    preprocess_routes(req, ctx.route_flow, &route_check);
     // A token naming the flow the request came in on is the sender's own side of the route.
     if (ctx.route_flow == src.flow) ctx.route_flow = kNoFlow;
     const bool to_self = req.count(HeaderId::Route) == 0 && is_self_uri(req.request_uri()) &&
@@ -299,9 +343,10 @@ struct ProxyCoreImpl {
       return;
     }
     // In-dialog requests routed through us by our Record-Route skip the policy chain: the
-    // dialog was authorised when it was created.
+    // dialog was authorised when it was created, and our signed Record-Route proves it.
     const bool in_dialog = !request.to().tag().empty();
     if (in_dialog) {
+      if (cfg.strict_dialogs && !in_dialog_allowed(ctx, route_check)) return;
       ctx.chain_done = true;
       route(ctx);
       return;
@@ -313,6 +358,28 @@ struct ProxyCoreImpl {
       });
     });
     run_chain(ctx);
+  }
+
+  /// An in-dialog request may only follow a Record-Route that sipws signed for this dialog:
+  /// a forged or unsigned Route of ours gets 403, a request with no Route of ours 403 (404
+  /// when it names sipws itself); nothing is forwarded. Returns true to route it.
+  bool in_dialog_allowed(ServerCtx& ctx, const RouteCheck& check) {
+    if (check.ours > 0 && check.signed_ok) return true;
+    if (check.ours > 0) {
+      stats.forged_routes.inc();
+      spdlog::info("in-dialog {} from {}: Route of ours without a valid dialog signature",
+                   ctx.rc->original().method_name(), ctx.rc->source().peer.to_string());
+      respond_status(ctx, 403, "Forbidden - Invalid Record-Route Signature");
+      return false;
+    }
+    stats.unrouted_in_dialog.inc();
+    const Message& req = ctx.rc->request();
+    if (req.count(HeaderId::Route) == 0 && is_self_uri(req.request_uri())) {
+      respond_status(ctx, 404, "Not Found - No Such Dialog");
+    } else {
+      respond_status(ctx, 403, "Relaying denied - In-Dialog Request Not Routed Here");
+    }
+    return false;
   }
 
   void resume(ServerTxnId id, Action a) {
@@ -337,13 +404,27 @@ struct ProxyCoreImpl {
       case Action::Pause:
         ctx.paused = true;
         return false;
-      case Action::Respond:
-        if (ctx.rc->response()) {
-          respond_local(ctx, *ctx.rc->response());
-        } else {
-          respond_status(ctx, 500, "Server Internal Error");
+      case Action::Respond: {
+        if (!ctx.rc->response()) ctx.rc->respond(500, "Server Internal Error");
+        const Message& rsp = *ctx.rc->response();
+        if (ctx.rc->rerun()) {
+          // A re-run after a failure (the forward target is unknown, not allowed...): this
+          // response competes with the earlier ones (s.16.7 step 6).
+          record_final(ctx, rsp, true);
+          finish(ctx);
+          return false;
         }
+        // A known user without a usable binding: forwarding on no answer applies too.
+        if (rsp.status() == 480 && !ctx.rc->failure_forward().no_answer.empty()) {
+          record_final(ctx, rsp, true);
+          StepOutcome o;
+          o.best_status = 480;
+          o.no_answer = true;
+          if (try_failure_forward(ctx, o)) return false;
+        }
+        respond_local(ctx, rsp);
         return false;
+      }
       case Action::SkipChain:
         ctx.next_processor = chain.size();
         return true;
@@ -361,7 +442,33 @@ struct ProxyCoreImpl {
     route(ctx);
   }
 
-  /// After the chain: forward to its targets, or to the Request-URI / top Route.
+  /// Runs the failure processors for `outcome`; when one retargets the request, runs the chain
+  /// again from the rerun point (its targets become the next step). Returns true if it did.
+  bool try_failure_forward(ServerCtx& ctx, const StepOutcome& outcome) {
+    if (ctx.cancelled || ctx.final_sent || ctx.reruns >= kMaxReruns) return false;
+    for (auto& fp : failure_chain) {
+      if (!fp->on_failure(*ctx.rc, outcome)) continue;
+      ++ctx.reruns;
+      stats.failure_reruns.inc();
+      spdlog::debug("{}: retargeted to {} after {}", fp->name(),
+                    ctx.rc->request().request_uri().raw, outcome.best_status);
+      ctx.later.clear();
+      ctx.rc->targets().clear();
+      ctx.rc->response().reset();
+      ctx.rc->set_rerun(true);
+      ctx.chain_done = false;
+      ctx.next_processor = chain.size();
+      for (std::size_t k = 0; k < chain.size(); ++k) {
+        if (chain[k]->name() == rerun_from) ctx.next_processor = k;
+      }
+      run_chain(ctx);
+      return true;
+    }
+    return false;
+  }
+
+  /// After the chain: forward to its targets, or to the Request-URI / top Route. Targets are
+  /// grouped by q (highest first) and the groups tried one after the other (s.16.6 step 2).
   void route(ServerCtx& ctx) {
     Message& req = ctx.rc->request();
     auto& targets = ctx.rc->targets();
@@ -369,8 +476,9 @@ struct ProxyCoreImpl {
       if (req.count(HeaderId::Route) == 0 && is_self_uri(req.request_uri()) &&
           ctx.route_flow == kNoFlow) {
         // Addressed to us and nobody claimed it: never forward to ourselves.
-        respond_status(ctx, req.method() == Method::Register ? 403 : 404,
-                       req.method() == Method::Register ? "Domain Not Served" : "Not Found");
+        const bool reg = req.method() == Method::Register;
+        ctx.rc->respond(reg ? 403 : 404, reg ? "Domain Not Served" : "Not Found");
+        apply(ctx, Action::Respond);
         return;
       }
       Target t;
@@ -379,7 +487,23 @@ struct ProxyCoreImpl {
     }
     std::stable_sort(targets.begin(), targets.end(),
                      [](const Target& a, const Target& b) { return a.q > b.q; });
-    for (const auto& t : targets) {
+    ctx.later = std::move(targets);
+    targets.clear();
+    start_next_step(ctx);
+  }
+
+  /// Forks to the next q-group of ctx.later in parallel (one branch per target), with the ring
+  /// timeout a processor asked for.
+  void start_next_step(ServerCtx& ctx) {
+    std::size_t n = 1;
+    while (n < ctx.later.size() && ctx.later[n].q == ctx.later.front().q) ++n;
+    std::vector<Target> group(std::make_move_iterator(ctx.later.begin()),
+                              std::make_move_iterator(ctx.later.begin() + n));
+    ctx.later.erase(ctx.later.begin(), ctx.later.begin() + n);
+    const Message& req = ctx.rc->request();
+    const std::size_t begin = ctx.branches.size();
+    ctx.step_begin = begin;
+    for (const auto& t : group) {
       Branch b;
       b.request = req;
       if (t.uri != req.request_uri().raw) b.request.set_request_uri(t.uri);
@@ -387,15 +511,20 @@ struct ProxyCoreImpl {
         b.request.push_front(HeaderId::Route, *it);
       }
       if (t.next_hop) b.dest = *t.next_hop;
+      b.continue_on = t.continue_on;
+      b.response_timeout = t.response_timeout;
       ctx.branches.push_back(std::move(b));
     }
-    const std::size_t n = ctx.branches.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto& t = targets[i];
-      if (t.next_hop) {
-        start_branch(ctx, i);
+    if (const Millis rt = ctx.rc->take_ring_timeout(); rt.count() > 0 && ctx.invite) {
+      ctx.ring_timer = timers.schedule(rt, [this, id = ctx.id]() { on_ring_timeout(id); });
+    }
+    // A branch may fail at once and end the step (then the next one starts from inside this
+    // loop, after the last of these branches): indexes stay valid, the deque only grows.
+    for (std::size_t k = 0; k < group.size(); ++k) {
+      if (group[k].next_hop) {
+        start_branch(ctx, begin + k);
       } else {
-        resolve_branch(ctx, i);
+        resolve_branch(ctx, begin + k);
       }
     }
   }
@@ -476,10 +605,7 @@ struct ProxyCoreImpl {
     if (b.alternatives.empty() || !b.retry_request || ctx.cancelled || ctx.final_sent) {
       return false;
     }
-    if (b.timer_c != 0) {
-      timers.cancel(b.timer_c);
-      b.timer_c = 0;
-    }
+    stop_branch_timers(b);
     if (b.txn != 0) clients.erase(b.txn);
     b.txn = 0;
     // The abandoned attempt ends for the hook (the media anchor frees what it held for it);
@@ -490,7 +616,8 @@ struct ProxyCoreImpl {
     b.alternatives.erase(b.alternatives.begin());
     b.request = *b.retry_request;
     if (b.alternatives.empty()) b.retry_request.reset();
-    b.started = b.provisional = b.final = b.cancel_pending = false;
+    b.started = b.provisional = b.final = b.cancel_pending = b.cancel_sent = false;
+    b.status = 0;
     stats.failovers.inc();
     spdlog::debug("branch {}: {} from the destination, failing over to {} {}", i, status,
                   via_token(b.dest.protocol), b.dest.endpoint.to_string());
@@ -544,9 +671,11 @@ struct ProxyCoreImpl {
       const Source& src = ctx.rc->source();
       const FlowId in_flow = is_reliable(src.protocol) ? src.flow : kNoFlow;
       const bool double_rr = out_lp != ctx.in_lp || in_flow != kNoFlow || b.dest.flow != kNoFlow;
-      fwd.push_front(HeaderId::RecordRoute, make_record_route(*ctx.in_lp, in_flow, sips));
+      // Signed for this dialog: only requests of dialogs created here may route back through.
+      const std::string sig = signer.sign(orig.call_id(), orig.from().tag());
+      fwd.push_front(HeaderId::RecordRoute, make_record_route(*ctx.in_lp, in_flow, sips, sig));
       if (double_rr) {
-        fwd.push_front(HeaderId::RecordRoute, make_record_route(*out_lp, b.dest.flow, sips));
+        fwd.push_front(HeaderId::RecordRoute, make_record_route(*out_lp, b.dest.flow, sips, sig));
       }
     }
     // Via (s.16.6 step 8) with the loop-detection hash in the branch.
@@ -564,16 +693,73 @@ struct ProxyCoreImpl {
     stats.forwarded.inc();
     b.txn = txns->send_request(fwd, b.dest);
     clients[b.txn] = {ctx.id, i};
-    if (ctx.invite) {
-      const ClientTxnId cid = b.txn;
-      b.timer_c = timers.schedule(kTimerC, [this, cid]() { on_timer_c(cid); });
+    const ClientTxnId cid = b.txn;
+    if (ctx.invite) b.timer_c = timers.schedule(kTimerC, [this, cid]() { on_timer_c(cid); });
+    if (b.response_timeout.count() > 0) {
+      b.response_timer =
+          timers.schedule(b.response_timeout, [this, cid]() { on_response_timeout(cid); });
     }
+  }
+
+  void stop_branch_timers(Branch& b) {
+    if (b.timer_c != 0) timers.cancel(b.timer_c);
+    if (b.response_timer != 0) timers.cancel(b.response_timer);
+    b.timer_c = b.response_timer = 0;
+  }
+
+  /// Ends a started branch here, before its own final response (no response within its
+  /// response_timeout, or the ring timeout): it counts as `status`; a CANCEL follows once it
+  /// has sent a provisional response (s.9.1); its later non-2xx responses are ignored, a late
+  /// 2xx still wins (s.16.7 step 5).
+  void end_branch_here(ServerCtx& ctx, Branch& b, int status) {
+    stop_branch_timers(b);
+    b.final = true;
+    b.status = status;
+    send_cancel(ctx, b);
+    if (hook != nullptr && !b.branch_id.empty()) hook->on_branch_end(b.branch_id, status);
+  }
+
+  /// Branch `cid` got no response at all within its response_timeout (a silent gateway).
+  void on_response_timeout(ClientTxnId cid) {
+    auto [sc, i] = branch_of(cid);
+    if (sc == nullptr) return;
+    ServerCtx& ctx = *sc;
+    Branch& b = ctx.branches[i];
+    b.response_timer = 0;
+    if (b.final || b.provisional) return;
+    stats.branch_timeouts.inc();
+    if (fail_over(ctx, i, 408)) return;
+    end_branch_here(ctx, b, 408);
+    record_final(ctx, sip::make_response(ctx.rc->original(), 408, "Request Timeout"), true);
+    maybe_finish(ctx);
+  }
+
+  /// The step's ring timeout fired (forward on no answer): its pending branches are
+  /// cancelled and the failure processors run at once.
+  void on_ring_timeout(ServerTxnId id) {
+    auto it = servers.find(id);
+    if (it == servers.end()) return;
+    ServerCtx& ctx = *it->second;
+    ctx.ring_timer = 0;
+    if (ctx.final_sent || ctx.cancelled) return;
+    stats.ring_timeouts.inc();
+    for (std::size_t i = ctx.step_begin; i < ctx.branches.size(); ++i) {
+      Branch& b = ctx.branches[i];
+      if (!b.final) end_branch_here(ctx, b, 408);
+    }
+    record_final(ctx, sip::make_response(ctx.rc->original(), 408, "Request Timeout"), true);
+    StepOutcome o = outcome_of(ctx);
+    o.no_answer = true;
+    if (try_failure_forward(ctx, o)) return;
+    finish(ctx);
   }
 
   /// A branch that ends without a client transaction (no route, dead flow...).
   void fail_branch(ServerCtx& ctx, std::size_t i, int status, std::string_view reason) {
     Message rsp = sip::make_response(ctx.rc->original(), status, reason);
+    stop_branch_timers(ctx.branches[i]);
     ctx.branches[i].final = true;
+    ctx.branches[i].status = status;
     if (hook != nullptr && !ctx.branches[i].branch_id.empty()) {
       hook->on_branch_end(ctx.branches[i].branch_id, status);
     }
@@ -588,12 +774,56 @@ struct ProxyCoreImpl {
     }
   }
 
-  /// Sends the best final response once every branch is final (s.16.7 step 6).
+  /// Once every branch is final: the next serial step, a failure processor's new target, or
+  /// the best final response (s.16.7 step 6).
   void maybe_finish(ServerCtx& ctx) {
     if (ctx.final_sent) return;
     for (const auto& b : ctx.branches) {
       if (!b.final) return;
     }
+    if (ctx.ring_timer != 0) {
+      timers.cancel(ctx.ring_timer);
+      ctx.ring_timer = 0;
+    }
+    const StepOutcome o = outcome_of(ctx);
+    if (!ctx.cancelled && !ctx.later.empty() && o.best_status < 600 && may_continue(ctx)) {
+      stats.serial_steps.inc();
+      start_next_step(ctx);
+      return;
+    }
+    if (try_failure_forward(ctx, o)) return;
+    finish(ctx);
+  }
+
+  /// How the current step ended (see StepOutcome).
+  StepOutcome outcome_of(const ServerCtx& ctx) const {
+    StepOutcome o;
+    o.best_status = ctx.best ? ctx.best->status() : 408;
+    o.all_busy = o.no_answer = ctx.step_begin < ctx.branches.size();
+    for (std::size_t i = ctx.step_begin; i < ctx.branches.size(); ++i) {
+      const int st = ctx.branches[i].status;
+      o.all_busy = o.all_busy && (st == 486 || st == 600);
+      o.no_answer = o.no_answer && (st == 408 || st == 480);
+    }
+    return o;
+  }
+
+  /// True if every branch of the step ended with a status its target lets the serial walk go
+  /// on after (Target::continue_on).
+  bool may_continue(const ServerCtx& ctx) const {
+    for (std::size_t i = ctx.step_begin; i < ctx.branches.size(); ++i) {
+      const Branch& b = ctx.branches[i];
+      if (!b.continue_on.empty() &&
+          std::find(b.continue_on.begin(), b.continue_on.end(), b.status) == b.continue_on.end()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /// Sends the best final response (s.16.7 step 6; 503 becomes 500).
+  void finish(ServerCtx& ctx) {
+    if (ctx.final_sent) return;
     if (!ctx.best) {
       respond_status(ctx, 408, "Request Timeout");
       return;
@@ -609,14 +839,22 @@ struct ProxyCoreImpl {
   }
 
   void cancel_branch(ServerCtx& ctx, Branch& b) {
-    if (b.final || !b.started) return;
+    if (b.final) return;
+    send_cancel(ctx, b);
+  }
+
+  /// CANCELs a started branch once (s.16.10), or as soon as it sent a provisional response
+  /// (s.9.1); nothing for an answered branch.
+  void send_cancel(ServerCtx& /*ctx*/, Branch& b) {
+    if (!b.started || b.answered || b.cancel_sent) return;
     if (!b.provisional) {
-      b.cancel_pending = true;  // s.9.1: wait for a provisional response
+      b.cancel_pending = true;
       return;
     }
+    b.cancel_pending = false;
+    b.cancel_sent = true;
     Message cancel = sip::make_cancel(b.request);
     txns->send_request(cancel, b.dest);
-    (void)ctx;
   }
 
   void cancel_others(ServerCtx& ctx, std::size_t except) {
@@ -644,13 +882,15 @@ struct ProxyCoreImpl {
     Message rsp = response;
     rsp.pop_front(HeaderId::Via);  // s.16.7 step 3
     const int status = rsp.status();
+    if (b.response_timer != 0) {
+      timers.cancel(b.response_timer);
+      b.response_timer = 0;
+    }
     if (status < 200) {
       b.provisional = true;
-      if (b.cancel_pending) {
-        b.cancel_pending = false;
-        cancel_branch(ctx, b);
-      }
-      if (status == 100 || ctx.final_sent) return;  // s.16.7 step 5: 100 is not forwarded
+      if (b.cancel_pending) send_cancel(ctx, b);
+      // s.16.7 step 5: 100 is not forwarded; nor is anything of a branch ended here.
+      if (status == 100 || ctx.final_sent || b.final) return;
       if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
       txns->respond(ctx.id, rsp);
       return;
@@ -660,9 +900,17 @@ struct ProxyCoreImpl {
       b.timer_c = 0;
     }
     if (status < 300) {
-      // Every 2xx is forwarded at once, retransmissions included (s.16.7 step 5, RFC 6026).
-      const bool first = !b.final;
+      // Every 2xx is forwarded at once, retransmissions included (s.16.7 step 5, RFC 6026);
+      // also from a branch ended here (ring timeout): a late answer still wins.
+      const bool first = !b.answered;
+      b.answered = true;
       b.final = true;
+      b.status = status;
+      ctx.later.clear();
+      if (ctx.ring_timer != 0) {
+        timers.cancel(ctx.ring_timer);
+        ctx.ring_timer = 0;
+      }
       ctx.final_sent = true;
       if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
       txns->respond(ctx.id, rsp);
@@ -671,7 +919,9 @@ struct ProxyCoreImpl {
     }
     if (b.final) return;
     if (status == 503 && fail_over(ctx, i, 503)) return;  // RFC 3263 s.4.3
+    stop_branch_timers(b);
     b.final = true;
+    b.status = status;
     if (hook != nullptr) hook->on_branch_end(b.branch_id, status);
     record_final(ctx, rsp, false);
     if (status >= 600) cancel_others(ctx, i);
@@ -684,10 +934,7 @@ struct ProxyCoreImpl {
     ServerCtx& ctx = *sc;
     Branch& b = ctx.branches[i];
     if (b.final) return;
-    if (b.timer_c != 0) {
-      timers.cancel(b.timer_c);
-      b.timer_c = 0;
-    }
+    stop_branch_timers(b);
     // RFC 3263 s.4.3: transport error or Timer B/F.
     if (fail_over(ctx, i, transport_error ? 503 : 408)) return;
     if (transport_error) {
@@ -714,6 +961,11 @@ struct ProxyCoreImpl {
     if (it == servers.end()) return;
     ServerCtx& ctx = *it->second;
     ctx.cancelled = true;
+    ctx.later.clear();
+    if (ctx.ring_timer != 0) {
+      timers.cancel(ctx.ring_timer);
+      ctx.ring_timer = 0;
+    }
     bool any_provisional = false;
     for (auto& b : ctx.branches) {
       cancel_branch(ctx, b);
@@ -728,7 +980,14 @@ struct ProxyCoreImpl {
   void on_ack(const Message& ack, const Source& src) {
     Message fwd = ack;
     FlowId flow = kNoFlow;
-    preprocess_routes(fwd, flow);
+    RouteCheck check;
+    preprocess_routes(fwd, flow, &check);
+    if (cfg.strict_dialogs && (check.ours == 0 || !check.signed_ok)) {
+      // Only an ACK of a dialog created here, along our signed Record-Route, is relayed.
+      (check.ours == 0 ? stats.unrouted_in_dialog : stats.forged_routes).inc();
+      stats.acks_dropped.inc();
+      return;
+    }
     if (flow == src.flow) flow = kNoFlow;
     if (fwd.count(HeaderId::Route) == 0 && flow == kNoFlow && is_self_uri(fwd.request_uri())) {
       stats.acks_dropped.inc();
@@ -841,8 +1100,9 @@ struct ProxyCoreImpl {
       it->second->final_sent = true;
       return;
     }
+    if (it->second->ring_timer != 0) timers.cancel(it->second->ring_timer);
     for (auto& b : it->second->branches) {
-      if (b.timer_c != 0) timers.cancel(b.timer_c);
+      stop_branch_timers(b);
       if (b.txn != 0) clients.erase(b.txn);
     }
     servers.erase(it);
@@ -863,6 +1123,12 @@ void ProxyCore::attach(sip::txn::TransactionLayer& txns, sip::txn::Sender& state
 void ProxyCore::add_request_processor(std::unique_ptr<RequestProcessor> p) {
   impl_->chain.push_back(std::move(p));
 }
+
+void ProxyCore::add_failure_processor(std::unique_ptr<FailureProcessor> p) {
+  impl_->failure_chain.push_back(std::move(p));
+}
+
+void ProxyCore::set_rerun_from(std::string name) { impl_->rerun_from = std::move(name); }
 
 void ProxyCore::set_forward_hook(ForwardHook* hook) { impl_->hook = hook; }
 

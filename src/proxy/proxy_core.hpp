@@ -37,6 +37,13 @@ class NetworkView {
 
 struct ProxyConfig {
   std::string user_agent = "sipws/0.1";
+  /// Key of the Record-Route dialog signatures (RouteSigner); empty = random per process
+  /// (dialogs then do not survive a restart).
+  std::string route_secret;
+  /// In-dialog requests (To tag) and ACKs are relayed only along a Record-Route entry that
+  /// sipws signed for that dialog; false (auth=off labs) relays them by their Route or
+  /// Request-URI as they come.
+  bool strict_dialogs = true;
 };
 
 struct ProxyCoreImpl;
@@ -53,6 +60,13 @@ class ProxyCore final : public sip::txn::TransactionUser {
   void attach(sip::txn::TransactionLayer& txns, sip::txn::Sender& stateless_sender);
   /// Appends a processor to the request chain (order matters: auth, registrar, lookup...).
   void add_request_processor(std::unique_ptr<RequestProcessor> p);
+  /// Appends a failure processor (forward on busy / no answer), asked in order when a serial
+  /// step ends without a 2xx.
+  void add_failure_processor(std::unique_ptr<FailureProcessor> p);
+  /// Names the request processor a re-run after a failure starts at (e.g. "alias"): the
+  /// retargeted request goes through it and every processor after it. Unset or unknown: no
+  /// processor runs again and the new Request-URI is forwarded as it is.
+  void set_rerun_from(std::string name);
   /// Sets the hook that sees (and may rewrite) what is forwarded: the media bridge. Optional;
   /// not owned, must outlive the core.
   void set_forward_hook(ForwardHook* hook);

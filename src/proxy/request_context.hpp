@@ -7,9 +7,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/net.hpp"
+#include "common/timer.hpp"
 #include "sip/message.hpp"
 #include "sip/txn/transaction_layer.hpp"
 
@@ -29,6 +31,30 @@ struct Target {
   std::vector<std::string> route;       ///< Route values to put first (a binding's Path, RFC 3327)
   std::optional<Destination> next_hop;  ///< fixed next hop (the flow a binding registered on)
   float q = 1.0f;                       ///< preference (RFC 3261 s.10.2.1.2); highest first
+  /// Serial forking (RFC 3261 s.16.6 step 2): targets of equal q are tried in parallel, lower
+  /// q only after every branch of the higher group ended without a 2xx. `continue_on` limits
+  /// which final statuses of this target let the walk go on (a gateway fails over on 408 and
+  /// 503 only); empty = any non-2xx below 600.
+  std::vector<int> continue_on;
+  /// No response at all (not even 100) within this time ends the branch as a 408 (a dead
+  /// gateway is abandoned after `gateway_timeout`, not Timer B's 32 s). 0 = Timer B alone.
+  Millis response_timeout{0};
+};
+
+/// How one serial step of a proxied request ended without a 2xx (RFC 3261 s.16.7 step 6):
+/// what the failure processors (forward on busy / no answer) decide on.
+struct StepOutcome {
+  int best_status = 0;     ///< best final status so far (the one the caller would get)
+  bool all_busy = false;   ///< every branch of the step answered 486 or 600
+  bool no_answer = false;  ///< the ring timeout fired, or every branch ended 408 or 480
+};
+
+/// Forwarding that applies if the current target fails (the seed's failure routes), set by
+/// the call-forward processor for a local user: SIP URIs, empty = none.
+struct FailureForward {
+  std::string aor;        ///< whose rules these are ("user@domain")
+  std::string busy;       ///< 486/600 from every branch
+  std::string no_answer;  ///< ring timeout, or 408/480
 };
 
 /// State of one request through the chain. Thread: core io thread.
@@ -57,6 +83,44 @@ class RequestContext {
   const std::string& identity() const { return identity_; }
   void set_identity(std::string aor) { identity_ = std::move(aor); }
 
+  /// Set by the relay policy when the source is a trusted peer (`trusted_peers`): the request
+  /// skips digest auth and call classes; `may_relay` lets it reach non-local targets.
+  void set_trusted_peer(std::string name, bool may_relay) {
+    trusted_peer_ = std::move(name);
+    peer_may_relay_ = may_relay;
+  }
+  bool from_trusted_peer() const { return !trusted_peer_.empty(); }
+  const std::string& trusted_peer() const { return trusted_peer_; }
+  /// Set by the relay policy: this request must be authenticated in `realm` although its
+  /// From is not a local user (an out->in call with foreign_callers=challenge). Digest auth
+  /// then accepts any subscriber of that realm.
+  void require_auth(std::string realm) { auth_realm_ = std::move(realm); }
+  const std::string& required_auth_realm() const { return auth_realm_; }
+  /// May the request leave sipws (a foreign domain, a PSTN gateway)? An authenticated
+  /// subscriber, a trusted peer allowed to relay, or a call forwarded by a local user's rule.
+  bool may_leave() const {
+    return !identity_.empty() || (from_trusted_peer() && peer_may_relay_) || forwarded_;
+  }
+  /// Marks the request as retargeted by a local user's forwarding rule (it may then leave on
+  /// that user's behalf; call classes still apply).
+  void set_forwarded() { forwarded_ = true; }
+  bool forwarded() const { return forwarded_; }
+
+  /// The caller's groups (call classes), once the call-class processor fetched them.
+  std::optional<std::vector<std::string>>& caller_groups() { return caller_groups_; }
+  /// Request-URIs this request was retargeted to so far (forward loop detection, History-Info
+  /// indexes), in order; the first is the original Request-URI.
+  std::vector<std::string>& retargets() { return retargets_; }
+  /// Forwarding to apply if the current target fails; see FailureForward.
+  FailureForward& failure_forward() { return failure_forward_; }
+  /// A no-answer time for the next serial step (consumed when it starts); 0 = none.
+  void set_ring_timeout(Millis t) { ring_timeout_ = t; }
+  Millis take_ring_timeout() { return std::exchange(ring_timeout_, Millis{0}); }
+  /// True while the chain runs again after a failure (forward on busy / no answer): a
+  /// processor's response then competes with the earlier ones (s.16.7) instead of being sent.
+  bool rerun() const { return rerun_; }
+  void set_rerun(bool r) { rerun_ = r; }
+
   /// For Action::Pause: a handle to continue the chain later with the given action (call it
   /// on the core io thread, once). Safe to call after the transaction is gone (no-op).
   std::function<void(Action)> pause_handle() const {
@@ -75,6 +139,15 @@ class RequestContext {
   std::optional<sip::Message> response_;
   std::vector<Target> targets_;
   std::string identity_;
+  std::string trusted_peer_;
+  bool peer_may_relay_ = false;
+  std::string auth_realm_;
+  bool forwarded_ = false;
+  std::optional<std::vector<std::string>> caller_groups_;
+  std::vector<std::string> retargets_;
+  FailureForward failure_forward_;
+  Millis ring_timeout_{0};
+  bool rerun_ = false;
   std::function<std::function<void(Action)>()> resume_factory_;
 };
 
@@ -86,6 +159,18 @@ class RequestProcessor {
   /// Short name for logs ("digest-auth").
   virtual std::string_view name() const = 0;
   virtual Action process(RequestContext& ctx) = 0;
+};
+
+/// Runs when a serial step ended without a 2xx, before the best response is sent (the seed's
+/// failure_route: forward on busy / no answer). Thread: core io thread.
+class FailureProcessor {
+ public:
+  virtual ~FailureProcessor() = default;
+  virtual std::string_view name() const = 0;
+  /// Returns true after retargeting ctx.request() (Request-URI, Diversion...): the core then
+  /// runs the request chain again from its rerun point and forks to the new targets, keeping
+  /// the responses so far for aggregation. False: not this processor's case.
+  virtual bool on_failure(RequestContext& ctx, const StepOutcome& outcome) = 0;
 };
 
 }  // namespace sipws::proxy

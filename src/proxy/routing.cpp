@@ -118,20 +118,31 @@ const std::array<unsigned char, 32>& flow_token_key() {
   return key;
 }
 
-/// 12 hex digits (48 bits) of HMAC-SHA256(key, decimal flow id).
-std::string flow_signature(std::string_view id_digits) {
+/// The first `bytes` bytes of HMAC-SHA256(key, data), as lower-case hex.
+std::string hmac_hex(const unsigned char* key, std::size_t key_len, std::string_view data,
+                     unsigned bytes) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  const auto& key = flow_token_key();
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(id_digits.data()), id_digits.size(), mac, &len);
+  HMAC(EVP_sha256(), key, static_cast<int>(key_len),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned int i = 0; i < 6; ++i) {
+  out.reserve(bytes * 2);
+  for (unsigned int i = 0; i < bytes && i < len; ++i) {
     out += kHex[mac[i] >> 4];
     out += kHex[mac[i] & 0xf];
   }
   return out;
+}
+
+/// 12 hex digits (48 bits) of HMAC-SHA256(key, decimal flow id).
+std::string flow_signature(std::string_view id_digits) {
+  const auto& key = flow_token_key();
+  return hmac_hex(key.data(), key.size(), id_digits, 6);
+}
+
+bool same(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace
@@ -144,7 +155,33 @@ std::string flow_token_user(FlowId flow) {
   return u;
 }
 
-std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips) {
+RouteSigner::RouteSigner(std::string key) : key_(std::move(key)) {
+  if (key_.empty()) {
+    key_.resize(32);
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(key_.data()), 32) != 1) {
+      throw std::runtime_error("record-route signatures: no random bytes from OpenSSL");
+    }
+  }
+}
+
+std::string RouteSigner::sign(std::string_view call_id, std::string_view tag) const {
+  std::string data;
+  data.reserve(call_id.size() + tag.size() + 1);
+  data += call_id;
+  data += '\n';
+  data += tag;
+  return hmac_hex(reinterpret_cast<const unsigned char*>(key_.data()), key_.size(), data, 8);
+}
+
+bool RouteSigner::verify(std::string_view sig, std::string_view call_id, std::string_view tag_a,
+                         std::string_view tag_b) const {
+  if (sig.size() != 16) return false;
+  if (!tag_a.empty() && same(sig, sign(call_id, tag_a))) return true;
+  return !tag_b.empty() && same(sig, sign(call_id, tag_b));
+}
+
+std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips,
+                              std::string_view signature) {
   std::string v = sips ? "<sips:" : "<sip:";
   if (flow != kNoFlow) {
     v += flow_token_user(flow);
@@ -157,7 +194,14 @@ std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips) {
     v += ";transport=";
     v += lower_name(lp.protocol);
   }
-  v += ";lr>";
+  v += ";lr";
+  if (!signature.empty()) {
+    v += ';';
+    v += kRouteSignatureParam;
+    v += '=';
+    v += signature;
+  }
+  v += '>';
   return v;
 }
 
@@ -172,13 +216,7 @@ FlowId flow_token(const sip::Uri& uri) {
   auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
   if (ec != std::errc() || p != digits.data() + digits.size()) return kNoFlow;
   // A token we did not sign (forged, or from before a restart) names no flow (RFC 5626 s.5.2).
-  const std::string expected = flow_signature(digits);
-  const std::string_view sig = u.substr(dot + 1);
-  if (sig.size() != expected.size() ||
-      CRYPTO_memcmp(sig.data(), expected.data(), expected.size()) != 0) {
-    return kNoFlow;
-  }
-  return id;
+  return same(u.substr(dot + 1), flow_signature(digits)) ? id : kNoFlow;
 }
 
 std::optional<NextHop> next_hop_for(const sip::Uri& uri) {

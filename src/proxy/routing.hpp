@@ -32,12 +32,35 @@ std::string_view branch_loop_hash(std::string_view branch);
 /// per-process random key, so a token cannot be forged to reach another user's flow (RFC 5626
 /// s.5.2). @throws std::runtime_error if OpenSSL has no random bytes.
 std::string flow_token_user(FlowId flow);
+/// The URI parameter of sipws's Record-Route entries that carries the dialog signature.
+inline constexpr std::string_view kRouteSignatureParam = "sw";
+
+/// Signs the Record-Route entries sipws inserts, so that only dialogs it created can route
+/// through it: 16 hex digits (64 bits) of HMAC-SHA256(key, Call-ID "\n" tag), the tag being
+/// the From tag of the dialog-creating request. An in-dialog request carries the caller's tag
+/// as From tag (caller to callee) or as To tag (callee to caller), so verify() tries both.
+/// Thread: any (immutable).
+class RouteSigner {
+ public:
+  /// `key`: the secret (any length; >= 16 bytes recommended). Empty: 32 random bytes, valid
+  /// for this process only. @throws std::runtime_error if OpenSSL has no random bytes.
+  explicit RouteSigner(std::string key = {});
+  std::string sign(std::string_view call_id, std::string_view tag) const;
+  /// True if `sig` signs (call_id, tag_a) or (call_id, tag_b); constant-time compare.
+  bool verify(std::string_view sig, std::string_view call_id, std::string_view tag_a,
+              std::string_view tag_b) const;
+
+ private:
+  std::string key_;
+};
+
 /// A Record-Route / Path value naming listen point `lp`:
-/// `<sip:[<flow token>@]host:port;transport=x;lr>`; `flow` != kNoFlow embeds a signed flow token
-/// so in-dialog requests find the flow (RFC 5626 s.5.3).
+/// `<sip:[<flow token>@]host:port;transport=x;lr[;sw=<signature>]>`; `flow` != kNoFlow embeds a
+/// signed flow token so in-dialog requests find the flow (RFC 5626 s.5.3).
 /// With `sips` (the Request-URI or top Route is a SIPS URI) the value is a sips: URI (RFC 3261
-/// s.16.6 step 4).
-std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips = false);
+/// s.16.6 step 4). `signature` (RouteSigner::sign) is added as the `sw` parameter if not empty.
+std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips = false,
+                              std::string_view signature = {});
 /// The flow id in a Route URI user part made by flow_token_user(), or kNoFlow when there is
 /// none or its signature is not ours.
 FlowId flow_token(const sip::Uri& uri);

@@ -12,14 +12,6 @@ namespace {
 
 using proxy::Action;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
-
 struct Stats {
   Counter& found = counters().get("registrar_lookup_found");
   Counter& not_found = counters().get("registrar_lookup_not_found");
@@ -61,14 +53,11 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
   if (req.count(sip::HeaderId::Route) > 0) return Action::Continue;
   const sip::Uri& ruri = req.request_uri();
   if (!ruri.is_sip() || ruri.user.empty()) return Action::Continue;
-  std::string domain;
-  if (domains_.is_local_domain(ruri.host)) {
-    domain = to_lower(ruri.host);
-  } else if (domains_.is_self(ruri.host, ruri.port) && !domains_.primary().empty()) {
-    domain = to_lower(domains_.primary());  // user@<our address> means user@<our domain>
-  } else {
-    return Action::Continue;
-  }
+  // A local domain, or an address of ours (user@<our address> means user@<our domain>), with
+  // no port or one of ours (RFC 3261 s.16.5: only the proxy's own domain is looked up).
+  if (!domains_.is_self(ruri.host, ruri.port)) return Action::Continue;
+  const std::string domain = domains_.local_domain_of(ruri.host);
+  if (domain.empty()) return Action::Continue;
   const std::string aor = std::string(ruri.user) + "@" + domain;
 
   // GRUUs (RFC 5627 s.8): a pub-GRUU names the instance, a temp-GRUU its token.

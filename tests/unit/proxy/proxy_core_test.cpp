@@ -119,9 +119,19 @@ std::string invite(const std::string& ruri, const std::string& via, const std::s
          extra + "Content-Length: 0\r\n\r\n";
 }
 
+constexpr const char* kRouteSecret = "test-route-secret-0123456789";
+
+/// The `;sw=` parameter sipws puts on its Record-Route entries of dialog `call_id` created by
+/// the caller's tag "a1" (the one invite() uses).
+std::string sw(const std::string& call_id) {
+  return ";sw=" + RouteSigner(kRouteSecret).sign(call_id, "a1");
+}
+
 class ProxyCoreTest : public ::testing::Test {
  protected:
-  ProxyCoreTest() : resolver(timers), core(timers, domains, net, resolver) {
+  ProxyCoreTest()
+      : resolver(timers),
+        core(timers, domains, net, resolver, ProxyConfig{"sipws/0.1", kRouteSecret, true}) {
     domains.add_domain("localhost");
     domains.add_alias("127.0.0.1");
     core.attach(txns, wire);
@@ -203,7 +213,8 @@ TEST_F(ProxyCoreTest, ForwardsUdpToUdpWithOneRecordRouteAndRelaysResponses) {
   EXPECT_EQ(fwd.msg.count(HeaderId::Via), 2u);
   EXPECT_TRUE(fwd.msg.top_via().branch().starts_with(kBranchPrefix));
   ASSERT_EQ(fwd.msg.count(HeaderId::RecordRoute), 1u);
-  EXPECT_EQ(fwd.msg.find(HeaderId::RecordRoute)->value, "<sip:127.0.0.1:5060;lr>");
+  EXPECT_EQ(fwd.msg.find(HeaderId::RecordRoute)->value,
+            "<sip:127.0.0.1:5060;lr" + sw("call-1@test") + ">");
 
   Source uas = udp_source(5070);
   uas.peer.address = boost::asio::ip::make_address("127.0.0.2");
@@ -225,16 +236,18 @@ TEST_F(ProxyCoreTest, WebSocketToUdpGetsTwoRecordRoutesWithFlowToken) {
   Sent fwd = wire.pop();
   auto rrs = fwd.msg.find_all(HeaderId::RecordRoute);
   ASSERT_EQ(rrs.size(), 2u);
-  EXPECT_EQ(rrs[0]->value, "<sip:127.0.0.1:5060;lr>");
-  EXPECT_EQ(rrs[1]->value, "<sip:" + flow_token_user(7) + "@127.0.0.1:8080;transport=ws;lr>");
+  EXPECT_EQ(rrs[0]->value, "<sip:127.0.0.1:5060;lr" + sw("call-1@test") + ">");
+  EXPECT_EQ(rrs[1]->value, "<sip:" + flow_token_user(7) + "@127.0.0.1:8080;transport=ws;lr" +
+                               sw("call-1@test") + ">");
 
   // The phone's BYE follows the route set back to the browser's flow.
   receive(
       "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye1\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>, <sip:" +
-          flow_token_user(7) +
-          "@127.0.0.1:8080;transport=ws;lr>\r\n"
+      "Route: <sip:127.0.0.1:5060;lr" +
+          sw("call-1@test") + ">, <sip:" + flow_token_user(7) + "@127.0.0.1:8080;transport=ws;lr" +
+          sw("call-1@test") +
+          ">\r\n"
           "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
           "Call-ID: call-1@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
@@ -253,9 +266,10 @@ TEST_F(ProxyCoreTest, WebSocketFlowTokenPinsTheNextHopEvenWithRoutesLeft) {
   receive(
       "BYE sip:sipp@127.0.0.3:5062 SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye7\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>, <sip:" +
-          flow_token_user(7) +
-          "@127.0.0.1:8080;transport=ws;lr>, <sip:127.0.0.9:8088;transport=ws;lr>\r\n"
+      "Route: <sip:127.0.0.1:5060;lr" +
+          sw("call-7@test") + ">, <sip:" + flow_token_user(7) + "@127.0.0.1:8080;transport=ws;lr" +
+          sw("call-7@test") +
+          ">, <sip:127.0.0.9:8088;transport=ws;lr>\r\n"
           "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:sipp@example.net>;tag=a1\r\n"
           "Call-ID: call-7@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
@@ -270,9 +284,10 @@ TEST_F(ProxyCoreTest, WebSocketFlowTokenPinsTheNextHopEvenWithRoutesLeft) {
   receive(
       "BYE sip:sipp@127.0.0.3:5062 SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye8\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>, <sip:" +
-          flow_token_user(5) +
-          "@127.0.0.1:5060;transport=tcp;lr>, <sip:127.0.0.9:5090;transport=tcp;lr>\r\n"
+      "Route: <sip:127.0.0.1:5060;lr" +
+          sw("call-8@test") + ">, <sip:" + flow_token_user(5) + "@127.0.0.1:5060;transport=tcp;lr" +
+          sw("call-8@test") +
+          ">, <sip:127.0.0.9:5090;transport=tcp;lr>\r\n"
           "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:sipp@example.net>;tag=a1\r\n"
           "Call-ID: call-8@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
@@ -287,8 +302,8 @@ TEST_F(ProxyCoreTest, DeadFlowTokenGives430) {
       "BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKbye2\r\nMax-Forwards: 70\r\n"
       "Route: <sip:" +
-          flow_token_user(99) +
-          "@127.0.0.1:8080;transport=ws;lr>\r\n"
+          flow_token_user(99) + "@127.0.0.1:8080;transport=ws;lr" + sw("call-2@test") +
+          ">\r\n"
           "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
           "Call-ID: call-2@test\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
@@ -322,9 +337,10 @@ TEST_F(ProxyCoreTest, AckFor2xxIsForwardedStatelesslyAlongTheRoute) {
   receive(
       "ACK sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"
       "Via: SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n"
-      "Route: <sip:127.0.0.1:5060;lr>, <sip:" +
-          flow_token_user(3) +
-          "@127.0.0.1:8080;transport=ws;lr>\r\n"
+      "Route: <sip:127.0.0.1:5060;lr" +
+          sw("call-3@test") + ">, <sip:" + flow_token_user(3) + "@127.0.0.1:8080;transport=ws;lr" +
+          sw("call-3@test") +
+          ">\r\n"
           "From: <sip:bob@127.0.0.2>;tag=b1\r\nTo: <sip:alice@localhost>;tag=a1\r\n"
           "Call-ID: call-3@test\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
       udp_source(5070));
@@ -369,8 +385,7 @@ TEST_F(ProxyCoreTest, ForksToAllTargetsAndCancelsTheOthersOn2xx) {
   Target a;
   a.uri = "sip:alice@127.0.0.3:5070";
   Target b;
-  b.uri = "sip:alice@127.0.0.4:5070";
-  b.q = 0.5f;
+  b.uri = "sip:alice@127.0.0.4:5070";  // same q: parallel forking
   core.add_request_processor(std::make_unique<FixedTargets>(std::vector<Target>{a, b}));
   receive(invite("sip:alice@localhost", "UDP 127.0.0.1:5062"), udp_source());
   EXPECT_EQ(wire.pop().msg.status(), 100);
