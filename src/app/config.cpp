@@ -4,10 +4,13 @@
 #include "ws/origin_policy.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <algorithm>
 #include <charconv>
+#include <regex>
 #include <fstream>
 #include <sstream>
 
+#include "sip/text.hpp"
 #include "ws/client.hpp"
 
 namespace sipws::app {
@@ -129,8 +132,29 @@ json defaults() {
       {"ws_client_ca_file", ""},
       {"ws_client_verify", true},
       {"ws_client_resource", "/"},
+      {"domains", json::array()},
+      {"foreign_callers", "challenge"},
+      {"trusted_peers", json::array()},
+      {"gateways", json::array()},
+      {"routes", json::array()},
+      {"call_classes", json::array()},
+      {"voicemail", json::object()},
+      {"gateway_timeout", 3},
+      {"forward_ring_timeout", 20},
+      {"auth_max_failures", 10},
+      {"auth_max_user_failures", 30},
+      {"auth_failure_window", 60},
+      {"auth_ban_time", 600},
+      {"auth_ban_action", "reject"},
+      {"flood_max_requests", 500},
+      {"flood_window", 2},
+      {"flood_block_time", 30},
+      {"flood_action", "reject"},
+      {"flood_exempt", json::array()},
   };
 }
+
+
 
 /// Converts a `--set` string to the JSON type of the key's default.
 json from_text(const std::string& key, const json& like, const std::string& text) {
@@ -181,6 +205,232 @@ std::vector<std::string> get_list(const json& j, const std::string& key) {
     out.push_back(e.get<std::string>());
   }
   return out;
+}
+
+/// The keys whose values are lists of objects or objects: JSON only (not `--set`).
+bool structured_key(const std::string& key) {
+  return key == "trusted_peers" || key == "gateways" || key == "routes" ||
+         key == "call_classes" || key == "voicemail";
+}
+
+/// Reads the fields of object `o` at `where` ("gateways[0]"): each must be in `known`.
+void check_fields(const json& o, const std::string& where,
+                  std::initializer_list<std::string_view> known) {
+  if (!o.is_object()) fail(where, "must be an object");
+  for (const auto& [k, v] : o.items()) {
+    if (std::find(known.begin(), known.end(), k) == known.end()) {
+      std::string list;
+      for (auto n : known) list += (list.empty() ? "" : ", ") + std::string(n);
+      fail(where + "." + k, "unknown field; known fields are " + list);
+    }
+  }
+}
+
+std::string field_string(const json& o, const std::string& where, const char* name,
+                         bool required, std::string dflt = {}) {
+  if (!o.contains(name)) {
+    if (required) fail(where + "." + name, "is required");
+    return dflt;
+  }
+  if (!o.at(name).is_string()) fail(where + "." + name, "must be a string");
+  return o.at(name).get<std::string>();
+}
+
+std::uint32_t field_uint(const json& o, const std::string& where, const char* name,
+                         std::uint32_t dflt, std::uint64_t lo, std::uint64_t hi) {
+  if (!o.contains(name)) return dflt;
+  const auto& v = o.at(name);
+  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
+    fail(where + "." + name, "must be a non-negative integer");
+  }
+  const auto n = v.get<std::uint64_t>();
+  if (n < lo || n > hi) {
+    fail(where + "." + name,
+         std::to_string(n) + " is out of range; use " + std::to_string(lo) + ".." +
+             std::to_string(hi));
+  }
+  return static_cast<std::uint32_t>(n);
+}
+
+bool field_bool(const json& o, const std::string& where, const char* name, bool dflt) {
+  if (!o.contains(name)) return dflt;
+  if (!o.at(name).is_boolean()) fail(where + "." + name, "must be true or false");
+  return o.at(name).get<bool>();
+}
+
+/// Compiles `text` (ECMAScript); fails naming the field.
+std::regex field_regex(const std::string& where, const std::string& text) {
+  try {
+    return std::regex(text, std::regex::ECMAScript | std::regex::optimize);
+  } catch (const std::regex_error& e) {
+    fail(where, "\"" + text + "\" is not a valid regular expression (" + e.what() + ")");
+  }
+}
+
+const json& list_of_objects(const json& j, const std::string& key) {
+  const auto& v = j.at(key);
+  if (!v.is_array()) fail(key, "must be a list of objects (see docs/configuration.md)");
+  return v;
+}
+
+void parse_routing(const json& j, Config& c) {
+  c.domains = get_list(j, "domains");
+  for (const auto& d : c.domains) {
+    if (d.empty() || d.find_first_of(" \t;:@<>\"") != std::string::npos) {
+      fail("domains", "entry \"" + d + "\" is not a host name, e.g. example.com");
+    }
+  }
+  const auto fc = get_string(j, "foreign_callers");
+  if (fc == "challenge") {
+    c.foreign_callers = auth::ForeignCallers::Challenge;
+  } else if (fc == "allow") {
+    c.foreign_callers = auth::ForeignCallers::Allow;
+  } else {
+    fail("foreign_callers", "\"" + fc + "\" must be challenge or allow");
+  }
+
+  const auto& peers = list_of_objects(j, "trusted_peers");
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    const std::string w = "trusted_peers[" + std::to_string(i) + "]";
+    check_fields(peers[i], w, {"name", "source", "transport", "from", "ruri", "relay"});
+    auth::TrustedPeer p;
+    p.name = field_string(peers[i], w, "name", false);
+    const auto src = field_string(peers[i], w, "source", true);
+    auto net = IpNetwork::parse(src);
+    if (!net) fail(w + ".source", "\"" + src + "\" must be an IP address or CIDR, e.g. 10.0.0.0/8");
+    p.source = *net;
+    const auto t = field_string(peers[i], w, "transport", false, "any");
+    if (t != "any") {
+      auto proto = protocol_from_string(t);
+      if (!proto) fail(w + ".transport", "\"" + t + "\" must be any, udp, tcp, tls, ws or wss");
+      p.transport = proto;
+    }
+    if (peers[i].contains("from")) p.from = field_regex(w + ".from", field_string(peers[i], w, "from", true));
+    if (peers[i].contains("ruri")) p.ruri = field_regex(w + ".ruri", field_string(peers[i], w, "ruri", true));
+    p.relay = field_bool(peers[i], w, "relay", false);
+    c.trusted_peers.push_back(std::move(p));
+  }
+
+  const auto& gws = list_of_objects(j, "gateways");
+  for (std::size_t i = 0; i < gws.size(); ++i) {
+    const std::string w = "gateways[" + std::to_string(i) + "]";
+    check_fields(gws[i], w, {"name", "uri", "priority", "weight", "strip", "prefix", "enabled",
+                             "probe_interval"});
+    routing::Gateway g;
+    g.name = field_string(gws[i], w, "name", true);
+    g.uri = field_string(gws[i], w, "uri", true);
+    g.priority = field_uint(gws[i], w, "priority", 1, 0, 1000000);
+    g.weight = field_uint(gws[i], w, "weight", 1, 1, 65535);
+    g.strip = field_uint(gws[i], w, "strip", 0, 0, 64);
+    g.prefix = field_string(gws[i], w, "prefix", false);
+    g.enabled = field_bool(gws[i], w, "enabled", true);
+    g.probe_interval_s = field_uint(gws[i], w, "probe_interval", 0, 0, 86400);
+    c.gateways.push_back(std::move(g));
+  }
+  const auto& routes = list_of_objects(j, "routes");
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    const std::string w = "routes[" + std::to_string(i) + "]";
+    check_fields(routes[i], w, {"match", "from", "gateways", "failover_on"});
+    routing::Route r;
+    r.match_text = field_string(routes[i], w, "match", true);
+    r.match = field_regex(w + ".match", r.match_text);
+    if (routes[i].contains("from")) {
+      r.from_text = field_string(routes[i], w, "from", true);
+      r.from = field_regex(w + ".from", r.from_text);
+    }
+    if (!routes[i].contains("gateways") || !routes[i].at("gateways").is_array() ||
+        routes[i].at("gateways").empty()) {
+      fail(w + ".gateways", "must be a non-empty list of gateway names");
+    }
+    for (const auto& g : routes[i].at("gateways")) {
+      if (!g.is_string()) fail(w + ".gateways", "must be a list of gateway names");
+      r.gateways.push_back(g.get<std::string>());
+    }
+    if (routes[i].contains("failover_on")) {
+      const auto& f = routes[i].at("failover_on");
+      if (!f.is_array()) fail(w + ".failover_on", "must be a list of SIP status codes");
+      r.failover_on.clear();
+      for (const auto& code : f) {
+        if (!code.is_number_integer() || code.get<int>() < 400 || code.get<int>() > 699) {
+          fail(w + ".failover_on", "must hold SIP status codes 400..699, e.g. [408, 503]");
+        }
+        r.failover_on.push_back(code.get<int>());
+      }
+    }
+    c.routes.push_back(std::move(r));
+  }
+  try {
+    routing::GatewayTable check(c.gateways, c.routes);
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    const auto colon = what.find(':');
+    fail(colon == std::string::npos ? "gateways" : what.substr(0, colon),
+         colon == std::string::npos ? what : what.substr(colon + 2));
+  }
+
+  const auto& classes = list_of_objects(j, "call_classes");
+  for (std::size_t i = 0; i < classes.size(); ++i) {
+    const std::string w = "call_classes[" + std::to_string(i) + "]";
+    check_fields(classes[i], w, {"name", "match", "group", "reason", "emergency"});
+    routing::CallClass k;
+    k.name = field_string(classes[i], w, "name", true);
+    k.match_text = field_string(classes[i], w, "match", true);
+    k.match = field_regex(w + ".match", k.match_text);
+    k.emergency = field_bool(classes[i], w, "emergency", false);
+    k.group = field_string(classes[i], w, "group", !k.emergency);
+    if (!k.group.empty() && !sip::text::is_token(k.group)) {
+      fail(w + ".group", "\"" + k.group + "\" must be a token such as ld or int");
+    }
+    k.reason = field_string(classes[i], w, "reason", false);
+    c.call_classes.push_back(std::move(k));
+  }
+  try {
+    routing::CallClasses check(c.call_classes);
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    const auto colon = what.find(':');
+    fail(colon == std::string::npos ? "call_classes" : what.substr(0, colon),
+         colon == std::string::npos ? what : what.substr(colon + 2));
+  }
+
+  const auto& vm = j.at("voicemail");
+  check_fields(vm, "voicemail", {"busy", "no_answer", "unconditional"});
+  c.voicemail.busy = field_string(vm, "voicemail", "busy", false);
+  c.voicemail.no_answer = field_string(vm, "voicemail", "no_answer", false);
+  c.voicemail.unconditional = field_string(vm, "voicemail", "unconditional", false);
+  auto check_template = [](const char* name, const std::string& tmpl) {
+    if (tmpl.empty()) return;
+    if (auto why = routing::validate_voicemail_template(tmpl)) {
+      fail(std::string("voicemail.") + name, *why);
+    }
+  };
+  check_template("busy", c.voicemail.busy);
+  check_template("no_answer", c.voicemail.no_answer);
+  check_template("unconditional", c.voicemail.unconditional);
+  c.gateway_timeout_s = get_uint(j, "gateway_timeout", 1, 300);
+  c.forward_ring_timeout_s = get_uint(j, "forward_ring_timeout", 1, 600);
+  c.auth_max_failures = get_uint(j, "auth_max_failures", 0, 1000000);
+  c.auth_max_user_failures = get_uint(j, "auth_max_user_failures", 0, 1000000);
+  c.auth_failure_window_s = get_uint(j, "auth_failure_window", 1, 86400);
+  c.auth_ban_time_s = get_uint(j, "auth_ban_time", 1, 604800);
+  const auto ba = get_string(j, "auth_ban_action");
+  if (ba != "reject" && ba != "drop") fail("auth_ban_action", "\"" + ba + "\" must be reject or drop");
+  c.auth_ban_drop = ba == "drop";
+  c.flood_max_requests = get_uint(j, "flood_max_requests", 0, 100000000);
+  c.flood_window_s = get_uint(j, "flood_window", 1, 3600);
+  c.flood_block_time_s = get_uint(j, "flood_block_time", 1, 86400);
+  const auto fa = get_string(j, "flood_action");
+  if (fa != "reject" && fa != "drop") fail("flood_action", "\"" + fa + "\" must be reject or drop");
+  c.flood_drop = fa == "drop";
+  c.flood_exempt = get_list(j, "flood_exempt");
+  for (const auto& n : c.flood_exempt) {
+    if (!IpNetwork::parse(n)) {
+      fail("flood_exempt", "entry \"" + n + "\" must be an IP address or CIDR, e.g. 10.0.0.0/8");
+    }
+  }
+  for (const char* k : {"trusted_peers", "gateways", "routes", "call_classes", "voicemail"}) {
+    c.routing_json[k] = j.at(k);
+  }
 }
 
 Config from_json(const json& j) {
@@ -349,6 +599,7 @@ Config from_json(const json& j) {
       c.ws_client_resource.find_first_of(" \t\r\n#") != std::string::npos) {
     fail("ws_client_resource", "\"" + c.ws_client_resource + "\" must be a path such as / or /ws");
   }
+  parse_routing(j, c);
   return c;
 }
 
@@ -386,6 +637,15 @@ Config load_config(const std::optional<std::string>& file, const std::vector<std
     }
     const std::string key = s.substr(0, eq);
     if (!j.contains(key)) fail(key, "unknown key (see docs/configuration.md)");
+    if (structured_key(key)) {
+      // Lists of objects: --set takes their JSON text.
+      try {
+        j[key] = json::parse(s.substr(eq + 1));
+      } catch (const json::parse_error& e) {
+        fail(key, std::string("--set needs JSON for this key: ") + e.what());
+      }
+      continue;
+    }
     j[key] = from_text(key, defaults().at(key), s.substr(eq + 1));
     if (key == "store") store_set = true;
   }
@@ -450,6 +710,21 @@ nlohmann::json to_json(const Config& c) {
   j["ws_client_ca_file"] = c.ws_client_ca_file;
   j["ws_client_verify"] = c.ws_client_verify;
   j["ws_client_resource"] = c.ws_client_resource;
+  j["domains"] = c.domains;
+  j["foreign_callers"] = c.foreign_callers == auth::ForeignCallers::Allow ? "allow" : "challenge";
+  for (const auto& [k, v] : c.routing_json.items()) j[k] = v;
+  j["gateway_timeout"] = c.gateway_timeout_s;
+  j["forward_ring_timeout"] = c.forward_ring_timeout_s;
+  j["auth_max_failures"] = c.auth_max_failures;
+  j["auth_max_user_failures"] = c.auth_max_user_failures;
+  j["auth_failure_window"] = c.auth_failure_window_s;
+  j["auth_ban_time"] = c.auth_ban_time_s;
+  j["auth_ban_action"] = c.auth_ban_drop ? "drop" : "reject";
+  j["flood_max_requests"] = c.flood_max_requests;
+  j["flood_window"] = c.flood_window_s;
+  j["flood_block_time"] = c.flood_block_time_s;
+  j["flood_action"] = c.flood_drop ? "drop" : "reject";
+  j["flood_exempt"] = c.flood_exempt;
   return j;
 }
 

@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "auth/relay_policy.hpp"
 #include "common/net.hpp"
+#include "routing/dial_plan.hpp"
 
 namespace sipws::app {
 
@@ -85,6 +87,29 @@ struct Config {
   std::string ws_client_ca_file;         ///< extra PEM CA bundle for WSS servers (system store too)
   bool ws_client_verify = true;          ///< false: WSS server certificates unchecked (labs only)
   std::string ws_client_resource = "/";  ///< request target of WS connections opened on demand
+  // Relay policy and routing services (reloaded on SIGHUP).
+  std::vector<std::string> domains;  ///< extra local domains
+  auth::ForeignCallers foreign_callers = auth::ForeignCallers::Challenge;
+  std::vector<auth::TrustedPeer> trusted_peers;
+  std::vector<routing::Gateway> gateways;
+  std::vector<routing::Route> routes;
+  std::vector<routing::CallClass> call_classes;
+  routing::VoicemailTemplates voicemail;
+  std::uint32_t gateway_timeout_s = 3;
+  std::uint32_t forward_ring_timeout_s = 20;
+  // Brute force and flood control (reloaded on SIGHUP).
+  std::uint32_t auth_max_failures = 10;       ///< per source IP in auth_failure_window; 0 = off
+  std::uint32_t auth_max_user_failures = 30;  ///< per user in auth_failure_window; 0 = off
+  std::uint32_t auth_failure_window_s = 60;
+  std::uint32_t auth_ban_time_s = 600;
+  bool auth_ban_drop = false;                 ///< auth_ban_action: drop (true) or reject (403)
+  std::uint32_t flood_max_requests = 500;     ///< per source IP in flood_window; 0 = off
+  std::uint32_t flood_window_s = 2;
+  std::uint32_t flood_block_time_s = 30;
+  bool flood_drop = false;                    ///< flood_action: drop (true) or reject (503)
+  std::vector<std::string> flood_exempt;      ///< IPs / CIDRs (validated)
+  /// The JSON of the keys above whose values are structures (for to_json).
+  nlohmann::json routing_json = nlohmann::json::object();
   /// Not a key: true on the embedded default (no configuration file, `store` not overridden),
   /// where `sipws run` creates demo users on an empty store (app/demo_users.hpp).
   bool demo_users = false;

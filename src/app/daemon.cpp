@@ -10,7 +10,11 @@
 #include <filesystem>
 
 #include "app/demo_users.hpp"
+#include "auth/auth_guard.hpp"
 #include "auth/digest_auth.hpp"
+#include "auth/flood_guard.hpp"
+#include "auth/relay_policy.hpp"
+#include "auth/session_cookie.hpp"
 #include "auth/flow_identity.hpp"
 #include "auth/handshake_auth.hpp"
 #include "bridge/anchor.hpp"
@@ -21,7 +25,13 @@
 #include "registrar/location.hpp"
 #include "registrar/lookup.hpp"
 #include "registrar/registrar.hpp"
+#include "routing/alias.hpp"
+#include "routing/call_class.hpp"
+#include "routing/call_forward.hpp"
 #include "routing/dns.hpp"
+#include "routing/forward_on_failure.hpp"
+#include "routing/gateway_prober.hpp"
+#include "routing/gateway_route.hpp"
 #include "routing/sip_locator.hpp"
 #include "sip/parser.hpp"
 #include "sip/txn/transaction_layer.hpp"
@@ -76,22 +86,186 @@ class TracingSender final : public sip::txn::Sender {
   bool trace_;
 };
 
-/// Feeds the transaction layer with what the transports parsed.
+/// The source guards in front of the transaction layer: brute-force bans (auth_*) for every
+/// transport, flood control (flood_*) for UDP/TCP/TLS (a WebSocket flow has its own message
+/// rate limit). Replaced as a whole on SIGHUP when their keys change.
+struct SourceGuards {
+  std::unique_ptr<auth::AuthGuard> bans;
+  bool ban_drop = false;
+  std::unique_ptr<auth::FloodGuard> flood;
+  bool flood_drop = false;
+  std::uint32_t flood_block_s = 30;
+};
+
+std::unique_ptr<SourceGuards> make_guards(const Config& cfg, TimerService& timers,
+                                          const auth::TrustedPeers& peers) {
+  auto g = std::make_unique<SourceGuards>();
+  auth::AuthGuardConfig ac;
+  ac.max_failures = cfg.auth_max_failures;
+  ac.max_user_failures = cfg.auth_max_user_failures;
+  ac.window = Millis(std::uint64_t{cfg.auth_failure_window_s} * 1000);
+  ac.ban_time = Millis(std::uint64_t{cfg.auth_ban_time_s} * 1000);
+  g->bans = std::make_unique<auth::AuthGuard>(timers, ac);
+  g->ban_drop = cfg.auth_ban_drop;
+  auth::FloodGuardConfig fc;
+  fc.max_requests = cfg.flood_max_requests;
+  fc.window = Millis(std::uint64_t{cfg.flood_window_s} * 1000);
+  fc.block_time = Millis(std::uint64_t{cfg.flood_block_time_s} * 1000);
+  for (const auto& n : cfg.flood_exempt) {
+    if (auto net = IpNetwork::parse(n)) fc.exempt.push_back(*net);
+  }
+  for (const auto& p : peers.peers()) fc.exempt.push_back(p.source);  // trunks, gateways
+  g->flood = std::make_unique<auth::FloodGuard>(timers, fc);
+  g->flood_drop = cfg.flood_drop;
+  g->flood_block_s = cfg.flood_block_time_s;
+  return g;
+}
+
+/// Feeds the transaction layer with what the transports parsed, after the source guards: a
+/// banned or flooding source gets a stateless 403 / 503 (or nothing, with the drop actions)
+/// and never reaches a transaction.
 class Dispatcher final : public transport::MessageHandler {
  public:
-  Dispatcher(sip::txn::TransactionLayer& txns, bool trace) : txns_(txns), trace_(trace) {}
+  Dispatcher(sip::txn::TransactionLayer& txns, sip::txn::Sender& sender,
+             const std::unique_ptr<SourceGuards>& guards, bool trace)
+      : txns_(txns), sender_(sender), guards_(guards), trace_(trace) {}
   void on_message(const sip::Message& msg, const Source& src) override {
     if (trace_) {
       spdlog::info("RECV {} {} flow={} {} bytes\n{}", via_token(src.protocol), src.peer.to_string(),
                    src.flow, msg.raw().size(), msg.raw());
     }
+    if (msg.is_request() && guards_ && !admit(msg, src)) return;
     txns_.receive(msg, src);
   }
 
  private:
+  bool admit(const sip::Message& msg, const Source& src) {
+    SourceGuards& g = *guards_;
+    if (!is_websocket(src.protocol)) {
+      const auto fc = g.flood->check(src.peer.address);
+      if (fc.started_block) {
+        spdlog::warn("flood: {} sent too many requests; {} for {} s", src.peer.address.to_string(),
+                     g.flood_drop ? "dropping them" : "answering 503", g.flood_block_s);
+      }
+      if (fc.verdict == auth::FloodVerdict::Block) {
+        if (!g.flood_drop) {
+          refuse(msg, src, 503, "Service Unavailable",
+                 {"Retry-After", std::to_string(g.flood_block_s)});
+        }
+        return false;
+      }
+    }
+    if (g.bans->ip_banned(src.peer.address)) {
+      static Counter& banned = counters().get("auth_banned_requests");
+      banned.inc();
+      if (!g.ban_drop) refuse(msg, src, 403, "Forbidden", {});
+      return false;
+    }
+    return true;
+  }
+
+  /// A stateless response (RFC 3261 s.8.2.6) to where the request came from; none to ACK.
+  void refuse(const sip::Message& req, const Source& src, int status, std::string_view reason,
+              std::pair<std::string, std::string> header) {
+    if (req.method() == sip::Method::Ack) return;
+    sip::Message rsp = sip::make_response(req, status, reason);
+    if (!header.first.empty()) rsp.append(header.first, header.second);
+    sender_.send(Destination{src.protocol, src.peer, src.flow, {}}, rsp.serialize_shared());
+  }
+
   sip::txn::TransactionLayer& txns_;
+  sip::txn::Sender& sender_;
+  const std::unique_ptr<SourceGuards>& guards_;
   bool trace_;
 };
+
+/// The transaction user of the daemon: the proxy core, plus the client transactions sipws
+/// starts on its own (gateway OPTIONS probes), whose answers go to a callback instead.
+class DaemonTu final : public sip::txn::TransactionUser {
+ public:
+  explicit DaemonTu(proxy::ProxyCore& core) : core_(core) {}
+  /// Routes the final answer of client transaction `id` to `done` (status; 0 = no answer).
+  void expect(sip::txn::ClientTxnId id, std::function<void(int)> done) {
+    own_[id] = std::move(done);
+  }
+  void on_request(sip::txn::ServerTxnId id, const sip::Message& r, const Source& s) override {
+    core_.on_request(id, r, s);
+  }
+  void on_ack(const sip::Message& a, const Source& s) override { core_.on_ack(a, s); }
+  void on_cancel(sip::txn::ServerTxnId id, const sip::Message& c) override {
+    core_.on_cancel(id, c);
+  }
+  void on_response(sip::txn::ClientTxnId id, const sip::Message& r) override {
+    auto it = own_.find(id);
+    if (it == own_.end()) return core_.on_response(id, r);
+    if (r.status() < 200) return;
+    auto done = std::move(it->second);
+    own_.erase(it);
+    done(r.status());
+  }
+  void on_client_failure(sip::txn::ClientTxnId id, bool transport_error) override {
+    auto it = own_.find(id);
+    if (it == own_.end()) return core_.on_client_failure(id, transport_error);
+    auto done = std::move(it->second);
+    own_.erase(it);
+    done(0);
+  }
+  void on_stray_response(const sip::Message& r, const Source& s) override {
+    core_.on_stray_response(r, s);
+  }
+  void on_server_terminated(sip::txn::ServerTxnId id) override { core_.on_server_terminated(id); }
+
+ private:
+  proxy::ProxyCore& core_;
+  std::unordered_map<sip::txn::ClientTxnId, std::function<void(int)>> own_;
+};
+
+/// Sends a request sipws originates (`text` without a Via; one is added for the listen point
+/// of `dest`'s transport) through the transaction layer. Returns its client transaction, or
+/// 0 when it cannot be built or sipws has no listener for that transport.
+sip::txn::ClientTxnId originate(transport::TransportLayer& transport,
+                                sip::txn::TransactionLayer& txns, const std::string& text,
+                                const Destination& dest) {
+  const ListenPoint* out = nullptr;
+  for (const auto& lp : transport.listen_points()) {
+    if (lp.protocol == dest.protocol) {
+      out = &lp;
+      break;
+    }
+  }
+  const auto eol = text.find("\r\n");
+  if (out == nullptr || eol == std::string::npos) return 0;
+  // The parser wants a top Via: it goes right after the request line.
+  std::string with_via = text.substr(0, eol + 2) + "Via: " +
+                         proxy::make_via(*out, "z9hG4bK-swo" + random_token(12)) + "\r\n" +
+                         text.substr(eol + 2);
+  auto msg = sip::parse(std::make_shared<const std::string>(std::move(with_via)));
+  if (!msg) {
+    spdlog::warn("cannot build a request of our own: {}", msg.error().reason);
+    return 0;
+  }
+  return txns.send_request(*msg, dest);
+}
+
+/// The relay policy snapshot of `cfg`.
+std::shared_ptr<auth::RelayPolicyConfig> make_relay_policy(const Config& cfg) {
+  auto p = std::make_shared<auth::RelayPolicyConfig>();
+  p->foreign_callers = cfg.foreign_callers;
+  p->trusted_peers = auth::TrustedPeers(cfg.trusted_peers);
+  p->open = cfg.auth == AuthMode::Off;
+  return p;
+}
+
+/// The dial plan snapshot of `cfg` (validated by load_config already).
+std::shared_ptr<routing::DialPlan> make_dial_plan(const Config& cfg) {
+  auto p = std::make_shared<routing::DialPlan>();
+  p->classes = routing::CallClasses(cfg.call_classes);
+  p->gateways = routing::GatewayTable(cfg.gateways, cfg.routes);
+  p->voicemail = cfg.voicemail;
+  p->gateway_timeout = Millis(std::uint64_t{cfg.gateway_timeout_s} * 1000);
+  p->ring_timeout = Millis(std::uint64_t{cfg.forward_ring_timeout_s} * 1000);
+  return p;
+}
 
 /// Where the demo page lives when `www_root` is not set: www/demo-jssip of the source tree
 /// (found from the binary's location, build/sipws) or of the working directory.
@@ -107,18 +281,19 @@ std::string find_www_root(const std::string& configured) {
   return {};
 }
 
-/// Where the generated cookie key lives: beside an SQLite store, else ./var/ws_auth.key.
-std::string ws_auth_key_path(const std::string& store) {
+/// Where a generated key (`name`: ws_auth.key, route.key) lives: beside an SQLite store, else
+/// in ./var/.
+std::string key_path(const std::string& store, const std::string& name) {
   namespace fs = std::filesystem;
   const std::string prefix = "sqlite:";
   if (store.rfind(prefix, 0) == 0) {
     std::string path = store.substr(prefix.size());
     if (path.rfind("//", 0) == 0) path.erase(0, 2);
     if (!path.empty() && path != ":memory:") {
-      return (fs::path(path).parent_path() / "ws_auth.key").string();
+      return (fs::path(path).parent_path() / name).string();
     }
   }
-  return "./var/ws_auth.key";
+  return "./var/" + name;
 }
 
 auth::HandshakeAuthMode handshake_mode(WsAuthMode m) {
@@ -184,32 +359,14 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
   bc.port_min = cfg.media_port_min;
   bc.port_max = cfg.media_port_max;
   bc.media_timeout = Millis(std::uint64_t{cfg.media_timeout_s} * 1000);
-  auto originate = [&transport, &txns](const std::string& text, const Destination& dest) {
-    const ListenPoint* out = nullptr;
-    for (const auto& lp : transport.listen_points()) {
-      if (lp.protocol == dest.protocol) {
-        out = &lp;
-        break;
-      }
-    }
-    const auto eol = text.find("\r\n");
-    if (out == nullptr || eol == std::string::npos) return;
-    // The parser wants a top Via: it goes right after the request line.
-    std::string with_via = text.substr(0, eol + 2) +
-                           "Via: " + proxy::make_via(*out, "z9hG4bK-swbye" + random_token(12)) +
-                           "\r\n" + text.substr(eol + 2);
-    auto msg = sip::parse(std::make_shared<const std::string>(std::move(with_via)));
-    if (!msg) {
-      spdlog::warn("media: cannot build the BYE: {}", msg.error().reason);
-      return;
-    }
-    txns.send_request(*msg, dest);
+  auto send = [&transport, &txns](const std::string& text, const Destination& dest) {
+    originate(transport, txns, text, dest);
   };
   return std::make_unique<bridge::MediaAnchor>(io, bc,
                                                cfg.media_anchor == MediaAnchor::Always
                                                    ? bridge::AnchorMode::Always
                                                    : bridge::AnchorMode::Auto,
-                                               originate);
+                                               send);
 }
 
 /// The admin HTTP endpoint on admin_listen: GET /metrics (Prometheus text: every counter, and
@@ -254,7 +411,7 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
 
 }  // namespace
 
-int run_daemon(const Config& cfg) {
+int run_daemon(const Config& cfg, std::function<Config()> reload) {
   spdlog::info("sipws starting: {}", describe(cfg));
   asio::io_context io;
   transport::AsioTimerService timers(io);
@@ -289,6 +446,7 @@ int run_daemon(const Config& cfg) {
 
   proxy::Domains domains;
   domains.add_domain(cfg.domain);
+  for (const auto& d : cfg.domains) domains.add_domain(d);
   TransportView view(transport);
   // DNS: c-ares on this io_context (RFC 3263 NAPTR/SRV/A/AAAA, hosts file, TTL cache). It
   // replaces Asio's getaddrinfo resolver: one cache, no helper thread, and the hosts file is
@@ -321,13 +479,31 @@ int run_daemon(const Config& cfg) {
   lcfg.transports.push_back(Protocol::Ws);
   lcfg.transports.push_back(Protocol::Wss);
   routing::SipLocator resolver(*dns, lcfg);
-  proxy::ProxyCore core(timers, domains, view, resolver, proxy::ProxyConfig{cfg.user_agent});
+  // Record-Route signatures: a key kept beside the store, so dialogs survive a restart.
+  proxy::ProxyConfig pcfg;
+  pcfg.user_agent = cfg.user_agent;
+  pcfg.strict_dialogs = cfg.auth == AuthMode::Digest;
+  try {
+    pcfg.route_secret = auth::load_or_create_secret(key_path(cfg.store, "route.key"));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sipws: config key 'store': cannot keep the route key beside it: %s\n",
+                 e.what());
+    return 2;
+  }
+  if (cfg.auth == AuthMode::Off) {
+    spdlog::warn("auth=off: sipws relays for anyone (open relay); use it in a lab only");
+  }
+  proxy::ProxyCore core(timers, domains, view, resolver, pcfg);
+  DaemonTu tu(core);
   sip::txn::TransactionLayer txns(
-      timers, sender, core,
+      timers, sender, tu,
       sip::txn::TimerConfig{Millis(cfg.timer_t1_ms), Millis(cfg.timer_t2_ms),
                             Millis(cfg.timer_t4_ms)});
   core.attach(txns, sender);
-  Dispatcher dispatcher(txns, cfg.trace);
+  Reloadable<auth::RelayPolicyConfig> relay_policy(make_relay_policy(cfg));
+  Reloadable<routing::DialPlan> dial_plan(make_dial_plan(cfg));
+  std::unique_ptr<SourceGuards> guards = make_guards(cfg, timers, relay_policy.get()->trusted_peers);
+  Dispatcher dispatcher(txns, sender, guards, cfg.trace);
   transport.set_handler(&dispatcher);
 
   // Location service, restored from the store before any traffic.
@@ -341,7 +517,7 @@ int run_daemon(const Config& cfg) {
   if (cfg.ws_auth != WsAuthMode::Off) {
     std::string secret = cfg.ws_auth_secret;
     if (secret.empty()) {
-      const std::string path = ws_auth_key_path(cfg.store);
+      const std::string path = key_path(cfg.store, "ws_auth.key");
       try {
         secret = auth::load_or_create_secret(path);
       } catch (const std::exception& e) {
@@ -360,9 +536,15 @@ int run_daemon(const Config& cfg) {
     core.add_request_processor(std::make_unique<auth::FlowIdentityProcessor>(
         [&transport](FlowId id) { return transport.flows().identity(id); }));
   }
+  core.add_request_processor(
+      std::make_unique<auth::RelayPolicyProcessor>(domains, relay_policy));
+  auth::DigestAuthProcessor* digest = nullptr;
   if (cfg.auth == AuthMode::Digest) {
-    core.add_request_processor(std::make_unique<auth::DigestAuthProcessor>(
-        domains, astore, timers, auth::DigestAuthConfig{cfg.nonce_lifetime_s, false}));
+    auto d = std::make_unique<auth::DigestAuthProcessor>(
+        domains, astore, timers, auth::DigestAuthConfig{cfg.nonce_lifetime_s, false});
+    digest = d.get();
+    digest->set_guard(guards->bans.get());
+    core.add_request_processor(std::move(d));
   }
   registrar::RegistrarConfig rcfg;
   rcfg.min_expires = cfg.registrar_min_expires;
@@ -370,6 +552,19 @@ int run_daemon(const Config& cfg) {
   rcfg.default_expires = cfg.registrar_default_expires;
   core.add_request_processor(
       std::make_unique<registrar::RegistrarProcessor>(domains, location, rcfg));
+  // Routing services: aliases, forwarding, call classes, PSTN gateways (LCR); a forward on
+  // busy / no answer runs them again from "alias" for the new target.
+  auto has_bindings = [&location](const std::string& aor) { return !location.lookup(aor).empty(); };
+  routing::Mt19937Random lcr_random;
+  core.add_request_processor(
+      std::make_unique<routing::AliasProcessor>(domains, astore, has_bindings));
+  core.add_request_processor(
+      std::make_unique<routing::CallForwardProcessor>(domains, astore, dial_plan));
+  core.add_request_processor(std::make_unique<routing::CallClassProcessor>(astore, dial_plan));
+  core.add_request_processor(std::make_unique<routing::GatewayRouteProcessor>(
+      domains, dial_plan, has_bindings, lcr_random));
+  core.add_failure_processor(std::make_unique<routing::ForwardOnFailure>());
+  core.set_rerun_from("alias");
   core.add_request_processor(std::make_unique<registrar::LocationLookupProcessor>(
       domains, location, [&astore](const std::string& aor, std::function<void(bool)> done) {
         // Known subscriber => 480 rather than 404 when it has no binding; asked on the store's
@@ -523,10 +718,91 @@ int run_daemon(const Config& cfg) {
     return 2;
   }
 
+  // Gateway OPTIONS probing (gateways[].probe_interval), remade with the dial plan on reload.
+  auto send_probe = [&](const routing::Gateway& gw, std::function<void(int)> done) {
+    auto uri = sip::parse_uri(gw.uri);
+    if (!uri) return done(0);
+    const std::string text = "OPTIONS " + gw.uri + " SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:sipws@" +
+                             cfg.domain + ">;tag=" + random_token(10) + "\r\nTo: <" + gw.uri +
+                             ">\r\nCall-ID: " + random_token(20) +
+                             "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    resolver.locate(*uri, false,
+                    [&transport, &txns, &tu, text, done = std::move(done)](
+                        std::vector<Destination> ds) mutable {
+                      const auto id =
+                          ds.empty() ? 0 : originate(transport, txns, text, ds.front());
+                      if (id == 0) return done(0);
+                      tu.expect(id, std::move(done));
+                    });
+  };
+  auto prober = std::make_unique<routing::GatewayProber>(timers, dial_plan.get()->gateways,
+                                                         send_probe);
+  prober->start();
+
+  // SIGHUP: the routing and security keys are read again; a bad file keeps the old
+  // configuration. Calls in progress keep the snapshot they started with.
+  Config current = cfg;
+  asio::signal_set hup(io, SIGHUP);
+  std::function<void()> wait_hup = [&]() {
+    hup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      wait_hup();
+      if (!reload) {
+        spdlog::warn("SIGHUP: no configuration file to reload");
+        return;
+      }
+      Config next;
+      try {
+        next = reload();
+      } catch (const std::exception& e) {
+        spdlog::error("SIGHUP: configuration not reloaded, keeping the old one: {}", e.what());
+        return;
+      }
+      const nlohmann::json before = to_json(current), after = to_json(next);
+      static const char* kReloadable[] = {
+          "trusted_peers", "gateways", "routes", "call_classes", "voicemail", "foreign_callers",
+          "gateway_timeout", "forward_ring_timeout", "auth_max_failures",
+          "auth_max_user_failures", "auth_failure_window", "auth_ban_time", "auth_ban_action",
+          "flood_max_requests", "flood_window", "flood_block_time", "flood_action",
+          "flood_exempt"};
+      for (const auto& [key, value] : after.items()) {
+        const bool reloadable = std::find_if(std::begin(kReloadable), std::end(kReloadable),
+                                             [&](const char* k) { return key == k; }) !=
+                                std::end(kReloadable);
+        if (!reloadable && before.at(key) != value) {
+          spdlog::warn("SIGHUP: key '{}' changed; it takes effect after a restart", key);
+        }
+      }
+      relay_policy.set(make_relay_policy(next));
+      prober->stop();
+      dial_plan.set(make_dial_plan(next));
+      prober = std::make_unique<routing::GatewayProber>(timers, dial_plan.get()->gateways,
+                                                        send_probe);
+      prober->start();
+      bool guards_changed = false;
+      for (const char* k : kReloadable) {
+        if (std::string_view(k).starts_with("auth_") || std::string_view(k).starts_with("flood_") ||
+            std::string_view(k) == "trusted_peers") {
+          guards_changed = guards_changed || before.at(k) != after.at(k);
+        }
+      }
+      if (guards_changed) {
+        guards = make_guards(next, timers, relay_policy.get()->trusted_peers);
+        if (digest != nullptr) digest->set_guard(guards->bans.get());
+        spdlog::info("SIGHUP: ban and flood settings replaced (current bans lifted)");
+      }
+      current = std::move(next);
+      spdlog::info("SIGHUP: configuration reloaded");
+    });
+  };
+  wait_hup();
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
+    prober->stop();
+    hup.cancel();
     if (anchor) anchor->close_all();
     connector.stop();
     for (auto& l : ws_listeners) l->stop();

@@ -1,46 +1,236 @@
-// sipws: the command line. `sipws run` starts the daemon; `sipws user add|del|list` manages
-// subscribers in the same store.
+// sipws: the command line. `sipws run` starts the daemon; `sipws user|group|forward|alias ...`
+// manage subscribers and their services in the same store (docs/configuration.md). Exit codes:
+// 0 done, 1 nothing to delete or no such subscriber, 2 usage, configuration or store error.
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "app/config.hpp"
 #include "app/daemon.hpp"
 #include "auth/digest.hpp"
+#include "sip/text.hpp"
+#include "sip/uri.hpp"
 #include "store/store.hpp"
 
 namespace {
 
 using sipws::app::Config;
 using sipws::app::ConfigError;
+using sipws::store::ForwardKind;
+using sipws::store::Store;
 
-int user_command(const Config& cfg, const std::string& action, const std::string& aor,
-                 const std::string& password) {
-  auto store = sipws::store::Store::open(cfg.store);
+/// Arguments of the store subcommands; each subcommand fills the ones it declares.
+struct Args {
+  std::string aor;
+  std::string password;
+  std::string group;
+  std::string kind;
+  std::string target;
+  std::string alias;
+  std::optional<std::string> ring_timeout;  ///< as typed; checked by forward_command
+};
+
+/// A store command's refusal, printed as "sipws FAMILY ACTION: message". Thrown only by the
+/// command functions below (CLI code, not the data plane); `code` is the exit code.
+class CliError : public std::runtime_error {
+ public:
+  CliError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+[[noreturn]] void usage_error(const std::string& message) { throw CliError(2, message); }
+
+/// A parsed "user@domain" (domain lower-cased by auth::split_aor).
+struct Aor {
+  std::string user;
+  std::string domain;
+  std::string text() const { return user + '@' + domain; }
+};
+
+/// @throws CliError (exit 2) with split_aor's explanation.
+Aor parse_aor(std::string_view text) {
+  auto parts = sipws::auth::split_aor(text);
+  if (!parts) usage_error(parts.error());
+  return Aor{std::move(parts->first), std::move(parts->second)};
+}
+
+/// The AOR filter of a `list [AOR]` command: "" (everyone) when not given.
+std::string list_filter(const std::string& text) {
+  return text.empty() ? std::string() : parse_aor(text).text();
+}
+
+/// @throws CliError (exit 1) unless `aor` is in the subscriber table.
+void require_subscriber(Store& store, const Aor& aor) {
+  if (!store.find_subscriber(aor.user, aor.domain)) {
+    throw CliError(1, "no subscriber " + aor.text() + "; add it with sipws user add");
+  }
+}
+
+int user_command(Store& store, const std::string& action, const Args& a) {
   if (action == "list") {
-    for (const auto& s : store->list_subscribers()) std::cout << s.user << '@' << s.domain << '\n';
+    for (const auto& s : store.list_subscribers()) std::cout << s.user << '@' << s.domain << '\n';
     return 0;
   }
-  auto parts = sipws::auth::split_aor(aor);
-  if (!parts) {
-    std::fprintf(stderr, "sipws user %s: %s\n", action.c_str(), parts.error().c_str());
-    return 2;
+  const Aor aor = parse_aor(a.aor);
+  if (action == "add") {
+    store.put_subscriber(sipws::auth::make_subscriber(aor.user, aor.domain, a.password));
+    std::cout << "added " << a.aor << '\n';
+    return 0;
+  }
+  if (!store.delete_subscriber(aor.user, aor.domain)) {
+    throw CliError(1, "no subscriber " + a.aor);
+  }
+  std::cout << "deleted " << a.aor << '\n';
+  return 0;
+}
+
+int group_command(Store& store, const std::string& action, const Args& a) {
+  if (action == "list") {
+    for (const auto& g : store.list_groups(list_filter(a.aor))) {
+      std::cout << g.aor << ' ' << g.group << '\n';
+    }
+    return 0;
+  }
+  const Aor aor = parse_aor(a.aor);
+  if (!sipws::sip::text::is_token(a.group)) {
+    usage_error("group '" + a.group + "' is not a token (letters, digits and -.!%*_+`'~)");
   }
   if (action == "add") {
-    store->put_subscriber(sipws::auth::make_subscriber(parts->first, parts->second, password));
-    std::cout << "added " << aor << '\n';
+    require_subscriber(store, aor);
+    store.add_group(aor.text(), a.group);
+    std::cout << "added " << aor.text() << " to group " << a.group << '\n';
     return 0;
   }
-  if (!store->delete_subscriber(parts->first, parts->second)) {
-    std::fprintf(stderr, "sipws user del: no subscriber %s\n", aor.c_str());
-    return 1;
+  if (!store.delete_group(aor.text(), a.group)) {
+    throw CliError(1, aor.text() + " is not in group " + a.group);
   }
-  std::cout << "deleted " << aor << '\n';
+  std::cout << "deleted " << aor.text() << " from group " << a.group << '\n';
   return 0;
+}
+
+ForwardKind parse_kind(const std::string& word) {
+  auto kind = sipws::store::parse_forward_kind(word);
+  if (!kind) usage_error("kind '" + word + "': want unconditional, busy or no_answer");
+  return *kind;
+}
+
+/// TARGET: the word `voicemail` or a URI that sip::parse_uri accepts as sip:, sips: or tel:.
+void check_target(const std::string& target) {
+  if (target == "voicemail") return;
+  const auto uri = sipws::sip::parse_uri(target);
+  if (!uri || uri->scheme == sipws::sip::Scheme::Other) {
+    usage_error("target '" + target +
+                "': want voicemail or a sip:, sips: or tel: URI (e.g. sip:bob@example.com)");
+  }
+}
+
+/// "aor kind target[ ring_timeout=S]": the line `forward list` prints.
+std::string describe(const sipws::store::ForwardRule& r) {
+  std::string out =
+      r.aor + ' ' + std::string(sipws::store::forward_kind_name(r.kind)) + ' ' + r.target;
+  if (r.ring_timeout_s != 0) out += " ring_timeout=" + std::to_string(r.ring_timeout_s);
+  return out;
+}
+
+constexpr std::uint32_t kMaxRingTimeoutS = 600;
+
+int forward_command(Store& store, const std::string& action, const Args& a) {
+  if (action == "list") {
+    for (const auto& r : store.list_forwards(list_filter(a.aor))) std::cout << describe(r) << '\n';
+    return 0;
+  }
+  const Aor aor = parse_aor(a.aor);
+  if (action == "del") {
+    const auto kind = a.kind.empty() ? std::nullopt : std::optional(parse_kind(a.kind));
+    const std::size_t n = store.delete_forward(aor.text(), kind);
+    const std::string what =
+        kind ? std::string(sipws::store::forward_kind_name(*kind)) + " rule" : "forwarding rules";
+    if (n == 0) throw CliError(1, "no " + what + " for " + aor.text());
+    std::cout << "deleted " << (kind ? what : std::to_string(n) + ' ' + what) << " of "
+              << aor.text() << '\n';
+    return 0;
+  }
+  sipws::store::ForwardRule rule{aor.text(), parse_kind(a.kind), a.target, 0};
+  check_target(a.target);
+  if (a.ring_timeout) {
+    if (rule.kind != ForwardKind::NoAnswer) usage_error("--ring-timeout applies to no_answer only");
+    const auto s = sipws::sip::text::parse_u32(*a.ring_timeout);
+    if (!s || *s < 1 || *s > kMaxRingTimeoutS) {
+      usage_error("--ring-timeout '" + *a.ring_timeout + "': want whole seconds, 1.." +
+                  std::to_string(kMaxRingTimeoutS));
+    }
+    rule.ring_timeout_s = *s;
+  }
+  require_subscriber(store, aor);
+  store.put_forward(rule);
+  std::cout << "set " << describe(rule) << '\n';
+  return 0;
+}
+
+/// A character of an RFC 3261 user part (s.25.1: unreserved / user-unreserved, '%' of an
+/// escape) but ';', which would start a parameter of a tel: or user=phone URI.
+bool is_alias_char(char c) {
+  return sipws::sip::text::is_unreserved(c) || c == '%' ||
+         std::string_view("&=+$,?/").find(c) != std::string_view::npos;
+}
+
+/// ALIAS as stored: the dialled number (RFC 3966 visual separators removed, sip::text::
+/// dialled_number), which must then be a non-empty user part. @throws CliError (exit 2).
+std::string parse_alias(const std::string& text) {
+  std::string alias = sipws::sip::text::dialled_number(text);
+  if (alias.empty() || !std::all_of(alias.begin(), alias.end(), is_alias_char) ||
+      !sipws::sip::text::escapes_ok(alias)) {
+    usage_error("alias '" + text +
+                "' is not a SIP user part: use letters, digits, -_.!~*'()&=+$,?/ and %HH "
+                "escapes (no '@', ':', ';' or spaces; '#' as %23)");
+  }
+  return alias;
+}
+
+int alias_command(Store& store, const std::string& action, const Args& a) {
+  if (action == "list") {
+    for (const auto& al : store.list_aliases()) std::cout << al.alias << ' ' << al.aor << '\n';
+    return 0;
+  }
+  const std::string alias = parse_alias(a.alias);
+  if (action == "add") {
+    const Aor aor = parse_aor(a.aor);  // need not be a subscriber (e.g. a trunk's user)
+    store.put_alias({alias, aor.text()});
+    std::cout << "added alias " << alias << " for " << aor.text() << '\n';
+    return 0;
+  }
+  if (!store.delete_alias(alias)) throw CliError(1, "no alias " + alias);
+  std::cout << "deleted alias " << alias << '\n';
+  return 0;
+}
+
+using StoreCommand = int (*)(Store&, const std::string& action, const Args&);
+
+/// Runs `sipws FAMILY ACTION` on the configured store; a refusal is printed with that prefix.
+/// @throws StoreError when the store cannot be opened or fails.
+int run_store_command(const Config& cfg, StoreCommand command, const std::string& family,
+                      const std::string& action, const Args& args) {
+  auto store = Store::open(cfg.store);
+  try {
+    return command(*store, action, args);
+  } catch (const CliError& e) {
+    std::fprintf(stderr, "sipws %s %s: %s\n", family.c_str(), action.c_str(), e.what());
+    return e.code();
+  }
 }
 
 }  // namespace
@@ -51,6 +241,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> config_file;
   std::vector<std::string> sets;
   bool trace = false;
+  Args args;
   auto add_common = [&](CLI::App* sub) {
     sub->add_option("--config,-c", config_file, "JSON configuration file (comments allowed)");
     sub->add_option("--set", sets, "override a key: --set key=value (lists comma-separated)")
@@ -60,20 +251,69 @@ int main(int argc, char** argv) {
   add_common(run);
   run->add_flag("--trace", trace, "print every SIP message in and out");
 
-  auto* user = app.add_subcommand("user", "manage subscribers (HA1 stored, never the password)");
-  user->require_subcommand(1);
-  std::string aor, password;
-  auto* add = user->add_subcommand("add", "add or replace a subscriber");
-  add->add_option("aor", aor, "user@domain")->required();
-  add->add_option("password", password, "password")->required();
-  add_common(add);
-  auto* del = user->add_subcommand("del", "delete a subscriber");
-  del->add_option("aor", aor, "user@domain")->required();
-  add_common(del);
-  auto* list = user->add_subcommand("list", "list subscribers");
-  add_common(list);
+  // A command family (`sipws user ...`) and its actions, each with --config and --set.
+  struct Family {
+    CLI::App* app;
+    StoreCommand command;
+  };
+  std::vector<Family> families;
+  auto family = [&](const char* name, const char* help, StoreCommand command) {
+    CLI::App* f = app.add_subcommand(name, help);
+    f->require_subcommand(1);
+    families.push_back({f, command});
+    return f;
+  };
+  auto action = [&](CLI::App* f, const char* name, const char* help) {
+    CLI::App* a = f->add_subcommand(name, help);
+    add_common(a);
+    return a;
+  };
+  auto aor_arg = [&](CLI::App* a, const char* help = "user@domain") {
+    return a->add_option("aor", args.aor, help);
+  };
 
-  CLI11_PARSE(app, argc, argv);
+  auto* user = family("user", "manage subscribers (HA1 stored, never the password)", user_command);
+  auto* user_add = action(user, "add", "add or replace a subscriber");
+  aor_arg(user_add)->required();
+  user_add->add_option("password", args.password, "password")->required();
+  aor_arg(action(user, "del", "delete a subscriber"))->required();
+  action(user, "list", "list subscribers");
+
+  auto* group = family("group", "manage subscribers' groups (call classes)", group_command);
+  auto group_args = [&](CLI::App* a) {
+    aor_arg(a)->required();
+    a->add_option("group", args.group, "group name (a SIP token)")->required();
+  };
+  group_args(action(group, "add", "add a subscriber to a group"));
+  group_args(action(group, "del", "remove a subscriber from a group"));
+  aor_arg(action(group, "list", "list memberships: \"aor group\" lines"), "only this user@domain");
+
+  auto* forward = family("forward", "manage call forwarding rules", forward_command);
+  auto* forward_set = action(forward, "set", "add or replace the rule of one kind");
+  aor_arg(forward_set)->required();
+  forward_set->add_option("kind", args.kind, "unconditional, busy or no_answer")->required();
+  forward_set->add_option("target", args.target, "voicemail, or a sip:, sips: or tel: URI")
+      ->required();
+  forward_set->add_option("--ring-timeout", args.ring_timeout,
+                          "no_answer only: seconds to ring first, 1..600");
+  auto* forward_del = action(forward, "del", "delete the rule of one kind, or all of an AOR");
+  aor_arg(forward_del)->required();
+  forward_del->add_option("kind", args.kind, "unconditional, busy or no_answer (default: all)");
+  aor_arg(action(forward, "list", "list rules: \"aor kind target\" lines"),
+          "only this user@domain");
+
+  auto* alias = family("alias", "manage aliases (numbers) that reach an AOR", alias_command);
+  auto* alias_add = action(alias, "add", "add or replace an alias");
+  alias_add->add_option("alias", args.alias, "user part, e.g. +15551230001 or sales")->required();
+  aor_arg(alias_add, "the user@domain it reaches")->required();
+  action(alias, "del", "delete an alias")->add_option("alias", args.alias, "the alias")->required();
+  action(alias, "list", "list aliases: \"alias aor\" lines");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help: 0; any usage error: 2
+  }
 
   Config cfg;
   try {
@@ -88,9 +328,19 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   try {
-    if (run->parsed()) return sipws::app::run_daemon(cfg);
-    const std::string action = add->parsed() ? "add" : del->parsed() ? "del" : "list";
-    return user_command(cfg, action, aor, password);
+    if (run->parsed()) {
+      return sipws::app::run_daemon(cfg, [&]() {
+        Config next = sipws::app::load_config(config_file, sets);
+        if (trace) next.trace = true;
+        return next;
+      });
+    }
+    for (const Family& f : families) {
+      if (!f.app->parsed()) continue;
+      const std::string act = f.app->get_subcommands().front()->get_name();
+      return run_store_command(cfg, f.command, f.app->get_name(), act, args);
+    }
+    return 2;  // unreachable: CLI11 requires one subcommand
   } catch (const sipws::store::StoreError& e) {
     std::fprintf(stderr, "sipws: config key 'store': %s\n", e.what());
     return 2;

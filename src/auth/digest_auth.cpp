@@ -22,6 +22,7 @@ namespace {}  // namespace
 /// Everything the store callback needs, copied out of the request (views die with it).
 struct DigestAuthProcessor::Pending {
   bool proxy = false;
+  bool any_user = false;  ///< out->in with foreign_callers=challenge: any subscriber of realm
   std::string realm;
   std::string user;
   std::string header_value;  ///< the credentials header to strip on success
@@ -78,13 +79,25 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
   const sip::Message& req = ctx.request();
   const Method m = req.method();
   if (m == Method::Ack || m == Method::Cancel) return Action::Continue;
+  if (ctx.from_trusted_peer()) return Action::Continue;  // trusted_peers skip digest
 
   const bool proxy = m != Method::Register;
   const sip::Uri& who = proxy ? req.from().uri : req.to().uri;
-  if (!who.is_sip() || !domains_.is_local_domain(who.host)) return Action::Continue;
-  const std::string realm = to_lower(who.host);
-  const std::string user(who.user);
-  if (!ctx.identity().empty() && !user.empty() && ctx.identity() == user + "@" + realm) {
+  std::string realm;
+  std::string user;
+  bool any_user = false;
+  if (who.is_sip() && domains_.is_local_domain(who.host)) {
+    realm = to_lower(who.host);
+    user = std::string(who.user);
+    if (!ctx.identity().empty() && !user.empty() && ctx.identity() == user + "@" + realm) {
+      return Action::Continue;
+    }
+  } else if (proxy && !ctx.required_auth_realm().empty()) {
+    // The relay policy wants a foreign From authenticated (foreign_callers=challenge).
+    realm = ctx.required_auth_realm();
+    any_user = true;
+    if (!ctx.identity().empty()) return Action::Continue;
+  } else {
     return Action::Continue;
   }
 
@@ -106,6 +119,7 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
 
   Pending p;
   p.proxy = proxy;
+  p.any_user = any_user;
   p.realm = realm;
   p.header_value = std::move(header_value);
   p.user = std::string(auth_param(*creds, "username"));
@@ -128,7 +142,14 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
     ctx.respond(400, "Bad Request - Invalid nc");
     return Action::Respond;
   }
-  if (p.user != user) {
+  if (!any_user && p.user != user) {
+    forbidden_.inc();
+    ctx.respond(403, "Forbidden");
+    return Action::Respond;
+  }
+  if (guard_ != nullptr && guard_->user_banned(p.user + "@" + realm)) {
+    // Too many failures for this user from anywhere: credentials are not even checked, so a
+    // distributed guesser learns nothing (unknown users are banned the same way).
     forbidden_.inc();
     ctx.respond(403, "Forbidden");
     return Action::Respond;
@@ -187,11 +208,31 @@ void DigestAuthProcessor::finish(RequestContext& ctx, const Pending& p,
   }
   if (!ok) {
     failures_.inc();
-    spdlog::info("digest-auth: {} for {}@{}", sub ? "wrong response" : "unknown user", p.user,
-                 p.realm);
+    spdlog::debug("digest-auth: {} for {}@{} from {}", sub ? "wrong response" : "unknown user",
+                  p.user, p.realm, ctx.source().peer.address.to_string());
+    if (guard_ != nullptr) {
+      // Logged once per ban, never per packet.
+      switch (guard_->record_failure(ctx.source().peer.address, p.user + "@" + p.realm)) {
+        case AuthGuard::Ban::Ip:
+          spdlog::warn("auth: banning {} after too many failed digest attempts",
+                       ctx.source().peer.address.to_string());
+          break;
+        case AuthGuard::Ban::User:
+          spdlog::warn("auth: refusing credentials for {}@{} after too many failed attempts",
+                       p.user, p.realm);
+          break;
+        case AuthGuard::Ban::IpAndUser:
+          spdlog::warn("auth: banning {} and refusing credentials for {}@{}",
+                       ctx.source().peer.address.to_string(), p.user, p.realm);
+          break;
+        case AuthGuard::Ban::None:
+          break;
+      }
+    }
     challenge(ctx, p.proxy, p.realm, false);
     return;
   }
+  if (guard_ != nullptr) guard_->record_success(ctx.source().peer.address, p.user + "@" + p.realm);
   if (!p.qop.empty() &&
       !nonce_counts_.accept(p.nonce, parse_nonce_count(p.nc).value_or(0), timers_.unix_time())) {
     replays_.inc();

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "auth/auth_guard.hpp"
 #include "auth/digest.hpp"
 #include "auth/nonce.hpp"
 #include "common/counters.hpp"
@@ -32,7 +33,9 @@ struct DigestAuthConfig {
 ///  - REGISTER whose To host is a local domain: needs `Authorization` for realm = that domain
 ///    (lower-cased), else 401 with WWW-Authenticate (RFC 3261 s.22.2).
 ///  - Other requests whose From host is a local domain: need `Proxy-Authorization`, else 407
-///    with Proxy-Authenticate (s.22.3). Requests from foreign domains pass.
+///    with Proxy-Authenticate (s.22.3). Requests from foreign domains pass, unless the relay
+///    policy set ctx.required_auth_realm() (out->in, foreign_callers=challenge): then any
+///    subscriber of that realm may authenticate. Trusted peers pass.
 ///  - Challenges carry one MD5 challenge (plus SHA-256 after it with offer_sha256), qop="auth",
 ///    a stateless nonce (nonce.hpp).
 ///  - Credentials: username must equal the To user (REGISTER) / From user (others), else 403.
@@ -62,6 +65,9 @@ class DigestAuthProcessor final : public proxy::RequestProcessor {
                       DigestAuthConfig cfg, const NonceManager::Secret& secret);
 
   std::string_view name() const override { return "digest-auth"; }
+  /// Counts failed attempts per source IP and user into `guard` (brute-force bans); a user
+  /// banned there gets 403 without a credential check. Not owned; null = no counting.
+  void set_guard(AuthGuard* guard) { guard_ = guard; }
   proxy::Action process(proxy::RequestContext& ctx) override;
 
  private:
@@ -85,6 +91,7 @@ class DigestAuthProcessor final : public proxy::RequestProcessor {
   Counter& replays_;
 
   NonceCounts nonce_counts_;  ///< qop=auth nonce-counts (replay detection)
+  AuthGuard* guard_ = nullptr;
 };
 
 }  // namespace sipws::auth

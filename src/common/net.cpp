@@ -1,6 +1,7 @@
 #include "common/net.hpp"
 
 #include <boost/container_hash/hash.hpp>
+#include <charconv>
 
 namespace sipws {
 
@@ -54,6 +55,77 @@ std::optional<Protocol> protocol_from_string(std::string_view s) {
   return std::nullopt;
 }
 
+IpAddress unmapped(const IpAddress& ip) {
+  if (ip.is_v6() && ip.to_v6().is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, ip.to_v6());
+  }
+  return ip;
+}
+
+std::size_t IpAddressHash::operator()(const IpAddress& ip) const noexcept {
+  std::size_t h = 0;
+  if (ip.is_v4()) {
+    boost::hash_combine(h, ip.to_v4().to_uint());
+  } else {
+    boost::hash_combine(h, std::size_t{6});
+    for (auto b : ip.to_v6().to_bytes()) boost::hash_combine(h, b);
+  }
+  return h;
+}
+
+IpNetwork::IpNetwork(const IpAddress& ip_in, unsigned prefix) {
+  const IpAddress ip = unmapped(ip_in);
+  v4_ = ip.is_v4();
+  if (v4_) {
+    net4_ = boost::asio::ip::make_network_v4(ip.to_v4(), static_cast<unsigned short>(prefix));
+  } else {
+    net6_ = boost::asio::ip::make_network_v6(ip.to_v6(), static_cast<unsigned short>(prefix));
+  }
+}
+
+std::optional<IpNetwork> IpNetwork::parse(std::string_view text) {
+  const auto slash = text.find('/');
+  boost::system::error_code ec;
+  const IpAddress written = boost::asio::ip::make_address(std::string(text.substr(0, slash)), ec);
+  if (ec) return std::nullopt;
+  const bool mapped = written.is_v6() && written.to_v6().is_v4_mapped();
+  const unsigned width = written.is_v4() ? 32 : 128;
+  unsigned prefix = width;
+  if (slash != std::string_view::npos) {
+    const std::string_view p = text.substr(slash + 1);
+    auto [end, perr] = std::from_chars(p.data(), p.data() + p.size(), prefix);
+    if (p.empty() || perr != std::errc() || end != p.data() + p.size() || prefix > width) {
+      return std::nullopt;
+    }
+  }
+  if (mapped) {
+    if (prefix < 96) return std::nullopt;  // wider than the mapped range: not an IPv4 network
+    prefix -= 96;
+  }
+  return IpNetwork(written, prefix);
+}
+
+bool IpNetwork::contains(const IpAddress& ip_in) const {
+  const IpAddress ip = unmapped(ip_in);
+  if (ip.is_v4() != v4_) return false;
+  // The network of `ip` at our prefix length is ours iff `ip` is inside it.
+  if (v4_) {
+    return boost::asio::ip::make_network_v4(ip.to_v4(), net4_.prefix_length()).network() ==
+           net4_.network();
+  }
+  // Bytes only: a link-local peer's scope id (fe80::1%eth0) does not take it out of fe80::/10.
+  return boost::asio::ip::make_network_v6(ip.to_v6(), net6_.prefix_length()).network().to_bytes() ==
+         net6_.network().to_bytes();
+}
+
+IpAddress IpNetwork::address() const {
+  return v4_ ? IpAddress(net4_.address()) : IpAddress(net6_.address());
+}
+
+unsigned IpNetwork::prefix() const { return v4_ ? net4_.prefix_length() : net6_.prefix_length(); }
+
+std::string IpNetwork::to_string() const { return v4_ ? net4_.to_string() : net6_.to_string(); }
+
 std::string Endpoint::host_string() const {
   std::string ip = address.to_string();
   if (!address.is_v6()) return ip;
@@ -70,12 +142,7 @@ std::string Endpoint::to_string() const { return host_string() + ":" + std::to_s
 }  // namespace sipws
 
 std::size_t std::hash<sipws::Endpoint>::operator()(const sipws::Endpoint& e) const noexcept {
-  std::size_t h = 0;
-  if (e.address.is_v4()) {
-    boost::hash_combine(h, e.address.to_v4().to_uint());
-  } else {
-    for (auto b : e.address.to_v6().to_bytes()) boost::hash_combine(h, b);
-  }
+  std::size_t h = sipws::IpAddressHash{}(e.address);
   boost::hash_combine(h, e.port);
   return h;
 }

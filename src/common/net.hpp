@@ -2,6 +2,9 @@
 // Network value types shared by the SIP core and the transports. No I/O here.
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -27,6 +30,54 @@ inline bool is_secure(Protocol p) { return p == Protocol::Tls || p == Protocol::
 inline bool is_websocket(Protocol p) { return p == Protocol::Ws || p == Protocol::Wss; }
 
 using IpAddress = boost::asio::ip::address;
+
+/// The IPv4 address an IPv4-mapped IPv6 address (::ffff:a.b.c.d, as dual-stack sockets report
+/// IPv4 peers) stands for; any other address unchanged. Key per-source state by this.
+IpAddress unmapped(const IpAddress& ip);
+
+/// Hash of an IpAddress (Boost 1.74 has no std::hash for it): family and bytes; equal addresses
+/// hash equally. For unordered containers keyed by source address.
+struct IpAddressHash {
+  std::size_t operator()(const IpAddress& ip) const noexcept;
+};
+
+/// An IP network `addr/prefix` ("10.0.0.0/8", "2001:db8::/32", or a bare address = one host),
+/// on boost::asio::ip::network_v4/v6. IPv4-mapped IPv6 addresses are IPv4: contains() matches
+/// ::ffff:10.1.2.3 against 10.0.0.0/8, and "::ffff:10.0.0.0/104" parses as 10.0.0.0/8. An IPv6
+/// network never contains an IPv4 address (not even ::/0). Value type; thread: any.
+class IpNetwork {
+ public:
+  /// 0.0.0.0/0.
+  IpNetwork() = default;
+  /// `ip`/`prefix`; the host bits are kept for to_string() and ignored by contains().
+  /// Precondition: prefix <= 32 (IPv4, after unmapping) or <= 128 (IPv6).
+  IpNetwork(const IpAddress& ip, unsigned prefix);
+
+  /// Parses "addr" (one host) or "addr/prefix"; nullopt if `text` is not an IP literal, the
+  /// prefix is empty, not decimal or beyond the family's width, or an IPv4-mapped literal has a
+  /// prefix below 96. Never throws.
+  static std::optional<IpNetwork> parse(std::string_view text);
+
+  /// True if `ip` (unmapped first) is in this network.
+  bool contains(const IpAddress& ip) const;
+  bool is_v4() const { return v4_; }
+  /// The address as written (host bits kept; unmapped).
+  IpAddress address() const;
+  /// Prefix length in bits: 32 (IPv4) or 128 (IPv6) for one host.
+  unsigned prefix() const;
+  /// "addr/prefix", e.g. "10.1.0.0/16".
+  std::string to_string() const;
+
+  friend bool operator==(const IpNetwork& a, const IpNetwork& b) {
+    return a.v4_ == b.v4_ && (a.v4_ ? a.net4_ == b.net4_ : a.net6_ == b.net6_);
+  }
+  friend bool operator!=(const IpNetwork& a, const IpNetwork& b) { return !(a == b); }
+
+ private:
+  bool v4_ = true;
+  boost::asio::ip::network_v4 net4_;
+  boost::asio::ip::network_v6 net6_;
+};
 
 /// An IP address and port.
 struct Endpoint {

@@ -446,6 +446,9 @@ struct ProxyCoreImpl {
   /// again from the rerun point (its targets become the next step). Returns true if it did.
   bool try_failure_forward(ServerCtx& ctx, const StepOutcome& outcome) {
     if (ctx.cancelled || ctx.final_sent || ctx.reruns >= kMaxReruns) return false;
+    // s.16.7 step 5: no new branch after a 6xx, but for forward-on-busy on 600 Busy
+    // Everywhere from every branch (the operator's rule, as the seed's failure_route).
+    if (outcome.best_status >= 600 && !outcome.all_busy) return false;
     for (auto& fp : failure_chain) {
       if (!fp->on_failure(*ctx.rc, outcome)) continue;
       ++ctx.reruns;
@@ -580,13 +583,18 @@ struct ProxyCoreImpl {
                       auto it = servers.find(id);
                       if (it == servers.end() || i >= it->second->branches.size()) return;
                       ServerCtx& c = *it->second;
-                      if (c.final_sent && c.cancelled) return;
+                      // Answered, cancelled or ended meanwhile: nothing to start.
+                      if (c.final_sent || c.branches[i].final) {
+                        c.branches[i].final = true;
+                        return;
+                      }
                       if (ds.empty()) {
                         stats.resolve_failures.inc();
                         fail_branch(c, i, 503, "Service Unavailable");
                         return;
                       }
                       Branch& br = c.branches[i];
+                      if (br.final) return;  // ended meanwhile (ring timeout, 2xx elsewhere)
                       br.dest = std::move(ds.front());
                       br.alternatives.assign(std::make_move_iterator(ds.begin() + 1),
                                              std::make_move_iterator(ds.end()));
@@ -888,6 +896,11 @@ struct ProxyCoreImpl {
     }
     if (status < 200) {
       b.provisional = true;
+      if (status > 100 && b.timer_c != 0) {
+        // s.16.7 step 2: a provisional response above 100 restarts Timer C.
+        timers.cancel(b.timer_c);
+        b.timer_c = timers.schedule(kTimerC, [this, cid]() { on_timer_c(cid); });
+      }
       if (b.cancel_pending) send_cancel(ctx, b);
       // s.16.7 step 5: 100 is not forwarded; nor is anything of a branch ended here.
       if (status == 100 || ctx.final_sent || b.final) return;
@@ -924,6 +937,8 @@ struct ProxyCoreImpl {
     b.status = status;
     if (hook != nullptr) hook->on_branch_end(b.branch_id, status);
     record_final(ctx, rsp, false);
+    // A 6xx ends the search (s.16.7 step 5); a ring timeout still ends the branches that
+    // never answered, and then no new branch is made (try_failure_forward).
     if (status >= 600) cancel_others(ctx, i);
     maybe_finish(ctx);
   }

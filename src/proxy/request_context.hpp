@@ -106,6 +106,10 @@ class RequestContext {
   void set_forwarded() { forwarded_ = true; }
   bool forwarded() const { return forwarded_; }
 
+  /// The subscriber ("user@domain") the Request-URI names now, set by call-forward once it
+  /// found one (gateway routes and call classes leave local users alone); empty otherwise.
+  void set_local_user(std::string aor) { local_user_ = std::move(aor); }
+  const std::string& local_user() const { return local_user_; }
   /// The caller's groups (call classes), once the call-class processor fetched them.
   std::optional<std::vector<std::string>>& caller_groups() { return caller_groups_; }
   /// Request-URIs this request was retargeted to so far (forward loop detection, History-Info
@@ -143,6 +147,7 @@ class RequestContext {
   bool peer_may_relay_ = false;
   std::string auth_realm_;
   bool forwarded_ = false;
+  std::string local_user_;
   std::optional<std::vector<std::string>> caller_groups_;
   std::vector<std::string> retargets_;
   FailureForward failure_forward_;

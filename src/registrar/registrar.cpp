@@ -181,7 +181,7 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   if (ctx.request().count(HeaderId::Route) > 0) return Action::Continue;
   const sip::Uri& to = req.to().uri;
   const bool for_us =
-      domains_.is_self(ruri.host, ruri.port) && domains_.is_local_domain(ruri.host) ||
+      (domains_.is_self(ruri.host, ruri.port) && domains_.is_local_domain(ruri.host)) ||
       (domains_.is_self(ruri.host) && to.is_sip() && domains_.is_local_domain(to.host));
   if (!for_us) return Action::Continue;  // s.10.3 step 1: another domain's registrar
 

@@ -1,4 +1,16 @@
 // Store over SOCI + SQLite, and AsyncStore (one worker thread with a queue).
+//
+// Tables (schema version 2):
+//   schema_version(version)
+//   subscriber(user, domain, ha1_md5, ha1_sha256)             PRIMARY KEY(user, domain)
+//   location(aor, contact, instance, reg_id, path, received,
+//            expires_at, q, call_id, cseq, user_agent)        PRIMARY KEY(aor, contact)
+//   -- since version 2:
+//   subscriber_group(aor, grp)                                PRIMARY KEY(aor, grp)
+//   call_forward(aor, kind, target, ring_timeout)             PRIMARY KEY(aor, kind)
+//     kind: "unconditional" | "busy" | "no_answer"; ring_timeout in seconds, 0 = default
+//   alias(alias, aor)                                         PRIMARY KEY(alias)
+// AORs are "user@domain" with the domain lower-cased (the store lower-cases what it is given).
 
 #include "store/store.hpp"
 
@@ -6,9 +18,11 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -19,11 +33,33 @@ namespace sipws::store {
 namespace {
 
 /// Bumped when the schema changes; older files are migrated in open(), newer ones refused.
-constexpr int kSchemaVersion = 1;
+/// 1: subscriber, location. 2: + subscriber_group, call_forward, alias.
+constexpr int kSchemaVersion = 2;
 /// How long a writer waits for another process's lock (CLI and daemon share the file).
 constexpr int kBusyTimeoutS = 5;
 
 constexpr std::string_view kSqlitePrefix = "sqlite:";
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+/// "user@Domain" -> "user@domain": the domain (after the last '@') lower-cased, the user part
+/// kept as is (case-sensitive, RFC 3261 s.19.1.4). Text without '@' is returned unchanged.
+std::string normalize_aor(std::string_view aor) {
+  const auto at = aor.rfind('@');
+  if (at == std::string_view::npos) return std::string(aor);
+  return std::string(aor.substr(0, at + 1)) + ascii_lower(aor.substr(at + 1));
+}
+
+/// SQL expression ordering call_forward rows by ForwardKind (enum order), not by name.
+constexpr const char* kKindOrder =
+    "CASE kind WHEN 'unconditional' THEN 0 WHEN 'busy' THEN 1 WHEN 'no_answer' THEN 2 "
+    "ELSE 3 END";
 
 class SqliteStore final : public Store {
  public:
@@ -59,6 +95,13 @@ class SqliteStore final : public Store {
            soci::use(user), soci::use(domain));
       st.execute(true);
       existed = st.get_affected_rows() > 0;
+      if (existed) {
+        // The subscriber's services go with it (groups and forwarding rules; aliases pointing
+        // at the AOR stay: a number may be re-pointed to a new user).
+        const std::string aor = normalize_aor(user + "@" + domain);
+        sql_ << "DELETE FROM subscriber_group WHERE aor = :a", soci::use(aor);
+        sql_ << "DELETE FROM call_forward WHERE aor = :a", soci::use(aor);
+      }
     });
     return existed;
   }
@@ -139,7 +182,170 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  void add_group(const std::string& aor, const std::string& group) override {
+    const std::string key = normalize_aor(aor);
+    run("add_group", [&] {
+      sql_ << "INSERT OR IGNORE INTO subscriber_group(aor, grp) VALUES(:a, :g)", soci::use(key),
+          soci::use(group);
+    });
+  }
+
+  bool delete_group(const std::string& aor, const std::string& group) override {
+    const std::string key = normalize_aor(aor);
+    bool existed = false;
+    run("delete_group", [&] {
+      soci::statement st =
+          (sql_.prepare << "DELETE FROM subscriber_group WHERE aor = :a AND grp = :g",
+           soci::use(key), soci::use(group));
+      st.execute(true);
+      existed = st.get_affected_rows() > 0;
+    });
+    return existed;
+  }
+
+  std::vector<GroupMembership> list_groups(const std::string& aor) override {
+    const std::string key = normalize_aor(aor);
+    std::vector<GroupMembership> out;
+    run("list_groups", [&] {
+      GroupMembership g;
+      soci::statement st =
+          key.empty() ? (sql_.prepare << "SELECT aor, grp FROM subscriber_group ORDER BY aor, grp",
+                         soci::into(g.aor), soci::into(g.group))
+                      : (sql_.prepare << "SELECT aor, grp FROM subscriber_group WHERE aor = :a "
+                                         "ORDER BY grp",
+                         soci::into(g.aor), soci::into(g.group), soci::use(key));
+      st.execute();
+      while (st.fetch()) out.push_back(g);
+    });
+    return out;
+  }
+
+  void put_forward(const ForwardRule& r) override {
+    const std::string key = normalize_aor(r.aor);
+    const std::string kind(forward_kind_name(r.kind));
+    const long long ring_timeout = r.ring_timeout_s;
+    run("put_forward", [&] {
+      sql_ << "INSERT OR REPLACE INTO call_forward(aor, kind, target, ring_timeout) "
+              "VALUES(:a, :k, :t, :r)",
+          soci::use(key), soci::use(kind), soci::use(r.target), soci::use(ring_timeout);
+    });
+  }
+
+  std::size_t delete_forward(const std::string& aor, std::optional<ForwardKind> kind) override {
+    const std::string key = normalize_aor(aor);
+    const std::string kind_name(kind ? forward_kind_name(*kind) : "");
+    std::size_t deleted = 0;
+    run("delete_forward", [&] {
+      soci::statement st =
+          kind ? (sql_.prepare << "DELETE FROM call_forward WHERE aor = :a AND kind = :k",
+                  soci::use(key), soci::use(kind_name))
+               : (sql_.prepare << "DELETE FROM call_forward WHERE aor = :a", soci::use(key));
+      st.execute(true);
+      deleted = static_cast<std::size_t>(st.get_affected_rows());
+    });
+    return deleted;
+  }
+
+  std::vector<ForwardRule> list_forwards(const std::string& aor) override {
+    std::vector<ForwardRule> out;
+    run("list_forwards", [&] { out = select_forwards(normalize_aor(aor)); });
+    return out;
+  }
+
+  void put_alias(const Alias& a) override {
+    const std::string target = normalize_aor(a.aor);
+    run("put_alias", [&] {
+      sql_ << "INSERT OR REPLACE INTO alias(alias, aor) VALUES(:n, :a)", soci::use(a.alias),
+          soci::use(target);
+    });
+  }
+
+  bool delete_alias(const std::string& alias) override {
+    bool existed = false;
+    run("delete_alias", [&] {
+      soci::statement st = (sql_.prepare << "DELETE FROM alias WHERE alias = :n", soci::use(alias));
+      st.execute(true);
+      existed = st.get_affected_rows() > 0;
+    });
+    return existed;
+  }
+
+  std::optional<std::string> find_alias(const std::string& alias) override {
+    std::optional<std::string> out;
+    run("find_alias", [&] {
+      std::string aor;
+      soci::indicator ind = soci::i_ok;
+      sql_ << "SELECT aor FROM alias WHERE alias = :n", soci::into(aor, ind), soci::use(alias);
+      if (sql_.got_data() && ind == soci::i_ok) out = std::move(aor);
+    });
+    return out;
+  }
+
+  std::vector<Alias> list_aliases() override {
+    std::vector<Alias> out;
+    run("list_aliases", [&] {
+      Alias a;
+      soci::statement st = (sql_.prepare << "SELECT alias, aor FROM alias ORDER BY alias",
+                            soci::into(a.alias), soci::into(a.aor));
+      st.execute();
+      while (st.fetch()) out.push_back(a);
+    });
+    return out;
+  }
+
+  UserServices user_services(const std::string& user, const std::string& domain) override {
+    const std::string lower_domain = ascii_lower(domain);
+    const std::string aor = user + '@' + lower_domain;
+    UserServices out;
+    run("user_services", [&] {
+      // One read transaction: the three answers come from one snapshot.
+      soci::transaction tr(sql_);
+      int n = 0;
+      sql_ << "SELECT COUNT(*) FROM subscriber WHERE user = :u AND lower(domain) = :d",
+          soci::into(n), soci::use(user), soci::use(lower_domain);
+      out.subscriber = n > 0;
+      std::string group;
+      soci::statement st =
+          (sql_.prepare << "SELECT grp FROM subscriber_group WHERE aor = :a ORDER BY grp",
+           soci::into(group), soci::use(aor));
+      st.execute();
+      while (st.fetch()) out.groups.push_back(group);
+      out.forwards = select_forwards(aor);
+      tr.commit();
+    });
+    return out;
+  }
+
  private:
+  /// Rules of `aor` ("" = everyone) ordered by aor, then kind in enum order. A row whose kind
+  /// this sipws does not know (edited by hand) is skipped with a warning. Call inside run().
+  std::vector<ForwardRule> select_forwards(const std::string& aor) {
+    std::vector<ForwardRule> out;
+    std::string row_aor, kind, target;
+    long long ring_timeout = 0;
+    const std::string query =
+        std::string("SELECT aor, kind, target, ring_timeout FROM call_forward") +
+        (aor.empty() ? "" : " WHERE aor = :a") + " ORDER BY aor, " + kKindOrder;
+    soci::statement st = aor.empty()
+                             ? (sql_.prepare << query, soci::into(row_aor), soci::into(kind),
+                                soci::into(target), soci::into(ring_timeout))
+                             : (sql_.prepare << query, soci::into(row_aor), soci::into(kind),
+                                soci::into(target), soci::into(ring_timeout), soci::use(aor));
+    st.execute();
+    while (st.fetch()) {
+      const auto k = parse_forward_kind(kind);
+      if (!k) {
+        spdlog::warn("store: {}: call_forward row of {} has unknown kind '{}'; ignored", uri_,
+                     row_aor, kind);
+        continue;
+      }
+      const auto ring =
+          std::clamp<long long>(ring_timeout, 0, std::numeric_limits<std::uint32_t>::max());
+      out.push_back(ForwardRule{row_aor, *k, target, static_cast<std::uint32_t>(ring)});
+    }
+    return out;
+  }
+
   template <class Fn>
   void run(const char* what, Fn&& fn) {
     try {
@@ -149,9 +355,37 @@ class SqliteStore final : public Store {
     }
   }
 
+  /// Creates the tables of a new file, or migrates an older file in place (one transaction).
+  /// @throws StoreError for a file newer than kSchemaVersion.
   void create_schema() {
     soci::transaction tr(sql_);
     sql_ << "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)";
+    int version = 0;
+    soci::indicator ind = soci::i_ok;
+    sql_ << "SELECT MAX(version) FROM schema_version", soci::into(version, ind);
+    if (ind != soci::i_ok || !sql_.got_data()) version = 0;  // a new file
+    if (version > kSchemaVersion) {
+      throw StoreError(uri_ + ": schema version " + std::to_string(version) +
+                       " is newer than this sipws supports (" + std::to_string(kSchemaVersion) +
+                       ")");
+    }
+    // Every step is idempotent (IF NOT EXISTS), so a file whose version row is missing or
+    // behind its tables is repaired too.
+    create_v1_tables();
+    create_v2_tables();
+    if (version != kSchemaVersion) {
+      sql_ << "DELETE FROM schema_version";
+      int v = kSchemaVersion;
+      sql_ << "INSERT INTO schema_version(version) VALUES(:v)", soci::use(v);
+      if (version != 0) {
+        spdlog::info("store: {} migrated from schema version {} to {}", uri_, version,
+                     kSchemaVersion);
+      }
+    }
+    tr.commit();
+  }
+
+  void create_v1_tables() {
     sql_ << "CREATE TABLE IF NOT EXISTS subscriber("
             "user TEXT NOT NULL, domain TEXT NOT NULL, "
             "ha1_md5 TEXT NOT NULL DEFAULT '', ha1_sha256 TEXT NOT NULL DEFAULT '', "
@@ -163,18 +397,17 @@ class SqliteStore final : public Store {
             "q REAL NOT NULL DEFAULT 1.0, call_id TEXT NOT NULL DEFAULT '', "
             "cseq INTEGER NOT NULL DEFAULT 0, user_agent TEXT NOT NULL DEFAULT '', "
             "PRIMARY KEY(aor, contact))";
-    int version = 0;
-    soci::indicator ind = soci::i_ok;
-    sql_ << "SELECT MAX(version) FROM schema_version", soci::into(version, ind);
-    if (ind != soci::i_ok || !sql_.got_data()) {
-      int v = kSchemaVersion;
-      sql_ << "INSERT INTO schema_version(version) VALUES(:v)", soci::use(v);
-    } else if (version > kSchemaVersion) {
-      throw StoreError(uri_ + ": schema version " + std::to_string(version) +
-                       " is newer than this sipws supports (" + std::to_string(kSchemaVersion) +
-                       ")");
-    }
-    tr.commit();
+  }
+
+  /// Version 2: per-subscriber services (groups, call forwarding, aliases).
+  void create_v2_tables() {
+    sql_ << "CREATE TABLE IF NOT EXISTS subscriber_group("
+            "aor TEXT NOT NULL, grp TEXT NOT NULL, PRIMARY KEY(aor, grp))";
+    sql_ << "CREATE TABLE IF NOT EXISTS call_forward("
+            "aor TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, "
+            "ring_timeout INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(aor, kind))";
+    sql_ << "CREATE TABLE IF NOT EXISTS alias("
+            "alias TEXT NOT NULL PRIMARY KEY, aor TEXT NOT NULL)";
   }
 
   std::string uri_;
@@ -200,6 +433,25 @@ std::unique_ptr<Store> open_sqlite(const std::string& uri) {
 }
 
 }  // namespace
+
+std::string_view forward_kind_name(ForwardKind k) {
+  switch (k) {
+    case ForwardKind::Unconditional:
+      return "unconditional";
+    case ForwardKind::Busy:
+      return "busy";
+    case ForwardKind::NoAnswer:
+      return "no_answer";
+  }
+  return "unconditional";  // unreachable: every enumerator is handled above
+}
+
+std::optional<ForwardKind> parse_forward_kind(std::string_view name) {
+  for (ForwardKind k : {ForwardKind::Unconditional, ForwardKind::Busy, ForwardKind::NoAnswer}) {
+    if (name == forward_kind_name(k)) return k;
+  }
+  return std::nullopt;
+}
 
 std::unique_ptr<Store> Store::open(const std::string& uri) {
   if (uri.rfind(kSqlitePrefix, 0) == 0) return open_sqlite(uri);
@@ -256,6 +508,25 @@ struct AsyncStore::Impl {
     }
   }
 
+  /// Runs `query(store)` on the worker and posts `done(result)`; a failure is logged with
+  /// `what`, counted (store_read_errors) and answered as nullopt.
+  template <class T, class Query>
+  void read(std::string what, Query query, std::function<void(std::optional<T>)> done) {
+    enqueue(
+        [this, what = std::move(what), query = std::move(query), done = std::move(done)]() mutable {
+          std::optional<T> result;
+          try {
+            result = query(*store);
+          } catch (const std::exception& e) {
+            read_errors.inc();
+            spdlog::error("store: {} failed: {}", what, e.what());
+          }
+          post([done = std::move(done), result = std::move(result)]() mutable {
+            done(std::move(result));
+          });
+        });
+  }
+
   template <class Fn>
   void write(const char* what, Fn&& fn) {
     try {
@@ -284,20 +555,32 @@ AsyncStore::~AsyncStore() {
 
 void AsyncStore::find_subscriber(std::string user, std::string domain,
                                  std::function<void(std::optional<Subscriber>)> done) {
-  Impl* impl = impl_.get();
-  impl->enqueue(
-      [impl, user = std::move(user), domain = std::move(domain), done = std::move(done)]() mutable {
-        std::optional<Subscriber> result;
-        try {
-          result = impl->store->find_subscriber(user, domain);
-        } catch (const std::exception& e) {
-          impl->read_errors.inc();
-          spdlog::error("store: find_subscriber {}@{} failed: {}", user, domain, e.what());
-        }
-        impl->post([done = std::move(done), result = std::move(result)]() mutable {
-          done(std::move(result));
-        });
-      });
+  std::string what = "find_subscriber " + user + "@" + domain;
+  impl_->read<Subscriber>(
+      std::move(what),
+      [user = std::move(user), domain = std::move(domain)](Store& s) {
+        return s.find_subscriber(user, domain);
+      },
+      std::move(done));
+}
+
+void AsyncStore::user_services(std::string user, std::string domain,
+                               std::function<void(std::optional<UserServices>)> done) {
+  std::string what = "user_services " + user + "@" + domain;
+  impl_->read<UserServices>(
+      std::move(what),
+      [user = std::move(user), domain = std::move(domain)](Store& s) {
+        return s.user_services(user, domain);
+      },
+      std::move(done));
+}
+
+void AsyncStore::find_alias(std::string alias,
+                            std::function<void(std::optional<std::string>)> done) {
+  std::string what = "find_alias " + alias;
+  impl_->read<std::string>(
+      std::move(what), [alias = std::move(alias)](Store& s) { return s.find_alias(alias); },
+      std::move(done));
 }
 
 void AsyncStore::put_binding(BindingRecord b) {

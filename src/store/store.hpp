@@ -103,6 +103,9 @@ class Store {
   virtual void delete_binding(const std::string& aor, const std::string& contact) = 0;
   virtual std::vector<BindingRecord> load_bindings() = 0;
 
+  // Groups, forwarding rules and aliases: every `aor` argument is "user@domain"; the store
+  // lower-cases its domain (keys and filters alike), the user part and group names are kept.
+
   /// Adds `aor` to `group` (idempotent). @throws StoreError.
   virtual void add_group(const std::string& aor, const std::string& group) = 0;
   /// @returns true if the membership existed. @throws StoreError.
@@ -115,7 +118,8 @@ class Store {
   /// Deletes the rule of `kind`, or every rule of `aor` when `kind` is nullopt.
   /// @returns the number of rules deleted. @throws StoreError.
   virtual std::size_t delete_forward(const std::string& aor, std::optional<ForwardKind> kind) = 0;
-  /// Rules of `aor`, or of everyone when `aor` is empty; sorted by aor, kind.
+  /// Rules of `aor`, or of everyone when `aor` is empty; sorted by aor, then kind in enum
+  /// order (unconditional, busy, no_answer).
   virtual std::vector<ForwardRule> list_forwards(const std::string& aor) = 0;
 
   /// Inserts or replaces alias -> aor. @throws StoreError.

@@ -6,25 +6,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "common/net.hpp"
 
 namespace sipws::transport {
 
-/// An IP network `addr/prefix` ("10.0.0.0/8", "2001:db8::/32", or a bare address = one host).
-struct IpNetwork {
-  IpAddress address;
-  unsigned prefix = 0;  ///< bits; 32 or 128 for one host
-  bool contains(const IpAddress& ip) const;
-  std::string to_string() const;
-  /// Parses "addr" or "addr/prefix"; nullopt if malformed (prefix beyond the family's width,
-  /// not an IP literal). An IPv4-mapped IPv6 address is matched as IPv4.
-  static std::optional<IpNetwork> parse(std::string_view text);
-};
+/// Moved to common/net.hpp; kept so that existing callers still build.
+using IpNetwork = sipws::IpNetwork;
 
 struct ConnectionLimits {
   std::size_t max_total =

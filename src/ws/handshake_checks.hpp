@@ -9,9 +9,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <websocketpp/connection_base.hpp>
 #include <websocketpp/http/constants.hpp>
+#include <websocketpp/http/request.hpp>
+#include <websocketpp/processors/processor.hpp>
 
 #include "common/counters.hpp"
 #include "transport/connection_limiter.hpp"
@@ -24,6 +27,50 @@ namespace sipws::ws::detail {
 inline constexpr const char* kSipSubprotocol = "sip";
 /// Retry-After (seconds) on 503/429 answers to upgrades refused by the connection limits.
 inline constexpr const char* kRetryAfterSeconds = "5";
+/// The only WebSocket protocol version sipws speaks: RFC 6455's (s.4.1, s.11.6).
+inline constexpr int kWebSocketVersion = 13;
+
+/// websocketpp's HTTP request (the server configs' `request_type`) that applies RFC 6455
+/// s.4.2.2 before websocketpp sees the request. websocketpp 0.8.2 picks a processor from
+/// Sec-WebSocket-Version as soon as the request is complete (connection::initialize_processor):
+/// hixie-76/hybi-00 when the header is missing, hybi-07/08 for 7 and 8 (all answered with a
+/// 101), and for any other number a 400 with "Sec-WebSocket-Version: 0,7,8,13", all before the
+/// validate handler runs. So once complete, an upgrade (Upgrade: websocket, Connection: upgrade)
+/// whose version is not 13 (missing, 0, 7, 8, 14, not a number) loses its Upgrade header: it
+/// becomes a plain HTTP request for websocketpp, no processor is ever made for it, and the
+/// listener's HTTP handler answers 426 (refuse_if_bad_version) before the HTTP hook or the
+/// static files. Thread: the connection's (core io thread).
+class VersionCheckedRequest : public websocketpp::http::parser::request {
+ public:
+  /// websocketpp's request::consume (may throw websocketpp::http::exception, which websocketpp
+  /// catches and answers), then the version check once the request is complete.
+  std::size_t consume(char const* buf, std::size_t len) {
+    const std::size_t n = request::consume(buf, len);
+    if (ready() && !checked_) {
+      checked_ = true;
+      check_version();
+    }
+    return n;
+  }
+  /// True if this was an upgrade offering another version than 13.
+  bool bad_version() const { return bad_version_; }
+  /// The Sec-WebSocket-Version the refused upgrade offered ("" if none).
+  const std::string& offered_version() const { return offered_version_; }
+
+ private:
+  void check_version() {
+    namespace proc = websocketpp::processor;
+    if (!proc::is_websocket_handshake(*this)) return;
+    if (proc::get_websocket_version(*this) == kWebSocketVersion) return;
+    bad_version_ = true;
+    offered_version_ = get_header("Sec-WebSocket-Version");
+    remove_header("Upgrade");
+  }
+
+  bool checked_ = false;
+  bool bad_version_ = false;
+  std::string offered_version_;
+};
 
 /// Base of every sipws websocketpp connection (the configs' `connection_base`): per-connection
 /// state that must live exactly as long as the connection. Thread: core io thread.
@@ -72,14 +119,38 @@ bool refuse_if_over_limit(Con& c, const Endpoint& peer) {
   return true;
 }
 
-/// The validate handler of every sipws WebSocket endpoint (RFC 7118 s.4.1; RFC 6455 s.4.2.2):
-/// shutting down => 503; over a connection limit => 503/429; no `sip` subprotocol => 400;
-/// Origin not allowed => 403; the handshake auth hook's refusal => its status. On success the
-/// 101 selects `sip`. `peer` is the remote address of the connection. `identity`, if given,
-/// receives the identity the auth hook proved (RFC 7118 s.7), to be bound to the new flow.
+/// Answers a request that VersionCheckedRequest found to be an upgrade offering another version
+/// than 13: 426 Upgrade Required with `Sec-WebSocket-Version: 13` and `Upgrade: websocket`
+/// (RFC 6455 s.4.2.2, s.4.4; RFC 7231 s.6.5.15), counted as ws_bad_version. Called first by
+/// every HTTP handler (after the connection limits). Returns true if it refused.
+template <class Con>
+bool refuse_if_bad_version(Con& c, const Endpoint& peer) {
+  static_assert(std::is_same_v<typename Con::request_type, VersionCheckedRequest>,
+                "sipws WebSocket servers must use VersionCheckedRequest");
+  const VersionCheckedRequest& req = c.get_request();
+  if (!req.bad_version()) return false;
+  counters().get("ws_bad_version").inc();
+  c.set_status(websocketpp::http::status_code::upgrade_required);
+  c.replace_header("Sec-WebSocket-Version", std::to_string(kWebSocketVersion));
+  c.replace_header("Upgrade", "websocket");
+  c.set_body("Sec-WebSocket-Version: 13 required\n");
+  spdlog::debug("ws handshake refused from {}: Sec-WebSocket-Version '{}'", peer.to_string(),
+                req.offered_version());
+  return true;
+}
+
+/// The validate handler of every sipws WebSocket endpoint (RFC 7118 s.4.1; RFC 6455 s.4.2.2),
+/// reached by version 13 upgrades only (VersionCheckedRequest): shutting down => 503; over a
+/// connection limit => 503/429; no `sip` subprotocol => 400; Origin not allowed => 403; the
+/// handshake auth hook's refusal => its status. On success the 101 selects `sip`. `peer` is the
+/// remote address of the connection. `identity`, if given, receives the identity the auth hook
+/// proved (RFC 7118 s.7), to be bound to the new flow.
 template <class Con>
 bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
                       std::string* identity = nullptr) {
+  // Only version 13 gets here (see VersionCheckedRequest): others were answered 426 as HTTP.
+  static_assert(std::is_same_v<typename Con::request_type, VersionCheckedRequest>,
+                "sipws WebSocket servers must use VersionCheckedRequest");
   namespace wsp = websocketpp;
   const auto& cfg_ = gate.cfg;
   const bool stopped_ = gate.stopped;

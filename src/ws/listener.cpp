@@ -50,10 +50,12 @@ constexpr std::size_t kMaxHttpBody = 64 * 1024;
 /// handshake the server waits for the peer's TLS close_notify, which some clients never send
 /// while keeping the socket open; the flow stays in the FlowTable until then. The TLS
 /// handshake has no timer of its own: the listener's handshake deadline (from accept to the
-/// 101) covers TCP, TLS and HTTP at once. Every connection carries a ConnectionState.
+/// 101) covers TCP, TLS and HTTP at once. Every connection carries a ConnectionState, and its
+/// request is a VersionCheckedRequest (upgrades offering another version than 13 get 426).
 template <class Base>
 struct SipConfig : Base {
   typedef ConnectionState connection_base;
+  typedef detail::VersionCheckedRequest request_type;  // RFC 6455 version 13 only
   struct transport_config : Base::transport_config {
     static const long timeout_socket_shutdown = 1000;  // ms
     static const long timeout_socket_post_init = 0;    // TLS handshake: see handshake_timeout
@@ -235,9 +237,8 @@ class ServerImpl final : public ListenerImpl {
     server_->set_ping_handler(guard(&ServerImpl::on_ping));
     server_->set_pong_handler(guard(&ServerImpl::on_pong));
     server_->set_pong_timeout_handler(guard(&ServerImpl::on_pong_timeout));
-    if (!cfg_.www_root.empty() || cfg_.http_handler) {
-      server_->set_http_handler(guard(&ServerImpl::on_http));
-    }
+    // Always: upgrades offering another WebSocket version than 13 arrive as plain HTTP.
+    server_->set_http_handler(guard(&ServerImpl::on_http));
     if constexpr (kTls) {
       auto tls = cfg_.tls;
       server_->set_tls_init_handler([tls](Hdl) { return tls; });
@@ -509,7 +510,9 @@ class ServerImpl final : public ListenerImpl {
     if (!c) return;
     boost::system::error_code pec;
     const auto remote = c->get_raw_socket().remote_endpoint(pec);
-    if (detail::refuse_if_over_limit(*c, pec ? Endpoint{} : to_endpoint(remote))) return;
+    const Endpoint peer = pec ? Endpoint{} : to_endpoint(remote);
+    if (detail::refuse_if_over_limit(*c, peer)) return;
+    if (detail::refuse_if_bad_version(*c, peer)) return;
     if (cfg_.http_handler && dispatch_http(c)) return;
     if (cfg_.www_root.empty()) {
       c->set_status(wsp::http::status_code::upgrade_required);

@@ -109,12 +109,15 @@ struct ListenerConfig {
 class ListenerImpl;
 
 /// Accepts WebSocket upgrades that offer the `sip` subprotocol (RFC 7118 s.4; others are
-/// refused with HTTP 400/426), creates one transport::Flow per connection in `flows`, passes
-/// each WS message (text or binary frame) to `deliver`, removes the flow on close, and pings
-/// idle flows. Close codes it sends: 1000 (Flow::close), 1001 (stop), 1002 (WS protocol error),
-/// 1007 (invalid UTF-8 in a text message), 1008 (message rate, no first message), 1009 (message
-/// over max_message_size). A flow that ends without a closing handshake from the peer (TCP
-/// reset/EOF, keep-alive timeout) is counted as ws_flows_dead. Thread: core io thread.
+/// refused with HTTP 400) and Sec-WebSocket-Version 13 (RFC 6455 s.4.2.2: any other version, or
+/// none as in hixie-76, gets 426 with `Sec-WebSocket-Version: 13`, counted as ws_bad_version;
+/// websocketpp's hixie/hybi-07/08 processors never run). Creates one transport::Flow per
+/// connection in `flows`, passes each WS message (text or binary frame) to `deliver`, removes
+/// the flow on close, and pings idle flows. Close codes it sends: 1000 (Flow::close), 1001
+/// (stop), 1002 (WS protocol error), 1007 (invalid UTF-8 in a text message), 1008 (message
+/// rate, no first message), 1009 (message over max_message_size). A flow that ends without a
+/// closing handshake from the peer (TCP reset/EOF, keep-alive timeout) is counted as
+/// ws_flows_dead. Thread: core io thread.
 class Listener {
  public:
   Listener(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,

@@ -22,6 +22,7 @@ namespace {
 struct ProbeConfig : wsp::config::core {
   typedef ProbeConfig type;
   typedef detail::ConnectionState connection_base;
+  typedef detail::VersionCheckedRequest request_type;  // as the listener: version 13 only
 };
 
 }  // namespace
@@ -41,6 +42,13 @@ class UpgradeProbeImpl {
     server_.set_validate_handler([this](wsp::connection_hdl hdl) {
       auto c = server_.get_con_from_hdl(hdl);
       return detail::validate_upgrade(*c, detail::UpgradeGate{cfg_, origins_, false}, peer_);
+    });
+    // As the listener's on_http without www_root or HTTP hook: limits, version 13, else 426.
+    server_.set_http_handler([this](wsp::connection_hdl hdl) {
+      auto c = server_.get_con_from_hdl(hdl);
+      if (detail::refuse_if_over_limit(*c, peer_)) return;
+      if (detail::refuse_if_bad_version(*c, peer_)) return;
+      c->set_status(wsp::http::status_code::upgrade_required);
     });
     server_.set_message_handler([this](wsp::connection_hdl, Server::message_ptr msg) {
       if (!msg) return;

@@ -5,35 +5,18 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <deque>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 
 #include "common/counters.hpp"
-#include "common/random.hpp"
+#include "store_fixtures.hpp"
 
 namespace sipws::store {
 namespace {
 
-class TempDir {
- public:
-  TempDir() : path_(std::filesystem::temp_directory_path() / ("sipws-store-" + random_token(12))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::string uri(const std::string& rel = "sipws.db") const {
-    return "sqlite:" + (path_ / rel).string();
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using test::FaultyStore;
+using test::TempDir;
+using test::TestQueue;
 
 Subscriber sub(std::string user, std::string domain, std::string md5 = "m") {
   std::string sha = "s-" + md5;
@@ -213,32 +196,6 @@ TEST(Store, TwoStoresOnOneFileSeeEachOthersWrites) {
   EXPECT_FALSE(daemon->find_subscriber("alice", "example.com"));
 }
 
-/// Callbacks land here, like on the daemon's core io_context; the test drains it.
-struct TestQueue {
-  std::mutex mu;
-  std::deque<std::function<void()>> q;
-  AsyncStore::Post post() {
-    return [this](std::function<void()> fn) {
-      std::lock_guard lock(mu);
-      q.push_back(std::move(fn));
-    };
-  }
-  std::size_t drain() {
-    std::size_t n = 0;
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::lock_guard lock(mu);
-        if (q.empty()) return n;
-        fn = std::move(q.front());
-        q.pop_front();
-      }
-      fn();
-      ++n;
-    }
-  }
-};
-
 TEST(AsyncStore, CallbacksArePostedInOrderAndSeePriorWrites) {
   TempDir dir;
   TestQueue tq;
@@ -274,29 +231,6 @@ TEST(AsyncStore, DestructorDrainsQueuedWrites) {
   EXPECT_EQ(Store::open(dir.uri())->load_bindings().size(), 50u);
 }
 
-/// Fault injection: a real SQLite store whose binding writes fail.
-class FailingWrites final : public Store {
- public:
-  explicit FailingWrites(std::unique_ptr<Store> real) : real_(std::move(real)) {}
-  void put_subscriber(const Subscriber& s) override { real_->put_subscriber(s); }
-  bool delete_subscriber(const std::string& u, const std::string& d) override {
-    return real_->delete_subscriber(u, d);
-  }
-  std::optional<Subscriber> find_subscriber(const std::string& u, const std::string& d) override {
-    if (u == "broken") throw StoreError("disk on fire");
-    return real_->find_subscriber(u, d);
-  }
-  std::vector<Subscriber> list_subscribers() override { return real_->list_subscribers(); }
-  void put_binding(const BindingRecord&) override { throw StoreError("database is locked"); }
-  void delete_binding(const std::string&, const std::string&) override {
-    throw StoreError("database is locked");
-  }
-  std::vector<BindingRecord> load_bindings() override { return real_->load_bindings(); }
-
- private:
-  std::unique_ptr<Store> real_;
-};
-
 TEST(AsyncStore, FailedWritesAndReadsAreCountedAndDoNotStopTheWorker) {
   TempDir dir;
   auto& write_errors = counters().get("store_write_errors");
@@ -304,7 +238,7 @@ TEST(AsyncStore, FailedWritesAndReadsAreCountedAndDoNotStopTheWorker) {
   const auto w0 = write_errors.value();
   const auto r0 = read_errors.value();
   TestQueue tq;
-  AsyncStore as(std::make_unique<FailingWrites>(Store::open(dir.uri())), tq.post());
+  AsyncStore as(std::make_unique<FaultyStore>(Store::open(dir.uri())), tq.post());
   as.sync().put_subscriber(sub("alice", "example.com", "a1"));
   as.put_binding(binding("a@example.com", "sip:a@192.0.2.1"));
   as.delete_binding("a@example.com", "sip:a@192.0.2.1");

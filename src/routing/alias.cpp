@@ -1,0 +1,52 @@
+#include "routing/alias.hpp"
+
+#include "common/counters.hpp"
+#include "sip/text.hpp"
+
+namespace sipws::routing {
+
+using proxy::Action;
+using sip::Method;
+
+AliasProcessor::AliasProcessor(const proxy::Domains& domains, store::AsyncStore& store,
+                               HasBindings has_bindings)
+    : domains_(domains), store_(store), has_bindings_(std::move(has_bindings)) {}
+
+Action AliasProcessor::process(proxy::RequestContext& ctx) {
+  static Counter& hits = counters().get("alias_hits");
+  sip::Message& req = ctx.request();
+  const Method m = req.method();
+  if (m == Method::Register || m == Method::Ack || m == Method::Cancel) return Action::Continue;
+  if (req.count(sip::HeaderId::Route) > 0) return Action::Continue;
+  if (req.request_uri().scheme == sip::Scheme::Tel) {
+    // RFC 3261 s.19.1.6: the equivalent SIP URI in our primary domain.
+    const std::string number = sip::text::dialled_number(req.request_uri().user);
+    if (number.empty() || domains_.primary().empty()) {
+      ctx.respond(404, "Not Found");
+      return Action::Respond;
+    }
+    req.set_request_uri("sip:" + number + "@" + domains_.primary() + ";user=phone");
+  }
+  const sip::Uri& ruri = req.request_uri();
+  if (!ruri.is_sip() || ruri.user.empty() || !domains_.is_self(ruri.host, ruri.port)) {
+    return Action::Continue;
+  }
+  const std::string domain = domains_.local_domain_of(ruri.host);
+  std::string user = sip::text::dialled_number(ruri.user);
+  if (has_bindings_ && has_bindings_(std::string(ruri.user) + "@" + domain)) {
+    return Action::Continue;
+  }
+  auto resume = ctx.pause_handle();
+  if (!resume) return Action::Continue;
+  // ctx stays valid while the chain is paused (the proxy core keeps it).
+  store_.find_alias(user, [&ctx, resume, hit = &hits](std::optional<std::string> aor) {
+    if (aor) {
+      hit->inc();
+      ctx.request().set_request_uri("sip:" + *aor);
+    }
+    resume(Action::Continue);
+  });
+  return Action::Pause;
+}
+
+}  // namespace sipws::routing

@@ -1,0 +1,61 @@
+#include "routing/gateway_route.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "common/counters.hpp"
+#include "sip/text.hpp"
+
+namespace sipws::routing {
+
+using proxy::Action;
+
+GatewayRouteProcessor::GatewayRouteProcessor(const proxy::Domains& domains,
+                                             const Reloadable<DialPlan>& plan,
+                                             HasBindings has_bindings, Random& random)
+    : domains_(domains), plan_(plan), has_bindings_(std::move(has_bindings)), random_(random) {}
+
+Action GatewayRouteProcessor::process(proxy::RequestContext& ctx) {
+  static Counter& routed = counters().get("lcr_routed");
+  static Counter& denied = counters().get("lcr_denied");
+  const sip::Message& req = ctx.request();
+  if (req.method() != sip::Method::Invite || !ctx.local_user().empty()) return Action::Continue;
+  if (req.count(sip::HeaderId::Route) > 0) return Action::Continue;
+  const sip::Uri& ruri = req.request_uri();
+  if (!ruri.is_sip() || ruri.user.empty() || !domains_.is_self(ruri.host, ruri.port)) {
+    return Action::Continue;
+  }
+  if (ruri.param("gr") != nullptr) return Action::Continue;
+  if (has_bindings_ &&
+      has_bindings_(std::string(ruri.user) + "@" + domains_.local_domain_of(ruri.host))) {
+    return Action::Continue;
+  }
+  const std::shared_ptr<DialPlan> plan = plan_.get();
+  const std::string number = sip::text::dialled_number(ruri.user);
+  auto sel = plan->gateways.select(number, req.from().uri.raw, random_);
+  if (!sel) return Action::Continue;
+  if (!ctx.may_leave()) {
+    denied.inc();
+    ctx.respond(403, "Relaying denied");
+    return Action::Respond;
+  }
+  if (sel->attempts.empty()) {
+    ctx.respond(503, "Service Unavailable - No Gateway Available");
+    return Action::Respond;
+  }
+  routed.inc();
+  float q = 1.0f;
+  for (auto& a : sel->attempts) {
+    proxy::Target t;
+    t.uri = std::move(a.request_uri);
+    t.q = q;
+    q -= 0.001f;  // serial: one gateway per step, in the selected order
+    t.continue_on = sel->route->failover_on;
+    t.response_timeout = plan->gateway_timeout;
+    ctx.targets().push_back(std::move(t));
+  }
+  spdlog::debug("gateway-route: {} via route {} ({} gateways)", number, sel->route->match_text,
+                sel->attempts.size());
+  return Action::SkipChain;
+}
+
+}  // namespace sipws::routing

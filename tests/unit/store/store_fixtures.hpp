@@ -1,0 +1,118 @@
+#pragma once
+// Shared by the store tests: a temporary directory for real SQLite files, a post queue standing
+// in for the daemon's core io_context, and a Store wrapper that injects failures.
+
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/random.hpp"
+#include "store/store.hpp"
+
+namespace sipws::store::test {
+
+/// A fresh directory under the system temp dir, removed (even if read-only) on destruction.
+class TempDir {
+ public:
+  TempDir() : path_(std::filesystem::temp_directory_path() / ("sipws-store-" + random_token(12))) {
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  /// "sqlite:DIR/rel".
+  std::string uri(const std::string& rel = "sipws.db") const {
+    return "sqlite:" + (path_ / rel).string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Callbacks land here, like on the daemon's core io_context; the test drains it.
+struct TestQueue {
+  std::mutex mu;
+  std::deque<std::function<void()>> q;
+  AsyncStore::Post post() {
+    return [this](std::function<void()> fn) {
+      std::lock_guard lock(mu);
+      q.push_back(std::move(fn));
+    };
+  }
+  /// Runs the queued callbacks on the calling thread. @returns how many ran.
+  std::size_t drain() {
+    std::size_t n = 0;
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::lock_guard lock(mu);
+        if (q.empty()) return n;
+        fn = std::move(q.front());
+        q.pop_front();
+      }
+      fn();
+      ++n;
+    }
+  }
+};
+
+/// Fault injection over a real store: binding writes always fail ("database is locked"); reads
+/// for the user, alias or AOR user part "broken" throw StoreError; the rest passes through.
+class FaultyStore final : public Store {
+ public:
+  explicit FaultyStore(std::unique_ptr<Store> real) : real_(std::move(real)) {}
+  void put_subscriber(const Subscriber& s) override { real_->put_subscriber(s); }
+  bool delete_subscriber(const std::string& u, const std::string& d) override {
+    return real_->delete_subscriber(u, d);
+  }
+  std::optional<Subscriber> find_subscriber(const std::string& u, const std::string& d) override {
+    if (u == "broken") throw StoreError("disk on fire");
+    return real_->find_subscriber(u, d);
+  }
+  std::vector<Subscriber> list_subscribers() override { return real_->list_subscribers(); }
+  void put_binding(const BindingRecord&) override { throw StoreError("database is locked"); }
+  void delete_binding(const std::string&, const std::string&) override {
+    throw StoreError("database is locked");
+  }
+  std::vector<BindingRecord> load_bindings() override { return real_->load_bindings(); }
+  void add_group(const std::string& aor, const std::string& g) override {
+    real_->add_group(aor, g);
+  }
+  bool delete_group(const std::string& aor, const std::string& g) override {
+    return real_->delete_group(aor, g);
+  }
+  std::vector<GroupMembership> list_groups(const std::string& aor) override {
+    return real_->list_groups(aor);
+  }
+  void put_forward(const ForwardRule& r) override { real_->put_forward(r); }
+  std::size_t delete_forward(const std::string& aor, std::optional<ForwardKind> k) override {
+    return real_->delete_forward(aor, k);
+  }
+  std::vector<ForwardRule> list_forwards(const std::string& aor) override {
+    return real_->list_forwards(aor);
+  }
+  void put_alias(const Alias& a) override { real_->put_alias(a); }
+  bool delete_alias(const std::string& alias) override { return real_->delete_alias(alias); }
+  std::optional<std::string> find_alias(const std::string& alias) override {
+    if (alias == "broken") throw StoreError("disk on fire");
+    return real_->find_alias(alias);
+  }
+  std::vector<Alias> list_aliases() override { return real_->list_aliases(); }
+  UserServices user_services(const std::string& u, const std::string& d) override {
+    if (u == "broken") throw StoreError("disk on fire");
+    return real_->user_services(u, d);
+  }
+
+ private:
+  std::unique_ptr<Store> real_;
+};
+
+}  // namespace sipws::store::test
