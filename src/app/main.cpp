@@ -128,13 +128,14 @@ ForwardKind parse_kind(const std::string& word) {
   return *kind;
 }
 
-/// TARGET: the word `voicemail` or a URI that sip::parse_uri accepts as sip:, sips: or tel:.
+/// TARGET: the word `voicemail` or a URI that sip::parse_uri accepts as sip: or sips: (a number
+/// is written sip:+15551230001@example.com;user=phone).
 void check_target(const std::string& target) {
   if (target == "voicemail") return;
   const auto uri = sipws::sip::parse_uri(target);
-  if (!uri || uri->scheme == sipws::sip::Scheme::Other) {
+  if (!uri || !uri->is_sip()) {
     usage_error("target '" + target +
-                "': want voicemail or a sip:, sips: or tel: URI (e.g. sip:bob@example.com)");
+                "': want voicemail or a sip: or sips: URI (e.g. sip:bob@example.com)");
   }
 }
 
@@ -292,7 +293,7 @@ int main(int argc, char** argv) {
   auto* forward_set = action(forward, "set", "add or replace the rule of one kind");
   aor_arg(forward_set)->required();
   forward_set->add_option("kind", args.kind, "unconditional, busy or no_answer")->required();
-  forward_set->add_option("target", args.target, "voicemail, or a sip:, sips: or tel: URI")
+  forward_set->add_option("target", args.target, "voicemail, or a sip: or sips: URI")
       ->required();
   forward_set->add_option("--ring-timeout", args.ring_timeout,
                           "no_answer only: seconds to ring first, 1..600");

@@ -60,7 +60,11 @@ Action RelayPolicyProcessor::process(proxy::RequestContext& ctx) {
     }
     return Action::Continue;
   }
-  if (cfg->open || m == Method::Register) return Action::Continue;
+  if (cfg->open) {
+    ctx.set_open_relay();
+    return Action::Continue;
+  }
+  if (m == Method::Register) return Action::Continue;
 
   const sip::Uri& from = req.from().uri;
   if (from.is_sip() && domains_.is_local_domain(from.host)) return Action::Continue;

@@ -99,8 +99,11 @@ class RequestContext {
   /// May the request leave sipws (a foreign domain, a PSTN gateway)? An authenticated
   /// subscriber, a trusted peer allowed to relay, or a call forwarded by a local user's rule.
   bool may_leave() const {
-    return !identity_.empty() || (from_trusted_peer() && peer_may_relay_) || forwarded_;
+    return open_relay_ || !identity_.empty() || (from_trusted_peer() && peer_may_relay_) ||
+           forwarded_;
   }
+  /// auth=off (labs): the relay policy lets every request leave.
+  void set_open_relay() { open_relay_ = true; }
   /// Marks the request as retargeted by a local user's forwarding rule (it may then leave on
   /// that user's behalf; call classes still apply).
   void set_forwarded() { forwarded_ = true; }
@@ -147,6 +150,7 @@ class RequestContext {
   bool peer_may_relay_ = false;
   std::string auth_realm_;
   bool forwarded_ = false;
+  bool open_relay_ = false;
   std::string local_user_;
   std::optional<std::vector<std::string>> caller_groups_;
   std::vector<std::string> retargets_;

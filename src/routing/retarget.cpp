@@ -35,15 +35,21 @@ int cause_of(ForwardReason r) {
   return 404;
 }
 
-/// The History-Info entries already in `req` (RFC 7044: one header may hold several).
-std::size_t history_entries(const sip::Message& req) {
-  std::size_t n = 0;
+/// The index of the last History-Info entry in `req` (RFC 7044 s.10.3: the entry of the
+/// current target), "" if none.
+std::string last_history_index(const sip::Message& req) {
+  std::string last;
   for (const auto& h : req.headers()) {
-    if (sip::text::iequal(h.name, "History-Info")) {
-      n += std::count(h.value.begin(), h.value.end(), '<');
+    if (!sip::text::iequal(h.name, "History-Info")) continue;
+    std::string_view v = h.value;
+    for (auto pos = v.find("index="); pos != std::string_view::npos; pos = v.find("index=", pos)) {
+      pos += 6;
+      auto end = pos;
+      while (end < v.size() && (sip::text::is_digit(v[end]) || v[end] == '.')) ++end;
+      last = std::string(v.substr(pos, end - pos));
     }
   }
-  return n;
+  return last;
 }
 
 /// The target with `cause` added as a URI parameter (RFC 4458), in angle brackets.
@@ -83,14 +89,16 @@ std::optional<RetargetError> retarget(proxy::RequestContext& ctx, std::string_vi
   // RFC 5806 s.4: the diverting URI, why, and how many diversions so far.
   req.append("Diversion", "<" + current + ">;reason=" + std::string(reason_token(reason)) +
                               ";counter=" + std::to_string(seen.size()));
-  // RFC 7044 s.10: index 1 is the first Request-URI; each retarget adds a child index with
-  // mp (mapped: the target changed by a forwarding rule) and the RFC 4458 cause.
-  std::string index = "1";
-  if (history_entries(req) == 0) req.append("History-Info", "<" + current + ">;index=1");
-  for (std::size_t i = 1; i < seen.size(); ++i) index += ".1";
-  index += ".1";
-  req.append("History-Info", with_cause(target, reason) + ";index=" + index + ";mp=" +
-                                 index.substr(0, index.size() - 2));
+  // RFC 7044 s.10.3: the current target's entry (added as index 1 when the request has none)
+  // gets a child for the new target, with mp (mapped: changed by a forwarding rule) naming
+  // its parent and the RFC 4458 cause.
+  std::string parent = last_history_index(req);
+  if (parent.empty()) {
+    req.append("History-Info", "<" + current + ">;index=1");
+    parent = "1";
+  }
+  req.append("History-Info",
+             with_cause(target, reason) + ";index=" + parent + ".1;mp=" + parent);
   req.set_request_uri(std::string(target));
   seen.emplace_back(target);
   ctx.set_forwarded();

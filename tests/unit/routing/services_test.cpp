@@ -4,6 +4,7 @@
 // (the core io thread's stand-in); a Pause is completed by draining that queue.
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <deque>
@@ -48,7 +49,8 @@ class TempDir {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
-  std::string uri() const { return "sqlite:" + (path_ / "sipws.db").string(); }
+  std::string file() const { return (path_ / "sipws.db").string(); }
+  std::string uri() const { return "sqlite:" + file(); }
 
  private:
   std::filesystem::path path_;
@@ -215,6 +217,19 @@ class ServicesTest : public ::testing::Test {
     store_.sync().put_subscriber(store::Subscriber{user, domain, "0123", "4567"});
   }
 
+  /// Fault injection: drops `table` behind the store's back (a second SQLite connection), so
+  /// the store's next read of it fails.
+  void drop_table(const char* table) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir_.file().c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    const std::string sql = std::string("DROP TABLE ") + table;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+        << (err != nullptr ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+
   void settle() {
     store_.flush();
     queue_.drain();
@@ -296,6 +311,19 @@ TEST(Retarget, KeepsAnUpstreamFirstEntry) {
   EXPECT_EQ(values(ctx.request(), "History-Info"),
             (std::vector<std::string>{"<sip:alice@example.com>;index=1",
                                       "<sip:bob@example.com;cause=302>;index=1.1;mp=1"}));
+}
+
+// A call already retargeted upstream (index 1 -> 1.1 = our user) continues the same tree
+// (RFC 7044 s.10.3): the new entry is a child of the current target's, 1.1.1 with mp=1.1.
+TEST(Retarget, ContinuesTheUpstreamIndexTree) {
+  RequestContext ctx(invite("sip:alice@example.com", "sip:carol@other.example",
+                            {"History-Info: <sip:info@other.example>;index=1",
+                             "History-Info: <sip:alice@example.com>;index=1.1;mp=1"}),
+                     Source{}, 1);
+  ASSERT_FALSE(retarget(ctx, "sip:bob@example.com", ForwardReason::Unconditional));
+  const auto hi = values(ctx.request(), "History-Info");
+  ASSERT_EQ(hi.size(), 3u);
+  EXPECT_EQ(hi[2], "<sip:bob@example.com;cause=302>;index=1.1.1;mp=1.1");
 }
 
 TEST(Retarget, RefusesALoopWith482AndChangesNothing) {
@@ -505,6 +533,19 @@ TEST_F(CallForwardTest, NonSubscriberIsUntouchedEvenWithRulesInTheStore) {
   EXPECT_TRUE(ctx.failure_forward().busy.empty());
 }
 
+TEST_F(CallForwardTest, StoreErrorLeavesTheCallUnforwarded) {
+  forward("alice@example.com", store::ForwardKind::Unconditional, "sip:dave@foreign.test");
+  drop_table("call_forward");
+  const auto before = counter("store_read_errors");
+  RequestContext ctx(invite("sip:alice@example.com"), src_, 1);
+  ASSERT_EQ(run(proc_, ctx), Action::Continue);
+  EXPECT_TRUE(paused_);
+  EXPECT_EQ(counter("store_read_errors"), before + 1);
+  EXPECT_EQ(ruri_of(ctx), "sip:alice@example.com");
+  EXPECT_FALSE(ctx.forwarded());
+  EXPECT_FALSE(ctx.response());
+}
+
 TEST_F(CallForwardTest, GruuIsUntouched) {
   forward("alice@example.com", store::ForwardKind::Unconditional, "sip:dave@foreign.test");
   RequestContext ctx(
@@ -690,6 +731,15 @@ TEST_F(CallClassTest, GroupsAreFetchedOnceAndCached) {
   EXPECT_EQ(c.response()->status(), 403);
 }
 
+TEST_F(CallClassTest, StoreErrorAnswers500NeverASilentAllow) {
+  drop_table("subscriber_group");
+  RequestContext c = ctx("sip:5551234567@example.com", "bob@example.com");
+  ASSERT_EQ(run(proc_, c), Action::Respond);
+  EXPECT_TRUE(paused_);
+  EXPECT_EQ(c.response()->status(), 500);
+  EXPECT_FALSE(c.caller_groups());  // nothing cached from a failed read
+}
+
 TEST_F(CallClassTest, OnlyInitialInvitesAreClassified) {
   RequestContext c(request("MESSAGE", "sip:5551234567@example.com"), src_, 1);
   EXPECT_EQ(run(proc_, c), Action::Continue);
@@ -869,6 +919,16 @@ TEST_F(AliasTest, MissContinuesUnchanged) {
   ASSERT_EQ(run(proc_, c), Action::Continue);
   EXPECT_TRUE(paused_);
   EXPECT_EQ(ruri_of(c), "sip:nobody@example.com");
+}
+
+TEST_F(AliasTest, StoreErrorLeavesTheRequestUriAlone) {
+  drop_table("alias");
+  const auto before = counter("store_read_errors");
+  RequestContext c(invite("sip:+15551230001@example.com"), src_, 1);
+  ASSERT_EQ(run(proc_, c), Action::Continue);
+  EXPECT_TRUE(paused_);
+  EXPECT_EQ(counter("store_read_errors"), before + 1);
+  EXPECT_EQ(ruri_of(c), "sip:+15551230001@example.com");
 }
 
 TEST_F(AliasTest, RegisteredUserSkipsTheStore) {
