@@ -21,7 +21,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { daemonIn, sippIn } from '../integration/lib/fixtures.mjs';
+import { daemonIn, sippIn, sippPeer } from '../integration/lib/fixtures.mjs';
 import { freePort } from '../integration/lib/ports.mjs';
 import { scenarioDir as itScenarios } from '../integration/lib/sipp.mjs';
 import { withScope } from '../integration/lib/scope.mjs';
@@ -202,7 +202,9 @@ test('(b) hold and resume from the page through the bridge: re-INVITEs become pl
 
 /**
  * (c) A UDP phone (SIPp playing Debian's G.711 pcap) calls alice's page, which answers from its
- * UI; audio must flow both ways through the bridge. With `lateOffer` the phone sends no SDP in
+ * UI; audio must flow both ways through the bridge. The phone does not register: it is a trusted
+ * peer (`trusted_peers`, UDP from 127.0.0.1 with From sip:sipp@example.net, no relay), as a
+ * PSTN gateway or a desk phone on the operator's network, so its INVITE to alice is not challenged. With `lateOffer` the phone sends no SDP in
  * its INVITE: the browser's offer comes to it in the 200, its answer goes back in the ACK.
  */
 function phoneCallsBrowser(t, { lateOffer }) {
@@ -210,6 +212,7 @@ function phoneCallsBrowser(t, { lateOffer }) {
     const range = mediaPortRange();
     const d = await daemonIn(s, {
       extraSets: ['media_anchor=auto', 'media_address=127.0.0.1', `media_ports=${range.low}-${range.high}`],
+      trustedPeers: [sippPeer()],
     });
     await d.addUser('alice@localhost', 'alice-pw-1');
     const browser = await browserIn(s);

@@ -1,8 +1,11 @@
 // (b) JsSIP over WS calls a SIPp UAS on UDP through sipws (407 challenge, full dialog). The UAS
 //     is reached as a registered user (bob@localhost, registered by SIPp from the UAS's port),
 //     the way a browser calls a SIP phone; (d) covers a non-local Request-URI relayed as is.
-// (c) A SIPp UAC on UDP calls a JsSIP user registered over WS; and an AOR without binding.
-// (d) A SIPp UAC on TCP calls a SIPp UAS on UDP through sipws.
+// (c) A SIPp UAC on UDP calls a JsSIP user registered over WS; and an AOR without binding. The
+//     caller is of another domain (sip:sipp@example.net): the daemon federates
+//     (`foreign_callers=allow`), so it reaches local users unauthenticated and nothing else.
+// (d) A SIPp UAC on TCP calls a SIPp UAS on UDP through sipws. The target is not local, so the
+//     caller is a subscriber of ours (alice, SIPp's [authentication]): sipws relays only for them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { daemonIn, registerSippContact, sippIn, uaIn } from './lib/fixtures.mjs';
@@ -71,7 +74,7 @@ test('(b) JsSIP over WS calls a SIPp UAS (registered bob) on UDP through sipws (
 
 test('(c) a SIPp UAC on UDP calls alice, registered with JsSIP over WS; both sides complete', (t) =>
   withScope(t, async (s) => {
-    const d = await daemonIn(s);
+    const d = await daemonIn(s, { foreignCallers: 'allow' });
     await d.addUser('alice@localhost', 'secret');
     const ua = uaIn(s, { proto: 'ws', port: d.ports.ws, user: 'alice', password: 'secret' });
     const seen = [];
@@ -123,7 +126,7 @@ for (const [what, setup] of [
 ]) {
   test(`(c) a SIPp UAC calling ${what} gets 404 or 480`, (t) =>
     withScope(t, async (s) => {
-      const d = await daemonIn(s);
+      const d = await daemonIn(s, { foreignCallers: 'allow' });
       await setup(d);
       const uac = await sippIn(s, 'uac reject (udp)', {
         scenario: 'uac_reject.xml',
@@ -136,17 +139,19 @@ for (const [what, setup] of [
     }));
 }
 
-test('(d) a SIPp UAC on TCP calls a SIPp UAS on UDP through sipws', (t) =>
+test('(d) a SIPp UAC on TCP (subscriber alice, 407 then [authentication]) calls a SIPp UAS on UDP through sipws', (t) =>
   withScope(t, async (s) => {
     const d = await daemonIn(s);
+    await d.addUser('alice@localhost', 'secret');
     const uasPort = await freePort();
     const uas = await sippIn(s, 'uas (udp)', { scenario: 'uas_call.xml', port: uasPort });
-    const uac = await sippIn(s, 'uac (tcp)', {
-      scenario: 'uac_call.xml',
+    const uac = await sippIn(s, 'uac alice (tcp, auth)', {
+      scenario: 'uac_call_auth.xml',
       transport: 't1',
       port: await freePort(),
       remote: `127.0.0.1:${d.ports.tcp}`,
-      keys: { target_uri: `sip:service@127.0.0.1:${uasPort}` },
+      keys: { target_uri: `sip:service@127.0.0.1:${uasPort}`, aor_user: 'alice', aor_domain: 'localhost' },
+      args: ['-au', 'alice', '-ap', 'secret'],
     });
     const [a, b] = await withTimeout(Promise.all([uac.done, uas.done]), 25000, 'SIPp exits');
     assert.equal(a.code, 0, 'SIPp UAC (TCP) did not complete the call');

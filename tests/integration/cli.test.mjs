@@ -80,11 +80,12 @@ test('forward set/del/list: kinds, targets, --ring-timeout, replace, delete one 
     expectExit(await cli('forward', 'set', 'alice@example.com', 'busy', 'voicemail'), 0,
       'set alice@example.com busy voicemail\n');
     expectExit(await cli('forward', 'set', 'alice@example.com', 'unconditional',
-      'tel:+15551230001'), 0, 'set alice@example.com unconditional tel:+15551230001\n');
+      'sip:+15551230001@example.com;user=phone'), 0,
+      'set alice@example.com unconditional sip:+15551230001@example.com;user=phone\n');
     expectExit(await cli('forward', 'set', 'bob@example.com', 'busy',
       'sips:voicemail@vm.example.com;transport=tls'), 0);
     expectExit(await cli('forward', 'list'), 0, [
-      'alice@example.com unconditional tel:+15551230001',
+      'alice@example.com unconditional sip:+15551230001@example.com;user=phone',
       'alice@example.com busy voicemail',
       'alice@example.com no_answer sip:carol@example.com ring_timeout=20',
       'bob@example.com busy sips:voicemail@vm.example.com;transport=tls',
@@ -95,7 +96,7 @@ test('forward set/del/list: kinds, targets, --ring-timeout, replace, delete one 
     expectExit(await cli('forward', 'set', 'alice@example.com', 'no_answer', 'voicemail'), 0,
       'set alice@example.com no_answer voicemail\n');
     expectExit(await cli('forward', 'list', 'alice@example.com'), 0, [
-      'alice@example.com unconditional tel:+15551230001',
+      'alice@example.com unconditional sip:+15551230001@example.com;user=phone',
       'alice@example.com busy voicemail',
       'alice@example.com no_answer voicemail',
       '',
@@ -106,7 +107,8 @@ test('forward set/del/list: kinds, targets, --ring-timeout, replace, delete one 
     expectRefused(await set('always', 'voicemail'), 2,
       /^sipws forward set: kind 'always': want unconditional, busy or no_answer$/m);
     expectRefused(await set('Busy', 'voicemail'), 2, /kind 'Busy'/);
-    for (const target of ['http://example.com/', 'bob@example.com', 'sip:', 'Voicemail',
+    for (const target of ['http://example.com/', 'tel:+15551230001', 'bob@example.com', 'sip:',
+      'Voicemail',
       'sip:bob@exa mple.com', '<sip:bob@example.com>']) {
       expectRefused(await set('busy', target), 2, /^sipws forward set: target .*want voicemail/m);
     }
@@ -137,10 +139,10 @@ test('forward set/del/list: kinds, targets, --ring-timeout, replace, delete one 
     expectRefused(await cli('forward', 'list', 'bad aor'), 2, /whitespace/);
     expectExit(await cli('forward', 'list'), 0,
       'bob@example.com busy sips:voicemail@vm.example.com;transport=tls\n');
-    // Deleting needs no subscriber (rules left after `user del` can go).
+    // `user del` takes the subscriber's rules (and groups) with it.
     expectExit(await cli('user', 'del', 'bob@example.com'), 0);
-    expectExit(await cli('forward', 'del', 'bob@example.com'), 0);
     expectExit(await cli('forward', 'list'), 0, '');
+    expectRefused(await cli('forward', 'del', 'bob@example.com'), 1, /no forwarding rules/);
   }));
 
 test('alias add/del/list: dialled numbers, user-part characters, any AOR', (t) =>

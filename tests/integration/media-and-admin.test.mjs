@@ -1,9 +1,11 @@
 // Media timeout of the media bridge, and the admin endpoint (/metrics, /health): an anchored call through which no RTP flows is ended by
-// sipws with a BYE to both ends (media_anchor=always anchors plain <-> plain SIPp calls).
+// sipws with a BYE to both ends (media_anchor=always anchors plain <-> plain SIPp calls). The SIPp
+// caller is a trusted trunk (`trusted_peers`, relay) so that sipws relays its call to a SIPp UAS
+// at 127.0.0.1:<port>, which is not sipws.
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import assert from 'node:assert/strict';
-import { daemonIn, sippIn } from './lib/fixtures.mjs';
+import { daemonIn, sippIn, sippPeer } from './lib/fixtures.mjs';
 import { freePort } from './lib/ports.mjs';
 import { withScope } from './lib/scope.mjs';
 import { withTimeout } from './lib/wait.mjs';
@@ -12,6 +14,7 @@ test('media timeout: an anchored call without RTP gets a BYE at both ends and it
   withScope(t, async (s) => {
     const d = await daemonIn(s, {
       extraSets: ['media_anchor=always', 'media_timeout=2', 'media_address=127.0.0.1'],
+      trustedPeers: [sippPeer({ relay: true })],
     });
     const uasPort = await freePort();
     const uas = await sippIn(s, 'uas (udp)', { scenario: 'uas_call.xml', port: uasPort });

@@ -1,6 +1,7 @@
 // (f) Bindings survive a restart: SIPp registers over UDP (digest), sipws stops on SIGTERM with
 // exit code 0, starts again on the same store and ports, and a call to the AOR reaches a SIPp
-// UAS listening on the registered contact.
+// UAS listening on the registered contact. The caller is of another domain (sip:sipp@example.net);
+// both runs federate (`foreign_callers=allow`), so it reaches bob without a challenge.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { daemonIn, sippIn } from './lib/fixtures.mjs';
@@ -10,7 +11,7 @@ import { withTimeout } from './lib/wait.mjs';
 
 test('(f) a UDP binding survives SIGTERM and restart on the same store', (t) =>
   withScope(t, async (s) => {
-    const d1 = await daemonIn(s);
+    const d1 = await daemonIn(s, { foreignCallers: 'allow' });
     await d1.addUser('bob@localhost', 'secret');
 
     // Register from the port that the UAS will use later, so the contact and the source match.
@@ -28,7 +29,7 @@ test('(f) a UDP binding survives SIGTERM and restart on the same store', (t) =>
     const stopped = await d1.stop();
     assert.deepEqual(stopped, { code: 0, signal: null }, 'SIGTERM should give a clean exit 0');
 
-    const d2 = await daemonIn(s, { dir: d1.dir, ports: d1.ports });
+    const d2 = await daemonIn(s, { dir: d1.dir, ports: d1.ports, foreignCallers: 'allow' });
     const uas = await sippIn(s, 'uas after restart (udp)', { scenario: 'uas_call.xml', port: uasPort });
     const uac = await sippIn(s, 'uac after restart (udp)', {
       scenario: 'uac_call.xml',

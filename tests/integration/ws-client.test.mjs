@@ -2,15 +2,21 @@
 // (1) against a second sipws: daemon B is the registrar of bob (a SIPp UAS registered over
 //     UDP); daemon A reaches B only over WebSocket (a configured peer, or opened on demand).
 // (2) against Kamailio's websocket module as the WS(S) server, registrar and proxy.
+// The caller is a SIPp UAC of another domain (sip:sipp@example.net) that A relays for as a
+// trusted trunk (`trusted_peers` with relay, UDP from 127.0.0.1 with that From only); B federates
+// (`foreign_callers=allow`), so the caller reaches its user bob and nothing else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { makeTempDir } from './lib/daemon.mjs';
-import { daemonIn, registerSippContact, sippIn } from './lib/fixtures.mjs';
+import { daemonIn, registerSippContact, sippIn, sippPeer } from './lib/fixtures.mjs';
 import { haveKamailio, haveKamailioTls, kamailioIn } from './lib/kamailio.mjs';
 import { freePort } from './lib/ports.mjs';
 import { withScope } from './lib/scope.mjs';
 import { waitFor, withTimeout } from './lib/wait.mjs';
+
+/** A's trusted_peers: the SIPp UAC (UDP, From sip:sipp@example.net) may relay through A. */
+const kTrunk = [sippPeer({ relay: true })];
 
 /** Lines of `log` matching `re` (global). */
 function count(log, re) {
@@ -37,13 +43,13 @@ async function clientFlowOpen(daemon, proto, hostport, ms = 10000) {
 
 test('(1) sipws A reaches registrar B only over a configured WS peer: INVITE/ACK/BYE on one reused client flow', (t) =>
   withScope(t, async (s) => {
-    const b = await daemonIn(s);
+    const b = await daemonIn(s, { foreignCallers: 'allow' });
     const uasPort = await freePort();
     await registerSippContact(s, b, 'bob', uasPort);
     const uas = await sippIn(s, 'uas (udp, registered at B)', { scenario: 'uas_call.xml', port: uasPort });
 
     const bWs = `127.0.0.1:${b.ports.ws}`;
-    const a = await daemonIn(s, { extraSets: [`ws_peers=ws://${bWs}/`] });
+    const a = await daemonIn(s, { trustedPeers: kTrunk, extraSets: [`ws_peers=ws://${bWs}/`] });
     await clientFlowOpen(a, 'WS', bWs);
     // B sees it as an ordinary WS flow from A.
     await waitFor(() => count(b.stderr(), /WS flow \d+ open from 127\.0\.0\.1:\d+/g) === 1, {
@@ -79,11 +85,11 @@ test('(1) sipws A reaches registrar B only over a configured WS peer: INVITE/ACK
 
 test('(1b) without ws_peers, A dials B on demand for a transport=ws target and reuses that flow', (t) =>
   withScope(t, async (s) => {
-    const b = await daemonIn(s);
+    const b = await daemonIn(s, { foreignCallers: 'allow' });
     const uasPort = await freePort();
     await registerSippContact(s, b, 'bob', uasPort);
     const uas = await sippIn(s, 'uas (udp, registered at B)', { scenario: 'uas_call.xml', port: uasPort });
-    const a = await daemonIn(s);
+    const a = await daemonIn(s, { trustedPeers: kTrunk });
     const bWs = `127.0.0.1:${b.ports.ws}`;
     const uac = await sippIn(s, 'uac (udp, calls via A)', {
       scenario: 'uac_call.xml',
@@ -100,12 +106,12 @@ test('(1b) without ws_peers, A dials B on demand for a transport=ws target and r
 
 test('(1e) bob hangs up: B sends the BYE back over the connection A opened (flow token), not a new one', (t) =>
   withScope(t, async (s) => {
-    const b = await daemonIn(s);
+    const b = await daemonIn(s, { foreignCallers: 'allow' });
     const uasPort = await freePort();
     await registerSippContact(s, b, 'bob', uasPort);
     const uas = await sippIn(s, 'uas (udp, hangs up)', { scenario: 'uas_call_bye.xml', port: uasPort });
     const bWs = `127.0.0.1:${b.ports.ws}`;
-    const a = await daemonIn(s, { extraSets: [`ws_peers=ws://${bWs}/`] });
+    const a = await daemonIn(s, { trustedPeers: kTrunk, extraSets: [`ws_peers=ws://${bWs}/`] });
     await clientFlowOpen(a, 'WS', bWs);
     const uac = await sippIn(s, 'uac (udp, waits for the BYE)', {
       scenario: 'uac_call_wait_bye.xml',
@@ -124,7 +130,7 @@ test('(1e) bob hangs up: B sends the BYE back over the connection A opened (flow
 
 test('(1c) a WS next hop that cannot be connected fails the call at once (500), not after Timer B', (t) =>
   withScope(t, async (s) => {
-    const a = await daemonIn(s);
+    const a = await daemonIn(s, { trustedPeers: kTrunk });
     const dead = await freePort(); // nothing listens there
     const started = Date.now();
     const uac = await sippIn(s, 'uac (expects 5xx)', {
@@ -141,7 +147,7 @@ test('(1c) a WS next hop that cannot be connected fails the call at once (500), 
 
 test('(1d) a browser contact (*.invalid, transport=ws) is never dialled: 480', (t) =>
   withScope(t, async (s) => {
-    const a = await daemonIn(s);
+    const a = await daemonIn(s, { trustedPeers: kTrunk });
     const uac = await sippIn(s, 'uac reject', {
       scenario: 'uac_reject.xml',
       port: await freePort(),
@@ -180,13 +186,14 @@ for (const secure of [false, true]) {
         Object.assign(kamPorts, kam.ports);
         a = await daemonIn(s, {
           dir: aDir,
+          trustedPeers: kTrunk,
           extraSets: [`dev_cert_dir=${certDir}`, `ws_client_ca_file=${cert}`,
             `ws_peers=wss://127.0.0.1:${kamPorts.wss}/`],
         });
       } else {
         kam = await kamailioIn(s);
         Object.assign(kamPorts, kam.ports);
-        a = await daemonIn(s, { dir: aDir, extraSets: [`ws_peers=ws://127.0.0.1:${kamPorts.ws}/`] });
+        a = await daemonIn(s, { dir: aDir, trustedPeers: kTrunk, extraSets: [`ws_peers=ws://127.0.0.1:${kamPorts.ws}/`] });
       }
       const kWs = `127.0.0.1:${secure ? kamPorts.wss : kamPorts.ws}`;
       await clientFlowOpen(a, proto, kWs);

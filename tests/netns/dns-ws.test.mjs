@@ -2,10 +2,13 @@
 // WebSocket (NAPTR SIP+D2W -> SRV _sip._ws -> A), and sipws A dials it with its WebSocket
 // client. The located server is a second sipws (B), registrar of bob (a SIPp UAS on UDP).
 // Runs in the netns stage (scripts/test.sh) with the other tests whose daemon resolves names.
+// The caller (SIPp, sip:sipp@example.net) is a trusted trunk of A (`trusted_peers` with relay:
+// UDP from 127.0.0.1 with that From only), so A relays it to the other domain; B federates
+// (`foreign_callers=allow`): the caller of another domain reaches its user bob.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dnsmasqIn, haveDnsmasq } from '../integration/lib/dnsmasq.mjs';
-import { daemonIn, sippIn } from '../integration/lib/fixtures.mjs';
+import { daemonIn, sippIn, sippPeer } from '../integration/lib/fixtures.mjs';
 import { freePort } from '../integration/lib/ports.mjs';
 import { withScope } from '../integration/lib/scope.mjs';
 import { withTimeout } from '../integration/lib/wait.mjs';
@@ -17,7 +20,7 @@ test('DNS: NAPTR SIP+D2W / SRV _sip._ws locate a WebSocket-only server, which si
   (t) => withScope(t, async (s) => {
     const domain = 'ws.sipws.test';
     // B: registrar for the domain, reachable by A only over its WS listener.
-    const b = await daemonIn(s, { extraSets: [`domain=${domain}`] });
+    const b = await daemonIn(s, { foreignCallers: 'allow', extraSets: [`domain=${domain}`] });
     const dns = await dnsmasqIn(s, {
       domains: ['sipws.test'],
       records: [
@@ -38,7 +41,10 @@ test('DNS: NAPTR SIP+D2W / SRV _sip._ws locate a WebSocket-only server, which si
     assert.equal((await withTimeout(reg.done, 25000, 'SIPp REGISTER exit')).code, 0);
     const uas = await sippIn(s, 'uas (udp, bob at B)', { scenario: 'uas_call.xml', port: uasPort });
 
-    const a = await daemonIn(s, { extraSets: [`dns_servers=${dns.server}`] });
+    const a = await daemonIn(s, {
+      trustedPeers: [sippPeer({ relay: true })],
+      extraSets: [`dns_servers=${dns.server}`],
+    });
     const uac = await sippIn(s, 'uac (udp, calls via A)', {
       scenario: 'uac_call.xml',
       port: await freePort(),

@@ -58,6 +58,10 @@ export async function addUser(store, aor, password) {
  * @param {string} [o.dir]  temp dir to reuse (restart on the same store); new one otherwise
  * @param {object} [o.ports]  {udp, tcp, ws, wss, admin} to reuse; free ones otherwise
  * @param {string[]} [o.extraSets]  more `key=value` overrides
+ * @param {'challenge'|'allow'} [o.foreignCallers]  the relay policy's `foreign_callers`
+ *   (`allow`: callers of other domains reach local users and aliases without a challenge)
+ * @param {object[]} [o.trustedPeers]  `trusted_peers` entries (admitted by address instead of
+ *   digest; see docs/configuration.md), e.g. `sippPeer()` of fixtures.mjs
  * @param {boolean} [o.trace=true]  pass --trace
  * @param {boolean} [o.embeddedStore=false]  no `--set store` / `domain`: the embedded default's
  *   store (./var/sipws.db in `dir`, the working directory), as `sipws run` without a config
@@ -83,6 +87,13 @@ export async function startDaemon(o = {}) {
     '--set', `admin_listen=${kHost}:${ports.admin}`,
     '--set', `auth=${o.auth || 'digest'}`,
     '--set', 'log_level=debug',
+    // The demo page of this source tree, wherever SIPWS_BIN was built (sipws finds it by
+    // itself only from <repo>/build*/sipws); the embedded-default test leaves it to sipws.
+    ...(o.embeddedStore || (o.extraSets || []).some((x) => x.startsWith('www_root='))
+      ? []
+      : ['--set', `www_root=${path.join(repoRoot, 'www', 'demo-jssip')}`]),
+    ...(o.foreignCallers ? ['--set', `foreign_callers=${o.foreignCallers}`] : []),
+    ...(o.trustedPeers ? ['--set', `trusted_peers=${JSON.stringify(o.trustedPeers)}`] : []),
     ...(o.extraSets || []).flatMap((s) => ['--set', s]),
   ];
   if (o.trace !== false) args.push('--trace');

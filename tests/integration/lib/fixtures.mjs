@@ -13,6 +13,26 @@ export async function daemonIn(scope, opts = {}) {
   return d;
 }
 
+/**
+ * A `trusted_peers` entry for the SIPp user agents of these tests: requests from 127.0.0.1 over
+ * `transport` whose From is `sip:sipp@example.net` (the From of the uac_*.xml scenarios) skip
+ * digest auth, as a PSTN gateway or a PBX trunk does. Nothing else from 127.0.0.1 is trusted:
+ * JsSIP (WS) and SIPp REGISTERs for local users are still challenged.
+ * @param {object} [o]
+ * @param {boolean} [o.relay=false]  may also reach non-local targets (a trunk that sipws
+ *   relays for); without it, local users and aliases only
+ * @param {string} [o.transport='udp']
+ */
+export function sippPeer({ relay = false, transport = 'udp' } = {}) {
+  return {
+    name: relay ? 'sipp-trunk' : 'sipp-phone',
+    source: '127.0.0.1',
+    transport,
+    from: '^sip:sipp@example\\.net$',
+    relay,
+  };
+}
+
 /** A SIPp process (see startSipp), killed by PID after the test if still running. */
 export async function sippIn(scope, name, opts) {
   const h = await startSipp(opts);
