@@ -132,7 +132,69 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"ws_peers=http://pbx.example.com/"}, "ws_peers"},
         BadCase{{"ws_peers=ws://127.0.0.1:8080/,wss://:443/"}, "ws_peers"},
         BadCase{{"ws_client_verify=sometimes"}, "ws_client_verify"},
-        BadCase{{"ws_client_resource=ws"}, "ws_client_resource"}));
+        BadCase{{"ws_client_resource=ws"}, "ws_client_resource"},
+        // Relay policy and routing services (issue 13): structured keys take JSON on --set.
+        BadCase{{"foreign_callers=maybe"}, "foreign_callers"},
+        BadCase{{"domains=a b"}, "domains"},
+        BadCase{{"routes=not json"}, "routes"},
+        BadCase{{R"(call_classes=[{"name":"ld","match":"([0-9","group":"ld"}])"},
+                "call_classes[0].match"},
+        BadCase{{R"(call_classes=[{"name":"ld","match":"^1"}])"}, "call_classes[0].group"},
+        BadCase{{R"(call_classes=[{"name":"a","match":"^1","group":"g"},)"
+                 R"({"name":"a","match":"^2","group":"g"}])"},
+                "call_classes[1].name"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1:5070"}])",
+                 R"(routes=[{"match":"^9","gateways":["GW3"]}])"},
+                "routes[0].gateways"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","colour":"red"}])"},
+                "gateways[0].colour"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"http://gw"}])"}, "gateways[0].uri"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:gw","weight":0}])"}, "gateways[0].weight"},
+        BadCase{{R"(routes=[{"match":"^9","gateways":[]}])"}, "routes[0].gateways"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:gw"}])",
+                 R"(routes=[{"match":"^9","gateways":["GW1"],"failover_on":[200]}])"},
+                "routes[0].failover_on"},
+        BadCase{{R"(voicemail={"busy":"sip:vm@127.0.0.1"})"}, "voicemail.busy"},
+        BadCase{{R"(voicemail={"later":"sip:{user}@vm"})"}, "voicemail.later"},
+        BadCase{{R"(trusted_peers=[{"source":"10.0.0.0/40"}])"}, "trusted_peers[0].source"},
+        BadCase{{R"(trusted_peers=[{"transport":"udp"}])"}, "trusted_peers[0].source"},
+        BadCase{{R"(trusted_peers=[{"source":"10.0.0.1","transport":"sctp"}])"},
+                "trusted_peers[0].transport"},
+        BadCase{{R"(trusted_peers=[{"source":"10.0.0.1","from":"(("}])"}, "trusted_peers[0].from"},
+        BadCase{{"gateway_timeout=0"}, "gateway_timeout"},
+        BadCase{{"forward_ring_timeout=601"}, "forward_ring_timeout"},
+        BadCase{{"auth_ban_action=ignore"}, "auth_ban_action"},
+        BadCase{{"flood_action=shrug"}, "flood_action"},
+        BadCase{{"flood_exempt=trunk.example.com"}, "flood_exempt"}));
+
+// The issue's configuration contract, verbatim: it must load and mean what it says.
+TEST(Config, IssueExampleOfTheRoutingServicesLoads) {
+  const auto path = write_temp("routing.json", R"({
+  "trusted_peers": [ { "source": "127.0.0.5", "transport": "any" } ],
+  "gateways": [ { "name": "GW1", "uri": "sip:127.0.0.1:33071;transport=udp", "priority": 1 },
+                { "name": "GW2", "uri": "sip:127.0.0.1:33072;transport=udp", "priority": 2 } ],
+  "routes": [ { "match": "^9[0-9]{7,}$", "gateways": ["GW1", "GW2"], "failover_on": [408, 503] } ],
+  "call_classes": [ { "name": "long distance", "match": "^[0-9]{10}$", "group": "ld",
+                      "reason": "No permissions for long distance calls" } ],
+  "voicemail": { "busy": "sip:b{user}@127.0.0.1:33073", "no_answer": "sip:u{user}@127.0.0.1:33073" }
+})");
+  Config c = load_config(path, {});
+  ASSERT_EQ(c.trusted_peers.size(), 1u);
+  EXPECT_FALSE(c.trusted_peers[0].transport.has_value());
+  EXPECT_FALSE(c.trusted_peers[0].relay);
+  ASSERT_EQ(c.gateways.size(), 2u);
+  EXPECT_EQ(c.gateways[1].priority, 2u);
+  ASSERT_EQ(c.routes.size(), 1u);
+  EXPECT_EQ(c.routes[0].failover_on, (std::vector<int>{408, 503}));
+  ASSERT_EQ(c.call_classes.size(), 1u);
+  EXPECT_EQ(c.call_classes[0].group, "ld");
+  EXPECT_EQ(c.voicemail.busy, "sip:b{user}@127.0.0.1:33073");
+  EXPECT_EQ(c.foreign_callers, auth::ForeignCallers::Challenge);
+  EXPECT_EQ(c.gateway_timeout_s, 3u);
+  // to_json gives the same structures back (a reload compares them).
+  EXPECT_EQ(to_json(c).at("routes"), to_json(load_config(path, {})).at("routes"));
+  EXPECT_EQ(to_json(c).at("routes")[0].at("gateways")[1], "GW2");
+}
 
 TEST(Config, WebSocketClientKeys) {
   Config d = load_config(std::nullopt, {});
