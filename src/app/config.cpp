@@ -3,11 +3,11 @@
 #include "transport/connection_limiter.hpp"
 #include "ws/origin_policy.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <charconv>
-#include <regex>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "sip/text.hpp"
@@ -154,8 +154,6 @@ json defaults() {
   };
 }
 
-
-
 /// Converts a `--set` string to the JSON type of the key's default.
 json from_text(const std::string& key, const json& like, const std::string& text) {
   if (like.is_array()) {
@@ -209,8 +207,8 @@ std::vector<std::string> get_list(const json& j, const std::string& key) {
 
 /// The keys whose values are lists of objects or objects: JSON only (not `--set`).
 bool structured_key(const std::string& key) {
-  return key == "trusted_peers" || key == "gateways" || key == "routes" ||
-         key == "call_classes" || key == "voicemail";
+  return key == "trusted_peers" || key == "gateways" || key == "routes" || key == "call_classes" ||
+         key == "voicemail";
 }
 
 /// Reads the fields of object `o` at `where` ("gateways[0]"): each must be in `known`.
@@ -226,8 +224,8 @@ void check_fields(const json& o, const std::string& where,
   }
 }
 
-std::string field_string(const json& o, const std::string& where, const char* name,
-                         bool required, std::string dflt = {}) {
+std::string field_string(const json& o, const std::string& where, const char* name, bool required,
+                         std::string dflt = {}) {
   if (!o.contains(name)) {
     if (required) fail(where + "." + name, "is required");
     return dflt;
@@ -245,9 +243,8 @@ std::uint32_t field_uint(const json& o, const std::string& where, const char* na
   }
   const auto n = v.get<std::uint64_t>();
   if (n < lo || n > hi) {
-    fail(where + "." + name,
-         std::to_string(n) + " is out of range; use " + std::to_string(lo) + ".." +
-             std::to_string(hi));
+    fail(where + "." + name, std::to_string(n) + " is out of range; use " + std::to_string(lo) +
+                                 ".." + std::to_string(hi));
   }
   return static_cast<std::uint32_t>(n);
 }
@@ -305,8 +302,10 @@ void parse_routing(const json& j, Config& c) {
       if (!proto) fail(w + ".transport", "\"" + t + "\" must be any, udp, tcp, tls, ws or wss");
       p.transport = proto;
     }
-    if (peers[i].contains("from")) p.from = field_regex(w + ".from", field_string(peers[i], w, "from", true));
-    if (peers[i].contains("ruri")) p.ruri = field_regex(w + ".ruri", field_string(peers[i], w, "ruri", true));
+    if (peers[i].contains("from"))
+      p.from = field_regex(w + ".from", field_string(peers[i], w, "from", true));
+    if (peers[i].contains("ruri"))
+      p.ruri = field_regex(w + ".ruri", field_string(peers[i], w, "ruri", true));
     p.relay = field_bool(peers[i], w, "relay", false);
     c.trusted_peers.push_back(std::move(p));
   }
@@ -314,8 +313,9 @@ void parse_routing(const json& j, Config& c) {
   const auto& gws = list_of_objects(j, "gateways");
   for (std::size_t i = 0; i < gws.size(); ++i) {
     const std::string w = "gateways[" + std::to_string(i) + "]";
-    check_fields(gws[i], w, {"name", "uri", "priority", "weight", "strip", "prefix", "enabled",
-                             "probe_interval"});
+    check_fields(
+        gws[i], w,
+        {"name", "uri", "priority", "weight", "strip", "prefix", "enabled", "probe_interval"});
     routing::Gateway g;
     g.name = field_string(gws[i], w, "name", true);
     g.uri = field_string(gws[i], w, "uri", true);
@@ -414,7 +414,8 @@ void parse_routing(const json& j, Config& c) {
   c.auth_failure_window_s = get_uint(j, "auth_failure_window", 1, 86400);
   c.auth_ban_time_s = get_uint(j, "auth_ban_time", 1, 604800);
   const auto ba = get_string(j, "auth_ban_action");
-  if (ba != "reject" && ba != "drop") fail("auth_ban_action", "\"" + ba + "\" must be reject or drop");
+  if (ba != "reject" && ba != "drop")
+    fail("auth_ban_action", "\"" + ba + "\" must be reject or drop");
   c.auth_ban_drop = ba == "drop";
   c.flood_max_requests = get_uint(j, "flood_max_requests", 0, 100000000);
   c.flood_window_s = get_uint(j, "flood_window", 1, 3600);

@@ -102,12 +102,12 @@ struct Config {
   std::uint32_t auth_max_user_failures = 30;  ///< per user in auth_failure_window; 0 = off
   std::uint32_t auth_failure_window_s = 60;
   std::uint32_t auth_ban_time_s = 600;
-  bool auth_ban_drop = false;                 ///< auth_ban_action: drop (true) or reject (403)
-  std::uint32_t flood_max_requests = 500;     ///< per source IP in flood_window; 0 = off
+  bool auth_ban_drop = false;              ///< auth_ban_action: drop (true) or reject (403)
+  std::uint32_t flood_max_requests = 500;  ///< per source IP in flood_window; 0 = off
   std::uint32_t flood_window_s = 2;
   std::uint32_t flood_block_time_s = 30;
-  bool flood_drop = false;                    ///< flood_action: drop (true) or reject (503)
-  std::vector<std::string> flood_exempt;      ///< IPs / CIDRs (validated)
+  bool flood_drop = false;                ///< flood_action: drop (true) or reject (503)
+  std::vector<std::string> flood_exempt;  ///< IPs / CIDRs (validated)
   /// The JSON of the keys above whose values are structures (for to_json).
   nlohmann::json routing_json = nlohmann::json::object();
   /// Not a key: true on the embedded default (no configuration file, `store` not overridden),

@@ -13,10 +13,10 @@
 #include "auth/auth_guard.hpp"
 #include "auth/digest_auth.hpp"
 #include "auth/flood_guard.hpp"
-#include "auth/relay_policy.hpp"
-#include "auth/session_cookie.hpp"
 #include "auth/flow_identity.hpp"
 #include "auth/handshake_auth.hpp"
+#include "auth/relay_policy.hpp"
+#include "auth/session_cookie.hpp"
 #include "bridge/anchor.hpp"
 #include "common/counters.hpp"
 #include "common/random.hpp"
@@ -236,9 +236,9 @@ sip::txn::ClientTxnId originate(transport::TransportLayer& transport,
   const auto eol = text.find("\r\n");
   if (out == nullptr || eol == std::string::npos) return 0;
   // The parser wants a top Via: it goes right after the request line.
-  std::string with_via = text.substr(0, eol + 2) + "Via: " +
-                         proxy::make_via(*out, "z9hG4bK-swo" + random_token(12)) + "\r\n" +
-                         text.substr(eol + 2);
+  std::string with_via = text.substr(0, eol + 2) +
+                         "Via: " + proxy::make_via(*out, "z9hG4bK-swo" + random_token(12)) +
+                         "\r\n" + text.substr(eol + 2);
   auto msg = sip::parse(std::make_shared<const std::string>(std::move(with_via)));
   if (!msg) {
     spdlog::warn("cannot build a request of our own: {}", msg.error().reason);
@@ -502,7 +502,8 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
   core.attach(txns, sender);
   Reloadable<auth::RelayPolicyConfig> relay_policy(make_relay_policy(cfg));
   Reloadable<routing::DialPlan> dial_plan(make_dial_plan(cfg));
-  std::unique_ptr<SourceGuards> guards = make_guards(cfg, timers, relay_policy.get()->trusted_peers);
+  std::unique_ptr<SourceGuards> guards =
+      make_guards(cfg, timers, relay_policy.get()->trusted_peers);
   Dispatcher dispatcher(txns, sender, guards, cfg.trace);
   transport.set_handler(&dispatcher);
 
@@ -536,8 +537,7 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
     core.add_request_processor(std::make_unique<auth::FlowIdentityProcessor>(
         [&transport](FlowId id) { return transport.flows().identity(id); }));
   }
-  core.add_request_processor(
-      std::make_unique<auth::RelayPolicyProcessor>(domains, relay_policy));
+  core.add_request_processor(std::make_unique<auth::RelayPolicyProcessor>(domains, relay_policy));
   auth::DigestAuthProcessor* digest = nullptr;
   if (cfg.auth == AuthMode::Digest) {
     auto d = std::make_unique<auth::DigestAuthProcessor>(
@@ -722,21 +722,20 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
   auto send_probe = [&](const routing::Gateway& gw, std::function<void(int)> done) {
     auto uri = sip::parse_uri(gw.uri);
     if (!uri) return done(0);
-    const std::string text = "OPTIONS " + gw.uri + " SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:sipws@" +
-                             cfg.domain + ">;tag=" + random_token(10) + "\r\nTo: <" + gw.uri +
-                             ">\r\nCall-ID: " + random_token(20) +
-                             "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    const std::string text =
+        "OPTIONS " + gw.uri + " SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:sipws@" + cfg.domain +
+        ">;tag=" + random_token(10) + "\r\nTo: <" + gw.uri + ">\r\nCall-ID: " + random_token(20) +
+        "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
     resolver.locate(*uri, false,
-                    [&transport, &txns, &tu, text, done = std::move(done)](
-                        std::vector<Destination> ds) mutable {
-                      const auto id =
-                          ds.empty() ? 0 : originate(transport, txns, text, ds.front());
+                    [&transport, &txns, &tu, text,
+                     done = std::move(done)](std::vector<Destination> ds) mutable {
+                      const auto id = ds.empty() ? 0 : originate(transport, txns, text, ds.front());
                       if (id == 0) return done(0);
                       tu.expect(id, std::move(done));
                     });
   };
-  auto prober = std::make_unique<routing::GatewayProber>(timers, dial_plan.get()->gateways,
-                                                         send_probe);
+  auto prober =
+      std::make_unique<routing::GatewayProber>(timers, dial_plan.get()->gateways, send_probe);
   prober->start();
 
   // SIGHUP: the routing and security keys are read again; a bad file keeps the old
@@ -759,16 +758,28 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
         return;
       }
       const nlohmann::json before = to_json(current), after = to_json(next);
-      static const char* kReloadable[] = {
-          "trusted_peers", "gateways", "routes", "call_classes", "voicemail", "foreign_callers",
-          "gateway_timeout", "forward_ring_timeout", "auth_max_failures",
-          "auth_max_user_failures", "auth_failure_window", "auth_ban_time", "auth_ban_action",
-          "flood_max_requests", "flood_window", "flood_block_time", "flood_action",
-          "flood_exempt"};
+      static const char* kReloadable[] = {"trusted_peers",
+                                          "gateways",
+                                          "routes",
+                                          "call_classes",
+                                          "voicemail",
+                                          "foreign_callers",
+                                          "gateway_timeout",
+                                          "forward_ring_timeout",
+                                          "auth_max_failures",
+                                          "auth_max_user_failures",
+                                          "auth_failure_window",
+                                          "auth_ban_time",
+                                          "auth_ban_action",
+                                          "flood_max_requests",
+                                          "flood_window",
+                                          "flood_block_time",
+                                          "flood_action",
+                                          "flood_exempt"};
       for (const auto& [key, value] : after.items()) {
-        const bool reloadable = std::find_if(std::begin(kReloadable), std::end(kReloadable),
-                                             [&](const char* k) { return key == k; }) !=
-                                std::end(kReloadable);
+        const bool reloadable =
+            std::find_if(std::begin(kReloadable), std::end(kReloadable),
+                         [&](const char* k) { return key == k; }) != std::end(kReloadable);
         if (!reloadable && before.at(key) != value) {
           spdlog::warn("SIGHUP: key '{}' changed; it takes effect after a restart", key);
         }
@@ -776,8 +787,8 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
       relay_policy.set(make_relay_policy(next));
       prober->stop();
       dial_plan.set(make_dial_plan(next));
-      prober = std::make_unique<routing::GatewayProber>(timers, dial_plan.get()->gateways,
-                                                        send_probe);
+      prober =
+          std::make_unique<routing::GatewayProber>(timers, dial_plan.get()->gateways, send_probe);
       prober->start();
       bool guards_changed = false;
       for (const char* k : kReloadable) {

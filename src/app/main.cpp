@@ -293,8 +293,7 @@ int main(int argc, char** argv) {
   auto* forward_set = action(forward, "set", "add or replace the rule of one kind");
   aor_arg(forward_set)->required();
   forward_set->add_option("kind", args.kind, "unconditional, busy or no_answer")->required();
-  forward_set->add_option("target", args.target, "voicemail, or a sip: or sips: URI")
-      ->required();
+  forward_set->add_option("target", args.target, "voicemail, or a sip: or sips: URI")->required();
   forward_set->add_option("--ring-timeout", args.ring_timeout,
                           "no_answer only: seconds to ring first, 1..600");
   auto* forward_del = action(forward, "del", "delete the rule of one kind, or all of an AOR");

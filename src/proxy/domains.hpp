@@ -25,8 +25,8 @@ class Domains {
   /// `myself`): `sip:uas@127.0.0.1:32070` is not local when nothing of sipws listens on 32070,
   /// even with domain 127.0.0.1.
   bool is_self(std::string_view host, std::uint16_t port) const;
-  /// The local domain a local URI (is_self(host, port)) belongs to, lower-case: the host itself when it
-  /// is a local domain, else (an address of ours) the primary domain.
+  /// The local domain a local URI (is_self(host, port)) belongs to, lower-case: the host itself
+  /// when it is a local domain, else (an address of ours) the primary domain.
   std::string local_domain_of(std::string_view host) const;
   const std::string& primary() const { return domains_.empty() ? empty_ : domains_.front(); }
 

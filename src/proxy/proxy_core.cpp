@@ -31,7 +31,7 @@ struct Stats {
   Counter& loops = counters().get("proxy_loops_detected");
   Counter& resolve_failures = counters().get("proxy_resolve_failures");
   Counter& sips_refused = counters().get("proxy_sips_refused");
-  Counter& forged_routes = counters().get("proxy_forged_routes");      // bad/no signature
+  Counter& forged_routes = counters().get("proxy_forged_routes");  // bad/no signature
   Counter& unrouted_in_dialog = counters().get("proxy_unrouted_in_dialog");
   Counter& serial_steps = counters().get("proxy_serial_steps");        // q-groups after the first
   Counter& failure_reruns = counters().get("proxy_failure_reruns");    // forward on failure
@@ -62,8 +62,8 @@ bool better(int candidate, int current) {
 
 struct Branch {
   ClientTxnId txn = 0;
-  int status = 0;         ///< final status (0 while pending; 408 when timed out locally)
-  bool answered = false;  ///< a 2xx came (later 2xx are retransmissions or other dialogs)
+  int status = 0;                ///< final status (0 while pending; 408 when timed out locally)
+  bool answered = false;         ///< a 2xx came (later 2xx are retransmissions or other dialogs)
   std::vector<int> continue_on;  ///< see Target::continue_on
   Millis response_timeout{0};    ///< see Target::response_timeout
   TimerService::TimerId response_timer = 0;

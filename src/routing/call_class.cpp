@@ -55,17 +55,17 @@ Action CallClassProcessor::process(proxy::RequestContext& ctx) {
   const std::string& id = ctx.identity();
   const auto at = id.find('@');
   // ctx stays valid while the chain is paused (the proxy core keeps it).
-  store_.user_services(id.substr(0, at), at == std::string::npos ? "" : id.substr(at + 1),
-                       [&ctx, plan, number, resume](std::optional<store::UserServices> svc) {
-                         if (!svc) {
-                           ctx.respond(500, "Server Internal Error - Store Unavailable");
-                           resume(Action::Respond);
-                           return;
-                         }
-                         ctx.caller_groups() = svc->groups;
-                         resume(allowed(ctx, *plan, number, svc->groups) ? Action::Continue
-                                                                         : Action::Respond);
-                       });
+  store_.user_services(
+      id.substr(0, at), at == std::string::npos ? "" : id.substr(at + 1),
+      [&ctx, plan, number, resume](std::optional<store::UserServices> svc) {
+        if (!svc) {
+          ctx.respond(500, "Server Internal Error - Store Unavailable");
+          resume(Action::Respond);
+          return;
+        }
+        ctx.caller_groups() = svc->groups;
+        resume(allowed(ctx, *plan, number, svc->groups) ? Action::Continue : Action::Respond);
+      });
   return Action::Pause;
 }
 

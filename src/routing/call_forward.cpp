@@ -67,9 +67,10 @@ void CallForwardProcessor::lookup(proxy::RequestContext& ctx, std::shared_ptr<Di
         for (const auto& rule : svc->forwards) {
           const std::string target = forward_target(rule, plan->voicemail);
           if (target.empty()) {
-            spdlog::warn("call-forward: {} forwards {} to voicemail, but no `voicemail` "
-                         "template is configured for it",
-                         aor, store::forward_kind_name(rule.kind));
+            spdlog::warn(
+                "call-forward: {} forwards {} to voicemail, but no `voicemail` "
+                "template is configured for it",
+                aor, store::forward_kind_name(rule.kind));
             continue;
           }
           if (rule.kind == store::ForwardKind::Busy) {

@@ -69,7 +69,8 @@ std::optional<RetargetError> retarget(proxy::RequestContext& ctx, std::string_vi
   static Counter& forwards = counters().get("forward_retargets");
   static Counter& loops = counters().get("forward_loops");
   auto uri = sip::parse_uri(target);
-  if (!uri || !uri->is_sip()) return RetargetError{500, "Server Internal Error - Bad Forward Target"};
+  if (!uri || !uri->is_sip())
+    return RetargetError{500, "Server Internal Error - Bad Forward Target"};
   sip::Message& req = ctx.request();
   auto& seen = ctx.retargets();
   if (seen.empty()) seen.emplace_back(req.request_uri().raw);
@@ -97,8 +98,7 @@ std::optional<RetargetError> retarget(proxy::RequestContext& ctx, std::string_vi
     req.append("History-Info", "<" + current + ">;index=1");
     parent = "1";
   }
-  req.append("History-Info",
-             with_cause(target, reason) + ";index=" + parent + ".1;mp=" + parent);
+  req.append("History-Info", with_cause(target, reason) + ";index=" + parent + ".1;mp=" + parent);
   req.set_request_uri(std::string(target));
   seen.emplace_back(target);
   ctx.set_forwarded();

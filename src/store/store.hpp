@@ -77,9 +77,9 @@ struct Alias {
 
 /// Everything the routing processors need about one AOR, in one round trip.
 struct UserServices {
-  bool subscriber = false;           ///< a row in the subscriber table
-  std::vector<std::string> groups;   ///< sorted
-  std::vector<ForwardRule> forwards; ///< at most one per kind
+  bool subscriber = false;            ///< a row in the subscriber table
+  std::vector<std::string> groups;    ///< sorted
+  std::vector<ForwardRule> forwards;  ///< at most one per kind
 };
 
 /// Synchronous store. Thread: any, one call at a time (callers serialize; AsyncStore does).

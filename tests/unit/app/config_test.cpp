@@ -134,8 +134,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"ws_client_verify=sometimes"}, "ws_client_verify"},
         BadCase{{"ws_client_resource=ws"}, "ws_client_resource"},
         // Relay policy and routing services (issue 13): structured keys take JSON on --set.
-        BadCase{{"foreign_callers=maybe"}, "foreign_callers"},
-        BadCase{{"domains=a b"}, "domains"},
+        BadCase{{"foreign_callers=maybe"}, "foreign_callers"}, BadCase{{"domains=a b"}, "domains"},
         BadCase{{"routes=not json"}, "routes"},
         BadCase{{R"(call_classes=[{"name":"ld","match":"([0-9","group":"ld"}])"},
                 "call_classes[0].match"},

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "loopback.hpp"
 #include "proxy/proxy_core.hpp"
 #include "proxy/routing.hpp"
 #include "sip/parser.hpp"
@@ -28,36 +29,9 @@ constexpr const char* kRouteSecret = "serial-test-route-secret-0123";
 constexpr const char* kCallId = "serial-1@test";
 constexpr std::uint16_t kCallerPort = 5062;
 
-IpAddress ip(const char* text) { return boost::asio::ip::make_address(text); }
-
-class FixedNetwork final : public NetworkView {
- public:
-  FixedNetwork() {
-    lps_.push_back({Protocol::Udp, {ip("127.0.0.1"), 5060}, "127.0.0.1"});
-    lps_.push_back({Protocol::Tcp, {ip("127.0.0.1"), 5060}, "127.0.0.1"});
-  }
-  const std::vector<ListenPoint>& listen_points() const override { return lps_; }
-  bool flow_alive(FlowId) const override { return false; }
-  std::optional<Endpoint> flow_peer(FlowId) const override { return std::nullopt; }
-  std::optional<Protocol> flow_protocol(FlowId) const override { return std::nullopt; }
-
- private:
-  std::vector<ListenPoint> lps_;
-};
-
-/// Every target here is an IP address: a name lookup is a test error.
-class NoNamesResolver final : public Resolver {
- public:
-  explicit NoNamesResolver(ManualTimerService& t) : timers_(t) {}
-  void resolve(const std::string& host,
-               std::function<void(std::optional<IpAddress>)> done) override {
-    ADD_FAILURE() << "unexpected lookup of " << host;
-    timers_.schedule(Millis(0), [done = std::move(done)]() { done(std::nullopt); });
-  }
-
- private:
-  ManualTimerService& timers_;
-};
+using FixedNetwork = test::LoopbackNetwork;
+using test::ip;
+using test::NoNamesResolver;
 
 Target target(std::string uri, float q = 1.0f, std::vector<int> continue_on = {},
               Millis response_timeout = Millis(0)) {
