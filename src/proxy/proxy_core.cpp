@@ -46,6 +46,7 @@ constexpr int kMaxReruns = 8;
 struct RouteCheck {
   int ours = 0;           ///< entries of ours removed (or a strict router's Request-URI)
   bool signed_ok = true;  ///< every one carried a valid dialog signature
+  std::string verified;   ///< the signature already found valid
 };
 
 /// Chooses the response to forward when every branch is final (RFC 3261 s.16.7 step 6):
@@ -216,12 +217,19 @@ struct ProxyCoreImpl {
   }
 
   /// Checks the dialog signature of a Route URI of ours into `check` (when given).
+  /// Two entries of ours (a double Record-Route) carry the same signature: verified once.
   void check_signature(const sip::Uri& uri, const Message& req, RouteCheck* check) const {
     if (check == nullptr) return;
     ++check->ours;
     const sip::Param* sig = uri.param(kRouteSignatureParam);
-    if (sig == nullptr || !sig->has_value ||
-        !signer.verify(sig->value, req.call_id(), req.from().tag(), req.to().tag())) {
+    if (sig == nullptr || !sig->has_value) {
+      check->signed_ok = false;
+      return;
+    }
+    if (!check->verified.empty() && sig->value == check->verified) return;
+    if (signer.verify(sig->value, req.call_id(), req.from().tag(), req.to().tag())) {
+      check->verified = std::string(sig->value);
+    } else {
       check->signed_ok = false;
     }
   }

@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
@@ -155,22 +156,67 @@ std::string flow_token_user(FlowId flow) {
   return u;
 }
 
-RouteSigner::RouteSigner(std::string key) : key_(std::move(key)) {
-  if (key_.empty()) {
-    key_.resize(32);
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(key_.data()), 32) != 1) {
+namespace {
+
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+
+/// A SHA-256 context that has absorbed `key` (padded to the block) XOR `pad` (RFC 2104).
+std::shared_ptr<const EVP_MD_CTX> keyed_state(const std::string& key, unsigned char pad) {
+  std::array<unsigned char, 64> block{};
+  std::copy(key.begin(), key.end(), block.begin());
+  for (auto& b : block) b ^= pad;
+  std::shared_ptr<EVP_MD_CTX> c(EVP_MD_CTX_new(), MdCtxFree{});
+  if (!c || EVP_DigestInit_ex(c.get(), EVP_sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(c.get(), block.data(), block.size()) != 1) {
+    throw std::runtime_error("record-route signatures: SHA-256 unavailable in OpenSSL");
+  }
+  return c;
+}
+
+}  // namespace
+
+RouteSigner::RouteSigner(std::string key) {
+  if (key.empty()) {
+    key.resize(32);
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), 32) != 1) {
       throw std::runtime_error("record-route signatures: no random bytes from OpenSSL");
     }
   }
+  if (key.size() > 64) {  // RFC 2104: a key longer than the block is hashed first
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(key.data(), key.size(), d, &n, EVP_sha256(), nullptr);
+    key.assign(reinterpret_cast<const char*>(d), n);
+  }
+  inner_ = keyed_state(key, 0x36);
+  outer_ = keyed_state(key, 0x5c);
 }
 
 std::string RouteSigner::sign(std::string_view call_id, std::string_view tag) const {
-  std::string data;
-  data.reserve(call_id.size() + tag.size() + 1);
-  data += call_id;
-  data += '\n';
-  data += tag;
-  return hmac_hex(reinterpret_cast<const unsigned char*>(key_.data()), key_.size(), data, 8);
+  // One scratch context per thread: the signer itself stays immutable.
+  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> scratch(EVP_MD_CTX_new());
+  unsigned char inner[EVP_MAX_MD_SIZE];
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_MD_CTX* c = scratch.get();
+  const char sep = '\n';
+  if (c == nullptr || EVP_MD_CTX_copy_ex(c, inner_.get()) != 1 ||
+      EVP_DigestUpdate(c, call_id.data(), call_id.size()) != 1 ||
+      EVP_DigestUpdate(c, &sep, 1) != 1 || EVP_DigestUpdate(c, tag.data(), tag.size()) != 1 ||
+      EVP_DigestFinal_ex(c, inner, &n) != 1 || EVP_MD_CTX_copy_ex(c, outer_.get()) != 1 ||
+      EVP_DigestUpdate(c, inner, n) != 1 || EVP_DigestFinal_ex(c, mac, &n) != 1) {
+    return {};  // verify() then fails: a request is refused, never wrongly admitted
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(16);
+  for (unsigned i = 0; i < 8; ++i) {
+    out += kHex[mac[i] >> 4];
+    out += kHex[mac[i] & 0xf];
+  }
+  return out;
 }
 
 bool RouteSigner::verify(std::string_view sig, std::string_view call_id, std::string_view tag_a,

@@ -3,6 +3,7 @@
 // hop selection from a URI (the static part of RFC 3263), loop-detection hashes.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,9 @@
 #include "common/net.hpp"
 #include "sip/message.hpp"
 #include "sip/uri.hpp"
+
+struct evp_md_ctx_st;
+using EVP_MD_CTX = evp_md_ctx_st;
 
 namespace sipws::proxy {
 
@@ -51,7 +55,10 @@ class RouteSigner {
               std::string_view tag_b) const;
 
  private:
-  std::string key_;
+  /// HMAC (RFC 2104) with the key's inner and outer SHA-256 states computed once: a signature
+  /// then costs two short hashes, not a key schedule and an algorithm fetch each time.
+  std::shared_ptr<const EVP_MD_CTX> inner_;
+  std::shared_ptr<const EVP_MD_CTX> outer_;
 };
 
 /// A Record-Route / Path value naming listen point `lp`:

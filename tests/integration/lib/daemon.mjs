@@ -65,6 +65,8 @@ export async function addUser(store, aor, password) {
  * @param {boolean} [o.trace=true]  pass --trace
  * @param {boolean} [o.embeddedStore=false]  no `--set store` / `domain`: the embedded default's
  *   store (./var/sipws.db in `dir`, the working directory), as `sipws run` without a config
+ * @param {string} [o.configFile]  pass `--config FILE` (the `--set` overrides above still win
+ *   over it; SIGHUP reads it again)
  */
 export async function startDaemon(o = {}) {
   const dir = o.dir || makeTempDir();
@@ -82,6 +84,7 @@ export async function startDaemon(o = {}) {
   ].join(',');
   const args = [
     'run',
+    ...(o.configFile ? ['--config', o.configFile] : []),
     '--set', `listen=${listen}`,
     ...(o.embeddedStore ? [] : ['--set', 'domain=localhost', '--set', `store=${store}`]),
     '--set', `admin_listen=${kHost}:${ports.admin}`,
