@@ -53,4 +53,9 @@ std::string Domains::local_domain_of(std::string_view host) const {
   return d;
 }
 
+std::optional<std::string> Domains::local_aor(const sip::Uri& uri) const {
+  if (!uri.is_sip() || uri.user.empty() || !is_self(uri.host, uri.port)) return std::nullopt;
+  return std::string(uri.user) + "@" + local_domain_of(uri.host);
+}
+
 }  // namespace sipws::proxy

@@ -2,9 +2,12 @@
 // The domains sipws is responsible for (its own AORs) and the hosts that name sipws itself.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sip/uri.hpp"
 
 namespace sipws::proxy {
 
@@ -28,6 +31,9 @@ class Domains {
   /// The local domain a local URI (is_self(host, port)) belongs to, lower-case: the host itself
   /// when it is a local domain, else (an address of ours) the primary domain.
   std::string local_domain_of(std::string_view host) const;
+  /// The local AOR ("user@domain", domain lower-case) a sip:/sips: URI with a user part names
+  /// (is_self(host, port), domain as local_domain_of), nullopt for any other URI.
+  std::optional<std::string> local_aor(const sip::Uri& uri) const;
   const std::string& primary() const { return domains_.empty() ? empty_ : domains_.front(); }
 
  private:

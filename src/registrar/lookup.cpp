@@ -55,10 +55,9 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
   if (!ruri.is_sip() || ruri.user.empty()) return Action::Continue;
   // A local domain, or an address of ours (user@<our address> means user@<our domain>), with
   // no port or one of ours (RFC 3261 s.16.5: only the proxy's own domain is looked up).
-  if (!domains_.is_self(ruri.host, ruri.port)) return Action::Continue;
-  const std::string domain = domains_.local_domain_of(ruri.host);
-  if (domain.empty()) return Action::Continue;
-  const std::string aor = std::string(ruri.user) + "@" + domain;
+  const auto local = domains_.local_aor(ruri);
+  if (!local || local->back() == '@') return Action::Continue;  // no domain configured
+  const std::string& aor = *local;
 
   // GRUUs (RFC 5627 s.8): a pub-GRUU names the instance, a temp-GRUU its token.
   if (const sip::Param* gr = ruri.param("gr")) {

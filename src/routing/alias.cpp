@@ -27,15 +27,9 @@ Action AliasProcessor::process(proxy::RequestContext& ctx) {
     }
     req.set_request_uri("sip:" + number + "@" + domains_.primary() + ";user=phone");
   }
-  const sip::Uri& ruri = req.request_uri();
-  if (!ruri.is_sip() || ruri.user.empty() || !domains_.is_self(ruri.host, ruri.port)) {
-    return Action::Continue;
-  }
-  const std::string domain = domains_.local_domain_of(ruri.host);
-  std::string user = sip::text::dialled_number(ruri.user);
-  if (has_bindings_ && has_bindings_(std::string(ruri.user) + "@" + domain)) {
-    return Action::Continue;
-  }
+  const auto aor = domains_.local_aor(req.request_uri());
+  if (!aor || (has_bindings_ && has_bindings_(*aor))) return Action::Continue;
+  const std::string user = sip::text::dialled_number(req.request_uri().user);
   auto resume = ctx.pause_handle();
   if (!resume) return Action::Continue;
   // ctx stays valid while the chain is paused (the proxy core keeps it).

@@ -14,10 +14,8 @@ CallForwardProcessor::CallForwardProcessor(const proxy::Domains& domains, store:
 
 std::string CallForwardProcessor::local_aor(const sip::Message& req) const {
   if (req.count(sip::HeaderId::Route) > 0) return {};
-  const sip::Uri& ruri = req.request_uri();
-  if (!ruri.is_sip() || ruri.user.empty() || !domains_.is_self(ruri.host, ruri.port)) return {};
-  if (ruri.param("gr") != nullptr) return {};  // a GRUU names one device, not the user
-  return std::string(ruri.user) + "@" + domains_.local_domain_of(ruri.host);
+  if (req.request_uri().param("gr") != nullptr) return {};  // a GRUU names one device
+  return domains_.local_aor(req.request_uri()).value_or(std::string());
 }
 
 Action CallForwardProcessor::process(proxy::RequestContext& ctx) {

@@ -21,14 +21,9 @@ Action GatewayRouteProcessor::process(proxy::RequestContext& ctx) {
   if (req.method() != sip::Method::Invite || !ctx.local_user().empty()) return Action::Continue;
   if (req.count(sip::HeaderId::Route) > 0) return Action::Continue;
   const sip::Uri& ruri = req.request_uri();
-  if (!ruri.is_sip() || ruri.user.empty() || !domains_.is_self(ruri.host, ruri.port)) {
-    return Action::Continue;
-  }
-  if (ruri.param("gr") != nullptr) return Action::Continue;
-  if (has_bindings_ &&
-      has_bindings_(std::string(ruri.user) + "@" + domains_.local_domain_of(ruri.host))) {
-    return Action::Continue;
-  }
+  const auto aor = domains_.local_aor(ruri);
+  if (!aor || ruri.param("gr") != nullptr) return Action::Continue;
+  if (has_bindings_ && has_bindings_(*aor)) return Action::Continue;
   const std::shared_ptr<DialPlan> plan = plan_.get();
   const std::string number = sip::text::dialled_number(ruri.user);
   auto sel = plan->gateways.select(number, req.from().uri.raw, random_);
