@@ -8,8 +8,8 @@ namespace sipws::auth {
 FloodGuard::FloodGuard(TimerService& timers, FloodGuardConfig cfg)
     : timers_(timers),
       cfg_(std::move(cfg)),
-      blocked_requests_(counters().get("flood_blocked_requests")),
-      blocks_(counters().get("flood_blocks")) {
+      blocked_requests_(SIPWS_COUNTER("flood_blocked_requests")),
+      blocks_(SIPWS_COUNTER("flood_blocks")) {
   cfg_.max_tracked = std::max<std::size_t>(cfg_.max_tracked, 1);
 }
 

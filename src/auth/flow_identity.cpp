@@ -40,7 +40,7 @@ bool names(const sip::Uri& uri, std::string_view identity) {
 }  // namespace
 
 FlowIdentityProcessor::FlowIdentityProcessor(IdentityOf identity_of)
-    : identity_of_(std::move(identity_of)), mismatches_(counters().get("flow_identity_mismatch")) {}
+    : identity_of_(std::move(identity_of)), mismatches_(SIPWS_COUNTER("flow_identity_mismatch")) {}
 
 proxy::Action FlowIdentityProcessor::process(proxy::RequestContext& ctx) {
   const FlowId flow = ctx.source().flow;

@@ -124,15 +124,15 @@ HandshakeAuthenticator::HandshakeAuthenticator(HandshakeAuthConfig cfg, std::str
       nonce_counts_(cfg_.nonce_lifetime_s),
       cache_(store, timers, cfg_.cache),
       self_(std::make_shared<HandshakeAuthenticator*>(this)),
-      cookie_ok_(counters().get("ws_auth_cookie_ok")),
-      cookie_bad_(counters().get("ws_auth_cookie_bad")),
-      digest_ok_(counters().get("ws_auth_digest_ok")),
-      digest_bad_(counters().get("ws_auth_digest_bad")),
-      digest_stale_(counters().get("ws_auth_digest_stale")),
-      digest_fetching_(counters().get("ws_auth_digest_fetching")),
-      login_ok_(counters().get("ws_login_ok")),
-      login_failed_(counters().get("ws_login_failed")),
-      login_throttled_(counters().get("ws_login_throttled")) {
+      cookie_ok_(SIPWS_COUNTER("ws_auth_cookie_ok")),
+      cookie_bad_(SIPWS_COUNTER("ws_auth_cookie_bad")),
+      digest_ok_(SIPWS_COUNTER("ws_auth_digest_ok")),
+      digest_bad_(SIPWS_COUNTER("ws_auth_digest_bad")),
+      digest_stale_(SIPWS_COUNTER("ws_auth_digest_stale")),
+      digest_fetching_(SIPWS_COUNTER("ws_auth_digest_fetching")),
+      login_ok_(SIPWS_COUNTER("ws_login_ok")),
+      login_failed_(SIPWS_COUNTER("ws_login_failed")),
+      login_throttled_(SIPWS_COUNTER("ws_login_throttled")) {
   cfg_.realm = to_lower(cfg_.realm);
 }
 

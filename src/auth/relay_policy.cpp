@@ -15,9 +15,9 @@ RelayPolicyProcessor::RelayPolicyProcessor(const proxy::Domains& domains,
                                            const Reloadable<RelayPolicyConfig>& config)
     : domains_(domains),
       config_(config),
-      denied_(counters().get("relay_denied")),
-      register_foreign_(counters().get("relay_register_foreign")),
-      trusted_(counters().get("relay_trusted")) {}
+      denied_(SIPWS_COUNTER("relay_denied")),
+      register_foreign_(SIPWS_COUNTER("relay_register_foreign")),
+      trusted_(SIPWS_COUNTER("relay_trusted")) {}
 
 bool RelayPolicyProcessor::target_is_local(const sip::Message& req) const {
   if (const sip::Header* r = req.find(HeaderId::Route)) {

@@ -157,7 +157,7 @@ std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& reques
   call->contact[0] = contact_uri(request);
   call->dest[0] = Destination{src.protocol, src.peer, src.flow, {}};
   calls_[call_id] = call;
-  counters().get("media_sessions_created").inc();
+  SIPWS_COUNTER("media_sessions_created").inc();
   spdlog::info("media: anchoring call {} ({} caller, {} callee) on ports {}/{}", call_id,
                caller == MediaFlavor::WebRtc ? "WebRTC" : "plain",
                callee == MediaFlavor::WebRtc ? "WebRTC" : "plain",
@@ -393,7 +393,7 @@ void MediaAnchor::end_call(const std::string& call_id_ref, std::string_view why)
         "dropped={}",
         call_id, why, a.rx_packets, a.tx_packets, a.dropped, bs.rx_packets, bs.tx_packets,
         bs.dropped);
-    counters().get("media_packets_relayed").inc(a.rx_packets + bs.rx_packets);
+    SIPWS_COUNTER("media_packets_relayed").inc(a.rx_packets + bs.rx_packets);
     call->session->close();
   }
 }

@@ -189,7 +189,7 @@ void Leg::on_dtls_progress() {
     }
   } else if (dtls_->state() == DtlsTransport::State::Failed) {
     spdlog::warn("media: DTLS failed on port {}: {}", port_, dtls_->error());
-    counters().get("media_dtls_failures").inc();
+    SIPWS_COUNTER("media_dtls_failures").inc();
     return;
   }
   arm_dtls_timer();
@@ -356,7 +356,7 @@ std::shared_ptr<MediaSession> MediaSession::make(asio::io_context& io, const Bri
       }
     }
     if (!s->legs_[i]) {
-      counters().get("media_port_exhausted").inc();
+      SIPWS_COUNTER("media_port_exhausted").inc();
       s->close();
       return nullptr;
     }
@@ -383,7 +383,7 @@ void MediaSession::arm_timeout() {
     auto s = w.lock();
     if (ec || !s || s->closed_) return;
     if (std::chrono::steady_clock::now() - s->last_rx_ >= s->cfg_.media_timeout) {
-      counters().get("media_timeouts").inc();
+      SIPWS_COUNTER("media_timeouts").inc();
       if (s->on_timeout_) s->on_timeout_();
       return;
     }

@@ -21,22 +21,22 @@ namespace {
 constexpr Millis kTimerC{180000};  // RFC 3261 s.16.6 step 11: > 3 minutes
 
 struct Stats {
-  Counter& requests = counters().get("proxy_requests");
-  Counter& failovers = counters().get("proxy_dns_failovers");  // RFC 3263 s.4.3 retries
-  Counter& forwarded = counters().get("proxy_branches_forwarded");
-  Counter& local_responses = counters().get("proxy_local_responses");
-  Counter& acks_forwarded = counters().get("proxy_acks_forwarded");
-  Counter& acks_dropped = counters().get("proxy_acks_dropped");
-  Counter& stray_responses = counters().get("proxy_stray_responses");
-  Counter& loops = counters().get("proxy_loops_detected");
-  Counter& resolve_failures = counters().get("proxy_resolve_failures");
-  Counter& sips_refused = counters().get("proxy_sips_refused");
-  Counter& forged_routes = counters().get("proxy_forged_routes");  // bad/no signature
-  Counter& unrouted_in_dialog = counters().get("proxy_unrouted_in_dialog");
-  Counter& serial_steps = counters().get("proxy_serial_steps");        // q-groups after the first
-  Counter& failure_reruns = counters().get("proxy_failure_reruns");    // forward on failure
-  Counter& branch_timeouts = counters().get("proxy_branch_timeouts");  // response_timeout
-  Counter& ring_timeouts = counters().get("proxy_ring_timeouts");
+  Counter& requests = SIPWS_COUNTER("proxy_requests");
+  Counter& failovers = SIPWS_COUNTER("proxy_dns_failovers");  // RFC 3263 s.4.3 retries
+  Counter& forwarded = SIPWS_COUNTER("proxy_branches_forwarded");
+  Counter& local_responses = SIPWS_COUNTER("proxy_local_responses");
+  Counter& acks_forwarded = SIPWS_COUNTER("proxy_acks_forwarded");
+  Counter& acks_dropped = SIPWS_COUNTER("proxy_acks_dropped");
+  Counter& stray_responses = SIPWS_COUNTER("proxy_stray_responses");
+  Counter& loops = SIPWS_COUNTER("proxy_loops_detected");
+  Counter& resolve_failures = SIPWS_COUNTER("proxy_resolve_failures");
+  Counter& sips_refused = SIPWS_COUNTER("proxy_sips_refused");
+  Counter& forged_routes = SIPWS_COUNTER("proxy_forged_routes");  // bad/no signature
+  Counter& unrouted_in_dialog = SIPWS_COUNTER("proxy_unrouted_in_dialog");
+  Counter& serial_steps = SIPWS_COUNTER("proxy_serial_steps");        // q-groups after the first
+  Counter& failure_reruns = SIPWS_COUNTER("proxy_failure_reruns");    // forward on failure
+  Counter& branch_timeouts = SIPWS_COUNTER("proxy_branch_timeouts");  // response_timeout
+  Counter& ring_timeouts = SIPWS_COUNTER("proxy_ring_timeouts");
 };
 
 /// Bound on chain re-runs after failures (forward on busy / no answer) per request.

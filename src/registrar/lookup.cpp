@@ -13,10 +13,10 @@ namespace {
 using proxy::Action;
 
 struct Stats {
-  Counter& found = counters().get("registrar_lookup_found");
-  Counter& not_found = counters().get("registrar_lookup_not_found");
-  Counter& unavailable = counters().get("registrar_lookup_unavailable");
-  Counter& flow_failed = counters().get("registrar_lookup_flow_failed");
+  Counter& found = SIPWS_COUNTER("registrar_lookup_found");
+  Counter& not_found = SIPWS_COUNTER("registrar_lookup_not_found");
+  Counter& unavailable = SIPWS_COUNTER("registrar_lookup_unavailable");
+  Counter& flow_failed = SIPWS_COUNTER("registrar_lookup_flow_failed");
 };
 Stats& stats() {
   static Stats s;

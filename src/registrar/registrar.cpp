@@ -116,8 +116,8 @@ std::set<std::string> option_tags(const Message& m, HeaderId id) {
 
 /// The registrar's counters, looked up once.
 struct Stats {
-  Counter& ok = counters().get("registrar_register_ok");
-  Counter& rejected = counters().get("registrar_register_rejected");
+  Counter& ok = SIPWS_COUNTER("registrar_register_ok");
+  Counter& rejected = SIPWS_COUNTER("registrar_register_rejected");
 };
 Stats& stats() {
   static Stats s;

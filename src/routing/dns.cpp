@@ -24,9 +24,9 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Stats {
-  Counter& queries = counters().get("dns_queries");
-  Counter& cache_hits = counters().get("dns_cache_hits");
-  Counter& failures = counters().get("dns_failures");
+  Counter& queries = SIPWS_COUNTER("dns_queries");
+  Counter& cache_hits = SIPWS_COUNTER("dns_cache_hits");
+  Counter& failures = SIPWS_COUNTER("dns_failures");
 };
 
 std::string lower(std::string_view s) {

@@ -476,8 +476,8 @@ struct AsyncStore::Impl {
   std::deque<std::function<void()>> queue;
   std::size_t pending = 0;  // queued + running
   bool stop = false;
-  Counter& write_errors = counters().get("store_write_errors");
-  Counter& read_errors = counters().get("store_read_errors");
+  Counter& write_errors = SIPWS_COUNTER("store_write_errors");
+  Counter& read_errors = SIPWS_COUNTER("store_read_errors");
   std::thread worker;
 
   void enqueue(std::function<void()> op) {

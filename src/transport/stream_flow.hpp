@@ -95,6 +95,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
 
   /// An accepted connection: TLS server handshake (if TLS), then the read loop.
   void start_accepted() {
+    set_no_delay();
     if constexpr (kTls) {
       arm_deadline();
       auto self = this->shared_from_this();
@@ -134,13 +135,21 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
 
   Source source() const { return Source{protocol_, peer_, local_, id_}; }
 
+  /// TCP_NODELAY: a SIP message is written whole, so Nagle's algorithm only delays the second
+  /// of two back-to-back messages (100 Trying, then 180/200) until the peer's delayed ACK.
+  void set_no_delay() {
+    boost::system::error_code ec;
+    stream_.lowest_layer().set_option(Tcp::no_delay(true), ec);
+  }
+
   void on_connect(const boost::system::error_code& ec) {
     if (state_ == State::Closed) return;
     if (ec) {
-      counters().get("transport_connect_failures").inc();
+      SIPWS_COUNTER("transport_connect_failures").inc();
       close();
       return;
     }
+    set_no_delay();
     boost::system::error_code lec;
     auto le = stream_.lowest_layer().local_endpoint(lec);
     if (!lec) local_ = to_endpoint(le);
@@ -157,7 +166,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   void on_handshake(const boost::system::error_code& ec) {
     if (state_ == State::Closed) return;
     if (ec) {
-      counters().get("transport_tls_handshake_failures").inc();
+      SIPWS_COUNTER("transport_tls_handshake_failures").inc();
       close();
       return;
     }
@@ -171,7 +180,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
     deadline_.async_wait([weak](const boost::system::error_code& ec) {
       auto self = weak.lock();
       if (ec || !self || self->state_ != State::Connecting) return;
-      counters().get("transport_handshake_timeouts").inc();
+      SIPWS_COUNTER("transport_handshake_timeouts").inc();
       self->close();
     });
   }
@@ -200,7 +209,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   void on_write(const boost::system::error_code& ec) {
     if (state_ == State::Closed) return;
     if (ec) {
-      counters().get("transport_write_errors").inc();
+      SIPWS_COUNTER("transport_write_errors").inc();
       close();
       return;
     }
@@ -244,7 +253,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
           inbuf_.erase(0, f.length);
           if (crlf_count_ >= 2) {  // a CRLFCRLF ping gets a CRLF pong (RFC 5626 s.3.5.1)
             crlf_count_ = 0;
-            counters().get("transport_keepalive_pings").inc();
+            SIPWS_COUNTER("transport_keepalive_pings").inc();
             static const auto kPong = std::make_shared<const std::string>("\r\n");
             send(kPong);
           }
@@ -277,8 +286,8 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   /// The stream cannot be framed any more: answer with the error response if the request's
   /// essential headers are readable, then close once it is written.
   void framing_error(const sip::ParseError& err) {
-    counters().get("sip_parse_errors").inc();
-    counters().get("transport_stream_framing_errors").inc();
+    SIPWS_COUNTER("sip_parse_errors").inc();
+    SIPWS_COUNTER("transport_stream_framing_errors").inc();
     if (auto resp = sip::error_response(inbuf_, err)) {
       send(std::make_shared<const std::string>(std::move(*resp)));
     }

@@ -58,9 +58,9 @@ struct UdpListener : std::enable_shared_from_this<UdpListener> {
   void on_receive(const boost::system::error_code& ec, std::size_t n) {
     if (ec == boost::asio::error::operation_aborted || !socket.is_open()) return;
     if (ec) {
-      counters().get("transport_udp_receive_errors").inc();
+      SIPWS_COUNTER("transport_udp_receive_errors").inc();
     } else if (n > max_size) {
-      counters().get("transport_oversize_drops").inc();  // truncated: nothing to answer
+      SIPWS_COUNTER("transport_oversize_drops").inc();  // truncated: nothing to answer
     } else if (link->host != nullptr) {
       link->host->deliver(std::make_shared<const std::string>(buf.data(), n),
                           Source{Protocol::Udp, to_endpoint(sender), local, kNoFlow});
@@ -113,7 +113,7 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
     FlowHost* host = link->host;
     if (host == nullptr) return;
     if (ec) {
-      counters().get("transport_accept_errors").inc();
+      SIPWS_COUNTER("transport_accept_errors").inc();
     } else {
       boost::system::error_code rec;
       const auto remote = s.remote_endpoint(rec);
@@ -194,7 +194,7 @@ class TransportLayerImpl final : public FlowHost {
     if (sip::is_keepalive(*bytes)) {
       if (src.flow != kNoFlow && bytes->find("\r\n\r\n") != std::string::npos) {
         if (auto f = flows_.find(src.flow)) {
-          counters().get("transport_keepalive_pings").inc();
+          SIPWS_COUNTER("transport_keepalive_pings").inc();
           static const auto kPong = std::make_shared<const std::string>("\r\n");
           f->send(kPong);
         }
@@ -202,7 +202,7 @@ class TransportLayerImpl final : public FlowHost {
       return;  // UDP keep-alives and pongs are dropped
     }
     if (bytes->size() > limits_.max_message_size) {
-      counters().get("transport_oversize_drops").inc();
+      SIPWS_COUNTER("transport_oversize_drops").inc();
       const sip::ParseError err{sip::ParseErrc::TooLarge, 513, "Message Too Large"};
       if (auto resp = sip::error_response(*bytes, err)) {
         reply(src, std::make_shared<const std::string>(std::move(*resp)));
@@ -231,7 +231,7 @@ class TransportLayerImpl final : public FlowHost {
     if (dest.flow != kNoFlow) {
       if (auto f = flows_.find(dest.flow)) return f->send(std::move(bytes));
       if (is_websocket(dest.protocol)) {
-        counters().get("transport_flow_gone").inc();
+        SIPWS_COUNTER("transport_flow_gone").inc();
         return false;  // a browser cannot be dialled
       }
     }
@@ -251,7 +251,7 @@ class TransportLayerImpl final : public FlowHost {
         if (auto f = flows_.find_by_peer(dest.protocol, dest.endpoint)) {
           return f->send(std::move(bytes));
         }
-        counters().get("transport_flow_gone").inc();
+        SIPWS_COUNTER("transport_flow_gone").inc();
         return false;
     }
     return false;
@@ -324,7 +324,7 @@ class TransportLayerImpl final : public FlowHost {
       }
     }
     if (sock == nullptr) {
-      counters().get("transport_no_route").inc();
+      SIPWS_COUNTER("transport_no_route").inc();
       return false;
     }
     const Udp::endpoint target(to.address, to.port);
@@ -336,12 +336,12 @@ class TransportLayerImpl final : public FlowHost {
       sock->socket.async_send_to(
           boost::asio::buffer(buffer), target,
           [keep = std::move(bytes)](const boost::system::error_code& e, std::size_t) {
-            if (e) counters().get("transport_udp_send_errors").inc();
+            if (e) SIPWS_COUNTER("transport_udp_send_errors").inc();
           });
       return true;
     }
     if (ec) {
-      counters().get("transport_udp_send_errors").inc();
+      SIPWS_COUNTER("transport_udp_send_errors").inc();
       return false;
     }
     return true;
@@ -363,7 +363,7 @@ class TransportLayerImpl final : public FlowHost {
       try {
         client_tls_ = make_client_tls_context(true, "");  // verify against the system store
       } catch (const std::exception&) {
-        counters().get("transport_tls_context_errors").inc();
+        SIPWS_COUNTER("transport_tls_context_errors").inc();
         return false;
       }
     }

@@ -158,11 +158,14 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     // reference to this flow (the connector owns it).
     std::weak_ptr<Conn> weak = this->weak_from_this();
     auto ep = ep_;
-    if constexpr (kTls) {
-      con_->set_tcp_pre_init_handler([weak, ep](wsp::connection_hdl) {
-        if (auto self = weak.lock()) self->prepare_tls();
-      });
-    }
+    con_->set_tcp_pre_init_handler([weak, ep](wsp::connection_hdl) {
+      auto self = weak.lock();
+      if (!self) return;
+      // TCP_NODELAY: one frame is one SIP message; Nagle would hold the second of two.
+      boost::system::error_code nec;
+      self->con_->get_raw_socket().set_option(boost::asio::ip::tcp::no_delay(true), nec);
+      if constexpr (kTls) self->prepare_tls();
+    });
     con_->set_open_handler([weak, ep](wsp::connection_hdl) {
       if (auto self = weak.lock()) self->on_open();
     });
@@ -195,7 +198,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     if (!bytes) return false;
     if (state_ == State::Connecting) {
       if (pending_.size() >= max_queued_) {
-        counters().get("ws_client_queue_full").inc();
+        SIPWS_COUNTER("ws_client_queue_full").inc();
         return false;
       }
       pending_.push_back(std::move(bytes));
@@ -230,7 +233,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
 
   void sweep(Millis interval, TimePoint now) override {
     if (state_ != State::Open || closing_ || awaiting_pong_ || now - last_rx_ < interval) return;
-    counters().get("ws_client_keepalive_pings").inc();
+    SIPWS_COUNTER("ws_client_keepalive_pings").inc();
     wsp::lib::error_code ec;
     ping_sent_ = now;
     awaiting_pong_ = true;
@@ -270,7 +273,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     // RFC 7118 s.4.1: the 101 must select "sip", else the client closes the connection.
     const std::string& chosen = con_->get_response_header("Sec-WebSocket-Protocol");
     if (!iequal(chosen, kSipSubprotocol)) {
-      counters().get("ws_client_subprotocol_refused").inc();
+      SIPWS_COUNTER("ws_client_subprotocol_refused").inc();
       fail(chosen.empty() ? "no Sec-WebSocket-Protocol: sip in the 101"
                           : "server chose subprotocol '" + chosen + "', not sip");
       state_ = State::Done;
@@ -331,7 +334,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     if (state_ != State::Open || !msg) return;
     on_traffic();
     if (msg->get_payload().empty()) {
-      counters().get("ws_empty_messages").inc();
+      SIPWS_COUNTER("ws_empty_messages").inc();
       return;
     }
     auto bytes = std::make_shared<const std::string>(std::move(msg->get_raw_payload()));
@@ -349,7 +352,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
       awaiting_pong_ = false;
       return;
     }
-    counters().get("ws_client_keepalive_timeouts").inc();
+    SIPWS_COUNTER("ws_client_keepalive_timeouts").inc();
     spdlog::info("{} client flow {} keep-alive timeout (peer {})", via_token(protocol()), id_,
                  peer().to_string());
     terminate_socket();
@@ -360,7 +363,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
                                                          : wsp::frame::opcode::binary;
     const auto ec = con_->send(bytes.data(), bytes.size(), op);
     if (ec) {
-      counters().get("ws_client_send_errors").inc();
+      SIPWS_COUNTER("ws_client_send_errors").inc();
       spdlog::debug("ws client flow {} send failed: {}", id_, ec.message());
       return false;
     }
@@ -587,7 +590,7 @@ class ConnectorImpl final : public ConnHooks {
 
   // ConnHooks
   void on_open(ClientFlow& f) override {
-    counters().get("ws_client_connections_opened").inc();
+    SIPWS_COUNTER("ws_client_connections_opened").inc();
     auto keep = shared(f);
     if (!keep) return;
     flows_.add(keep);
@@ -602,7 +605,7 @@ class ConnectorImpl final : public ConnHooks {
   }
 
   void on_fail(ClientFlow& f, const std::string& why) override {
-    counters().get("ws_client_connect_failures").inc();
+    SIPWS_COUNTER("ws_client_connect_failures").inc();
     auto keep = forget(f);
     const std::size_t dropped = f.drop_pending();
     spdlog::warn("{} client connection to {}{} failed: {}{}", via_token(f.protocol()),
@@ -691,12 +694,12 @@ class ConnectorImpl final : public ConnHooks {
   }
 
   std::shared_ptr<ClientFlow> dial(Target t, int peer) {
-    counters().get("ws_client_connects").inc();
+    SIPWS_COUNTER("ws_client_connects").inc();
     std::shared_ptr<ClientFlow> c;
     const FlowId id = flows_.next_id();
     if (t.protocol == Protocol::Wss) {
       if (!wss_) {
-        counters().get("ws_client_connect_failures").inc();
+        SIPWS_COUNTER("ws_client_connect_failures").inc();
         spdlog::warn("wss client: no TLS client context, cannot dial {}", t.endpoint.to_string());
         return nullptr;
       }
@@ -712,7 +715,7 @@ class ConnectorImpl final : public ConnHooks {
                   c->peer().to_string(), c->target().resource);
     if (!c->start(cfg_)) {
       forget(*c);
-      counters().get("ws_client_connect_failures").inc();
+      SIPWS_COUNTER("ws_client_connect_failures").inc();
       if (peer >= 0) schedule_reconnect(static_cast<std::size_t>(peer));
       return nullptr;
     }
@@ -737,7 +740,7 @@ class ConnectorImpl final : public ConnHooks {
         q.resolving = false;
         if (stopped_ || q.conn) return;
         if (!addr) {
-          counters().get("ws_client_connect_failures").inc();
+          SIPWS_COUNTER("ws_client_connect_failures").inc();
           spdlog::warn("ws client: cannot resolve {} for {}", q.url.host, q.url.to_string());
           schedule_reconnect(i);
           return;

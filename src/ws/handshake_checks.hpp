@@ -110,7 +110,7 @@ bool refuse_if_over_limit(Con& c, const Endpoint& peer) {
   const Verdict v = c.admission.verdict();
   if (v == Verdict::Admitted) return false;
   const bool total = v == Verdict::TotalExceeded;
-  counters().get(total ? "ws_limit_total_rejected" : "ws_limit_per_ip_rejected").inc();
+  (total ? SIPWS_COUNTER("ws_limit_total_rejected") : SIPWS_COUNTER("ws_limit_per_ip_rejected")).inc();
   c.set_status(total ? code::service_unavailable : code::too_many_requests);
   c.append_header("Retry-After", kRetryAfterSeconds);
   c.set_body(total ? "too many connections\n" : "too many connections from your address\n");
@@ -129,7 +129,7 @@ bool refuse_if_bad_version(Con& c, const Endpoint& peer) {
                 "sipws WebSocket servers must use VersionCheckedRequest");
   const VersionCheckedRequest& req = c.get_request();
   if (!req.bad_version()) return false;
-  counters().get("ws_bad_version").inc();
+  SIPWS_COUNTER("ws_bad_version").inc();
   c.set_status(websocketpp::http::status_code::upgrade_required);
   c.replace_header("Sec-WebSocket-Version", std::to_string(kWebSocketVersion));
   c.replace_header("Upgrade", "websocket");
@@ -157,7 +157,7 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
   if (!stopped_ && refuse_if_over_limit(c, peer)) return false;
   const auto& offered = c.get_requested_subprotocols();
   if (stopped_ || std::find(offered.begin(), offered.end(), kSipSubprotocol) == offered.end()) {
-    counters().get("ws_handshake_rejected").inc();
+    SIPWS_COUNTER("ws_handshake_rejected").inc();
     c.set_status(stopped_ ? wsp::http::status_code::service_unavailable
                           : wsp::http::status_code::bad_request);
     c.set_body(stopped_ ? "shutting down\n" : "Sec-WebSocket-Protocol: sip required\n");
@@ -166,7 +166,7 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
   }
   const std::string origin = c.get_request_header("Origin");
   if (!gate.origins.allows(origin)) {
-    counters().get("ws_origin_rejected").inc();
+    SIPWS_COUNTER("ws_origin_rejected").inc();
     c.set_status(wsp::http::status_code::forbidden);
     c.set_body("Origin not allowed\n");
     spdlog::info("ws handshake refused from {}: Origin '{}' not allowed", peer.to_string(), origin);
@@ -181,7 +181,7 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
     req.authorization = c.get_request_header("Authorization");
     const HandshakeVerdict v = cfg_.handshake_auth(req);
     if (v.status != 0) {
-      counters().get("ws_auth_rejected").inc();
+      SIPWS_COUNTER("ws_auth_rejected").inc();
       const int status = v.status >= 400 && v.status <= 599 ? v.status : 403;
       c.set_status(static_cast<wsp::http::status_code::value>(status));
       for (const auto& [name, value] : v.headers) c.append_header(name, value);
@@ -199,7 +199,7 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
 /// message is counted (ws_empty_messages) and dropped.
 inline void hand_off_message(std::string&& payload, const Source& src, const DeliverFn& deliver) {
   if (payload.empty()) {
-    counters().get("ws_empty_messages").inc();
+    SIPWS_COUNTER("ws_empty_messages").inc();
     return;
   }
   if (deliver) deliver(std::make_shared<const std::string>(std::move(payload)), src);

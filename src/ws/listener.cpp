@@ -95,7 +95,7 @@ class WsFlow final : public transport::Flow, public std::enable_shared_from_this
                                                           : wsp::frame::opcode::binary;
     const auto ec = con_->send(bytes->data(), bytes->size(), op);
     if (ec) {
-      counters().get("ws_send_errors").inc();
+      SIPWS_COUNTER("ws_send_errors").inc();
       spdlog::debug("ws flow {} send failed: {}", id_, ec.message());
       return false;
     }
@@ -135,7 +135,7 @@ class WsFlow final : public transport::Flow, public std::enable_shared_from_this
     first_message_timer_.async_wait([weak](const boost::system::error_code& ec) {
       auto self = weak.lock();
       if (ec || !self || self->got_message_ || self->closing_) return;
-      counters().get("ws_first_message_timeouts").inc();
+      SIPWS_COUNTER("ws_first_message_timeouts").inc();
       spdlog::info("{} flow {} sent no SIP message in time (peer {}): closing with 1008",
                    via_token(self->protocol_), self->id_, self->peer_.to_string());
       self->close_with(wsp::close::status::policy_violation, "no SIP message");
@@ -152,7 +152,7 @@ class WsFlow final : public transport::Flow, public std::enable_shared_from_this
     }
     if (closing_) return false;
     if (!rate_.take(now)) {
-      counters().get("ws_rate_limited").inc();
+      SIPWS_COUNTER("ws_rate_limited").inc();
       spdlog::info("{} flow {} over ws_max_message_rate (peer {}): closing with 1008",
                    via_token(protocol_), id_, peer_.to_string());
       close_with(wsp::close::status::policy_violation, "message rate exceeded");
@@ -310,13 +310,16 @@ class ServerImpl final : public ListenerImpl {
     boost::system::error_code ec;
     const auto remote = c->get_raw_socket().remote_endpoint(ec);
     if (ec) return;  // already gone: websocketpp fails it on the first read
+    // One WebSocket frame is one SIP message: no Nagle delay for the second of two (100 Trying
+    // then 180/200) until the browser's delayed ACK.
+    c->get_raw_socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
     detail::admit_connection(*c, cfg_.limiter.get(), to_endpoint(remote));
     auto timer = std::make_unique<boost::asio::steady_timer>(io_, cfg_.handshake_timeout);
     std::weak_ptr<typename Server::connection_type> weak = c;
     timer->async_wait([weak](const boost::system::error_code& tec) {
       auto c = weak.lock();
       if (tec || !c || c->get_state() != wsp::session::state::connecting) return;
-      counters().get("ws_handshake_timeouts").inc();
+      SIPWS_COUNTER("ws_handshake_timeouts").inc();
       spdlog::info("ws connection from {}: no complete upgrade within ws_handshake_timeout",
                    remote_of(*c));
       c->terminate(wsp::error::make_error_code(wsp::error::open_handshake_timeout));
@@ -347,7 +350,7 @@ class ServerImpl final : public ListenerImpl {
     const Endpoint peer = to_endpoint(c->get_raw_socket().remote_endpoint(ec));
     const Endpoint local = ec ? local_ : to_endpoint(c->get_raw_socket().local_endpoint(ec));
     if (ec) {
-      counters().get("ws_open_errors").inc();
+      SIPWS_COUNTER("ws_open_errors").inc();
       c->terminate(ec);
       return;
     }
@@ -361,7 +364,7 @@ class ServerImpl final : public ListenerImpl {
     flows_.add(f);
     f->arm_first_message_deadline(cfg_.first_message_timeout);
     bind_pending_identity(hdl, f->id());
-    counters().get("ws_connections_opened").inc();
+    SIPWS_COUNTER("ws_connections_opened").inc();
     spdlog::info("{} flow {} open from {}", via_token(protocol()), f->id(), peer.to_string());
   }
 
@@ -370,13 +373,13 @@ class ServerImpl final : public ListenerImpl {
     if (c) {
       switch (c->get_local_close_code()) {
         case wsp::close::status::message_too_big:
-          counters().get("ws_oversized_messages").inc();
+          SIPWS_COUNTER("ws_oversized_messages").inc();
           break;
         case wsp::close::status::invalid_payload:
-          counters().get("ws_invalid_utf8").inc();
+          SIPWS_COUNTER("ws_invalid_utf8").inc();
           break;
         case wsp::close::status::protocol_error:
-          counters().get("ws_protocol_errors").inc();
+          SIPWS_COUNTER("ws_protocol_errors").inc();
           break;
         default:
           break;
@@ -384,7 +387,7 @@ class ServerImpl final : public ListenerImpl {
       // No close frame from the peer and sipws did not start closing: the peer vanished.
       auto f = flow(hdl);
       if (f && !f->closing() && c->get_remote_close_code() == wsp::close::status::abnormal_close) {
-        counters().get("ws_flows_dead").inc();
+        SIPWS_COUNTER("ws_flows_dead").inc();
       }
     }
     forget(hdl, c ? static_cast<int>(c->get_remote_close_code()) : -1);
@@ -433,8 +436,8 @@ class ServerImpl final : public ListenerImpl {
       f->clear_ping();
       return;
     }
-    counters().get("ws_keepalive_timeouts").inc();
-    counters().get("ws_flows_dead").inc();
+    SIPWS_COUNTER("ws_keepalive_timeouts").inc();
+    SIPWS_COUNTER("ws_flows_dead").inc();
     spdlog::info("{} flow {} keep-alive timeout (peer {})", via_token(protocol()), f->id(),
                  f->peer().to_string());
     f->terminate();
@@ -525,7 +528,7 @@ class ServerImpl final : public ListenerImpl {
       return;
     }
     const FileResponse r = serve_static_file(cfg_.www_root, c->get_resource());
-    if (r.status != 200) counters().get("ws_http_errors").inc();
+    if (r.status != 200) SIPWS_COUNTER("ws_http_errors").inc();
     c->set_status(static_cast<wsp::http::status_code::value>(r.status));
     c->replace_header("Content-Type", r.content_type);
     c->set_body(r.body);
@@ -557,7 +560,7 @@ class ServerImpl final : public ListenerImpl {
     const auto conns = conns_;
     for (const auto& [hdl, f] : conns) {
       if (f->idle_for(cfg_.ping_interval, now)) {
-        counters().get("ws_keepalive_pings").inc();
+        SIPWS_COUNTER("ws_keepalive_pings").inc();
         f->send_ping();
       }
     }

@@ -29,19 +29,19 @@ constexpr Millis kNow{0};
 
 /// The layer's counters (names as exported on /metrics).
 struct Stats {
-  Counter& absorbed = counters().get("sip_txn_retransmissions_absorbed");
-  Counter& retransmitted = counters().get("sip_txn_retransmissions_sent");
-  Counter& timeouts = counters().get("sip_txn_timeouts");
-  Counter& cancel_200 = counters().get("sip_txn_cancel_200");
-  Counter& cancel_481 = counters().get("sip_txn_cancel_481");
-  Counter& send_failures = counters().get("sip_txn_send_failures");
-  Counter& stray_responses = counters().get("sip_txn_stray_responses");
-  Counter& stray_acks = counters().get("sip_txn_acks_to_tu");
-  Counter& acks_absorbed = counters().get("sip_txn_acks_absorbed");
-  Counter& respond_ignored = counters().get("sip_txn_respond_ignored");
-  Counter& duplicate_branch = counters().get("sip_txn_duplicate_branch");
-  Counter& server_created = counters().get("sip_txn_server_created");
-  Counter& client_created = counters().get("sip_txn_client_created");
+  Counter& absorbed = SIPWS_COUNTER("sip_txn_retransmissions_absorbed");
+  Counter& retransmitted = SIPWS_COUNTER("sip_txn_retransmissions_sent");
+  Counter& timeouts = SIPWS_COUNTER("sip_txn_timeouts");
+  Counter& cancel_200 = SIPWS_COUNTER("sip_txn_cancel_200");
+  Counter& cancel_481 = SIPWS_COUNTER("sip_txn_cancel_481");
+  Counter& send_failures = SIPWS_COUNTER("sip_txn_send_failures");
+  Counter& stray_responses = SIPWS_COUNTER("sip_txn_stray_responses");
+  Counter& stray_acks = SIPWS_COUNTER("sip_txn_acks_to_tu");
+  Counter& acks_absorbed = SIPWS_COUNTER("sip_txn_acks_absorbed");
+  Counter& respond_ignored = SIPWS_COUNTER("sip_txn_respond_ignored");
+  Counter& duplicate_branch = SIPWS_COUNTER("sip_txn_duplicate_branch");
+  Counter& server_created = SIPWS_COUNTER("sip_txn_server_created");
+  Counter& client_created = SIPWS_COUNTER("sip_txn_client_created");
 };
 
 Stats& stats() {

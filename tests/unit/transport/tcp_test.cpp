@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 
+#include "socket_probe.hpp"
 #include "test_util.hpp"
 #include "transport/transport_layer.hpp"
 
@@ -165,6 +166,30 @@ TEST_F(TcpTest, ReplyOverTheFlowThenPeerCloseRemovesIt) {
   EXPECT_EQ(closed[0], std::make_pair(id, Protocol::Tcp));
   EXPECT_EQ(tl->flows().find(id), nullptr);
   EXPECT_EQ(tl->flows().size(), 0u);
+}
+
+TEST_F(TcpTest, AcceptedAndDialledConnectionsSetTcpNoDelay) {
+  // Nagle's algorithm would hold the second of two back-to-back messages (100 Trying, 180)
+  // until the peer's delayed ACK (~40 ms).
+  TcpPeer peer(io);
+  peer.connect(lp.local);
+  peer.write(test::options_request("nodelay"));
+  ASSERT_TRUE(run_until(io, [&] { return handler.got.size() == 1; }));
+  EXPECT_EQ(sipws::test::tcp_no_delay(lp.local, to_ep(peer.socket.local_endpoint())), true);
+  EXPECT_EQ(sipws::test::tcp_no_delay(to_ep(peer.socket.local_endpoint()), lp.local), false);
+
+  tcp::acceptor server(io, tcp::endpoint(kLoopback, 0));
+  const Endpoint server_ep = to_ep(server.local_endpoint());
+  TcpPeer remote(io);
+  bool accepted = false;
+  server.async_accept(remote.socket, [&](const boost::system::error_code& ec) { accepted = !ec; });
+  ASSERT_TRUE(tl->send(Destination{Protocol::Tcp, server_ep, kNoFlow, {}},
+                       shared(test::options_request("out"))));
+  ASSERT_TRUE(run_until(io, [&] { return accepted; }));
+  auto flow = tl->flows().find_by_peer(Protocol::Tcp, server_ep);
+  ASSERT_NE(flow, nullptr);
+  ASSERT_TRUE(run_until(io, [&] { return flow->local().port != 0; }));
+  EXPECT_EQ(sipws::test::tcp_no_delay(flow->local(), server_ep), true);
 }
 
 TEST_F(TcpTest, OutgoingSendConnectsAndReusesTheFlow) {

@@ -16,6 +16,7 @@
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
+#include "../transport/socket_probe.hpp"
 #include "common/counters.hpp"
 #include "transport/flow.hpp"
 #include "transport/tls.hpp"
@@ -242,6 +243,19 @@ TEST_F(WsClientTest, ConnectsOffersSipAndCarriesMessagesBothWays) {
   EXPECT_EQ(client_rx_[0].second.flow, cf->id());
   EXPECT_EQ(client_rx_[0].second.peer, listener_->local_endpoint());
   EXPECT_TRUE(failures_.empty());
+}
+
+TEST_F(WsClientTest, BothEndsSetTcpNoDelay) {
+  // Nagle's algorithm would hold the second of two back-to-back messages (100 Trying, 180)
+  // until the peer's delayed ACK (~40 ms): the listener's and the client's sockets turn it off.
+  start_server();
+  start_connector();
+  ASSERT_TRUE(connector_->send(server_dest(), msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 1; }));
+  ASSERT_EQ(client_flows_.size(), 1u);
+  const Endpoint client_end = client_flows_.all().front()->local();
+  EXPECT_EQ(sipws::test::tcp_no_delay(listener_->local_endpoint(), client_end), true);
+  EXPECT_EQ(sipws::test::tcp_no_delay(client_end, listener_->local_endpoint()), true);
 }
 
 TEST_F(WsClientTest, ReusesOneConnectionForEverySendToThatPeer) {
