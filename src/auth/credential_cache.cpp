@@ -6,12 +6,28 @@
 namespace sipws::auth {
 
 CredentialCache::CredentialCache(store::AsyncStore& store, TimerService& timers, Config cfg)
-    : store_(store), timers_(timers), cfg_(cfg), self_(std::make_shared<CredentialCache*>(this)) {}
+    : store_(store),
+      timers_(timers),
+      cfg_(cfg),
+      generation_(store.generation()),
+      self_(std::make_shared<CredentialCache*>(this)) {}
 
 CredentialCache::~CredentialCache() { self_.reset(); }
 
+void CredentialCache::check_generation() {
+  const std::uint64_t g = store_.generation();
+  if (g == generation_) return;
+  generation_ = g;
+  // Fetches in flight may have read the old row: their answer goes to their waiters but is
+  // not kept (see start_fetch).
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    it = it->second.fetching ? std::next(it) : entries_.erase(it);
+  }
+}
+
 CredentialCache::Result CredentialCache::lookup(const std::string& user,
                                                 const std::string& domain) {
+  check_generation();
   const TimePoint now = timers_.now();
   const std::string key = user + "@" + domain;
   auto it = entries_.find(key);
@@ -23,7 +39,35 @@ CredentialCache::Result CredentialCache::lookup(const std::string& user,
       return {State::NotFound, nullptr};
     }
   }
+  return start_fetch(user, domain, key, now);
+}
+
+bool CredentialCache::get(const std::string& user, const std::string& domain, Done done,
+                          bool* busy) {
+  if (busy != nullptr) *busy = false;
+  const Result r = lookup(user, domain);
+  switch (r.state) {
+    case State::Found:
+      done(r.subscriber);
+      return true;
+    case State::NotFound:
+      done(nullptr);
+      return true;
+    case State::Busy:
+      if (busy != nullptr) *busy = true;
+      return false;
+    case State::Fetching:
+      break;
+  }
+  entries_.at(user + "@" + domain).waiters.push_back(std::move(done));
+  return false;
+}
+
+CredentialCache::Result CredentialCache::start_fetch(const std::string& user,
+                                                     const std::string& domain,
+                                                     const std::string& key, TimePoint now) {
   if (in_flight_ >= cfg_.max_in_flight) return {State::Busy, nullptr};
+  auto it = entries_.find(key);
   if (it == entries_.end()) {
     if (entries_.size() >= cfg_.max_entries) prune(now);
     it = entries_.try_emplace(key).first;
@@ -31,6 +75,7 @@ CredentialCache::Result CredentialCache::lookup(const std::string& user,
   Entry& e = it->second;
   e.fetching = true;
   e.subscriber.reset();
+  e.generation = generation_;
   ++fetches_;
   ++in_flight_;
   std::weak_ptr<CredentialCache*> weak = self_;
@@ -42,9 +87,18 @@ CredentialCache::Result CredentialCache::lookup(const std::string& user,
     auto found = c.entries_.find(key);
     if (found == c.entries_.end()) return;  // pruned meanwhile
     Entry& entry = found->second;
+    auto waiters = std::move(entry.waiters);
+    entry.waiters.clear();
     entry.fetching = false;
-    entry.expires = c.timers_.now() + (sub ? c.cfg_.ttl : c.cfg_.negative_ttl);
     entry.subscriber = std::move(sub);
+    // An answer read before a change of the store is given to its waiters, never kept.
+    const bool current = entry.generation == c.store_.generation();
+    entry.expires = current
+                        ? c.timers_.now() + (entry.subscriber ? c.cfg_.ttl : c.cfg_.negative_ttl)
+                        : c.timers_.now();
+    // A copy: a waiter may call back into the cache and change the table.
+    const std::optional<store::Subscriber> answer = entry.subscriber;
+    for (auto& w : waiters) w(answer ? &*answer : nullptr);
   });
   return {State::Fetching, nullptr};
 }

@@ -5,10 +5,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/timer.hpp"
 #include "store/store.hpp"
@@ -16,7 +18,9 @@
 namespace sipws::auth {
 
 /// user@domain -> Subscriber (or "no such subscriber"), each entry kept `ttl` after it was
-/// fetched. Thread: core io thread (the AsyncStore must post its callbacks there).
+/// fetched, or until the store's generation() moves (a change by the CLI or another node, seen
+/// within the AsyncStore's poll interval). Thread: core io thread (the AsyncStore must post its
+/// callbacks there).
 class CredentialCache {
  public:
   struct Config {
@@ -45,8 +49,18 @@ class CredentialCache {
 
   /// The cached answer for (user, domain); on a miss or an expired entry, starts one fetch
   /// (never two at once for the same key) and returns Fetching, or Busy when too many fetches
-  /// already run.
+  /// already run. Every entry is dropped when the store's generation() moved (a subscriber was
+  /// changed by the CLI or another node).
   Result lookup(const std::string& user, const std::string& domain);
+
+  /// Called with the subscriber, or null when there is none (or the store failed).
+  using Done = std::function<void(const store::Subscriber*)>;
+  /// Like lookup(), for callers that can wait (the digest-auth processor): a cached answer
+  /// calls `done` at once and returns true; otherwise `done` runs when the fetch (started now
+  /// or earlier) answers, on the thread the AsyncStore posts to, and this returns false. Busy
+  /// also returns false without calling `done` ever: the caller answers 503.
+  /// @returns whether `done` already ran; `busy` (if given) is set on Busy.
+  bool get(const std::string& user, const std::string& domain, Done done, bool* busy = nullptr);
   /// Number of entries (fetching ones included).
   std::size_t size() const { return entries_.size(); }
   /// Number of store fetches started so far.
@@ -57,8 +71,15 @@ class CredentialCache {
     bool fetching = true;
     std::optional<store::Subscriber> subscriber;
     TimePoint expires{};
+    std::uint64_t generation = 0;  ///< the store's generation when the fetch started
+    std::vector<Done> waiters;     ///< get() callers waiting for the fetch
   };
   void prune(TimePoint now);
+  /// Drops every answered entry when the store's generation moved since the last call.
+  void check_generation();
+  /// The entry for `key` after a fetch was started for it, or Busy.
+  Result start_fetch(const std::string& user, const std::string& domain, const std::string& key,
+                     TimePoint now);
 
   store::AsyncStore& store_;
   TimerService& timers_;
@@ -66,6 +87,7 @@ class CredentialCache {
   std::unordered_map<std::string, Entry> entries_;
   std::uint64_t fetches_ = 0;
   std::size_t in_flight_ = 0;
+  std::uint64_t generation_ = 0;
   /// Store callbacks hold a weak_ptr: they are no-ops once the cache is gone.
   std::shared_ptr<CredentialCache*> self_;
 };

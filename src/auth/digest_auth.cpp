@@ -50,7 +50,8 @@ DigestAuthProcessor::DigestAuthProcessor(const proxy::Domains& domains, store::A
       forbidden_(SIPWS_COUNTER("auth_forbidden")),
       bad_credentials_(SIPWS_COUNTER("auth_bad_credentials")),
       replays_(SIPWS_COUNTER("auth_replays")),
-      nonce_counts_(cfg.nonce_lifetime_s) {}
+      nonce_counts_(cfg.nonce_lifetime_s),
+      cache_(store, timers, cfg.cache) {}
 
 DigestAuthProcessor::DigestAuthProcessor(const proxy::Domains& domains, store::AsyncStore& store,
                                          TimerService& timers, DigestAuthConfig cfg,
@@ -183,19 +184,32 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
     return Action::Respond;
   }
   const std::string lookup_user = p.user;
-  // The proxy core keeps ctx alive while the transaction waits for this pause (see the
-  // limitation noted in the report: a transaction destroyed while paused).
-  store_.find_subscriber(lookup_user, realm,
-                         [this, &ctx, p = std::move(p),
-                          resume = std::move(resume)](std::optional<store::Subscriber> sub) {
-                           finish(ctx, p, sub);
-                           resume(ctx.response() ? Action::Respond : Action::Continue);
-                         });
-  return Action::Pause;
+  // A cached HA1 is checked now; otherwise the check runs when the store answers (the proxy
+  // core keeps ctx alive while the transaction waits for this pause).
+  auto in_process = std::make_shared<bool>(true);
+  bool busy = false;
+  const bool ran = cache_.get(
+      lookup_user, realm,
+      [this, &ctx, in_process, p = std::move(p),
+       resume = std::move(resume)](const store::Subscriber* sub) mutable {
+        finish(ctx, p, sub);
+        if (*in_process) return;  // answered from the cache: process() returns the verdict
+        resume(ctx.response() ? Action::Respond : Action::Continue);
+      },
+      &busy);
+  *in_process = false;
+  if (busy) {
+    // A flood of distinct user names: the store is not asked more than max_in_flight at once.
+    ctx.respond(503, "Service Unavailable - Credential Lookups Busy");
+    ctx.response()->append("Retry-After", "1");
+    return Action::Respond;
+  }
+  if (!ran) return Action::Pause;
+  return ctx.response() ? Action::Respond : Action::Continue;
 }
 
 void DigestAuthProcessor::finish(RequestContext& ctx, const Pending& p,
-                                 const std::optional<store::Subscriber>& sub) {
+                                 const store::Subscriber* sub) {
   bool ok = false;
   if (sub) {
     const std::string& ha1_hex =

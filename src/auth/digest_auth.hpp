@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "auth/auth_guard.hpp"
+#include "auth/credential_cache.hpp"
 #include "auth/digest.hpp"
 #include "auth/nonce.hpp"
 #include "common/counters.hpp"
@@ -26,6 +27,12 @@ struct DigestAuthConfig {
   /// challenge is the one order every client here answers. SHA-256 credentials are always
   /// accepted.
   bool offer_sha256 = false;
+  /// The subscribers' HA1s kept in memory (RFC 7616 s.3.4.2: HA1 is what the check needs), so
+  /// that a REGISTER with credentials costs no store round trip once its user was seen. Dropped
+  /// when the store changes (AsyncStore::generation(): the CLI or another node), else after
+  /// `ttl`. `max_entries` bounds memory (about 300 bytes each); `max_in_flight` bounds the
+  /// store reads a flood of unknown user names can start (beyond it: 503).
+  CredentialCache::Config cache{Millis(300000), Millis(10000), 100000, 1024};
 };
 
 /// Request processor "digest-auth". Policy:
@@ -42,7 +49,9 @@ struct DigestAuthConfig {
 ///    Missing username/nonce/uri/response, or qop=auth without nc/cnonce => 400. Stale nonce
 ///    => new challenge with stale=true. Bad nonce, unsupported algorithm or qop, unknown user,
 ///    wrong response => new challenge (counted as auth_failures).
-///  - The subscriber is fetched with AsyncStore (Action::Pause; resumed on the core thread).
+///  - The subscriber comes from the CredentialCache (DigestAuthConfig::cache): a cached HA1 is
+///    checked at once; a miss is fetched with AsyncStore (Action::Pause; resumed on the core
+///    thread), and too many fetches in flight answer 503 Retry-After: 1.
 ///    On success: ctx.set_identity("user@realm") and the credentials header for our realm is
 ///    removed from ctx.request() (s.22.3); other realms' credentials are forwarded.
 ///  - A request whose ctx.identity() already equals the expected user@realm (e.g. proven by
@@ -74,8 +83,8 @@ class DigestAuthProcessor final : public proxy::RequestProcessor {
   struct Pending;
   /// Sets a 401/407 challenge on ctx (MD5, then SHA-256 if offered).
   void challenge(proxy::RequestContext& ctx, bool proxy, const std::string& realm, bool stale);
-  void finish(proxy::RequestContext& ctx, const Pending& p,
-              const std::optional<store::Subscriber>& sub);
+  /// Checks the credentials in `p` against `sub` (null: no such subscriber).
+  void finish(proxy::RequestContext& ctx, const Pending& p, const store::Subscriber* sub);
 
   const proxy::Domains& domains_;
   store::AsyncStore& store_;
@@ -91,6 +100,7 @@ class DigestAuthProcessor final : public proxy::RequestProcessor {
   Counter& replays_;
 
   NonceCounts nonce_counts_;  ///< qop=auth nonce-counts (replay detection)
+  CredentialCache cache_;
   AuthGuard* guard_ = nullptr;
 };
 

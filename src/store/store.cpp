@@ -19,6 +19,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -85,6 +87,12 @@ class SqliteStore final : public Store {
               "VALUES(:u, :d, :m, :s)",
           soci::use(s.user), soci::use(s.domain), soci::use(s.ha1_md5), soci::use(s.ha1_sha256);
     });
+  }
+
+  std::uint64_t data_version() override {
+    long long v = 0;
+    run("data_version", [&] { sql_ << "PRAGMA data_version", soci::into(v); });
+    return static_cast<std::uint64_t>(v);
   }
 
   bool delete_subscriber(const std::string& user, const std::string& domain) override {
@@ -476,6 +484,10 @@ struct AsyncStore::Impl {
   std::deque<std::function<void()>> queue;
   std::size_t pending = 0;  // queued + running
   bool stop = false;
+  std::chrono::milliseconds poll_interval{0};
+  std::chrono::steady_clock::time_point next_poll{};  // worker thread only
+  std::atomic<std::uint64_t> generation{0};
+  std::uint64_t data_version = 0;  // worker thread only
   Counter& write_errors = SIPWS_COUNTER("store_write_errors");
   Counter& read_errors = SIPWS_COUNTER("store_read_errors");
   std::thread worker;
@@ -494,7 +506,19 @@ struct AsyncStore::Impl {
       std::function<void()> op;
       {
         std::unique_lock lock(mu);
-        cv_work.wait(lock, [&] { return stop || !queue.empty(); });
+        auto ready = [&] { return stop || !queue.empty(); };
+        if (poll_interval.count() > 0) {
+          // Also between queued operations: a worker that is never idle still polls.
+          if (!cv_work.wait_until(lock, next_poll, ready) ||
+              std::chrono::steady_clock::now() >= next_poll) {
+            lock.unlock();
+            poll();
+            next_poll = std::chrono::steady_clock::now() + poll_interval;
+            continue;
+          }
+        } else {
+          cv_work.wait(lock, ready);
+        }
         if (queue.empty()) return;  // stop requested and drained
         op = std::move(queue.front());
         queue.pop_front();
@@ -505,6 +529,22 @@ struct AsyncStore::Impl {
         --pending;
       }
       cv_idle.notify_all();
+    }
+  }
+
+  /// Asks the store whether another connection changed it; bumps the generation if so.
+  /// Worker thread. (Polled when idle: a busy worker serves queries, whose answers are at
+  /// most one poll interval older than the database anyway.)
+  void poll() {
+    try {
+      const std::uint64_t v = store->data_version();
+      if (v != data_version) {
+        data_version = v;
+        generation.fetch_add(1, std::memory_order_release);
+      }
+    } catch (const std::exception& e) {
+      read_errors.inc();
+      spdlog::error("store: data_version failed: {}", e.what());
     }
   }
 
@@ -538,9 +578,19 @@ struct AsyncStore::Impl {
   }
 };
 
-AsyncStore::AsyncStore(std::unique_ptr<Store> store, Post post) : impl_(std::make_unique<Impl>()) {
+AsyncStore::AsyncStore(std::unique_ptr<Store> store, Post post, Options opts)
+    : impl_(std::make_unique<Impl>()) {
   impl_->store = std::move(store);
   impl_->post = std::move(post);
+  impl_->poll_interval = opts.poll_interval;
+  impl_->next_poll = std::chrono::steady_clock::now() + opts.poll_interval;
+  if (opts.poll_interval.count() > 0) {
+    try {
+      impl_->data_version = impl_->store->data_version();
+    } catch (const std::exception& e) {
+      spdlog::error("store: data_version failed: {}", e.what());
+    }
+  }
   impl_->worker = std::thread([impl = impl_.get()] { impl->run(); });
 }
 
@@ -598,6 +648,12 @@ void AsyncStore::delete_binding(std::string aor, std::string contact) {
 }
 
 Store& AsyncStore::sync() { return *impl_->store; }
+
+std::uint64_t AsyncStore::generation() const {
+  return impl_->generation.load(std::memory_order_acquire);
+}
+
+void AsyncStore::invalidate() { impl_->generation.fetch_add(1, std::memory_order_release); }
 
 void AsyncStore::flush() {
   std::unique_lock lock(impl_->mu);

@@ -3,6 +3,7 @@
 // embedded default; the URI scheme picks the backend. The daemon keeps hot data in memory and
 // uses AsyncStore so that no I/O thread ever waits on the database.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -132,6 +133,12 @@ class Store {
 
   /// Subscriber flag, groups and forwarding rules of "user@domain" in one call.
   virtual UserServices user_services(const std::string& user, const std::string& domain) = 0;
+
+  /// A number that changes when another connection (another process: the CLI, another node)
+  /// committed a change to the database since the previous call (SQLite's
+  /// `PRAGMA data_version`). Caches compare it to know when to drop what they hold.
+  /// @throws StoreError.
+  virtual std::uint64_t data_version() = 0;
 };
 
 /// Runs Store calls on one worker thread; results are handed to `post` (which the daemon binds
@@ -141,7 +148,14 @@ class Store {
 class AsyncStore {
  public:
   using Post = std::function<void(std::function<void()>)>;
-  AsyncStore(std::unique_ptr<Store> store, Post post);
+  struct Options {
+    /// How often the idle worker asks the store whether another process changed it
+    /// (Store::data_version); a change bumps generation(). 0 = never.
+    std::chrono::milliseconds poll_interval{1000};
+  };
+  AsyncStore(std::unique_ptr<Store> store, Post post, Options opts);
+  AsyncStore(std::unique_ptr<Store> store, Post post)
+      : AsyncStore(std::move(store), std::move(post), Options{}) {}
   ~AsyncStore();  ///< drains queued writes, then joins the worker
 
   void find_subscriber(std::string user, std::string domain,
@@ -159,6 +173,15 @@ class AsyncStore {
   Store& sync();
   /// Blocks until every queued operation has run (tests, shutdown).
   void flush();
+
+  /// Bumped (by one or more) whenever the stored subscribers, groups, forwarding rules or
+  /// aliases may have changed: another process committed to the store (seen within
+  /// Options::poll_interval), or invalidate() was called. Caches of store data (e.g.
+  /// auth::CredentialCache) drop their entries when it moves. Thread: any.
+  std::uint64_t generation() const;
+  /// Bumps generation(): call after changing subscriber data through this process's own
+  /// connection. Thread: any.
+  void invalidate();
 
  private:
   struct Impl;

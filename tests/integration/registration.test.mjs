@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { daemonIn, sippIn, uaIn } from './lib/fixtures.mjs';
 import { JsSIP, parseSip, waitMessage } from './lib/jssip.mjs';
 import { freePort } from './lib/ports.mjs';
+import { SipClient, endpointIn } from './lib/rawsip.mjs';
 import { withScope } from './lib/scope.mjs';
 import { waitEvent } from './lib/wait.mjs';
 
@@ -108,4 +109,29 @@ test('(a) JsSIP with a wrong password gets registrationFailed (Authentication Er
     );
     // JsSIP did answer the first challenge: at least two REGISTERs went out.
     assert.ok(ua.socket.sent.filter((m) => m.startsWith('REGISTER ')).length >= 2);
+  }));
+
+test('(a) a password changed with the CLI applies to the next REGISTER while the daemon runs', (t) =>
+  withScope(t, async (s) => {
+    // The daemon keeps HA1s in memory; the CLI's change (another process) must still win
+    // within the store's poll interval (1 s), and the old password must stop working.
+    const d = await daemonIn(s);
+    await d.addUser('carol@localhost', 'old-secret');
+    const ep = await endpointIn(s, 'carol');
+    const client = (password) => new SipClient(ep, {
+      server: { host: '127.0.0.1', port: d.ports.udp }, user: 'carol', password,
+    });
+    assert.equal((await client('old-secret').register()).final.status, 200);
+    assert.equal((await client('old-secret').register()).final.status, 200); // from memory
+
+    await d.addUser('carol@localhost', 'n3w-secret');
+    // Bounded: each round is a real REGISTER; the change is seen within about a second. Few
+    // rounds, so that the failures stay under auth_max_failures (a ban would answer 403).
+    let status = 0;
+    for (let i = 0; i < 20 && status !== 200; i++) {
+      status = (await client('n3w-secret').register()).final.status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.equal(status, 200, 'the new password was not accepted within 6 s');
+    assert.equal((await client('old-secret').register()).final.status, 401);
   }));

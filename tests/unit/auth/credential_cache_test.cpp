@@ -46,6 +46,47 @@ TEST_F(CredentialCacheTest, MissFetchesOnceThenAnswersUntilTheTtl) {
   EXPECT_EQ(cache.fetches(), 2u);
 }
 
+TEST_F(CredentialCacheTest, GetAnswersFromMemoryOrWhenTheOneFetchEnds) {
+  CredentialCache cache(store_, timers_, {Millis(60000), Millis(10000), 100, 8});
+  std::vector<std::string> got;
+  auto record = [&](const store::Subscriber* s) { got.push_back(s ? s->user : "none"); };
+  EXPECT_FALSE(cache.get("alice", "example.com", record));
+  EXPECT_FALSE(cache.get("alice", "example.com", record));  // waits for the same fetch
+  EXPECT_FALSE(cache.get("nobody", "example.com", record));
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(cache.fetches(), 2u);
+  settle();
+  EXPECT_EQ(got, (std::vector<std::string>{"alice", "alice", "none"}));
+  got.clear();
+  EXPECT_TRUE(cache.get("alice", "example.com", record));
+  EXPECT_TRUE(cache.get("nobody", "example.com", record));
+  EXPECT_EQ(got, (std::vector<std::string>{"alice", "none"}));
+  EXPECT_EQ(cache.fetches(), 2u);
+}
+
+TEST_F(CredentialCacheTest, AStoreChangeDropsEveryEntryAndAnAnswerReadBeforeItIsNotKept) {
+  CredentialCache cache(store_, timers_, {Millis(60000), Millis(10000), 100, 8});
+  cache.lookup("alice", "example.com");
+  settle();
+  ASSERT_EQ(cache.lookup("alice", "example.com").state, State::Found);
+  // Another process changes the password: the generation moves and the entry goes.
+  store::Store::open(dir_.uri())->put_subscriber(make_subscriber("alice", "example.com", "n3w"));
+  store_.invalidate();
+  EXPECT_EQ(cache.lookup("alice", "example.com").state, State::Fetching);
+  settle();
+  auto r = cache.lookup("alice", "example.com");
+  ASSERT_EQ(r.state, State::Found);
+  EXPECT_EQ(r.subscriber->ha1_md5, ha1(DigestAlgorithm::Md5, "alice", "example.com", "n3w"));
+
+  // A fetch that started before a change answers its waiters but is not kept.
+  cache.lookup("carol", "example.com");  // starts a fetch (no such user yet)
+  store_.invalidate();
+  cache.lookup("alice", "example.com");  // sees the change while carol's fetch runs
+  settle();
+  EXPECT_EQ(cache.lookup("carol", "example.com").state, State::Fetching);
+  EXPECT_EQ(cache.fetches(), 5u);
+}
+
 TEST_F(CredentialCacheTest, UnknownUsersAreCachedShorter) {
   CredentialCache cache(store_, timers_, {Millis(60000), Millis(10000), 100, 8});
   cache.lookup("nobody", "example.com");

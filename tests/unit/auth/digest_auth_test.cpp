@@ -279,6 +279,36 @@ TEST_F(DigestAuthTest, RegisterWithGoodMd5CredentialsSetsIdentityAndStripsTheHea
   EXPECT_EQ(counters().get("auth_successes").value(), before + 1);
 }
 
+TEST_F(DigestAuthTest, CachedHa1IsCheckedWithoutAStoreTripUntilTheStoreChanges) {
+  // process() alone, no queue draining: a Pause means the processor waits for the store.
+  auto attempt = [&](const std::string& password, const std::string& nc) {
+    Creds c;
+    c.nonce = fresh_nonce();
+    c.password = password;
+    c.nc = nc;
+    auto ctx = std::make_unique<RequestContext>(
+        make_register("alice", "example.com", {"Authorization: " + credentials(c)}), src_, 1);
+    ctx->set_resume_factory([] { return std::function<void(Action)>([](Action) {}); });
+    const Action a = proc_->process(*ctx);
+    store_.flush();
+    queue_.drain();
+    return std::make_pair(a, ctx->identity());
+  };
+  EXPECT_EQ(attempt("secret", "00000001").first, Action::Pause);  // first use: fetched
+  const auto cached = attempt("secret", "00000001");
+  EXPECT_EQ(cached.first, Action::Continue);  // from memory
+  EXPECT_EQ(cached.second, "alice@example.com");
+  EXPECT_EQ(attempt("wrong", "00000001").first, Action::Respond);  // 401, also from memory
+
+  // The CLI changes the password through its own connection; the store's poll (or an
+  // invalidate() of a writer in this process) moves the generation and the cache drops it.
+  store::Store::open(dir_.uri())->put_subscriber(make_subscriber("alice", "example.com", "n3w"));
+  store_.invalidate();
+  EXPECT_EQ(attempt("n3w", "00000001").first, Action::Pause);       // fetched again
+  EXPECT_EQ(attempt("secret", "00000001").first, Action::Respond);  // the old one is refused
+  EXPECT_EQ(attempt("n3w", "00000001").first, Action::Continue);
+}
+
 TEST_F(DigestAuthTest, Sha256AndNoQopCredentialsAreAccepted) {
   Creds sha;
   sha.alg = DigestAlgorithm::Sha256;

@@ -110,6 +110,7 @@ class FaultyStore final : public Store {
     if (u == "broken") throw StoreError("disk on fire");
     return real_->user_services(u, d);
   }
+  std::uint64_t data_version() override { return real_->data_version(); }
 
  private:
   std::unique_ptr<Store> real_;

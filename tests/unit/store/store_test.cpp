@@ -3,7 +3,10 @@
 #include "store/store.hpp"
 
 #include <gtest/gtest.h>
+
 #include <unistd.h>
+#include <chrono>
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -218,6 +221,33 @@ TEST(AsyncStore, CallbacksArePostedInOrderAndSeePriorWrites) {
   as.delete_binding("alice@example.com", "sip:alice@192.0.2.1");
   as.flush();
   EXPECT_TRUE(as.sync().load_bindings().empty());
+}
+
+TEST(AsyncStore, GenerationMovesWhenAnotherProcessChangesTheStoreNotOnItsOwnBindingWrites) {
+  // The CLI is another connection to the same file: the daemon's caches learn of its changes
+  // through generation(), polled by the idle worker.
+  TempDir dir;
+  TestQueue tq;
+  AsyncStore as(Store::open(dir.uri()), tq.post(), {std::chrono::milliseconds(10)});
+  const auto g0 = as.generation();
+  as.put_binding(binding("alice@example.com", "sip:alice@192.0.2.1"));
+  as.flush();
+  // Bounded wait for several polls: our own write is no change of subscriber data.
+  const auto polls_done = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  while (std::chrono::steady_clock::now() < polls_done) std::this_thread::yield();
+  EXPECT_EQ(as.generation(), g0);
+
+  auto cli = Store::open(dir.uri());
+  cli->put_subscriber(sub("alice", "example.com", "new"));
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (as.generation() == g0 && std::chrono::steady_clock::now() < limit) {
+    std::this_thread::yield();
+  }
+  EXPECT_GT(as.generation(), g0);
+
+  const auto g1 = as.generation();
+  as.invalidate();
+  EXPECT_GT(as.generation(), g1);
 }
 
 TEST(AsyncStore, DestructorDrainsQueuedWrites) {
