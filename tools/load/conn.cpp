@@ -28,10 +28,14 @@ thread_local char t_rbuf[kReadChunk];
 
 const char* proto_name(Proto p) {
   switch (p) {
-    case Proto::Udp: return "udp";
-    case Proto::Tcp: return "tcp";
-    case Proto::Ws: return "ws";
-    case Proto::Wss: return "wss";
+    case Proto::Udp:
+      return "udp";
+    case Proto::Tcp:
+      return "tcp";
+    case Proto::Ws:
+      return "ws";
+    case Proto::Wss:
+      return "wss";
   }
   return "?";
 }
@@ -57,7 +61,8 @@ std::optional<Url> parse_url(std::string_view s, std::string& error) {
     u.proto = Proto::Tcp;
     rest = s.substr(4);
   } else {
-    error = "expected ws://HOST:PORT[/path], wss://HOST:PORT[/path], udp:HOST:PORT or tcp:HOST:PORT";
+    error =
+        "expected ws://HOST:PORT[/path], wss://HOST:PORT[/path], udp:HOST:PORT or tcp:HOST:PORT";
     return std::nullopt;
   }
   if (u.proto == Proto::Ws || u.proto == Proto::Wss) {
@@ -426,7 +431,8 @@ void Conn::read_all() {
     std::size_t used = 0;
     if (in_.empty()) {
       if (!consume(t_rbuf, static_cast<std::size_t>(n), used)) return;
-      if (used < static_cast<std::size_t>(n)) in_.assign(t_rbuf + used, static_cast<std::size_t>(n) - used);
+      if (used < static_cast<std::size_t>(n))
+        in_.assign(t_rbuf + used, static_cast<std::size_t>(n) - used);
     } else {
       in_.append(t_rbuf, static_cast<std::size_t>(n));
       if (!consume(in_.data(), in_.size(), used)) return;
@@ -503,7 +509,8 @@ bool Conn::consume(char* data, std::size_t len, std::size_t& used) {
         flush();
         break;
       }
-      case ws::kPong: break;
+      case ws::kPong:
+        break;
       case ws::kClose: {
         std::string why = "WebSocket close from the peer";
         if (f.payload.size() >= 2) {

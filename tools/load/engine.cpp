@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 namespace sipws::load {
@@ -121,8 +121,8 @@ void Worker::run() {
   } else {
     if (opt_.target.proto == Proto::Udp && !flows_.empty()) {
       std::string err;
-      const in_addr* src = opt_.sources.empty() ? nullptr
-                                                : &opt_.sources[index_ % opt_.sources.size()];
+      const in_addr* src =
+          opt_.sources.empty() ? nullptr : &opt_.sources[index_ % opt_.sources.size()];
       if (!udp_.open(opt_.target, src, err)) {
         note_first_error(err);
         sh_.fatal.store(1);
@@ -243,7 +243,8 @@ void Worker::on_timer(const Timer& t, std::int64_t now) {
         pending_opens_.push_back(t.flow);
       }
       break;
-    case TimerKind::Delayed: break;
+    case TimerKind::Delayed:
+      break;
   }
 }
 
@@ -328,8 +329,8 @@ void Worker::on_open(Conn& c) {
       break;
   }
   std::string tag = "t" + f.tag_salt;
-  f.via_a = std::string("Via: SIP/2.0/") + via_proto + " " + host + ";branch=z9hG4bK" +
-            f.tag_salt + "." + std::to_string(f.conn_gen) + ".";
+  f.via_a = std::string("Via: SIP/2.0/") + via_proto + " " + host + ";branch=z9hG4bK" + f.tag_salt +
+            "." + std::to_string(f.conn_gen) + ".";
   f.via_b = c.proto() == Proto::Udp ? ";rport\r\n" : "\r\n";
   f.contact = "Contact: <sip:" + f.user + "@" + host + ";transport=" + transport_param + ">\r\n";
   f.reg_call_id = "r" + f.tag_salt + "." + std::to_string(f.conn_gen) + "@sipws-load";
@@ -357,8 +358,11 @@ void Worker::on_open(Conn& c) {
       }
       break;
     case Mode::Answer:
-    case Mode::Connect: start_register(f, false); break;
-    case Mode::Respond: break;
+    case Mode::Connect:
+      start_register(f, false);
+      break;
+    case Mode::Respond:
+      break;
   }
 }
 
@@ -374,8 +378,8 @@ void Worker::on_closed(Conn& c, ErrorKind why, bool was_open) {
   if (stopping_) return;
   note_first_error(c.last_error());
   ErrorKind kind = why == ErrorKind::Parse ? why
-                  : was_open                 ? ErrorKind::Closed
-                                             : ErrorKind::Connect;
+                   : was_open              ? ErrorKind::Closed
+                                           : ErrorKind::Connect;
   if (f.phase != Phase::Idle) {
     // The running operation dies with its connection: one error, of the connection's kind.
     end_op(f, false, kind, now);
@@ -463,8 +467,8 @@ void Worker::start_call(Flow& f) {
   append_hex(f.from_tag, f.call_seq);
   f.ruri = opt_.to;
   if (opt_.to.find("{n}") != std::string::npos) {
-    std::uint64_t n = opt_.to_range ? (f.call_seq * opt_.connections + f.index) % opt_.to_range
-                                    : f.index;
+    std::uint64_t n =
+        opt_.to_range ? (f.call_seq * opt_.connections + f.index) % opt_.to_range : f.index;
     replace_all(f.ruri, "{n}", std::to_string(n + opt_.user_base));
   }
   f.invite_cseq = 1;
@@ -583,8 +587,8 @@ void Worker::registration_done(Flow& f, bool ok) {
   }
   ++f.reg_gen;
   // Refresh at half the expiry (re-REGISTER before the binding lapses); retry a failure in 1 s.
-  std::int64_t at = mono_ns() + (ok ? static_cast<std::int64_t>(opt_.expires) * 500 * kMs
-                                    : 1000 * kMs);
+  std::int64_t at =
+      mono_ns() + (ok ? static_cast<std::int64_t>(opt_.expires) * 500 * kMs : 1000 * kMs);
   schedule(at, fi, f.reg_gen, TimerKind::Reregister);
 }
 
@@ -687,11 +691,11 @@ void Worker::respond_to(const SipScan& s, std::string_view contact, std::string&
   auto [p, ec] = std::to_chars(tag, tag + sizeof tag, fnv1a(s.call_id), 16);
   std::string_view to_tag(tag, static_cast<std::size_t>(p - tag));
   bool invite = s.method == "INVITE";
-  append_response(out, s, 200, "OK", to_tag, invite, invite ? contact : std::string_view{},
-                  invite ? std::string_view(
-                               "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
-                               "t=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
-                         : std::string_view{});
+  append_response(
+      out, s, 200, "OK", to_tag, invite, invite ? contact : std::string_view{},
+      invite ? std::string_view("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+                                "t=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+             : std::string_view{});
 }
 
 void Worker::on_request(Conn& c, Flow* f, const SipScan& s) {

@@ -65,11 +65,11 @@ struct Shared {
   std::atomic<bool> stop{false};
   std::atomic<std::int64_t> window_start{0};  ///< measured window, mono ns
   std::atomic<std::int64_t> window_end{std::numeric_limits<std::int64_t>::max()};
-  std::atomic<std::uint64_t> started{0};   ///< operations started (--count gate)
-  std::atomic<std::uint64_t> finished{0};  ///< operations ended, success or error
-  std::atomic<std::uint64_t> setup_done{0};   ///< connect/answer: flows registered or failed
-  std::atomic<std::uint64_t> registered{0};   ///< connect/answer: flows registered once
-  std::atomic<int> fatal{0};                  ///< a worker could not start (listen failed)
+  std::atomic<std::uint64_t> started{0};     ///< operations started (--count gate)
+  std::atomic<std::uint64_t> finished{0};    ///< operations ended, success or error
+  std::atomic<std::uint64_t> setup_done{0};  ///< connect/answer: flows registered or failed
+  std::atomic<std::uint64_t> registered{0};  ///< connect/answer: flows registered once
+  std::atomic<int> fatal{0};                 ///< a worker could not start (listen failed)
 };
 
 class Worker final : public ConnHandler {
@@ -88,8 +88,14 @@ class Worker final : public ConnHandler {
 
  private:
   enum class Phase : std::uint8_t { Idle, Registering, Inviting, Holding, Byeing };
-  enum class TimerKind : std::uint8_t { OpTimeout, ConnectTimeout, Hold, Reregister, Reconnect,
-                                        Delayed };
+  enum class TimerKind : std::uint8_t {
+    OpTimeout,
+    ConnectTimeout,
+    Hold,
+    Reregister,
+    Reconnect,
+    Delayed
+  };
   struct Timer {
     std::int64_t at;
     std::uint32_t flow;
@@ -123,7 +129,7 @@ class Worker final : public ConnHandler {
     std::string reg_mid;   ///< Max-Forwards .. "CSeq: "
     std::string reg_tail;  ///< " REGISTER\r\nContact..Expires..User-Agent\r\n"
     std::string reg_call_id;
-    std::string aor;       ///< "sip:user@domain"
+    std::string aor;  ///< "sip:user@domain"
     std::string sdp;
     std::string tag_salt;
     // the running call
@@ -195,7 +201,7 @@ class Worker final : public ConnHandler {
   std::vector<Delayed> delayed_;
   std::vector<std::uint32_t> delayed_free_;
   std::string msg_;  ///< reused message buffer
-  UdpBatch udp_;          ///< UDP client flows' shared socket
+  UdpBatch udp_;     ///< UDP client flows' shared socket
   bool udp_shared_ = false;
   std::string reg_uri_;  ///< "sip:DOMAIN" (REGISTER Request-URI, digest uri)
   std::string first_error_;

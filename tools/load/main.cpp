@@ -103,11 +103,16 @@ int main(int argc, char** argv) {
   }
 
   o.mode_name = mode;
-  if (mode == "register") o.mode = Mode::Register;
-  else if (mode == "call") o.mode = Mode::Call;
-  else if (mode == "answer") o.mode = Mode::Answer;
-  else if (mode == "connect") o.mode = Mode::Connect;
-  else o.mode = Mode::Respond;
+  if (mode == "register")
+    o.mode = Mode::Register;
+  else if (mode == "call")
+    o.mode = Mode::Call;
+  else if (mode == "answer")
+    o.mode = Mode::Answer;
+  else if (mode == "connect")
+    o.mode = Mode::Connect;
+  else
+    o.mode = Mode::Respond;
 
   std::string err;
   if (o.mode != Mode::Respond) {
@@ -137,8 +142,7 @@ int main(int argc, char** argv) {
     return bad_option("--to " + o.to + ": expected a sip: or sips: URI");
   }
   bool explicit_warmup = app.count("--warmup") > 0;
-  if (!explicit_warmup &&
-      (o.count > 0 || o.mode == Mode::Answer || o.mode == Mode::Respond)) {
+  if (!explicit_warmup && (o.count > 0 || o.mode == Mode::Answer || o.mode == Mode::Respond)) {
     o.warmup_s = 0;  // a bounded count, or a passive mode, is measured from the start
   }
   if (o.mode == Mode::Connect) o.warmup_s = 0;
@@ -207,9 +211,8 @@ int main(int argc, char** argv) {
     // Setup: every flow registered or failed (each bounded by --timeout), then hold.
     // Each flow is bounded by --timeout (connect, then REGISTER); the overall bound is a
     // safety net for opens queued behind the per-thread limit of handshakes in flight.
-    std::int64_t setup_bound =
-        t0 + static_cast<std::int64_t>(o.timeout_ms) * 2000000 +
-        static_cast<std::int64_t>(o.connections / 100 + 5) * 1000000000LL;
+    std::int64_t setup_bound = t0 + static_cast<std::int64_t>(o.timeout_ms) * 2000000 +
+                               static_cast<std::int64_t>(o.connections / 100 + 5) * 1000000000LL;
     wait_until(setup_bound, [&] { return sh.setup_done.load() >= o.connections; });
     std::fprintf(stderr, "connect: %llu registered\n",
                  static_cast<unsigned long long>(sh.registered.load()));

@@ -38,29 +38,43 @@ enum class Hdr { Other, Via, From, To, CallId, CSeq, Contact, ContentLength, Rec
 Hdr classify(std::string_view name) {
   if (name.size() == 1) {
     switch (lower(name[0])) {
-      case 'v': return Hdr::Via;
-      case 'f': return Hdr::From;
-      case 't': return Hdr::To;
-      case 'i': return Hdr::CallId;
-      case 'm': return Hdr::Contact;
-      case 'l': return Hdr::ContentLength;
-      default: return Hdr::Other;
+      case 'v':
+        return Hdr::Via;
+      case 'f':
+        return Hdr::From;
+      case 't':
+        return Hdr::To;
+      case 'i':
+        return Hdr::CallId;
+      case 'm':
+        return Hdr::Contact;
+      case 'l':
+        return Hdr::ContentLength;
+      default:
+        return Hdr::Other;
     }
   }
   switch (lower(name[0])) {
-    case 'v': return iequal(name, "via") ? Hdr::Via : Hdr::Other;
-    case 'f': return iequal(name, "from") ? Hdr::From : Hdr::Other;
-    case 't': return iequal(name, "to") ? Hdr::To : Hdr::Other;
+    case 'v':
+      return iequal(name, "via") ? Hdr::Via : Hdr::Other;
+    case 'f':
+      return iequal(name, "from") ? Hdr::From : Hdr::Other;
+    case 't':
+      return iequal(name, "to") ? Hdr::To : Hdr::Other;
     case 'c':
       if (iequal(name, "call-id")) return Hdr::CallId;
       if (iequal(name, "cseq")) return Hdr::CSeq;
       if (iequal(name, "contact")) return Hdr::Contact;
       if (iequal(name, "content-length")) return Hdr::ContentLength;
       return Hdr::Other;
-    case 'r': return iequal(name, "record-route") ? Hdr::RecordRoute : Hdr::Other;
-    case 'w': return iequal(name, "www-authenticate") ? Hdr::Auth : Hdr::Other;
-    case 'p': return iequal(name, "proxy-authenticate") ? Hdr::Auth : Hdr::Other;
-    default: return Hdr::Other;
+    case 'r':
+      return iequal(name, "record-route") ? Hdr::RecordRoute : Hdr::Other;
+    case 'w':
+      return iequal(name, "www-authenticate") ? Hdr::Auth : Hdr::Other;
+    case 'p':
+      return iequal(name, "proxy-authenticate") ? Hdr::Auth : Hdr::Other;
+    default:
+      return Hdr::Other;
   }
 }
 
@@ -107,10 +121,18 @@ bool scan_sip(std::string_view msg, SipScan& s) {
     std::string_view value = trim(line.substr(colon + 1));
     if (name.empty()) return false;
     switch (classify(name)) {
-      case Hdr::Via: push(s.via, s.via_count, value); break;
-      case Hdr::From: s.from = value; break;
-      case Hdr::To: s.to = value; break;
-      case Hdr::CallId: s.call_id = value; break;
+      case Hdr::Via:
+        push(s.via, s.via_count, value);
+        break;
+      case Hdr::From:
+        s.from = value;
+        break;
+      case Hdr::To:
+        s.to = value;
+        break;
+      case Hdr::CallId:
+        s.call_id = value;
+        break;
       case Hdr::Contact:
         if (s.contact.empty()) s.contact = value;
         break;
@@ -118,15 +140,20 @@ bool scan_sip(std::string_view msg, SipScan& s) {
         if (!to_number(value, s.content_length)) return false;
         have_cl = true;
         break;
-      case Hdr::RecordRoute: push(s.record_route, s.record_route_count, value); break;
-      case Hdr::Auth: push(s.challenge, s.challenge_count, value); break;
+      case Hdr::RecordRoute:
+        push(s.record_route, s.record_route_count, value);
+        break;
+      case Hdr::Auth:
+        push(s.challenge, s.challenge_count, value);
+        break;
       case Hdr::CSeq: {
         std::size_t sp = value.find(' ');
         if (sp == std::string_view::npos || !to_number(value.substr(0, sp), s.cseq)) return false;
         s.cseq_method = trim(value.substr(sp + 1));
         break;
       }
-      case Hdr::Other: break;
+      case Hdr::Other:
+        break;
     }
   }
   if (s.call_id.empty() || s.cseq_method.empty() || s.via_count == 0) return false;
@@ -294,7 +321,8 @@ void DigestClient::append_credentials(std::string& out, std::string_view method,
   if (ch_.qop_auth) scratch_.append(nc, 8).append(":").append(cnonce_).append(":auth:");
   scratch_.append(h2);
   std::string_view r = hash_hex(ch_.alg, scratch_, resp);
-  out.append(proxy_ ? "Proxy-Authorization: Digest username=\"" : "Authorization: Digest username=\"")
+  out.append(proxy_ ? "Proxy-Authorization: Digest username=\""
+                    : "Authorization: Digest username=\"")
       .append(user_)
       .append("\", realm=\"")
       .append(ch_.realm)
@@ -318,7 +346,8 @@ void append_response(std::string& out, const SipScan& req, int code, std::string
   out.append("SIP/2.0 ");
   append_dec(out, static_cast<std::uint64_t>(code));
   out.append(" ").append(reason).append("\r\n");
-  for (std::size_t i = 0; i < req.via_count; ++i) out.append("Via: ").append(req.via[i]).append("\r\n");
+  for (std::size_t i = 0; i < req.via_count; ++i)
+    out.append("Via: ").append(req.via[i]).append("\r\n");
   out.append("From: ").append(req.from).append("\r\nTo: ").append(req.to);
   if (tag_of(req.to).empty() && !to_tag.empty()) out.append(";tag=").append(to_tag);
   out.append("\r\nCall-ID: ").append(req.call_id).append("\r\nCSeq: ");

@@ -18,10 +18,10 @@ struct SipScan {
   static constexpr std::size_t kMaxRepeat = 8;  ///< Via / Record-Route / challenge lines kept
 
   bool is_response = false;
-  int status = 0;                 ///< responses
-  std::string_view reason;        ///< responses
-  std::string_view method;        ///< requests
-  std::string_view request_uri;   ///< requests
+  int status = 0;                ///< responses
+  std::string_view reason;       ///< responses
+  std::string_view method;       ///< requests
+  std::string_view request_uri;  ///< requests
   std::string_view call_id, from, to, contact;
   std::uint32_t cseq = 0;
   std::string_view cseq_method;

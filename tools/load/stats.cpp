@@ -61,14 +61,22 @@ nlohmann::json Histogram::to_json_ms() const {
 
 const char* error_name(ErrorKind k) {
   switch (k) {
-    case ErrorKind::Timeout: return "timeout";
-    case ErrorKind::Connect: return "connect";
-    case ErrorKind::Closed: return "closed";
-    case ErrorKind::Status4xx: return "status_4xx";
-    case ErrorKind::Status5xx: return "status_5xx";
-    case ErrorKind::Status6xx: return "status_6xx";
-    case ErrorKind::Parse: return "parse";
-    case ErrorKind::kCount: break;
+    case ErrorKind::Timeout:
+      return "timeout";
+    case ErrorKind::Connect:
+      return "connect";
+    case ErrorKind::Closed:
+      return "closed";
+    case ErrorKind::Status4xx:
+      return "status_4xx";
+    case ErrorKind::Status5xx:
+      return "status_5xx";
+    case ErrorKind::Status6xx:
+      return "status_6xx";
+    case ErrorKind::Parse:
+      return "parse";
+    case ErrorKind::kCount:
+      break;
   }
   return "?";
 }
@@ -184,8 +192,8 @@ nlohmann::json report_json(const RunInfo& run, const Stats& s) {
 
 std::string report_text(const nlohmann::json& j) {
   std::ostringstream o;
-  o << "mode: " << j["mode"].get<std::string>() << "  transport: "
-    << j["transport"].get<std::string>() << "  connections: " << j["connections"]
+  o << "mode: " << j["mode"].get<std::string>()
+    << "  transport: " << j["transport"].get<std::string>() << "  connections: " << j["connections"]
     << "  threads: " << j["threads"] << "\n";
   o << "duration_s: " << j["duration_s"] << "  operations: " << j["operations"]
     << "  ops_per_s: " << j["ops_per_s"] << "  transactions: " << j["transactions"] << "\n";

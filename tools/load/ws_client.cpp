@@ -110,9 +110,12 @@ Parse check_upgrade_response(std::string_view buf, std::string_view key_b64, std
     if (iequal(n, "sec-websocket-protocol")) proto = iequal(v, "sip");
     if (iequal(n, "sec-websocket-accept")) accept = v == expected;
   });
-  if (!upgrade || !connection) error = "101 without Upgrade: websocket / Connection: upgrade";
-  else if (!accept) error = "Sec-WebSocket-Accept does not match the key";
-  else if (!proto) error = "101 did not select Sec-WebSocket-Protocol: sip";
+  if (!upgrade || !connection)
+    error = "101 without Upgrade: websocket / Connection: upgrade";
+  else if (!accept)
+    error = "Sec-WebSocket-Accept does not match the key";
+  else if (!proto)
+    error = "101 did not select Sec-WebSocket-Protocol: sip";
   if (!error.empty()) return Parse::Bad;
   consumed = end + 4;
   return Parse::Ok;
@@ -165,10 +168,9 @@ void append_frame(std::string& out, std::uint8_t opcode, std::string_view payloa
     hdr[h++] = static_cast<char>(m | 127);
     for (int i = 7; i >= 0; --i) hdr[h++] = static_cast<char>((n >> (8 * i)) & 0xff);
   }
-  unsigned char key[4] = {static_cast<unsigned char>(mask_key >> 24),
-                          static_cast<unsigned char>(mask_key >> 16),
-                          static_cast<unsigned char>(mask_key >> 8),
-                          static_cast<unsigned char>(mask_key)};
+  unsigned char key[4] = {
+      static_cast<unsigned char>(mask_key >> 24), static_cast<unsigned char>(mask_key >> 16),
+      static_cast<unsigned char>(mask_key >> 8), static_cast<unsigned char>(mask_key)};
   if (mask) {
     std::memcpy(hdr + h, key, 4);
     h += 4;
