@@ -89,6 +89,14 @@ class SqliteStore final : public Store {
     });
   }
 
+  void transaction(const std::function<void()>& body) override {
+    run("transaction", [&] {
+      soci::transaction tr(sql_);
+      body();
+      tr.commit();
+    });
+  }
+
   std::uint64_t data_version() override {
     long long v = 0;
     run("data_version", [&] { sql_ << "PRAGMA data_version", soci::into(v); });
@@ -481,7 +489,11 @@ struct AsyncStore::Impl {
   std::mutex mu;
   std::condition_variable cv_work;
   std::condition_variable cv_idle;
-  std::deque<std::function<void()>> queue;
+  struct Op {
+    std::function<void()> fn;
+    bool write = false;  ///< consecutive writes share one transaction
+  };
+  std::deque<Op> queue;
   std::size_t pending = 0;  // queued + running
   bool stop = false;
   std::chrono::milliseconds poll_interval{0};
@@ -492,18 +504,22 @@ struct AsyncStore::Impl {
   Counter& read_errors = SIPWS_COUNTER("store_read_errors");
   std::thread worker;
 
-  void enqueue(std::function<void()> op) {
+  void enqueue(std::function<void()> op, bool write = false) {
     {
       std::lock_guard lock(mu);
-      queue.push_back(std::move(op));
+      queue.push_back(Op{std::move(op), write});
       ++pending;
     }
     cv_work.notify_one();
   }
 
+  /// Writes queued one after the other run in one transaction: one commit (one WAL sync) for
+  /// a burst of binding refreshes instead of one each.
+  static constexpr std::size_t kMaxBatch = 256;
+
   void run() {
     for (;;) {
-      std::function<void()> op;
+      std::vector<Op> ops;
       {
         std::unique_lock lock(mu);
         auto ready = [&] { return stop || !queue.empty(); };
@@ -520,13 +536,26 @@ struct AsyncStore::Impl {
           cv_work.wait(lock, ready);
         }
         if (queue.empty()) return;  // stop requested and drained
-        op = std::move(queue.front());
+        ops.push_back(std::move(queue.front()));
         queue.pop_front();
+        while (ops.front().write && !queue.empty() && queue.front().write &&
+               ops.size() < kMaxBatch) {
+          ops.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
       }
-      op();
+      if (ops.size() == 1) {
+        ops.front().fn();
+      } else {
+        write("write batch", [&] {
+          store->transaction([&] {
+            for (auto& op : ops) op.fn();
+          });
+        });
+      }
       {
         std::lock_guard lock(mu);
-        --pending;
+        pending -= ops.size();
       }
       cv_idle.notify_all();
     }
@@ -635,16 +664,20 @@ void AsyncStore::find_alias(std::string alias,
 
 void AsyncStore::put_binding(BindingRecord b) {
   Impl* impl = impl_.get();
-  impl->enqueue([impl, b = std::move(b)] {
-    impl->write("put_binding", [&] { impl->store->put_binding(b); });
-  });
+  impl->enqueue(
+      [impl, b = std::move(b)] {
+        impl->write("put_binding", [&] { impl->store->put_binding(b); });
+      },
+      true);
 }
 
 void AsyncStore::delete_binding(std::string aor, std::string contact) {
   Impl* impl = impl_.get();
-  impl->enqueue([impl, aor = std::move(aor), contact = std::move(contact)] {
-    impl->write("delete_binding", [&] { impl->store->delete_binding(aor, contact); });
-  });
+  impl->enqueue(
+      [impl, aor = std::move(aor), contact = std::move(contact)] {
+        impl->write("delete_binding", [&] { impl->store->delete_binding(aor, contact); });
+      },
+      true);
 }
 
 Store& AsyncStore::sync() { return *impl_->store; }

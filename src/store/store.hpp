@@ -134,6 +134,11 @@ class Store {
   /// Subscriber flag, groups and forwarding rules of "user@domain" in one call.
   virtual UserServices user_services(const std::string& user, const std::string& domain) = 0;
 
+  /// Runs `body` (calls of this store) as one transaction: one commit for all. Errors that
+  /// `body` catches itself do not abort it. @throws StoreError if the transaction cannot be
+  /// begun or committed (then nothing of it is stored), or what `body` throws.
+  virtual void transaction(const std::function<void()>& body) { body(); }
+
   /// A number that changes when another connection (another process: the CLI, another node)
   /// committed a change to the database since the previous call (SQLite's
   /// `PRAGMA data_version`). Caches compare it to know when to drop what they hold.

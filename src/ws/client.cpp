@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 #include <websocketpp/client.hpp>
+#include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/asio_client.hpp>
 #include <websocketpp/utf8_validator.hpp>
 
@@ -33,8 +34,20 @@ namespace {
 /// The subprotocol RFC 7118 s.4.1 registers for SIP over WebSocket.
 constexpr const char* kSipSubprotocol = "sip";
 
-using WsClientConfig = wsp::config::asio_client;
-using WssClientConfig = wsp::config::asio_tls_client;
+/// websocketpp's client configs for one io thread: no strand per connection, no mutex per
+/// message.
+template <class Base>
+struct SingleThreaded : Base {
+  typedef wsp::concurrency::none concurrency_type;
+  static const bool enable_multithreading = false;
+  struct transport_config : Base::transport_config {
+    typedef wsp::concurrency::none concurrency_type;
+    static const bool enable_multithreading = false;
+  };
+  typedef wsp::transport::asio::endpoint<transport_config> transport_type;
+};
+using WsClientConfig = SingleThreaded<wsp::config::asio_client>;
+using WssClientConfig = SingleThreaded<wsp::config::asio_tls_client>;
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 

@@ -12,6 +12,7 @@
 #include <optional>
 #include <system_error>
 #include <utility>
+#include <websocketpp/concurrency/none.hpp>
 #include <websocketpp/config/asio.hpp>
 #include <websocketpp/server.hpp>
 #include <websocketpp/utf8_validator.hpp>
@@ -56,7 +57,13 @@ template <class Base>
 struct SipConfig : Base {
   typedef ConnectionState connection_base;
   typedef detail::VersionCheckedRequest request_type;  // RFC 6455 version 13 only
+  // One io thread owns every connection of a listener: no strand per connection and no mutex
+  // per message (websocketpp's stock configs pay both for multi-threaded io_contexts).
+  typedef wsp::concurrency::none concurrency_type;
+  static const bool enable_multithreading = false;
   struct transport_config : Base::transport_config {
+    typedef wsp::concurrency::none concurrency_type;
+    static const bool enable_multithreading = false;
     static const long timeout_socket_shutdown = 1000;  // ms
     static const long timeout_socket_post_init = 0;    // TLS handshake: see handshake_timeout
   };

@@ -89,11 +89,13 @@ struct ServerTxn {
   bool reliable = false;
   bool internal = false;  ///< created by the layer for a CANCEL; the TU never saw its id
   ServerState state = ServerState::Trying;
-  Message request;
+  /// The request and the last response, parsed; on the heap (a Message is large) so that a
+  /// completed non-INVITE transaction, which keeps neither, is small while Timer J runs.
+  std::unique_ptr<Message> request;
   Source source;
   Destination dest;
   std::string key;
-  std::optional<Message> last_response;
+  std::unique_ptr<Message> last_response;
   std::shared_ptr<const std::string> last_bytes;
   Millis interval{0};  ///< current G interval
   TimerService::TimerId retransmit = 0;
@@ -210,7 +212,7 @@ class TransactionLayerImpl {
 
   const Message* server_request(ServerTxnId id) const {
     auto it = servers_.find(id);
-    return it == servers_.end() ? nullptr : &it->second->request;
+    return it == servers_.end() ? nullptr : it->second->request.get();
   }
   const Source* server_source(ServerTxnId id) const {
     auto it = servers_.find(id);
@@ -418,7 +420,7 @@ class TransactionLayerImpl {
     t.reliable = is_reliable(src.protocol);
     t.internal = internal;
     t.state = t.invite ? ServerState::Proceeding : ServerState::Trying;
-    t.request = req;
+    t.request = std::make_unique<Message>(req);
     t.source = src;
     t.dest = response_destination(req, src);
     t.key = std::move(key);
@@ -431,7 +433,7 @@ class TransactionLayerImpl {
   /// Serializes `rsp` once, keeps it as the response to resend, and sends it.
   void send_response(ServerTxn& t, const Message& rsp) {
     t.last_bytes = rsp.serialize_shared();
-    t.last_response = rsp;
+    t.last_response = std::make_unique<Message>(rsp);
     send(t.dest, t.last_bytes);
   }
 
@@ -561,6 +563,10 @@ class TransactionLayerImpl {
     send_response(t, rsp);
     cancel_timers(t);
     t.state = ServerState::Completed;
+    // Until Timer J only the key, the destination and the response bytes are needed to answer
+    // retransmissions: the parsed request and response go now (UDP keeps each for 32 s).
+    t.request.reset();
+    t.last_response.reset();
     t.deadline = arm_server(t.id, t.reliable ? kNow : 64 * cfg_.t1,
                             &TransactionLayerImpl::on_server_deadline);
   }

@@ -104,7 +104,8 @@ class TransactionLayer {
   /// re-entrantly), so the TU can fail over at once instead of waiting for Timer B/F.
   void transport_failed(Protocol protocol, const Endpoint& endpoint);
 
-  /// The request that created server transaction `id`, or nullptr if it is gone.
+  /// The request that created server transaction `id`; nullptr if it is gone or is a non-INVITE
+  /// that sent its final response (only the response bytes are kept for retransmissions then).
   const Message* server_request(ServerTxnId id) const;
   /// The Source of that request, or nullptr.
   const Source* server_source(ServerTxnId id) const;

@@ -157,6 +157,20 @@ TEST_F(ProxyChain, BrowserRegistersPhoneCallsItOverItsFlow) {
   EXPECT_TRUE(wire.sent.empty());
 }
 
+TEST_F(ProxyChain, ARegisterOverUdpFreesTheProxyContextOnceAnsweredNotAtTimerJ) {
+  // The transaction layer alone absorbs retransmissions for 64*T1 (32 s); the proxy's context
+  // of a non-INVITE request goes as soon as the final response left.
+  Source udp = test::source(Protocol::Udp, "192.0.2.30", 5070, kNoFlow);
+  receive(browser_register(1), udp);
+  ASSERT_EQ(wire.pop().msg.status(), 200);
+  timers.advance(Millis(0));
+  EXPECT_EQ(core.active_requests(), 0u);
+  receive(browser_register(1), udp);  // a retransmission: the stored 200 again
+  EXPECT_EQ(wire.pop().msg.status(), 200);
+  EXPECT_TRUE(wire.sent.empty());
+  EXPECT_EQ(core.active_requests(), 0u);
+}
+
 TEST_F(ProxyChain, ClosedFlowDeregistersTheBrowser) {
   receive(browser_register(1), browser);
   ASSERT_EQ(wire.pop().msg.status(), 200);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/post.hpp>
 #include <vector>
 
 #include "test_util.hpp"
@@ -61,6 +62,35 @@ TEST(AsioTimerService, DestroyedServiceNeverCallsBack) {
   other.schedule(Millis(20), [&] { sentinel = true; });
   ASSERT_TRUE(run_until(io, [&] { return sentinel; }));
   EXPECT_FALSE(fired);
+}
+
+TEST(AsioTimerService, AnEarlierTimerScheduledLaterFiresFirstAndTiesKeepTheirOrder) {
+  boost::asio::io_context io;
+  AsioTimerService timers(io);
+  std::vector<int> fired;
+  timers.schedule(Millis(80), [&] { fired.push_back(3); });
+  timers.schedule(Millis(5), [&] { fired.push_back(1); });  // earlier than the armed one
+  for (int i = 0; i < 3; ++i) timers.schedule(Millis(30), [&fired, i] { fired.push_back(10 + i); });
+  ASSERT_TRUE(run_until(io, [&] { return fired.size() == 5; }));
+  EXPECT_EQ(fired, (std::vector<int>{1, 10, 11, 12, 3}));
+}
+
+TEST(AsioTimerService, ZeroDelayRunsAfterTheCurrentHandlerAndCanBeCancelled) {
+  boost::asio::io_context io;
+  AsioTimerService timers(io);
+  std::vector<int> order;
+  bool cancelled_fired = false;
+  boost::asio::post(io, [&] {
+    timers.schedule(Millis(0), [&] { order.push_back(2); });
+    const auto gone = timers.schedule(Millis(0), [&] { cancelled_fired = true; });
+    timers.cancel(gone);
+    order.push_back(1);  // the handler that scheduled them finishes first
+  });
+  bool sentinel = false;
+  timers.schedule(Millis(20), [&] { sentinel = true; });
+  ASSERT_TRUE(run_until(io, [&] { return sentinel; }));
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+  EXPECT_FALSE(cancelled_fired);
 }
 
 TEST(AsioTimerService, UnixTimeIsWallClock) {

@@ -224,7 +224,8 @@ TEST_F(TxnTest, NonInviteServerAbsorbsRetransmissionsAndTimerJEndsIt) {
   ASSERT_EQ(sender.sent.size(), 4u);
   EXPECT_EQ(sender.sent[3].bytes, sender.sent[2].bytes);
   EXPECT_EQ(tu.events.size(), 1u);
-  layer.respond(id, tu_response(*layer.server_request(id), 500));  // ignored in Completed
+  EXPECT_EQ(layer.server_request(id), nullptr);    // a completed non-INVITE keeps only its bytes
+  layer.respond(id, tu_response(reg.msg(), 500));  // ignored in Completed
   EXPECT_EQ(sender.sent.size(), 4u);
 
   timers.advance(milliseconds(31999));
