@@ -1,5 +1,7 @@
 #include "sip_text.hpp"
 
+#include "sip/text.hpp"
+
 #include <openssl/evp.h>
 
 #include <charconv>
@@ -8,23 +10,10 @@
 namespace sipws::load {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+using sip::text::iequal;
+using sip::text::lower;
 
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+using sip::text::trim;
 
 template <typename T>
 bool to_number(std::string_view s, T& v) {

@@ -1,5 +1,7 @@
 #include "ws_client.hpp"
 
+#include "sip/text.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -18,15 +20,7 @@ std::string base64(const unsigned char* data, int len) {
   return out;
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+using sip::text::iequal;
 
 bool icontains(std::string_view hay, std::string_view needle) {
   if (needle.size() > hay.size()) return false;
@@ -36,11 +30,7 @@ bool icontains(std::string_view hay, std::string_view needle) {
   return false;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using sip::text::trim;
 
 /// Calls fn(name, value) for each header line of an HTTP head (first line skipped).
 template <typename Fn>
