@@ -309,6 +309,45 @@ TEST_F(DigestAuthTest, CachedHa1IsCheckedWithoutAStoreTripUntilTheStoreChanges) 
   EXPECT_EQ(attempt("n3w", "00000001").first, Action::Continue);
 }
 
+TEST_F(DigestAuthTest, TooManyCredentialLookupsInFlightGet503WithRetryAfter) {
+  // A flood of distinct (unknown) user names cannot queue unbounded store reads.
+  DigestAuthConfig cfg{300};
+  cfg.cache.max_in_flight = 1;
+  DigestAuthProcessor proc(domains_, store_, timers_, cfg);
+  std::string nonce;  // one of this processor's (each has its own nonce secret)
+  {
+    RequestContext ctx(make_register("alice", "example.com"), src_, 1);
+    ASSERT_EQ(proc.process(ctx), Action::Respond);
+    auto c = challenges(*ctx.response(), HeaderId::WwwAuthenticate);
+    ASSERT_FALSE(c.empty());
+    nonce = c[0].nonce;
+  }
+  auto request_as = [&](const std::string& user) {
+    Creds c;
+    c.user = user;
+    c.nonce = nonce;
+    auto ctx = std::make_unique<RequestContext>(
+        make_register(user, "example.com", {"Authorization: " + credentials(c)}), src_, 1);
+    ctx->set_resume_factory([] { return std::function<void(Action)>([](Action) {}); });
+    return ctx;
+  };
+  auto first = request_as("alice");
+  EXPECT_EQ(proc.process(*first), Action::Pause);  // its lookup runs
+  auto second = request_as("mallory");
+  ASSERT_EQ(proc.process(*second), Action::Respond);
+  ASSERT_TRUE(second->response());
+  EXPECT_EQ(second->response()->status(), 503);
+  const sip::Header* retry = second->response()->find("Retry-After");
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(retry->value, "1");
+  store_.flush();
+  queue_.drain();  // alice's lookup ends: the next one may start
+  auto third = request_as("bob");
+  EXPECT_EQ(proc.process(*third), Action::Pause);
+  store_.flush();
+  queue_.drain();
+}
+
 TEST_F(DigestAuthTest, Sha256AndNoQopCredentialsAreAccepted) {
   Creds sha;
   sha.alg = DigestAlgorithm::Sha256;
