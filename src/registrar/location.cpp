@@ -15,6 +15,9 @@ char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) :
 
 /// Contact URIs equal per RFC 3261 s.19.1.4 (text equality when either does not parse).
 bool same_contact(std::string_view a, std::string_view b) {
+  // A refresh repeats the registered text: equal text is equal URIs (s.19.1.4 is reflexive),
+  // without parsing either.
+  if (a == b) return true;
   auto ua = sip::parse_uri(a);
   auto ub = sip::parse_uri(b);
   if (ua && ub && ua->is_sip() && ub->is_sip()) return sip::uri_equal(*ua, *ub);

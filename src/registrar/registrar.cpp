@@ -114,6 +114,23 @@ std::set<std::string> option_tags(const Message& m, HeaderId id) {
   return tags;
 }
 
+/// True if a header with `id` lists option tag `tag` (case-insensitive), without copying.
+bool has_option_tag(const Message& m, HeaderId id, std::string_view tag) {
+  for (const auto* h : m.find_all(id)) {
+    for (auto t : sip::split_list(h->value)) {
+      if (iequals(t, tag)) return true;
+    }
+  }
+  return false;
+}
+
+/// Appends `n` in decimal.
+void append_uint(std::string& out, std::uint32_t n) {
+  char buf[16];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, end);
+}
+
 /// The registrar's counters, looked up once.
 struct Stats {
   Counter& ok = SIPWS_COUNTER("registrar_register_ok");
@@ -202,17 +219,18 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   if (!to.is_sip() || to.user.empty() || !domains_.is_local_domain(to.host)) {
     return reject(ctx, 404, "Not Found");
   }
-  std::string aor =
-      LocationService::normalize_aor(std::string(to.user) + "@" + std::string(to.host));
+  std::string aor;
+  aor.reserve(to.user.size() + 1 + to.host.size());
+  aor.append(to.user).append(1, '@').append(to.host);
+  aor = LocationService::normalize_aor(aor);
   // Step 4: the authenticated identity may only register its own AOR.
   if (!ctx.identity().empty() && LocationService::normalize_aor(ctx.identity()) != aor) {
     return reject(ctx, 403, "Forbidden");
   }
 
-  const auto supported = option_tags(req, HeaderId::Supported);
-  const bool sup_gruu = supported.count("gruu") > 0;
-  const bool sup_path = supported.count("path") > 0;
-  const bool sup_outbound = supported.count("outbound") > 0;
+  const bool sup_gruu = has_option_tag(req, HeaderId::Supported, "gruu");
+  const bool sup_path = has_option_tag(req, HeaderId::Supported, "path");
+  const bool sup_outbound = has_option_tag(req, HeaderId::Supported, "outbound");
 
   RegisterUpdate u;
   u.aor = aor;
@@ -314,12 +332,18 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   Message& rsp = ctx.respond(200, "OK");
   const TimePoint now = location_.timers().now();
   for (const Binding* b : location_.lookup(aor)) {
-    std::string v = "<" + b->contact + ">" + b->params;
-    v += ";expires=" + std::to_string(b->expires_in(now));
-    if (b->q != 1.0f) v += ";q=" + format_q(b->q);
+    // One buffer per Contact: "<uri>" params ";expires=N" [";q=..."] [GRUUs].
+    std::string v;
+    v.reserve(b->contact.size() + b->params.size() + 24);
+    v.append(1, '<').append(b->contact).append(1, '>').append(b->params);
+    v.append(";expires=");
+    append_uint(v, b->expires_in(now));
+    if (b->q != 1.0f) v.append(";q=").append(format_q(b->q));
     if (sup_gruu && !b->instance.empty()) {
-      v += ";pub-gruu=\"" + pub_gruu(aor, b->instance) + "\"";
-      if (!b->temp_gruu.empty()) v += ";temp-gruu=\"" + temp_gruu(aor, b->temp_gruu) + "\"";
+      v.append(";pub-gruu=\"").append(pub_gruu(aor, b->instance)).append(1, '"');
+      if (!b->temp_gruu.empty()) {
+        v.append(";temp-gruu=\"").append(temp_gruu(aor, b->temp_gruu)).append(1, '"');
+      }
     }
     rsp.append(HeaderId::Contact, std::move(v));
   }
