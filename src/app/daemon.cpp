@@ -843,6 +843,9 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
     std::fflush(stderr);
   }
   connector.start();
+  // From here the store is the worker's alone: it looks for changes by the CLI (or another
+  // node) every second, which empties the credential cache.
+  astore.poll_every(std::chrono::seconds(1));
   io.run();
   transport.set_websocket_dialer(nullptr);
   core.set_forward_hook(nullptr);

@@ -607,20 +607,25 @@ struct AsyncStore::Impl {
   }
 };
 
-AsyncStore::AsyncStore(std::unique_ptr<Store> store, Post post, Options opts)
-    : impl_(std::make_unique<Impl>()) {
+AsyncStore::AsyncStore(std::unique_ptr<Store> store, Post post) : impl_(std::make_unique<Impl>()) {
   impl_->store = std::move(store);
   impl_->post = std::move(post);
-  impl_->poll_interval = opts.poll_interval;
-  impl_->next_poll = std::chrono::steady_clock::now() + opts.poll_interval;
-  if (opts.poll_interval.count() > 0) {
-    try {
-      impl_->data_version = impl_->store->data_version();
-    } catch (const std::exception& e) {
-      spdlog::error("store: data_version failed: {}", e.what());
-    }
+  // The baseline for poll_every(), read before the worker exists (the store is one caller's).
+  try {
+    impl_->data_version = impl_->store->data_version();
+  } catch (const std::exception& e) {
+    spdlog::error("store: data_version failed: {}", e.what());
   }
   impl_->worker = std::thread([impl = impl_.get()] { impl->run(); });
+}
+
+void AsyncStore::poll_every(std::chrono::milliseconds interval) {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->poll_interval = interval;
+    impl_->next_poll = std::chrono::steady_clock::now() + interval;
+  }
+  impl_->cv_work.notify_one();
 }
 
 AsyncStore::~AsyncStore() {

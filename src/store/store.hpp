@@ -153,14 +153,7 @@ class Store {
 class AsyncStore {
  public:
   using Post = std::function<void(std::function<void()>)>;
-  struct Options {
-    /// How often the idle worker asks the store whether another process changed it
-    /// (Store::data_version); a change bumps generation(). 0 = never.
-    std::chrono::milliseconds poll_interval{1000};
-  };
-  AsyncStore(std::unique_ptr<Store> store, Post post, Options opts);
-  AsyncStore(std::unique_ptr<Store> store, Post post)
-      : AsyncStore(std::move(store), std::move(post), Options{}) {}
+  AsyncStore(std::unique_ptr<Store> store, Post post);
   ~AsyncStore();  ///< drains queued writes, then joins the worker
 
   void find_subscriber(std::string user, std::string domain,
@@ -180,10 +173,14 @@ class AsyncStore {
   void flush();
 
   /// Bumped (by one or more) whenever the stored subscribers, groups, forwarding rules or
-  /// aliases may have changed: another process committed to the store (seen within
-  /// Options::poll_interval), or invalidate() was called. Caches of store data (e.g.
+  /// aliases may have changed: another process committed to the store (seen within the
+  /// poll_every() interval), or invalidate() was called. Caches of store data (e.g.
   /// auth::CredentialCache) drop their entries when it moves. Thread: any.
   std::uint64_t generation() const;
+  /// From now on the worker asks the store every `interval` whether another process changed
+  /// it (Store::data_version; a change bumps generation()); 0 stops it. Call it once the
+  /// synchronous use of sync() is over (the worker then uses the store on its own).
+  void poll_every(std::chrono::milliseconds interval);
   /// Bumps generation(): call after changing subscriber data through this process's own
   /// connection. Thread: any.
   void invalidate();

@@ -228,7 +228,8 @@ TEST(AsyncStore, GenerationMovesWhenAnotherProcessChangesTheStoreNotOnItsOwnBind
   // through generation(), polled by the idle worker.
   TempDir dir;
   TestQueue tq;
-  AsyncStore as(Store::open(dir.uri()), tq.post(), {std::chrono::milliseconds(10)});
+  AsyncStore as(Store::open(dir.uri()), tq.post());
+  as.poll_every(std::chrono::milliseconds(10));
   const auto g0 = as.generation();
   as.put_binding(binding("alice@example.com", "sip:alice@192.0.2.1"));
   as.flush();
