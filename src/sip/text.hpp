@@ -89,6 +89,14 @@ inline std::string_view rtrim(std::string_view s) {
 }
 inline std::string_view trim(std::string_view s) { return rtrim(ltrim(s)); }
 
+/// True when every byte is below 0x80: valid UTF-8 (RFC 3629) without decoding, the common
+/// case of a SIP message.
+inline bool is_ascii(std::string_view s) {
+  unsigned char any = 0;
+  for (char c : s) any |= static_cast<unsigned char>(c);
+  return (any & 0x80) == 0;
+}
+
 /// Decimal digits only, value < 2^32.
 inline std::optional<std::uint32_t> parse_u32(std::string_view s) {
   if (s.empty()) return std::nullopt;

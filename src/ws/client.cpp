@@ -23,6 +23,7 @@
 #include <websocketpp/utf8_validator.hpp>
 
 #include "common/counters.hpp"
+#include "sip/text.hpp"
 #include "transport/tls.hpp"
 
 namespace sipws::ws {
@@ -372,8 +373,8 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
   }
 
   bool write(const std::string& bytes) {
-    const auto op = wsp::utf8_validator::validate(bytes) ? wsp::frame::opcode::text
-                                                         : wsp::frame::opcode::binary;
+    const bool utf8 = sip::text::is_ascii(bytes) || wsp::utf8_validator::validate(bytes);
+    const auto op = utf8 ? wsp::frame::opcode::text : wsp::frame::opcode::binary;
     const auto ec = con_->send(bytes.data(), bytes.size(), op);
     if (ec) {
       SIPWS_COUNTER("ws_client_send_errors").inc();

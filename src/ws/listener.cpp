@@ -19,6 +19,7 @@
 
 #include "common/counters.hpp"
 #include "common/token_bucket.hpp"
+#include "sip/text.hpp"
 #include "ws/handshake_checks.hpp"
 #include "ws/origin_policy.hpp"
 #include "ws/static_files.hpp"
@@ -98,8 +99,9 @@ class WsFlow final : public transport::Flow, public std::enable_shared_from_this
   /// One WS message per call: text if `bytes` is valid UTF-8, binary otherwise (RFC 7118 s.4.2).
   bool send(std::shared_ptr<const std::string> bytes) override {
     if (!bytes || closing_ || con_->get_state() != wsp::session::state::open) return false;
-    const auto op = wsp::utf8_validator::validate(*bytes) ? wsp::frame::opcode::text
-                                                          : wsp::frame::opcode::binary;
+    // RFC 7118 s.5.3: text frames for UTF-8 (an ASCII message needs no decoding to know).
+    const bool utf8 = sip::text::is_ascii(*bytes) || wsp::utf8_validator::validate(*bytes);
+    const auto op = utf8 ? wsp::frame::opcode::text : wsp::frame::opcode::binary;
     const auto ec = con_->send(bytes->data(), bytes->size(), op);
     if (ec) {
       SIPWS_COUNTER("ws_send_errors").inc();

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "sip/headers.hpp"
+#include "sip/text.hpp"
 
 namespace sipws::sip {
 namespace {
@@ -172,6 +173,13 @@ TEST(Types, HeaderIdsAndMethods) {
   EXPECT_EQ(method_name(Method::Register), "REGISTER");
   EXPECT_TRUE(is_split_list(HeaderId::Path));
   EXPECT_FALSE(is_split_list(HeaderId::Allow));
+}
+
+TEST(Text, IsAsciiOnlyWithoutBytesFrom0x80) {
+  EXPECT_TRUE(text::is_ascii(""));
+  EXPECT_TRUE(text::is_ascii("SIP/2.0 200 OK\r\n\x7f"));
+  EXPECT_FALSE(text::is_ascii("h\xc3\xa9llo"));  // UTF-8, not ASCII
+  EXPECT_FALSE(text::is_ascii(std::string_view("a\x80", 2)));
 }
 
 }  // namespace
