@@ -156,7 +156,7 @@ class Dispatcher final : public transport::MessageHandler {
       }
     }
     if (g.bans->ip_banned(src.peer.address)) {
-      static Counter& banned = SIPWS_COUNTER("auth_banned_requests");
+      Counter& banned = SIPWS_COUNTER("auth_banned_requests");
       banned.inc();
       if (!g.ban_drop) refuse(msg, src, 403, "Forbidden", {});
       return false;

@@ -39,7 +39,6 @@ struct DigestAuthProcessor::Pending {
 DigestAuthProcessor::DigestAuthProcessor(const proxy::Domains& domains, store::AsyncStore& store,
                                          TimerService& timers, DigestAuthConfig cfg)
     : domains_(domains),
-      store_(store),
       timers_(timers),
       cfg_(cfg),
       nonces_(cfg.nonce_lifetime_s),

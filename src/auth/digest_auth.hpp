@@ -87,7 +87,6 @@ class DigestAuthProcessor final : public proxy::RequestProcessor {
   void finish(proxy::RequestContext& ctx, const Pending& p, const store::Subscriber* sub);
 
   const proxy::Domains& domains_;
-  store::AsyncStore& store_;
   TimerService& timers_;
   DigestAuthConfig cfg_;
   NonceManager nonces_;

@@ -189,8 +189,8 @@ Expected<std::size_t, UpdateError> LocationService::update(const RegisterUpdate&
   }
 
   // Second pass: commit.
-  static Counter& added = SIPWS_COUNTER("registrar_bindings_added");
-  static Counter& removed = SIPWS_COUNTER("registrar_bindings_removed");
+  Counter& added = SIPWS_COUNTER("registrar_bindings_added");
+  Counter& removed = SIPWS_COUNTER("registrar_bindings_removed");
   const TimePoint now = timers_.now();
   const std::int64_t unix_now = timers_.unix_time();
   std::size_t changed = 0;
@@ -297,7 +297,7 @@ void LocationService::arm(Binding& b) {
       b.expires_at > now ? std::chrono::duration_cast<Millis>(b.expires_at - now) : Millis(0);
   const std::uint64_t id = b.id;
   timer_ids_[id] = timers_.schedule(delay, [this, id]() {
-    static Counter& expired = SIPWS_COUNTER("registrar_bindings_expired");
+    Counter& expired = SIPWS_COUNTER("registrar_bindings_expired");
     timer_ids_.erase(id);
     expired.inc();
     erase(id);
@@ -354,7 +354,7 @@ void LocationService::on_flow_closed(FlowId flow) {
   if (it == by_flow_.end()) return;
   const std::vector<std::uint64_t> ids = std::move(it->second);
   by_flow_.erase(it);
-  static Counter& ws_removed = SIPWS_COUNTER("registrar_ws_bindings_flow_closed");
+  Counter& ws_removed = SIPWS_COUNTER("registrar_ws_bindings_flow_closed");
   for (auto id : ids) {
     auto bit = bindings_.find(id);
     if (bit == bindings_.end()) continue;

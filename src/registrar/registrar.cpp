@@ -10,6 +10,7 @@
 #include "common/counters.hpp"
 #include "sip/headers.hpp"
 #include "sip/message.hpp"
+#include "sip/text.hpp"
 
 namespace sipws::registrar {
 namespace {
@@ -18,20 +19,13 @@ using proxy::Action;
 using sip::HeaderId;
 using sip::Message;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+using sip::text::iequal;
+using sip::text::lower;
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = lower(c);
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 std::string_view unquote(std::string_view v) {
@@ -118,7 +112,7 @@ std::set<std::string> option_tags(const Message& m, HeaderId id) {
 bool has_option_tag(const Message& m, HeaderId id, std::string_view tag) {
   for (const auto* h : m.find_all(id)) {
     for (auto t : sip::split_list(h->value)) {
-      if (iequals(t, tag)) return true;
+      if (iequal(t, tag)) return true;
     }
   }
   return false;
@@ -219,10 +213,8 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   if (!to.is_sip() || to.user.empty() || !domains_.is_local_domain(to.host)) {
     return reject(ctx, 404, "Not Found");
   }
-  std::string aor;
-  aor.reserve(to.user.size() + 1 + to.host.size());
-  aor.append(to.user).append(1, '@').append(to.host);
-  aor = LocationService::normalize_aor(aor);
+  const std::string aor =
+      LocationService::normalize_aor(std::string(to.user).append(1, '@').append(to.host));
   // Step 4: the authenticated identity may only register its own AOR.
   if (!ctx.identity().empty() && LocationService::normalize_aor(ctx.identity()) != aor) {
     return reject(ctx, 403, "Forbidden");
@@ -311,8 +303,8 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
         }
       }
       for (const auto& p : na.params) {
-        if (iequals(p.name, "expires") || iequals(p.name, "q") || iequals(p.name, "pub-gruu") ||
-            iequals(p.name, "temp-gruu")) {
+        if (iequal(p.name, "expires") || iequal(p.name, "q") || iequal(p.name, "pub-gruu") ||
+            iequal(p.name, "temp-gruu")) {
           continue;
         }
         c.params += param_text(p);

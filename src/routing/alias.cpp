@@ -13,7 +13,7 @@ AliasProcessor::AliasProcessor(const proxy::Domains& domains, store::AsyncStore&
     : domains_(domains), store_(store), has_bindings_(std::move(has_bindings)) {}
 
 Action AliasProcessor::process(proxy::RequestContext& ctx) {
-  static Counter& hits = SIPWS_COUNTER("alias_hits");
+  Counter& hits = SIPWS_COUNTER("alias_hits");
   sip::Message& req = ctx.request();
   const Method m = req.method();
   if (m == Method::Register || m == Method::Ack || m == Method::Cancel) return Action::Continue;

@@ -12,7 +12,7 @@ using proxy::Action;
 namespace {
 
 Counter& denied() {
-  static Counter& c = SIPWS_COUNTER("call_class_denied");
+  Counter& c = SIPWS_COUNTER("call_class_denied");
   return c;
 }
 

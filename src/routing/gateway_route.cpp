@@ -15,8 +15,8 @@ GatewayRouteProcessor::GatewayRouteProcessor(const proxy::Domains& domains,
     : domains_(domains), plan_(plan), has_bindings_(std::move(has_bindings)), random_(random) {}
 
 Action GatewayRouteProcessor::process(proxy::RequestContext& ctx) {
-  static Counter& routed = SIPWS_COUNTER("lcr_routed");
-  static Counter& denied = SIPWS_COUNTER("lcr_denied");
+  Counter& routed = SIPWS_COUNTER("lcr_routed");
+  Counter& denied = SIPWS_COUNTER("lcr_denied");
   const sip::Message& req = ctx.request();
   if (req.method() != sip::Method::Invite || !ctx.local_user().empty()) return Action::Continue;
   if (req.count(sip::HeaderId::Route) > 0) return Action::Continue;

@@ -66,8 +66,8 @@ std::string with_cause(std::string_view target, ForwardReason r) {
 
 std::optional<RetargetError> retarget(proxy::RequestContext& ctx, std::string_view target,
                                       ForwardReason reason) {
-  static Counter& forwards = SIPWS_COUNTER("forward_retargets");
-  static Counter& loops = SIPWS_COUNTER("forward_loops");
+  Counter& forwards = SIPWS_COUNTER("forward_retargets");
+  Counter& loops = SIPWS_COUNTER("forward_loops");
   auto uri = sip::parse_uri(target);
   if (!uri || !uri->is_sip())
     return RetargetError{500, "Server Internal Error - Bad Forward Target"};

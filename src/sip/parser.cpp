@@ -418,7 +418,7 @@ Expected<Message, ParseError> parse(std::shared_ptr<const std::string> bytes,
                                     const ParseOptions& opts) {
   auto res = parse_impl(std::move(bytes), opts);
   if (!res) {
-    static Counter& errors = SIPWS_COUNTER("sip_parse_errors");
+    Counter& errors = SIPWS_COUNTER("sip_parse_errors");
     errors.inc();
   }
   return res;

@@ -110,7 +110,8 @@ bool refuse_if_over_limit(Con& c, const Endpoint& peer) {
   const Verdict v = c.admission.verdict();
   if (v == Verdict::Admitted) return false;
   const bool total = v == Verdict::TotalExceeded;
-  (total ? SIPWS_COUNTER("ws_limit_total_rejected") : SIPWS_COUNTER("ws_limit_per_ip_rejected")).inc();
+  (total ? SIPWS_COUNTER("ws_limit_total_rejected") : SIPWS_COUNTER("ws_limit_per_ip_rejected"))
+      .inc();
   c.set_status(total ? code::service_unavailable : code::too_many_requests);
   c.append_header("Retry-After", kRetryAfterSeconds);
   c.set_body(total ? "too many connections\n" : "too many connections from your address\n");
