@@ -34,7 +34,7 @@ void AuthGuard::expire(TimePoint now) {
 }
 
 void AuthGuard::make_room() {
-  while (tracked() >= cfg_.max_tracked) {
+  while (ips_.size() + users_.size() >= cfg_.max_tracked) {
     if (!counting_.empty()) {
       erase(counting_, counting_.begin());
     } else if (!banned_.empty()) {
@@ -77,19 +77,31 @@ bool AuthGuard::count_failure(Entry& e, std::uint32_t max, TimePoint now) {
   return true;
 }
 
+void AuthGuard::publish() {
+  tracked_.store(ips_.size() + users_.size(), std::memory_order_release);
+  banned_now_.store(banned_.size(), std::memory_order_release);
+}
+
 bool AuthGuard::ip_banned(const IpAddress& ip) {
+  if (banned_now_.load(std::memory_order_acquire) == 0) return false;  // no ban: no lock
+  std::lock_guard lock(mu_);
   expire(timers_.now());
+  publish();
   auto it = ips_.find(unmapped(ip));
   return it != ips_.end() && it->second.banned;
 }
 
 bool AuthGuard::user_banned(std::string_view aor) {
+  if (banned_now_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard lock(mu_);
   expire(timers_.now());
+  publish();
   auto it = users_.find(aor);
   return it != users_.end() && it->second.banned;
 }
 
 AuthGuard::Ban AuthGuard::record_failure(const IpAddress& ip_in, std::string_view aor) {
+  std::lock_guard lock(mu_);
   const TimePoint now = timers_.now();
   expire(now);
   bool ip_ban = false;
@@ -105,6 +117,7 @@ AuthGuard::Ban AuthGuard::record_failure(const IpAddress& ip_in, std::string_vie
     Entry& e = it != users_.end() ? it->second : insert(users_, std::string(aor), now);
     user_ban = count_failure(e, cfg_.max_user_failures, now);
   }
+  publish();
   if (ip_ban) bans_ip_.inc();
   if (user_ban) bans_user_.inc();
   if (ip_ban && user_ban) return Ban::IpAndUser;
@@ -113,29 +126,38 @@ AuthGuard::Ban AuthGuard::record_failure(const IpAddress& ip_in, std::string_vie
 }
 
 void AuthGuard::record_success(const IpAddress& ip, std::string_view /*aor*/) {
+  if (tracked_.load(std::memory_order_acquire) == 0) return;
+  std::lock_guard lock(mu_);
   expire(timers_.now());
   auto it = ips_.find(unmapped(ip));
   if (it != ips_.end() && !it->second.banned) erase(counting_, it->second.slot);
+  publish();
 }
 
 bool AuthGuard::lift(const IpAddress& ip) {
+  std::lock_guard lock(mu_);
   expire(timers_.now());
   auto it = ips_.find(unmapped(ip));
-  if (it == ips_.end() || !it->second.banned) return false;
-  erase(banned_, it->second.slot);
-  return true;
+  const bool banned = it != ips_.end() && it->second.banned;
+  if (banned) erase(banned_, it->second.slot);
+  publish();
+  return banned;
 }
 
 bool AuthGuard::lift_user(std::string_view aor) {
+  std::lock_guard lock(mu_);
   expire(timers_.now());
   auto it = users_.find(aor);
-  if (it == users_.end() || !it->second.banned) return false;
-  erase(banned_, it->second.slot);
-  return true;
+  const bool banned = it != users_.end() && it->second.banned;
+  if (banned) erase(banned_, it->second.slot);
+  publish();
+  return banned;
 }
 
 std::vector<AuthGuard::BanInfo> AuthGuard::bans() {
+  std::lock_guard lock(mu_);
   expire(timers_.now());
+  publish();
   std::vector<BanInfo> out;
   out.reserve(banned_.size());
   for (const Slot& s : banned_) {
@@ -148,8 +170,17 @@ std::vector<AuthGuard::BanInfo> AuthGuard::bans() {
   return out;
 }
 
-std::size_t AuthGuard::active_bans() {
+std::size_t AuthGuard::tracked() {
+  std::lock_guard lock(mu_);
   expire(timers_.now());
+  publish();
+  return ips_.size() + users_.size();
+}
+
+std::size_t AuthGuard::active_bans() {
+  std::lock_guard lock(mu_);
+  expire(timers_.now());
+  publish();
   return banned_.size();
 }
 

@@ -3,10 +3,12 @@
 // per user (AOR); past a threshold the IP or the user is banned for a while. I/O-free: the caller
 // asks before challenging or checking credentials and reports each outcome.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -39,8 +41,12 @@ struct AuthGuardConfig {
 /// needs N failures within less than `window`, and an attacker gets at most 2N-2 attempts in any
 /// `window` (N-1 at the end of one window, N-1 at the start of the next) without a ban.
 /// Expired bans lift themselves (checked on every call). IPv4-mapped IPv6 sources count as
-/// IPv4. Counters: auth_bans_ip, auth_bans_user (bans started). Thread: core io thread; time
-/// from the injected TimerService's now() (no timers are scheduled).
+/// IPv4. Counters: auth_bans_ip, auth_bans_user (bans started). Thread: any: one guard serves
+/// every shard, so a source that spreads its attempts over connections on several shards is
+/// still counted once. A mutex guards the maps; ip_banned() and user_banned() take it only while
+/// a ban is active, record_success() only while failures are being counted (no lock per request
+/// while nobody is banned).
+/// Time from the injected TimerService's now() (thread-safe; no timers are scheduled).
 class AuthGuard {
  public:
   /// What a failure newly started (the caller logs once per ban, not per packet).
@@ -85,7 +91,7 @@ class AuthGuard {
   std::vector<BanInfo> bans();
   std::size_t active_bans();
   /// IPs + users tracked now (counting or banned); never above max_tracked.
-  std::size_t tracked() const { return ips_.size() + users_.size(); }
+  std::size_t tracked();
   const AuthGuardConfig& config() const { return cfg_; }
 
  private:
@@ -124,9 +130,14 @@ class AuthGuard {
   Entry& insert(Map& map, Key&& key, TimePoint now);
   /// Counts one failure on `e`; true if it started a ban.
   bool count_failure(Entry& e, std::uint32_t max, TimePoint now);
+  /// Stores ips_.size() + users_.size() in tracked_ (under mu_).
+  void publish();
 
   TimerService& timers_;
   AuthGuardConfig cfg_;
+  std::mutex mu_;
+  std::atomic<std::size_t> tracked_{0};     ///< ips_ + users_ entries, read without mu_
+  std::atomic<std::size_t> banned_now_{0};  ///< banned_ entries, read without mu_
   IpMap ips_;
   UserMap users_;
   SlotList counting_;  ///< entries counting failures, oldest window first

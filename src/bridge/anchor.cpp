@@ -157,6 +157,7 @@ std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& reques
   call->contact[0] = contact_uri(request);
   call->dest[0] = Destination{src.protocol, src.peer, src.flow, {}};
   calls_[call_id] = call;
+  active_.store(calls_.size(), std::memory_order_relaxed);
   SIPWS_COUNTER("media_sessions_created").inc();
   spdlog::info("media: anchoring call {} ({} caller, {} callee) on ports {}/{}", call_id,
                caller == MediaFlavor::WebRtc ? "WebRTC" : "plain",
@@ -378,6 +379,7 @@ void MediaAnchor::end_call(const std::string& call_id_ref, std::string_view why)
   if (it == calls_.end()) return;
   auto call = it->second;
   calls_.erase(it);
+  active_.store(calls_.size(), std::memory_order_relaxed);
   for (auto b = branches_.begin(); b != branches_.end();) {
     if (b->second->call == call) {
       b = branches_.erase(b);

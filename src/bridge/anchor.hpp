@@ -5,6 +5,7 @@
 // re-INVITE, UPDATE). It tears the session down on BYE, on failure of the call and on media
 // timeout (sending BYE to both ends).
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <memory>
@@ -42,8 +43,9 @@ class MediaAnchor final : public proxy::ForwardHook {
   void on_branch_end(std::string_view branch, int status) override;
   void on_forward_ack(sip::Message& ack, const Source& src, const Destination& dest) override;
 
-  /// Calls with a live media session.
-  std::size_t active_sessions() const { return calls_.size(); }
+  /// Calls with a live media session now. Thread: any (the admin endpoint of shard 0 sums every
+  /// shard's).
+  std::size_t active_sessions() const { return active_.load(std::memory_order_relaxed); }
   /// The session of call `call_id`, nullptr if none (tests, admin).
   std::shared_ptr<MediaSession> session(const std::string& call_id) const;
   /// Closes every session (shutdown).
@@ -67,6 +69,7 @@ class MediaAnchor final : public proxy::ForwardHook {
   PortPool pool_;
   std::shared_ptr<const DtlsIdentity> identity_;
   std::unordered_map<std::string, std::shared_ptr<Call>> calls_;           ///< by Call-ID
+  std::atomic<std::size_t> active_{0};                                     ///< calls_.size()
   std::unordered_map<std::string, std::shared_ptr<BranchInfo>> branches_;  ///< by Via branch
 };
 

@@ -700,13 +700,16 @@ struct ProxyCoreImpl {
       const bool double_rr = out_lp != ctx.in_lp || in_flow != kNoFlow || b.dest.flow != kNoFlow;
       // Signed for this dialog: only requests of dialogs created here may route back through.
       const std::string sig = signer.sign(orig.call_id(), orig.from().tag());
-      fwd.push_front(HeaderId::RecordRoute, make_record_route(*ctx.in_lp, in_flow, sips, sig));
+      const auto shard = cfg.shards > 1 ? std::optional<unsigned>(cfg.shard) : std::nullopt;
+      fwd.push_front(HeaderId::RecordRoute,
+                     make_record_route(*ctx.in_lp, in_flow, sips, sig, shard));
       if (double_rr) {
-        fwd.push_front(HeaderId::RecordRoute, make_record_route(*out_lp, b.dest.flow, sips, sig));
+        fwd.push_front(HeaderId::RecordRoute,
+                       make_record_route(*out_lp, b.dest.flow, sips, sig, shard));
       }
     }
     // Via (s.16.6 step 8) with the loop-detection hash in the branch.
-    b.branch_id = make_branch(loop_hash(ctx.rc->request()));
+    b.branch_id = make_branch(loop_hash(ctx.rc->request()), cfg.shard);
     fwd.push_front(HeaderId::Via, make_via(*out_lp, b.branch_id));
     if (hook != nullptr) {
       if (int status = hook->on_forward_request(fwd, ctx.rc->source(), b.dest, b.branch_id);

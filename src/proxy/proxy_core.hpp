@@ -44,6 +44,10 @@ struct ProxyConfig {
   /// sipws signed for that dialog; false (auth=off labs) relays them by their Route or
   /// Request-URI as they come.
   bool strict_dialogs = true;
+  /// The shard this core runs on and how many there are (`threads`): branches name the shard
+  /// (branch_shard) and, with more than one, Record-Route entries too (route_shard).
+  unsigned shard = 0;
+  unsigned shards = 1;
 };
 
 struct ProxyCoreImpl;

@@ -62,12 +62,47 @@ std::string_view unbracket(std::string_view host) {
   return host;
 }
 
-std::string make_branch(std::string_view loop_hash) {
+std::string make_branch(std::string_view loop_hash, unsigned shard) {
   std::string b(kBranchPrefix);
   b += loop_hash;
   b += '-';
   b += random_token(12);
+  b += '.';
+  b += std::to_string(shard);
   return b;
+}
+
+std::string make_own_branch(unsigned shard) {
+  std::string b(kBranchPrefix);
+  b += 'o';
+  b += random_token(12);
+  b += '.';
+  b += std::to_string(shard);
+  return b;
+}
+
+namespace {
+/// A shard number: 1 to 3 decimal digits, below 256.
+std::optional<unsigned> shard_number(std::string_view digits) {
+  unsigned n = 0;
+  if (digits.empty() || digits.size() > 3) return std::nullopt;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || p != digits.data() + digits.size() || n > 255) return std::nullopt;
+  return n;
+}
+}  // namespace
+
+std::optional<unsigned> branch_shard(std::string_view branch) {
+  if (!branch.starts_with(kBranchPrefix)) return std::nullopt;
+  const auto dot = branch.rfind('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  return shard_number(branch.substr(dot + 1));
+}
+
+std::optional<unsigned> route_shard(const sip::Uri& uri) {
+  const sip::Param* p = uri.param(kRouteShardParam);
+  if (p == nullptr) return std::nullopt;
+  return shard_number(p->value);
 }
 
 std::string make_via(const ListenPoint& lp, std::string_view branch) {
@@ -227,7 +262,7 @@ bool RouteSigner::verify(std::string_view sig, std::string_view call_id, std::st
 }
 
 std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips,
-                              std::string_view signature) {
+                              std::string_view signature, std::optional<unsigned> shard) {
   std::string v = sips ? "<sips:" : "<sip:";
   if (flow != kNoFlow) {
     v += flow_token_user(flow);
@@ -246,6 +281,12 @@ std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips,
     v += kRouteSignatureParam;
     v += '=';
     v += signature;
+  }
+  if (shard) {
+    v += ';';
+    v += kRouteShardParam;
+    v += '=';
+    v += std::to_string(*shard);
   }
   v += '>';
   return v;

@@ -19,13 +19,21 @@ using EVP_MD_CTX = evp_md_ctx_st;
 namespace sipws::proxy {
 
 /// Prefix of every branch sipws generates: RFC 3261 magic cookie + "-sw" marker. The loop
-/// hash follows (s.16.6 step 8), then "-" and random characters.
+/// hash follows (s.16.6 step 8), then "-", random characters, "." and the shard (decimal) whose
+/// client transaction sent it, so that a response arriving on another shard is handed over.
 inline constexpr std::string_view kBranchPrefix = "z9hG4bK-sw";
 
 /// A Via value for a request leaving through `lp`: `SIP/2.0/<PROTO> host:port;branch=...;rport`.
 std::string make_via(const ListenPoint& lp, std::string_view branch);
-/// A fresh branch carrying `loop_hash` (8 hex digits).
-std::string make_branch(std::string_view loop_hash);
+/// A fresh branch carrying `loop_hash` (8 hex digits) and `shard`:
+/// "z9hG4bK-sw<loop hash>-<12 random characters>.<shard>".
+std::string make_branch(std::string_view loop_hash, unsigned shard = 0);
+/// A fresh branch for a request sipws originates on `shard` (no loop hash):
+/// "z9hG4bK-swo<12 random characters>.<shard>".
+std::string make_own_branch(unsigned shard = 0);
+/// The shard named at the end of a branch sipws generated ("...<digits>" after the last '.',
+/// below 256), nullopt for any other branch. Thread: any.
+std::optional<unsigned> branch_shard(std::string_view branch);
 /// Loop-detection hash over the fields of RFC 3261 s.16.6 step 8 (Request-URI, To tag, From
 /// tag, Call-ID, CSeq number, Proxy-Require, Proxy-Authorization, Route), 8 hex digits.
 std::string loop_hash(const sip::Message& request);
@@ -38,6 +46,9 @@ std::string_view branch_loop_hash(std::string_view branch);
 std::string flow_token_user(FlowId flow);
 /// The URI parameter of sipws's Record-Route entries that carries the dialog signature.
 inline constexpr std::string_view kRouteSignatureParam = "sw";
+/// The URI parameter of sipws's Record-Route entries that names the shard which handled the
+/// dialog-creating request (only with `threads` > 1): in-dialog requests are handed to it.
+inline constexpr std::string_view kRouteShardParam = "sw-sh";
 
 /// Signs the Record-Route entries sipws inserts, so that only dialogs it created can route
 /// through it: 16 hex digits (64 bits) of HMAC-SHA256(key, Call-ID "\n" tag), the tag being
@@ -65,9 +76,13 @@ class RouteSigner {
 /// `<sip:[<flow token>@]host:port;transport=x;lr[;sw=<signature>]>`; `flow` != kNoFlow embeds a
 /// signed flow token so in-dialog requests find the flow (RFC 5626 s.5.3).
 /// With `sips` (the Request-URI or top Route is a SIPS URI) the value is a sips: URI (RFC 3261
-/// s.16.6 step 4). `signature` (RouteSigner::sign) is added as the `sw` parameter if not empty.
+/// s.16.6 step 4). `signature` (RouteSigner::sign) is added as the `sw` parameter if not empty,
+/// `shard` as the `sw-sh` parameter if set.
 std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips = false,
-                              std::string_view signature = {});
+                              std::string_view signature = {},
+                              std::optional<unsigned> shard = std::nullopt);
+/// The `sw-sh` parameter of `uri` (a Route entry of ours) if it is a number below 256.
+std::optional<unsigned> route_shard(const sip::Uri& uri);
 /// The flow id in a Route URI user part made by flow_token_user(), or kNoFlow when there is
 /// none or its signature is not ours.
 FlowId flow_token(const sip::Uri& uri);

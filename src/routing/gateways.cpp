@@ -158,7 +158,8 @@ GatewayTable::GatewayTable(std::vector<Gateway> gateways, std::vector<Route> rou
       }
     }
   }
-  up_.assign(gateways_.size(), 1);
+  up_ = std::vector<std::atomic<bool>>(gateways_.size());
+  for (auto& u : up_) u.store(true, std::memory_order_relaxed);
   route_gateways_.resize(routes_.size());
   for (std::size_t r = 0; r < routes_.size(); ++r) {
     const Route& route = routes_[r];
@@ -187,12 +188,12 @@ std::optional<std::size_t> GatewayTable::index_of(std::string_view name) const {
 }
 
 void GatewayTable::set_up(std::string_view name, bool up) {
-  if (const auto i = index_of(name)) up_[*i] = up ? 1 : 0;
+  if (const auto i = index_of(name)) up_[*i].store(up, std::memory_order_relaxed);
 }
 
 bool GatewayTable::is_up(std::string_view name) const {
   const auto i = index_of(name);
-  return !i || up_[*i] != 0;
+  return !i || up_[*i].load(std::memory_order_relaxed);
 }
 
 const Gateway* GatewayTable::find(std::string_view name) const {
@@ -249,7 +250,7 @@ std::optional<Selection> GatewayTable::select(std::string_view number, std::stri
     }
     std::vector<std::size_t> live;
     for (std::size_t g : enabled) {
-      if (up_[g] != 0) live.push_back(g);
+      if (up_[g].load(std::memory_order_relaxed)) live.push_back(g);
     }
     std::vector<std::size_t>& use = live.empty() ? enabled : live;
     std::stable_sort(use.begin(), use.end(), [this](std::size_t a, std::size_t b) {

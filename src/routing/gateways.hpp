@@ -4,6 +4,7 @@
 // with which Request-URI. Pure and I/O-free apart from the live up/down marks, which the
 // GatewayProber (or the request processor, after a failed attempt) sets.
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -84,8 +85,8 @@ inline constexpr std::size_t kMaxFromLength = 256;
 
 /// The gateways and routes of one configuration, plus each gateway's live up/down mark
 /// (initially up). Pointers it returns (gateways(), Selection) stay valid for its lifetime;
-/// a config reload builds a new table. Thread: the io thread (not thread-safe; const
-/// members may run concurrently with each other but not with set_up()).
+/// a config reload builds a new table. Thread: any; the up/down marks are atomics (the prober
+/// on shard 0 sets them while every shard selects). Movable, not copyable.
 ///
 /// select(number, from_uri, rnd):
 /// - `number` is the dialled number (sip::text::dialled_number of the Request-URI user); one
@@ -136,7 +137,7 @@ class GatewayTable {
   std::vector<Gateway> gateways_;
   std::vector<Route> routes_;
   std::vector<std::vector<std::size_t>> route_gateways_;  ///< per route: indexes, deduplicated
-  std::vector<char> up_;                                  ///< per gateway
+  std::vector<std::atomic<bool>> up_;                     ///< per gateway
 };
 
 /// The Request-URI for sending `number` to gateway `gw` (strip, prefix, escaping, user=phone

@@ -483,6 +483,13 @@ std::unique_ptr<Store> Store::open(const std::string& uri) {
 
 // ---- AsyncStore ----
 
+namespace {
+/// AsyncStore::answer_on_this_thread(): where this thread's answers are posted.
+thread_local const AsyncStore::Post* tl_reply = nullptr;
+}  // namespace
+
+void AsyncStore::answer_on_this_thread(const Post* post) { tl_reply = post; }
+
 struct AsyncStore::Impl {
   std::unique_ptr<Store> store;
   Post post;
@@ -581,19 +588,21 @@ struct AsyncStore::Impl {
   /// `what`, counted (store_read_errors) and answered as nullopt.
   template <class T, class Query>
   void read(std::string what, Query query, std::function<void(std::optional<T>)> done) {
-    enqueue(
-        [this, what = std::move(what), query = std::move(query), done = std::move(done)]() mutable {
-          std::optional<T> result;
-          try {
-            result = query(*store);
-          } catch (const std::exception& e) {
-            read_errors.inc();
-            spdlog::error("store: {} failed: {}", what, e.what());
-          }
-          post([done = std::move(done), result = std::move(result)]() mutable {
-            done(std::move(result));
-          });
-        });
+    // The answer goes back to the thread that asked (its shard's io_context).
+    const Post* reply = tl_reply != nullptr ? tl_reply : &post;
+    enqueue([this, reply, what = std::move(what), query = std::move(query),
+             done = std::move(done)]() mutable {
+      std::optional<T> result;
+      try {
+        result = query(*store);
+      } catch (const std::exception& e) {
+        read_errors.inc();
+        spdlog::error("store: {} failed: {}", what, e.what());
+      }
+      (*reply)([done = std::move(done), result = std::move(result)]() mutable {
+        done(std::move(result));
+      });
+    });
   }
 
   template <class Fn>

@@ -185,6 +185,12 @@ class AsyncStore {
   /// connection. Thread: any.
   void invalidate();
 
+  /// Answers to queries asked from the calling thread are handed to `*post` (which must
+  /// outlive every query asked) instead of the constructor's `post`: each shard's thread names
+  /// its own io_context once, so a shard gets its answers back on its own thread. null
+  /// restores the constructor's. Affects every AsyncStore. Thread: the thread it applies to.
+  static void answer_on_this_thread(const Post* post);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -1,10 +1,12 @@
 #include "transport/connection_limiter.hpp"
 
 #include <map>
+#include <mutex>
 
 namespace sipws::transport {
 
 struct ConnectionLimiter::Admission::State {
+  std::mutex mu;  // the shards accept on their own threads
   std::size_t total = 0;
   std::map<IpAddress, std::size_t> per_ip;
 };
@@ -26,6 +28,7 @@ ConnectionLimiter::Admission::~Admission() { release(); }
 void ConnectionLimiter::Admission::release() {
   if (!counted_ || !state_) return;
   counted_ = false;
+  std::lock_guard lock(state_->mu);
   --state_->total;
   auto it = state_->per_ip.find(ip_);
   if (it != state_->per_ip.end() && --it->second == 0) state_->per_ip.erase(it);
@@ -39,6 +42,7 @@ ConnectionLimiter::~ConnectionLimiter() = default;
 ConnectionLimiter::Admission ConnectionLimiter::admit(const IpAddress& ip_in) {
   const IpAddress ip = unmapped(ip_in);
   Admission a;
+  std::lock_guard lock(state_->mu);
   if (limits_.max_total != 0 && state_->total >= limits_.max_total) {
     a.verdict_ = Verdict::TotalExceeded;
     return a;
@@ -59,9 +63,13 @@ ConnectionLimiter::Admission ConnectionLimiter::admit(const IpAddress& ip_in) {
   return a;
 }
 
-std::size_t ConnectionLimiter::total() const { return state_->total; }
+std::size_t ConnectionLimiter::total() const {
+  std::lock_guard lock(state_->mu);
+  return state_->total;
+}
 
 std::size_t ConnectionLimiter::from(const IpAddress& ip) const {
+  std::lock_guard lock(state_->mu);
   auto it = state_->per_ip.find(unmapped(ip));
   return it == state_->per_ip.end() ? 0 : it->second;
 }

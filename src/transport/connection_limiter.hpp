@@ -23,8 +23,9 @@ struct ConnectionLimits {
 };
 
 /// Counts admitted connections and refuses those over the limits. A connection is admitted once
-/// (when accepted) and counted until its Admission is destroyed. Thread: one thread (the core io
-/// thread); Admission objects may outlive the limiter.
+/// (when accepted) and counted until its Admission is destroyed. Thread: any (the shards'
+/// listeners share one limiter; a mutex guards the counts, taken once per accepted and per
+/// closed connection); Admission objects may outlive the limiter.
 class ConnectionLimiter {
  public:
   enum class Verdict : std::uint8_t { Admitted, TotalExceeded, PerIpExceeded };

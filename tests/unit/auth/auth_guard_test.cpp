@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/counters.hpp"
 
@@ -220,6 +223,30 @@ TEST(AuthGuard, ClosedWindowsAreDroppedWithoutPressure) {
   timers.advance(60s);
   EXPECT_FALSE(g.ip_banned(ip("192.0.2.1")));
   EXPECT_EQ(g.tracked(), 0u);
+}
+
+// One guard serves every shard: failures recorded from several threads at once count once each,
+// exactly one ban starts, and every thread sees it.
+TEST(AuthGuard, FailuresFromSeveralThreadsCountTogether) {
+  ManualTimerService timers;  // never advanced while the threads run: now() is only read
+  AuthGuard g(timers, config(400, 0));
+  const auto bans_before = counter("auth_bans_ip");
+  std::atomic<int> started{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        if (g.record_failure(ip("192.0.2.7"), {}) == Ban::Ip) started.fetch_add(1);
+        (void)g.ip_banned(ip("192.0.2.8"));
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(started.load(), 1);
+  EXPECT_EQ(counter("auth_bans_ip"), bans_before + 1);
+  EXPECT_TRUE(g.ip_banned(ip("192.0.2.7")));
+  EXPECT_FALSE(g.ip_banned(ip("192.0.2.8")));
+  EXPECT_EQ(g.tracked(), 1u);
 }
 
 }  // namespace
