@@ -628,5 +628,30 @@ TEST(RecordRoute, SipsRequestsGetASipsRecordRoute) {
   EXPECT_EQ(make_record_route(lp, kNoFlow), "<sip:127.0.0.1:8443;transport=wss;lr>");
 }
 
+// Shards (threads > 1): a branch ends in the shard of its client transaction, a Record-Route
+// entry carries the shard of its dialog; anything else names no shard.
+TEST(Shards, BranchesAndRecordRoutesNameTheirShard) {
+  EXPECT_EQ(branch_shard(make_branch("0123abcd", 5)), 5u);
+  EXPECT_EQ(branch_loop_hash(make_branch("0123abcd", 5)), "0123abcd");
+  EXPECT_EQ(branch_shard(make_own_branch(17)), 17u);
+  EXPECT_EQ(branch_shard(make_branch("0123abcd")), 0u);
+  for (const char* foreign : {"z9hG4bK.3", "z9hG4bK-sw0123abcd-xyz", "z9hG4bK-swx.256",
+                              "z9hG4bK-swx.-1", "z9hG4bK-swx.", "z9hG4bK-swx.1a", "", "."}) {
+    EXPECT_FALSE(branch_shard(foreign).has_value()) << foreign;
+  }
+  ListenPoint lp{Protocol::Udp, {boost::asio::ip::make_address("127.0.0.1"), 5060}, "127.0.0.1"};
+  const std::string rr = make_record_route(lp, kNoFlow, false, "sig", 3u);
+  EXPECT_EQ(rr, "<sip:127.0.0.1:5060;lr;sw=sig;sw-sh=3>");
+  auto na = sip::parse_name_addr(rr);
+  ASSERT_TRUE(na.has_value());
+  EXPECT_EQ(route_shard(na->uri), 3u);
+  auto plain = sip::parse_name_addr(make_record_route(lp, kNoFlow));
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_FALSE(route_shard(plain->uri).has_value());
+  auto bad = sip::parse_name_addr("<sip:127.0.0.1;lr;sw-sh=999>");
+  ASSERT_TRUE(bad.has_value());
+  EXPECT_FALSE(route_shard(bad->uri).has_value());
+}
+
 }  // namespace
 }  // namespace sipws::proxy
