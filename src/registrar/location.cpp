@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
 
 #include "common/counters.hpp"
 #include "common/random.hpp"
@@ -35,6 +39,83 @@ std::string join_path(const std::vector<std::string>& path) {
 
 constexpr std::size_t kTempGruuLength = 16;
 constexpr std::size_t kMaxKnownAors = 1 << 20;
+/// Expired bindings removed per lock of a partition by one sweep step.
+constexpr std::size_t kMaxSweepBatch = 256;
+
+static_assert(LocationService::kPartitions <= 100, "the temp-GRUU prefix has two digits");
+
+/// Hashes std::string keys and finds them by std::string_view (no temporary string).
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+/// An AOR with its domain lower-cased, copied only when the domain has capitals (rare).
+class AorKey {
+ public:
+  explicit AorKey(std::string_view aor) : view_(aor) {
+    const auto at = aor.rfind('@');
+    const std::string_view domain = aor.substr(at == std::string_view::npos ? 0 : at + 1);
+    if (std::any_of(domain.begin(), domain.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+      copy_ = LocationService::normalize_aor(aor);
+      view_ = copy_;
+    }
+  }
+  AorKey(const AorKey&) = delete;
+  AorKey& operator=(const AorKey&) = delete;
+  std::string_view view() const { return view_; }
+
+ private:
+  std::string copy_;
+  std::string_view view_;
+};
+
+/// A temp-GRUU token (RFC 5627 s.3.2) naming partition `index`: two decimal digits, then
+/// random characters.
+std::string make_temp_gruu(std::size_t index) {
+  std::string t;
+  t.reserve(2 + kTempGruuLength);
+  t += static_cast<char>('0' + index / 10);
+  t += static_cast<char>('0' + index % 10);
+  t += random_token(kTempGruuLength);
+  return t;
+}
+
+/// The partition a make_temp_gruu() token names; nullopt for any other text.
+std::optional<std::size_t> temp_gruu_partition(std::string_view token) {
+  if (token.size() < 2 || token[0] < '0' || token[0] > '9' || token[1] < '0' || token[1] > '9') {
+    return std::nullopt;
+  }
+  const std::size_t index =
+      static_cast<std::size_t>(token[0] - '0') * 10 + static_cast<std::size_t>(token[1] - '0');
+  if (index >= LocationService::kPartitions) return std::nullopt;
+  return index;
+}
+
+/// Lookup order: highest q first, then most recently registered (highest id) first.
+void sort_lookup_order(std::vector<Binding*>& v) {
+  std::sort(v.begin(), v.end(), [](const Binding* a, const Binding* b) {
+    if (a->q != b->q) return a->q > b->q;
+    return a->id > b->id;
+  });
+}
+
+/// The binding of `bindings` a REGISTER contact refers to, nullptr if none.
+Binding* find_match(const std::vector<Binding*>& bindings, const ContactUpdate& c) {
+  // Instance ids (RFC 5626 s.6 / RFC 5627 s.6) first: one binding per instance + reg-id.
+  if (!c.instance.empty()) {
+    for (Binding* b : bindings) {
+      if (b->instance == c.instance && b->reg_id == c.reg_id) return b;
+    }
+  }
+  for (Binding* b : bindings) {
+    if (!c.instance.empty() && !b->instance.empty()) continue;
+    if (same_contact(b->contact, c.contact)) return b;
+  }
+  return nullptr;
+}
 
 }  // namespace
 
@@ -78,12 +159,91 @@ std::optional<Source> parse_received(std::string_view text) {
   return s;
 }
 
-LocationService::LocationService(TimerService& timers, store::AsyncStore* store)
-    : timers_(timers), store_(store) {}
+// ---- Partitions ----
 
-LocationService::~LocationService() {
-  for (const auto& [id, tid] : timer_ids_) timers_.cancel(tid);
+/// Store writes decided under a partition lock, queued by commit() once it is released.
+/// Records only what the store keeps: nothing without a store, nothing for WS/WSS bindings.
+class LocationService::StoreOps {
+ public:
+  explicit StoreOps(const store::AsyncStore* store) : enabled_(store != nullptr) {}
+
+  void put(const Binding& b) {
+    if (!wanted(b)) return;
+    store::BindingRecord r;
+    r.aor = b.aor;
+    r.contact = b.contact;
+    r.instance = b.instance;
+    r.reg_id = b.reg_id;
+    r.path = join_path(b.path);
+    r.received = b.direct ? received_string(b.source) : std::string();
+    r.expires_at = b.unix_expires;
+    r.q = b.q;
+    r.call_id = b.call_id;
+    r.cseq = b.cseq;
+    r.user_agent = b.user_agent;
+    ops_.push_back(Op{true, std::move(r)});
+  }
+  /// The store keys bindings on (aor, contact).
+  void remove(const Binding& b) {
+    if (!wanted(b)) return;
+    store::BindingRecord r;
+    r.aor = b.aor;
+    r.contact = b.contact;
+    ops_.push_back(Op{false, std::move(r)});
+  }
+  bool empty() const { return ops_.empty(); }
+  /// Queues every write on `store`, in order.
+  void run(store::AsyncStore& store) {
+    for (auto& op : ops_) {
+      if (op.put) {
+        store.put_binding(std::move(op.record));
+      } else {
+        store.delete_binding(std::move(op.record.aor), std::move(op.record.contact));
+      }
+    }
+    ops_.clear();
+  }
+
+ private:
+  struct Op {
+    bool put = false;
+    store::BindingRecord record;  ///< a delete uses aor and contact only
+  };
+  /// WS/WSS bindings die with their flow: never persisted.
+  bool wanted(const Binding& b) const { return enabled_ && !is_websocket(b.source.protocol); }
+
+  bool enabled_;
+  std::vector<Op> ops_;
+};
+
+/// One slice of the AORs. Every member but `index` is guarded by `mu`; `store_mu` orders the
+/// partition's store writes (see commit()). Cache-line aligned so that two partitions' locks
+/// never share a line.
+struct alignas(64) LocationService::Partition {
+  std::size_t index = 0;
+  std::mutex mu;
+  std::mutex store_mu;
+  /// Node-based: pointers to a Binding stay valid until it is erased.
+  std::unordered_map<std::uint64_t, Binding> bindings;
+  /// Bindings of each AOR in lookup order (q descending, then id descending).
+  std::unordered_map<std::string, std::vector<Binding*>, StringHash, std::equal_to<>> by_aor;
+  std::unordered_map<FlowId, std::vector<Binding*>> by_flow;
+  std::unordered_map<std::string, Binding*, StringHash, std::equal_to<>> by_temp_gruu;
+  std::unordered_set<std::string, StringHash, std::equal_to<>> known;
+  /// (expires_at, id) of every binding: the sweep's work list.
+  std::set<std::pair<TimePoint, std::uint64_t>> by_expiry;
+};
+
+LocationService::LocationService(TimerService& timers, store::AsyncStore* store, Millis sweep_every)
+    : timers_(timers),
+      store_(store),
+      sweep_every_(std::max(sweep_every, Millis(1))),
+      partitions_(std::make_unique<Partition[]>(kPartitions)) {
+  for (std::size_t i = 0; i < kPartitions; ++i) partitions_[i].index = i;
+  sweep_timer_ = timers_.schedule(sweep_every_, [this] { sweep(); });
 }
+
+LocationService::~LocationService() { timers_.cancel(sweep_timer_); }
 
 std::string LocationService::normalize_aor(std::string_view aor) {
   std::string out(aor);
@@ -94,86 +254,119 @@ std::string LocationService::normalize_aor(std::string_view aor) {
   return out;
 }
 
-std::vector<const Binding*> LocationService::lookup(std::string_view aor) const {
-  std::vector<const Binding*> out;
-  auto it = by_aor_.find(normalize_aor(aor));
-  if (it == by_aor_.end()) return out;
+LocationService::Partition& LocationService::partition(std::string_view normalized_aor) const {
+  return partitions_[std::hash<std::string_view>{}(normalized_aor) % kPartitions];
+}
+
+void LocationService::visit_impl(std::string_view aor, VisitFn fn) const {
+  const AorKey key(aor);
+  Partition& p = partition(key.view());
   const TimePoint now = timers_.now();
-  for (auto id : it->second) {
-    const Binding& b = *bindings_.at(id);
-    if (b.expires_at > now) out.push_back(&b);
+  std::lock_guard lock(p.mu);
+  auto it = p.by_aor.find(key.view());
+  if (it == p.by_aor.end()) return;
+  for (const Binding* b : it->second) {
+    if (b->expires_at > now) fn.call(fn.fn, *b);
   }
-  std::stable_sort(out.begin(), out.end(), [](const Binding* a, const Binding* b) {
-    if (a->q != b->q) return a->q > b->q;
-    return a->id > b->id;
-  });
+}
+
+std::vector<Binding> LocationService::lookup(std::string_view aor) const {
+  std::vector<Binding> out;
+  visit(aor, [&out](const Binding& b) { out.push_back(b); });
   return out;
 }
 
-const Binding* LocationService::find_instance(std::string_view aor,
-                                              std::string_view instance) const {
-  for (const Binding* b : lookup(aor)) {
-    if (b->instance == instance) return b;
-  }
-  return nullptr;
+bool LocationService::has_bindings(std::string_view aor) const {
+  const AorKey key(aor);
+  Partition& p = partition(key.view());
+  const TimePoint now = timers_.now();
+  std::lock_guard lock(p.mu);
+  auto it = p.by_aor.find(key.view());
+  if (it == p.by_aor.end()) return false;
+  return std::any_of(it->second.begin(), it->second.end(),
+                     [now](const Binding* b) { return b->expires_at > now; });
 }
 
-const Binding* LocationService::find_temp_gruu(std::string_view token) const {
-  auto it = by_temp_gruu_.find(std::string(token));
-  if (it == by_temp_gruu_.end()) return nullptr;
-  const Binding& b = *bindings_.at(it->second);
-  return b.expires_at > timers_.now() ? &b : nullptr;
+std::optional<Binding> LocationService::find_instance(std::string_view aor,
+                                                      std::string_view instance) const {
+  std::optional<Binding> out;
+  const AorKey key(aor);
+  Partition& p = partition(key.view());
+  const TimePoint now = timers_.now();
+  std::lock_guard lock(p.mu);
+  auto it = p.by_aor.find(key.view());
+  if (it == p.by_aor.end()) return out;
+  for (const Binding* b : it->second) {
+    if (b->expires_at > now && b->instance == instance) {
+      out = *b;
+      break;
+    }
+  }
+  return out;
+}
+
+std::optional<Binding> LocationService::find_temp_gruu(std::string_view token) const {
+  const auto index = temp_gruu_partition(token);
+  if (!index) return std::nullopt;
+  Partition& p = partitions_[*index];
+  const TimePoint now = timers_.now();
+  std::lock_guard lock(p.mu);
+  auto it = p.by_temp_gruu.find(token);
+  if (it == p.by_temp_gruu.end() || it->second->expires_at <= now) return std::nullopt;
+  return *it->second;
 }
 
 bool LocationService::known(std::string_view aor) const {
-  return known_.count(normalize_aor(aor)) > 0;
-}
-
-Binding* LocationService::find_match(std::string_view aor, const ContactUpdate& c) {
-  auto it = by_aor_.find(std::string(aor));
-  if (it == by_aor_.end()) return nullptr;
-  // Instance ids (RFC 5626 s.6 / RFC 5627 s.6) first: one binding per instance + reg-id.
-  if (!c.instance.empty()) {
-    for (auto id : it->second) {
-      Binding& b = *bindings_.at(id);
-      if (b.instance == c.instance && b.reg_id == c.reg_id) return &b;
-    }
-  }
-  for (auto id : it->second) {
-    Binding& b = *bindings_.at(id);
-    if (!c.instance.empty() && !b.instance.empty()) continue;
-    if (same_contact(b.contact, c.contact)) return &b;
-  }
-  return nullptr;
+  const AorKey key(aor);
+  Partition& p = partition(key.view());
+  std::lock_guard lock(p.mu);
+  return p.known.contains(key.view());
 }
 
 Expected<std::size_t, UpdateError> LocationService::update(const RegisterUpdate& u,
                                                            std::size_t max_per_aor) {
   const std::string aor = normalize_aor(u.aor);
-  auto ait = by_aor_.find(aor);
+  Partition& p = partition(aor);
+  StoreOps ops(store_);
+  const TimePoint now = timers_.now();
+  std::unique_lock lock(p.mu);
+  auto result = update_locked(p, aor, u, max_per_aor, now, ops);
+  commit(p, lock, ops);
+  return result;
+}
+
+Expected<std::size_t, UpdateError> LocationService::update_locked(Partition& p,
+                                                                  const std::string& aor,
+                                                                  const RegisterUpdate& u,
+                                                                  std::size_t max_per_aor,
+                                                                  TimePoint now, StoreOps& ops) {
+  // The per-binding timers of old removed a binding at its expiry: so does this.
+  purge_expired(p, aor, now, ops);
+  auto ait = p.by_aor.find(aor);
 
   // RFC 3261 s.10.3 step 6: Contact: * removes every binding, unless a binding has the same
   // Call-ID and a CSeq at least as high (then the whole update fails).
   if (u.remove_all) {
-    if (ait == by_aor_.end()) return std::size_t{0};
-    const std::vector<std::uint64_t> ids = ait->second;
-    for (auto id : ids) {
-      const Binding& b = *bindings_.at(id);
-      if (b.call_id == u.call_id && u.cseq <= b.cseq) {
+    if (ait == p.by_aor.end()) return std::size_t{0};
+    const std::vector<Binding*> all = ait->second;
+    for (const Binding* b : all) {
+      if (b->call_id == u.call_id && u.cseq <= b->cseq) {
         return Unexpected(UpdateError{500, "Server Internal Error - CSeq Out Of Order"});
       }
     }
-    for (auto id : ids) erase(id);
-    SIPWS_COUNTER("registrar_bindings_removed").inc(ids.size());
-    return ids.size();
+    for (Binding* b : all) erase(p, *b, ops);
+    SIPWS_COUNTER("registrar_bindings_removed").inc(all.size());
+    return all.size();
   }
 
   // Step 7, first pass: check every contact so that a failure changes nothing.
+  static const std::vector<Binding*> kNone;
+  const std::vector<Binding*>& current = ait == p.by_aor.end() ? kNone : ait->second;
   std::vector<Binding*> matches;
   matches.reserve(u.contacts.size());
-  std::size_t count = ait == by_aor_.end() ? 0 : ait->second.size();
+  std::size_t count = current.size();
   for (const auto& c : u.contacts) {
-    Binding* m = find_match(aor, c);
+    Binding* m = find_match(current, c);
     if (m != nullptr && m->call_id == u.call_id && u.cseq <= m->cseq) {
       return Unexpected(UpdateError{500, "Server Internal Error - CSeq Out Of Order"});
     }
@@ -191,7 +384,6 @@ Expected<std::size_t, UpdateError> LocationService::update(const RegisterUpdate&
   // Second pass: commit.
   Counter& added = SIPWS_COUNTER("registrar_bindings_added");
   Counter& removed = SIPWS_COUNTER("registrar_bindings_removed");
-  const TimePoint now = timers_.now();
   const std::int64_t unix_now = timers_.unix_time();
   std::size_t changed = 0;
   for (std::size_t i = 0; i < u.contacts.size(); ++i) {
@@ -199,31 +391,31 @@ Expected<std::size_t, UpdateError> LocationService::update(const RegisterUpdate&
     Binding* m = matches[i];
     if (c.expires == 0) {
       if (m != nullptr) {
-        erase(m->id);
+        erase(p, *m, ops);
         removed.inc();
         ++changed;
       }
       continue;
     }
     if (m != nullptr) {
-      if (m->contact != c.contact) unpersist(*m);  // the store keys on (aor, contact)
+      if (m->contact != c.contact) ops.remove(*m);  // the store keys on (aor, contact)
       if (m->source.flow != kNoFlow && m->source.flow != u.source.flow) {
-        auto fit = by_flow_.find(m->source.flow);
-        if (fit != by_flow_.end()) {
-          std::erase(fit->second, m->id);
-          if (fit->second.empty()) by_flow_.erase(fit);
+        auto fit = p.by_flow.find(m->source.flow);
+        if (fit != p.by_flow.end()) {
+          std::erase(fit->second, m);
+          if (fit->second.empty()) p.by_flow.erase(fit);
         }
       }
       if (m->call_id != u.call_id && !m->temp_gruu.empty()) {
         // A new Call-ID starts a new registration: earlier temp-GRUUs end (RFC 5627 s.3.2).
-        by_temp_gruu_.erase(m->temp_gruu);
+        p.by_temp_gruu.erase(m->temp_gruu);
         m->temp_gruu.clear();
       }
     } else {
-      auto nb = std::make_unique<Binding>();
-      nb->id = ++next_id_;
-      nb->aor = aor;
-      m = &insert(std::move(nb));
+      Binding nb;
+      nb.id = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+      nb.aor = aor;
+      m = &insert(p, std::move(nb));
       added.inc();
     }
     const bool flow_changed = m->source.flow != u.source.flow;
@@ -232,7 +424,7 @@ Expected<std::size_t, UpdateError> LocationService::update(const RegisterUpdate&
     m->instance = c.instance;
     m->reg_id = c.reg_id;
     m->q = c.q;
-    m->expires_at = now + std::chrono::seconds(c.expires);
+    set_expiry(p, *m, now + std::chrono::seconds(c.expires));
     m->unix_expires = unix_now + c.expires;
     m->call_id = u.call_id;
     m->cseq = u.cseq;
@@ -242,132 +434,173 @@ Expected<std::size_t, UpdateError> LocationService::update(const RegisterUpdate&
     m->outbound = c.reg_id != 0 && u.direct;  // the flow is ours only as first hop
     m->flow_dead = false;
     m->user_agent = u.user_agent;
-    if (flow_changed && u.source.flow != kNoFlow) by_flow_[u.source.flow].push_back(m->id);
+    if (flow_changed && u.source.flow != kNoFlow) p.by_flow[u.source.flow].push_back(m);
     if (!m->instance.empty() && m->temp_gruu.empty()) {
-      m->temp_gruu = random_token(kTempGruuLength);
-      by_temp_gruu_[m->temp_gruu] = m->id;
+      m->temp_gruu = make_temp_gruu(p.index);
+      p.by_temp_gruu[m->temp_gruu] = m;
     }
-    arm(*m);
-    persist(*m);
+    ops.put(*m);
     ++changed;
   }
+  if (auto it = p.by_aor.find(aor); it != p.by_aor.end()) sort_lookup_order(it->second);
   return changed;
 }
 
-Binding& LocationService::insert(std::unique_ptr<Binding> b) {
-  Binding& ref = *b;
-  by_aor_[ref.aor].push_back(ref.id);
+Binding& LocationService::insert(Partition& p, Binding b) {
+  const std::uint64_t id = b.id;
+  Binding& ref = p.bindings.emplace(id, std::move(b)).first->second;
+  p.by_aor[ref.aor].push_back(&ref);  // callers restore the lookup order
   // "Known" only picks 480 over 404; bound it so that registrations to random AORs (auth off)
   // cannot grow it without limit.
-  if (known_.size() >= kMaxKnownAors) known_.clear();
-  known_.insert(ref.aor);
-  if (ref.source.flow != kNoFlow) by_flow_[ref.source.flow].push_back(ref.id);
-  if (!ref.temp_gruu.empty()) by_temp_gruu_[ref.temp_gruu] = ref.id;
-  bindings_.emplace(ref.id, std::move(b));
+  if (p.known.size() >= kMaxKnownAors / kPartitions) p.known.clear();
+  p.known.insert(ref.aor);
+  if (ref.source.flow != kNoFlow) p.by_flow[ref.source.flow].push_back(&ref);
+  if (!ref.temp_gruu.empty()) p.by_temp_gruu[ref.temp_gruu] = &ref;
+  p.by_expiry.emplace(ref.expires_at, id);
+  size_.fetch_add(1, std::memory_order_relaxed);
   return ref;
 }
 
-void LocationService::erase(std::uint64_t id) {
-  auto it = bindings_.find(id);
-  if (it == bindings_.end()) return;
-  Binding& b = *it->second;
-  if (auto t = timer_ids_.find(id); t != timer_ids_.end()) {
-    timers_.cancel(t->second);
-    timer_ids_.erase(t);
-  }
-  if (auto a = by_aor_.find(b.aor); a != by_aor_.end()) {
-    std::erase(a->second, id);
-    if (a->second.empty()) by_aor_.erase(a);
+void LocationService::set_expiry(Partition& p, Binding& b, TimePoint at) {
+  if (b.expires_at == at) return;
+  p.by_expiry.erase({b.expires_at, b.id});
+  b.expires_at = at;
+  p.by_expiry.emplace(at, b.id);
+}
+
+void LocationService::erase(Partition& p, Binding& b, StoreOps& ops) {
+  Binding* ptr = &b;
+  if (auto a = p.by_aor.find(b.aor); a != p.by_aor.end()) {
+    std::erase(a->second, ptr);
+    if (a->second.empty()) p.by_aor.erase(a);
   }
   if (b.source.flow != kNoFlow) {
-    if (auto f = by_flow_.find(b.source.flow); f != by_flow_.end()) {
-      std::erase(f->second, id);
-      if (f->second.empty()) by_flow_.erase(f);
+    if (auto f = p.by_flow.find(b.source.flow); f != p.by_flow.end()) {
+      std::erase(f->second, ptr);
+      if (f->second.empty()) p.by_flow.erase(f);
     }
   }
-  if (!b.temp_gruu.empty()) by_temp_gruu_.erase(b.temp_gruu);
-  unpersist(b);
-  bindings_.erase(it);
+  if (!b.temp_gruu.empty()) p.by_temp_gruu.erase(b.temp_gruu);
+  p.by_expiry.erase({b.expires_at, b.id});
+  ops.remove(b);
+  p.bindings.erase(b.id);  // last: destroys b
+  size_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void LocationService::arm(Binding& b) {
-  if (auto t = timer_ids_.find(b.id); t != timer_ids_.end()) timers_.cancel(t->second);
-  const auto now = timers_.now();
-  const Millis delay =
-      b.expires_at > now ? std::chrono::duration_cast<Millis>(b.expires_at - now) : Millis(0);
-  const std::uint64_t id = b.id;
-  timer_ids_[id] = timers_.schedule(delay, [this, id]() {
-    Counter& expired = SIPWS_COUNTER("registrar_bindings_expired");
-    timer_ids_.erase(id);
-    expired.inc();
-    erase(id);
-  });
+void LocationService::purge_expired(Partition& p, std::string_view aor, TimePoint now,
+                                    StoreOps& ops) {
+  auto it = p.by_aor.find(aor);
+  if (it == p.by_aor.end()) return;
+  std::vector<Binding*> expired;
+  for (Binding* b : it->second) {
+    if (b->expires_at <= now) expired.push_back(b);
+  }
+  if (expired.empty()) return;
+  for (Binding* b : expired) erase(p, *b, ops);  // may erase it->second
+  SIPWS_COUNTER("registrar_bindings_expired").inc(expired.size());
 }
 
-bool LocationService::persistable(const Binding& b) { return !is_websocket(b.source.protocol); }
-
-void LocationService::persist(const Binding& b) {
-  if (store_ == nullptr || !persistable(b)) return;
-  store::BindingRecord r;
-  r.aor = b.aor;
-  r.contact = b.contact;
-  r.instance = b.instance;
-  r.reg_id = b.reg_id;
-  r.path = join_path(b.path);
-  r.received = b.direct ? received_string(b.source) : std::string();
-  r.expires_at = b.unix_expires;
-  r.q = b.q;
-  r.call_id = b.call_id;
-  r.cseq = b.cseq;
-  r.user_agent = b.user_agent;
-  store_->put_binding(std::move(r));
+void LocationService::commit(Partition& p, std::unique_lock<std::mutex>& lock, StoreOps& ops) {
+  if (ops.empty()) {
+    lock.unlock();
+    return;
+  }
+  // Hand over hand: the next writer of this partition can only reach its own commit() after
+  // this one holds store_mu, and then waits for it, so the store sees the partition's writes
+  // in order; lookups on the partition no longer wait for the store's queue.
+  std::lock_guard order(p.store_mu);
+  lock.unlock();
+  ops.run(*store_);
 }
 
-void LocationService::unpersist(const Binding& b) {
-  if (store_ == nullptr || !persistable(b)) return;
-  store_->delete_binding(b.aor, b.contact);
+void LocationService::sweep() {
+  Counter& expired = SIPWS_COUNTER("registrar_bindings_expired");
+  for (std::size_t i = 0; i < kPartitions; ++i) {
+    Partition& p = partitions_[i];
+    bool more = true;
+    while (more) {
+      StoreOps ops(store_);
+      const TimePoint now = timers_.now();
+      std::unique_lock lock(p.mu);
+      std::size_t n = 0;
+      while (!p.by_expiry.empty() && p.by_expiry.begin()->first <= now && n < kMaxSweepBatch) {
+        erase(p, p.bindings.at(p.by_expiry.begin()->second), ops);
+        ++n;
+      }
+      more = n == kMaxSweepBatch;  // let other threads in between batches
+      commit(p, lock, ops);
+      expired.inc(n);
+    }
+  }
+  sweep_timer_ = timers_.schedule(sweep_every_, [this] { sweep(); });
 }
 
 bool LocationService::remove(std::string_view aor, std::string_view contact) {
-  auto it = by_aor_.find(normalize_aor(aor));
-  if (it == by_aor_.end()) return false;
-  for (auto id : it->second) {
-    if (same_contact(bindings_.at(id)->contact, contact)) {
-      erase(id);
-      return true;
+  const std::string key = normalize_aor(aor);
+  Partition& p = partition(key);
+  StoreOps ops(store_);
+  const TimePoint now = timers_.now();
+  std::unique_lock lock(p.mu);
+  purge_expired(p, key, now, ops);
+  bool found = false;
+  if (auto it = p.by_aor.find(key); it != p.by_aor.end()) {
+    for (Binding* b : it->second) {
+      if (same_contact(b->contact, contact)) {
+        erase(p, *b, ops);
+        found = true;
+        break;
+      }
     }
   }
-  return false;
+  commit(p, lock, ops);
+  return found;
 }
 
 std::size_t LocationService::remove_all(std::string_view aor) {
-  auto it = by_aor_.find(normalize_aor(aor));
-  if (it == by_aor_.end()) return 0;
-  const std::vector<std::uint64_t> ids = it->second;
-  for (auto id : ids) erase(id);
-  return ids.size();
+  const std::string key = normalize_aor(aor);
+  Partition& p = partition(key);
+  StoreOps ops(store_);
+  const TimePoint now = timers_.now();
+  std::unique_lock lock(p.mu);
+  purge_expired(p, key, now, ops);
+  std::size_t n = 0;
+  if (auto it = p.by_aor.find(key); it != p.by_aor.end()) {
+    const std::vector<Binding*> all = it->second;
+    for (Binding* b : all) erase(p, *b, ops);
+    n = all.size();
+  }
+  commit(p, lock, ops);
+  return n;
 }
 
 void LocationService::on_flow_closed(FlowId flow) {
   if (flow == kNoFlow) return;
-  auto it = by_flow_.find(flow);
-  if (it == by_flow_.end()) return;
-  const std::vector<std::uint64_t> ids = std::move(it->second);
-  by_flow_.erase(it);
   Counter& ws_removed = SIPWS_COUNTER("registrar_ws_bindings_flow_closed");
-  for (auto id : ids) {
-    auto bit = bindings_.find(id);
-    if (bit == bindings_.end()) continue;
-    Binding& b = *bit->second;
-    if (is_websocket(b.source.protocol)) {
-      ws_removed.inc();
-      erase(id);  // by_flow_ no longer lists it: erase() finds nothing there
-    } else if (b.outbound) {
-      b.flow_dead = true;  // RFC 5626 s.5.3: 430 until the UA registers a new flow
-      b.source.flow = kNoFlow;
-    } else {
-      b.source.flow = kNoFlow;  // reach it again through its contact
+  Counter& expired = SIPWS_COUNTER("registrar_bindings_expired");
+  for (std::size_t i = 0; i < kPartitions; ++i) {
+    Partition& p = partitions_[i];
+    StoreOps ops(store_);
+    const TimePoint now = timers_.now();
+    std::unique_lock lock(p.mu);
+    auto it = p.by_flow.find(flow);
+    if (it == p.by_flow.end()) continue;
+    const std::vector<Binding*> bound = std::move(it->second);
+    p.by_flow.erase(it);
+    for (Binding* b : bound) {
+      if (b->expires_at <= now) {
+        expired.inc();
+        erase(p, *b, ops);  // as if swept before the flow closed
+      } else if (is_websocket(b->source.protocol)) {
+        ws_removed.inc();
+        erase(p, *b, ops);  // by_flow no longer lists it: erase() finds nothing there
+      } else if (b->outbound) {
+        b->flow_dead = true;  // RFC 5626 s.5.3: 430 until the UA registers a new flow
+        b->source.flow = kNoFlow;
+      } else {
+        b->source.flow = kNoFlow;  // reach it again through its contact
+      }
     }
+    commit(p, lock, ops);
   }
 }
 
@@ -378,32 +611,34 @@ std::size_t LocationService::load(store::Store& db) {
   std::size_t n = 0;
   for (const auto& r : records) {
     if (r.expires_at <= unix_now || r.aor.empty() || r.contact.empty()) continue;
-    auto b = std::make_unique<Binding>();
+    Binding b;
     if (auto src = parse_received(r.received)) {
       if (is_websocket(src->protocol)) continue;  // never valid without its flow
-      b->source = *src;
-      b->direct = true;
+      b.source = *src;
+      b.direct = true;
     }
-    b->id = ++next_id_;
-    b->aor = normalize_aor(r.aor);
-    b->contact = r.contact;
-    b->instance = r.instance;
-    b->reg_id = r.reg_id;
-    if (!b->instance.empty()) b->params = ";+sip.instance=\"" + b->instance + "\"";
-    if (b->reg_id != 0) b->params += ";reg-id=" + std::to_string(b->reg_id);
-    b->q = r.q;
-    b->expires_at = now + std::chrono::seconds(r.expires_at - unix_now);
-    b->unix_expires = r.expires_at;
-    b->call_id = r.call_id;
-    b->cseq = r.cseq;
-    for (auto p : sip::split_list(r.path)) b->path.emplace_back(p);
-    b->outbound = b->reg_id != 0 && b->direct;
+    b.id = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+    b.aor = normalize_aor(r.aor);
+    b.contact = r.contact;
+    b.instance = r.instance;
+    b.reg_id = r.reg_id;
+    if (!b.instance.empty()) b.params = ";+sip.instance=\"" + b.instance + "\"";
+    if (b.reg_id != 0) b.params += ";reg-id=" + std::to_string(b.reg_id);
+    b.q = r.q;
+    b.expires_at = now + std::chrono::seconds(r.expires_at - unix_now);
+    b.unix_expires = r.expires_at;
+    b.call_id = r.call_id;
+    b.cseq = r.cseq;
+    for (auto p : sip::split_list(r.path)) b.path.emplace_back(p);
+    b.outbound = b.reg_id != 0 && b.direct;
     // An Outbound flow over TCP/TLS did not survive the restart (RFC 5626 s.5.3).
-    b->flow_dead = b->outbound && b->direct && is_reliable(b->source.protocol);
-    b->user_agent = r.user_agent;
-    if (!b->instance.empty()) b->temp_gruu = random_token(kTempGruuLength);
-    Binding& ref = insert(std::move(b));
-    arm(ref);
+    b.flow_dead = b.outbound && b.direct && is_reliable(b.source.protocol);
+    b.user_agent = r.user_agent;
+    Partition& p = partition(b.aor);
+    if (!b.instance.empty()) b.temp_gruu = make_temp_gruu(p.index);
+    std::lock_guard lock(p.mu);  // uncontended: no traffic yet
+    Binding& ref = insert(p, std::move(b));
+    sort_lookup_order(p.by_aor[ref.aor]);
     ++n;
   }
   return n;

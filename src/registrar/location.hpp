@@ -4,14 +4,14 @@
 // memory; UDP/TCP/TLS ones are written behind to the store so they survive a restart, WS/WSS
 // ones die with their flow and are never persisted.
 
+#include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
+#include <type_traits>
 #include <vector>
 
 #include "common/expected.hpp"
@@ -80,43 +80,87 @@ struct UpdateError {
   std::string reason;
 };
 
-/// In-memory location service with write-behind persistence. Thread: core io thread (the
-/// thread running `timers`); not thread-safe.
+/// In-memory location service with write-behind persistence, one object shared by every
+/// shard.
+///
+/// Thread: every method may be called from any thread at once, except load() (start-up, before
+/// traffic) and the destructor (on the thread running `timers`, once no other thread uses the
+/// service). The AORs are split into kPartitions partitions by a hash of the normalized AOR,
+/// each with its own mutex and indexes: a call about one AOR locks that AOR's partition only,
+/// briefly; on_flow_closed() locks the partitions one after the other. No call returns a
+/// pointer into the service: lookups copy, or visit() under the lock.
+///
+/// Expiry (RFC 3261 s.10.3 step 8): a binding whose expires_at has passed (timers.now(), called
+/// from every caller's thread: thread-safe for AsioTimerService, steady_clock) is never
+/// returned, and a sweep every `sweep_every` on the thread running `timers` removes it and its
+/// stored row. size() counts a binding until the sweep removed it.
+///
+/// Persistence: store writes are decided under the partition lock and queued on the
+/// AsyncStore just after it is released, in the order the partition applied them.
 class LocationService {
  public:
-  /// `store` may be null (nothing persisted). Both must outlive the service.
-  LocationService(TimerService& timers, store::AsyncStore* store);
+  /// Number of partitions (independent locks). At most 100: a temp-GRUU token starts with its
+  /// partition as two decimal digits.
+  static constexpr std::size_t kPartitions = 64;
+  /// Default period of the expiry sweep.
+  static constexpr Millis kSweepInterval{1000};
+
+  /// `store` may be null (nothing persisted). Both must outlive the service. Arms the repeating
+  /// expiry sweep on `timers` every `sweep_every` (at least 1 ms). Thread: the one running
+  /// `timers`.
+  LocationService(TimerService& timers, store::AsyncStore* store,
+                  Millis sweep_every = kSweepInterval);
+  /// Cancels the sweep. Thread: the one running `timers`, with no other caller left.
   ~LocationService();
   LocationService(const LocationService&) = delete;
   LocationService& operator=(const LocationService&) = delete;
 
-  /// Non-expired bindings of `aor` (user@domain, domain case-insensitive), highest q first,
-  /// then most recently registered first. Pointers stay valid until the next mutation.
-  std::vector<const Binding*> lookup(std::string_view aor) const;
+  /// Copies of the non-expired bindings of `aor` (user@domain, domain case-insensitive),
+  /// highest q first, then most recently registered first. Hot paths use visit() instead.
+  std::vector<Binding> lookup(std::string_view aor) const;
 
-  /// Applies a REGISTER atomically (RFC 3261 s.10.3 steps 6-8): either every contact is
-  /// added/refreshed/removed or nothing changes. Bindings are matched by instance id (+reg-id)
-  /// when the contact has one (RFC 5626 s.6, RFC 5627 s.6), else by URI (s.19.1.4).
+  /// Calls `fn(const Binding&)` for each non-expired binding of `aor`, in lookup() order, while
+  /// holding that AOR's partition lock: `fn` must be short and must not call back into this
+  /// service (it would deadlock or wait on another AOR's lock), and must not keep the
+  /// reference. No allocation by the service. Exceptions from `fn` propagate (lock released).
+  template <class Fn>
+  void visit(std::string_view aor, Fn&& fn) const {
+    using F = std::remove_reference_t<Fn>;
+    visit_impl(aor, VisitFn{const_cast<void*>(static_cast<const void*>(std::addressof(fn))),
+                            [](void* f, const Binding& b) { (*static_cast<F*>(f))(b); }});
+  }
+
+  /// True if `aor` has at least one non-expired binding (a dead Outbound flow counts).
+  bool has_bindings(std::string_view aor) const;
+
+  /// Applies a REGISTER atomically (RFC 3261 s.10.3 steps 6-8), under one partition lock:
+  /// either every contact is added/refreshed/removed or nothing changes. Bindings are matched
+  /// by instance id (+reg-id) when the contact has one (RFC 5626 s.6, RFC 5627 s.6), else by
+  /// URI (s.19.1.4). Expired bindings of the AOR are removed first (as if swept).
   /// Errors: same Call-ID with a CSeq not higher than the stored one => 500 (step 6/7, the
   /// request "fails"); more than `max_per_aor` bindings => 403.
   Expected<std::size_t, UpdateError> update(const RegisterUpdate& u, std::size_t max_per_aor = 32);
 
-  /// Removes the binding of `aor` whose contact equals `contact`. @returns true if one existed.
+  /// Removes the non-expired binding of `aor` whose contact equals `contact` (s.19.1.4).
+  /// @returns true if one existed.
   bool remove(std::string_view aor, std::string_view contact);
-  /// Removes every binding of `aor`; @returns how many.
+  /// Removes every binding of `aor`; @returns how many were not expired.
   std::size_t remove_all(std::string_view aor);
 
   /// A connection closed (RFC 5626 s.5.3, RFC 7118): its WS/WSS bindings are removed at once;
   /// Outbound TCP/TLS bindings are marked dead (430 until re-registered); other bindings forget
-  /// the flow (reached again through their contact URI).
+  /// the flow (reached again through their contact URI). Locks each partition in turn.
   void on_flow_closed(FlowId flow);
 
-  /// The binding of `aor` with instance id `instance` ("<urn:uuid:...>"), most recent first;
-  /// nullptr if none (pub-GRUU, RFC 5627 s.8).
-  const Binding* find_instance(std::string_view aor, std::string_view instance) const;
-  /// The binding that issued temp-GRUU `token`, nullptr if none (RFC 5627 s.8).
-  const Binding* find_temp_gruu(std::string_view token) const;
-  /// True if `aor` has had a binding since start-up (480 rather than 404 when none is left).
+  /// A copy of the non-expired binding of `aor` with instance id `instance`
+  /// ("<urn:uuid:...>"), most recent first; nullopt if none (pub-GRUU, RFC 5627 s.8).
+  std::optional<Binding> find_instance(std::string_view aor, std::string_view instance) const;
+  /// A copy of the non-expired binding that issued temp-GRUU `token`, nullopt if none
+  /// (RFC 5627 s.8). The token names its partition (two leading digits, then 16 random
+  /// characters), so only that partition is locked; a token not of that form is not found.
+  std::optional<Binding> find_temp_gruu(std::string_view token) const;
+  /// True if `aor` has had a binding since start-up (480 rather than 404 when none is left),
+  /// expired or not.
   bool known(std::string_view aor) const;
 
   /// Restores persisted, non-expired bindings (start-up, before traffic). Their Source is
@@ -124,8 +168,8 @@ class LocationService {
   /// @throws store::StoreError from the store (start-up only).
   std::size_t load(store::Store& db);
 
-  /// Number of bindings held.
-  std::size_t size() const { return bindings_.size(); }
+  /// Number of bindings held, including expired ones the sweep has not removed yet.
+  std::size_t size() const { return size_.load(std::memory_order_relaxed); }
   /// The clock and timers the service runs on.
   TimerService& timers() const { return timers_; }
 
@@ -133,23 +177,34 @@ class LocationService {
   static std::string normalize_aor(std::string_view aor);
 
  private:
-  Binding* find_match(std::string_view aor, const ContactUpdate& c);
-  Binding& insert(std::unique_ptr<Binding> b);
-  void erase(std::uint64_t id);
-  void arm(Binding& b);
-  void persist(const Binding& b);
-  void unpersist(const Binding& b);
-  static bool persistable(const Binding& b);
+  struct Partition;  ///< one slice of the AORs with its lock and indexes (location.cpp)
+  class StoreOps;    ///< store writes decided under a partition lock (location.cpp)
+
+  /// A visitor without ownership or allocation (see visit()).
+  struct VisitFn {
+    void* fn;
+    void (*call)(void*, const Binding&);
+  };
+  void visit_impl(std::string_view aor, VisitFn fn) const;
+
+  Partition& partition(std::string_view normalized_aor) const;
+  Expected<std::size_t, UpdateError> update_locked(Partition& p, const std::string& aor,
+                                                   const RegisterUpdate& u, std::size_t max_per_aor,
+                                                   TimePoint now, StoreOps& ops);
+  Binding& insert(Partition& p, Binding b);
+  void erase(Partition& p, Binding& b, StoreOps& ops);
+  void set_expiry(Partition& p, Binding& b, TimePoint at);
+  void purge_expired(Partition& p, std::string_view aor, TimePoint now, StoreOps& ops);
+  void commit(Partition& p, std::unique_lock<std::mutex>& lock, StoreOps& ops);
+  void sweep();
 
   TimerService& timers_;
   store::AsyncStore* store_;
-  std::uint64_t next_id_ = 0;
-  std::unordered_map<std::uint64_t, std::unique_ptr<Binding>> bindings_;
-  std::unordered_map<std::uint64_t, TimerService::TimerId> timer_ids_;
-  std::unordered_map<std::string, std::vector<std::uint64_t>> by_aor_;
-  std::unordered_map<FlowId, std::vector<std::uint64_t>> by_flow_;
-  std::unordered_map<std::string, std::uint64_t> by_temp_gruu_;
-  std::unordered_set<std::string> known_;
+  const Millis sweep_every_;
+  TimerService::TimerId sweep_timer_ = 0;  ///< the thread running timers_ only
+  std::atomic<std::uint64_t> next_id_{0};
+  std::atomic<std::size_t> size_{0};
+  std::unique_ptr<Partition[]> partitions_;
 };
 
 /// "udp:1.2.3.4:5060" / "wss:[::1]:443" for a Source (BindingRecord::received).

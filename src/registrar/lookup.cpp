@@ -61,7 +61,7 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
 
   // GRUUs (RFC 5627 s.8): a pub-GRUU names the instance, a temp-GRUU its token.
   if (const sip::Param* gr = ruri.param("gr")) {
-    const Binding* b = nullptr;
+    std::optional<Binding> b;  // a copy: no pointer into the location service
     bool is_gruu = false;
     if (gr->has_value && !gr->value.empty()) {
       is_gruu = true;
@@ -69,14 +69,14 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
     } else if (ruri.user.substr(0, kTempGruuPrefix.size()) == kTempGruuPrefix) {
       is_gruu = true;
       b = location_.find_temp_gruu(ruri.user.substr(kTempGruuPrefix.size()));
-      if (b == nullptr) {
+      if (!b) {
         stats().not_found.inc();
         ctx.respond(404, "Not Found");
         return Action::Respond;
       }
     }
     if (is_gruu) {
-      if (b == nullptr) return unreachable(ctx, aor);
+      if (!b) return unreachable(ctx, aor);
       if (b->flow_dead) {
         stats().flow_failed.inc();
         ctx.respond(430, "Flow Failed");
@@ -90,15 +90,16 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
 
   bool dead = false;
   std::size_t added = 0;
-  for (const Binding* b : location_.lookup(aor)) {
-    if (b->flow_dead) {
+  std::vector<proxy::Target>& targets = ctx.targets();
+  location_.visit(aor, [&](const Binding& b) {
+    if (b.flow_dead) {
       dead = true;  // RFC 5626 s.5.3: never fall back to another route for a dead flow
-      continue;
+      return;
     }
-    if (auto u = b->uri(); !u || !u->is_sip()) continue;  // mailto: etc. cannot be proxied to
-    ctx.targets().push_back(target_for(*b));
+    if (auto u = b.uri(); !u || !u->is_sip()) return;  // mailto: etc. cannot be proxied to
+    targets.push_back(target_for(b));
     ++added;
-  }
+  });
   if (added > 0) {
     stats().found.inc();
     return Action::Continue;
@@ -116,8 +117,8 @@ Action LocationLookupProcessor::unreachable(proxy::RequestContext& ctx, const st
     (known ? stats().unavailable : stats().not_found).inc();
     ctx.respond(known ? 480 : 404, known ? "Temporarily Unavailable" : "Not Found");
   };
-  if (location_.known(aor) || !is_subscriber_) {
-    answer(location_.known(aor));
+  if (const bool known = location_.known(aor); known || !is_subscriber_) {
+    answer(known);
     return Action::Respond;
   }
   // The hook may answer at once (in-memory) or later (store): the shared state tells the

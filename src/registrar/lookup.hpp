@@ -18,7 +18,8 @@ namespace sipws::registrar {
 /// next_hop = the flow / address it registered from, q) and Continue. No binding: 480 if the
 /// AOR is known (a subscriber, or had bindings), else 404; only dead Outbound flows: 430.
 /// Requests without a user part (OPTIONS sip:host) and other domains: Continue untouched.
-/// Thread: core io thread.
+/// Thread: the thread running its proxy core (one per shard); the LocationService it shares
+/// may be used from any thread.
 class LocationLookupProcessor final : public proxy::RequestProcessor {
  public:
   /// Asks whether `aor` ("user@domain") is a subscriber and calls `done` with the answer, now

@@ -323,22 +323,23 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
 
   Message& rsp = ctx.respond(200, "OK");
   const TimePoint now = location_.timers().now();
-  for (const Binding* b : location_.lookup(aor)) {
+  // Built under the AOR's partition lock (LocationService::visit): no copies of the bindings.
+  location_.visit(aor, [&](const Binding& b) {
     // One buffer per Contact: "<uri>" params ";expires=N" [";q=..."] [GRUUs].
     std::string v;
-    v.reserve(b->contact.size() + b->params.size() + 24);
-    v.append(1, '<').append(b->contact).append(1, '>').append(b->params);
+    v.reserve(b.contact.size() + b.params.size() + 24);
+    v.append(1, '<').append(b.contact).append(1, '>').append(b.params);
     v.append(";expires=");
-    append_uint(v, b->expires_in(now));
-    if (b->q != 1.0f) v.append(";q=").append(format_q(b->q));
-    if (sup_gruu && !b->instance.empty()) {
-      v.append(";pub-gruu=\"").append(pub_gruu(aor, b->instance)).append(1, '"');
-      if (!b->temp_gruu.empty()) {
-        v.append(";temp-gruu=\"").append(temp_gruu(aor, b->temp_gruu)).append(1, '"');
+    append_uint(v, b.expires_in(now));
+    if (b.q != 1.0f) v.append(";q=").append(format_q(b.q));
+    if (sup_gruu && !b.instance.empty()) {
+      v.append(";pub-gruu=\"").append(pub_gruu(aor, b.instance)).append(1, '"');
+      if (!b.temp_gruu.empty()) {
+        v.append(";temp-gruu=\"").append(temp_gruu(aor, b.temp_gruu)).append(1, '"');
       }
     }
     rsp.append(HeaderId::Contact, std::move(v));
-  }
+  });
   if (sup_path) {
     for (const auto& p : u.path) rsp.append(HeaderId::Path, p);
   }

@@ -29,7 +29,8 @@ struct RegistrarConfig {
 /// REGISTER has `Supported: outbound` and Outbound was applied). Errors: 400 (bad Contact,
 /// `*` misuse), 403 (identity is not the AOR, too many contacts), 404 (To not in our domain),
 /// 420 (unknown Require), 423 (interval too brief), 500 (CSeq out of order).
-/// Thread: core io thread.
+/// Thread: the thread running its proxy core (one per shard); the LocationService it shares
+/// may be used from any thread.
 class RegistrarProcessor final : public proxy::RequestProcessor {
  public:
   /// `domains` and `location` must outlive the processor.

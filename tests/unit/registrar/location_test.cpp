@@ -3,9 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <random>
-
+#include "common/counters.hpp"
 #include "registrar/location.hpp"
 #include "registrar_test_util.hpp"
 #include "store/store.hpp"
@@ -50,7 +48,7 @@ TEST(LocationService, ContactsCompareAsUris) {
   ASSERT_TRUE(loc.update(one("bob@example.com", "sip:bob@host.example.com", 900, kUdp, "cid", 2)));
   auto b = loc.lookup("bob@example.com");
   ASSERT_EQ(b.size(), 1u);
-  EXPECT_EQ(b[0]->expires_in(t.now()), 900u);
+  EXPECT_EQ(b[0].expires_in(t.now()), 900u);
   EXPECT_TRUE(loc.remove("bob@example.com", "sip:bob@host.EXAMPLE.com"));
   EXPECT_EQ(loc.size(), 0u);
   EXPECT_FALSE(loc.remove("bob@example.com", "sip:bob@host.example.com"));
@@ -64,26 +62,127 @@ TEST(LocationService, QOrderThenNewestFirst) {
   ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.3", 600, kUdp, "c3", 1, 0.5f)));
   auto b = loc.lookup("a@x.org");
   ASSERT_EQ(b.size(), 3u);
-  EXPECT_EQ(b[0]->contact, "sip:a@192.0.2.2");
-  EXPECT_EQ(b[1]->contact, "sip:a@192.0.2.3");
-  EXPECT_EQ(b[2]->contact, "sip:a@192.0.2.1");
+  EXPECT_EQ(b[0].contact, "sip:a@192.0.2.2");
+  EXPECT_EQ(b[1].contact, "sip:a@192.0.2.3");
+  EXPECT_EQ(b[2].contact, "sip:a@192.0.2.1");
   EXPECT_EQ(loc.remove_all("a@x.org"), 3u);
-  EXPECT_EQ(t.pending(), 0u);
+  EXPECT_EQ(t.pending(), 1u);  // the expiry sweep only: no timer per binding
 }
 
-TEST(LocationService, ExpiryTimersRemoveEachBindingOnTime) {
+TEST(LocationService, SweepRemovesEachBindingOnTime) {
   ManualTimerService t;
   LocationService loc(t, nullptr);
   ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.1", 60, kUdp, "c1")));
   ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.2", 120, kUdp, "c2")));
-  EXPECT_EQ(t.pending(), 2u);
+  EXPECT_EQ(t.pending(), 1u);  // one sweep, however many bindings
   t.advance(Millis(60'000));
   auto b = loc.lookup("a@x.org");
   ASSERT_EQ(b.size(), 1u);
-  EXPECT_EQ(b[0]->contact, "sip:a@192.0.2.2");
+  EXPECT_EQ(b[0].contact, "sip:a@192.0.2.2");
   t.advance(Millis(60'000));
   EXPECT_EQ(loc.size(), 0u);
   EXPECT_TRUE(loc.known("a@x.org"));
+}
+
+TEST(LocationService, ExpiredBindingIsNeverReturnedEvenBeforeTheSweep) {
+  ManualTimerService t;
+  LocationService loc(t, nullptr, Millis(3'600'000));  // no sweep during the test
+  RegisterUpdate u = one("a@x.org", "sip:a@192.0.2.1", 60, kUdp, "c1");
+  u.contacts[0].instance = "<urn:uuid:a>";
+  ASSERT_TRUE(loc.update(u));
+  ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.2", 120, kUdp, "c2")));
+  const auto before = loc.lookup("a@x.org");
+  ASSERT_EQ(before.size(), 2u);
+  const std::string token = before[1].temp_gruu;  // the older binding, with the instance
+  ASSERT_FALSE(token.empty());
+  ASSERT_TRUE(loc.find_temp_gruu(token).has_value());
+
+  t.advance(Millis(60'000));                 // the first binding's expiry instant; no sweep has run
+  EXPECT_EQ(loc.size(), 2u);                 // still held...
+  const auto after = loc.lookup("a@x.org");  // ...but never returned
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].contact, "sip:a@192.0.2.2");
+  std::vector<std::string> visited;
+  loc.visit("a@x.org", [&](const Binding& b) { visited.push_back(b.contact); });
+  EXPECT_EQ(visited, std::vector<std::string>{"sip:a@192.0.2.2"});
+  EXPECT_FALSE(loc.find_instance("a@x.org", "<urn:uuid:a>").has_value());
+  EXPECT_FALSE(loc.find_temp_gruu(token).has_value());
+  EXPECT_FALSE(loc.remove("a@x.org", "sip:a@192.0.2.1"));  // gone as far as callers can tell
+
+  t.advance(Millis(60'000));
+  EXPECT_FALSE(loc.has_bindings("a@x.org"));
+  EXPECT_TRUE(loc.lookup("a@x.org").empty());
+  visited.clear();
+  loc.visit("A@X.ORG", [&](const Binding& b) { visited.push_back(b.contact); });
+  EXPECT_TRUE(visited.empty());
+  EXPECT_TRUE(loc.known("a@x.org"));         // known stays true after expiry
+  EXPECT_EQ(loc.remove_all("a@x.org"), 0u);  // nothing left that had not expired
+  EXPECT_EQ(loc.size(), 0u);
+}
+
+TEST(LocationService, ExpiredButUnsweptBindingDoesNotBlockARegister) {
+  ManualTimerService t;
+  LocationService loc(t, nullptr, Millis(3'600'000));
+  ASSERT_TRUE(loc.update(one("a@x.org", "sip:a@192.0.2.1", 60, kUdp, "cid", 5)));
+  t.advance(Millis(61'000));
+  // Same Call-ID and CSeq as the expired binding: a new registration, not "out of order"
+  // (the expired binding is gone, as if swept at its expiry).
+  auto r = loc.update(one("a@x.org", "sip:a@192.0.2.1", 60, kUdp, "cid", 5));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(*r, 1u);
+  EXPECT_EQ(loc.size(), 1u);
+  // Nor does it count against the limit of bindings per AOR.
+  ASSERT_TRUE(loc.update(one("b@x.org", "sip:b@192.0.2.1", 60, kUdp, "b1")));
+  t.advance(Millis(61'000));
+  EXPECT_TRUE(loc.update(one("b@x.org", "sip:b@192.0.2.2", 60, kUdp, "b2"), 1).has_value());
+  ASSERT_EQ(loc.lookup("b@x.org").size(), 1u);
+  EXPECT_EQ(loc.lookup("b@x.org")[0].contact, "sip:b@192.0.2.2");
+}
+
+TEST(LocationService, LookupReturnsCopiesAndHasBindingsCountsDeadFlows) {
+  ManualTimerService t;
+  LocationService loc(t, nullptr);
+  EXPECT_FALSE(loc.has_bindings("a@x.org"));
+  RegisterUpdate u = one("a@x.org", "sip:a@192.0.2.2;transport=tcp", 600, kTcp, "c1");
+  u.contacts[0].instance = "<urn:uuid:a>";
+  u.contacts[0].reg_id = 1;
+  ASSERT_TRUE(loc.update(u));
+  auto copy = loc.lookup("a@x.org");
+  ASSERT_EQ(copy.size(), 1u);
+  loc.on_flow_closed(kTcp.flow);    // RFC 5626 s.5.3: kept, but its flow is dead
+  EXPECT_FALSE(copy[0].flow_dead);  // a copy: the service's change does not show
+  EXPECT_TRUE(loc.lookup("a@x.org")[0].flow_dead);
+  EXPECT_TRUE(loc.has_bindings("a@x.org"));
+  auto inst = loc.find_instance("a@x.org", "<urn:uuid:a>");
+  ASSERT_TRUE(inst.has_value());
+  EXPECT_TRUE(inst->flow_dead);
+  EXPECT_EQ(inst->source.flow, kNoFlow);
+}
+
+TEST(LocationService, TempGruuTokensNameTheirPartition) {
+  ManualTimerService t;
+  LocationService loc(t, nullptr);
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 50; ++i) {
+    const std::string aor = "user" + std::to_string(i) + "@x.org";
+    RegisterUpdate u = one(aor, "sip:u@192.0.2.1", 600, kUdp, "c" + std::to_string(i));
+    u.contacts[0].instance = "<urn:uuid:" + std::to_string(i) + ">";
+    ASSERT_TRUE(loc.update(u));
+    tokens.push_back(loc.lookup(aor).at(0).temp_gruu);
+  }
+  for (int i = 0; i < 50; ++i) {
+    auto b = loc.find_temp_gruu(tokens[i]);
+    ASSERT_TRUE(b.has_value()) << tokens[i];
+    EXPECT_EQ(b->aor, "user" + std::to_string(i) + "@x.org");
+  }
+  // Forged or foreign tokens are simply not found.
+  EXPECT_FALSE(loc.find_temp_gruu("").has_value());
+  EXPECT_FALSE(loc.find_temp_gruu("9").has_value());
+  EXPECT_FALSE(loc.find_temp_gruu("99" + tokens[0].substr(2)).has_value());
+  EXPECT_FALSE(loc.find_temp_gruu("xx" + tokens[0].substr(2)).has_value());
+  std::string other = tokens[0];
+  other.back() = other.back() == 'a' ? 'b' : 'a';
+  EXPECT_FALSE(loc.find_temp_gruu(other).has_value());
 }
 
 TEST(LocationService, FailedUpdateIsAtomic) {
@@ -101,7 +200,7 @@ TEST(LocationService, FailedUpdateIsAtomic) {
   EXPECT_EQ(r.error().status, 500);
   auto b = loc.lookup("a@x.org");
   ASSERT_EQ(b.size(), 1u);
-  EXPECT_EQ(b[0]->contact, "sip:a@192.0.2.1");
+  EXPECT_EQ(b[0].contact, "sip:a@192.0.2.1");
 }
 
 TEST(LocationService, ReceivedRoundTrips) {
@@ -120,24 +219,7 @@ TEST(LocationService, ReceivedRoundTrips) {
   EXPECT_FALSE(parse_received("udp:not-an-ip:5060").has_value());
 }
 
-/// A fresh directory under the system temp dir, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("sipws-registrar-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string db_uri() const { return "sqlite:" + (path_ / "sipws.db").string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using test::TempDir;
 
 TEST(LocationPersistence, WritesBehindAndRestoresNonWebSocketBindings) {
   TempDir dir;
@@ -193,8 +275,9 @@ TEST(LocationPersistence, WritesBehindAndRestoresNonWebSocketBindings) {
   EXPECT_EQ(loc2.load(astore.sync()), 2u);
   auto b = loc2.lookup("bob@example.com");
   ASSERT_EQ(b.size(), 2u);
-  const Binding* udp = b[0]->contact == "sip:bob@192.0.2.1:5062" ? b[0] : b[1];
-  const Binding* tcp = udp == b[0] ? b[1] : b[0];
+  const bool udp_first = b[0].contact == "sip:bob@192.0.2.1:5062";
+  const Binding* udp = &b[udp_first ? 0 : 1];
+  const Binding* tcp = &b[udp_first ? 1 : 0];
   EXPECT_EQ(udp->source.protocol, Protocol::Udp);
   EXPECT_EQ(udp->source.peer, kUdp.peer);
   EXPECT_EQ(udp->source.flow, kNoFlow);
@@ -237,7 +320,7 @@ TEST(LocationPersistence, LoadSkipsExpiredRows) {
   EXPECT_EQ(loc.load(*db), 1u);
   auto b = loc.lookup("bob@example.com");
   ASSERT_EQ(b.size(), 1u);
-  EXPECT_EQ(b[0]->contact, "sip:bob@192.0.2.2");
+  EXPECT_EQ(b[0].contact, "sip:bob@192.0.2.2");
 }
 
 TEST(LocationPersistence, RenamedContactDeletesTheOldRow) {
@@ -258,6 +341,35 @@ TEST(LocationPersistence, RenamedContactDeletesTheOldRow) {
   auto rows = astore.sync().load_bindings();
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].contact, "sip:bob@192.0.2.77");
+}
+
+TEST(LocationPersistence, SweepUnpersistsExpiredBindingsAndShrinksSize) {
+  TempDir dir;
+  store::AsyncStore astore(store::Store::open(dir.db_uri()),
+                           [](std::function<void()> fn) { fn(); });
+  ManualTimerService t;
+  LocationService loc(t, &astore);
+  Counter& expired = counters().get("registrar_bindings_expired");
+  const std::uint64_t expired_before = expired.value();
+  ASSERT_TRUE(loc.update(one("dan@example.com", "sip:dan@192.0.2.1", 60, kUdp, "d1")));
+  ASSERT_TRUE(loc.update(one("eve@example.com", "sip:eve@192.0.2.1", 600, kUdp, "e1")));
+  astore.flush();
+  ASSERT_EQ(astore.sync().load_bindings().size(), 2u);
+
+  t.advance(Millis(59'500));  // the sweep ran 59 times, nothing was due
+  astore.flush();
+  EXPECT_EQ(loc.size(), 2u);
+  EXPECT_EQ(astore.sync().load_bindings().size(), 2u);
+
+  t.advance(Millis(500));  // 60 s: dan's expiry instant, and a sweep
+  EXPECT_EQ(loc.size(), 1u);
+  EXPECT_EQ(expired.value(), expired_before + 1);
+  astore.flush();
+  auto rows = astore.sync().load_bindings();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].aor, "eve@example.com");
+  EXPECT_TRUE(loc.known("dan@example.com"));
+  EXPECT_EQ(t.pending(), 1u);  // the sweep re-armed itself
 }
 
 }  // namespace

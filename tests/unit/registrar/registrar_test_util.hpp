@@ -1,10 +1,12 @@
 #pragma once
 // Helpers of the registrar tests: messages from text, a request context per request, the
-// response as it would go on the wire (serialized and parsed again).
+// response as it would go on the wire (serialized and parsed again), a temporary directory.
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,5 +95,24 @@ inline std::string param(const sip::NameAddr& na, std::string_view name) {
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
   return std::string(v);
 }
+
+/// A fresh directory under the system temp dir, removed at the end of the test.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("sipws-registrar-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string db_uri() const { return "sqlite:" + (path_ / "sipws.db").string(); }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace sipws::registrar::test
