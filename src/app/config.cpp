@@ -9,6 +9,7 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "sip/text.hpp"
 #include "ws/client.hpp"
@@ -99,6 +100,7 @@ json defaults() {
       {"ws_ping_interval", 30},
       {"ws_pong_timeout", 10},
       {"max_message_size", 65535},
+      {"threads", 0},
       {"ws_allowed_origins", json::array()},
       {"ws_allow_no_origin", true},
       {"ws_max_connections", 10000},
@@ -490,6 +492,10 @@ Config from_json(const json& j) {
   c.ws_ping_interval_s = get_uint(j, "ws_ping_interval", 0, 86400);
   c.ws_pong_timeout_s = get_uint(j, "ws_pong_timeout", 1, 3600);
   c.max_message_size = get_uint(j, "max_message_size", 1024, 1048576);
+  c.threads = get_uint(j, "threads", 0, kMaxThreads);
+  if (c.threads == 0) {
+    c.threads = std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, kMaxThreads);
+  }
   c.ws_allowed_origins = get_list(j, "ws_allowed_origins");
   for (const auto& o : c.ws_allowed_origins) {
     if (auto why = ws::OriginPolicy::validate(o)) {
@@ -571,6 +577,11 @@ Config from_json(const json& j) {
   }
   c.media_port_min = static_cast<std::uint16_t>(*lo);
   c.media_port_max = static_cast<std::uint16_t>(*hi);
+  if (*hi - *lo + 1 < 4 * std::uint64_t{c.threads}) {
+    fail("media_ports", "\"" + ports + "\" is too small for " + std::to_string(c.threads) +
+                            " threads: each thread anchors media on its own share of at least " +
+                            "4 ports; widen the range or lower 'threads'");
+  }
   c.media_timeout_s = get_uint(j, "media_timeout", 0, 86400);
   c.dns_servers = get_list(j, "dns_servers");
   for (const auto& s : c.dns_servers) {
@@ -673,6 +684,7 @@ nlohmann::json to_json(const Config& c) {
   j["ws_ping_interval"] = c.ws_ping_interval_s;
   j["ws_pong_timeout"] = c.ws_pong_timeout_s;
   j["max_message_size"] = c.max_message_size;
+  j["threads"] = c.threads;
   j["ws_allowed_origins"] = c.ws_allowed_origins;
   j["ws_allow_no_origin"] = c.ws_allow_no_origin;
   j["ws_max_connections"] = c.ws_max_connections;
@@ -732,7 +744,8 @@ nlohmann::json to_json(const Config& c) {
 std::string describe(const Config& c) {
   std::string s = "domain=" + c.domain + " store=" + c.store +
                   " auth=" + (c.auth == AuthMode::Digest ? "digest" : "off") +
-                  " ws_auth=" + to_json(c).at("ws_auth").get<std::string>() + " listen=";
+                  " ws_auth=" + to_json(c).at("ws_auth").get<std::string>() +
+                  " threads=" + std::to_string(c.threads) + " listen=";
   for (std::size_t i = 0; i < c.listen.size(); ++i) {
     if (i) s += ',';
     s += c.listen[i].to_string();

@@ -35,6 +35,9 @@ enum class AuthMode { Digest, Off };
 enum class WsAuthMode { Off, Cookie, Digest, Any };
 enum class MediaAnchor { Auto, Always, Never };
 
+/// Most shards `threads` may ask for (FlowIds name their shard in 8 bits; see flow.hpp).
+inline constexpr unsigned kMaxThreads = 64;
+
 struct Config {
   std::vector<ListenSpec> listen;
   std::string domain = "localhost";
@@ -50,7 +53,10 @@ struct Config {
   std::string www_root;                   ///< empty => auto (www/demo-jssip of the source tree)
   std::uint32_t ws_ping_interval_s = 30;  ///< 0 = no pings
   std::uint32_t ws_pong_timeout_s = 10;
-  std::uint32_t max_message_size = 65535;       ///< bytes
+  std::uint32_t max_message_size = 65535;  ///< bytes
+  /// Shards: io threads, each with its own listeners (SO_REUSEPORT), transactions and proxy
+  /// core (docs/architecture.md "Threads"). load_config() turns 0 into the number of cores.
+  std::uint32_t threads = 1;
   std::vector<std::string> ws_allowed_origins;  ///< exact or https://*.example.com; empty = any
   bool ws_allow_no_origin = true;
   std::uint32_t ws_max_connections = 10000;       ///< 0 = no cap

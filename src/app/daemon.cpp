@@ -3,11 +3,14 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <openssl/rand.h>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "app/demo_users.hpp"
 #include "auth/auth_guard.hpp"
@@ -15,6 +18,7 @@
 #include "auth/flood_guard.hpp"
 #include "auth/flow_identity.hpp"
 #include "auth/handshake_auth.hpp"
+#include "auth/nonce.hpp"
 #include "auth/relay_policy.hpp"
 #include "auth/session_cookie.hpp"
 #include "bridge/anchor.hpp"
@@ -35,9 +39,11 @@
 #include "routing/sip_locator.hpp"
 #include "sip/parser.hpp"
 #include "sip/txn/transaction_layer.hpp"
+#include "sip/uri.hpp"
 #include "store/store.hpp"
 #include "transport/asio_timer.hpp"
 #include "transport/connection_limiter.hpp"
+#include "transport/flow_directory.hpp"
 #include "transport/tls.hpp"
 #include "transport/transport_layer.hpp"
 #include "ws/client.hpp"
@@ -48,64 +54,126 @@ namespace {
 
 namespace asio = boost::asio;
 
-/// proxy::NetworkView over the transport layer.
+/// proxy::NetworkView over one shard's transport layer: its own flows from its FlowTable, the
+/// other shards' flows from the FlowDirectory (null with one shard).
 class TransportView final : public proxy::NetworkView {
  public:
-  explicit TransportView(transport::TransportLayer& t) : t_(t) {}
+  TransportView(transport::TransportLayer& t, const transport::FlowDirectory* directory)
+      : t_(t), directory_(directory) {}
   const std::vector<ListenPoint>& listen_points() const override { return t_.listen_points(); }
-  bool flow_alive(FlowId id) const override { return t_.flows().find(id) != nullptr; }
+  bool flow_alive(FlowId id) const override {
+    return t_.flows().find(id) != nullptr || remote(id).has_value();
+  }
   std::optional<Endpoint> flow_peer(FlowId id) const override {
-    auto f = t_.flows().find(id);
-    if (!f) return std::nullopt;
-    return f->peer();
+    if (auto f = t_.flows().find(id)) return f->peer();
+    if (auto e = remote(id)) return e->peer;
+    return std::nullopt;
   }
   std::optional<Protocol> flow_protocol(FlowId id) const override {
-    auto f = t_.flows().find(id);
-    if (!f) return std::nullopt;
-    return f->protocol();
+    if (auto f = t_.flows().find(id)) return f->protocol();
+    if (auto e = remote(id)) return e->protocol;
+    return std::nullopt;
+  }
+  /// The identity proven on flow `id` (RFC 7118 s.7 handshake auth), "" if none.
+  std::string identity(FlowId id) const {
+    if (flow_shard(id) == t_.flows().shard()) return t_.flows().identity(id);
+    auto e = remote(id);
+    return e ? e->identity : std::string();
   }
 
  private:
+  std::optional<transport::FlowDirectory::Entry> remote(FlowId id) const {
+    if (directory_ == nullptr || flow_shard(id) == t_.flows().shard()) {
+      return std::nullopt;
+    }
+    return directory_->find(id);
+  }
   transport::TransportLayer& t_;
+  const transport::FlowDirectory* directory_;
 };
 
-/// Logs every message sent when --trace is on, then hands it to the transport.
-class TracingSender final : public sip::txn::Sender {
+/// How one shard reaches the others (docs/architecture.md "Threads"): every call posts to the
+/// other shard's io_context, nothing is shared per message.
+struct ShardLinks {
+  unsigned self = 0;
+  unsigned count = 1;
+  /// Runs `msg` from `src` through shard `k`'s transaction layer, on its thread.
+  std::function<void(unsigned k, const sip::Message& msg, const Source& src)> receive_on;
+  /// Sends `bytes` to `dest` from shard `k`'s transport layer, on its thread; a send that
+  /// fails there fails this shard's client transactions to that destination.
+  std::function<void(unsigned k, const Destination& dest, std::shared_ptr<const std::string> bytes)>
+      send_on;
+};
+
+/// The sender of one shard: logs every message sent when --trace is on, then hands it to the
+/// transport of the shard that owns its flow (the FlowId names it); WebSocket destinations
+/// without a flow go to shard 0, which dials and keeps the WebSocket client connections.
+class ShardSender final : public sip::txn::Sender {
  public:
-  TracingSender(sip::txn::Sender& next, bool trace) : next_(next), trace_(trace) {}
+  ShardSender(transport::TransportLayer& local, bool trace, const ShardLinks& links,
+              const transport::FlowDirectory* directory)
+      : local_(local), trace_(trace), links_(links), directory_(directory) {}
   bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
     if (trace_) {
       spdlog::info("SEND {} {} flow={} {} bytes\n{}", via_token(dest.protocol),
                    dest.endpoint.to_string(), dest.flow, bytes->size(), *bytes);
     }
-    return next_.send(dest, std::move(bytes));
+    if (links_.count > 1) {
+      unsigned owner = links_.self;
+      if (dest.flow != kNoFlow) {
+        owner = flow_shard(dest.flow);
+      } else if (is_websocket(dest.protocol)) {
+        owner = 0;
+      }
+      if (owner != links_.self) {
+        if (owner >= links_.count) return false;
+        if (dest.flow != kNoFlow && (directory_ == nullptr || !directory_->find(dest.flow))) {
+          return false;  // closed already: the caller fails over now (430 / 503)
+        }
+        handed_.inc();
+        links_.send_on(owner, dest, std::move(bytes));
+        return true;
+      }
+    }
+    return local_.send(dest, std::move(bytes));
   }
 
  private:
-  sip::txn::Sender& next_;
+  transport::TransportLayer& local_;
   bool trace_;
+  const ShardLinks& links_;
+  const transport::FlowDirectory* directory_;
+  Counter& handed_ = SIPWS_COUNTER("shard_sends_handed_over");
 };
 
-/// The source guards in front of the transaction layer: brute-force bans (auth_*) for every
-/// transport, flood control (flood_*) for UDP/TCP/TLS (a WebSocket flow has its own message
-/// rate limit). Replaced as a whole on SIGHUP when their keys change.
+/// The source guards in front of one shard's transaction layer: brute-force bans (auth_*) for
+/// every transport, one guard for all the shards, and flood control (flood_*) for UDP/TCP/TLS,
+/// counted per shard (a WebSocket flow has its own message rate limit). Replaced as a whole on
+/// SIGHUP when their keys change.
 struct SourceGuards {
-  std::unique_ptr<auth::AuthGuard> bans;
+  std::shared_ptr<auth::AuthGuard> bans;
   bool ban_drop = false;
   std::unique_ptr<auth::FloodGuard> flood;
   bool flood_drop = false;
   std::uint32_t flood_block_s = 30;
 };
 
-std::unique_ptr<SourceGuards> make_guards(const Config& cfg, TimerService& timers,
-                                          const auth::TrustedPeers& peers) {
-  auto g = std::make_unique<SourceGuards>();
+/// The brute-force guard of `cfg` (auth_* keys), shared by every shard.
+std::shared_ptr<auth::AuthGuard> make_bans(const Config& cfg, TimerService& timers) {
   auth::AuthGuardConfig ac;
   ac.max_failures = cfg.auth_max_failures;
   ac.max_user_failures = cfg.auth_max_user_failures;
   ac.window = Millis(std::uint64_t{cfg.auth_failure_window_s} * 1000);
   ac.ban_time = Millis(std::uint64_t{cfg.auth_ban_time_s} * 1000);
-  g->bans = std::make_unique<auth::AuthGuard>(timers, ac);
+  return std::make_shared<auth::AuthGuard>(timers, ac);
+}
+
+/// One shard's guards: the shared `bans`, and flood counts on the shard's `timers`.
+std::unique_ptr<SourceGuards> make_guards(const Config& cfg, TimerService& timers,
+                                          const auth::TrustedPeers& peers,
+                                          std::shared_ptr<auth::AuthGuard> bans) {
+  auto g = std::make_unique<SourceGuards>();
+  g->bans = std::move(bans);
   g->ban_drop = cfg.auth_ban_drop;
   auth::FloodGuardConfig fc;
   fc.max_requests = cfg.flood_max_requests;
@@ -127,14 +195,32 @@ std::unique_ptr<SourceGuards> make_guards(const Config& cfg, TimerService& timer
 class Dispatcher final : public transport::MessageHandler {
  public:
   Dispatcher(sip::txn::TransactionLayer& txns, sip::txn::Sender& sender,
-             const std::unique_ptr<SourceGuards>& guards, bool trace)
-      : txns_(txns), sender_(sender), guards_(guards), trace_(trace) {}
+             const std::unique_ptr<SourceGuards>& guards, bool trace, const ShardLinks& links)
+      : txns_(txns), sender_(sender), guards_(guards), trace_(trace), links_(links) {}
   void on_message(const sip::Message& msg, const Source& src) override {
     if (trace_) {
       spdlog::info("RECV {} {} flow={} {} bytes\n{}", via_token(src.protocol), src.peer.to_string(),
                    src.flow, msg.raw().size(), msg.raw());
     }
     if (msg.is_request() && guards_ && !admit(msg, src)) return;
+    if (links_.count > 1) {
+      // A response goes to the shard of its client transaction (named in our branch); an
+      // in-dialog request to the shard that handled the dialog-creating one (named in our
+      // Record-Route entry, so an anchored call's media session sees it).
+      std::optional<unsigned> owner;
+      if (msg.is_request()) {
+        if (const auto* r = msg.find(sip::HeaderId::Route)) {
+          if (auto na = sip::parse_name_addr(r->value)) owner = proxy::route_shard(na->uri);
+        }
+      } else {
+        owner = proxy::branch_shard(msg.top_via().branch());
+      }
+      if (owner && *owner != links_.self && *owner < links_.count) {
+        handed_.inc();
+        links_.receive_on(*owner, msg, src);
+        return;
+      }
+    }
     txns_.receive(msg, src);
   }
 
@@ -177,6 +263,8 @@ class Dispatcher final : public transport::MessageHandler {
   sip::txn::Sender& sender_;
   const std::unique_ptr<SourceGuards>& guards_;
   bool trace_;
+  const ShardLinks& links_;
+  Counter& handed_ = SIPWS_COUNTER("shard_messages_handed_over");
 };
 
 /// The transaction user of the daemon: the proxy core, plus the client transactions sipws
@@ -225,7 +313,7 @@ class DaemonTu final : public sip::txn::TransactionUser {
 /// 0 when it cannot be built or sipws has no listener for that transport.
 sip::txn::ClientTxnId originate(transport::TransportLayer& transport,
                                 sip::txn::TransactionLayer& txns, const std::string& text,
-                                const Destination& dest) {
+                                const Destination& dest, unsigned shard) {
   const ListenPoint* out = nullptr;
   for (const auto& lp : transport.listen_points()) {
     if (lp.protocol == dest.protocol) {
@@ -237,8 +325,8 @@ sip::txn::ClientTxnId originate(transport::TransportLayer& transport,
   if (out == nullptr || eol == std::string::npos) return 0;
   // The parser wants a top Via: it goes right after the request line.
   std::string with_via = text.substr(0, eol + 2) +
-                         "Via: " + proxy::make_via(*out, "z9hG4bK-swo" + random_token(12)) +
-                         "\r\n" + text.substr(eol + 2);
+                         "Via: " + proxy::make_via(*out, proxy::make_own_branch(shard)) + "\r\n" +
+                         text.substr(eol + 2);
   auto msg = sip::parse(std::make_shared<const std::string>(std::move(with_via)));
   if (!msg) {
     spdlog::warn("cannot build a request of our own: {}", msg.error().reason);
@@ -337,13 +425,15 @@ void attach_handshake_auth(ws::ListenerConfig& wc, auth::HandshakeAuthenticator&
   };
 }
 
-/// The media bridge (config keys media_*): its address is media_address, else the first UDP
-/// listener's, else 127.0.0.1. Media-timeout BYEs leave through the transaction layer with a
-/// Via of the listen point of their transport. @throws std::exception if the address or the
-/// DTLS certificate is unusable.
+/// The media bridge of shard `shard` (config keys media_*): its address is media_address, else
+/// the first UDP listener's, else 127.0.0.1; its ports are the shard's share of media_ports
+/// (the range cut in `cfg.threads` equal slices). Media-timeout BYEs leave through the
+/// transaction layer with a Via of the listen point of their transport. @throws
+/// std::exception if the address or the DTLS certificate is unusable.
 std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::io_context& io,
                                                        transport::TransportLayer& transport,
-                                                       sip::txn::TransactionLayer& txns) {
+                                                       sip::txn::TransactionLayer& txns,
+                                                       unsigned shard) {
   bridge::BridgeConfig bc;
   std::string addr = cfg.media_address;
   if (addr.empty()) {
@@ -356,11 +446,13 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
   }
   if (addr.empty()) addr = "127.0.0.1";
   bc.address = asio::ip::make_address(addr);
-  bc.port_min = cfg.media_port_min;
-  bc.port_max = cfg.media_port_max;
+  const unsigned span = (unsigned{cfg.media_port_max} - cfg.media_port_min + 1) / cfg.threads;
+  bc.port_min = static_cast<std::uint16_t>(cfg.media_port_min + shard * span);
+  bc.port_max = static_cast<std::uint16_t>(shard + 1 == cfg.threads ? cfg.media_port_max
+                                                                    : bc.port_min + span - 1);
   bc.media_timeout = Millis(std::uint64_t{cfg.media_timeout_s} * 1000);
-  auto send = [&transport, &txns](const std::string& text, const Destination& dest) {
-    originate(transport, txns, text, dest);
+  auto send = [&transport, &txns, shard](const std::string& text, const Destination& dest) {
+    originate(transport, txns, text, dest, shard);
   };
   return std::make_unique<bridge::MediaAnchor>(io, bc,
                                                cfg.media_anchor == MediaAnchor::Always
@@ -371,10 +463,11 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 
 /// The admin HTTP endpoint on admin_listen: GET /metrics (Prometheus text: every counter, and
 /// the anchored calls as a gauge) and GET /health. Plain HTTP only: every upgrade gets 404.
-/// `anchor` may be null (media_anchor=never). @throws std::system_error if it cannot bind.
-std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_context& io,
-                                                   transport::FlowTable& flows,
-                                                   const bridge::MediaAnchor* anchor) {
+/// `anchors`: every shard's media bridge (empty with media_anchor=never); runs on shard 0.
+/// @throws std::system_error if it cannot bind.
+std::unique_ptr<ws::Listener> start_admin_endpoint(
+    const Config& cfg, asio::io_context& io, transport::FlowTable& flows,
+    std::vector<const bridge::MediaAnchor*> anchors) {
   ws::ListenerConfig ac;
   ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
   ac.handshake_auth = [](const ws::HandshakeRequest&) {
@@ -382,8 +475,8 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
     v.status = 404;
     return v;
   };
-  ac.http_handler = [anchor](const ws::HttpRequest& r,
-                             std::function<void(ws::HttpResponse)> reply) {
+  ac.http_handler = [anchors = std::move(anchors)](const ws::HttpRequest& r,
+                                                   std::function<void(ws::HttpResponse)> reply) {
     ws::HttpResponse rsp;
     rsp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
     if (r.method != "GET") {
@@ -395,8 +488,10 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
         rsp.body +=
             "# TYPE sipws_" + name + " counter\nsipws_" + name + ' ' + std::to_string(value) + '\n';
       }
+      std::size_t active = 0;
+      for (const auto* a : anchors) active += a->active_sessions();
       rsp.body += "# TYPE sipws_media_sessions_active gauge\nsipws_media_sessions_active " +
-                  std::to_string(anchor ? anchor->active_sessions() : 0) + '\n';
+                  std::to_string(active) + '\n';
     } else {
       rsp.status = 404;
     }
@@ -409,62 +504,108 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
   return admin;
 }
 
-}  // namespace
+/// A start-up failure: the config key to name and what is wrong (run_daemon prints both and
+/// returns 2).
+struct StartError {
+  std::string key;
+  std::string what;
+};
 
-int run_daemon(const Config& cfg, std::function<Config()> reload) {
-  spdlog::info("sipws starting: {}", describe(cfg));
-  asio::io_context io;
-  transport::AsioTimerService timers(io);
-
-  std::unique_ptr<store::Store> db;
-  try {
-    db = store::Store::open(cfg.store);
-  } catch (const store::StoreError& e) {
-    std::fprintf(stderr, "sipws: config key 'store': %s\n", e.what());
-    return 2;
+/// One shard (docs/architecture.md "Threads"): an io_context on its own thread with its own copy
+/// of everything that handles a message. Members are declared in dependency order (and so are
+/// destroyed in the reverse).
+struct Shard {
+  Shard(unsigned i, asio::io_context& io_in, const Config& cfg, transport::TransportLimits limits,
+        const transport::FlowDirectory* directory)
+      : index(i),
+        io(io_in),
+        timers(io),
+        post([this](std::function<void()> fn) { asio::post(io, std::move(fn)); }),
+        transport(io, std::move(limits), i),
+        sender(transport, cfg.trace, links, directory),
+        view(transport, directory) {
+    links.self = i;
+    links.count = cfg.threads;
   }
-  store::AsyncStore astore(std::move(db),
-                           [&io](std::function<void()> fn) { asio::post(io, std::move(fn)); });
-
-  // Connection limits: one limiter for every WS/WSS listener (ws_max_connections is a total),
-  // one for the SIP TCP/TLS listeners; the exempt networks lift the per-IP caps of both.
-  std::vector<transport::IpNetwork> limit_exempt;
-  for (const auto& n : cfg.ws_connection_limit_exempt) {
-    if (auto net = transport::IpNetwork::parse(n)) limit_exempt.push_back(*net);
-  }
-  transport::TransportLimits tlimits;
-  tlimits.max_message_size = cfg.max_message_size;
-  if (cfg.tcp_max_connections != 0 || cfg.tcp_max_connections_per_ip != 0) {
-    transport::ConnectionLimits tcp_limits;
-    tcp_limits.max_total = cfg.tcp_max_connections;
-    tcp_limits.max_per_ip = cfg.tcp_max_connections_per_ip;
-    tcp_limits.exempt = limit_exempt;
-    tlimits.limiter = std::make_shared<transport::ConnectionLimiter>(tcp_limits);
-  }
-  transport::TransportLayer transport(io, tlimits);
-  TracingSender sender(transport, cfg.trace);
-
-  proxy::Domains domains;
-  domains.add_domain(cfg.domain);
-  for (const auto& d : cfg.domains) domains.add_domain(d);
-  TransportView view(transport);
-  // DNS: c-ares on this io_context (RFC 3263 NAPTR/SRV/A/AAAA, hosts file, TTL cache). It
-  // replaces Asio's getaddrinfo resolver: one cache, no helper thread, and the hosts file is
-  // still honoured (ares_getaddrinfo reads it first).
+  unsigned index;
+  asio::io_context& io;
+  transport::AsioTimerService timers;
+  store::AsyncStore::Post post;  ///< to this shard's thread (store answers come back here)
+  ShardLinks links;
+  transport::TransportLayer transport;
+  ShardSender sender;
+  TransportView view;
   std::unique_ptr<routing::DnsClient> dns;
+  std::unique_ptr<routing::SipLocator> resolver;
+  std::unique_ptr<Reloadable<auth::RelayPolicyConfig>> relay_policy;
+  std::unique_ptr<Reloadable<routing::DialPlan>> dial_plan;
+  std::unique_ptr<proxy::ProxyCore> core;
+  std::unique_ptr<DaemonTu> tu;
+  std::unique_ptr<sip::txn::TransactionLayer> txns;
+  std::unique_ptr<SourceGuards> guards;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<auth::HandshakeAuthenticator> handshake_auth;
+  auth::DigestAuthProcessor* digest = nullptr;
+  routing::Mt19937Random lcr_random;
+  std::vector<std::unique_ptr<ws::Listener>> ws_listeners;
+  std::unique_ptr<ws::Connector> connector;  ///< shard 0 only
+  std::unique_ptr<bridge::MediaAnchor> anchor;
+};
+
+/// What every shard shares: built once before the shards, immutable or thread-safe after.
+struct Shared {
+  const Config& cfg;
+  store::AsyncStore& astore;
+  proxy::Domains& domains;
+  registrar::LocationService& location;
+  transport::FlowDirectory* directory;  ///< null with one shard
+  std::string route_secret;
+  std::string ws_auth_secret;  ///< "" when ws_auth is off
+  auth::NonceManager::Secret nonce_secret{};
+  std::shared_ptr<auth::AuthGuard> bans;  ///< auth_* bans, counted over every shard
+  std::shared_ptr<transport::ConnectionLimiter> ws_limiter;
+  std::string www;
+  std::function<std::shared_ptr<asio::ssl::context>()> tls;  ///< the server TLS context
+  std::vector<std::unique_ptr<Shard>>& shards;
+};
+
+/// Refuses a port that another socket (another sipws, another program) holds already: with
+/// SO_REUSEPORT the kernel would otherwise let a second daemon of the same user share it.
+/// @throws std::system_error (address in use) for such a port; port 0 always passes.
+void ensure_port_free(Protocol p, const Endpoint& ep) {
+  if (ep.port == 0) return;
+  asio::io_context io;
+  if (p == Protocol::Udp) {
+    asio::ip::udp::socket s(io);
+    s.open(ep.address.is_v6() ? asio::ip::udp::v6() : asio::ip::udp::v4());
+    s.bind(asio::ip::udp::endpoint(ep.address, ep.port));
+  } else {
+    asio::ip::tcp::acceptor a(io);
+    a.open(ep.address.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4());
+    a.set_option(asio::socket_base::reuse_address(true));  // TIME_WAIT of a previous run is fine
+    a.bind(asio::ip::tcp::endpoint(ep.address, ep.port));
+  }
+}
+
+/// Builds shard `sh`'s DNS client, transaction layer, proxy core and its processors.
+/// @throws StartError.
+void build_core(Shard& sh, Shared& shared) {
+  const Config& cfg = shared.cfg;
+  // DNS: c-ares on this io_context (RFC 3263 NAPTR/SRV/A/AAAA, hosts file, TTL cache). It
+  // replaces Asio's getaddrinfo resolver: one cache per shard, no helper thread, and the hosts
+  // file is still honoured (ares_getaddrinfo reads it first).
   try {
     routing::DnsConfig dcfg;
     dcfg.servers = cfg.dns_servers;
     dcfg.min_ttl = std::chrono::seconds(cfg.dns_cache_min_ttl_s);
     dcfg.max_ttl = std::chrono::seconds(cfg.dns_cache_max_ttl_s);
     dcfg.negative_ttl = std::chrono::seconds(cfg.dns_negative_ttl_s);
-    dns = std::make_unique<routing::DnsClient>(io, std::move(dcfg));
+    sh.dns = std::make_unique<routing::DnsClient>(sh.io, std::move(dcfg));
   } catch (const routing::DnsError& e) {
-    std::fprintf(stderr, "sipws: config key 'dns_servers': %s\n", e.what());
-    return 2;
+    throw StartError{"dns_servers", e.what()};
   }
   // Located servers are reached over the transports sipws listens on among UDP, TCP and TLS,
-  // and over WS/WSS, which the WebSocket client (ws::Connector below) dials: NAPTR SIP+D2W /
+  // and over WS/WSS, which the WebSocket client (ws::Connector, shard 0) dials: NAPTR SIP+D2W /
   // SIPS+D2W and SRV _sip._ws / _sips._ws are used (RFC 7118 s.7).
   routing::LocatorConfig lcfg;
   lcfg.transports.clear();
@@ -478,161 +619,132 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
   }
   lcfg.transports.push_back(Protocol::Ws);
   lcfg.transports.push_back(Protocol::Wss);
-  routing::SipLocator resolver(*dns, lcfg);
-  // Record-Route signatures: a key kept beside the store, so dialogs survive a restart.
+  sh.resolver = std::make_unique<routing::SipLocator>(*sh.dns, lcfg);
+
   proxy::ProxyConfig pcfg;
   pcfg.user_agent = cfg.user_agent;
   pcfg.strict_dialogs = cfg.auth == AuthMode::Digest;
-  try {
-    pcfg.route_secret = auth::load_or_create_secret(key_path(cfg.store, "route.key"));
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "sipws: config key 'store': cannot keep the route key beside it: %s\n",
-                 e.what());
-    return 2;
-  }
-  if (cfg.auth == AuthMode::Off) {
-    spdlog::warn("auth=off: sipws relays for anyone (open relay); use it in a lab only");
-  }
-  proxy::ProxyCore core(timers, domains, view, resolver, pcfg);
-  DaemonTu tu(core);
-  sip::txn::TransactionLayer txns(
-      timers, sender, tu,
+  pcfg.route_secret = shared.route_secret;
+  pcfg.shard = sh.index;
+  pcfg.shards = cfg.threads;
+  sh.relay_policy = std::make_unique<Reloadable<auth::RelayPolicyConfig>>(
+      sh.index == 0 ? make_relay_policy(cfg) : shared.shards[0]->relay_policy->get());
+  sh.dial_plan = std::make_unique<Reloadable<routing::DialPlan>>(
+      sh.index == 0 ? make_dial_plan(cfg) : shared.shards[0]->dial_plan->get());
+  sh.core =
+      std::make_unique<proxy::ProxyCore>(sh.timers, shared.domains, sh.view, *sh.resolver, pcfg);
+  sh.tu = std::make_unique<DaemonTu>(*sh.core);
+  sh.txns = std::make_unique<sip::txn::TransactionLayer>(
+      sh.timers, sh.sender, *sh.tu,
       sip::txn::TimerConfig{Millis(cfg.timer_t1_ms), Millis(cfg.timer_t2_ms),
                             Millis(cfg.timer_t4_ms)});
-  core.attach(txns, sender);
-  Reloadable<auth::RelayPolicyConfig> relay_policy(make_relay_policy(cfg));
-  Reloadable<routing::DialPlan> dial_plan(make_dial_plan(cfg));
-  std::unique_ptr<SourceGuards> guards =
-      make_guards(cfg, timers, relay_policy.get()->trusted_peers);
-  Dispatcher dispatcher(txns, sender, guards, cfg.trace);
-  transport.set_handler(&dispatcher);
+  sh.core->attach(*sh.txns, sh.sender);
+  sh.guards = make_guards(cfg, sh.timers, sh.relay_policy->get()->trusted_peers, shared.bans);
+  sh.dispatcher = std::make_unique<Dispatcher>(*sh.txns, sh.sender, sh.guards, cfg.trace, sh.links);
+  sh.transport.set_handler(sh.dispatcher.get());
+  sh.transport.flows().on_close(
+      [&location = shared.location](FlowId id, Protocol) { location.on_flow_closed(id); });
 
-  // Location service, restored from the store before any traffic.
-  registrar::LocationService location(timers, &astore);
-  location.load(astore.sync());
-  transport.flows().on_close([&location](FlowId id, Protocol) { location.on_flow_closed(id); });
-
-  // RFC 7118 s.7 handshake auth: the cookie key, the authenticator the WS listeners ask, and
-  // flow-identity first in the chain (a flow speaks only as the identity it proved).
-  std::unique_ptr<auth::HandshakeAuthenticator> handshake_auth;
+  // RFC 7118 s.7 handshake auth: the authenticator the WS listeners ask, and flow-identity
+  // first in the chain (a flow speaks only as the identity it proved).
   if (cfg.ws_auth != WsAuthMode::Off) {
-    std::string secret = cfg.ws_auth_secret;
-    if (secret.empty()) {
-      const std::string path = key_path(cfg.store, "ws_auth.key");
-      try {
-        secret = auth::load_or_create_secret(path);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "sipws: config key 'ws_auth_secret': no key given and %s\n", e.what());
-        return 2;
-      }
-      spdlog::info("ws_auth: session cookie key {}", path);
-    }
     auth::HandshakeAuthConfig hcfg;
     hcfg.mode = handshake_mode(cfg.ws_auth);
     hcfg.realm = cfg.domain;
     hcfg.session_lifetime_s = cfg.ws_session_lifetime_s;
     hcfg.nonce_lifetime_s = cfg.nonce_lifetime_s;
-    handshake_auth =
-        std::make_unique<auth::HandshakeAuthenticator>(hcfg, std::move(secret), astore, timers);
-    core.add_request_processor(std::make_unique<auth::FlowIdentityProcessor>(
-        [&transport](FlowId id) { return transport.flows().identity(id); }));
+    sh.handshake_auth = std::make_unique<auth::HandshakeAuthenticator>(
+        hcfg, shared.ws_auth_secret, shared.astore, sh.timers, shared.nonce_secret);
+    sh.core->add_request_processor(std::make_unique<auth::FlowIdentityProcessor>(
+        [&view = sh.view](FlowId id) { return view.identity(id); }));
   }
-  core.add_request_processor(std::make_unique<auth::RelayPolicyProcessor>(domains, relay_policy));
-  auth::DigestAuthProcessor* digest = nullptr;
+  sh.core->add_request_processor(
+      std::make_unique<auth::RelayPolicyProcessor>(shared.domains, *sh.relay_policy));
   if (cfg.auth == AuthMode::Digest) {
     auto d = std::make_unique<auth::DigestAuthProcessor>(
-        domains, astore, timers, auth::DigestAuthConfig{cfg.nonce_lifetime_s, false});
-    digest = d.get();
-    digest->set_guard(guards->bans.get());
-    core.add_request_processor(std::move(d));
+        shared.domains, shared.astore, sh.timers,
+        auth::DigestAuthConfig{cfg.nonce_lifetime_s, false}, shared.nonce_secret);
+    sh.digest = d.get();
+    sh.digest->set_guard(sh.guards->bans.get());
+    sh.core->add_request_processor(std::move(d));
   }
   registrar::RegistrarConfig rcfg;
   rcfg.min_expires = cfg.registrar_min_expires;
   rcfg.max_expires = cfg.registrar_max_expires;
   rcfg.default_expires = cfg.registrar_default_expires;
-  core.add_request_processor(
-      std::make_unique<registrar::RegistrarProcessor>(domains, location, rcfg));
+  sh.core->add_request_processor(
+      std::make_unique<registrar::RegistrarProcessor>(shared.domains, shared.location, rcfg));
   // Routing services: aliases, forwarding, call classes, PSTN gateways (LCR); a forward on
   // busy / no answer runs them again from "alias" for the new target.
-  auto has_bindings = [&location](const std::string& aor) { return !location.lookup(aor).empty(); };
-  routing::Mt19937Random lcr_random;
-  core.add_request_processor(
-      std::make_unique<routing::AliasProcessor>(domains, astore, has_bindings));
-  core.add_request_processor(
-      std::make_unique<routing::CallForwardProcessor>(domains, astore, dial_plan));
-  core.add_request_processor(std::make_unique<routing::CallClassProcessor>(astore, dial_plan));
-  core.add_request_processor(std::make_unique<routing::GatewayRouteProcessor>(
-      domains, dial_plan, has_bindings, lcr_random));
-  core.add_failure_processor(std::make_unique<routing::ForwardOnFailure>());
-  core.set_rerun_from("alias");
-  core.add_request_processor(std::make_unique<registrar::LocationLookupProcessor>(
-      domains, location, [&astore](const std::string& aor, std::function<void(bool)> done) {
+  auto has_bindings = [&location = shared.location](const std::string& aor) {
+    return location.has_bindings(aor);
+  };
+  sh.core->add_request_processor(
+      std::make_unique<routing::AliasProcessor>(shared.domains, shared.astore, has_bindings));
+  sh.core->add_request_processor(std::make_unique<routing::CallForwardProcessor>(
+      shared.domains, shared.astore, *sh.dial_plan));
+  sh.core->add_request_processor(
+      std::make_unique<routing::CallClassProcessor>(shared.astore, *sh.dial_plan));
+  sh.core->add_request_processor(std::make_unique<routing::GatewayRouteProcessor>(
+      shared.domains, *sh.dial_plan, has_bindings, sh.lcr_random));
+  sh.core->add_failure_processor(std::make_unique<routing::ForwardOnFailure>());
+  sh.core->set_rerun_from("alias");
+  sh.core->add_request_processor(std::make_unique<registrar::LocationLookupProcessor>(
+      shared.domains, shared.location,
+      [&astore = shared.astore](const std::string& aor, std::function<void(bool)> done) {
         // Known subscriber => 480 rather than 404 when it has no binding; asked on the store's
-        // worker thread, answered on the io thread.
+        // worker thread, answered on this shard's thread.
         auto at = aor.find('@');
         if (at == std::string::npos) return done(false);
         astore.find_subscriber(
             aor.substr(0, at), aor.substr(at + 1),
             [done = std::move(done)](std::optional<store::Subscriber> s) { done(s.has_value()); });
       }));
+}
 
-  // Listeners.
-  std::shared_ptr<asio::ssl::context> tls;
-  auto need_tls = [&]() {
-    if (tls) return;
-    std::string cert = cfg.tls_cert, key = cfg.tls_key;
-    if (cert.empty()) {
-      auto dev = transport::ensure_dev_certificate(cfg.dev_cert_dir);
-      cert = dev.cert_path;
-      key = dev.key_path;
-      spdlog::info("using development certificate {}", cert);
-    }
-    tls = transport::make_server_tls_context(cert, key);
-  };
-  std::vector<std::unique_ptr<ws::Listener>> ws_listeners;
-  transport::ConnectionLimits ws_limits;
-  ws_limits.max_total = cfg.ws_max_connections;
-  ws_limits.max_per_ip = cfg.ws_max_connections_per_ip;
-  ws_limits.exempt = limit_exempt;
-  auto ws_limiter = std::make_shared<transport::ConnectionLimiter>(ws_limits);
-  const std::string www = find_www_root(cfg.www_root);
+/// Binds shard `sh`'s listeners: shard 0 on the configured endpoints (recording in `bound`
+/// what port 0 became), the other shards on the same endpoints as shard 0 (SO_REUSEPORT).
+/// @throws StartError naming 'listen'.
+void bind_listeners(Shard& sh, Shared& shared, std::vector<Endpoint>& bound) {
+  const Config& cfg = shared.cfg;
+  const bool reuse = cfg.threads > 1;
   try {
-    for (const auto& spec : cfg.listen) {
-      Endpoint ep{asio::ip::make_address(spec.host), spec.port};
+    for (std::size_t i = 0; i < cfg.listen.size(); ++i) {
+      const auto& spec = cfg.listen[i];
+      Endpoint ep =
+          sh.index == 0 ? Endpoint{asio::ip::make_address(spec.host), spec.port} : bound.at(i);
+      if (reuse && sh.index == 0) ensure_port_free(spec.protocol, ep);
       switch (spec.protocol) {
         case Protocol::Udp:
-          transport.listen_udp(ep);
+          sh.transport.listen_udp(ep);
           break;
         case Protocol::Tcp:
-          transport.listen_tcp(ep);
+          sh.transport.listen_tcp(ep);
           break;
         case Protocol::Tls:
-          need_tls();
-          transport.listen_tls(ep, tls);
+          sh.transport.listen_tls(ep, shared.tls());
           break;
         case Protocol::Ws:
         case Protocol::Wss: {
           ws::ListenerConfig wc;
           wc.listen = ep;
-          if (spec.protocol == Protocol::Wss) {
-            need_tls();
-            wc.tls = tls;
-          }
-          wc.www_root = www;
+          wc.reuse_port = reuse;
+          if (spec.protocol == Protocol::Wss) wc.tls = shared.tls();
+          wc.www_root = shared.www;
           wc.max_message_size = cfg.max_message_size;
           wc.ping_interval = Millis(std::uint64_t{cfg.ws_ping_interval_s} * 1000);
           wc.pong_timeout = Millis(std::uint64_t{cfg.ws_pong_timeout_s} * 1000);
           wc.allowed_origins = cfg.ws_allowed_origins;
           wc.allow_no_origin = cfg.ws_allow_no_origin;
-          wc.limiter = ws_limiter;
+          wc.limiter = shared.ws_limiter;
           wc.handshake_timeout = Millis(cfg.ws_handshake_timeout_ms);
           wc.first_message_timeout = Millis(cfg.ws_first_message_timeout_ms);
           wc.max_message_rate = cfg.ws_max_message_rate;
-          if (handshake_auth) attach_handshake_auth(wc, *handshake_auth);
+          if (sh.handshake_auth) attach_handshake_auth(wc, *sh.handshake_auth);
           auto l = std::make_unique<ws::Listener>(
-              io, transport.flows(),
-              [&transport](std::shared_ptr<const std::string> bytes, const Source& src) {
-                transport.deliver(std::move(bytes), src);
+              sh.io, sh.transport.flows(),
+              [&t = sh.transport](std::shared_ptr<const std::string> bytes, const Source& src) {
+                t.deliver(std::move(bytes), src);
               },
               wc);
           l->start();
@@ -642,18 +754,163 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
           lp.advertised = lp.local.address.is_unspecified()
                               ? (lp.local.address.is_v6() ? "[::1]" : "127.0.0.1")
                               : lp.local.host_string();
-          transport.add_listen_point(lp);
-          ws_listeners.push_back(std::move(l));
+          sh.transport.add_listen_point(lp);
+          sh.ws_listeners.push_back(std::move(l));
           break;
         }
       }
+      if (sh.index == 0) bound.push_back(sh.transport.listen_points().back().local);
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sipws: config key 'listen': %s\n", e.what());
+    throw StartError{"listen", e.what()};
+  }
+}
+
+}  // namespace
+
+int run_daemon(const Config& cfg, std::function<Config()> reload) {
+  spdlog::info("sipws starting: {}", describe(cfg));
+  const unsigned n = std::max(1u, cfg.threads);
+  // The io_contexts outlive everything that runs on them (declared first, destroyed last).
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  for (unsigned i = 0; i < n; ++i) ios.push_back(std::make_unique<asio::io_context>(1));
+  asio::io_context& io0 = *ios[0];
+  transport::AsioTimerService location_timers(io0);
+
+  std::unique_ptr<store::Store> db;
+  try {
+    db = store::Store::open(cfg.store);
+  } catch (const store::StoreError& e) {
+    std::fprintf(stderr, "sipws: config key 'store': %s\n", e.what());
     return 2;
   }
-  // The WebSocket client (RFC 7118 client role): the transport selector hands it WS/WSS
-  // destinations without a flow; configured peers (ws_peers) are kept connected.
+  // Store answers go to the shard that asked (AsyncStore::answer_on_this_thread); this post is
+  // for shard 0 and start-up.
+  store::AsyncStore astore(std::move(db),
+                           [&io0](std::function<void()> fn) { asio::post(io0, std::move(fn)); });
+
+  // Connection limits: one limiter for every WS/WSS listener of every shard (ws_max_connections
+  // is a total), one for the SIP TCP/TLS listeners; the exempt networks lift the per-IP caps.
+  std::vector<transport::IpNetwork> limit_exempt;
+  for (const auto& net : cfg.ws_connection_limit_exempt) {
+    if (auto parsed = transport::IpNetwork::parse(net)) limit_exempt.push_back(*parsed);
+  }
+  transport::TransportLimits tlimits;
+  tlimits.max_message_size = cfg.max_message_size;
+  tlimits.reuse_port = n > 1;
+  if (cfg.tcp_max_connections != 0 || cfg.tcp_max_connections_per_ip != 0) {
+    transport::ConnectionLimits tcp_limits;
+    tcp_limits.max_total = cfg.tcp_max_connections;
+    tcp_limits.max_per_ip = cfg.tcp_max_connections_per_ip;
+    tcp_limits.exempt = limit_exempt;
+    tlimits.limiter = std::make_shared<transport::ConnectionLimiter>(tcp_limits);
+  }
+  transport::ConnectionLimits ws_limits;
+  ws_limits.max_total = cfg.ws_max_connections;
+  ws_limits.max_per_ip = cfg.ws_max_connections_per_ip;
+  ws_limits.exempt = limit_exempt;
+
+  proxy::Domains domains;
+  domains.add_domain(cfg.domain);
+  for (const auto& d : cfg.domains) domains.add_domain(d);
+  if (cfg.auth == AuthMode::Off) {
+    spdlog::warn("auth=off: sipws relays for anyone (open relay); use it in a lab only");
+  }
+
+  // Location service: one for every shard (partitioned by AOR, a lock per partition), restored
+  // from the store before any traffic; expired bindings are swept on shard 0.
+  registrar::LocationService location(location_timers, &astore);
+  location.load(astore.sync());
+  transport::FlowDirectory directory;
+
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::shared_ptr<asio::ssl::context> tls;
+  Shared shared{cfg,
+                astore,
+                domains,
+                location,
+                n > 1 ? &directory : nullptr,
+                {},
+                {},
+                {},
+                make_bans(cfg, location_timers),
+                std::make_shared<transport::ConnectionLimiter>(ws_limits),
+                find_www_root(cfg.www_root),
+                [&]() {
+                  if (!tls) {
+                    std::string cert = cfg.tls_cert, key = cfg.tls_key;
+                    if (cert.empty()) {
+                      auto dev = transport::ensure_dev_certificate(cfg.dev_cert_dir);
+                      cert = dev.cert_path;
+                      key = dev.key_path;
+                      spdlog::info("using development certificate {}", cert);
+                    }
+                    tls = transport::make_server_tls_context(cert, key);
+                  }
+                  return tls;
+                },
+                shards};
+  // Record-Route signatures: a key kept beside the store, so dialogs survive a restart.
+  try {
+    shared.route_secret = auth::load_or_create_secret(key_path(cfg.store, "route.key"));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sipws: config key 'store': cannot keep the route key beside it: %s\n",
+                 e.what());
+    return 2;
+  }
+  // RFC 7118 s.7 handshake auth: the session cookie key.
+  if (cfg.ws_auth != WsAuthMode::Off) {
+    shared.ws_auth_secret = cfg.ws_auth_secret;
+    if (shared.ws_auth_secret.empty()) {
+      const std::string path = key_path(cfg.store, "ws_auth.key");
+      try {
+        shared.ws_auth_secret = auth::load_or_create_secret(path);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "sipws: config key 'ws_auth_secret': no key given and %s\n", e.what());
+        return 2;
+      }
+      spdlog::info("ws_auth: session cookie key {}", path);
+    }
+  }
+  // Digest nonces: one secret for every shard, so any shard checks a nonce another issued.
+  if (RAND_bytes(shared.nonce_secret.data(), static_cast<int>(shared.nonce_secret.size())) != 1) {
+    std::fprintf(stderr, "sipws: no random bytes from OpenSSL for the nonce key\n");
+    return 2;
+  }
+
+  // The shards: cores first, then listeners (shard 0 first: the others bind what it bound).
+  std::vector<Endpoint> bound;
+  try {
+    for (unsigned i = 0; i < n; ++i) {
+      shards.push_back(std::make_unique<Shard>(i, *ios[i], cfg, tlimits, shared.directory));
+      if (shared.directory) shards.back()->transport.flows().set_directory(shared.directory);
+    }
+    for (auto& sh : shards) {
+      sh->links.receive_on = [&shards](unsigned k, const sip::Message& msg, const Source& src) {
+        Shard& to = *shards[k];
+        asio::post(to.io, [&to, msg, src] { to.txns->receive(msg, src); });
+      };
+      sh->links.send_on = [&shards, from = sh.get()](unsigned k, const Destination& dest,
+                                                     std::shared_ptr<const std::string> bytes) {
+        Shard& to = *shards[k];
+        asio::post(to.io, [&to, from, dest, bytes = std::move(bytes)]() mutable {
+          if (to.transport.send(dest, std::move(bytes))) return;
+          asio::post(from->io,
+                     [from, dest] { from->txns->transport_failed(dest.protocol, dest.endpoint); });
+        });
+      };
+      build_core(*sh, shared);
+    }
+    for (auto& sh : shards) bind_listeners(*sh, shared, bound);
+  } catch (const StartError& e) {
+    std::fprintf(stderr, "sipws: config key '%s': %s\n", e.key.c_str(), e.what.c_str());
+    return 2;
+  }
+  Shard& s0 = *shards[0];
+
+  // The WebSocket client (RFC 7118 client role), on shard 0: the transport selector hands it
+  // WS/WSS destinations without a flow (other shards send them through shard 0); configured
+  // peers (ws_peers) are kept connected.
   ws::ConnectorConfig ccfg;
   try {
     ccfg.tls = ws::make_wss_client_context(cfg.ws_client_verify, cfg.ws_client_ca_file);
@@ -669,56 +926,63 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
   ccfg.ping_interval = Millis(std::uint64_t{cfg.ws_ping_interval_s} * 1000);
   ccfg.pong_timeout = Millis(std::uint64_t{cfg.ws_pong_timeout_s} * 1000);
   ccfg.user_agent = cfg.user_agent;
-  ccfg.resolve = [&resolver](const std::string& host,
-                             std::function<void(std::optional<IpAddress>)> done) {
-    resolver.resolve(host, std::move(done));
+  ccfg.resolve = [&s0](const std::string& host,
+                       std::function<void(std::optional<IpAddress>)> done) {
+    s0.resolver->resolve(host, std::move(done));
   };
   // Requests queued on a connection that could not be opened fail now (503 / DNS failover)
-  // rather than at Timer B/F.
-  ccfg.on_connect_failed = [&txns](Protocol p, const Endpoint& ep) {
-    txns.transport_failed(p, ep);
+  // rather than at Timer B/F, on whichever shard sent them.
+  ccfg.on_connect_failed = [&shards](Protocol p, const Endpoint& ep) {
+    for (auto& sh : shards) {
+      asio::post(sh->io, [t = sh->txns.get(), p, ep] { t->transport_failed(p, ep); });
+    }
   };
-  ws::Connector connector(
-      io, transport.flows(),
-      [&transport](std::shared_ptr<const std::string> bytes, const Source& src) {
-        transport.deliver(std::move(bytes), src);
+  s0.connector = std::make_unique<ws::Connector>(
+      s0.io, s0.transport.flows(),
+      [&t = s0.transport](std::shared_ptr<const std::string> bytes, const Source& src) {
+        t.deliver(std::move(bytes), src);
       },
       ccfg);
   for (const auto& url : cfg.ws_peers) {
-    if (auto u = ws::parse_ws_url(url)) connector.add_peer(*u);
+    if (auto u = ws::parse_ws_url(url)) s0.connector->add_peer(*u);
   }
-  transport.set_websocket_dialer(&connector);
+  s0.transport.set_websocket_dialer(s0.connector.get());
 
-  for (const auto& lp : transport.listen_points()) {
+  for (const auto& lp : s0.transport.listen_points()) {
     domains.add_alias(lp.advertised);
     domains.add_alias(lp.local.address.to_string());
     domains.add_port(lp.local.port);
   }
   domains.add_alias("localhost");
 
-  // Media bridge: anchors calls between WebRTC and plain RTP ends (media_anchor).
-  std::unique_ptr<bridge::MediaAnchor> anchor;
+  // Media bridge: anchors calls between WebRTC and plain RTP ends (media_anchor); each shard
+  // anchors the calls it routes, on its share of media_ports.
+  std::vector<const bridge::MediaAnchor*> anchors;
   if (cfg.media_anchor != MediaAnchor::Never) {
     try {
-      anchor = make_media_anchor(cfg, io, transport, txns);
+      for (auto& sh : shards) {
+        sh->anchor = make_media_anchor(cfg, sh->io, sh->transport, *sh->txns, sh->index);
+        sh->core->set_forward_hook(sh->anchor.get());
+        anchors.push_back(sh->anchor.get());
+      }
     } catch (const std::exception& e) {
       std::fprintf(stderr, "sipws: config key 'media_address': %s\n", e.what());
       return 2;
     }
-    core.set_forward_hook(anchor.get());
   }
 
-  // Admin HTTP endpoint (admin_listen).
+  // Admin HTTP endpoint (admin_listen), on shard 0.
   transport::FlowTable admin_flows;
   std::unique_ptr<ws::Listener> admin;
   try {
-    admin = start_admin_endpoint(cfg, io, admin_flows, anchor.get());
+    admin = start_admin_endpoint(cfg, io0, admin_flows, anchors);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sipws: config key 'admin_listen': %s\n", e.what());
     return 2;
   }
 
-  // Gateway OPTIONS probing (gateways[].probe_interval), remade with the dial plan on reload.
+  // Gateway OPTIONS probing (gateways[].probe_interval) on shard 0, remade with the dial plan
+  // on reload; the up/down marks it sets are atomics every shard reads.
   auto send_probe = [&](const routing::Gateway& gw, std::function<void(int)> done) {
     auto uri = sip::parse_uri(gw.uri);
     if (!uri) return done(0);
@@ -726,22 +990,22 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
         "OPTIONS " + gw.uri + " SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:sipws@" + cfg.domain +
         ">;tag=" + random_token(10) + "\r\nTo: <" + gw.uri + ">\r\nCall-ID: " + random_token(20) +
         "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
-    resolver.locate(*uri, false,
-                    [&transport, &txns, &tu, text,
-                     done = std::move(done)](std::vector<Destination> ds) mutable {
-                      const auto id = ds.empty() ? 0 : originate(transport, txns, text, ds.front());
-                      if (id == 0) return done(0);
-                      tu.expect(id, std::move(done));
-                    });
+    s0.resolver->locate(
+        *uri, false, [&s0, text, done = std::move(done)](std::vector<Destination> ds) mutable {
+          const auto id = ds.empty() ? 0 : originate(s0.transport, *s0.txns, text, ds.front(), 0);
+          if (id == 0) return done(0);
+          s0.tu->expect(id, std::move(done));
+        });
   };
-  auto prober =
-      std::make_unique<routing::GatewayProber>(timers, dial_plan.get()->gateways, send_probe);
+  auto prober = std::make_unique<routing::GatewayProber>(s0.timers, s0.dial_plan->get()->gateways,
+                                                         send_probe);
   prober->start();
 
   // SIGHUP: the routing and security keys are read again; a bad file keeps the old
-  // configuration. Calls in progress keep the snapshot they started with.
+  // configuration. Calls in progress keep the snapshot they started with. Each shard gets the
+  // new snapshots on its own thread.
   Config current = cfg;
-  asio::signal_set hup(io, SIGHUP);
+  asio::signal_set hup(io0, SIGHUP);
   std::function<void()> wait_hup = [&]() {
     hup.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
@@ -784,12 +1048,6 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
           spdlog::warn("SIGHUP: key '{}' changed; it takes effect after a restart", key);
         }
       }
-      relay_policy.set(make_relay_policy(next));
-      prober->stop();
-      dial_plan.set(make_dial_plan(next));
-      prober =
-          std::make_unique<routing::GatewayProber>(timers, dial_plan.get()->gateways, send_probe);
-      prober->start();
       bool guards_changed = false;
       for (const char* k : kReloadable) {
         if (std::string_view(k).starts_with("auth_") || std::string_view(k).starts_with("flood_") ||
@@ -797,59 +1055,88 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
           guards_changed = guards_changed || before.at(k) != after.at(k);
         }
       }
-      if (guards_changed) {
-        guards = make_guards(next, timers, relay_policy.get()->trusted_peers);
-        if (digest != nullptr) digest->set_guard(guards->bans.get());
-        spdlog::info("SIGHUP: ban and flood settings replaced (current bans lifted)");
+      auto policy = make_relay_policy(next);
+      auto plan = make_dial_plan(next);
+      auto bans = guards_changed ? make_bans(next, location_timers) : nullptr;
+      prober->stop();
+      for (auto& sh : shards) {
+        asio::post(sh->io, [sh = sh.get(), policy, plan, bans, next] {
+          sh->relay_policy->set(policy);
+          sh->dial_plan->set(plan);
+          if (bans) {
+            sh->guards = make_guards(next, sh->timers, policy->trusted_peers, bans);
+            if (sh->digest != nullptr) sh->digest->set_guard(sh->guards->bans.get());
+          }
+        });
       }
+      prober = std::make_unique<routing::GatewayProber>(s0.timers, plan->gateways, send_probe);
+      prober->start();
+      if (guards_changed)
+        spdlog::info("SIGHUP: ban and flood settings replaced (current bans lifted)");
       current = std::move(next);
       spdlog::info("SIGHUP: configuration reloaded");
     });
   };
   wait_hup();
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::signal_set signals(io0, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
     prober->stop();
     hup.cancel();
-    if (anchor) anchor->close_all();
-    connector.stop();
-    for (auto& l : ws_listeners) l->stop();
     if (admin) admin->stop();
-    transport.shutdown();
-    io.stop();
+    s0.connector->stop();
+    for (auto& sh : shards) {
+      asio::post(sh->io, [sh = sh.get()] {
+        if (sh->anchor) sh->anchor->close_all();
+        for (auto& l : sh->ws_listeners) l->stop();
+        sh->transport.shutdown();
+        sh->io.stop();
+      });
+    }
   });
 
   std::string points;
-  for (const auto& lp : transport.listen_points()) {
+  for (const auto& lp : s0.transport.listen_points()) {
     if (!points.empty()) points += ' ';
     points += std::string(lower_name(lp.protocol)) + ":" + lp.local.to_string();
   }
-  std::fprintf(stderr, "sipws ready: %s domain=%s www=%s\n", points.c_str(), cfg.domain.c_str(),
-               www.empty() ? "(none)" : www.c_str());
+  std::fprintf(stderr, "sipws ready: %s domain=%s www=%s threads=%u\n", points.c_str(),
+               cfg.domain.c_str(), shared.www.empty() ? "(none)" : shared.www.c_str(), n);
   std::fflush(stderr);
   if (cfg.demo_users) {
     // Embedded default: demo users on an empty store, printed next to the ready line. The
-    // io thread does not run yet, so the store can still be used synchronously.
+    // io threads do not run yet, so the store can still be used synchronously.
     try {
       auto line =
-          ensure_demo_users(astore.sync(), cfg.domain, demo_page_url(transport.listen_points()));
+          ensure_demo_users(astore.sync(), cfg.domain, demo_page_url(s0.transport.listen_points()));
       if (!line.empty()) std::fprintf(stderr, "%s\n", line.c_str());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "sipws: cannot create the demo users: %s\n", e.what());
     }
     std::fflush(stderr);
   }
-  connector.start();
+  s0.connector->start();
   // From here the store is the worker's alone: it looks for changes by the CLI (or another
-  // node) every second, which empties the credential cache.
+  // node) every second, which empties the credential caches.
   astore.poll_every(std::chrono::seconds(1));
-  io.run();
-  transport.set_websocket_dialer(nullptr);
-  core.set_forward_hook(nullptr);
-  anchor.reset();
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < n; ++i) {
+    threads.emplace_back([sh = shards[i].get()] {
+      store::AsyncStore::answer_on_this_thread(&sh->post);
+      sh->io.run();
+    });
+  }
+  store::AsyncStore::answer_on_this_thread(&s0.post);
+  io0.run();
+  for (auto& t : threads) t.join();
+  store::AsyncStore::answer_on_this_thread(nullptr);
+  s0.transport.set_websocket_dialer(nullptr);
+  for (auto& sh : shards) {
+    sh->core->set_forward_hook(nullptr);
+    sh->anchor.reset();
+  }
   astore.flush();
   std::string counts;
   for (const auto& [name, value] : counters().snapshot()) {

@@ -101,9 +101,17 @@ Endpoint to_endpoint(const AsioEndpoint& ep) {
 }
 
 /// Identifies one connection-oriented flow (TCP, TLS, WS, WSS connection; RFC 5626 s.3).
-/// 0 means "no flow" (UDP, or not known).
+/// 0 means "no flow" (UDP, or not known). Unique in the process; the low kFlowShardBits bits
+/// name the shard (io thread) that owns the flow (transport::FlowTable::next_id), so that any
+/// shard can tell where to hand a message for it. Not small, not consecutive.
 using FlowId = std::uint64_t;
 inline constexpr FlowId kNoFlow = 0;
+/// Bits of a FlowId that hold its shard index.
+inline constexpr unsigned kFlowShardBits = 8;
+/// Shards a process may have: shard indexes are 0 .. kMaxShards - 1.
+inline constexpr unsigned kMaxShards = 1u << kFlowShardBits;
+/// The shard that owns flow `id` (0 for kNoFlow, which names no flow). Thread: any.
+constexpr unsigned flow_shard(FlowId id) { return static_cast<unsigned>(id & (kMaxShards - 1)); }
 
 /// Where a message came from: stamped by the transport that received it.
 struct Source {

@@ -1,9 +1,32 @@
 #include "transport/flow.hpp"
 
+#include <atomic>
+#include <stdexcept>
+
 namespace sipws::transport {
+namespace {
+
+/// The sequence part of every FlowId of the process (all shards, all tables).
+std::atomic<std::uint64_t> g_flow_seq{0};
+
+}  // namespace
+
+FlowTable::FlowTable(unsigned shard) : shard_(shard) {
+  if (shard >= kMaxShards) {
+    throw std::invalid_argument("flow table: shard " + std::to_string(shard) + " is not below " +
+                                std::to_string(kMaxShards));
+  }
+}
+
+FlowId FlowTable::next_id() {
+  // Relaxed: only uniqueness matters. 2^56 ids before the sequence would wrap.
+  const std::uint64_t n = g_flow_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+  return (n << kFlowShardBits) | shard_;
+}
 
 void FlowTable::add(std::shared_ptr<Flow> flow) {
   const FlowId id = flow->id();
+  if (directory_ != nullptr) directory_->add(id, flow->protocol(), flow->peer());
   flows_[id] = std::move(flow);
 }
 
@@ -13,6 +36,7 @@ void FlowTable::remove(FlowId id) {
   const Protocol p = it->second->protocol();
   flows_.erase(it);
   identities_.erase(id);
+  if (directory_ != nullptr) directory_->remove(id);
   for (const auto& obs : observers_) obs(id, p);
 }
 
@@ -37,6 +61,7 @@ std::vector<std::shared_ptr<Flow>> FlowTable::all() const {
 
 void FlowTable::bind_identity(FlowId id, std::string aor) {
   if (flows_.count(id) == 0) return;
+  if (directory_ != nullptr) directory_->set_identity(id, aor);
   identities_[id] = std::move(aor);
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/net.hpp"
+#include "transport/flow_directory.hpp"
 
 namespace sipws::transport {
 
@@ -28,13 +29,28 @@ class Flow {
 };
 
 /// FlowId -> Flow, plus a (protocol, peer) index so that requests to a TCP/TLS peer reuse an
-/// open connection (RFC 3261 s.18.1.1). Thread: core io thread.
+/// open connection (RFC 3261 s.18.1.1). One table per shard: the flows its io thread accepted
+/// or dialled. Thread: the shard's io thread (next_id() and shard_of(): any).
 class FlowTable {
  public:
   using CloseObserver = std::function<void(FlowId, Protocol)>;
 
-  /// A fresh id, never 0, never reused in this process.
-  FlowId next_id() { return ++last_id_; }
+  /// A table whose ids name `shard` (0 in a single-threaded process).
+  /// @throws std::invalid_argument if shard >= kMaxShards (256).
+  explicit FlowTable(unsigned shard = 0);
+
+  /// A fresh id: (n << kFlowShardBits) | shard() with n from one process-wide counter, so it is
+  /// never 0 and never reused in this process, whichever table made it. Thread: any.
+  FlowId next_id();
+  /// The shard index given to the constructor.
+  unsigned shard() const { return shard_; }
+  /// The shard that owns flow `id` (same as flow_shard(), common/net.hpp). Thread: any.
+  static unsigned shard_of(FlowId id) { return flow_shard(id); }
+
+  /// Publishes every flow of this table (add, identity, remove) in `directory` too, for the
+  /// other shards (null: none, the default with one shard). Set before the first add().
+  void set_directory(FlowDirectory* directory) { directory_ = directory; }
+
   void add(std::shared_ptr<Flow> flow);
   /// Forgets the flow and notifies every observer (registrar: WS bindings die with their flow).
   void remove(FlowId id);
@@ -53,7 +69,8 @@ class FlowTable {
   const std::string& identity(FlowId id) const;
 
  private:
-  FlowId last_id_ = 0;
+  unsigned shard_;
+  FlowDirectory* directory_ = nullptr;
   std::unordered_map<FlowId, std::shared_ptr<Flow>> flows_;
   std::vector<CloseObserver> observers_;
   std::unordered_map<FlowId, std::string> identities_;

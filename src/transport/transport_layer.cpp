@@ -12,6 +12,7 @@
 
 #include "common/counters.hpp"
 #include "sip/parser.hpp"
+#include "transport/socket_options.hpp"
 #include "transport/stream_flow.hpp"
 #include "transport/tls.hpp"
 
@@ -34,12 +35,16 @@ void throw_if(const boost::system::error_code& ec, const std::string& what) {
 /// One bound UDP socket and its receive loop. Thread: core io thread.
 struct UdpListener : std::enable_shared_from_this<UdpListener> {
   UdpListener(boost::asio::io_context& io, const Endpoint& ep, std::size_t max_size,
-              std::shared_ptr<HostLink> link)
+              bool reuse_port, std::shared_ptr<HostLink> link)
       : socket(io), max_size(max_size), buf(max_size + 1), link(std::move(link)) {
     const Udp::endpoint at(ep.address, ep.port);
     boost::system::error_code ec;
     socket.open(at.protocol(), ec);
     throw_if(ec, "udp socket " + ep.to_string());
+    if (reuse_port) {
+      socket.set_option(ReusePort(true), ec);
+      throw_if(ec, "SO_REUSEPORT udp:" + ep.to_string());
+    }
     socket.bind(at, ec);
     throw_if(ec, "bind udp:" + ep.to_string());
     local = to_endpoint(socket.local_endpoint(ec));
@@ -115,6 +120,10 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
     throw_if(ec, "socket " + name);
     acceptor.set_option(Tcp::acceptor::reuse_address(true), ec);
     throw_if(ec, "SO_REUSEADDR " + name);
+    if (limits.reuse_port) {
+      acceptor.set_option(ReusePort(true), ec);
+      throw_if(ec, "SO_REUSEPORT " + name);
+    }
     acceptor.bind(at, ec);
     throw_if(ec, "bind " + name);
     acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
@@ -201,8 +210,8 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
 
 class TransportLayerImpl final : public FlowHost {
  public:
-  TransportLayerImpl(boost::asio::io_context& io, TransportLimits limits)
-      : io_(io), limits_(limits), link_(std::make_shared<HostLink>()) {
+  TransportLayerImpl(boost::asio::io_context& io, TransportLimits limits, unsigned shard)
+      : io_(io), limits_(std::move(limits)), flows_(shard), link_(std::make_shared<HostLink>()) {
     link_->host = this;
   }
 
@@ -280,7 +289,8 @@ class TransportLayerImpl final : public FlowHost {
   }
 
   void listen_udp(const Endpoint& ep) {
-    auto l = std::make_shared<UdpListener>(io_, ep, limits_.max_message_size, link_);
+    auto l =
+        std::make_shared<UdpListener>(io_, ep, limits_.max_message_size, limits_.reuse_port, link_);
     udp_.push_back(l);
     add_listen_point(Protocol::Udp, l->local);
     l->receive();
@@ -404,8 +414,8 @@ class TransportLayerImpl final : public FlowHost {
   bool shut_down_ = false;
 };
 
-TransportLayer::TransportLayer(boost::asio::io_context& io, TransportLimits limits)
-    : impl_(std::make_unique<TransportLayerImpl>(io, limits)) {}
+TransportLayer::TransportLayer(boost::asio::io_context& io, TransportLimits limits, unsigned shard)
+    : impl_(std::make_unique<TransportLayerImpl>(io, std::move(limits), shard)) {}
 
 TransportLayer::~TransportLayer() = default;
 

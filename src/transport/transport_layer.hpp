@@ -42,19 +42,28 @@ struct TransportLimits {
   /// A connection over a limit is closed at once, without a SIP answer (there is no request yet),
   /// and counted as transport_limit_total_rejected / transport_limit_per_ip_rejected.
   std::shared_ptr<ConnectionLimiter> limiter{};
+  /// Sets SO_REUSEPORT on every UDP, TCP and TLS listener, so that the layers of several shards
+  /// (one io_context each) bind the same address and port and the kernel spreads connections
+  /// and UDP sources over them. Every layer sharing a port must set it. Without it a second
+  /// bind to a bound port fails (std::system_error from listen_*).
+  bool reuse_port = false;
 };
 
 class TransportLayerImpl;
 
-/// Owns the UDP/TCP/TLS sockets. Thread: core io thread (all methods, all callbacks).
+/// Owns the UDP/TCP/TLS sockets of one shard. Thread: the shard's io thread (all methods, all
+/// callbacks).
 class TransportLayer final : public sip::txn::Sender {
  public:
-  TransportLayer(boost::asio::io_context& io, TransportLimits limits = {});
+  /// A layer whose flow ids name `shard` (FlowTable::next_id; 0 in a single-threaded process).
+  /// @throws std::invalid_argument if shard >= kMaxShards (256).
+  TransportLayer(boost::asio::io_context& io, TransportLimits limits = {}, unsigned shard = 0);
   ~TransportLayer() override;
 
   void set_handler(MessageHandler* handler);
 
-  /// Binds a listener. Port 0 picks a free port (see listen_points()).
+  /// Binds a listener. Port 0 picks a free port (see listen_points()); with
+  /// TransportLimits::reuse_port the other shards then bind that exact port.
   /// @throws std::system_error if the address cannot be bound (start-up only).
   void listen_udp(const Endpoint& ep);
   void listen_tcp(const Endpoint& ep);

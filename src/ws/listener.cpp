@@ -20,6 +20,7 @@
 #include "common/counters.hpp"
 #include "common/token_bucket.hpp"
 #include "sip/text.hpp"
+#include "transport/socket_options.hpp"
 #include "ws/handshake_checks.hpp"
 #include "ws/origin_policy.hpp"
 #include "ws/static_files.hpp"
@@ -222,6 +223,14 @@ class ServerImpl final : public ListenerImpl {
     server_->clear_error_channels(wsp::log::elevel::all);
     server_->init_asio(&io_);  // start-up: may throw
     server_->set_reuse_addr(true);
+    if (cfg_.reuse_port) {
+      // Between websocketpp's open() and bind(): shards share the port (ListenerConfig).
+      server_->set_tcp_pre_bind_handler([](const auto& acceptor) -> wsp::lib::error_code {
+        boost::system::error_code ec;
+        acceptor->set_option(transport::ReusePort(true), ec);
+        return ec;
+      });
+    }
     server_->set_max_message_size(cfg_.max_message_size);
     server_->set_open_handshake_timeout(0);  // the handshake deadline (on_accept) covers it
     // After sipws sends a close frame (1002/1007/1008/1009, shutdown) a peer that never answers

@@ -104,6 +104,12 @@ struct ListenerConfig {
   /// closed with 1008 (ws_rate_limited) and the excess message dropped. 0 disables.
   unsigned max_message_rate = 0;
   HttpHandlerFn http_handler;  ///< optional; plain HTTP requests (e.g. POST /login)
+  /// Sets SO_REUSEPORT on the listening socket, so that the listeners of several shards (one
+  /// io_context each) bind the same address and port and the kernel spreads connections over
+  /// them. Every listener sharing the port must set it; without it a second start() on a bound
+  /// port throws std::system_error. The first shard may bind port 0, the others then bind the
+  /// port it got (local_endpoint()).
+  bool reuse_port = false;
 };
 
 class ListenerImpl;
@@ -143,6 +149,11 @@ class UpgradeProbeImpl;
 /// is one connection. Thread: the caller's.
 class UpgradeProbe {
  public:
+  /// The FlowId stamped on every message the probe delivers (it has no FlowTable). No
+  /// FlowTable::next_id() ever returns it (shard 1, sequence 0), so a test may add a flow of
+  /// this id to a table to catch the replies.
+  static constexpr FlowId kFlowId = 1;
+
   /// `cfg.listen`, `tls`, timeouts, pings and `www_root` are ignored (plain GETs get 426).
   /// @throws std::invalid_argument for a malformed cfg.allowed_origins entry.
   UpgradeProbe(ListenerConfig cfg, DeliverFn deliver, Endpoint peer);

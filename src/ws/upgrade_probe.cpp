@@ -53,7 +53,8 @@ class UpgradeProbeImpl {
     server_.set_message_handler([this](wsp::connection_hdl, Server::message_ptr msg) {
       if (!msg) return;
       detail::hand_off_message(std::move(msg->get_raw_payload()),
-                               Source{Protocol::Ws, peer_, Endpoint{}, kFlowId}, deliver_);
+                               Source{Protocol::Ws, peer_, Endpoint{}, UpgradeProbe::kFlowId},
+                               deliver_);
     });
     con_ = server_.get_connection();
     con_->register_ostream(&out_);
@@ -64,8 +65,6 @@ class UpgradeProbeImpl {
   ~UpgradeProbeImpl() {
     if (con_) con_->eof();
   }
-
-  static constexpr FlowId kFlowId = 1;
 
   ListenerConfig cfg_;
   OriginPolicy origins_;

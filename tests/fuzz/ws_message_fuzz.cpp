@@ -31,7 +31,7 @@ void check_at(bool ok, const char* what, int line) {
 
 constexpr std::size_t kMaxMessage = 8192;
 
-/// The WS flow the replies of TransportLayer go to (FlowId 1, as the probe stamps).
+/// The WS flow the replies of TransportLayer go to (the FlowId the probe stamps).
 class CaptureFlow final : public transport::Flow {
  public:
   explicit CaptureFlow(FlowId id) : id_(id) {}
@@ -63,8 +63,7 @@ class Capture final : public transport::MessageHandler {
 struct Stack {
   Stack() : transport(io, transport::TransportLimits{kMaxMessage}) {
     transport.set_handler(&handler);
-    flow = std::make_shared<CaptureFlow>(transport.flows().next_id());
-    check(flow->id() == 1);
+    flow = std::make_shared<CaptureFlow>(ws::UpgradeProbe::kFlowId);
     transport.flows().add(flow);
   }
   boost::asio::io_context io;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include <filesystem>
 #include <fstream>
 
@@ -79,6 +82,13 @@ TEST(Config, RoundTripsThroughJson) {
   EXPECT_EQ(to_json(c), to_json(d));
 }
 
+TEST(Config, ThreadsZeroMeansOnePerCoreAndEachShardGetsMediaPorts) {
+  Config c = load_config(std::nullopt, {"threads=0"});
+  EXPECT_EQ(c.threads, std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, kMaxThreads));
+  c = load_config(std::nullopt, {"threads=4", "media_ports=40000-40015"});
+  EXPECT_EQ(c.threads, 4u);
+}
+
 struct BadCase {
   std::vector<std::string> sets;
   std::string key;  // must appear in the message
@@ -106,7 +116,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"max_message_size=ten"}, "max_message_size"},
         BadCase{{"tls_cert=/tmp/c.pem"}, "tls_key"}, BadCase{{"store=redis://x"}, "store"},
         BadCase{{"domain=a b"}, "domain"}, BadCase{{"log_level=loud"}, "log_level"},
-        BadCase{{"media_ports=5000"}, "media_ports"},
+        BadCase{{"media_ports=5000"}, "media_ports"}, BadCase{{"threads=65"}, "threads"},
+        BadCase{{"threads=-1"}, "threads"},
+        BadCase{{"threads=4", "media_ports=40000-40010"}, "media_ports"},
         BadCase{{"media_anchor=sometimes"}, "media_anchor"}, BadCase{{"trace=perhaps"}, "trace"},
         BadCase{{"admin_listen=8081"}, "admin_listen"},
         BadCase{{"dns_servers=127.0.0.1"}, "dns_servers"},

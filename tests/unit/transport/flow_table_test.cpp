@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
 namespace sipws::transport {
 namespace {
 
@@ -28,6 +33,69 @@ TEST(FlowTable, IdsAreFreshAndNeverZero) {
   const FlowId b = t.next_id();
   EXPECT_NE(a, kNoFlow);
   EXPECT_NE(a, b);
+}
+
+TEST(FlowTable, IdsNameTheShardOfTheirTable) {
+  for (unsigned shard : {0u, 1u, 7u, 128u, kMaxShards - 1}) {
+    FlowTable t(shard);
+    EXPECT_EQ(t.shard(), shard);
+    for (int i = 0; i < 3; ++i) {
+      const FlowId id = t.next_id();
+      EXPECT_NE(id, kNoFlow) << shard;
+      EXPECT_EQ(id & (kMaxShards - 1), shard);  // the low 8 bits
+      EXPECT_EQ(FlowTable::shard_of(id), shard);
+      EXPECT_EQ(flow_shard(id), shard);
+    }
+  }
+  EXPECT_EQ(FlowTable().shard(), 0u);
+}
+
+TEST(FlowTable, IdsAreUniqueAcrossTheTablesOfTheProcess) {
+  // Two tables of one shard (the daemon's admin table and shard 0's) and two other shards.
+  FlowTable a(0);
+  FlowTable b(0);
+  FlowTable c(1);
+  FlowTable d(kMaxShards - 1);
+  std::set<FlowId> seen;
+  for (int i = 0; i < 1000; ++i) {
+    for (FlowTable* t : {&a, &b, &c, &d}) {
+      const FlowId id = t->next_id();
+      EXPECT_NE(id, kNoFlow);
+      EXPECT_TRUE(seen.insert(id).second) << "id " << id << " made twice";
+    }
+  }
+}
+
+TEST(FlowTable, IdsMadeOnTwoThreadsAtOnceAreUnique) {
+  FlowTable a(0);
+  FlowTable b(1);
+  std::vector<FlowId> from_a;
+  std::vector<FlowId> from_b;
+  auto fill = [](FlowTable& t, std::vector<FlowId>& out) {
+    for (int i = 0; i < 20000; ++i) out.push_back(t.next_id());
+  };
+  std::thread ta(fill, std::ref(a), std::ref(from_a));
+  std::thread tb(fill, std::ref(b), std::ref(from_b));
+  ta.join();
+  tb.join();
+  // The sequence part is shared too: ids of different shards never share it.
+  std::set<FlowId> seqs;
+  for (const auto& ids : {from_a, from_b}) {
+    for (FlowId id : ids) EXPECT_TRUE(seqs.insert(id >> kFlowShardBits).second);
+  }
+  EXPECT_EQ(seqs.size(), 40000u);
+}
+
+TEST(FlowTable, AShardThatDoesNotFitInTheIdIsRefused) {
+  // Braces: `FlowTable(kMaxShards);` would declare a variable named kMaxShards.
+  EXPECT_THROW(FlowTable{kMaxShards}, std::invalid_argument);
+  EXPECT_THROW(FlowTable{100000}, std::invalid_argument);
+  EXPECT_NO_THROW(FlowTable{kMaxShards - 1});
+}
+
+TEST(FlowTable, NoFlowNamesNoShardButZero) {
+  EXPECT_EQ(flow_shard(kNoFlow), 0u);
+  EXPECT_EQ(kMaxShards, 256u);
 }
 
 TEST(FlowTable, FindByIdAndPeerThenRemoveNotifiesOnce) {
