@@ -902,6 +902,24 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
       build_core(*sh, shared);
     }
     for (auto& sh : shards) bind_listeners(*sh, shared, bound);
+    // A WebSocket client's retry after a "stale" Digest challenge (the HA1 was being fetched)
+    // is a new connection, which the kernel may give to another shard: every shard's upgrade
+    // checks learn what one of them fetched.
+    if (n > 1 && cfg.ws_auth != WsAuthMode::Off) {
+      for (auto& sh : shards) {
+        sh->handshake_auth->credentials().on_fetched(
+            [&shards, self = sh.get()](const std::string& user, const std::string& domain,
+                                       const std::optional<store::Subscriber>& sub,
+                                       std::uint64_t generation) {
+              for (auto& other : shards) {
+                if (other.get() == self) continue;
+                asio::post(other->io, [to = other.get(), user, domain, sub, generation] {
+                  to->handshake_auth->credentials().prime(user, domain, sub, generation);
+                });
+              }
+            });
+      }
+    }
   } catch (const StartError& e) {
     std::fprintf(stderr, "sipws: config key '%s': %s\n", e.key.c_str(), e.what.c_str());
     return 2;

@@ -79,28 +79,50 @@ CredentialCache::Result CredentialCache::start_fetch(const std::string& user,
   ++fetches_;
   ++in_flight_;
   std::weak_ptr<CredentialCache*> weak = self_;
-  store_.find_subscriber(user, domain, [weak, key](std::optional<store::Subscriber> sub) {
-    auto self = weak.lock();
-    if (!self) return;
-    CredentialCache& c = **self;
-    --c.in_flight_;
-    auto found = c.entries_.find(key);
-    if (found == c.entries_.end()) return;  // pruned meanwhile
-    Entry& entry = found->second;
-    auto waiters = std::move(entry.waiters);
-    entry.waiters.clear();
-    entry.fetching = false;
-    entry.subscriber = std::move(sub);
-    // An answer read before a change of the store is given to its waiters, never kept.
-    const bool current = entry.generation == c.store_.generation();
-    entry.expires = current
-                        ? c.timers_.now() + (entry.subscriber ? c.cfg_.ttl : c.cfg_.negative_ttl)
-                        : c.timers_.now();
-    // A copy: a waiter may call back into the cache and change the table.
-    const std::optional<store::Subscriber> answer = entry.subscriber;
-    for (auto& w : waiters) w(answer ? &*answer : nullptr);
-  });
+  store_.find_subscriber(
+      user, domain, [weak, key, user, domain](std::optional<store::Subscriber> sub) {
+        auto self = weak.lock();
+        if (!self) return;
+        CredentialCache& c = **self;
+        --c.in_flight_;
+        auto found = c.entries_.find(key);
+        if (found == c.entries_.end()) return;  // pruned meanwhile
+        Entry& entry = found->second;
+        auto waiters = std::move(entry.waiters);
+        entry.waiters.clear();
+        entry.fetching = false;
+        entry.subscriber = std::move(sub);
+        // An answer read before a change of the store is given to its waiters, never kept.
+        const bool current = entry.generation == c.store_.generation();
+        entry.expires =
+            current ? c.timers_.now() + (entry.subscriber ? c.cfg_.ttl : c.cfg_.negative_ttl)
+                    : c.timers_.now();
+        // A copy: a waiter may call back into the cache and change the table.
+        const std::optional<store::Subscriber> answer = entry.subscriber;
+        const std::uint64_t generation = entry.generation;
+        for (auto& w : waiters) w(answer ? &*answer : nullptr);
+        if (current && c.on_fetched_) c.on_fetched_(user, domain, answer, generation);
+      });
   return {State::Fetching, nullptr};
+}
+
+void CredentialCache::prime(const std::string& user, const std::string& domain,
+                            std::optional<store::Subscriber> subscriber, std::uint64_t generation) {
+  check_generation();
+  if (generation != store_.generation()) return;
+  const TimePoint now = timers_.now();
+  const std::string key = user + "@" + domain;
+  auto it = entries_.find(key);
+  if (it != entries_.end() && (it->second.fetching || now < it->second.expires)) return;
+  if (it == entries_.end()) {
+    if (entries_.size() >= cfg_.max_entries) prune(now);
+    it = entries_.try_emplace(key).first;
+  }
+  Entry& e = it->second;
+  e.fetching = false;
+  e.subscriber = std::move(subscriber);
+  e.generation = generation;
+  e.expires = now + (e.subscriber ? cfg_.ttl : cfg_.negative_ttl);
 }
 
 void CredentialCache::prune(TimePoint now) {

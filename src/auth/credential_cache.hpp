@@ -61,6 +61,18 @@ class CredentialCache {
   /// also returns false without calling `done` ever: the caller answers 503.
   /// @returns whether `done` already ran; `busy` (if given) is set on Busy.
   bool get(const std::string& user, const std::string& domain, Done done, bool* busy = nullptr);
+  /// Called on this cache's thread after each fetch it started answered with an answer that is
+  /// still current: (user, domain, the subscriber or nullopt, the store generation the fetch
+  /// started at). The daemon hands it to the other shards' caches (prime()).
+  using Fetched = std::function<void(const std::string& user, const std::string& domain,
+                                     const std::optional<store::Subscriber>& subscriber,
+                                     std::uint64_t generation)>;
+  void on_fetched(Fetched fn) { on_fetched_ = std::move(fn); }
+  /// Keeps an answer that another cache fetched (Fetched's arguments), so that a synchronous
+  /// check on this shard finds it too. Ignored when the store's generation moved since that
+  /// fetch started, or when this cache has a fresh answer or a fetch of its own for the key.
+  void prime(const std::string& user, const std::string& domain,
+             std::optional<store::Subscriber> subscriber, std::uint64_t generation);
   /// Number of entries (fetching ones included).
   std::size_t size() const { return entries_.size(); }
   /// Number of store fetches started so far.
@@ -88,6 +100,7 @@ class CredentialCache {
   std::uint64_t fetches_ = 0;
   std::size_t in_flight_ = 0;
   std::uint64_t generation_ = 0;
+  Fetched on_fetched_;
   /// Store callbacks hold a weak_ptr: they are no-ops once the cache is gone.
   std::shared_ptr<CredentialCache*> self_;
 };

@@ -108,6 +108,10 @@ class HandshakeAuthenticator {
   ~HandshakeAuthenticator();
 
   UpgradeVerdict check_upgrade(const UpgradeRequest& req);
+  /// The HA1 cache of Digest upgrades: with several shards, each shard's authenticator hands
+  /// what it fetched to the others (CredentialCache::on_fetched / prime), since the client's
+  /// retry after a "stale" challenge may arrive on another shard.
+  CredentialCache& credentials() { return cache_; }
 
   /// Takes /login and /logout (returns true and calls `reply` once, now or after the store
   /// answered); returns false for any other target.

@@ -185,7 +185,8 @@ test('relay: a made-up flow token in a Route -> 403 (ACK dropped), the registere
     const bob = await jssipUserIn(s, d, 'bob');
     const from = bob.socket.received.length;
     const mallory = await strangerIn(s, d);
-    for (const flow of [1, 2, 3]) {
+    // The first flow ids of either shard ((n << 8) | shard): bob's flow is among them.
+    for (const flow of [256, 257, 512, 513]) {
       for (const [lp, transport] of [[d.ports.ws, 'ws'], [d.ports.udp, 'udp']]) {
         const route = `<sip:sw-f${flow}.0123456789ab@127.0.0.1:${lp};transport=${transport};lr>`;
         for (const method of ['MESSAGE', 'INVITE']) {

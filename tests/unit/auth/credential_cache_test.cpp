@@ -87,6 +87,27 @@ TEST_F(CredentialCacheTest, AStoreChangeDropsEveryEntryAndAnAnswerReadBeforeItIs
   EXPECT_EQ(cache.fetches(), 5u);
 }
 
+// Shards: what one cache fetched is handed to another (on_fetched -> prime), which then
+// answers without a fetch of its own; a primed answer from before a store change is refused.
+TEST_F(CredentialCacheTest, AFetchedAnswerPrimesAnotherCache) {
+  CredentialCache a(store_, timers_, {Millis(60000), Millis(10000), 100, 8});
+  CredentialCache b(store_, timers_, {Millis(60000), Millis(10000), 100, 8});
+  a.on_fetched([&](const std::string& user, const std::string& domain,
+                   const std::optional<store::Subscriber>& sub,
+                   std::uint64_t generation) { b.prime(user, domain, sub, generation); });
+  EXPECT_EQ(a.lookup("alice", "example.com").state, State::Fetching);
+  EXPECT_EQ(a.lookup("nobody", "example.com").state, State::Fetching);
+  settle();
+  EXPECT_EQ(b.lookup("alice", "example.com").state, State::Found);
+  EXPECT_EQ(b.lookup("nobody", "example.com").state, State::NotFound);
+  EXPECT_EQ(b.fetches(), 0u);
+  // Stale: a generation the store has left behind is not kept.
+  const std::uint64_t old = store_.generation();
+  store_.invalidate();
+  b.prime("carol", "example.com", store::Subscriber{"carol", "example.com", "x", "y"}, old);
+  EXPECT_EQ(b.lookup("carol", "example.com").state, State::Fetching);
+}
+
 TEST_F(CredentialCacheTest, UnknownUsersAreCachedShorter) {
   CredentialCache cache(store_, timers_, {Millis(60000), Millis(10000), 100, 8});
   cache.lookup("nobody", "example.com");
