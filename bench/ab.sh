@@ -6,6 +6,7 @@
 # ws-register (auth=off), udp-register, ws-call (WS -> a `sipws-load respond` UAS over UDP),
 # ws-register-digest (50 users load1000..load1049, password = user name, made once per LABEL).
 # Ports 38080/38081/35060/35070 on 127.0.0.1; state in /tmp/sipws-ab/LABEL. Needs jq.
+# SIPWS_SETS="threads=1 ..." adds `--set` overrides to the daemon (e.g. one shard against two).
 set -euo pipefail
 BIN=$1
 L=$2
@@ -29,7 +30,8 @@ start() { # AUTH
   "$BIN" run --set auth="$1" --set media_anchor=never \
     --set listen=ws:127.0.0.1:38080,udp:127.0.0.1:35060 --set admin_listen=127.0.0.1:38081 \
     --set "store=sqlite:$D/s.db" --set domain=localhost --set ws_max_message_rate=0 \
-    --set ws_max_connections_per_ip=0 --set flood_max_requests=0 >"$D/d.log" 2>&1 &
+    --set ws_max_connections_per_ip=0 --set flood_max_requests=0 \
+    $(for x in ${SIPWS_SETS:-}; do printf -- '--set %s ' "$x"; done) >"$D/d.log" 2>&1 &
   P=$!
   for _ in $(seq 100); do grep -q "sipws ready" "$D/d.log" && return; sleep 0.1; done
   echo "ab.sh: $BIN did not start, see $D/d.log" >&2
