@@ -138,5 +138,51 @@ TEST(FlowTable, IdentityIsBoundToAnOpenFlowAndForgottenWithIt) {
   EXPECT_EQ(t.identity(next->id()), "");
 }
 
+// With several shards a table publishes its flows in the FlowDirectory, where the other
+// shards read whether a flow is open, its transport, peer and proven identity.
+TEST(FlowTable, PublishesItsFlowsInTheDirectory) {
+  FlowDirectory dir;
+  FlowTable t(1);
+  t.set_directory(&dir);
+  const Endpoint peer{boost::asio::ip::make_address("192.0.2.9"), 5071};
+  const FlowId id = t.next_id();
+  EXPECT_FALSE(dir.find(id).has_value());
+  t.add(std::make_shared<FakeFlow>(id, Protocol::Wss, peer));
+  auto e = dir.find(id);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->protocol, Protocol::Wss);
+  EXPECT_EQ(e->peer, peer);
+  EXPECT_EQ(e->identity, "");
+  t.bind_identity(id, "alice@example.com");
+  EXPECT_EQ(dir.find(id)->identity, "alice@example.com");
+  t.bind_identity(id + 256, "mallory@example.com");  // not a flow of this table: ignored
+  EXPECT_FALSE(dir.find(id + 256).has_value());
+  t.remove(id);
+  EXPECT_FALSE(dir.find(id).has_value());
+  EXPECT_EQ(dir.size(), 0u);
+}
+
+// The directory is read and written from several threads at once (one writer per shard).
+TEST(FlowDirectory, SeveralShardsAtOnce) {
+  FlowDirectory dir;
+  std::vector<std::thread> shards;
+  for (unsigned s = 0; s < 4; ++s) {
+    shards.emplace_back([&dir, s] {
+      FlowTable t(s);
+      t.set_directory(&dir);
+      std::vector<FlowId> mine;
+      for (int i = 0; i < 500; ++i) {
+        const FlowId id = t.next_id();
+        t.add(std::make_shared<FakeFlow>(id, Protocol::Tcp, Endpoint{}));
+        mine.push_back(id);
+        (void)dir.find(id ^ 1);  // another shard's flow, maybe
+      }
+      for (std::size_t i = 0; i < mine.size(); i += 2) t.remove(mine[i]);
+    });
+  }
+  for (auto& th : shards) th.join();
+  EXPECT_EQ(dir.size(), 4u * 250u);
+}
+
 }  // namespace
 }  // namespace sipws::transport
