@@ -46,18 +46,8 @@ std::string shared_contact(int thread) { return "sip:s" + std::to_string(thread)
 FlowId flow_of(int thread, int i) { return static_cast<FlowId>((thread + 1) * 1'000'000 + i); }
 
 RegisterUpdate reg(std::string aor, std::string contact, std::string call_id, std::uint32_t cseq,
-                   Source src, std::uint32_t expires = 600) {
-  RegisterUpdate u;
-  u.aor = std::move(aor);
-  u.call_id = std::move(call_id);
-  u.cseq = cseq;
-  u.source = src;
-  u.direct = true;
-  ContactUpdate c;
-  c.contact = std::move(contact);
-  c.expires = expires;
-  u.contacts.push_back(std::move(c));
-  return u;
+                   Source src) {
+  return test::one(std::move(aor), std::move(contact), 600, src, std::move(call_id), cseq);
 }
 
 /// What one thread expects of one of its AORs at the end.

@@ -11,21 +11,7 @@
 namespace sipws::registrar {
 namespace {
 
-RegisterUpdate one(std::string aor, std::string contact, std::uint32_t expires, Source src,
-                   std::string call_id = "cid", std::uint32_t cseq = 1, float q = 1.0f) {
-  RegisterUpdate u;
-  u.aor = std::move(aor);
-  u.call_id = std::move(call_id);
-  u.cseq = cseq;
-  u.source = src;
-  u.direct = true;
-  ContactUpdate c;
-  c.contact = std::move(contact);
-  c.expires = expires;
-  c.q = q;
-  u.contacts.push_back(std::move(c));
-  return u;
-}
+using test::one;
 
 const Source kUdp = test::source(Protocol::Udp, "192.0.2.1", 5062, kNoFlow);
 const Source kTcp = test::source(Protocol::Tcp, "192.0.2.2", 40000, 4);

@@ -13,6 +13,7 @@
 
 #include "common/net.hpp"
 #include "proxy/request_context.hpp"
+#include "registrar/location.hpp"
 #include "sip/headers.hpp"
 #include "sip/message.hpp"
 #include "sip/parser.hpp"
@@ -29,6 +30,23 @@ inline sip::Message msg(std::string_view text) {
   auto m = sip::parse(wire);
   EXPECT_TRUE(m.has_value()) << (m ? std::string() : m.error().reason) << "\n" << wire;
   return m ? std::move(*m) : sip::Message{};
+}
+
+/// A REGISTER of one contact for `aor` from `src`, straight from the UA (RFC 3261 s.10.3).
+inline RegisterUpdate one(std::string aor, std::string contact, std::uint32_t expires, Source src,
+                          std::string call_id = "cid", std::uint32_t cseq = 1, float q = 1.0f) {
+  RegisterUpdate u;
+  u.aor = std::move(aor);
+  u.call_id = std::move(call_id);
+  u.cseq = cseq;
+  u.source = src;
+  u.direct = true;
+  ContactUpdate c;
+  c.contact = std::move(contact);
+  c.expires = expires;
+  c.q = q;
+  u.contacts.push_back(std::move(c));
+  return u;
 }
 
 inline Endpoint ep(const char* ip, std::uint16_t port) {
