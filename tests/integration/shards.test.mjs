@@ -10,6 +10,7 @@ import { daemonIn } from './lib/fixtures.mjs';
 import { endpointIn, SipClient, buildRequest, buildResponse, plainSdp, uriOf } from './lib/rawsip.mjs';
 import { jssipUserIn } from './lib/jssip-user.mjs';
 import { makeUA, stopUA, kNoMedia } from './lib/jssip.mjs';
+import { freePorts } from './lib/ports.mjs';
 import { withScope } from './lib/scope.mjs';
 import { waitEvent } from './lib/wait.mjs';
 
@@ -138,4 +139,21 @@ test('threads: a value over 64, or too few media ports for the shards, stops sta
       assert.match(String(err.message), /exited \(code 2/);
       assert.match(String(err.message), new RegExp(`config key '${key}'`));
     }
+  }));
+
+test('threads=2: a second sipws on the same ports does not start (SO_REUSEPORT does not let it share them)', (t) =>
+  withScope(t, async (s) => {
+    const first = await daemonIn(s, { extraSets: ['threads=2'] });
+    // The same ports, one protocol at a time: each must be refused, though every socket of the
+    // first daemon has SO_REUSEPORT (a second daemon of the same user could otherwise join).
+    for (const only of ['udp', 'ws']) {
+      const [a, b, c, e] = await freePorts(4);
+      const ports = { udp: a, tcp: b, ws: c, wss: e, admin: (await freePorts(1))[0] };
+      ports[only] = first.ports[only];
+      const err = await daemonIn(s, { ports, extraSets: ['threads=2'] }).then(() => null, (x) => x);
+      assert.ok(err, `a second sipws started on the ${only} port of the first`);
+      assert.match(String(err.message), /exited \(code 2/);
+      assert.match(String(err.message), /config key 'listen': .*[Aa]ddress already in use/);
+    }
+    assert.equal(first.proc.exitCode, null, 'the first daemon still runs');
   }));
