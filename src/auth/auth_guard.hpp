@@ -16,6 +16,7 @@
 
 #include "common/counters.hpp"
 #include "common/net.hpp"
+#include "common/string_hash.hpp"
 #include "common/timer.hpp"
 
 namespace sipws::auth {
@@ -110,12 +111,6 @@ class AuthGuard {
     TimePoint banned_until{};
     bool banned = false;
     SlotList::iterator slot;  ///< in counting_ (by window start) or banned_ (by ban end)
-  };
-  struct StringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
   };
   using IpMap = std::unordered_map<IpAddress, Entry, IpAddressHash>;
   using UserMap = std::unordered_map<std::string, Entry, StringHash, std::equal_to<>>;

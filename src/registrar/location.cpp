@@ -10,12 +10,12 @@
 
 #include "common/counters.hpp"
 #include "common/random.hpp"
+#include "common/string_hash.hpp"
 #include "sip/headers.hpp"
+#include "sip/text.hpp"
 
 namespace sipws::registrar {
 namespace {
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 /// Contact URIs equal per RFC 3261 s.19.1.4 (text equality when either does not parse).
 bool same_contact(std::string_view a, std::string_view b) {
@@ -43,14 +43,6 @@ constexpr std::size_t kMaxKnownAors = 1 << 20;
 constexpr std::size_t kMaxSweepBatch = 256;
 
 static_assert(LocationService::kPartitions <= 100, "the temp-GRUU prefix has two digits");
-
-/// Hashes std::string keys and finds them by std::string_view (no temporary string).
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>{}(s);
-  }
-};
 
 /// An AOR with its domain lower-cased, copied only when the domain has capitals (rare).
 class AorKey {
@@ -249,7 +241,7 @@ std::string LocationService::normalize_aor(std::string_view aor) {
   std::string out(aor);
   const auto at = out.rfind('@');
   for (std::size_t i = (at == std::string::npos ? 0 : at + 1); i < out.size(); ++i) {
-    out[i] = lower(out[i]);
+    out[i] = sip::text::lower(out[i]);
   }
   return out;
 }
