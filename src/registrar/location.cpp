@@ -269,31 +269,17 @@ std::vector<Binding> LocationService::lookup(std::string_view aor) const {
 }
 
 bool LocationService::has_bindings(std::string_view aor) const {
-  const AorKey key(aor);
-  Partition& p = partition(key.view());
-  const TimePoint now = timers_.now();
-  std::lock_guard lock(p.mu);
-  auto it = p.by_aor.find(key.view());
-  if (it == p.by_aor.end()) return false;
-  return std::any_of(it->second.begin(), it->second.end(),
-                     [now](const Binding* b) { return b->expires_at > now; });
+  bool any = false;
+  visit(aor, [&any](const Binding&) { any = true; });
+  return any;
 }
 
 std::optional<Binding> LocationService::find_instance(std::string_view aor,
                                                       std::string_view instance) const {
-  std::optional<Binding> out;
-  const AorKey key(aor);
-  Partition& p = partition(key.view());
-  const TimePoint now = timers_.now();
-  std::lock_guard lock(p.mu);
-  auto it = p.by_aor.find(key.view());
-  if (it == p.by_aor.end()) return out;
-  for (const Binding* b : it->second) {
-    if (b->expires_at > now && b->instance == instance) {
-      out = *b;
-      break;
-    }
-  }
+  std::optional<Binding> out;  // the first in lookup order: the most recent of that instance
+  visit(aor, [&](const Binding& b) {
+    if (!out && b.instance == instance) out = b;
+  });
   return out;
 }
 
