@@ -26,8 +26,10 @@
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "common/counters.hpp"
 
@@ -153,24 +155,44 @@ class SqliteStore final : public Store {
 
   void put_binding(const BindingRecord& b) override {
     run("put_binding", [&] {
-      long long reg_id = b.reg_id;
-      long long expires_at = b.expires_at;
-      double q = b.q;
-      long long cseq = b.cseq;
-      sql_ << "INSERT OR REPLACE INTO location(aor, contact, instance, reg_id, path, received, "
-              "expires_at, q, call_id, cseq, user_agent) "
-              "VALUES(:aor, :contact, :instance, :reg_id, :path, :received, :expires_at, :q, "
-              ":call_id, :cseq, :ua)",
-          soci::use(b.aor), soci::use(b.contact), soci::use(b.instance), soci::use(reg_id),
-          soci::use(b.path), soci::use(b.received), soci::use(expires_at), soci::use(q),
-          soci::use(b.call_id), soci::use(cseq), soci::use(b.user_agent);
+      // Prepared once: a binding refresh is the store's most frequent write, and parsing its
+      // SQL again each time cost as much as executing it.
+      if (!put_binding_st_) {
+        put_binding_st_.emplace(
+            (sql_.prepare << "INSERT OR REPLACE INTO location(aor, contact, instance, reg_id, "
+                             "path, received, expires_at, q, call_id, cseq, user_agent) "
+                             "VALUES(:aor, :contact, :instance, :reg_id, :path, :received, "
+                             ":expires_at, :q, :call_id, :cseq, :ua)",
+             soci::use(row_.aor), soci::use(row_.contact), soci::use(row_.instance),
+             soci::use(row_.reg_id), soci::use(row_.path), soci::use(row_.received),
+             soci::use(row_.expires_at), soci::use(row_.q), soci::use(row_.call_id),
+             soci::use(row_.cseq), soci::use(row_.user_agent)));
+      }
+      row_.aor = b.aor;
+      row_.contact = b.contact;
+      row_.instance = b.instance;
+      row_.path = b.path;
+      row_.received = b.received;
+      row_.call_id = b.call_id;
+      row_.user_agent = b.user_agent;
+      row_.reg_id = b.reg_id;
+      row_.expires_at = b.expires_at;
+      row_.q = b.q;
+      row_.cseq = b.cseq;
+      execute_prepared(put_binding_st_);
     });
   }
 
   void delete_binding(const std::string& aor, const std::string& contact) override {
     run("delete_binding", [&] {
-      sql_ << "DELETE FROM location WHERE aor = :a AND contact = :c", soci::use(aor),
-          soci::use(contact);
+      if (!delete_binding_st_) {
+        delete_binding_st_.emplace(
+            (sql_.prepare << "DELETE FROM location WHERE aor = :a AND contact = :c",
+             soci::use(row_.aor), soci::use(row_.contact)));
+      }
+      row_.aor = aor;
+      row_.contact = contact;
+      execute_prepared(delete_binding_st_);
     });
   }
 
@@ -362,6 +384,16 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  /// Executes a prepared statement; one that failed is prepared again on its next use.
+  static void execute_prepared(std::optional<soci::statement>& st) {
+    try {
+      st->execute(true);
+    } catch (...) {
+      st.reset();
+      throw;
+    }
+  }
+
   template <class Fn>
   void run(const char* what, Fn&& fn) {
     try {
@@ -428,6 +460,15 @@ class SqliteStore final : public Store {
 
   std::string uri_;
   soci::session sql_;
+  /// The location row that the prepared binding statements read (bound by reference).
+  struct Row {
+    std::string aor, contact, instance, path, received, call_id, user_agent;
+    long long reg_id = 0, expires_at = 0, cseq = 0;
+    double q = 1.0;
+  } row_;
+  /// Prepared on first use, after the schema exists; destroyed before sql_ (declared after).
+  std::optional<soci::statement> put_binding_st_;
+  std::optional<soci::statement> delete_binding_st_;
 };
 
 std::unique_ptr<Store> open_sqlite(const std::string& uri) {
@@ -499,8 +540,20 @@ struct AsyncStore::Impl {
   struct Op {
     std::function<void()> fn;
     bool write = false;  ///< consecutive writes share one transaction
+    /// A binding write: the key of binding_writes whose latest record this op writes (fn is
+    /// set when the worker takes the op).
+    std::string binding;
   };
   std::deque<Op> queue;
+  /// The latest write of each binding not yet taken by the worker, by aor + '\0' + contact.
+  /// A newer write of a queued binding replaces it instead of queueing another: under a burst
+  /// of refreshes each binding is written once per batch, with its newest expiry.
+  struct BindingWrite {
+    BindingRecord record;
+    bool erase = false;
+  };
+  std::unordered_map<std::string, BindingWrite> binding_writes;
+  Counter& writes_coalesced = SIPWS_COUNTER("store_binding_writes_coalesced");
   std::size_t pending = 0;  // queued + running
   bool stop = false;
   std::chrono::milliseconds poll_interval{0};
@@ -514,10 +567,47 @@ struct AsyncStore::Impl {
   void enqueue(std::function<void()> op, bool write = false) {
     {
       std::lock_guard lock(mu);
-      queue.push_back(Op{std::move(op), write});
+      queue.push_back(Op{std::move(op), write, {}});
       ++pending;
     }
     cv_work.notify_one();
+  }
+
+  /// Queues the write of one binding (put, or delete when `erase`), or replaces the one that
+  /// is queued for the same (aor, contact).
+  void enqueue_binding(BindingRecord record, bool erase) {
+    std::string key = record.aor;
+    key += '\0';
+    key += record.contact;
+    {
+      std::lock_guard lock(mu);
+      auto [it, fresh] = binding_writes.try_emplace(key);
+      it->second = BindingWrite{std::move(record), erase};
+      if (!fresh) {
+        writes_coalesced.inc();
+        return;
+      }
+      queue.push_back(Op{nullptr, true, std::move(key)});
+      ++pending;
+    }
+    cv_work.notify_one();
+  }
+
+  /// Pops the queue's front; a binding write takes its latest record. Call with `mu` held.
+  Op pop_locked() {
+    Op op = std::move(queue.front());
+    queue.pop_front();
+    if (!op.binding.empty()) {
+      auto node = binding_writes.extract(op.binding);
+      op.fn = [this, w = std::move(node.mapped())] {
+        if (w.erase) {
+          write("delete_binding", [&] { store->delete_binding(w.record.aor, w.record.contact); });
+        } else {
+          write("put_binding", [&] { store->put_binding(w.record); });
+        }
+      };
+    }
+    return op;
   }
 
   /// Writes queued one after the other run in one transaction: one commit (one WAL sync) for
@@ -543,12 +633,10 @@ struct AsyncStore::Impl {
           cv_work.wait(lock, ready);
         }
         if (queue.empty()) return;  // stop requested and drained
-        ops.push_back(std::move(queue.front()));
-        queue.pop_front();
+        ops.push_back(pop_locked());
         while (ops.front().write && !queue.empty() && queue.front().write &&
                ops.size() < kMaxBatch) {
-          ops.push_back(std::move(queue.front()));
-          queue.pop_front();
+          ops.push_back(pop_locked());
         }
       }
       if (ops.size() == 1) {
@@ -676,22 +764,13 @@ void AsyncStore::find_alias(std::string alias,
       std::move(done));
 }
 
-void AsyncStore::put_binding(BindingRecord b) {
-  Impl* impl = impl_.get();
-  impl->enqueue(
-      [impl, b = std::move(b)] {
-        impl->write("put_binding", [&] { impl->store->put_binding(b); });
-      },
-      true);
-}
+void AsyncStore::put_binding(BindingRecord b) { impl_->enqueue_binding(std::move(b), false); }
 
 void AsyncStore::delete_binding(std::string aor, std::string contact) {
-  Impl* impl = impl_.get();
-  impl->enqueue(
-      [impl, aor = std::move(aor), contact = std::move(contact)] {
-        impl->write("delete_binding", [&] { impl->store->delete_binding(aor, contact); });
-      },
-      true);
+  BindingRecord b;
+  b.aor = std::move(aor);
+  b.contact = std::move(contact);
+  impl_->enqueue_binding(std::move(b), true);
 }
 
 Store& AsyncStore::sync() { return *impl_->store; }

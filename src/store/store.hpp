@@ -165,7 +165,11 @@ class AsyncStore {
   /// Store::find_alias on the worker; `done(aor)` runs on the core thread with nullopt when
   /// there is no such alias or the store failed (logged, counted as store_read_errors).
   void find_alias(std::string alias, std::function<void(std::optional<std::string>)> done);
+  /// Queues Store::put_binding (write-behind). A write of the same (aor, contact) still queued
+  /// is replaced, not repeated: only the newest state of a binding is written (counted as
+  /// store_binding_writes_coalesced).
   void put_binding(BindingRecord b);
+  /// Queues Store::delete_binding; replaces a queued write of the same binding like put_binding.
   void delete_binding(std::string aor, std::string contact);
   /// Synchronous access for start-up (loading bindings) before the io thread runs.
   Store& sync();

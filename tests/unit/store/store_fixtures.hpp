@@ -2,6 +2,9 @@
 // Shared by the store tests: a temporary directory for real SQLite files, a post queue standing
 // in for the daemon's core io_context, and a Store wrapper that injects failures.
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -64,23 +67,21 @@ struct TestQueue {
   }
 };
 
-/// Fault injection over a real store: binding writes always fail ("database is locked"); reads
-/// for the user, alias or AOR user part "broken" throw StoreError; the rest passes through.
-class FaultyStore final : public Store {
+/// Passes every call through to a real store; the test stores below override a few.
+class ForwardingStore : public Store {
  public:
-  explicit FaultyStore(std::unique_ptr<Store> real) : real_(std::move(real)) {}
+  explicit ForwardingStore(std::unique_ptr<Store> real) : real_(std::move(real)) {}
   void put_subscriber(const Subscriber& s) override { real_->put_subscriber(s); }
   bool delete_subscriber(const std::string& u, const std::string& d) override {
     return real_->delete_subscriber(u, d);
   }
   std::optional<Subscriber> find_subscriber(const std::string& u, const std::string& d) override {
-    if (u == "broken") throw StoreError("disk on fire");
     return real_->find_subscriber(u, d);
   }
   std::vector<Subscriber> list_subscribers() override { return real_->list_subscribers(); }
-  void put_binding(const BindingRecord&) override { throw StoreError("database is locked"); }
-  void delete_binding(const std::string&, const std::string&) override {
-    throw StoreError("database is locked");
+  void put_binding(const BindingRecord& b) override { real_->put_binding(b); }
+  void delete_binding(const std::string& aor, const std::string& contact) override {
+    real_->delete_binding(aor, contact);
   }
   std::vector<BindingRecord> load_bindings() override { return real_->load_bindings(); }
   void add_group(const std::string& aor, const std::string& g) override {
@@ -102,18 +103,81 @@ class FaultyStore final : public Store {
   void put_alias(const Alias& a) override { real_->put_alias(a); }
   bool delete_alias(const std::string& alias) override { return real_->delete_alias(alias); }
   std::optional<std::string> find_alias(const std::string& alias) override {
-    if (alias == "broken") throw StoreError("disk on fire");
     return real_->find_alias(alias);
   }
   std::vector<Alias> list_aliases() override { return real_->list_aliases(); }
   UserServices user_services(const std::string& u, const std::string& d) override {
-    if (u == "broken") throw StoreError("disk on fire");
     return real_->user_services(u, d);
   }
+  void transaction(const std::function<void()>& body) override { real_->transaction(body); }
   std::uint64_t data_version() override { return real_->data_version(); }
 
  private:
   std::unique_ptr<Store> real_;
+};
+
+/// Fault injection over a real store: binding writes always fail ("database is locked"); reads
+/// for the user, alias or AOR user part "broken" throw StoreError; the rest passes through.
+class FaultyStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::optional<Subscriber> find_subscriber(const std::string& u, const std::string& d) override {
+    if (u == "broken") throw StoreError("disk on fire");
+    return ForwardingStore::find_subscriber(u, d);
+  }
+  void put_binding(const BindingRecord&) override { throw StoreError("database is locked"); }
+  void delete_binding(const std::string&, const std::string&) override {
+    throw StoreError("database is locked");
+  }
+  std::optional<std::string> find_alias(const std::string& alias) override {
+    if (alias == "broken") throw StoreError("disk on fire");
+    return ForwardingStore::find_alias(alias);
+  }
+  UserServices user_services(const std::string& u, const std::string& d) override {
+    if (u == "broken") throw StoreError("disk on fire");
+    return ForwardingStore::user_services(u, d);
+  }
+};
+
+/// A real store whose find_subscriber of the user "gate" blocks the calling (worker) thread
+/// until open_gate(), so that a test can queue operations behind it; counts binding writes.
+class GatedStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  std::optional<Subscriber> find_subscriber(const std::string& u, const std::string& d) override {
+    if (u == "gate") {
+      std::unique_lock lock(mu_);
+      entered_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+    }
+    return ForwardingStore::find_subscriber(u, d);
+  }
+  void put_binding(const BindingRecord& b) override {
+    ++binding_writes;
+    ForwardingStore::put_binding(b);
+  }
+  void delete_binding(const std::string& aor, const std::string& contact) override {
+    ++binding_writes;
+    ForwardingStore::delete_binding(aor, contact);
+  }
+  /// Blocks until the worker is inside the gate (bounded: false after 5 s).
+  bool wait_entered() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return entered_; });
+  }
+  void open_gate() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  std::atomic<int> binding_writes{0};  ///< put_binding + delete_binding calls that reached it
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool open_ = false;
 };
 
 }  // namespace sipws::store::test

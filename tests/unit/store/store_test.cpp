@@ -262,6 +262,53 @@ TEST(AsyncStore, DestructorDrainsQueuedWrites) {
   EXPECT_EQ(Store::open(dir.uri())->load_bindings().size(), 50u);
 }
 
+TEST(AsyncStore, QueuedWritesOfOneBindingAreCoalescedIntoTheNewest) {
+  // A refresh storm: while the worker is busy, each binding's newer writes replace its queued
+  // one. What reaches the database is the newest state of every binding, written once.
+  TempDir dir;
+  TestQueue tq;
+  auto gated = std::make_unique<test::GatedStore>(Store::open(dir.uri()));
+  auto* store = gated.get();
+  auto& coalesced = counters().get("store_binding_writes_coalesced");
+  const auto c0 = coalesced.value();
+  AsyncStore as(std::move(gated), tq.post());
+  as.sync().put_binding(binding("gone@example.com", "sip:gone@192.0.2.9"));
+  as.find_subscriber("gate", "example.com", [](std::optional<Subscriber>) {});
+  ASSERT_TRUE(store->wait_entered());
+  const int before = store->binding_writes.load();
+
+  for (std::uint32_t cseq = 1; cseq <= 100; ++cseq) {
+    auto b = binding("alice@example.com", "sip:alice@192.0.2.1");
+    b.cseq = cseq;
+    b.expires_at = 1'700'000'000 + cseq;
+    as.put_binding(b);
+  }
+  as.put_binding(binding("bob@example.com", "sip:bob@192.0.2.2"));
+  as.put_binding(binding("gone@example.com", "sip:gone@192.0.2.9"));
+  as.delete_binding("gone@example.com", "sip:gone@192.0.2.9");  // the delete wins
+  as.delete_binding("carol@example.com", "sip:carol@192.0.2.3");
+  as.put_binding(binding("carol@example.com", "sip:carol@192.0.2.3"));  // the put wins
+  store->open_gate();
+  as.flush();
+
+  EXPECT_EQ(store->binding_writes.load() - before, 4);  // alice, bob, gone, carol: once each
+  EXPECT_EQ(coalesced.value() - c0, 99u + 1u + 1u);
+  const auto rows = as.sync().load_bindings();
+  ASSERT_EQ(rows.size(), 3u);  // alice, bob, carol (sorted by aor)
+  EXPECT_EQ(rows[0].aor, "alice@example.com");
+  EXPECT_EQ(rows[0].cseq, 100u);
+  EXPECT_EQ(rows[0].expires_at, 1'700'000'100);
+  EXPECT_EQ(rows[1].aor, "bob@example.com");
+  EXPECT_EQ(rows[2].aor, "carol@example.com");
+
+  // Once taken by the worker, a binding's next write is queued again (not lost).
+  auto b = binding("alice@example.com", "sip:alice@192.0.2.1");
+  b.cseq = 101;
+  as.put_binding(b);
+  as.flush();
+  EXPECT_EQ(as.sync().load_bindings()[0].cseq, 101u);
+}
+
 TEST(AsyncStore, FailedWritesAndReadsAreCountedAndDoNotStopTheWorker) {
   TempDir dir;
   auto& write_errors = counters().get("store_write_errors");
@@ -272,7 +319,7 @@ TEST(AsyncStore, FailedWritesAndReadsAreCountedAndDoNotStopTheWorker) {
   AsyncStore as(std::make_unique<FaultyStore>(Store::open(dir.uri())), tq.post());
   as.sync().put_subscriber(sub("alice", "example.com", "a1"));
   as.put_binding(binding("a@example.com", "sip:a@192.0.2.1"));
-  as.delete_binding("a@example.com", "sip:a@192.0.2.1");
+  as.delete_binding("a@example.com", "sip:a@192.0.2.2");  // another binding: not coalesced
   int calls = 0;
   bool broken_found = true;
   as.find_subscriber("broken", "example.com", [&](std::optional<Subscriber> s) {
