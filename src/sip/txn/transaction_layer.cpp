@@ -1,6 +1,8 @@
 #include "sip/txn/transaction_layer.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -16,6 +18,8 @@
 // - Only timer callbacks erase transactions. Every "0 s" timer of a reliable transport
 //   (D, I, J, K) and every failure report is a 0 ms timer, so nothing is erased and no TU
 //   callback runs inside respond() / send_request().
+// - A completed non-INVITE server transaction of UDP moves its key, destination and response
+//   bytes to `lingering_` for Timer J and ends as a full transaction at once (see Lingering).
 // - Each transaction has two timer slots: `retransmit` (A, E, G) and `deadline` (B, D, F, H, I,
 //   J, K, L, M, and the deferred failure report). Every pending timer sits in one of them, so
 //   the destructor can cancel them all.
@@ -130,6 +134,7 @@ class TransactionLayerImpl {
   ~TransactionLayerImpl() {
     for (auto& [id, t] : clients_) cancel_timers(*t);
     for (auto& [id, t] : servers_) cancel_timers(*t);
+    timers_.cancel(lingering_timer_);
   }
 
   void receive(const Message& msg, const Source& src) {
@@ -226,7 +231,10 @@ class TransactionLayerImpl {
     auto it = clients_.find(id);
     return it == clients_.end() ? nullptr : &it->second->dest;
   }
-  std::size_t server_count() const { return servers_.size(); }
+  /// Live server transactions, lingering ones included (each counted once).
+  std::size_t server_count() const {
+    return servers_.size() + lingering_.size() - lingered_not_erased_;
+  }
   std::size_t client_count() const { return clients_.size(); }
 
  private:
@@ -452,6 +460,7 @@ class TransactionLayerImpl {
       absorb_retransmission(*t);
       return;
     }
+    if (absorb_lingering(key)) return;
     ServerTxn& t = create_server(req, src, std::move(key), false);
     if (t.invite) send_response(t, make_response(req, 100));  // s.17.2.1, no To tag
     tu_.on_request(t.id, req, src);
@@ -499,6 +508,7 @@ class TransactionLayerImpl {
       absorb_retransmission(*t);
       return;
     }
+    if (absorb_lingering(key)) return;
     ServerTxn* invite = find_server_by_key(server_key(cancel, "INVITE"));
     if (invite != nullptr && !invite->invite) invite = nullptr;
     const ServerTxnId invite_id = invite != nullptr ? invite->id : 0;
@@ -558,17 +568,61 @@ class TransactionLayerImpl {
     complete_non_invite(t, rsp);
   }
 
-  /// Sends the final response of a non-INVITE server transaction and starts Timer J.
+  /// Sends the final response of a non-INVITE server transaction and starts Timer J: 0 s on a
+  /// reliable transport; on an unreliable one the transaction lingers (see Lingering) and the
+  /// full transaction ends at once.
   void complete_non_invite(ServerTxn& t, const Message& rsp) {
-    send_response(t, rsp);
+    t.last_bytes = rsp.serialize_shared();
+    send(t.dest, t.last_bytes);
     cancel_timers(t);
     t.state = ServerState::Completed;
-    // Until Timer J only the key, the destination and the response bytes are needed to answer
-    // retransmissions: the parsed request and response go now (UDP keeps each for 32 s).
     t.request.reset();
-    t.last_response.reset();
-    t.deadline = arm_server(t.id, t.reliable ? kNow : 64 * cfg_.t1,
-                            &TransactionLayerImpl::on_server_deadline);
+    if (!t.reliable) linger(t);
+    t.deadline = arm_server(t.id, kNow, &TransactionLayerImpl::on_server_deadline);
+  }
+
+  /// Moves what a completed non-INVITE transaction needs until Timer J (its key, destination
+  /// and response bytes) from `t` to lingering_.
+  void linger(ServerTxn& t) {
+    server_keys_.erase(t.key);
+    const TimePoint until = timers_.now() + 64 * cfg_.t1;  // Timer J
+    auto [it, fresh] =
+        lingering_.try_emplace(std::move(t.key), Lingering{std::move(t.last_bytes), t.dest, until});
+    t.key.clear();  // marks `t` as lingered until on_server_deadline erases it
+    ++lingered_not_erased_;
+    if (!fresh) return;  // unreachable: a key names one live transaction at a time
+    lingering_order_.push_back(&it->first);
+    if (lingering_timer_ == 0) arm_lingering(until);
+  }
+
+  /// A retransmitted request of a lingering transaction: resend its final response.
+  bool absorb_lingering(const std::string& key) {
+    auto it = lingering_.find(key);
+    if (it == lingering_.end()) return false;
+    stats().absorbed.inc();
+    send(it->second.dest, it->second.bytes);
+    return true;
+  }
+
+  void arm_lingering(TimePoint until) {
+    const auto delay =
+        std::chrono::ceil<Millis>(std::max(until - timers_.now(), TimePoint::duration::zero()));
+    lingering_timer_ = timers_.schedule(delay, [this] { on_lingering_timer(); });
+  }
+
+  /// Timer J of the lingering transactions that are due; re-armed for the next one.
+  void on_lingering_timer() {
+    lingering_timer_ = 0;
+    const TimePoint now = timers_.now();
+    while (!lingering_order_.empty()) {
+      auto it = lingering_.find(*lingering_order_.front());
+      if (it->second.until > now) {
+        arm_lingering(it->second.until);
+        return;
+      }
+      lingering_order_.pop_front();
+      lingering_.erase(it);
+    }
   }
 
   /// Timer G: retransmits the non-2xx final until the ACK (s.17.2.1), capped at T2.
@@ -592,7 +646,11 @@ class TransactionLayerImpl {
     if (t.invite && t.state == ServerState::Completed) stats().timeouts.inc();  // Timer H
     cancel_timers(t);
     const bool report = !t.internal;
-    server_keys_.erase(t.key);
+    if (t.key.empty()) {
+      --lingered_not_erased_;
+    } else {
+      server_keys_.erase(t.key);
+    }
     servers_.erase(it);
     if (report) tu_.on_server_terminated(id);
   }
@@ -607,6 +665,23 @@ class TransactionLayerImpl {
   std::unordered_map<ClientTxnId, std::unique_ptr<ClientTxn>> clients_;
   std::unordered_map<std::string, ServerTxnId> server_keys_;
   std::unordered_map<std::string, ClientTxnId> client_keys_;
+  /// A completed non-INVITE server transaction of an unreliable transport while Timer J runs
+  /// (RFC 3261 s.17.2.2). The TU is done with it (on_server_terminated is reported at the
+  /// final response), and all it still does is answer a retransmitted request with the final
+  /// response. Kept apart from servers_ so that it costs only its key, destination and bytes:
+  /// a UDP REGISTER load holds 64*T1 = 32 s of them.
+  struct Lingering {
+    std::shared_ptr<const std::string> bytes;
+    Destination dest;
+    TimePoint until;  ///< Timer J
+  };
+  std::unordered_map<std::string, Lingering> lingering_;  ///< by server key
+  /// The keys of lingering_ (node keys never move) in the order their Timer J ends: every
+  /// lingering transaction waits the same 64*T1, so arrival order is deadline order.
+  std::deque<const std::string*> lingering_order_;
+  TimerService::TimerId lingering_timer_ = 0;  ///< armed for the front of lingering_order_
+  /// Transactions of servers_ already lingered, until their 0 ms deadline erases them.
+  std::size_t lingered_not_erased_ = 0;
 };
 
 // ------------------------------------------------------------------ TransactionLayer

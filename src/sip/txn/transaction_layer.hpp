@@ -50,7 +50,9 @@ class TransactionUser {
   /// A response matching no client transaction (s.17.1.3); the proxy forwards it statelessly
   /// if it is a 2xx to an INVITE (s.16.7 step 10 note), drops the rest.
   virtual void on_stray_response(const Message& response, const Source& src) = 0;
-  /// Server transaction `id` is gone (Terminated); its id is no longer valid.
+  /// Server transaction `id` is gone (Terminated); its id is no longer valid. A non-INVITE
+  /// transaction is reported right after its final response (from a 0 ms timer) also on UDP:
+  /// until Timer J the layer alone answers retransmissions with that response.
   virtual void on_server_terminated(ServerTxnId /*id*/) {}
 };
 

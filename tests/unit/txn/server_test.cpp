@@ -227,17 +227,38 @@ TEST_F(TxnTest, NonInviteServerAbsorbsRetransmissionsAndTimerJEndsIt) {
   EXPECT_EQ(layer.server_request(id), nullptr);    // a completed non-INVITE keeps only its bytes
   layer.respond(id, tu_response(reg.msg(), 500));  // ignored in Completed
   EXPECT_EQ(sender.sent.size(), 4u);
-
-  timers.advance(milliseconds(31999));
-  EXPECT_EQ(sender.sent.size(), 4u);  // non-INVITE finals are not retransmitted by timer
-  EXPECT_EQ(layer.server_count(), 1u);
-  timers.advance(milliseconds(1));  // Timer J = 64*T1 on UDP
-  EXPECT_EQ(layer.server_count(), 0u);
+  timers.advance(milliseconds(0));  // the TU is done with it at the final response
   ASSERT_EQ(tu.count(Event::ServerTerminated), 1u);
   EXPECT_EQ(tu.events.back().id, id);
 
+  // A second one, completed 10 s later, lingers until its own Timer J.
+  timers.advance(milliseconds(10000));
+  Req other = reg;
+  other.via = "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-other";
+  layer.receive(other.msg(), udp_src());
+  const ServerTxnId id2 = tu.events.back().id;
+  layer.respond(id2, tu_response(*layer.server_request(id2), 200, "r2"));
+  ASSERT_EQ(sender.sent.size(), 5u);
+  EXPECT_EQ(layer.server_count(), 2u);
+
+  timers.advance(milliseconds(21999));
+  layer.receive(reg.msg(), udp_src());  // still within the first one's Timer J: absorbed
+  ASSERT_EQ(sender.sent.size(), 6u);
+  EXPECT_EQ(sender.sent[5].bytes, sender.sent[2].bytes);
+  EXPECT_EQ(layer.server_count(), 2u);  // non-INVITE finals are not retransmitted by timer
+  timers.advance(milliseconds(1));      // Timer J = 64*T1 on UDP
+  EXPECT_EQ(layer.server_count(), 1u);
   layer.receive(reg.msg(), udp_src());  // after J the same request is a new transaction
-  EXPECT_EQ(tu.count(Event::Request), 2u);
+  EXPECT_EQ(tu.count(Event::Request), 3u);
+  EXPECT_EQ(sender.sent.size(), 6u);
+
+  layer.receive(other.msg(), udp_src());  // the second still answers until t = 42 s
+  ASSERT_EQ(sender.sent.size(), 7u);
+  EXPECT_EQ(sender.sent[6].bytes, sender.sent[4].bytes);
+  timers.advance(milliseconds(10000));
+  EXPECT_EQ(layer.server_count(), 1u);  // the third (Trying) only
+  layer.receive(other.msg(), udp_src());
+  EXPECT_EQ(tu.count(Event::Request), 4u);
 }
 
 TEST_F(TxnTest, ServerMatchingUsesBranchSentByAndMethod) {
