@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "app/demo_users.hpp"
+#include "app/logging.hpp"
 #include "auth/auth_guard.hpp"
 #include "auth/digest_auth.hpp"
 #include "auth/flood_guard.hpp"
@@ -1135,6 +1136,8 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
     }
     std::fflush(stderr);
   }
+  // No thread but the idle store worker runs yet: the one moment to swap the logger.
+  go_async_logging();
   s0.connector->start();
   // From here the store is the worker's alone: it looks for changes by the CLI (or another
   // node) every second, which empties the credential caches.

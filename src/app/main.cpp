@@ -2,8 +2,6 @@
 // manage subscribers and their services in the same store (docs/configuration.md). Exit codes:
 // 0 done, 1 nothing to delete or no such subscriber, 2 usage, configuration or store error.
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -18,6 +16,7 @@
 
 #include "app/config.hpp"
 #include "app/daemon.hpp"
+#include "app/logging.hpp"
 #include "auth/digest.hpp"
 #include "sip/text.hpp"
 #include "sip/uri.hpp"
@@ -323,9 +322,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (trace) cfg.trace = true;
-  spdlog::set_default_logger(spdlog::stderr_color_mt("sipws"));
-  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  sipws::app::start_logging(cfg.log_level);
+  struct LogDrain {
+    ~LogDrain() { sipws::app::stop_logging(); }  // every queued line, on every return path
+  } log_drain;
 
   try {
     if (run->parsed()) {
