@@ -950,7 +950,15 @@ struct ProxyCoreImpl {
       ctx.final_sent = true;
       if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
       txns->respond(ctx.id, rsp);
-      if (first) cancel_others(ctx, i);
+      if (first) {
+        cancel_others(ctx, i);
+        // The context lives on for Timer L (32 s) to forward further 2xx: this branch will
+        // send nothing more (no CANCEL, no fail-over) and no better final can come.
+        b.request = Message{};
+        b.retry_request.reset();
+        b.alternatives.clear();
+        ctx.best.reset();
+      }
       return;
     }
     if (b.final) return;

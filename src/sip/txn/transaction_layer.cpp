@@ -77,7 +77,10 @@ struct ClientTxn {
   bool keyed = false;  ///< `key` is registered (false after a duplicate branch)
   bool failure_transport = false;
   ClientState state = ClientState::Trying;
-  Message request;
+  /// The request and its bytes: for retransmissions and the ACK of a non-2xx final. Freed
+  /// once neither can be needed (INVITE Accepted, non-INVITE Completed), while the
+  /// transaction still absorbs responses for 32 s (Timer M) or T4 (Timer K).
+  std::unique_ptr<Message> request;
   Destination dest;
   std::string key;
   std::shared_ptr<const std::string> request_bytes;
@@ -99,7 +102,9 @@ struct ServerTxn {
   Source source;
   Destination dest;
   std::string key;
-  std::unique_ptr<Message> last_response;
+  /// The To tag of the last response sent: an RFC 2543 ACK is matched by it (s.17.2.3), a
+  /// CANCEL's 200 carries it (s.9.2).
+  std::string last_to_tag;
   std::shared_ptr<const std::string> last_bytes;
   Millis interval{0};  ///< current G interval
   TimerService::TimerId retransmit = 0;
@@ -177,7 +182,7 @@ class TransactionLayerImpl {
     t.invite = request.method() == Method::Invite;
     t.reliable = is_reliable(dest.protocol);
     t.state = t.invite ? ClientState::Calling : ClientState::Trying;
-    t.request = request;
+    t.request = std::make_unique<Message>(request);
     t.dest = dest;
     t.key = client_key(request);
     t.request_bytes = std::move(bytes);
@@ -225,7 +230,7 @@ class TransactionLayerImpl {
   }
   const Message* client_request(ClientTxnId id) const {
     auto it = clients_.find(id);
-    return it == clients_.end() ? nullptr : &it->second->request;
+    return it == clients_.end() ? nullptr : it->second->request.get();
   }
   const Destination* client_destination(ClientTxnId id) const {
     auto it = clients_.find(id);
@@ -275,6 +280,12 @@ class TransactionLayerImpl {
   }
 
   // ---------------------------------------------------------------- client side (s.17.1)
+
+  /// Frees the request of a client transaction that will send nothing more.
+  static void release_request(ClientTxn& t) {
+    t.request.reset();
+    t.request_bytes.reset();
+  }
 
   /// Moves `t` to Terminated and reports the failure from a 0 ms timer (never re-entrantly).
   void fail_client(ClientTxn& t, bool transport_error) {
@@ -373,12 +384,13 @@ class TransactionLayerImpl {
         } else {
           cancel_timers(t);
           t.state = ClientState::Completed;
-          t.ack_bytes = make_ack(t.request, rsp).serialize_shared();
+          t.ack_bytes = make_ack(*t.request, rsp).serialize_shared();
           send(t.dest, t.ack_bytes);  // a lost ACK is recovered by the final's retransmission
           t.deadline = arm_client(t.id, t.reliable ? kNow : kTimerD,
                                   &TransactionLayerImpl::on_client_deadline);
         }
         tu_.on_response(t.id, rsp);
+        if (status >= 200) release_request(t);  // the TU may look at it during the call
         return;
       case ClientState::Accepted:
         if (status >= 200 && status < 300) {
@@ -415,6 +427,7 @@ class TransactionLayerImpl {
                               &TransactionLayerImpl::on_client_deadline);
     }
     tu_.on_response(t.id, rsp);
+    if (status >= 200) release_request(t);  // the TU may look at it during the call
   }
 
   // ---------------------------------------------------------------- server side (s.17.2)
@@ -441,7 +454,7 @@ class TransactionLayerImpl {
   /// Serializes `rsp` once, keeps it as the response to resend, and sends it.
   void send_response(ServerTxn& t, const Message& rsp) {
     t.last_bytes = rsp.serialize_shared();
-    t.last_response = std::make_unique<Message>(rsp);
+    t.last_to_tag = std::string(rsp.to().tag());
     send(t.dest, t.last_bytes);
   }
 
@@ -473,8 +486,8 @@ class TransactionLayerImpl {
     ServerTxn* t = find_server_by_key(server_key(ack, "INVITE"));
     if (t != nullptr || ack.top_via().rfc3261_branch()) return t;
     t = find_server_by_key(server_key(ack, "INVITE", {}));
-    if (t == nullptr || !t->last_response) return nullptr;
-    return t->last_response->to().tag() == ack.to().tag() ? t : nullptr;
+    if (t == nullptr || t->last_to_tag.empty()) return nullptr;  // no tagged response yet
+    return t->last_to_tag == ack.to().tag() ? t : nullptr;
   }
 
   void receive_ack(const Message& ack, const Source& src) {
@@ -514,9 +527,7 @@ class TransactionLayerImpl {
     const ServerTxnId invite_id = invite != nullptr ? invite->id : 0;
     const bool report = invite != nullptr && invite->state == ServerState::Proceeding;
     std::string to_tag;
-    if (invite != nullptr && invite->last_response) {
-      to_tag = std::string(invite->last_response->to().tag());  // s.9.2: same To tag
-    }
+    if (invite != nullptr) to_tag = invite->last_to_tag;  // s.9.2: same To tag
 
     ServerTxn& t = create_server(cancel, src, std::move(key), true);
     Message rsp = make_response(cancel, invite != nullptr ? 200 : 481);  // s.9.2
@@ -544,6 +555,10 @@ class TransactionLayerImpl {
     cancel_timers(t);
     if (status < 300) {
       t.state = ServerState::Accepted;  // RFC 6026 s.7.1, Timer L
+      // Accepted absorbs INVITE retransmissions silently and sends only the TU's 2xx: the
+      // request and the response bytes are not needed for its 32 s.
+      t.request.reset();
+      t.last_bytes.reset();
       t.deadline = arm_server(t.id, 64 * cfg_.t1, &TransactionLayerImpl::on_server_deadline);
       return;
     }

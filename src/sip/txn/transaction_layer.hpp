@@ -106,12 +106,14 @@ class TransactionLayer {
   /// re-entrantly), so the TU can fail over at once instead of waiting for Timer B/F.
   void transport_failed(Protocol protocol, const Endpoint& endpoint);
 
-  /// The request that created server transaction `id`; nullptr if it is gone or is a non-INVITE
-  /// that sent its final response (only the response bytes are kept for retransmissions then).
+  /// The request that created server transaction `id`; nullptr if it is gone, is a non-INVITE
+  /// that sent its final response (only the response bytes are kept for retransmissions then)
+  /// or an INVITE that sent a 2xx (Accepted keeps neither).
   const Message* server_request(ServerTxnId id) const;
   /// The Source of that request, or nullptr.
   const Source* server_source(ServerTxnId id) const;
-  /// The request of client transaction `id`, or nullptr.
+  /// The request of client transaction `id`; nullptr if it is gone or got its final response
+  /// (valid during the on_response call of that final, freed after it).
   const Message* client_request(ClientTxnId id) const;
   /// The destination client transaction `id` sends to, or nullptr.
   const Destination* client_destination(ClientTxnId id) const;

@@ -108,6 +108,7 @@ TEST_F(TxnTest, InviteClientNonSuccessFinalIsAckedByTheLayerAndAbsorbed) {
   EXPECT_EQ(tu.count(Event::Response), 2u);
   ASSERT_EQ(sender.sent.size(), 3u);
   EXPECT_EQ(sender.sent[2].bytes, sender.sent[1].bytes);
+  EXPECT_EQ(layer.client_request(id), nullptr);  // the ACK is built: no request kept
   // No retransmission of the INVITE in Completed.
   timers.advance(milliseconds(31999));
   EXPECT_EQ(sender.sent.size(), 3u);
@@ -136,7 +137,8 @@ TEST_F(TxnTest, InviteClientSuccessGoesToAcceptedAndPassesRetransmitted2xx) {
   const ClientTxnId id = layer.send_request(inv.msg(), udp_dest());
   layer.receive(inv.response(200, "ok1"), udp_src());
   ASSERT_EQ(tu.count(Event::Response), 1u);
-  EXPECT_EQ(sender.sent.size(), 1u);  // the layer never ACKs a 2xx
+  EXPECT_EQ(sender.sent.size(), 1u);             // the layer never ACKs a 2xx
+  EXPECT_EQ(layer.client_request(id), nullptr);  // Accepted sends nothing: no request kept
   timers.advance(milliseconds(10000));
   EXPECT_EQ(sender.sent.size(), 1u);  // no Timer A in Accepted
 
@@ -192,6 +194,7 @@ TEST_F(TxnTest, NonInviteClientFinalThenTimerKAbsorbsRetransmissions) {
   layer.receive(opt.response(200, "t1"), udp_src());
   ASSERT_EQ(tu.count(Event::Response), 1u);
   EXPECT_EQ(tu.events[0].id, id);
+  EXPECT_EQ(layer.client_request(id), nullptr);  // Completed sends nothing: no request kept
   layer.receive(opt.response(200, "t1"), udp_src());
   EXPECT_EQ(tu.count(Event::Response), 1u);  // absorbed in Completed
   timers.advance(milliseconds(4999));

@@ -165,7 +165,8 @@ TEST_F(TxnTest, InviteServerSuccessGoesToAcceptedAndAckReachesTheTu) {
   layer.receive(same_branch_ack.msg(), udp_src());
   EXPECT_EQ(tu.count(Event::Ack), 2u);
 
-  layer.respond(id, tu_response(*layer.server_request(id), 486));  // no non-2xx after a 2xx
+  EXPECT_EQ(layer.server_request(id), nullptr);    // Accepted keeps no request for its 32 s
+  layer.respond(id, tu_response(inv.msg(), 486));  // no non-2xx after a 2xx
   EXPECT_EQ(sender.sent.size(), 3u);
 
   timers.advance(milliseconds(26999));  // Timer L = 64*T1 from the 2xx
