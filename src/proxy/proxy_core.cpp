@@ -194,18 +194,9 @@ struct ProxyCoreImpl {
       rsp.append(HeaderId::Server, cfg.user_agent);
     }
     if (rsp.status() >= 200) sc.final_sent = true;
+    // A non-INVITE's context is freed right after its final response: the transaction layer
+    // reports it terminated from a 0 ms timer (and alone absorbs retransmissions on UDP).
     txns->respond(sc.id, rsp);
-    if (rsp.status() >= 200) release_after_final(sc);
-  }
-
-  /// A non-INVITE server transaction needs nothing of the proxy once its final response left:
-  /// the transaction layer alone absorbs retransmissions until Timer J (32 s on UDP). Its
-  /// context (the request, its copy, the response, the branches) is freed right after the
-  /// current handler instead of holding about 10 kB per REGISTER for those 32 s.
-  void release_after_final(const ServerCtx& sc) {
-    if (sc.invite) return;
-    const ServerTxnId id = sc.id;
-    timers.schedule(Millis(0), [this, id]() { on_server_terminated(id); });
   }
 
   void respond_status(ServerCtx& sc, int status, std::string_view reason = {}) {
@@ -866,7 +857,6 @@ struct ProxyCoreImpl {
     }
     ctx.final_sent = true;
     txns->respond(ctx.id, rsp);
-    release_after_final(ctx);
   }
 
   void cancel_branch(ServerCtx& ctx, Branch& b) {

@@ -144,6 +144,10 @@ Action reject(proxy::RequestContext& ctx, int status, std::string_view reason) {
 }  // namespace
 
 std::string http_date(std::int64_t unix_seconds) {
+  // Every REGISTER answer has a Date: format each second once per thread.
+  thread_local std::int64_t cached_second = -1;
+  thread_local std::string cached;
+  if (unix_seconds == cached_second) return cached;
   static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -154,7 +158,9 @@ std::string http_date(std::int64_t unix_seconds) {
   std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday % 7],
                 tm.tm_mday, kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
                 tm.tm_sec);
-  return buf;
+  cached_second = unix_seconds;
+  cached = buf;
+  return cached;
 }
 
 std::string pub_gruu(std::string_view aor, std::string_view instance) {

@@ -361,6 +361,8 @@ TEST_F(OutboundLookup, ExpiredBindingsDisappear) {
 TEST(HttpDate, Rfc7231Format) {
   EXPECT_EQ(http_date(1'700'000'000), "Tue, 14 Nov 2023 22:13:20 GMT");
   EXPECT_EQ(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");  // the same second again (cached)
+  EXPECT_EQ(http_date(1), "Thu, 01 Jan 1970 00:00:01 GMT");  // the next one is formatted anew
 }
 
 }  // namespace
