@@ -1,19 +1,22 @@
 #pragma once
 // Private to src/ws/*.cpp (includes websocketpp): the opening-handshake checks that the real
-// listener (asio transport) and the UpgradeProbe (iostream transport, for the fuzzer and tests)
-// both run, so that what is fuzzed is what serves. Nothing outside src/ws/ includes this.
+// listener and the UpgradeProbe (for the fuzzer and tests) both run, on the same websocketpp
+// iostream transport, so that what is fuzzed is what serves. Nothing outside src/ws/ includes
+// this.
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <websocketpp/concurrency/none.hpp>
+#include <websocketpp/config/core.hpp>
 #include <websocketpp/connection_base.hpp>
 #include <websocketpp/http/constants.hpp>
 #include <websocketpp/http/request.hpp>
+#include <websocketpp/logger/stub.hpp>
 #include <websocketpp/processors/processor.hpp>
 
 #include "common/counters.hpp"
@@ -75,13 +78,39 @@ class VersionCheckedRequest : public websocketpp::http::parser::request {
 /// Base of every sipws websocketpp connection (the configs' `connection_base`): per-connection
 /// state that must live exactly as long as the connection. Thread: core io thread.
 struct ConnectionState : websocketpp::connection_base {
-  /// Counts this connection against the listener's limits from accept until destruction.
+  /// Counts this connection against the listener's limits from accept until its socket is
+  /// closed (the listener resets it then) or the connection is destroyed.
   transport::ConnectionLimiter::Admission admission;
   /// Set by the transport when the connection is accepted (ConnectionLimiter verdict applied).
   bool admission_done = false;
-  /// Closes a connection that has not completed its upgrade in time (slowloris); owned here so
-  /// that it dies with the connection. Unused by the iostream probe (no timers).
-  std::unique_ptr<boost::asio::steady_timer> handshake_deadline;
+};
+
+/// The websocketpp server config of the listener and of the UpgradeProbe: websocketpp's core
+/// config (iostream transport: no I/O, no timers) for one io thread (no mutexes, no loggers),
+/// with ConnectionState and VersionCheckedRequest. websocketpp copies received bytes into a
+/// buffer inside each connection, `connection_read_buffer_size` bytes at a time: small, as it
+/// lives as long as the connection (websocketpp's default is 16 kB).
+struct ServerConfig : websocketpp::config::core {
+  typedef ServerConfig type;
+  typedef websocketpp::concurrency::none concurrency_type;
+  typedef ConnectionState connection_base;
+  typedef VersionCheckedRequest request_type;  // RFC 6455 version 13 only
+  typedef websocketpp::log::stub elog_type;
+  typedef websocketpp::log::stub alog_type;
+  static const bool enable_multithreading = false;
+  struct transport_config : websocketpp::config::core::transport_config {
+    typedef ServerConfig::concurrency_type concurrency_type;
+    typedef ServerConfig::elog_type elog_type;
+    typedef ServerConfig::alog_type alog_type;
+    typedef ServerConfig::request_type request_type;
+    static const bool enable_multithreading = false;
+  };
+  typedef websocketpp::transport::iostream::endpoint<transport_config> transport_type;
+  // The iostream transport has no timers: the listener keeps the deadlines itself.
+  static const long timeout_open_handshake = 0;
+  static const long timeout_close_handshake = 0;
+  static const long timeout_pong = 0;
+  static const std::size_t connection_read_buffer_size = 512;
 };
 
 /// What the checks read from the listener. Thread: core io thread.

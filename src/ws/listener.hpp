@@ -1,6 +1,7 @@
 #pragma once
-// SIP over WebSocket listener (RFC 7118) on websocketpp. This header shows no websocketpp type:
-// the rest of sipws is C++20 and websocketpp 0.8.2 compiles only as C++17 (see CMakeLists.txt).
+// SIP over WebSocket listener (RFC 7118). sipws owns the sockets and the TLS; websocketpp runs
+// the WebSocket protocol on its iostream transport. This header shows no websocketpp type: the
+// rest of sipws is C++20 and websocketpp 0.8.2 compiles only as C++17 (see CMakeLists.txt).
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -100,6 +101,11 @@ struct ListenerConfig {
   /// Upgraded but no WS message within this: closed with 1008 (ws_first_message_timeouts);
   /// 0 disables.
   Millis first_message_timeout{30000};
+  /// After sipws sends a close frame that waits for the peer's (1000 from Flow::close, 1001 from
+  /// stop(); RFC 6455 s.7.1.2), a peer that does not answer within this is dropped (TCP
+  /// connection closed). Must be > 0. Close frames for errors (1002, 1007, 1008, 1009) drop the
+  /// connection once written, without waiting.
+  Millis close_handshake_timeout{2000};
   /// Messages per second per flow (token bucket holding one second's worth); a flow above it is
   /// closed with 1008 (ws_rate_limited) and the excess message dropped. 0 disables.
   unsigned max_message_rate = 0;

@@ -1,11 +1,10 @@
-// ws::UpgradeProbe: one websocketpp server connection on the iostream transport
-// (websocketpp::config::core) running the listener's handshake checks and message hand-off.
+// ws::UpgradeProbe: one websocketpp server connection with the listener's config (iostream
+// transport) running the listener's handshake checks and message hand-off.
 
 #include <memory>
 #include <sstream>
 #include <string>
 #include <utility>
-#include <websocketpp/config/core.hpp>
 #include <websocketpp/server.hpp>
 
 #include "ws/handshake_checks.hpp"
@@ -16,20 +15,9 @@ namespace sipws::ws {
 
 namespace wsp = websocketpp;
 
-namespace {
-
-/// websocketpp's core config (iostream transport, no timers) with sipws's connection state.
-struct ProbeConfig : wsp::config::core {
-  typedef ProbeConfig type;
-  typedef detail::ConnectionState connection_base;
-  typedef detail::VersionCheckedRequest request_type;  // as the listener: version 13 only
-};
-
-}  // namespace
-
 class UpgradeProbeImpl {
  public:
-  using Server = wsp::server<ProbeConfig>;
+  using Server = wsp::server<detail::ServerConfig>;  // the listener's
 
   UpgradeProbeImpl(ListenerConfig cfg, DeliverFn deliver, Endpoint peer)
       : cfg_(std::move(cfg)),
