@@ -380,21 +380,25 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
 
   // ---- reading ----
 
+  /// Waits for bytes with a one-byte read into the connection: Asio tries it at once and else
+  /// queues it as it is (an async_wait would re-register the socket with epoll, one epoll_ctl
+  /// per message). The rest is read into the listener's scratch buffer by on_readable.
   void wait_readable() {
     if (dead_ || read_waiting_) return;
     read_waiting_ = true;
-    sock_.async_wait(Tcp::socket::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& ec) {
-                       self->read_waiting_ = false;
-                       self->on_readable(ec);
-                     });
+    sock_.async_read_some(
+        boost::asio::buffer(&first_byte_, 1),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+          self->read_waiting_ = false;
+          self->on_readable(ec, n);
+        });
   }
 
-  /// Reads what the kernel has into the listener's scratch buffer and feeds it on. A short read
-  /// means the socket is drained (the reactor reports new data as a new event).
-  void on_readable(const boost::system::error_code& ec) {
+  /// Reads what the kernel has into the listener's scratch buffer (after the `first` byte that
+  /// wait_readable got, if any) and feeds it on. A short read means the socket is drained.
+  void on_readable(const boost::system::error_code& ec, std::size_t first) {
     if (dead_ || ec == boost::asio::error::operation_aborted) return;
-    if (ec) {
+    if (ec) {  // EOF, reset
       on_peer_gone();
       return;
     }
@@ -403,26 +407,33 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
       auto* l = listener();
       if (l == nullptr) return;
       std::vector<char>& buf = l->rx_;
-      boost::system::error_code rec;
-      const std::size_t n = sock_.read_some(boost::asio::buffer(buf), rec);
-      if (would_block(rec)) {
-        drained = true;
-        break;
+      std::size_t have = 0;
+      if (first > 0) {
+        buf[0] = first_byte_;
+        have = 1;
+        first = 0;
       }
-      if (rec) {  // EOF, reset
+      boost::system::error_code rec;
+      std::size_t n =
+          sock_.read_some(boost::asio::buffer(buf.data() + have, buf.size() - have), rec);
+      if (would_block(rec)) {
+        n = 0;
+        drained = true;
+      }
+      if (have + n > 0) on_bytes(*l, buf.data(), have + n);
+      if (dead_) return;
+      if (rec && !drained) {  // EOF, reset
         on_peer_gone();
         return;
       }
-      on_bytes(*l, buf.data(), n);
-      if (dead_) return;
-      drained = n < buf.size();
+      drained = drained || have + n < buf.size();
     }
     if (dead_) return;
     if (drained) {
       wait_readable();
     } else {  // more may be waiting without a new event: read again after the others' turn
       boost::asio::post(sock_.get_executor(),
-                        [self = shared_from_this()] { self->on_readable({}); });
+                        [self = shared_from_this()] { self->on_readable({}, 0); });
     }
   }
 
@@ -760,7 +771,8 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   bool ended_ = false;            ///< websocketpp ended the connection (shutdown handler ran)
   bool peer_gone_ = false;        ///< EOF, reset or close_notify from the peer
   bool dead_ = false;             ///< socket closed
-  bool read_waiting_ = false;     ///< a wait for readability is in flight
+  bool read_waiting_ = false;     ///< wait_readable's read is in flight
+  char first_byte_ = 0;           ///< wait_readable's one byte
   bool writing_ = false;          ///< an async_write is in flight
   bool fin_after_flush_ = false;  ///< half-close once the queue is written
   bool got_message_ = false;
