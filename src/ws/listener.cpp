@@ -47,6 +47,9 @@ namespace {
 constexpr Millis kShutdownTimeout{1000};
 /// Largest plain HTTP request body read (the login form); larger requests get 413.
 constexpr std::size_t kMaxHttpBody = 64 * 1024;
+/// Bytes of a connection's own read buffer (see wait_readable): a REGISTER or an in-dialog
+/// request in one read, at 1 kB per connection (an idle WSS flow is about 23 kB in all).
+constexpr std::size_t kWaitBytes = 1024;
 /// Bytes read from a socket per read_some, into the listener's scratch buffer.
 constexpr std::size_t kReadScratch = 64 * 1024;
 /// Plaintext per TlsEngine::read: one TLS record at most (RFC 8446 s.5.1).
@@ -380,22 +383,24 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
 
   // ---- reading ----
 
-  /// Waits for bytes with a one-byte read into the connection: Asio tries it at once and else
-  /// queues it as it is (an async_wait would re-register the socket with epoll, one epoll_ctl
-  /// per message). The rest is read into the listener's scratch buffer by on_readable.
+  /// Waits for bytes with a read of up to kWaitBytes into the connection's own small buffer:
+  /// Asio tries it at once and else queues it as it is (an async_wait would re-register the
+  /// socket with epoll, one epoll_ctl per message). A message that fits (a REGISTER, most
+  /// in-dialog requests) costs that one read; the rest of a larger one is read into the
+  /// listener's scratch buffer by on_readable.
   void wait_readable() {
     if (dead_ || read_waiting_) return;
     read_waiting_ = true;
     sock_.async_read_some(
-        boost::asio::buffer(&first_byte_, 1),
+        boost::asio::buffer(wait_buf_),
         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
           self->read_waiting_ = false;
           self->on_readable(ec, n);
         });
   }
 
-  /// Reads what the kernel has into the listener's scratch buffer (after the `first` byte that
-  /// wait_readable got, if any) and feeds it on. A short read means the socket is drained.
+  /// Feeds on the `first` bytes that wait_readable got, then reads what the kernel still has
+  /// into the listener's scratch buffer. A short read means the socket is drained.
   void on_readable(const boost::system::error_code& ec, std::size_t first) {
     if (dead_ || ec == boost::asio::error::operation_aborted) return;
     if (ec) {  // EOF, reset
@@ -403,30 +408,31 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
       return;
     }
     bool drained = false;
+    if (first > 0) {
+      auto* l = listener();
+      if (l == nullptr) return;
+      on_bytes(*l, wait_buf_.data(), first);
+      if (dead_) return;
+      drained = first < wait_buf_.size();
+      first = 0;
+    }
     for (int round = 0; round < kReadRounds && !drained; ++round) {
       auto* l = listener();
       if (l == nullptr) return;
       std::vector<char>& buf = l->rx_;
-      std::size_t have = 0;
-      if (first > 0) {
-        buf[0] = first_byte_;
-        have = 1;
-        first = 0;
-      }
       boost::system::error_code rec;
-      std::size_t n =
-          sock_.read_some(boost::asio::buffer(buf.data() + have, buf.size() - have), rec);
+      std::size_t n = sock_.read_some(boost::asio::buffer(buf), rec);
       if (would_block(rec)) {
         n = 0;
         drained = true;
       }
-      if (have + n > 0) on_bytes(*l, buf.data(), have + n);
+      if (n > 0) on_bytes(*l, buf.data(), n);
       if (dead_) return;
       if (rec && !drained) {  // EOF, reset
         on_peer_gone();
         return;
       }
-      drained = drained || have + n < buf.size();
+      drained = drained || n < buf.size();
     }
     if (dead_) return;
     if (drained) {
@@ -765,14 +771,15 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   TimePoint last_rx_;
   TimePoint ping_sent_{};
   TokenBucket rate_;
-  bool in_table_ = false;         ///< the flow is in the FlowTable
-  bool closing_ = false;          ///< sipws started closing (so its end is not a dead peer)
-  bool abort_ = false;            ///< drop without shutdown
-  bool ended_ = false;            ///< websocketpp ended the connection (shutdown handler ran)
-  bool peer_gone_ = false;        ///< EOF, reset or close_notify from the peer
-  bool dead_ = false;             ///< socket closed
-  bool read_waiting_ = false;     ///< wait_readable's read is in flight
-  char first_byte_ = 0;           ///< wait_readable's one byte
+  bool in_table_ = false;      ///< the flow is in the FlowTable
+  bool closing_ = false;       ///< sipws started closing (so its end is not a dead peer)
+  bool abort_ = false;         ///< drop without shutdown
+  bool ended_ = false;         ///< websocketpp ended the connection (shutdown handler ran)
+  bool peer_gone_ = false;     ///< EOF, reset or close_notify from the peer
+  bool dead_ = false;          ///< socket closed
+  bool read_waiting_ = false;  ///< wait_readable's read is in flight
+  /// wait_readable's buffer: the one I/O buffer an idle connection holds.
+  std::array<char, kWaitBytes> wait_buf_{};
   bool writing_ = false;          ///< an async_write is in flight
   bool fin_after_flush_ = false;  ///< half-close once the queue is written
   bool got_message_ = false;
