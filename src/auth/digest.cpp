@@ -115,27 +115,7 @@ Expected<std::pair<std::string, std::string>, std::string> split_aor(std::string
   }
   if (at == 0) return Err{shown + " has an empty user part: want user@domain"};
   if (at + 1 == aor.size()) return Err{shown + " has an empty domain: want user@domain"};
-  std::string domain(aor.substr(at + 1));
-  for (auto& c : domain) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return std::make_pair(std::string(aor.substr(0, at)), std::move(domain));
-}
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  return out;
-}
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const char x = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    const char y = (b[i] >= 'A' && b[i] <= 'Z') ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-    if (x != y) return false;
-  }
-  return true;
+  return std::make_pair(std::string(aor.substr(0, at)), to_lower(aor.substr(at + 1)));
 }
 
 std::string_view auth_param(const sip::AuthParams& a, std::string_view name) {

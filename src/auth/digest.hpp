@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/expected.hpp"
+#include "common/text.hpp"
 #include "sip/headers.hpp"
 #include "store/store.hpp"
 
@@ -45,10 +46,9 @@ std::string digest_response(DigestAlgorithm a, std::string_view ha1_hex, std::st
 /// comparing digests). Thread: any.
 bool constant_time_equal(std::string_view a, std::string_view b);
 
-/// ASCII lower-case copy (hex digests, qop and realm comparisons).
-std::string to_lower(std::string_view s);
-/// ASCII case-insensitive equality.
-bool iequal(std::string_view a, std::string_view b);
+// ASCII lower-case copy (hex digests, qop and realm comparisons) and case-insensitive equality.
+using sipws::text::iequal;
+using sipws::text::to_lower;
 /// The value of auth-param `name` of a Digest credential or challenge (unquoted), "" if absent.
 std::string_view auth_param(const sip::AuthParams& a, std::string_view name);
 

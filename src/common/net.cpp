@@ -3,6 +3,8 @@
 #include <boost/container_hash/hash.hpp>
 #include <charconv>
 
+#include "common/text.hpp"
+
 namespace sipws {
 
 std::string_view via_token(Protocol p) {
@@ -38,15 +40,7 @@ std::string_view lower_name(Protocol p) {
 }
 
 std::optional<Protocol> protocol_from_string(std::string_view s) {
-  auto eq = [&](std::string_view t) {
-    if (s.size() != t.size()) return false;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      char c = s[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (c != t[i]) return false;
-    }
-    return true;
-  };
+  auto eq = [&](std::string_view t) { return text::iequal(s, t); };
   if (eq("udp")) return Protocol::Udp;
   if (eq("tcp")) return Protocol::Tcp;
   if (eq("tls")) return Protocol::Tls;

@@ -12,13 +12,9 @@ std::string_view strip_brackets(std::string_view h) {
   return h;
 }
 
+/// Host equality: ASCII case-insensitive, IPv6 brackets ignored.
 bool iequal(std::string_view a, std::string_view b) {
-  a = strip_brackets(a);
-  b = strip_brackets(b);
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
-    return lower(x) == lower(y);
-  });
+  return sip::text::iequal(strip_brackets(a), strip_brackets(b));
 }
 
 bool contains(const std::vector<std::string>& v, std::string_view host) {
@@ -49,7 +45,7 @@ bool Domains::is_self(std::string_view host, std::uint16_t port) const {
 
 std::string Domains::local_domain_of(std::string_view host) const {
   std::string d(is_local_domain(host) ? strip_brackets(host) : std::string_view(primary()));
-  for (auto& c : d) c = sip::text::lower(c);
+  sip::text::lower_in_place(d);
   return d;
 }
 

@@ -6,6 +6,7 @@
 #include <deque>
 
 #include "common/counters.hpp"
+#include "common/text.hpp"
 #include "proxy/routing.hpp"
 
 namespace sipws::proxy {
@@ -171,12 +172,7 @@ struct ProxyCoreImpl {
     constexpr std::string_view kInvalid = ".invalid";
     if (!host.empty() && host.back() == '.') host.remove_suffix(1);
     if (host.size() < kInvalid.size()) return host == "invalid";
-    const std::string_view tail = host.substr(host.size() - kInvalid.size());
-    for (std::size_t k = 0; k < tail.size(); ++k) {
-      const char c = tail[k] >= 'A' && tail[k] <= 'Z' ? static_cast<char>(tail[k] + 32) : tail[k];
-      if (c != kInvalid[k]) return false;
-    }
-    return true;
+    return text::iequal(host.substr(host.size() - kInvalid.size()), kInvalid);
   }
 
   const ListenPoint* listen_point_of(const Source& src) const {

@@ -20,13 +20,7 @@ using sip::HeaderId;
 using sip::Message;
 
 using sip::text::iequal;
-using sip::text::lower;
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
+using sip::text::to_lower;
 
 std::string_view unquote(std::string_view v) {
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') return v.substr(1, v.size() - 2);
@@ -73,10 +67,7 @@ std::string format_q(float q) {
   return s;
 }
 
-bool is_token_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
-}
+using sip::text::is_token_char;
 
 /// ";name[=value]" with the value quoted when it is not a token (a parser that stripped the
 /// quotes of +sip.instance="<urn:...>" must not make us echo an invalid header).

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "common/counters.hpp"
+#include "common/text.hpp"
 
 namespace sipws::routing {
 
@@ -29,11 +30,9 @@ struct Stats {
   Counter& failures = SIPWS_COUNTER("dns_failures");
 };
 
+/// The cache key of a DNS name: lower-cased, without trailing dots.
 std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
+  std::string out = text::to_lower(s);
   while (!out.empty() && out.back() == '.') out.pop_back();
   return out;
 }

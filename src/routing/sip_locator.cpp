@@ -4,21 +4,13 @@
 #include <memory>
 #include <random>
 
+#include "common/text.hpp"
 #include "proxy/routing.hpp"
 
 namespace sipws::routing {
 namespace {
 
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 32);
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 32);
-    if (x != y) return false;
-  }
-  return true;
-}
+using text::iequal;
 
 std::optional<IpAddress> ip_literal(std::string_view host) {
   boost::system::error_code ec;

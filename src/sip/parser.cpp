@@ -588,7 +588,7 @@ std::optional<std::string> error_response(std::string_view bytes, const ParseErr
   } else {
     const auto gt = to.rfind('>');
     std::string tail = to.substr(gt == std::string::npos ? 0 : gt);
-    for (char& c : tail) c = lower(c);
+    text::lower_in_place(tail);
     has_tag = tail.find(";tag=") != std::string::npos;
   }
   if (!has_tag) {

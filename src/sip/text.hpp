@@ -1,26 +1,29 @@
 #pragma once
 // Small character-class and string helpers shared by the SIP parser files (RFC 3261 s.25.1).
 // Used by src/sip/ and by the SDP code of src/bridge/; pure functions, no allocation (but
-// dialled_number, which returns a string).
+// dialled_number and to_lower, which return a string). The generic ASCII helpers (case, hex,
+// percent, base64url) are common/text.hpp's, named here too for the SIP code.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/text.hpp"
+
 namespace sipws::sip::text {
 
-inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-inline bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-inline bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
-inline bool is_hex(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-inline int hex_value(char c) {
-  if (is_digit(c)) return c - '0';
-  return lower(c) - 'a' + 10;
-}
+using sipws::text::hex_value;
+using sipws::text::iequal;
+using sipws::text::is_alnum;
+using sipws::text::is_alpha;
+using sipws::text::is_digit;
+using sipws::text::is_hex;
+using sipws::text::istarts_with;
+using sipws::text::lower;
+using sipws::text::lower_in_place;
+using sipws::text::to_lower;
+
 /// SP, HTAB, CR, LF (LWS after unfolding may still hold CR/LF in built values).
 inline bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 /// RFC 3261 token characters.
@@ -66,17 +69,6 @@ inline bool is_unreserved(char c) {
     default:
       return false;
   }
-}
-
-inline bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-inline bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequal(s.substr(0, prefix.size()), prefix);
 }
 
 inline std::string_view ltrim(std::string_view s) {

@@ -3,6 +3,8 @@
 
 #include <array>
 
+#include "sip/text.hpp"
+
 namespace sipws::sip {
 namespace {
 
@@ -69,15 +71,8 @@ constexpr std::array<HeaderEntry, static_cast<std::size_t>(HeaderId::kCount) - 1
     {"Flow-Timer", 0, HeaderId::FlowTimer},
 }};
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+using text::iequal;
+using text::lower;
 
 }  // namespace
 

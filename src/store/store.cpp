@@ -32,6 +32,7 @@
 #include <unordered_map>
 
 #include "common/counters.hpp"
+#include "common/text.hpp"
 
 namespace sipws::store {
 namespace {
@@ -44,20 +45,12 @@ constexpr int kBusyTimeoutS = 5;
 
 constexpr std::string_view kSqlitePrefix = "sqlite:";
 
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 /// "user@Domain" -> "user@domain": the domain (after the last '@') lower-cased, the user part
 /// kept as is (case-sensitive, RFC 3261 s.19.1.4). Text without '@' is returned unchanged.
 std::string normalize_aor(std::string_view aor) {
   const auto at = aor.rfind('@');
   if (at == std::string_view::npos) return std::string(aor);
-  return std::string(aor.substr(0, at + 1)) + ascii_lower(aor.substr(at + 1));
+  return std::string(aor.substr(0, at + 1)) + text::to_lower(aor.substr(at + 1));
 }
 
 /// SQL expression ordering call_forward rows by ForwardKind (enum order), not by name.
@@ -332,7 +325,7 @@ class SqliteStore final : public Store {
   }
 
   UserServices user_services(const std::string& user, const std::string& domain) override {
-    const std::string lower_domain = ascii_lower(domain);
+    const std::string lower_domain = text::to_lower(domain);
     const std::string aor = user + '@' + lower_domain;
     UserServices out;
     run("user_services", [&] {

@@ -50,15 +50,7 @@ struct SingleThreaded : Base {
 using WsClientConfig = SingleThreaded<wsp::config::asio_client>;
 using WssClientConfig = SingleThreaded<wsp::config::asio_tls_client>;
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+using sip::text::iequal;
 
 bool is_ip(const std::string& host) {
   boost::system::error_code ec;

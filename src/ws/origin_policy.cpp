@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "common/text.hpp"
+
 namespace sipws::ws {
 namespace {
 
@@ -11,13 +13,7 @@ struct Parsed {
   unsigned port = 0;
 };
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower(c);
-  return out;
-}
+using text::to_lower;
 
 unsigned default_port(const std::string& scheme) {
   if (scheme == "https" || scheme == "wss") return 443;

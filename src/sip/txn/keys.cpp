@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "sip/text.hpp"
+
 namespace sipws::sip::txn {
 
 namespace {
@@ -32,9 +34,7 @@ std::string server_key(const Message& request, std::string_view method, std::str
     key.reserve(branch.size() + via.host.size() + method.size() + 16);
     key.push_back('3');
     append_field(key, branch);
-    for (char c : via.host) {
-      key.push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
-    }
+    for (char c : via.host) key.push_back(text::lower(c));
     key.push_back(':');
     append_field(key, std::to_string(via.port));
     key.append(method);
