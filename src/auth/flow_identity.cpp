@@ -3,38 +3,19 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/digest.hpp"
+#include "common/text.hpp"
 #include "sip/message.hpp"
 
 namespace sipws::auth {
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/// RFC 3261 s.19.1.4: user parts compare after %-unescaping.
-std::string unescape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-/// True if `uri` is sip:/sips: user@host naming `identity` ("user@domain").
+/// True if `uri` is sip:/sips: user@host naming `identity` ("user@domain"). The user parts
+/// compare after %-unescaping (RFC 3261 s.19.1.4).
 bool names(const sip::Uri& uri, std::string_view identity) {
   const auto at = identity.rfind('@');
   if (at == std::string_view::npos || !uri.is_sip() || uri.user.empty()) return false;
-  return unescape(uri.user) == identity.substr(0, at) && iequal(uri.host, identity.substr(at + 1));
+  return text::percent_decode_lenient(uri.user) == identity.substr(0, at) &&
+         iequal(uri.host, identity.substr(at + 1));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/digest.hpp"
+#include "common/text.hpp"
 #include "sip/headers.hpp"
 
 namespace sipws::auth {
@@ -19,34 +20,6 @@ constexpr std::size_t kMaxTrackedPeers = 10000;
 /// The path of a request target, without query or fragment.
 std::string_view path_of(std::string_view target) {
   return target.substr(0, std::min(target.find('?'), target.find('#')));
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/// application/x-www-form-urlencoded value decoding ('+' is a space); false on a bad escape.
-bool form_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      const int h = hex_value(in[i + 1]);
-      const int l = hex_value(in[i + 2]);
-      if (h < 0 || l < 0) return false;
-      out += static_cast<char>(h * 16 + l);
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return true;
 }
 
 /// user and password from a JSON or form body; false if the body is neither or lacks them.
@@ -75,14 +48,14 @@ bool parse_login_body(const std::string& content_type, const std::string& body, 
       const auto amp = rest.find('&');
       const std::string_view pair = rest.substr(0, amp);
       const auto eq = pair.find('=');
-      std::string name, value;
-      if (eq != std::string_view::npos && form_decode(pair.substr(0, eq), name) &&
-          form_decode(pair.substr(eq + 1), value)) {
-        if (name == "user") {
-          user = std::move(value);
+      if (eq != std::string_view::npos) {
+        auto name = text::form_decode(pair.substr(0, eq));
+        auto value = text::form_decode(pair.substr(eq + 1));
+        if (name && value && *name == "user") {
+          user = std::move(*value);
           have_user = true;
-        } else if (name == "password") {
-          password = std::move(value);
+        } else if (name && value && *name == "password") {
+          password = std::move(*value);
           have_password = true;
         }
       }

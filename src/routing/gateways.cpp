@@ -5,6 +5,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "common/text.hpp"
 #include "routing/call_classes.hpp"
 #include "sip/text.hpp"
 #include "sip/uri.hpp"
@@ -39,21 +40,6 @@ std::string escape_user(std::string_view s) {
     out += '%';
     out += kHex[u >> 4];
     out += kHex[u & 0xf];
-  }
-  return out;
-}
-
-std::string unescape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
-      out +=
-          static_cast<char>(sip::text::hex_value(s[i + 1]) * 16 + sip::text::hex_value(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
   }
   return out;
 }
@@ -140,7 +126,7 @@ std::optional<std::string> gateway_request_uri(const Gateway& gw, std::string_vi
   out += escape_user(user);
   out += '@';
   out.append(gw.uri, colon + 1);
-  if (is_telephone_user(unescape(user))) {
+  if (is_telephone_user(text::percent_decode_lenient(user))) {
     const auto uri = sip::parse_uri(gw.uri);
     if (uri && uri->param("user") == nullptr) out += ";user=phone";
   }

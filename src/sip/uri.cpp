@@ -111,22 +111,11 @@ bool parse_params(std::string_view s, char sep, std::string_view extra, std::vec
 constexpr std::string_view kParamExtra = "[]/:&+$";
 constexpr std::string_view kHeaderExtra = "[]/?:+$";
 
-std::string unescape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
-      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
+// RFC 3261 s.19.1.4: URI parts compare after %-unescaping (a malformed escape as written).
+using sipws::text::percent_decode_lenient;
 
 bool iequal_unescaped(std::string_view a, std::string_view b) {
-  return iequal(unescape(a), unescape(b));
+  return iequal(percent_decode_lenient(a), percent_decode_lenient(b));
 }
 
 }  // namespace
@@ -233,12 +222,13 @@ bool uri_equal(const Uri& a, const Uri& b) {
   if (a.scheme != b.scheme) return false;
   if (!a.is_sip()) {
     if (a.scheme == Scheme::Tel) {
-      return unescape(a.user) == unescape(b.user) && a.params.size() == b.params.size();
+      return percent_decode_lenient(a.user) == percent_decode_lenient(b.user) &&
+             a.params.size() == b.params.size();
     }
     return iequal(a.raw, b.raw);
   }
-  if (unescape(a.user) != unescape(b.user)) return false;
-  if (unescape(a.password) != unescape(b.password)) return false;
+  if (percent_decode_lenient(a.user) != percent_decode_lenient(b.user)) return false;
+  if (percent_decode_lenient(a.password) != percent_decode_lenient(b.password)) return false;
   if (!iequal(a.host, b.host) || a.port != b.port) return false;
   for (std::string_view name : {"user", "ttl", "method", "maddr", "transport"}) {
     const Param* pa = a.param(name);

@@ -6,36 +6,12 @@
 #include <optional>
 #include <system_error>
 
+#include "common/text.hpp"
+
 namespace sipws::ws {
 namespace {
 
 namespace fs = std::filesystem;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/// Percent-decodes `s` (RFC 3986 s.2.1); nullopt on a malformed escape.
-std::optional<std::string> percent_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    const int hi = hex_value(s[i + 1]);
-    const int lo = hex_value(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
 
 bool has_dotdot_segment(std::string_view path) {
   std::size_t start = 0;
@@ -102,7 +78,7 @@ FileResponse serve_static_file(const std::string& root, std::string_view target)
   const std::size_t q = target.find_first_of("?#");
   if (q != std::string_view::npos) target = target.substr(0, q);
   if (target.empty() || target.front() != '/') return error(400, "Bad Request\n");
-  const auto decoded = percent_decode(target);
+  const auto decoded = text::percent_decode(target);
   if (!decoded) return error(400, "Bad Request\n");
   std::string rel = *decoded;
   if (rel.find('\0') != std::string::npos || rel.find('\\') != std::string::npos ||
