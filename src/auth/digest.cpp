@@ -13,16 +13,6 @@ struct MdCtxDeleter {
 };
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
 
-std::string to_hex(const unsigned char* p, unsigned int n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(static_cast<std::size_t>(n) * 2, '0');
-  for (unsigned int i = 0; i < n; ++i) {
-    out[2 * i] = kHex[p[i] >> 4];
-    out[2 * i + 1] = kHex[p[i] & 0x0f];
-  }
-  return out;
-}
-
 std::string hash_hex(const EVP_MD* md, std::string_view data) {
   MdCtx ctx(EVP_MD_CTX_new());
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -34,7 +24,7 @@ std::string hash_hex(const EVP_MD* md, std::string_view data) {
       EVP_DigestFinal_ex(ctx.get(), out, &len) != 1) {
     return {};
   }
-  return to_hex(out, len);
+  return text::hex_encode(out, len);
 }
 
 std::string join(std::initializer_list<std::string_view> parts) {

@@ -11,6 +11,8 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "common/text.hpp"
+
 namespace sipws::auth {
 namespace {
 
@@ -119,16 +121,8 @@ std::optional<std::uint32_t> parse_nonce_count(std::string_view s) {
   if (s.size() != 8) return std::nullopt;
   std::uint32_t v = 0;
   for (char c : s) {
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      d = c - 'A' + 10;
-    } else {
-      return std::nullopt;
-    }
+    const int d = text::hex_value(c);
+    if (d < 0) return std::nullopt;
     v = (v << 4) | static_cast<std::uint32_t>(d);
   }
   return v;

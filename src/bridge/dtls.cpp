@@ -11,10 +11,11 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
-#include <cctype>
 #include <mutex>
 #include <stdexcept>
 #include <utility>
+
+#include "common/text.hpp"
 
 namespace sipws::bridge {
 
@@ -56,9 +57,7 @@ std::string openssl_errors() {
 }
 
 const EVP_MD* digest_for(std::string_view alg) {
-  std::string a(alg);
-  std::transform(a.begin(), a.end(), a.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string a = text::to_lower(alg);
   // RFC 8122 s.5 hash function textual names; MD5/MD2 are deliberately not accepted.
   if (a == "sha-256") return EVP_sha256();
   if (a == "sha-1") return EVP_sha1();
@@ -73,21 +72,7 @@ std::string fingerprint_of(X509* cert, const EVP_MD* md) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (cert == nullptr || md == nullptr || X509_digest(cert, md, digest, &len) != 1) return {};
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(std::size_t{len} * 3);
-  for (unsigned int i = 0; i < len; ++i) {
-    if (i != 0) out += ':';
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 0xF];
-  }
-  return out;
-}
-
-std::string upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
+  return text::hex_encode(digest, len, text::HexCase::Upper, ":");
 }
 
 const char* use_srtp_name(SrtpProfile p) {
@@ -267,7 +252,7 @@ DtlsTransport::DtlsTransport(std::shared_ptr<const DtlsIdentity> identity, DtlsR
     : identity_(std::move(identity)),
       role_(role),
       remote_alg_(std::move(remote_fingerprint_alg)),
-      remote_fingerprint_(upper(std::move(remote_fingerprint))),
+      remote_fingerprint_(text::to_upper(remote_fingerprint)),
       send_(std::move(send)),
       options_(std::move(options)) {
   if (!identity_ || !identity_->ctx_) {

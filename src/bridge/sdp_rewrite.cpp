@@ -111,9 +111,7 @@ bool is_ipv6(std::string_view s) { return s.find(':') != std::string_view::npos;
 bool ice_chars(std::string_view s, std::size_t min_len) {
   if (s.size() < min_len || s.size() > 256) return false;
   for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '+' || c == '/';
-    if (!ok) return false;
+    if (!sip::text::is_alnum(c) && c != '+' && c != '/') return false;
   }
   return true;
 }
@@ -125,7 +123,7 @@ bool sha256_fingerprint(std::string_view s) {
     const char c = s[i];
     if (i % 3 == 2) {
       if (c != ':') return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'))) {
+    } else if (!sip::text::is_hex(c)) {
       return false;
     }
   }

@@ -6,6 +6,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "common/text.hpp"
+
 namespace sipws::crypto {
 namespace {
 
@@ -26,16 +28,6 @@ const EVP_MD* fetched(Hash hash) {
 EVP_MD_CTX* scratch() {
   thread_local MdCtx ctx(EVP_MD_CTX_new());
   return ctx.get();
-}
-
-std::string to_hex(const unsigned char* p, unsigned int n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(static_cast<std::size_t>(n) * 2, '0');
-  for (unsigned int i = 0; i < n; ++i) {
-    out[2 * i] = kHex[p[i] >> 4];
-    out[2 * i + 1] = kHex[p[i] & 0xf];
-  }
-  return out;
 }
 
 bool update_all(EVP_MD_CTX* c, std::initializer_list<std::string_view> parts) {
@@ -70,7 +62,7 @@ std::string digest_hex(Hash hash, std::initializer_list<std::string_view> parts)
     throw std::runtime_error(std::string("OpenSSL cannot compute ") +
                              (hash == Hash::Md5 ? "MD5" : "SHA-256"));
   }
-  return to_hex(out, len);
+  return text::hex_encode(out, len);
 }
 
 HmacSha256::HmacSha256(std::string_view key) {

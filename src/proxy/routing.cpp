@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/random.hpp"
+#include "common/text.hpp"
 
 namespace sipws::proxy {
 namespace {
@@ -152,14 +153,7 @@ std::string hmac_hex(const unsigned char* key, std::size_t key_len, std::string_
   unsigned int len = 0;
   HMAC(EVP_sha256(), key, static_cast<int>(key_len),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned int i = 0; i < bytes && i < len; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 0xf];
-  }
-  return out;
+  return text::hex_encode(mac, std::min<std::size_t>(bytes, len));
 }
 
 /// 12 hex digits (48 bits) of HMAC-SHA256(key, decimal flow id).
@@ -235,14 +229,7 @@ std::string RouteSigner::sign(std::string_view call_id, std::string_view tag) co
       EVP_DigestUpdate(c, inner, n) != 1 || EVP_DigestFinal_ex(c, mac, &n) != 1) {
     return {};  // verify() then fails: a request is refused, never wrongly admitted
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(16);
-  for (unsigned i = 0; i < 8; ++i) {
-    out += kHex[mac[i] >> 4];
-    out += kHex[mac[i] & 0xf];
-  }
-  return out;
+  return text::hex_encode(mac, 8);
 }
 
 bool RouteSigner::verify(std::string_view sig, std::string_view call_id, std::string_view tag_a,

@@ -27,7 +27,6 @@ bool user_char(char c) {
 using sip::text::is_hex;
 
 std::string escape_user(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(s.size() + 8);
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -38,8 +37,8 @@ std::string escape_user(std::string_view s) {
     }
     const auto u = static_cast<unsigned char>(c);
     out += '%';
-    out += kHex[u >> 4];
-    out += kHex[u & 0xf];
+    out += text::hex_digit(u >> 4, text::HexCase::Upper);
+    out += text::hex_digit(u, text::HexCase::Upper);
   }
   return out;
 }

@@ -594,9 +594,9 @@ std::optional<std::string> error_response(std::string_view bytes, const ParseErr
   if (!has_tag) {
     std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
     for (char c : call_id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-    static constexpr char kHex[] = "0123456789abcdef";
     to.append(";tag=sipws");
-    for (int i = 0; i < 8; ++i) to.push_back(kHex[(h >> (i * 4)) & 0xf]);
+    for (int i = 0; i < 8; ++i)
+      to.push_back(sipws::text::hex_digit(static_cast<unsigned>(h >> (i * 4))));
   }
   std::string out;
   out.reserve(256 + head.size());
