@@ -1,7 +1,5 @@
 #include "auth/nonce.hpp"
 
-#include "auth/session_cookie.hpp"
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -20,29 +18,11 @@ constexpr std::size_t kTsSize = 8;
 constexpr std::size_t kMacSize = 16;
 constexpr std::size_t kRawSize = kTsSize + kMacSize;  // 24 bytes => 32 base64url characters
 
-int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
 /// Decodes exactly kRawSize bytes from 32 characters; false on any other input.
 bool decode_raw(std::string_view s, unsigned char* out) {
-  if (s.size() != kRawSize / 3 * 4) return false;
-  for (std::size_t i = 0, o = 0; i < s.size(); i += 4, o += 3) {
-    int v[4];
-    for (int k = 0; k < 4; ++k) {
-      v[k] = b64_value(s[i + k]);
-      if (v[k] < 0) return false;
-    }
-    const std::uint32_t x = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out[o] = static_cast<unsigned char>(x >> 16);
-    out[o + 1] = static_cast<unsigned char>(x >> 8);
-    out[o + 2] = static_cast<unsigned char>(x);
-  }
+  std::string bytes;
+  if (s.size() != kRawSize / 3 * 4 || !text::base64url_decode(s, bytes)) return false;
+  std::copy(bytes.begin(), bytes.end(), out);  // 32 characters, all 6 bits used: 24 bytes
   return true;
 }
 
@@ -86,7 +66,7 @@ std::string NonceManager::issue(std::string_view realm, std::int64_t now_unix) c
   const auto m = mac(raw, realm);
   // An HMAC failure (OpenSSL internal) yields a nonce that never checks Valid.
   for (std::size_t i = 0; i < kMacSize; ++i) raw[kTsSize + i] = m ? (*m)[i] : 0;
-  return base64url_encode(std::string_view(reinterpret_cast<const char*>(raw), kRawSize));
+  return text::base64url_encode(std::string_view(reinterpret_cast<const char*>(raw), kRawSize));
 }
 
 NonceStatus NonceManager::check(std::string_view nonce, std::string_view realm,

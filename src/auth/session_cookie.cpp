@@ -21,17 +21,6 @@ namespace {
 
 constexpr std::size_t kMacSize = 32;  // HMAC-SHA256
 constexpr std::size_t kKeyFileSize = 32;
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -50,52 +39,6 @@ std::string_view to_string(CookieError e) {
       return "expired";
   }
   return "?";
-}
-
-std::string base64url_encode(std::string_view bytes) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  const std::size_t n = bytes.size();
-  std::string out;
-  out.reserve((n + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= n; i += 3) {
-    const std::uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += kB64[v & 63];
-  }
-  if (n - i == 1) {
-    const std::uint32_t v = p[i] << 16;
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-  } else if (n - i == 2) {
-    const std::uint32_t v = (p[i] << 16) | (p[i + 1] << 8);
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-  }
-  return out;
-}
-
-bool base64url_decode(std::string_view text, std::string& out) {
-  out.clear();
-  if (text.size() % 4 == 1) return false;
-  out.reserve(text.size() / 4 * 3 + 2);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int v = b64_value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  // Leftover bits must be zero (canonical encoding: one value, one text).
-  return (acc & ((1u << bits) - 1)) == 0;
 }
 
 SessionCookies::SessionCookies(std::string secret, std::uint32_t lifetime_s)

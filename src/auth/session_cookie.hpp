@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/expected.hpp"
+#include "common/text.hpp"
 
 namespace sipws::auth {
 
@@ -58,10 +59,9 @@ class SessionCookies {
 /// order (a browser may send several with the same name from different paths).
 std::vector<std::string> cookie_values(std::string_view header, std::string_view name);
 
-/// base64url without padding (RFC 4648 s.5) and its inverse (false on any other character or
-/// an impossible length).
-std::string base64url_encode(std::string_view bytes);
-bool base64url_decode(std::string_view text, std::string& out);
+// base64url without padding (RFC 4648 s.5) and its inverse: common/text.hpp's.
+using sipws::text::base64url_decode;
+using sipws::text::base64url_encode;
 
 /// The server key for session cookies kept in `path`: read if the file exists (it must hold
 /// exactly 32 bytes), otherwise 32 bytes from RAND_bytes written to a new file with mode 0600
