@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(cmake ninja-build ccache g++ pkg-config libboost-all-dev libssl-dev libwebsocketpp-dev
       nlohmann-json3-dev libsqlite3-dev libsoci-dev libspdlog-dev libcli11-dev libgtest-dev
-      libbenchmark-dev libsrtp2-dev libc-ares-dev libmimalloc-dev openssl)
+      libbenchmark-dev libsrtp2-dev libc-ares-dev libmimalloc-dev zlib1g-dev openssl)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(sip-tester clang libclang-rt-14-dev iproute2 util-linux dnsmasq-base kamailio
          kamailio-websocket-modules kamailio-tls-modules chromium sipvicious)

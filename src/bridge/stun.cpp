@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cassert>
@@ -45,17 +46,6 @@ std::array<std::uint8_t, kMessageIntegritySize> hmac_sha1(std::span<const std::u
   return out;
 }
 
-constexpr std::array<std::uint32_t, 256> make_crc_table() {
-  std::array<std::uint32_t, 256> t{};
-  for (std::uint32_t i = 0; i < 256; ++i) {
-    std::uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr auto kCrcTable = make_crc_table();
-
 }  // namespace
 
 TransactionId random_transaction_id() {
@@ -76,9 +66,8 @@ std::uint16_t message_type(Class c, std::uint16_t method) {
 }
 
 std::uint32_t crc32(std::span<const std::uint8_t> data) {
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (std::uint8_t b : data) c = kCrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
+  // zlib's CRC-32 is the ISO-HDLC one (reflected 0x04C11DB7, pre- and post-inverted).
+  return static_cast<std::uint32_t>(::crc32_z(0L, data.data(), data.size()));
 }
 
 // ---------------------------------------------------------------------------------------------
