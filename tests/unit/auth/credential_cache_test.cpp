@@ -136,12 +136,28 @@ TEST_F(CredentialCacheTest, SizeIsBoundedByPruningAnsweredEntries) {
   EXPECT_LE(cache.size(), 4u);
 }
 
+// A store answer that arrives after its cache is destroyed is delivered (the queue runs it) but
+// dropped: neither the waiters nor the on_fetched hook of the dead cache run. A cache that is
+// still alive, fetching the same user at the same time, gets its answer: settle() delivers.
 TEST_F(CredentialCacheTest, AnswerAfterTheCacheIsGoneIsIgnored) {
+  int dead_waiters = 0, dead_fetched = 0, live_waiters = 0;
   auto cache = std::make_unique<CredentialCache>(store_, timers_);
-  cache->lookup("alice", "example.com");
+  cache->on_fetched([&](const std::string&, const std::string&,
+                        const std::optional<store::Subscriber>&,
+                        std::uint64_t) { ++dead_fetched; });
+  EXPECT_FALSE(
+      cache->get("alice", "example.com", [&](const store::Subscriber*) { ++dead_waiters; }));
+  CredentialCache live(store_, timers_);
+  EXPECT_FALSE(live.get("alice", "example.com", [&](const store::Subscriber* s) {
+    EXPECT_NE(s, nullptr);
+    ++live_waiters;
+  }));
   cache.reset();
-  settle();  // must not touch the destroyed cache
-  SUCCEED();
+  store_.flush();
+  EXPECT_EQ(queue_.drain(), 2);  // both answers arrive
+  EXPECT_EQ(dead_waiters, 0);
+  EXPECT_EQ(dead_fetched, 0);
+  EXPECT_EQ(live_waiters, 1);
 }
 
 }  // namespace
