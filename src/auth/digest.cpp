@@ -1,31 +1,13 @@
 #include "auth/digest.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
-#include <memory>
+#include <exception>
+
+#include "common/crypto.hpp"
 
 namespace sipws::auth {
 namespace {
-
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-
-std::string hash_hex(const EVP_MD* md, std::string_view data) {
-  MdCtx ctx(EVP_MD_CTX_new());
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  // Failures here mean OpenSSL is out of memory or misconfigured: an internal error, not
-  // input. Return an empty digest, which never matches a client's response.
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1 ||
-      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), out, &len) != 1) {
-    return {};
-  }
-  return text::hex_encode(out, len);
-}
 
 std::string join(std::initializer_list<std::string_view> parts) {
   std::string s;
@@ -50,8 +32,22 @@ std::optional<DigestAlgorithm> parse_algorithm(std::string_view s) {
   return std::nullopt;
 }
 
-std::string md5_hex(std::string_view data) { return hash_hex(EVP_md5(), data); }
-std::string sha256_hex(std::string_view data) { return hash_hex(EVP_sha256(), data); }
+// OpenSSL failing here means it is out of memory or misconfigured: an internal error, not
+// input. An empty digest never matches a client's response.
+std::string md5_hex(std::string_view data) {
+  try {
+    return crypto::digest_hex(crypto::Hash::Md5, {data});
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+std::string sha256_hex(std::string_view data) {
+  try {
+    return crypto::digest_hex(crypto::Hash::Sha256, {data});
+  } catch (const std::exception&) {
+    return {};
+  }
+}
 
 std::string digest_hex(DigestAlgorithm a, std::string_view data) {
   return a == DigestAlgorithm::Sha256 ? sha256_hex(data) : md5_hex(data);

@@ -1,8 +1,6 @@
 #include "auth/nonce.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -32,24 +30,23 @@ NonceManager::NonceManager(std::uint32_t lifetime_s) : lifetime_s_(lifetime_s) {
   if (RAND_bytes(secret_.data(), static_cast<int>(secret_.size())) != 1) {
     throw std::runtime_error("auth: RAND_bytes failed while creating the nonce secret");
   }
+  hmac_ = std::make_shared<const crypto::HmacSha256>(
+      std::string_view(reinterpret_cast<const char*>(secret_.data()), secret_.size()));
 }
 
 NonceManager::NonceManager(const Secret& secret, std::uint32_t lifetime_s)
-    : secret_(secret), lifetime_s_(lifetime_s) {}
+    : secret_(secret),
+      hmac_(std::make_shared<const crypto::HmacSha256>(
+          std::string_view(reinterpret_cast<const char*>(secret_.data()), secret_.size()))),
+      lifetime_s_(lifetime_s) {}
 
 std::optional<std::array<unsigned char, kMacSize>> NonceManager::mac(const unsigned char* ts,
                                                                      std::string_view realm) const {
-  std::string msg(reinterpret_cast<const char*>(ts), kTsSize);
-  msg.append(realm);
-  unsigned char full[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
+  const auto full =
+      hmac_->mac({std::string_view(reinterpret_cast<const char*>(ts), kTsSize), realm});
+  if (!full) return std::nullopt;  // internal OpenSSL failure: callers fail closed
   std::array<unsigned char, kMacSize> out{};
-  if (HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-           reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), full, &len) == nullptr ||
-      len < kMacSize) {
-    return std::nullopt;  // internal OpenSSL failure: callers fail closed
-  }
-  for (std::size_t i = 0; i < kMacSize; ++i) out[i] = full[i];
+  std::copy_n(full->begin(), kMacSize, out.begin());
   return out;
 }
 

@@ -6,10 +6,13 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "common/crypto.hpp"
 
 namespace sipws::auth {
 
@@ -50,6 +53,8 @@ class NonceManager {
                                                    std::string_view realm) const;
 
   Secret secret_{};
+  /// HMAC-SHA256 keyed with secret_ once (shared by copies: it is immutable).
+  std::shared_ptr<const crypto::HmacSha256> hmac_;
   std::uint32_t lifetime_s_;
   mutable std::uint32_t fallback_counter_ = 0;  ///< salt if RAND_bytes ever fails
 };

@@ -42,18 +42,13 @@ std::string_view to_string(CookieError e) {
 }
 
 SessionCookies::SessionCookies(std::string secret, std::uint32_t lifetime_s)
-    : secret_(std::move(secret)), lifetime_s_(lifetime_s) {}
+    : hmac_(std::make_shared<const crypto::HmacSha256>(secret)), lifetime_s_(lifetime_s) {}
 
 std::string SessionCookies::mac(std::string_view payload) const {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
-           reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), out,
-           &len) == nullptr ||
-      len != kMacSize) {
-    return {};  // internal OpenSSL failure: nothing verifies
-  }
-  return std::string(reinterpret_cast<const char*>(out), len);
+  static_assert(crypto::HmacSha256::kSize == kMacSize);
+  const auto out = hmac_->mac({payload});
+  if (!out) return {};  // internal OpenSSL failure: nothing verifies
+  return std::string(reinterpret_cast<const char*>(out->data()), out->size());
 }
 
 std::string SessionCookies::issue(std::string_view aor, std::int64_t now_unix) const {

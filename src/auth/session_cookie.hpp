@@ -5,12 +5,15 @@
 // node holding the key can check it. No I/O except load_or_create_secret (start-up).
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/expected.hpp"
 #include "common/text.hpp"
+
+#include "common/crypto.hpp"
 
 namespace sipws::auth {
 
@@ -51,7 +54,8 @@ class SessionCookies {
  private:
   std::string mac(std::string_view payload) const;  ///< 32 raw bytes; "" on OpenSSL failure
 
-  std::string secret_;
+  /// HMAC-SHA256 keyed with the secret once (shared by copies: it is immutable).
+  std::shared_ptr<const crypto::HmacSha256> hmac_;
   std::uint32_t lifetime_s_;
 };
 

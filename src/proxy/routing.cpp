@@ -134,32 +134,24 @@ std::string_view branch_loop_hash(std::string_view branch) {
 
 namespace {
 
-/// The per-process key of flow-token signatures: flows do not outlive the process.
-const std::array<unsigned char, 32>& flow_token_key() {
-  static const std::array<unsigned char, 32> key = [] {
+/// HMAC-SHA256 under the per-process key of flow-token signatures (flows do not outlive the
+/// process).
+const crypto::HmacSha256& flow_token_hmac() {
+  static const crypto::HmacSha256 hmac = [] {
     std::array<unsigned char, 32> k{};
     if (RAND_bytes(k.data(), static_cast<int>(k.size())) != 1) {
       throw std::runtime_error("flow tokens: no random bytes from OpenSSL");
     }
-    return k;
+    return crypto::HmacSha256(std::string_view(reinterpret_cast<const char*>(k.data()), k.size()));
   }();
-  return key;
+  return hmac;
 }
 
-/// The first `bytes` bytes of HMAC-SHA256(key, data), as lower-case hex.
-std::string hmac_hex(const unsigned char* key, std::size_t key_len, std::string_view data,
-                     unsigned bytes) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key, static_cast<int>(key_len),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
-  return text::hex_encode(mac, std::min<std::size_t>(bytes, len));
-}
-
-/// 12 hex digits (48 bits) of HMAC-SHA256(key, decimal flow id).
+/// 12 hex digits (48 bits) of HMAC-SHA256(key, decimal flow id); "" if OpenSSL failed (a token
+/// that then never verifies).
 std::string flow_signature(std::string_view id_digits) {
-  const auto& key = flow_token_key();
-  return hmac_hex(key.data(), key.size(), id_digits, 6);
+  const auto mac = flow_token_hmac().mac({id_digits});
+  return mac ? text::hex_encode(mac->data(), 6) : std::string();
 }
 
 bool same(std::string_view a, std::string_view b) {
@@ -176,27 +168,6 @@ std::string flow_token_user(FlowId flow) {
   return u;
 }
 
-namespace {
-
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-
-/// A SHA-256 context that has absorbed `key` (padded to the block) XOR `pad` (RFC 2104).
-std::shared_ptr<const EVP_MD_CTX> keyed_state(const std::string& key, unsigned char pad) {
-  std::array<unsigned char, 64> block{};
-  std::copy(key.begin(), key.end(), block.begin());
-  for (auto& b : block) b ^= pad;
-  std::shared_ptr<EVP_MD_CTX> c(EVP_MD_CTX_new(), MdCtxFree{});
-  if (!c || EVP_DigestInit_ex(c.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(c.get(), block.data(), block.size()) != 1) {
-    throw std::runtime_error("record-route signatures: SHA-256 unavailable in OpenSSL");
-  }
-  return c;
-}
-
-}  // namespace
-
 RouteSigner::RouteSigner(std::string key) {
   if (key.empty()) {
     key.resize(32);
@@ -204,32 +175,13 @@ RouteSigner::RouteSigner(std::string key) {
       throw std::runtime_error("record-route signatures: no random bytes from OpenSSL");
     }
   }
-  if (key.size() > 64) {  // RFC 2104: a key longer than the block is hashed first
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(key.data(), key.size(), d, &n, EVP_sha256(), nullptr);
-    key.assign(reinterpret_cast<const char*>(d), n);
-  }
-  inner_ = keyed_state(key, 0x36);
-  outer_ = keyed_state(key, 0x5c);
+  hmac_ = std::make_shared<const crypto::HmacSha256>(key);
 }
 
 std::string RouteSigner::sign(std::string_view call_id, std::string_view tag) const {
-  // One scratch context per thread: the signer itself stays immutable.
-  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> scratch(EVP_MD_CTX_new());
-  unsigned char inner[EVP_MAX_MD_SIZE];
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_MD_CTX* c = scratch.get();
-  const char sep = '\n';
-  if (c == nullptr || EVP_MD_CTX_copy_ex(c, inner_.get()) != 1 ||
-      EVP_DigestUpdate(c, call_id.data(), call_id.size()) != 1 ||
-      EVP_DigestUpdate(c, &sep, 1) != 1 || EVP_DigestUpdate(c, tag.data(), tag.size()) != 1 ||
-      EVP_DigestFinal_ex(c, inner, &n) != 1 || EVP_MD_CTX_copy_ex(c, outer_.get()) != 1 ||
-      EVP_DigestUpdate(c, inner, n) != 1 || EVP_DigestFinal_ex(c, mac, &n) != 1) {
-    return {};  // verify() then fails: a request is refused, never wrongly admitted
-  }
-  return text::hex_encode(mac, 8);
+  const auto mac = hmac_->mac({call_id, "\n", tag});
+  // "" when OpenSSL failed: verify() then fails, a request is refused, never wrongly admitted.
+  return mac ? text::hex_encode(mac->data(), 8) : std::string();
 }
 
 bool RouteSigner::verify(std::string_view sig, std::string_view call_id, std::string_view tag_a,

@@ -9,12 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/crypto.hpp"
 #include "common/net.hpp"
 #include "sip/message.hpp"
 #include "sip/uri.hpp"
-
-struct evp_md_ctx_st;
-using EVP_MD_CTX = evp_md_ctx_st;
 
 namespace sipws::proxy {
 
@@ -68,8 +66,7 @@ class RouteSigner {
  private:
   /// HMAC (RFC 2104) with the key's inner and outer SHA-256 states computed once: a signature
   /// then costs two short hashes, not a key schedule and an algorithm fetch each time.
-  std::shared_ptr<const EVP_MD_CTX> inner_;
-  std::shared_ptr<const EVP_MD_CTX> outer_;
+  std::shared_ptr<const crypto::HmacSha256> hmac_;  ///< shared by copies: immutable
 };
 
 /// A Record-Route / Path value naming listen point `lp`:
