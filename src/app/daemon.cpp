@@ -1136,8 +1136,10 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
     }
     std::fflush(stderr);
   }
-  // No thread but the idle store worker runs yet: the one moment to swap the logger.
-  go_async_logging();
+  // No thread but the idle store worker runs yet: the one moment to swap the logger. With
+  // --trace the log stays synchronous: a message's trace line is on stderr before the message
+  // leaves (what a trace is read for, and what tests that read it rely on).
+  if (!cfg.trace) go_async_logging();
   s0.connector->start();
   // From here the store is the worker's alone: it looks for changes by the CLI (or another
   // node) every second, which empties the credential caches.

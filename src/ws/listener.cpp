@@ -247,6 +247,9 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
     sock_.close(ec);  // aborts the read wait and a flush in flight (inflight_ stays until then)
     std::string().swap(backlog_);
     con_->admission = transport::ConnectionLimiter::Admission{};  // closed: no longer counted
+    // websocketpp's pending read handler holds the connection (a cycle until it completes):
+    // complete it with an error, or an abandoned connection is never freed.
+    con_->fatal_error();
     release();
   }
 

@@ -28,8 +28,8 @@ test('media timeout: an anchored call without RTP gets a BYE at both ends and it
     const [a, b] = await withTimeout(Promise.all([uac.done, uas.done]), 20000, 'SIPp exits');
     assert.equal(a.code, 0, 'the caller got no BYE');
     assert.equal(b.code, 0, 'the callee got no BYE');
-    assert.match(d.stderr(), /media: call \S+ ended \(media timeout\)/);
-    assert.match(d.stderr(), /media: anchoring call \S+ \(plain caller, plain callee\)/);
+    await d.waitStderr(/media: call \S+ ended \(media timeout\)/);
+    await d.waitStderr(/media: anchoring call \S+ \(plain caller, plain callee\)/);
     // The admin endpoint counts it too, and no session is left.
     const metrics = await (await fetch(`http://127.0.0.1:${d.ports.admin}/metrics`)).text();
     assert.match(metrics, /^sipws_media_timeouts 1$/m);

@@ -371,7 +371,7 @@ test('svcrack -u 1001 with a dictionary whose last word is the password does not
     });
     t.diagnostic(`$ svcrack ${args.join(' ')} (exit ${run.code}, signal ${run.signal})\n${run.out}`);
     assert.doesNotMatch(run.out, /The password for|Tr0ub4dor/, `svcrack found the password:\n${run.out}`);
-    assert.match(d.stderr(), /banning 127\.0\.0\.1 after too many failed digest attempts/);
+    await d.waitStderr(/banning 127\.0\.0\.1 after too many failed digest attempts/);
     assert.equal(d.stderr().match(/banning 127\.0\.0\.1/g).length, 1, 'the ban is logged more than once');
     // What sipws saw: at most a few more than auth_max_failures credentials from svcrack, never
     // the 41st word, and no 200 to it.

@@ -285,7 +285,7 @@ test('probing: silent GW1 (probe_interval 1) is marked down and skipped (only OP
 
     await waitFor(async () => (await metric(d, 'gateway_down')) >= 1,
       { ms: 8000, intervalMs: 100, what: 'sipws_gateway_down >= 1 on /metrics' });
-    assert.match(d.stderr(), /gateway GW1 \(\S+\) is down: no answer to OPTIONS/);
+    await d.waitStderr(/gateway GW1 \(\S+\) is down: no answer to OPTIONS/);
     assert.ok(gw1.requests('OPTIONS').length >= 1, 'GW1 never got an OPTIONS probe');
 
     const r1 = await call(alice, '912345678');
@@ -302,7 +302,7 @@ test('probing: silent GW1 (probe_interval 1) is marked down and skipped (only OP
     gw1.answering = true;
     await waitFor(async () => (await metric(d, 'gateway_up')) >= 1,
       { ms: 8000, intervalMs: 100, what: 'sipws_gateway_up >= 1 on /metrics' });
-    assert.match(d.stderr(), /gateway GW1 \(\S+\) is up: OPTIONS answered 200/);
+    await d.waitStderr(/gateway GW1 \(\S+\) is up: OPTIONS answered 200/);
 
     const r2 = await call(alice, '912345678');
     assert.equal(r2.final.status, 200, `call with GW1 up again: ${showStatuses(r2)}`);

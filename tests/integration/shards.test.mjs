@@ -71,7 +71,7 @@ test('threads=2: anchored UDP calls between many sources end with every media se
       extraSets: ['threads=2', 'media_anchor=always', 'media_address=127.0.0.1',
         'flood_max_requests=0'],
     });
-    assert.match(d.stderr(), /sipws ready: .* threads=2/);
+    await d.waitStderr(/sipws ready: .* threads=2/);
     const callees = [];
     for (let i = 0; i < kPairs; i++) callees.push(await udpCallee(s, d, `callee${i}`));
     const results = await Promise.all(callees.map(async (callee, i) => {

@@ -53,7 +53,7 @@ test('DNS: SRV priority 10 answers 503, sipws fails over to priority 20 which ta
     assert.equal(b.code, 0, 'the priority-10 UAS got the INVITE, answered 503 and got its ACK');
     assert.equal(c.code, 0, 'the priority-20 UAS took the call (INVITE, ACK, BYE)');
     assert.equal(a.code, 0, 'the caller got 200 and completed the call');
-    assert.match(d.stderr(), new RegExp(`failing over to UDP 127\\.0\\.0\\.1:${p200}`),
+    await d.waitStderr(new RegExp(`failing over to UDP 127\\.0\\.0\\.1:${p200}`),
       'the core retried on the next SRV target');
     const log = dns.log();
     assert.match(log, /query\[NAPTR\] failover\.test/, 'NAPTR asked first');
@@ -85,7 +85,7 @@ test('DNS: NAPTR SIP+D2T (order 10) before SIP+D2U (order 20) makes sipws forwar
     const [a, b] = await Promise.all([uac.done, uas.done]);
     assert.equal(b.code, 0, 'the TCP UAS took the call');
     assert.equal(a.code, 0, 'the caller completed the call');
-    assert.match(d.stderr(), new RegExp(`SEND TCP 127\\.0\\.0\\.1:${pTcp} `), 'INVITE sent over TCP');
+    await d.waitStderr(new RegExp(`SEND TCP 127\\.0\\.0\\.1:${pTcp} `), 'INVITE sent over TCP');
     assert.doesNotMatch(d.stderr(), new RegExp(`SEND UDP 127\\.0\\.0\\.1:${pUdp} `), 'nothing over UDP');
   }));
 

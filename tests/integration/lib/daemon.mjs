@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from './ports.mjs';
+import { waitFor } from './wait.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..', '..');
@@ -126,6 +127,14 @@ export async function startDaemon(o = {}) {
     host: kHost,
     exited,
     stderr: () => log,
+    /**
+     * Resolves once the log matches `re`; rejects after 5 s. Once the daemon serves, log lines
+     * are written by a background thread, a moment after what they report: wait, do not
+     * assert at once.
+     */
+    async waitStderr(re, what = '') {
+      await waitFor(() => re.test(log), { ms: 5000, what: what || `the log to match ${re}` });
+    },
     /** SIGTERM, wait for exit (SIGKILL after 10 s); resolves {code, signal}. Idempotent. */
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {

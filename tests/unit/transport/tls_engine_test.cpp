@@ -14,6 +14,12 @@
 #include "mem_tls_client.hpp"
 #include "transport/tls.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+// The ASan runtime's count of heap bytes in use (compiler-rt's sanitizer/allocator_interface.h,
+// which g++ does not install).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
+#endif
+
 namespace sipws::transport {
 namespace {
 
@@ -67,10 +73,19 @@ class TlsEngineTest : public ::testing::Test {
 
   /// Bytes malloc'd by SSL_alloc_buffers: about 34 kB if the session held no record buffers.
   std::size_t bytes_to_allocate_buffers() {
-    const std::size_t before = mallinfo2().uordblks;
+    const std::size_t before = allocated_bytes();
     EXPECT_EQ(SSL_alloc_buffers(engine_->native_handle()), 1);
-    const std::size_t after = mallinfo2().uordblks;
+    const std::size_t after = allocated_bytes();
     return after - before;
+  }
+
+  /// Bytes in use on the heap: glibc's count, or ASan's when its allocator replaces glibc's.
+  static std::size_t allocated_bytes() {
+#if defined(__SANITIZE_ADDRESS__)
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    return mallinfo2().uordblks;
+#endif
   }
 
   fs::path dir_;
