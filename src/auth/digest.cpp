@@ -32,22 +32,20 @@ std::optional<DigestAlgorithm> parse_algorithm(std::string_view s) {
   return std::nullopt;
 }
 
-// OpenSSL failing here means it is out of memory or misconfigured: an internal error, not
-// input. An empty digest never matches a client's response.
-std::string md5_hex(std::string_view data) {
+namespace {
+/// OpenSSL failing here means it is out of memory or misconfigured: an internal error, not
+/// input. An empty digest never matches a client's response.
+std::string hex_or_empty(crypto::Hash hash, std::string_view data) {
   try {
-    return crypto::digest_hex(crypto::Hash::Md5, {data});
+    return crypto::digest_hex(hash, {data});
   } catch (const std::exception&) {
     return {};
   }
 }
-std::string sha256_hex(std::string_view data) {
-  try {
-    return crypto::digest_hex(crypto::Hash::Sha256, {data});
-  } catch (const std::exception&) {
-    return {};
-  }
-}
+}  // namespace
+
+std::string md5_hex(std::string_view data) { return hex_or_empty(crypto::Hash::Md5, data); }
+std::string sha256_hex(std::string_view data) { return hex_or_empty(crypto::Hash::Sha256, data); }
 
 std::string digest_hex(DigestAlgorithm a, std::string_view data) {
   return a == DigestAlgorithm::Sha256 ? sha256_hex(data) : md5_hex(data);

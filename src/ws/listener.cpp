@@ -722,16 +722,16 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   void on_message(MessagePtr msg) {
     auto* l = listener();
     if (!in_table_ || !msg || l == nullptr) return;
-    on_traffic();
-    if (!on_message_received()) return;  // over the rate: closing with 1008
+    const TimePoint now = SteadyClock::now();  // one clock read per message
+    on_traffic(now);
+    if (!on_message_received(now)) return;  // over the rate: closing with 1008
     detail::hand_off_message(std::move(msg->get_raw_payload()),
                              Source{protocol_, peer_, local_, id_}, l->deliver_);
   }
 
   /// Accounts one received WS message; false if it exceeds the flow's message rate (then the
   /// flow is closing with 1008 and the message must be dropped).
-  bool on_message_received() {
-    const TimePoint now = SteadyClock::now();
+  bool on_message_received(TimePoint now) {
     if (!got_message_) {
       got_message_ = true;
       clear_deadline(kFirstMessage);
@@ -748,8 +748,8 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   }
 
   /// Keep-alive bookkeeping: any frame from the peer proves it alive.
-  void on_traffic() {
-    last_rx_ = SteadyClock::now();
+  void on_traffic(TimePoint now = SteadyClock::now()) {
+    last_rx_ = now;
     awaiting_pong_ = false;
   }
 
