@@ -83,77 +83,11 @@ std::pair<std::string, std::uint16_t> host_port(const std::string& key, const st
   return {host, static_cast<std::uint16_t>(*port)};
 }
 
-json defaults() {
-  return json{
-      {"listen",
-       {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060", "ws:127.0.0.1:8080", "wss:0.0.0.0:8443"}},
-      {"domain", "localhost"},
-      {"store", "sqlite:./var/sipws.db"},
-      {"auth", "digest"},
-      {"admin_listen", "127.0.0.1:8081"},
-      {"log_level", "info"},
-      {"trace", false},
-      {"tls_cert", ""},
-      {"tls_key", ""},
-      {"dev_cert_dir", "./var/certs"},
-      {"www_root", ""},
-      {"ws_ping_interval", 30},
-      {"ws_pong_timeout", 10},
-      {"max_message_size", 65535},
-      {"threads", 0},
-      {"ws_allowed_origins", json::array()},
-      {"ws_allow_no_origin", true},
-      {"ws_max_connections", 10000},
-      {"ws_max_connections_per_ip", 100},
-      {"tcp_max_connections", 10000},
-      {"tcp_max_connections_per_ip", 0},
-      {"ws_connection_limit_exempt", json::array()},
-      {"ws_handshake_timeout", 10000},
-      {"ws_first_message_timeout", 30000},
-      {"ws_max_message_rate", 100},
-      {"ws_auth", "off"},
-      {"ws_auth_secret", ""},
-      {"ws_session_lifetime", 43200},
-      {"registrar_min_expires", 60},
-      {"registrar_max_expires", 3600},
-      {"registrar_default_expires", 3600},
-      {"nonce_lifetime", 300},
-      {"timer_t1", 500},
-      {"timer_t2", 4000},
-      {"timer_t4", 5000},
-      {"media_anchor", "auto"},
-      {"media_address", ""},
-      {"media_ports", "30000-30999"},
-      {"media_timeout", 60},
-      {"dns_servers", json::array()},
-      {"dns_cache_min_ttl", 5},
-      {"dns_cache_max_ttl", 3600},
-      {"dns_negative_ttl", 30},
-      {"user_agent", "sipws/0.1"},
-      {"ws_peers", json::array()},
-      {"ws_client_ca_file", ""},
-      {"ws_client_verify", true},
-      {"ws_client_resource", "/"},
-      {"domains", json::array()},
-      {"foreign_callers", "challenge"},
-      {"trusted_peers", json::array()},
-      {"gateways", json::array()},
-      {"routes", json::array()},
-      {"call_classes", json::array()},
-      {"voicemail", json::object()},
-      {"gateway_timeout", 3},
-      {"forward_ring_timeout", 20},
-      {"auth_max_failures", 10},
-      {"auth_max_user_failures", 30},
-      {"auth_failure_window", 60},
-      {"auth_ban_time", 600},
-      {"auth_ban_action", "reject"},
-      {"flood_max_requests", 500},
-      {"flood_window", 2},
-      {"flood_block_time", 30},
-      {"flood_action", "reject"},
-      {"flood_exempt", json::array()},
-  };
+/// The JSON every file and `--set` is applied over: the member initialisers of Config (the one
+/// place a default is written).
+const json& defaults() {
+  static const json d = to_json(Config{});
+  return d;
 }
 
 /// Converts a `--set` string to the JSON type of the key's default.
@@ -438,6 +372,7 @@ void parse_routing(const json& j, Config& c) {
 
 Config from_json(const json& j) {
   Config c;
+  c.listen.clear();  // the key's value replaces the default list
   for (const auto& entry : get_list(j, "listen")) {
     const std::string example = "udp:127.0.0.1:5060";
     auto colon = entry.find(':');
@@ -667,7 +602,7 @@ Config load_config(const std::optional<std::string>& file, const std::vector<std
 }
 
 nlohmann::json to_json(const Config& c) {
-  json j = defaults();
+  json j = json::object();
   json listen = json::array();
   for (const auto& l : c.listen) listen.push_back(l.to_string());
   j["listen"] = listen;

@@ -38,8 +38,13 @@ enum class MediaAnchor { Auto, Always, Never };
 /// Most shards `threads` may ask for (FlowIds name their shard in 8 bits; see flow.hpp).
 inline constexpr unsigned kMaxThreads = 64;
 
+/// Every key's default lives here, in the member initialisers, and nowhere else: the JSON
+/// defaults that a file or `--set` overrides are `to_json(Config{})` (config.cpp).
 struct Config {
-  std::vector<ListenSpec> listen;
+  std::vector<ListenSpec> listen = {{Protocol::Udp, "127.0.0.1", 5060},
+                                    {Protocol::Tcp, "127.0.0.1", 5060},
+                                    {Protocol::Ws, "127.0.0.1", 8080},
+                                    {Protocol::Wss, "0.0.0.0", 8443}};
   std::string domain = "localhost";
   std::string store = "sqlite:./var/sipws.db";
   AuthMode auth = AuthMode::Digest;
@@ -55,8 +60,9 @@ struct Config {
   std::uint32_t ws_pong_timeout_s = 10;
   std::uint32_t max_message_size = 65535;  ///< bytes
   /// Shards: io threads, each with its own listeners (SO_REUSEPORT), transactions and proxy
-  /// core (docs/architecture.md "Threads"). load_config() turns 0 into the number of cores.
-  std::uint32_t threads = 1;
+  /// core (docs/architecture.md "Threads"). 0 (the default) = the number of cores:
+  /// load_config() resolves it, so a loaded Config always has 1..kMaxThreads.
+  std::uint32_t threads = 0;
   std::vector<std::string> ws_allowed_origins;  ///< exact or https://*.example.com; empty = any
   bool ws_allow_no_origin = true;
   std::uint32_t ws_max_connections = 10000;       ///< 0 = no cap
@@ -115,7 +121,11 @@ struct Config {
   bool flood_drop = false;                ///< flood_action: drop (true) or reject (503)
   std::vector<std::string> flood_exempt;  ///< IPs / CIDRs (validated)
   /// The JSON of the keys above whose values are structures (for to_json).
-  nlohmann::json routing_json = nlohmann::json::object();
+  nlohmann::json routing_json = {{"trusted_peers", nlohmann::json::array()},
+                                 {"gateways", nlohmann::json::array()},
+                                 {"routes", nlohmann::json::array()},
+                                 {"call_classes", nlohmann::json::array()},
+                                 {"voicemail", nlohmann::json::object()}};
   /// Not a key: true on the embedded default (no configuration file, `store` not overridden),
   /// where `sipws run` creates demo users on an empty store (app/demo_users.hpp).
   bool demo_users = false;

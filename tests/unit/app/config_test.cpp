@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include <filesystem>
@@ -27,6 +28,82 @@ std::string error_of(const std::optional<std::string>& file, const std::vector<s
     return e.what();
   }
   return "";
+}
+
+/// The cells of one Markdown table row, split at `|` that are not escaped (`\|`).
+std::vector<std::string> table_cells(const std::string& row) {
+  std::vector<std::string> cells(1);
+  for (std::size_t i = 1; i < row.size(); ++i) {
+    if (row[i] == '|' && row[i - 1] != '\\') {
+      cells.emplace_back();
+    } else {
+      cells.back() += row[i];
+    }
+  }
+  return cells;
+}
+
+/// The `quoted` words of a cell, in order.
+std::vector<std::string> backticked(const std::string& cell) {
+  std::vector<std::string> out;
+  for (auto open = cell.find('`'); open != std::string::npos; open = cell.find('`', open + 1)) {
+    const auto close = cell.find('`', open + 1);
+    if (close == std::string::npos) break;
+    out.push_back(cell.substr(open + 1, close - open - 1));
+    open = close;
+  }
+  return out;
+}
+
+/// The default a reader of docs/configuration.md sees for a value of the JSON defaults.
+std::string shown(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>().empty() ? "empty" : v.get<std::string>();
+  if (v.is_array() && v.empty()) return "empty";
+  return v.dump();  // numbers, booleans, {}
+}
+
+// The configuration reference and the code state the same default for every key, and every
+// key is documented: the defaults are written once, in Config's initialisers.
+TEST(Config, ReferenceDocumentsEveryKeyWithItsDefault) {
+  std::ifstream in(std::string(SIPWS_VECTORS_DIR) + "/../../docs/configuration.md");
+  ASSERT_TRUE(in) << "docs/configuration.md not found";
+  const nlohmann::json defaults = to_json(Config{});
+  std::set<std::string> documented;
+  std::string line;
+  bool in_table = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("| key | type | default |", 0) == 0) {
+      in_table = true;
+      continue;
+    }
+    if (!in_table || line.rfind("| --- ", 0) == 0) continue;
+    if (line.rfind("| `", 0) != 0) break;  // the table of keys ends
+    const auto cells = table_cells(line);
+    ASSERT_GE(cells.size(), 3u) << line;
+    const auto keys = backticked(cells[0]);
+    const auto values = backticked(cells[2]);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::string& key = keys[i];
+      documented.insert(key);
+      ASSERT_TRUE(defaults.contains(key)) << key << " is documented but is not a key";
+      const auto& v = defaults.at(key);
+      if (v.is_array() && !v.empty()) {
+        std::vector<std::string> items;
+        for (const auto& e : v) items.push_back(e.get<std::string>());
+        EXPECT_EQ(values, items) << key;
+      } else if (values.empty()) {
+        EXPECT_EQ(shown(v), "empty") << key << ": the reference says empty";
+      } else {
+        // One default per key in order, or one shared by all the keys of the row.
+        const std::string& doc = values.size() == keys.size() ? values[i] : values.front();
+        EXPECT_EQ(doc, shown(v)) << key;
+      }
+    }
+  }
+  for (const auto& [key, v] : defaults.items()) {
+    EXPECT_TRUE(documented.count(key)) << key << " is missing from docs/configuration.md";
+  }
+  EXPECT_GE(documented.size(), 50u);
 }
 
 TEST(Config, EmbeddedDefaultsMatchTheDesignContract) {
