@@ -54,6 +54,63 @@ bool is_ip(const std::string& host) {
   return !ec;
 }
 
+/// Splits a `listen` entry into the address and the text after " advertise " (empty if none).
+std::pair<std::string, std::string> split_advertise(const std::string& item) {
+  const auto first = item.find_first_of(" \t");
+  if (first == std::string::npos) return {item, ""};
+  std::istringstream words(item.substr(first));
+  std::string keyword;
+  std::string value;
+  std::string extra;
+  words >> keyword >> value >> extra;
+  if (keyword != "advertise" || value.empty() || !extra.empty()) {
+    fail("listen", "entry \"" + item +
+                       "\" must be proto:host:port, optionally followed by \"advertise "
+                       "HOST[:PORT]\", e.g. udp:0.0.0.0:5060 advertise sip.example.net:5060");
+  }
+  return {item.substr(0, first), value};
+}
+
+/// The `advertise HOST[:PORT]` of a `listen` entry: a DNS name or IP literal (IPv6 in
+/// brackets) and an optional port. Fails naming 'listen'.
+Advertise parse_advertise(const std::string& item, const std::string& text) {
+  Advertise adv;
+  if (text.empty()) return adv;
+  const auto bad = [&](const std::string& why) {
+    fail("listen", "entry \"" + item + "\": advertise " + why +
+                       ", e.g. advertise sip.example.net:5060 or advertise 203.0.113.7");
+  };
+  std::string_view host = text;
+  std::string_view port;
+  if (text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos) bad("has an unclosed [");
+    host = std::string_view(text).substr(0, close + 1);
+    const auto rest = std::string_view(text).substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') bad("must be HOST or HOST:PORT");
+      port = rest.substr(1);
+    }
+    if (!is_ip(std::string(host.substr(1, host.size() - 2)))) bad("has a bad IPv6 address");
+  } else {
+    const auto colon = text.find(':');
+    if (colon != std::string::npos) {
+      host = std::string_view(text).substr(0, colon);
+      port = std::string_view(text).substr(colon + 1);
+    }
+    if (!is_ip(std::string(host)) && !sip::text::valid_hostname(host)) {
+      bad("must be a DNS name or an IP address (IPv6 as [addr])");
+    }
+  }
+  if (!port.empty() || text.back() == ':') {
+    const auto p = to_uint(port);
+    if (!p || *p == 0 || *p > 65535) bad("has a bad port (1-65535)");
+    adv.port = static_cast<std::uint16_t>(*p);
+  }
+  adv.host = std::string(host);
+  return adv;
+}
+
 /// Splits "host:port" / "[v6]:port"; fails naming `key`.
 std::pair<std::string, std::uint16_t> host_port(const std::string& key, const std::string& text,
                                                 const std::string& example) {
@@ -373,8 +430,9 @@ void parse_routing(const json& j, Config& c) {
 Config from_json(const json& j) {
   Config c;
   c.listen.clear();  // the key's value replaces the default list
-  for (const auto& entry : get_list(j, "listen")) {
+  for (const auto& item : get_list(j, "listen")) {
     const std::string example = "udp:127.0.0.1:5060";
+    const auto [entry, advertise] = split_advertise(item);
     auto colon = entry.find(':');
     auto proto =
         colon == std::string::npos ? std::nullopt : protocol_from_string(entry.substr(0, colon));
@@ -384,7 +442,7 @@ Config from_json(const json& j) {
     }
     auto [host, port] = host_port("listen", entry.substr(colon + 1), example);
     if (!is_ip(host)) fail("listen", "entry \"" + entry + "\": host must be an IP address");
-    c.listen.push_back(ListenSpec{*proto, host, port});
+    c.listen.push_back(ListenSpec{*proto, host, port, parse_advertise(item, advertise)});
   }
   if (c.listen.empty()) fail("listen", "needs at least one entry, e.g. udp:127.0.0.1:5060");
 
@@ -554,7 +612,12 @@ Config from_json(const json& j) {
 
 std::string ListenSpec::to_string() const {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return std::string(lower_name(protocol)) + ":" + h + ":" + std::to_string(port);
+  std::string s = std::string(lower_name(protocol)) + ":" + h + ":" + std::to_string(port);
+  if (!advertise.host.empty()) {
+    s += " advertise " + advertise.host;
+    if (advertise.port != 0) s += ":" + std::to_string(advertise.port);
+  }
+  return s;
 }
 
 Config load_config(const std::optional<std::string>& file, const std::vector<std::string>& sets) {

@@ -22,11 +22,12 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// One `proto:host:port` entry of `listen`.
+/// One `proto:host:port [advertise HOST[:PORT]]` entry of `listen`.
 struct ListenSpec {
   Protocol protocol = Protocol::Udp;
   std::string host;  ///< IP literal, IPv6 without brackets
   std::uint16_t port = 0;
+  Advertise advertise{};  ///< what Via / Record-Route say instead of host:port (NAT, DNS name)
   std::string to_string() const;
 };
 

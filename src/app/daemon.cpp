@@ -717,13 +717,13 @@ void bind_listeners(Shard& sh, Shared& shared, std::vector<Endpoint>& bound) {
       if (reuse && sh.index == 0) ensure_port_free(spec.protocol, ep);
       switch (spec.protocol) {
         case Protocol::Udp:
-          sh.transport.listen_udp(ep);
+          sh.transport.listen_udp(ep, spec.advertise);
           break;
         case Protocol::Tcp:
-          sh.transport.listen_tcp(ep);
+          sh.transport.listen_tcp(ep, spec.advertise);
           break;
         case Protocol::Tls:
-          sh.transport.listen_tls(ep, shared.tls());
+          sh.transport.listen_tls(ep, shared.tls(), spec.advertise);
           break;
         case Protocol::Ws:
         case Protocol::Wss: {
@@ -752,9 +752,11 @@ void bind_listeners(Shard& sh, Shared& shared, std::vector<Endpoint>& bound) {
           ListenPoint lp;
           lp.protocol = spec.protocol;
           lp.local = l->local_endpoint();
-          lp.advertised = lp.local.address.is_unspecified()
+          lp.advertised = !spec.advertise.host.empty() ? spec.advertise.host
+                          : lp.local.address.is_unspecified()
                               ? (lp.local.address.is_v6() ? "[::1]" : "127.0.0.1")
                               : lp.local.host_string();
+          lp.advertised_port = spec.advertise.port;
           sh.transport.add_listen_point(lp);
           sh.ws_listeners.push_back(std::move(l));
           break;
@@ -971,6 +973,7 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
     domains.add_alias(lp.advertised);
     domains.add_alias(lp.local.address.to_string());
     domains.add_port(lp.local.port);
+    domains.add_port(lp.sent_by_port());
   }
   domains.add_alias("localhost");
 
@@ -1120,6 +1123,9 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
   for (const auto& lp : s0.transport.listen_points()) {
     if (!points.empty()) points += ' ';
     points += std::string(lower_name(lp.protocol)) + ":" + lp.local.to_string();
+    if (lp.advertised != lp.local.host_string() || lp.sent_by_port() != lp.local.port) {
+      points += "(advertised " + lp.advertised + ":" + std::to_string(lp.sent_by_port()) + ")";
+    }
   }
   std::fprintf(stderr, "sipws ready: %s domain=%s www=%s threads=%u\n", points.c_str(),
                cfg.domain.c_str(), shared.www.empty() ? "(none)" : shared.www.c_str(), n);

@@ -131,11 +131,22 @@ struct Destination {
   std::string host;  ///< host name for TLS SNI / certificate check; empty if an IP literal
 };
 
+/// What a listener writes for itself in Via sent-by and Record-Route when that is not its bound
+/// address: the `advertise` of a `listen` entry (a public IP or DNS name in front of NAT,
+/// Kamailio's `advertise`). Empty host: the bound address.
+struct Advertise {
+  std::string host;        ///< DNS name or IP literal (IPv6 in brackets); empty = none
+  std::uint16_t port = 0;  ///< 0 = the bound port
+};
+
 /// An address sipws listens on, and the host it advertises in Via / Record-Route for it.
 struct ListenPoint {
   Protocol protocol = Protocol::Udp;
-  Endpoint local;          ///< the bound address (port resolved if 0 was asked)
-  std::string advertised;  ///< host written in Via/Record-Route (IP literal by default)
+  Endpoint local;                     ///< the bound address (port resolved if 0 was asked)
+  std::string advertised;             ///< host written in Via/Record-Route (IP literal by default)
+  std::uint16_t advertised_port = 0;  ///< port written there; 0 = local.port
+  /// The port of Via sent-by and Record-Route (RFC 3261 s.18.1.1, s.16.6 item 4).
+  std::uint16_t sent_by_port() const { return advertised_port != 0 ? advertised_port : local.port; }
 };
 
 }  // namespace sipws

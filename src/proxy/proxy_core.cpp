@@ -150,11 +150,12 @@ struct ProxyCoreImpl {
     if (base == nullptr && !net.listen_points().empty()) base = &net.listen_points().front();
     if (base == nullptr) return nullptr;
     for (const auto& lp : client_lps) {
-      if (lp.protocol == p && lp.local == base->local && lp.advertised == base->advertised) {
+      if (lp.protocol == p && lp.local == base->local && lp.advertised == base->advertised &&
+          lp.advertised_port == base->advertised_port) {
         return &lp;
       }
     }
-    client_lps.push_back(ListenPoint{p, base->local, base->advertised});
+    client_lps.push_back(ListenPoint{p, base->local, base->advertised, base->advertised_port});
     return &client_lps.back();
   }
 
@@ -275,7 +276,7 @@ struct ProxyCoreImpl {
       if (lh.empty()) continue;
       bool ours = false;
       for (const auto& lp : net.listen_points()) {
-        if (unbracket(via->host) == unbracket(lp.advertised) && via->port == lp.local.port) {
+        if (unbracket(via->host) == unbracket(lp.advertised) && via->port == lp.sent_by_port()) {
           ours = true;
         }
       }

@@ -103,7 +103,7 @@ std::string make_via(const ListenPoint& lp, std::string_view branch) {
   v += ' ';
   v += lp.advertised;
   v += ':';
-  v += std::to_string(lp.local.port);
+  v += std::to_string(lp.sent_by_port());
   v += ";branch=";
   v += branch;
   if (lp.protocol == Protocol::Udp) v += ";rport";
@@ -200,7 +200,7 @@ std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips,
   }
   v += lp.advertised;
   v += ':';
-  v += std::to_string(lp.local.port);
+  v += std::to_string(lp.sent_by_port());
   if (lp.protocol != Protocol::Udp) {
     v += ";transport=";
     v += lower_name(lp.protocol);
@@ -265,11 +265,11 @@ bool names_listen_point(const sip::Uri& uri, const std::vector<ListenPoint>& lps
     const bool host_match = host_is_self || iequal(hop->host, unbracket(lp.advertised)) ||
                             iequal(hop->host, lp.local.address.to_string());
     if (!host_match) continue;
-    // A URI without an explicit port names us if any listener uses the default port; with a
-    // port, that port must be ours (any protocol: Record-Route transports may differ).
-    if (uri.port == 0 ? lp.local.port == hop->port || lp.local.port == 5060
-                      : lp.local.port == uri.port) {
-      return true;
+    // A URI without an explicit port names us if any listener uses (or advertises) the default
+    // port; with a port, that port must be ours (any protocol: Record-Route transports may
+    // differ).
+    for (const std::uint16_t port : {lp.local.port, lp.sent_by_port()}) {
+      if (uri.port == 0 ? port == hop->port || port == 5060 : port == uri.port) return true;
     }
   }
   return false;

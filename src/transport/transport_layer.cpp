@@ -288,23 +288,25 @@ class TransportLayerImpl final : public FlowHost {
     return false;
   }
 
-  void listen_udp(const Endpoint& ep) {
+  void listen_udp(const Endpoint& ep, const Advertise& adv) {
     auto l =
         std::make_shared<UdpListener>(io_, ep, limits_.max_message_size, limits_.reuse_port, link_);
     udp_.push_back(l);
-    add_listen_point(Protocol::Udp, l->local);
+    add_listen_point(Protocol::Udp, l->local, adv);
     l->receive();
   }
 
-  void listen_stream(const Endpoint& ep, Protocol p, std::shared_ptr<ssl::context> ctx) {
+  void listen_stream(const Endpoint& ep, Protocol p, std::shared_ptr<ssl::context> ctx,
+                     const Advertise& adv) {
     auto a = std::make_shared<StreamAcceptor>(io_, ep, p, std::move(ctx), limits_, link_);
     acceptors_.push_back(a);
-    add_listen_point(p, a->local);
+    add_listen_point(p, a->local, adv);
     a->accept();
   }
 
-  void add_listen_point(Protocol p, const Endpoint& local) {
-    listen_points_.push_back(ListenPoint{p, local, local.host_string()});
+  void add_listen_point(Protocol p, const Endpoint& local, const Advertise& adv) {
+    listen_points_.push_back(
+        ListenPoint{p, local, adv.host.empty() ? local.host_string() : adv.host, adv.port});
   }
 
   void shutdown() {
@@ -421,15 +423,18 @@ TransportLayer::~TransportLayer() = default;
 
 void TransportLayer::set_handler(MessageHandler* handler) { impl_->handler_ = handler; }
 
-void TransportLayer::listen_udp(const Endpoint& ep) { impl_->listen_udp(ep); }
-
-void TransportLayer::listen_tcp(const Endpoint& ep) {
-  impl_->listen_stream(ep, Protocol::Tcp, nullptr);
+void TransportLayer::listen_udp(const Endpoint& ep, const Advertise& adv) {
+  impl_->listen_udp(ep, adv);
 }
 
-void TransportLayer::listen_tls(const Endpoint& ep, std::shared_ptr<ssl::context> ctx) {
+void TransportLayer::listen_tcp(const Endpoint& ep, const Advertise& adv) {
+  impl_->listen_stream(ep, Protocol::Tcp, nullptr, adv);
+}
+
+void TransportLayer::listen_tls(const Endpoint& ep, std::shared_ptr<ssl::context> ctx,
+                                const Advertise& adv) {
   if (!ctx) throw std::invalid_argument("listen_tls: no TLS context");
-  impl_->listen_stream(ep, Protocol::Tls, std::move(ctx));
+  impl_->listen_stream(ep, Protocol::Tls, std::move(ctx), adv);
 }
 
 void TransportLayer::set_tls_client_context(std::shared_ptr<ssl::context> ctx) {

@@ -63,11 +63,13 @@ class TransportLayer final : public sip::txn::Sender {
   void set_handler(MessageHandler* handler);
 
   /// Binds a listener. Port 0 picks a free port (see listen_points()); with
-  /// TransportLimits::reuse_port the other shards then bind that exact port.
+  /// TransportLimits::reuse_port the other shards then bind that exact port. `adv`: what its
+  /// listen point writes in Via / Record-Route (default: the bound address).
   /// @throws std::system_error if the address cannot be bound (start-up only).
-  void listen_udp(const Endpoint& ep);
-  void listen_tcp(const Endpoint& ep);
-  void listen_tls(const Endpoint& ep, std::shared_ptr<boost::asio::ssl::context> ctx);
+  void listen_udp(const Endpoint& ep, const Advertise& adv = {});
+  void listen_tcp(const Endpoint& ep, const Advertise& adv = {});
+  void listen_tls(const Endpoint& ep, std::shared_ptr<boost::asio::ssl::context> ctx,
+                  const Advertise& adv = {});
   /// Sets the TLS context used for outgoing TLS connections (verification as configured).
   void set_tls_client_context(std::shared_ptr<boost::asio::ssl::context> ctx);
 

@@ -152,6 +152,28 @@ TEST(Config, ListOverrideIsCommaSeparated) {
   EXPECT_EQ(c.listen[1].to_string(), "ws:127.0.0.1:8090");
 }
 
+// Kamailio's `advertise`: what Via / Record-Route say for a listener behind NAT or a DNS name.
+TEST(Config, ListenEntriesMayAdvertiseAHostAndPort) {
+  Config c = load_config(std::nullopt, {"listen=udp:0.0.0.0:5060 advertise sip.example.net:5080,"
+                                        "tcp:0.0.0.0:5060   advertise 203.0.113.7,"
+                                        "wss:[::]:8443 advertise [2001:db8::1]:443,ws:[::1]:8080"});
+  ASSERT_EQ(c.listen.size(), 4u);
+  EXPECT_EQ(c.listen[0].host, "0.0.0.0");
+  EXPECT_EQ(c.listen[0].advertise.host, "sip.example.net");
+  EXPECT_EQ(c.listen[0].advertise.port, 5080);
+  EXPECT_EQ(c.listen[1].advertise.host, "203.0.113.7");
+  EXPECT_EQ(c.listen[1].advertise.port, 0);  // the bound port
+  EXPECT_EQ(c.listen[2].advertise.host, "[2001:db8::1]");
+  EXPECT_EQ(c.listen[2].advertise.port, 443);
+  EXPECT_TRUE(c.listen[3].advertise.host.empty());
+  EXPECT_EQ(c.listen[0].to_string(), "udp:0.0.0.0:5060 advertise sip.example.net:5080");
+  EXPECT_EQ(c.listen[1].to_string(), "tcp:0.0.0.0:5060 advertise 203.0.113.7");
+  EXPECT_EQ(c.listen[2].to_string(), "wss:[::]:8443 advertise [2001:db8::1]:443");
+  // The JSON form (a file) reads back the same.
+  auto path = write_temp("advertise.json", to_json(c).dump());
+  EXPECT_EQ(to_json(load_config(path, {})).at("listen"), to_json(c).at("listen"));
+}
+
 TEST(Config, RoundTripsThroughJson) {
   Config c = load_config(std::nullopt, {"domain=example.net", "media_ports=40000-40100"});
   auto path = write_temp("rt.json", to_json(c).dump());
@@ -187,6 +209,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"listen=udp:127.0.0.1:70000"}, "listen"},
         BadCase{{"listen=udp:127.0.0.1"}, "listen"},
         BadCase{{"listen=udp:example.com:5060"}, "listen"}, BadCase{{"listen="}, "listen"},
+        BadCase{{"listen=udp:0.0.0.0:5060 advertise"}, "listen"},
+        BadCase{{"listen=udp:0.0.0.0:5060 advertize sip.example.net"}, "listen"},
+        BadCase{{"listen=udp:0.0.0.0:5060 advertise a.example b.example"}, "listen"},
+        BadCase{{"listen=udp:0.0.0.0:5060 advertise bad_host!:5060"}, "listen"},
+        BadCase{{"listen=udp:0.0.0.0:5060 advertise sip.example.net:0"}, "listen"},
+        BadCase{{"listen=udp:0.0.0.0:5060 advertise sip.example.net:70000"}, "listen"},
+        BadCase{{"listen=udp:0.0.0.0:5060 advertise sip.example.net:"}, "listen"},
+        BadCase{{"listen=udp:0.0.0.0:5060 advertise [2001:db8::1"}, "listen"},
+        BadCase{{"listen=udp:0.0.0.0:5060 advertise [nonsense]:5060"}, "listen"},
+        BadCase{{"listen=udp:0.0.0.0:5060 advertise [::1]x"}, "listen"},
         BadCase{{"no_such_key=1"}, "no_such_key"}, BadCase{{"auth=maybe"}, "auth"},
         BadCase{{"registrar_min_expires=4000"}, "registrar_default_expires"},
         BadCase{{"max_message_size=10"}, "max_message_size"},

@@ -628,6 +628,25 @@ TEST(RecordRoute, SipsRequestsGetASipsRecordRoute) {
   EXPECT_EQ(make_record_route(lp, kNoFlow), "<sip:127.0.0.1:8443;transport=wss;lr>");
 }
 
+// A listener with `advertise` writes the advertised host and port, and a Route naming either
+// that or its bound address is recognised as this proxy (RFC 3261 s.16.4).
+TEST(RecordRoute, AdvertisedHostAndPortAreWrittenAndRecognised) {
+  ListenPoint lp{
+      Protocol::Udp, {boost::asio::ip::make_address("0.0.0.0"), 5060}, "sip.example.net", 5080};
+  EXPECT_EQ(make_record_route(lp, kNoFlow), "<sip:sip.example.net:5080;lr>");
+  EXPECT_EQ(make_via(lp, "z9hG4bK-x"), "SIP/2.0/UDP sip.example.net:5080;branch=z9hG4bK-x;rport");
+  const std::vector<ListenPoint> lps{lp};
+  auto named = [&](const char* uri) {
+    return names_listen_point(*sip::parse_uri(uri), lps, false);
+  };
+  EXPECT_TRUE(named("sip:sip.example.net:5080;lr"));
+  EXPECT_TRUE(named("sip:SIP.example.NET:5060;lr"));  // the bound port too
+  EXPECT_FALSE(named("sip:sip.example.net:5081;lr"));
+  EXPECT_FALSE(named("sip:other.example.net:5080;lr"));
+  lp.advertised_port = 0;  // host only: the bound port
+  EXPECT_EQ(make_record_route(lp, kNoFlow), "<sip:sip.example.net:5060;lr>");
+}
+
 // Shards (threads > 1): a branch ends in the shard of its client transaction, a Record-Route
 // entry carries the shard of its dialog; anything else names no shard.
 TEST(Shards, BranchesAndRecordRoutesNameTheirShard) {
