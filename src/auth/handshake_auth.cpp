@@ -81,7 +81,9 @@ LoginResponse json_response(int status, const nlohmann::json& body) {
   r.status = status;
   r.headers.emplace_back("Content-Type", "application/json");
   r.headers.emplace_back("Cache-Control", "no-store");
-  r.body = body.dump() + "\n";
+  // A stored user name need not be UTF-8 (`sipws user add` takes any bytes but whitespace and
+  // controls): such bytes show as U+FFFD instead of dump() throwing on the io thread.
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   return r;
 }
 

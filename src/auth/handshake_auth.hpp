@@ -86,7 +86,9 @@ struct LoginResponse {
 /// HTTP (handle_http): `POST /login` with `{"user":"alice","password":"..."}` (JSON) or
 /// `user=alice&password=...` (form) checks the password against the stored HA1 (SHA-256 if
 /// stored, else MD5; compared in constant time) through AsyncStore, then 200 with Set-Cookie
-/// and `{"aor":"alice@domain","expires":<unix>}`; 401 on wrong credentials; 400 on a bad body;
+/// and `{"aor":"alice@domain","expires":<unix>}` (bytes of a stored name that are not UTF-8
+/// shown as U+FFFD; the cookie keeps the name as stored); 401 on wrong credentials; 400 on a
+/// bad body;
 /// 429 with Retry-After after login_max_failures failures from one address within the window
 /// (the store is not asked); 503 when login_max_in_flight logins wait for the store.
 /// A login whose Origin header names another site than Host is refused with 403 (login CSRF).

@@ -253,6 +253,23 @@ TEST_F(HandshakeAuthTest, LoginSetsASignedCookieThatOpensTheUpgrade) {
   EXPECT_EQ(r->status, 200) << r->body;
 }
 
+TEST_F(HandshakeAuthTest, LoginOfAUserNameThatIsNotUtf8AnswersJson) {
+  // `sipws user add` stores any bytes but whitespace and controls, so a subscriber may be named
+  // in Latin-1 ("jos\xe9"), and a form body can name it ("%E9"). The JSON answer used to throw
+  // (nlohmann's dump() on invalid UTF-8) out of the store callback on the io thread; found by
+  // auth_login_fuzz.
+  store_.sync().put_subscriber(make_subscriber("jos\xe9", "example.com", "pw"));
+  make(HandshakeAuthMode::Cookie);
+  auto r = http("POST", "/login", "application/x-www-form-urlencoded", "user=jos%E9&password=pw");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  // The body shows the byte as U+FFFD; the cookie carries the aor as stored.
+  EXPECT_EQ(nlohmann::json::parse(r->body).at("aor"), "jos\xef\xbf\xbd@example.com");
+  const auto v = upgrade("", "sipws_session=" + cookie_of(header(r->headers, "Set-Cookie")));
+  EXPECT_EQ(v.status, 0);
+  EXPECT_EQ(v.identity, "jos\xe9@example.com");
+}
+
 TEST_F(HandshakeAuthTest, LoginRefusals) {
   make(HandshakeAuthMode::Any);
   auto r = login("alice", "wrong");
