@@ -6,7 +6,9 @@
 #   3. end-to-end tests: the demo web phone in headless Chromium (Playwright) calling through
 #      the daemon (release build only),
 #   4. the libFuzzer targets for a bounded time each (clang): the SIP parser, the SDP parser,
-#      one WS message on its way to the SIP stack, the WS opening handshake,
+#      one WS message on its way to the SIP stack, the WS opening handshake, STUN / ICE-lite on
+#      the media ports (with the demultiplexer), the session cookie, the /login body, and
+#      Digest credentials (the Authorization parser, SIP digest auth and the WS upgrade's),
 #   5. unit + integration tests again under ASan + UBSan.
 # Set SIPWS_FUZZ_SECONDS (default 60: the SIP parser) and SIPWS_WS_FUZZ_SECONDS (default 30 per
 # other target) to change the fuzzing time; SIPWS_SKIP_ASAN=1 to skip 5.
@@ -78,12 +80,17 @@ stage "unit tests" ctest --test-dir build -L unit --output-on-failure -j2
 stage "integration tests" integration build/sipws
 stage "RFC 4475 against the daemon (netns)" netns build/sipws
 stage "e2e tests (Chromium)" e2e build/sipws
-stage "build (fuzz)" build fuzz sip_parser_fuzz sdp_fuzz ws_message_fuzz ws_upgrade_fuzz
+stage "build (fuzz)" build fuzz sip_parser_fuzz sdp_fuzz ws_message_fuzz ws_upgrade_fuzz \
+  stun_fuzz auth_cookie_fuzz auth_login_fuzz auth_digest_fuzz
 stage "fuzz sip parser" fuzz sip_parser_fuzz "${SIPWS_FUZZ_SECONDS:-60}" \
   tests/vectors/rfc4475/*.dat tests/vectors/rfc5118/*.sip
 stage "fuzz sdp parser" fuzz sdp_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/sdp/*
 stage "fuzz ws message" fuzz ws_message_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/ws_message/*
 stage "fuzz ws upgrade" fuzz ws_upgrade_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/ws_upgrade/*
+stage "fuzz stun / ice-lite" fuzz stun_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/stun/*
+stage "fuzz session cookie" fuzz auth_cookie_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/auth_cookie/*
+stage "fuzz login body" fuzz auth_login_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/auth_login/*
+stage "fuzz digest credentials" fuzz auth_digest_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/auth_digest/*
 if [[ "${SIPWS_SKIP_ASAN:-0}" != 1 ]]; then
   stage "build (asan-ubsan)" build asan-ubsan
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
