@@ -9,7 +9,8 @@ pkgs=(cmake ninja-build ccache g++ pkg-config libboost-all-dev libssl-dev libweb
       libbenchmark-dev libsrtp2-dev libc-ares-dev libmimalloc-dev zlib1g-dev openssl)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(sip-tester clang libclang-rt-14-dev iproute2 util-linux dnsmasq-base kamailio
-         kamailio-websocket-modules kamailio-tls-modules chromium sipvicious)
+         kamailio-websocket-modules kamailio-tls-modules chromium sipvicious python3 clang-format
+         clang-tidy)
 fi
 # Node.js (demo page bundle, tests) may come from another package source than Debian's: check
 # the commands instead of the packages.

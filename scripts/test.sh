@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of sipws: installs what is missing, builds, then
+#   0. the layering check (scripts/check-layering.py: every #include against the CMake link
+#      lines and docs/architecture.md),
 #   1. unit tests (GoogleTest via CTest, release build with -Werror),
 #   2. integration tests (the real daemon with JsSIP in Node and SIPp, node --test), and the
 #      RFC 4475 torture messages against the daemon over UDP and WS in a network namespace,
@@ -76,12 +78,14 @@ fuzz() {  # fuzz TARGET SECONDS SEED_FILES...
 }
 
 stage "build (release)" build release
+stage "layering" scripts/check-layering.py build
 stage "unit tests" ctest --test-dir build -L unit --output-on-failure -j2
 stage "integration tests" integration build/sipws
 stage "RFC 4475 against the daemon (netns)" netns build/sipws
 stage "e2e tests (Chromium)" e2e build/sipws
 stage "build (fuzz)" build fuzz sip_parser_fuzz sdp_fuzz ws_message_fuzz ws_upgrade_fuzz \
   stun_fuzz auth_cookie_fuzz auth_login_fuzz auth_digest_fuzz
+stage "layering (fuzz targets)" scripts/check-layering.py build-fuzz
 stage "fuzz sip parser" fuzz sip_parser_fuzz "${SIPWS_FUZZ_SECONDS:-60}" \
   tests/vectors/rfc4475/*.dat tests/vectors/rfc5118/*.sip
 stage "fuzz sdp parser" fuzz sdp_fuzz "${SIPWS_WS_FUZZ_SECONDS:-30}" tests/fuzz/corpus/sdp/*
