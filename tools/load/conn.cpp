@@ -18,8 +18,8 @@
 namespace sipws::load {
 namespace {
 
-constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::size_t kMaxMessage = 1024 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
+constexpr std::size_t kMaxMessage = std::size_t{1024} * 1024;
 
 /// One receive buffer per generator thread: reads land here, only leftovers are copied.
 thread_local char t_rbuf[kReadChunk];
