@@ -27,6 +27,7 @@
 #include "common/random.hpp"
 #include "proxy/proxy_core.hpp"
 #include "proxy/routing.hpp"
+#include "proxy/uac.hpp"
 #include "registrar/location.hpp"
 #include "registrar/lookup.hpp"
 #include "registrar/registrar.hpp"
@@ -268,15 +269,12 @@ class Dispatcher final : public transport::MessageHandler {
   Counter& handed_ = SIPWS_COUNTER("shard_messages_handed_over");
 };
 
-/// The transaction user of the daemon: the proxy core, plus the client transactions sipws
-/// starts on its own (gateway OPTIONS probes), whose answers go to a callback instead.
+/// The transaction user of the daemon: the proxy core, plus the client transactions of the
+/// requests sipws originates (proxy::Uac: media-timeout BYEs, gateway OPTIONS probes), whose
+/// responses and failures go to the Uac first. Thread: the shard's io thread.
 class DaemonTu final : public sip::txn::TransactionUser {
  public:
-  explicit DaemonTu(proxy::ProxyCore& core) : core_(core) {}
-  /// Routes the final answer of client transaction `id` to `done` (status; 0 = no answer).
-  void expect(sip::txn::ClientTxnId id, std::function<void(int)> done) {
-    own_[id] = std::move(done);
-  }
+  DaemonTu(proxy::ProxyCore& core, proxy::Uac& uac) : core_(core), uac_(uac) {}
   void on_request(sip::txn::ServerTxnId id, const sip::Message& r, const Source& s) override {
     core_.on_request(id, r, s);
   }
@@ -285,19 +283,10 @@ class DaemonTu final : public sip::txn::TransactionUser {
     core_.on_cancel(id, c);
   }
   void on_response(sip::txn::ClientTxnId id, const sip::Message& r) override {
-    auto it = own_.find(id);
-    if (it == own_.end()) return core_.on_response(id, r);
-    if (r.status() < 200) return;
-    auto done = std::move(it->second);
-    own_.erase(it);
-    done(r.status());
+    if (!uac_.on_response(id, r)) core_.on_response(id, r);
   }
   void on_client_failure(sip::txn::ClientTxnId id, bool transport_error) override {
-    auto it = own_.find(id);
-    if (it == own_.end()) return core_.on_client_failure(id, transport_error);
-    auto done = std::move(it->second);
-    own_.erase(it);
-    done(0);
+    if (!uac_.on_client_failure(id, transport_error)) core_.on_client_failure(id, transport_error);
   }
   void on_stray_response(const sip::Message& r, const Source& s) override {
     core_.on_stray_response(r, s);
@@ -306,35 +295,8 @@ class DaemonTu final : public sip::txn::TransactionUser {
 
  private:
   proxy::ProxyCore& core_;
-  std::unordered_map<sip::txn::ClientTxnId, std::function<void(int)>> own_;
+  proxy::Uac& uac_;
 };
-
-/// Sends a request sipws originates (`text` without a Via; one is added for the listen point
-/// of `dest`'s transport) through the transaction layer. Returns its client transaction, or
-/// 0 when it cannot be built or sipws has no listener for that transport.
-sip::txn::ClientTxnId originate(transport::TransportLayer& transport,
-                                sip::txn::TransactionLayer& txns, const std::string& text,
-                                const Destination& dest, unsigned shard) {
-  const ListenPoint* out = nullptr;
-  for (const auto& lp : transport.listen_points()) {
-    if (lp.protocol == dest.protocol) {
-      out = &lp;
-      break;
-    }
-  }
-  const auto eol = text.find("\r\n");
-  if (out == nullptr || eol == std::string::npos) return 0;
-  // The parser wants a top Via: it goes right after the request line.
-  std::string with_via = text.substr(0, eol + 2) +
-                         "Via: " + proxy::make_via(*out, proxy::make_own_branch(shard)) + "\r\n" +
-                         text.substr(eol + 2);
-  auto msg = sip::parse(std::make_shared<const std::string>(std::move(with_via)));
-  if (!msg) {
-    spdlog::warn("cannot build a request of our own: {}", msg.error().reason);
-    return 0;
-  }
-  return txns.send_request(*msg, dest);
-}
 
 /// The relay policy snapshot of `cfg`.
 std::shared_ptr<auth::RelayPolicyConfig> make_relay_policy(const Config& cfg) {
@@ -428,13 +390,12 @@ void attach_handshake_auth(ws::ListenerConfig& wc, auth::HandshakeAuthenticator&
 
 /// The media bridge of shard `shard` (config keys media_*): its address is media_address, else
 /// the first UDP listener's, else 127.0.0.1; its ports are the shard's share of media_ports
-/// (the range cut in `cfg.threads` equal slices). Media-timeout BYEs leave through the
-/// transaction layer with a Via of the listen point of their transport. @throws
+/// (the range cut in `cfg.threads` equal slices). Media-timeout BYEs are client transactions
+/// of the shard's `uac`. @throws
 /// std::exception if the address or the DTLS certificate is unusable.
 std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::io_context& io,
                                                        transport::TransportLayer& transport,
-                                                       sip::txn::TransactionLayer& txns,
-                                                       unsigned shard) {
+                                                       proxy::Uac& uac, unsigned shard) {
   bridge::BridgeConfig bc;
   std::string addr = cfg.media_address;
   if (addr.empty()) {
@@ -452,8 +413,8 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
   bc.port_max = static_cast<std::uint16_t>(shard + 1 == cfg.threads ? cfg.media_port_max
                                                                     : bc.port_min + span - 1);
   bc.media_timeout = Millis(std::uint64_t{cfg.media_timeout_s} * 1000);
-  auto send = [&transport, &txns, shard](const std::string& text, const Destination& dest) {
-    originate(transport, txns, text, dest, shard);
+  auto send = [&uac](const proxy::OwnRequest& req, const Destination& dest) {
+    uac.send(req, dest);
   };
   return std::make_unique<bridge::MediaAnchor>(io, bc,
                                                cfg.media_anchor == MediaAnchor::Always
@@ -541,6 +502,7 @@ struct Shard {
   std::unique_ptr<Reloadable<auth::RelayPolicyConfig>> relay_policy;
   std::unique_ptr<Reloadable<routing::DialPlan>> dial_plan;
   std::unique_ptr<proxy::ProxyCore> core;
+  std::unique_ptr<proxy::Uac> uac;  ///< requests sipws originates on this shard
   std::unique_ptr<DaemonTu> tu;
   std::unique_ptr<sip::txn::TransactionLayer> txns;
   std::unique_ptr<SourceGuards> guards;
@@ -634,12 +596,14 @@ void build_core(Shard& sh, Shared& shared) {
       sh.index == 0 ? make_dial_plan(cfg) : shared.shards[0]->dial_plan->get());
   sh.core =
       std::make_unique<proxy::ProxyCore>(sh.timers, shared.domains, sh.view, *sh.resolver, pcfg);
-  sh.tu = std::make_unique<DaemonTu>(*sh.core);
+  sh.uac = std::make_unique<proxy::Uac>(sh.view, sh.index);
+  sh.tu = std::make_unique<DaemonTu>(*sh.core, *sh.uac);
   sh.txns = std::make_unique<sip::txn::TransactionLayer>(
       sh.timers, sh.sender, *sh.tu,
       sip::txn::TimerConfig{Millis(cfg.timer_t1_ms), Millis(cfg.timer_t2_ms),
                             Millis(cfg.timer_t4_ms)});
   sh.core->attach(*sh.txns, sh.sender);
+  sh.uac->attach(*sh.txns);
   sh.guards = make_guards(cfg, sh.timers, sh.relay_policy->get()->trusted_peers, shared.bans);
   sh.dispatcher = std::make_unique<Dispatcher>(*sh.txns, sh.sender, sh.guards, cfg.trace, sh.links);
   sh.transport.set_handler(sh.dispatcher.get());
@@ -769,99 +733,123 @@ void bind_listeners(Shard& sh, Shared& shared, std::vector<Endpoint>& bound) {
   }
 }
 
-}  // namespace
+/// Everything the daemon runs, in construction order: members are destroyed in the reverse
+/// order, so what runs on an io_context goes before it, and the store outlives its users.
+/// Built by the builder functions below, one per subsystem, in the order run_daemon calls them.
+struct Daemon {
+  Daemon(const Config& c, std::function<Config()> r)
+      : cfg(c), reload(std::move(r)), n(std::max(1u, c.threads)), current(c) {}
+  const Config& cfg;
+  std::function<Config()> reload;
+  unsigned n;
+  std::vector<std::unique_ptr<asio::io_context>> ios;  ///< one per shard; shard 0's runs here
+  std::unique_ptr<transport::AsioTimerService> location_timers;  ///< on shard 0
+  std::unique_ptr<store::AsyncStore> astore;
+  transport::TransportLimits tlimits;
+  transport::ConnectionLimits ws_limits;
+  proxy::Domains domains;
+  std::unique_ptr<registrar::LocationService> location;
+  transport::FlowDirectory directory;
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::shared_ptr<asio::ssl::context> tls;  ///< made on first use (a TLS or WSS listener)
+  std::unique_ptr<Shared> shared;
+  std::vector<const bridge::MediaAnchor*> anchors;
+  transport::FlowTable admin_flows;
+  std::unique_ptr<ws::Listener> admin;
+  std::function<void(const routing::Gateway&, std::function<void(int)>)> send_probe;
+  std::unique_ptr<routing::GatewayProber> prober;
+  Config current;  ///< the configuration in force (replaced on SIGHUP)
+  std::unique_ptr<asio::signal_set> hup;
+  std::unique_ptr<asio::signal_set> stop_signals;
+  std::function<void()> wait_hup;
 
-int run_daemon(const Config& cfg, std::function<Config()> reload) {
-  spdlog::info("sipws starting: {}", describe(cfg));
-  const unsigned n = std::max(1u, cfg.threads);
-  // The io_contexts outlive everything that runs on them (declared first, destroyed last).
-  std::vector<std::unique_ptr<asio::io_context>> ios;
-  for (unsigned i = 0; i < n; ++i) ios.push_back(std::make_unique<asio::io_context>(1));
-  asio::io_context& io0 = *ios[0];
-  transport::AsioTimerService location_timers(io0);
+  Shard& s0() { return *shards[0]; }
+};
 
+/// Store subsystem: opens `store`, starts the AsyncStore worker (answers posted to shard 0
+/// until each shard answers for itself) and restores the location service from it, before any
+/// traffic; expired bindings are swept on shard 0. Also makes the io_contexts (they outlive
+/// everything that runs on them). @throws StartError naming 'store'.
+void open_store(Daemon& d) {
+  for (unsigned i = 0; i < d.n; ++i) d.ios.push_back(std::make_unique<asio::io_context>(1));
+  asio::io_context& io0 = *d.ios[0];
+  d.location_timers = std::make_unique<transport::AsioTimerService>(io0);
   std::unique_ptr<store::Store> db;
   try {
-    db = store::Store::open(cfg.store);
+    db = store::Store::open(d.cfg.store);
   } catch (const store::StoreError& e) {
-    std::fprintf(stderr, "sipws: config key 'store': %s\n", e.what());
-    return 2;
+    throw StartError{"store", e.what()};
   }
   // Store answers go to the shard that asked (AsyncStore::answer_on_this_thread); this post is
   // for shard 0 and start-up.
-  store::AsyncStore astore(std::move(db),
-                           [&io0](std::function<void()> fn) { asio::post(io0, std::move(fn)); });
+  d.astore = std::make_unique<store::AsyncStore>(
+      std::move(db), [&io0](std::function<void()> fn) { asio::post(io0, std::move(fn)); });
+  d.location = std::make_unique<registrar::LocationService>(*d.location_timers, d.astore.get());
+  d.location->load(d.astore->sync());
+}
 
-  // Connection limits: one limiter for every WS/WSS listener of every shard (ws_max_connections
-  // is a total), one for the SIP TCP/TLS listeners; the exempt networks lift the per-IP caps.
+/// Configuration shared by the shards: connection limits (one limiter for every WS/WSS
+/// listener of every shard, ws_max_connections being a total; one for the SIP TCP/TLS
+/// listeners; the exempt networks lift the per-IP caps), the local domains, and the keys: the
+/// Record-Route signature key kept beside the store (dialogs survive a restart), the session
+/// cookie key of ws_auth, the digest nonce secret (any shard checks a nonce another issued).
+/// @throws StartError naming 'store', 'ws_auth_secret', or none (no random bytes).
+void make_shared_config(Daemon& d) {
+  const Config& cfg = d.cfg;
   std::vector<transport::IpNetwork> limit_exempt;
   for (const auto& net : cfg.ws_connection_limit_exempt) {
     if (auto parsed = transport::IpNetwork::parse(net)) limit_exempt.push_back(*parsed);
   }
-  transport::TransportLimits tlimits;
-  tlimits.max_message_size = cfg.max_message_size;
-  tlimits.reuse_port = n > 1;
+  d.tlimits.max_message_size = cfg.max_message_size;
+  d.tlimits.reuse_port = d.n > 1;
   if (cfg.tcp_max_connections != 0 || cfg.tcp_max_connections_per_ip != 0) {
     transport::ConnectionLimits tcp_limits;
     tcp_limits.max_total = cfg.tcp_max_connections;
     tcp_limits.max_per_ip = cfg.tcp_max_connections_per_ip;
     tcp_limits.exempt = limit_exempt;
-    tlimits.limiter = std::make_shared<transport::ConnectionLimiter>(tcp_limits);
+    d.tlimits.limiter = std::make_shared<transport::ConnectionLimiter>(tcp_limits);
   }
-  transport::ConnectionLimits ws_limits;
-  ws_limits.max_total = cfg.ws_max_connections;
-  ws_limits.max_per_ip = cfg.ws_max_connections_per_ip;
-  ws_limits.exempt = limit_exempt;
+  d.ws_limits.max_total = cfg.ws_max_connections;
+  d.ws_limits.max_per_ip = cfg.ws_max_connections_per_ip;
+  d.ws_limits.exempt = limit_exempt;
 
-  proxy::Domains domains;
-  domains.add_domain(cfg.domain);
-  for (const auto& d : cfg.domains) domains.add_domain(d);
+  d.domains.add_domain(cfg.domain);
+  for (const auto& dom : cfg.domains) d.domains.add_domain(dom);
   if (cfg.auth == AuthMode::Off) {
     spdlog::warn("auth=off: sipws relays for anyone (open relay); use it in a lab only");
   }
 
-  // Location service: one for every shard (partitioned by AOR, a lock per partition), restored
-  // from the store before any traffic; expired bindings are swept on shard 0.
-  registrar::LocationService location(location_timers, &astore);
-  location.load(astore.sync());
-  transport::FlowDirectory directory;
-
-  std::vector<std::unique_ptr<Shard>> shards;
-  std::shared_ptr<asio::ssl::context> tls;
-  Shared shared{cfg,
-                astore,
-                domains,
-                location,
-                n > 1 ? &directory : nullptr,
-                {},
-                {},
-                {},
-                make_bans(cfg, location_timers),
-                std::make_shared<transport::ConnectionLimiter>(ws_limits),
-                find_www_root(cfg.www_root),
-                [&]() {
-                  if (!tls) {
-                    std::string cert = cfg.tls_cert, key = cfg.tls_key;
-                    if (cert.empty()) {
-                      auto dev = transport::ensure_dev_certificate(cfg.dev_cert_dir);
-                      cert = dev.cert_path;
-                      key = dev.key_path;
-                      spdlog::info("using development certificate {}", cert);
-                    }
-                    tls = transport::make_server_tls_context(cert, key);
-                  }
-                  return tls;
-                },
-                shards};
-  // Record-Route signatures: a key kept beside the store, so dialogs survive a restart.
+  d.shared.reset(new Shared{cfg,
+                            *d.astore,
+                            d.domains,
+                            *d.location,
+                            d.n > 1 ? &d.directory : nullptr,
+                            {},
+                            {},
+                            {},
+                            make_bans(cfg, *d.location_timers),
+                            std::make_shared<transport::ConnectionLimiter>(d.ws_limits),
+                            find_www_root(cfg.www_root),
+                            [&d]() {
+                              if (!d.tls) {
+                                std::string cert = d.cfg.tls_cert, key = d.cfg.tls_key;
+                                if (cert.empty()) {
+                                  auto dev = transport::ensure_dev_certificate(d.cfg.dev_cert_dir);
+                                  cert = dev.cert_path;
+                                  key = dev.key_path;
+                                  spdlog::info("using development certificate {}", cert);
+                                }
+                                d.tls = transport::make_server_tls_context(cert, key);
+                              }
+                              return d.tls;
+                            },
+                            d.shards});
+  Shared& shared = *d.shared;
   try {
     shared.route_secret = auth::load_or_create_secret(key_path(cfg.store, "route.key"));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sipws: config key 'store': cannot keep the route key beside it: %s\n",
-                 e.what());
-    return 2;
+    throw StartError{"store", std::string("cannot keep the route key beside it: ") + e.what()};
   }
-  // RFC 7118 s.7 handshake auth: the session cookie key.
   if (cfg.ws_auth != WsAuthMode::Off) {
     shared.ws_auth_secret = cfg.ws_auth_secret;
     if (shared.ws_auth_secret.empty()) {
@@ -869,75 +857,86 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
       try {
         shared.ws_auth_secret = auth::load_or_create_secret(path);
       } catch (const std::exception& e) {
-        std::fprintf(stderr, "sipws: config key 'ws_auth_secret': no key given and %s\n", e.what());
-        return 2;
+        throw StartError{"ws_auth_secret", std::string("no key given and ") + e.what()};
       }
       spdlog::info("ws_auth: session cookie key {}", path);
     }
   }
-  // Digest nonces: one secret for every shard, so any shard checks a nonce another issued.
   if (RAND_bytes(shared.nonce_secret.data(), static_cast<int>(shared.nonce_secret.size())) != 1) {
-    std::fprintf(stderr, "sipws: no random bytes from OpenSSL for the nonce key\n");
-    return 2;
+    throw StartError{"", "no random bytes from OpenSSL for the nonce key"};
   }
+}
 
-  // The shards: cores first, then listeners (shard 0 first: the others bind what it bound).
+/// Transports, proxy cores and their chains: one Shard per thread, each with its transport
+/// layer, transaction layer, proxy core (build_core: the request chain and the failure chain)
+/// and Uac; the shards hand messages to each other (links); then the listeners (shard 0
+/// first: the others bind what it bound, SO_REUSEPORT). With several shards, what one shard's
+/// WebSocket upgrade checks fetched is shared with the others. @throws StartError.
+void build_shards(Daemon& d) {
+  Shared& shared = *d.shared;
+  auto& shards = d.shards;
+  for (unsigned i = 0; i < d.n; ++i) {
+    shards.push_back(std::make_unique<Shard>(i, *d.ios[i], d.cfg, d.tlimits, shared.directory));
+    if (shared.directory) shards.back()->transport.flows().set_directory(shared.directory);
+  }
+  for (auto& sh : shards) {
+    sh->links.receive_on = [&shards](unsigned k, const sip::Message& msg, const Source& src) {
+      Shard& to = *shards[k];
+      asio::post(to.io, [&to, msg, src] { to.txns->receive(msg, src); });
+    };
+    sh->links.send_on = [&shards, from = sh.get()](unsigned k, const Destination& dest,
+                                                   std::shared_ptr<const std::string> bytes) {
+      Shard& to = *shards[k];
+      asio::post(to.io, [&to, from, dest, bytes = std::move(bytes)]() mutable {
+        if (to.transport.send(dest, std::move(bytes))) return;
+        asio::post(from->io,
+                   [from, dest] { from->txns->transport_failed(dest.protocol, dest.endpoint); });
+      });
+    };
+    build_core(*sh, shared);
+  }
   std::vector<Endpoint> bound;
-  try {
-    for (unsigned i = 0; i < n; ++i) {
-      shards.push_back(std::make_unique<Shard>(i, *ios[i], cfg, tlimits, shared.directory));
-      if (shared.directory) shards.back()->transport.flows().set_directory(shared.directory);
-    }
+  for (auto& sh : shards) bind_listeners(*sh, shared, bound);
+  // A WebSocket client's retry after a "stale" Digest challenge (the HA1 was being fetched)
+  // is a new connection, which the kernel may give to another shard: every shard's upgrade
+  // checks learn what one of them fetched.
+  if (d.n > 1 && d.cfg.ws_auth != WsAuthMode::Off) {
     for (auto& sh : shards) {
-      sh->links.receive_on = [&shards](unsigned k, const sip::Message& msg, const Source& src) {
-        Shard& to = *shards[k];
-        asio::post(to.io, [&to, msg, src] { to.txns->receive(msg, src); });
-      };
-      sh->links.send_on = [&shards, from = sh.get()](unsigned k, const Destination& dest,
-                                                     std::shared_ptr<const std::string> bytes) {
-        Shard& to = *shards[k];
-        asio::post(to.io, [&to, from, dest, bytes = std::move(bytes)]() mutable {
-          if (to.transport.send(dest, std::move(bytes))) return;
-          asio::post(from->io,
-                     [from, dest] { from->txns->transport_failed(dest.protocol, dest.endpoint); });
-        });
-      };
-      build_core(*sh, shared);
+      sh->handshake_auth->credentials().on_fetched(
+          [&shards, self = sh.get()](const std::string& user, const std::string& domain,
+                                     const std::optional<store::Subscriber>& sub,
+                                     std::uint64_t generation) {
+            for (auto& other : shards) {
+              if (other.get() == self) continue;
+              asio::post(other->io, [to = other.get(), user, domain, sub, generation] {
+                to->handshake_auth->credentials().prime(user, domain, sub, generation);
+              });
+            }
+          });
     }
-    for (auto& sh : shards) bind_listeners(*sh, shared, bound);
-    // A WebSocket client's retry after a "stale" Digest challenge (the HA1 was being fetched)
-    // is a new connection, which the kernel may give to another shard: every shard's upgrade
-    // checks learn what one of them fetched.
-    if (n > 1 && cfg.ws_auth != WsAuthMode::Off) {
-      for (auto& sh : shards) {
-        sh->handshake_auth->credentials().on_fetched(
-            [&shards, self = sh.get()](const std::string& user, const std::string& domain,
-                                       const std::optional<store::Subscriber>& sub,
-                                       std::uint64_t generation) {
-              for (auto& other : shards) {
-                if (other.get() == self) continue;
-                asio::post(other->io, [to = other.get(), user, domain, sub, generation] {
-                  to->handshake_auth->credentials().prime(user, domain, sub, generation);
-                });
-              }
-            });
-      }
-    }
-  } catch (const StartError& e) {
-    std::fprintf(stderr, "sipws: config key '%s': %s\n", e.key.c_str(), e.what.c_str());
-    return 2;
   }
-  Shard& s0 = *shards[0];
+  // The listen points name sipws: Request-URIs and Route entries with them are local.
+  for (const auto& lp : d.s0().transport.listen_points()) {
+    d.domains.add_alias(lp.advertised);
+    d.domains.add_alias(lp.local.address.to_string());
+    d.domains.add_port(lp.local.port);
+    d.domains.add_port(lp.sent_by_port());
+  }
+  d.domains.add_alias("localhost");
+}
 
-  // The WebSocket client (RFC 7118 client role), on shard 0: the transport selector hands it
-  // WS/WSS destinations without a flow (other shards send them through shard 0); configured
-  // peers (ws_peers) are kept connected.
+/// The WebSocket client (RFC 7118 client role), on shard 0: the transport selector hands it
+/// WS/WSS destinations without a flow (other shards send them through shard 0); configured
+/// peers (ws_peers) are kept connected once serve() starts it. @throws StartError naming
+/// 'ws_client_ca_file'.
+void build_ws_client(Daemon& d) {
+  const Config& cfg = d.cfg;
+  Shard& s0 = d.s0();
   ws::ConnectorConfig ccfg;
   try {
     ccfg.tls = ws::make_wss_client_context(cfg.ws_client_verify, cfg.ws_client_ca_file);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sipws: config key 'ws_client_ca_file': %s\n", e.what());
-    return 2;
+    throw StartError{"ws_client_ca_file", e.what()};
   }
   if (!cfg.ws_client_verify) {
     spdlog::warn("ws_client_verify=false: WSS server certificates are not checked");
@@ -953,7 +952,7 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
   };
   // Requests queued on a connection that could not be opened fail now (503 / DNS failover)
   // rather than at Timer B/F, on whichever shard sent them.
-  ccfg.on_connect_failed = [&shards](Protocol p, const Endpoint& ep) {
+  ccfg.on_connect_failed = [&shards = d.shards](Protocol p, const Endpoint& ep) {
     for (auto& sh : shards) {
       asio::post(sh->io, [t = sh->txns.get(), p, ep] { t->transport_failed(p, ep); });
     }
@@ -968,82 +967,87 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
     if (auto u = ws::parse_ws_url(url)) s0.connector->add_peer(*u);
   }
   s0.transport.set_websocket_dialer(s0.connector.get());
+}
 
-  for (const auto& lp : s0.transport.listen_points()) {
-    domains.add_alias(lp.advertised);
-    domains.add_alias(lp.local.address.to_string());
-    domains.add_port(lp.local.port);
-    domains.add_port(lp.sent_by_port());
-  }
-  domains.add_alias("localhost");
-
-  // Media bridge: anchors calls between WebRTC and plain RTP ends (media_anchor); each shard
-  // anchors the calls it routes, on its share of media_ports.
-  std::vector<const bridge::MediaAnchor*> anchors;
-  if (cfg.media_anchor != MediaAnchor::Never) {
-    try {
-      for (auto& sh : shards) {
-        sh->anchor = make_media_anchor(cfg, sh->io, sh->transport, *sh->txns, sh->index);
-        sh->core->set_forward_hook(sh->anchor.get());
-        anchors.push_back(sh->anchor.get());
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "sipws: config key 'media_address': %s\n", e.what());
-      return 2;
-    }
-  }
-
-  // Admin HTTP endpoint (admin_listen), on shard 0.
-  transport::FlowTable admin_flows;
-  std::unique_ptr<ws::Listener> admin;
+/// Media bridge: anchors calls between WebRTC and plain RTP ends (media_anchor); each shard's
+/// MediaAnchor is its core's forward hook, anchors the calls it routes on its share of
+/// media_ports, and sends its media-timeout BYEs through the shard's Uac. Nothing with
+/// media_anchor=never. @throws StartError naming 'media_address'.
+void build_media_bridge(Daemon& d) {
+  if (d.cfg.media_anchor == MediaAnchor::Never) return;
   try {
-    admin = start_admin_endpoint(cfg, io0, admin_flows, anchors);
+    for (auto& sh : d.shards) {
+      sh->anchor = make_media_anchor(d.cfg, sh->io, sh->transport, *sh->uac, sh->index);
+      sh->core->set_forward_hook(sh->anchor.get());
+      d.anchors.push_back(sh->anchor.get());
+    }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sipws: config key 'admin_listen': %s\n", e.what());
-    return 2;
+    throw StartError{"media_address", e.what()};
   }
+}
 
-  // Gateway OPTIONS probing (gateways[].probe_interval) on shard 0, remade with the dial plan
-  // on reload; the up/down marks it sets are atomics every shard reads.
-  auto send_probe = [&](const routing::Gateway& gw, std::function<void(int)> done) {
+/// Admin HTTP endpoint (admin_listen: /metrics, /health), on shard 0. @throws StartError
+/// naming 'admin_listen'.
+void build_admin(Daemon& d) {
+  try {
+    d.admin = start_admin_endpoint(d.cfg, *d.ios[0], d.admin_flows, d.anchors);
+  } catch (const std::exception& e) {
+    throw StartError{"admin_listen", e.what()};
+  }
+}
+
+/// Gateway OPTIONS probing (gateways[].probe_interval) on shard 0: each probe is an OPTIONS of
+/// shard 0's Uac (a client transaction: retransmitted, Timer F) to the first destination the
+/// gateway's URI locates to; its final status (0 = none) marks the gateway up or down (atomics
+/// every shard reads). The prober is remade with the dial plan on SIGHUP.
+void start_gateway_prober(Daemon& d) {
+  Shard& s0 = d.s0();
+  const std::string from = "<sip:sipws@" + d.cfg.domain + ">";
+  d.send_probe = [&s0, from](const routing::Gateway& gw, std::function<void(int)> done) {
     auto uri = sip::parse_uri(gw.uri);
     if (!uri) return done(0);
-    const std::string text =
-        "OPTIONS " + gw.uri + " SIP/2.0\r\nMax-Forwards: 70\r\nFrom: <sip:sipws@" + cfg.domain +
-        ">;tag=" + random_token(10) + "\r\nTo: <" + gw.uri + ">\r\nCall-ID: " + random_token(20) +
-        "\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    proxy::OwnRequest req;
+    req.method = "OPTIONS";
+    req.uri = gw.uri;
+    req.from = from + ";tag=" + random_token(10);
+    req.to = "<" + gw.uri + ">";
+    req.call_id = random_token(20);
     s0.resolver->locate(
-        *uri, false, [&s0, text, done = std::move(done)](std::vector<Destination> ds) mutable {
-          const auto id = ds.empty() ? 0 : originate(s0.transport, *s0.txns, text, ds.front(), 0);
-          if (id == 0) return done(0);
-          s0.tu->expect(id, std::move(done));
+        *uri, false,
+        [&s0, req = std::move(req), done = std::move(done)](std::vector<Destination> ds) mutable {
+          if (ds.empty()) return done(0);
+          auto& uac = *s0.uac;
+          std::function<void(int)> cb = done;
+          if (uac.send(req, ds.front(), std::move(cb)) == 0) done(0);
         });
   };
-  auto prober = std::make_unique<routing::GatewayProber>(s0.timers, s0.dial_plan->get()->gateways,
-                                                         send_probe);
-  prober->start();
+  d.prober = std::make_unique<routing::GatewayProber>(s0.timers, s0.dial_plan->get()->gateways,
+                                                      d.send_probe);
+  d.prober->start();
+}
 
-  // SIGHUP: the routing and security keys are read again; a bad file keeps the old
-  // configuration. Calls in progress keep the snapshot they started with. Each shard gets the
-  // new snapshots on its own thread.
-  Config current = cfg;
-  asio::signal_set hup(io0, SIGHUP);
-  std::function<void()> wait_hup = [&]() {
-    hup.async_wait([&](const boost::system::error_code& ec, int) {
+/// SIGHUP: the routing and security keys are read again (docs/architecture.md "Reload"); a
+/// bad file keeps the old configuration. Calls in progress keep the snapshot they started
+/// with; each shard gets the new snapshots on its own thread; the gateway prober is remade;
+/// the source guards only when their keys changed. Runs on shard 0.
+void watch_reload(Daemon& d) {
+  d.hup = std::make_unique<asio::signal_set>(*d.ios[0], SIGHUP);
+  d.wait_hup = [&d]() {
+    d.hup->async_wait([&d](const boost::system::error_code& ec, int) {
       if (ec) return;
-      wait_hup();
-      if (!reload) {
+      d.wait_hup();
+      if (!d.reload) {
         spdlog::warn("SIGHUP: no configuration file to reload");
         return;
       }
       Config next;
       try {
-        next = reload();
+        next = d.reload();
       } catch (const std::exception& e) {
         spdlog::error("SIGHUP: configuration not reloaded, keeping the old one: {}", e.what());
         return;
       }
-      const nlohmann::json before = to_json(current), after = to_json(next);
+      const nlohmann::json before = to_json(d.current), after = to_json(next);
       static const char* kReloadable[] = {"trusted_peers",
                                           "gateways",
                                           "routes",
@@ -1079,9 +1083,9 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
       }
       auto policy = make_relay_policy(next);
       auto plan = make_dial_plan(next);
-      auto bans = guards_changed ? make_bans(next, location_timers) : nullptr;
-      prober->stop();
-      for (auto& sh : shards) {
+      auto bans = guards_changed ? make_bans(next, *d.location_timers) : nullptr;
+      d.prober->stop();
+      for (auto& sh : d.shards) {
         asio::post(sh->io, [sh = sh.get(), policy, plan, bans, next] {
           sh->relay_policy->set(policy);
           sh->dial_plan->set(plan);
@@ -1091,25 +1095,31 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
           }
         });
       }
-      prober = std::make_unique<routing::GatewayProber>(s0.timers, plan->gateways, send_probe);
-      prober->start();
+      d.prober =
+          std::make_unique<routing::GatewayProber>(d.s0().timers, plan->gateways, d.send_probe);
+      d.prober->start();
       if (guards_changed)
         spdlog::info("SIGHUP: ban and flood settings replaced (current bans lifted)");
-      current = std::move(next);
+      d.current = std::move(next);
       spdlog::info("SIGHUP: configuration reloaded");
     });
   };
-  wait_hup();
+  d.wait_hup();
+}
 
-  asio::signal_set signals(io0, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+/// SIGINT / SIGTERM: stops the prober, the reload watch, the admin endpoint and the WebSocket
+/// client, then on each shard's thread ends its anchored calls, listeners and transports and
+/// stops its io_context (serve() then returns). Runs on shard 0.
+void watch_shutdown(Daemon& d) {
+  d.stop_signals = std::make_unique<asio::signal_set>(*d.ios[0], SIGINT, SIGTERM);
+  d.stop_signals->async_wait([&d](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     spdlog::info("signal {}: shutting down", sig);
-    prober->stop();
-    hup.cancel();
-    if (admin) admin->stop();
-    s0.connector->stop();
-    for (auto& sh : shards) {
+    d.prober->stop();
+    d.hup->cancel();
+    if (d.admin) d.admin->stop();
+    d.s0().connector->stop();
+    for (auto& sh : d.shards) {
       asio::post(sh->io, [sh = sh.get()] {
         if (sh->anchor) sh->anchor->close_all();
         for (auto& l : sh->ws_listeners) l->stop();
@@ -1118,7 +1128,14 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
       });
     }
   });
+}
 
+/// Prints the ready line (and the demo users of the embedded default), switches to
+/// asynchronous logging (not with --trace), starts the WebSocket client and the store's change
+/// polling, runs every shard until shutdown, then flushes the store and logs the counters.
+void serve(Daemon& d) {
+  const Config& cfg = d.cfg;
+  Shard& s0 = d.s0();
   std::string points;
   for (const auto& lp : s0.transport.listen_points()) {
     if (!points.empty()) points += ' ';
@@ -1128,14 +1145,14 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
     }
   }
   std::fprintf(stderr, "sipws ready: %s domain=%s www=%s threads=%u\n", points.c_str(),
-               cfg.domain.c_str(), shared.www.empty() ? "(none)" : shared.www.c_str(), n);
+               cfg.domain.c_str(), d.shared->www.empty() ? "(none)" : d.shared->www.c_str(), d.n);
   std::fflush(stderr);
   if (cfg.demo_users) {
     // Embedded default: demo users on an empty store, printed next to the ready line. The
     // io threads do not run yet, so the store can still be used synchronously.
     try {
-      auto line =
-          ensure_demo_users(astore.sync(), cfg.domain, demo_page_url(s0.transport.listen_points()));
+      auto line = ensure_demo_users(d.astore->sync(), cfg.domain,
+                                    demo_page_url(s0.transport.listen_points()));
       if (!line.empty()) std::fprintf(stderr, "%s\n", line.c_str());
     } catch (const std::exception& e) {
       std::fprintf(stderr, "sipws: cannot create the demo users: %s\n", e.what());
@@ -1149,29 +1166,55 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
   s0.connector->start();
   // From here the store is the worker's alone: it looks for changes by the CLI (or another
   // node) every second, which empties the credential caches.
-  astore.poll_every(std::chrono::seconds(1));
+  d.astore->poll_every(std::chrono::seconds(1));
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < n; ++i) {
-    threads.emplace_back([sh = shards[i].get()] {
+  for (unsigned i = 1; i < d.n; ++i) {
+    threads.emplace_back([sh = d.shards[i].get()] {
       store::AsyncStore::answer_on_this_thread(&sh->post);
       sh->io.run();
     });
   }
   store::AsyncStore::answer_on_this_thread(&s0.post);
-  io0.run();
+  s0.io.run();
   for (auto& t : threads) t.join();
   store::AsyncStore::answer_on_this_thread(nullptr);
   s0.transport.set_websocket_dialer(nullptr);
-  for (auto& sh : shards) {
+  for (auto& sh : d.shards) {
     sh->core->set_forward_hook(nullptr);
     sh->anchor.reset();
   }
-  astore.flush();
+  d.astore->flush();
   std::string counts;
   for (const auto& [name, value] : counters().snapshot()) {
     counts += ' ' + name + '=' + std::to_string(value);
   }
   spdlog::info("counters:{}", counts);
+}
+
+}  // namespace
+
+int run_daemon(const Config& cfg, std::function<Config()> reload) {
+  spdlog::info("sipws starting: {}", describe(cfg));
+  Daemon d(cfg, std::move(reload));
+  try {
+    open_store(d);
+    make_shared_config(d);
+    build_shards(d);
+    build_ws_client(d);
+    build_media_bridge(d);
+    build_admin(d);
+  } catch (const StartError& e) {
+    if (e.key.empty()) {
+      std::fprintf(stderr, "sipws: %s\n", e.what.c_str());
+    } else {
+      std::fprintf(stderr, "sipws: config key '%s': %s\n", e.key.c_str(), e.what.c_str());
+    }
+    return 2;
+  }
+  start_gateway_prober(d);
+  watch_reload(d);
+  watch_shutdown(d);
+  serve(d);
   spdlog::info("sipws stopped");
   return 0;
 }

@@ -416,14 +416,14 @@ void MediaAnchor::on_media_timeout(const std::string& call_id) {
       } else {
         to_hdr += ";tag=" + call->callee_tag;
       }
-      std::string bye = "BYE " + call->contact[i] + " SIP/2.0\r\n";
-      bye += "Max-Forwards: 70\r\n";
-      bye += "From: " + from_hdr + "\r\n";
-      bye += "To: " + to_hdr + "\r\n";
-      bye += "Call-ID: " + call_id + "\r\n";
-      bye += "CSeq: " + std::to_string(call->max_cseq[1 - i] + 1) + " BYE\r\n";
-      bye += "Reason: SIP;cause=408;text=\"media timeout\"\r\n";
-      bye += "Content-Length: 0\r\n\r\n";
+      proxy::OwnRequest bye;
+      bye.method = "BYE";
+      bye.uri = call->contact[i];
+      bye.from = std::move(from_hdr);
+      bye.to = std::move(to_hdr);
+      bye.call_id = call_id;
+      bye.cseq = call->max_cseq[1 - i] + 1;
+      bye.headers.emplace_back("Reason", "SIP;cause=408;text=\"media timeout\"");
       originate_(bye, call->dest[i]);
     }
   }

@@ -14,6 +14,7 @@
 
 #include "bridge/media_session.hpp"
 #include "proxy/forward_hook.hpp"
+#include "proxy/uac.hpp"
 
 namespace sipws::bridge {
 
@@ -24,10 +25,10 @@ enum class AnchorMode {
   Never,   ///< SDP passes untouched
 };
 
-/// Sends a request sipws originates (the BYEs of a media timeout) towards `dest`; the sender
-/// adds the Via. Thread: core io thread.
-using OriginateFn =
-    std::function<void(const std::string& request_without_via, const Destination& dest)>;
+/// Sends a request sipws originates (the BYEs of a media timeout) towards `dest` as a client
+/// transaction (the daemon's proxy::Uac: it adds the Via, retransmits, and counts and logs the
+/// answer). Thread: core io thread.
+using OriginateFn = std::function<void(const proxy::OwnRequest& request, const Destination& dest)>;
 
 /// Thread: core io thread (all hook calls and all media I/O).
 class MediaAnchor final : public proxy::ForwardHook {

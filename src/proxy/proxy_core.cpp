@@ -7,7 +7,14 @@
 
 #include "common/counters.hpp"
 #include "common/text.hpp"
+#include "proxy/in_dialog.hpp"
+#include "proxy/loop_detection.hpp"
+#include "proxy/loose_route.hpp"
+#include "proxy/max_forwards.hpp"
+#include "proxy/proxy_require.hpp"
 #include "proxy/routing.hpp"
+#include "proxy/self_options.hpp"
+#include "proxy/uri_scheme.hpp"
 
 namespace sipws::proxy {
 
@@ -29,7 +36,6 @@ struct Stats {
   Counter& acks_forwarded = SIPWS_COUNTER("proxy_acks_forwarded");
   Counter& acks_dropped = SIPWS_COUNTER("proxy_acks_dropped");
   Counter& stray_responses = SIPWS_COUNTER("proxy_stray_responses");
-  Counter& loops = SIPWS_COUNTER("proxy_loops_detected");
   Counter& resolve_failures = SIPWS_COUNTER("proxy_resolve_failures");
   Counter& sips_refused = SIPWS_COUNTER("proxy_sips_refused");
   Counter& forged_routes = SIPWS_COUNTER("proxy_forged_routes");  // bad/no signature
@@ -42,13 +48,6 @@ struct Stats {
 
 /// Bound on chain re-runs after failures (forward on busy / no answer) per request.
 constexpr int kMaxReruns = 8;
-
-/// What preprocess_routes found among the Route entries it removed.
-struct RouteCheck {
-  int ours = 0;           ///< entries of ours removed (or a strict router's Request-URI)
-  bool signed_ok = true;  ///< every one carried a valid dialog signature
-  std::string verified;   ///< the signature already found valid
-};
 
 /// Chooses the response to forward when every branch is final (RFC 3261 s.16.7 step 6):
 /// a 6xx if any, else the lowest class, and within it the first one received.
@@ -96,7 +95,6 @@ struct ServerCtx {
   bool cancelled = false;
   bool chain_done = false;
   const ListenPoint* in_lp = nullptr;
-  FlowId route_flow = kNoFlow;  ///< flow token from a Route entry of ours
   /// Every branch of every serial step, in order (a deque: references stay valid while a
   /// later step appends).
   std::deque<Branch> branches;
@@ -128,7 +126,17 @@ struct ProxyCoreImpl {
   std::deque<ListenPoint> client_lps;  ///< see client_listen_point()
 
   ProxyCoreImpl(TimerService& t, const Domains& d, NetworkView& n, Resolver& r, ProxyConfig c)
-      : timers(t), domains(d), net(n), resolver(r), cfg(std::move(c)), signer(cfg.route_secret) {}
+      : timers(t), domains(d), net(n), resolver(r), cfg(std::move(c)), signer(cfg.route_secret) {
+    // RFC 3261 s.16.3 (request validation) and s.16.4 (Route pre-processing), in the order
+    // of the RFC's steps; the policy processors follow (add_request_processor).
+    chain.push_back(std::make_unique<UriSchemeProcessor>());
+    chain.push_back(std::make_unique<LooseRouteProcessor>(domains, net, signer));
+    chain.push_back(std::make_unique<SelfOptionsProcessor>(domains, net));
+    chain.push_back(std::make_unique<MaxForwardsProcessor>());
+    chain.push_back(std::make_unique<LoopDetectionProcessor>(net));
+    chain.push_back(std::make_unique<ProxyRequireProcessor>());
+    chain.push_back(std::make_unique<InDialogProcessor>(domains, net, cfg.strict_dialogs));
+  }
 
   // ---------------------------------------------------------------- helpers
 
@@ -209,83 +217,7 @@ struct ProxyCoreImpl {
     return false;
   }
 
-  bool is_self_uri(const sip::Uri& uri) const {
-    if (!uri.is_sip()) return false;
-    if (domains.is_self(uri.host) && uri.port == 0) return true;
-    return names_listen_point(uri, net.listen_points(), domains.is_self(uri.host));
-  }
-
-  /// Checks the dialog signature of a Route URI of ours into `check` (when given).
-  /// Two entries of ours (a double Record-Route) carry the same signature: verified once.
-  void check_signature(const sip::Uri& uri, const Message& req, RouteCheck* check) const {
-    if (check == nullptr) return;
-    ++check->ours;
-    const sip::Param* sig = uri.param(kRouteSignatureParam);
-    if (sig == nullptr || !sig->has_value) {
-      check->signed_ok = false;
-      return;
-    }
-    if (!check->verified.empty() && sig->value == check->verified) return;
-    if (signer.verify(sig->value, req.call_id(), req.from().tag(), req.to().tag())) {
-      check->verified = std::string(sig->value);
-    } else {
-      check->signed_ok = false;
-    }
-  }
-
-  /// RFC 3261 s.16.4: strict-router fix-up and removal of our own Route entries. Remembers a
-  /// flow token found in them, and checks their dialog signatures into `check`.
-  void preprocess_routes(Message& req, FlowId& route_flow, RouteCheck* check = nullptr) const {
-    if (is_self_uri(req.request_uri()) && req.count(HeaderId::Route) > 0 &&
-        flow_token(req.request_uri()) != kNoFlow) {
-      // Request-URI is a Record-Route value of ours: a strict router upstream (s.16.4).
-      const auto routes = req.find_all(HeaderId::Route);
-      auto last = sip::parse_name_addr(routes.back()->value);
-      route_flow = flow_token(req.request_uri());
-      check_signature(req.request_uri(), req, check);
-      if (last) {
-        std::string uri(last->uri.raw);
-        // remove the last Route value
-        std::vector<std::string> keep;
-        for (std::size_t i = 0; i + 1 < routes.size(); ++i) keep.emplace_back(routes[i]->value);
-        req.remove_all(HeaderId::Route);
-        for (auto& k : keep) req.append(HeaderId::Route, std::move(k));
-        req.set_request_uri(std::move(uri));
-      }
-    }
-    for (int i = 0; i < 4; ++i) {
-      const auto* top = req.find(HeaderId::Route);
-      if (top == nullptr) break;
-      auto na = sip::parse_name_addr(top->value);
-      if (!na || !is_self_uri(na->uri)) break;
-      if (FlowId f = flow_token(na->uri); f != kNoFlow) route_flow = f;
-      check_signature(na->uri, req, check);
-      req.pop_front(HeaderId::Route);
-    }
-  }
-
-  /// True when a Via of ours carries the same loop hash as `req` (s.16.3 step 4).
-  bool is_loop(const Message& req) const {
-    const auto vias = req.find_all(HeaderId::Via);
-    if (vias.size() < 2) return false;
-    std::string hash;
-    for (const auto* h : vias) {
-      auto via = sip::parse_via(h->value);
-      if (!via) continue;
-      auto lh = branch_loop_hash(via->branch());
-      if (lh.empty()) continue;
-      bool ours = false;
-      for (const auto& lp : net.listen_points()) {
-        if (unbracket(via->host) == unbracket(lp.advertised) && via->port == lp.sent_by_port()) {
-          ours = true;
-        }
-      }
-      if (!ours) continue;
-      if (hash.empty()) hash = loop_hash(req);
-      if (lh == hash) return true;
-    }
-    return false;
-  }
+  bool is_self_uri(const sip::Uri& uri) const { return proxy::is_self_uri(uri, domains, net); }
 
   // ---------------------------------------------------------------- requests
 
@@ -298,95 +230,19 @@ struct ProxyCoreImpl {
     sc->in_lp = listen_point_of(src);
     ServerCtx& ctx = *sc;
     servers[id] = std::move(sc);
-    Message& req = ctx.rc->request();
-
-    // s.16.3 step 2: URI scheme.
-    if (req.request_uri().scheme == sip::Scheme::Other) {
-      respond_status(ctx, 416, "Unsupported URI Scheme");
-      return;
-    }
+    // RFC 3261 s.18.2.1 / RFC 3581: received and rport for the responses' way back.
     if (auto fixed = via_with_received(request.top_via(), src)) {
       ctx.rc->request().set_top_via(std::move(*fixed));
     }
-    RouteCheck route_check;
-    preprocess_routes(req, ctx.route_flow, &route_check);
-    // A token naming the flow the request came in on is the sender's own side of the route.
-    if (ctx.route_flow == src.flow) ctx.route_flow = kNoFlow;
-    const bool to_self = req.count(HeaderId::Route) == 0 && is_self_uri(req.request_uri()) &&
-                         req.request_uri().user.empty();
-    // OPTIONS addressed to the proxy itself (also with Max-Forwards 0, s.16.3 step 3).
-    if (to_self && req.method() == Method::Options) {
-      Message& rsp = ctx.rc->respond(200);
-      rsp.append(HeaderId::Allow,
-                 "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, PRACK, MESSAGE, "
-                 "SUBSCRIBE, NOTIFY, REFER");
-      rsp.append(HeaderId::Supported, "path, outbound, gruu");
-      respond_local(ctx, rsp);
-      return;
-    }
-    // s.16.3 step 3: Max-Forwards.
-    if (auto mf = req.max_forwards(); mf && *mf == 0) {
-      respond_status(ctx, 483, "Too Many Hops");
-      return;
-    }
-    // s.16.3 step 4: loop detection.
-    if (is_loop(req)) {
-      stats.loops.inc();
-      respond_status(ctx, 482, "Loop Detected");
-      return;
-    }
-    // s.16.3 step 5: Proxy-Require.
-    if (auto prs = req.find_all(HeaderId::ProxyRequire); !prs.empty()) {
-      std::string unsupported;
-      for (const auto* h : prs) {
-        for (auto tok : sip::split_list(h->value)) {
-          if (!unsupported.empty()) unsupported += ", ";
-          unsupported += tok;
-        }
-      }
-      Message& rsp = ctx.rc->respond(420, "Bad Extension");
-      rsp.append(HeaderId::Unsupported, unsupported);
-      respond_local(ctx, rsp);
-      return;
-    }
-    // In-dialog requests routed through us by our Record-Route skip the policy chain: the
-    // dialog was authorised when it was created, and our signed Record-Route proves it.
-    const bool in_dialog = !request.to().tag().empty();
-    if (in_dialog) {
-      if (cfg.strict_dialogs && !in_dialog_allowed(ctx, route_check)) return;
-      ctx.chain_done = true;
-      route(ctx);
-      return;
-    }
-    ctx.rc->set_resume_factory([this, id, alive = std::weak_ptr<bool>(alive)]() {
-      return std::function<void(Action)>([this, id, alive](Action a) {
+    // The handle a processor gets when it pauses (made only then, see pause_handle()); the
+    // factory's captures fit std::function's local storage: no allocation per request.
+    ctx.rc->set_resume_factory([this, id]() {
+      return std::function<void(Action)>([this, id, alive = std::weak_ptr<bool>(alive)](Action a) {
         if (alive.expired()) return;
         resume(id, a);
       });
     });
     run_chain(ctx);
-  }
-
-  /// An in-dialog request may only follow a Record-Route that sipws signed for this dialog:
-  /// a forged or unsigned Route of ours gets 403, a request with no Route of ours 403 (404
-  /// when it names sipws itself); nothing is forwarded. Returns true to route it.
-  bool in_dialog_allowed(ServerCtx& ctx, const RouteCheck& check) {
-    if (check.ours > 0 && check.signed_ok) return true;
-    if (check.ours > 0) {
-      stats.forged_routes.inc();
-      spdlog::info("in-dialog {} from {}: Route of ours without a valid dialog signature",
-                   ctx.rc->original().method_name(), ctx.rc->source().peer.to_string());
-      respond_status(ctx, 403, "Forbidden - Invalid Record-Route Signature");
-      return false;
-    }
-    stats.unrouted_in_dialog.inc();
-    const Message& req = ctx.rc->request();
-    if (req.count(HeaderId::Route) == 0 && is_self_uri(req.request_uri())) {
-      respond_status(ctx, 404, "Not Found - No Such Dialog");
-    } else {
-      respond_status(ctx, 403, "Relaying denied - In-Dialog Request Not Routed Here");
-    }
-    return false;
   }
 
   void resume(ServerTxnId id, Action a) {
@@ -484,7 +340,7 @@ struct ProxyCoreImpl {
     auto& targets = ctx.rc->targets();
     if (targets.empty()) {
       if (req.count(HeaderId::Route) == 0 && is_self_uri(req.request_uri()) &&
-          ctx.route_flow == kNoFlow) {
+          ctx.rc->own_routes().flow == kNoFlow) {
         // Addressed to us and nobody claimed it: never forward to ourselves.
         const bool reg = req.method() == Method::Register;
         ctx.rc->respond(reg ? 403 : 404, reg ? "Domain Not Served" : "Not Found");
@@ -542,12 +398,13 @@ struct ProxyCoreImpl {
   /// Finds the destination of branch `i` from a flow token, its top Route or Request-URI.
   void resolve_branch(ServerCtx& ctx, std::size_t i) {
     Branch& b = ctx.branches[i];
-    if (ctx.route_flow != kNoFlow &&
-        (b.request.count(HeaderId::Route) == 0 || websocket_flow_alive(ctx.route_flow))) {
-      if (auto peer = net.flow_peer(ctx.route_flow)) {
-        b.dest.flow = ctx.route_flow;
+    const FlowId route_flow = ctx.rc->own_routes().flow;
+    if (route_flow != kNoFlow &&
+        (b.request.count(HeaderId::Route) == 0 || websocket_flow_alive(route_flow))) {
+      if (auto peer = net.flow_peer(route_flow)) {
+        b.dest.flow = route_flow;
         b.dest.endpoint = *peer;
-        b.dest.protocol = net.flow_protocol(ctx.route_flow).value_or(Protocol::Ws);
+        b.dest.protocol = net.flow_protocol(route_flow).value_or(Protocol::Ws);
         start_branch(ctx, i);
         return;
       }
@@ -1012,16 +869,14 @@ struct ProxyCoreImpl {
 
   void on_ack(const Message& ack, const Source& src) {
     Message fwd = ack;
-    FlowId flow = kNoFlow;
-    RouteCheck check;
-    preprocess_routes(fwd, flow, &check);
-    if (cfg.strict_dialogs && (check.ours == 0 || !check.signed_ok)) {
+    const OwnRoutes check = remove_own_routes(fwd, src, domains, net, signer);
+    if (cfg.strict_dialogs && (check.count == 0 || !check.signed_ok)) {
       // Only an ACK of a dialog created here, along our signed Record-Route, is relayed.
-      (check.ours == 0 ? stats.unrouted_in_dialog : stats.forged_routes).inc();
+      (check.count == 0 ? stats.unrouted_in_dialog : stats.forged_routes).inc();
       stats.acks_dropped.inc();
       return;
     }
-    if (flow == src.flow) flow = kNoFlow;
+    const FlowId flow = check.flow;
     if (fwd.count(HeaderId::Route) == 0 && flow == kNoFlow && is_self_uri(fwd.request_uri())) {
       stats.acks_dropped.inc();
       return;

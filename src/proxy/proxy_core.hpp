@@ -1,7 +1,8 @@
 #pragma once
-// The stateful proxy core (RFC 3261 s.16): the transaction user that validates requests, does
-// Route pre-processing, runs the request chain (auth, registrar, location...), forwards to the
-// resulting targets (parallel forking), aggregates responses and handles CANCEL and ACK.
+// The stateful proxy core (RFC 3261 s.16): the transaction user that runs the request chain
+// (the s.16.3 request validation and s.16.4 Route pre-processing, then auth, registrar,
+// location...), forwards to the resulting targets (parallel and serial forking), aggregates
+// responses, runs the failure chain, and handles CANCEL and ACK.
 
 #include <functional>
 #include <memory>
@@ -14,26 +15,13 @@
 #include "common/timer.hpp"
 #include "proxy/domains.hpp"
 #include "proxy/forward_hook.hpp"
+#include "proxy/network_view.hpp"
 #include "proxy/request_context.hpp"
 #include "proxy/resolver.hpp"
 #include "sip/message.hpp"
 #include "sip/txn/transaction_layer.hpp"
 
 namespace sipws::proxy {
-
-/// What the core needs to know about the transports. Implemented by the daemon over
-/// transport::TransportLayer. Thread: core io thread.
-class NetworkView {
- public:
-  virtual ~NetworkView() = default;
-  virtual const std::vector<ListenPoint>& listen_points() const = 0;
-  /// True while flow `id` is open.
-  virtual bool flow_alive(FlowId id) const = 0;
-  /// The peer endpoint of open flow `id`, nullopt if closed.
-  virtual std::optional<Endpoint> flow_peer(FlowId id) const = 0;
-  /// The protocol of open flow `id`, nullopt if closed.
-  virtual std::optional<Protocol> flow_protocol(FlowId id) const = 0;
-};
 
 struct ProxyConfig {
   std::string user_agent = "sipws/0.1";
@@ -53,6 +41,10 @@ struct ProxyConfig {
 struct ProxyCoreImpl;
 
 /// Thread: core io thread. Attach the transaction layer before the first message.
+/// The request chain starts with the core's own processors, in this order: uri-scheme (416),
+/// loose-route (s.16.4), self-options (OPTIONS to sipws: 200), max-forwards (483),
+/// loop-detection (482), proxy-require (420), in-dialog (signed Record-Route check, then
+/// SkipChain); add_request_processor() appends the policy processors after them.
 class ProxyCore final : public sip::txn::TransactionUser {
  public:
   ProxyCore(TimerService& timers, const Domains& domains, NetworkView& net, Resolver& resolver,
@@ -62,7 +54,8 @@ class ProxyCore final : public sip::txn::TransactionUser {
   /// Wires the transaction layer (responses and forwarded requests go through it) and the
   /// sender used for stateless forwarding (ACK for 2xx).
   void attach(sip::txn::TransactionLayer& txns, sip::txn::Sender& stateless_sender);
-  /// Appends a processor to the request chain (order matters: auth, registrar, lookup...).
+  /// Appends a processor to the request chain, after the core's own (order matters: auth,
+  /// registrar, lookup...).
   void add_request_processor(std::unique_ptr<RequestProcessor> p);
   /// Appends a failure processor (forward on busy / no answer), asked in order when a serial
   /// step ends without a 2xx.

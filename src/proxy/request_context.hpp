@@ -49,6 +49,15 @@ struct StepOutcome {
   bool no_answer = false;  ///< the ring timeout fired, or every branch ended 408 or 480
 };
 
+/// What the loose-route processor found among the Route entries of ours it removed (RFC 3261
+/// s.16.4): an in-dialog request is relayed only along entries sipws signed for its dialog,
+/// and a flow token in them names the flow to send on.
+struct OwnRoutes {
+  int count = 0;          ///< entries of ours removed (or a strict router's Request-URI)
+  bool signed_ok = true;  ///< every one carried a valid dialog signature (RouteSigner)
+  FlowId flow = kNoFlow;  ///< the flow a token in them names; kNoFlow if none (or the sender's)
+};
+
 /// Forwarding that applies if the current target fails (the seed's failure routes), set by
 /// the call-forward processor for a local user: SIP URIs, empty = none.
 struct FailureForward {
@@ -118,6 +127,9 @@ class RequestContext {
   /// Request-URIs this request was retargeted to so far (forward loop detection, History-Info
   /// indexes), in order; the first is the original Request-URI.
   std::vector<std::string>& retargets() { return retargets_; }
+  /// The Route entries of ours the loose-route processor removed; see OwnRoutes.
+  OwnRoutes& own_routes() { return own_routes_; }
+  const OwnRoutes& own_routes() const { return own_routes_; }
   /// Forwarding to apply if the current target fails; see FailureForward.
   FailureForward& failure_forward() { return failure_forward_; }
   /// A no-answer time for the next serial step (consumed when it starts); 0 = none.
@@ -155,6 +167,7 @@ class RequestContext {
   std::optional<std::vector<std::string>> caller_groups_;
   std::vector<std::string> retargets_;
   FailureForward failure_forward_;
+  OwnRoutes own_routes_;
   Millis ring_timeout_{0};
   bool rerun_ = false;
   std::function<std::function<void(Action)>()> resume_factory_;

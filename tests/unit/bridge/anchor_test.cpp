@@ -169,8 +169,8 @@ class AnchorTest : public ::testing::Test {
   }
   std::unique_ptr<MediaAnchor> make(AnchorMode mode) {
     return std::make_unique<MediaAnchor>(io, cfg, mode,
-                                         [this](const std::string& text, const Destination& d) {
-                                           originated.emplace_back(text, d);
+                                         [this](const proxy::OwnRequest& r, const Destination& d) {
+                                           originated.emplace_back(r, d);
                                          });
   }
 
@@ -187,7 +187,7 @@ class AnchorTest : public ::testing::Test {
                  kNoFlow};
   Destination udp_dest{Protocol::Udp, {asio::ip::make_address("127.0.0.1"), 5070}, kNoFlow, {}};
   Destination ws_dest{Protocol::Ws, {asio::ip::make_address("127.0.0.1"), 40000}, 7, {}};
-  std::vector<std::pair<std::string, Destination>> originated;
+  std::vector<std::pair<proxy::OwnRequest, Destination>> originated;
 };
 
 TEST_F(AnchorTest, BrowserCallsPhoneThenHoldsThenHangsUp) {
@@ -365,13 +365,17 @@ TEST_F(AnchorTest, MediaTimeoutSendsByeToBothEnds) {
   // To the caller over its flow, as if the callee hung up; and to the callee.
   const auto& [to_caller, caller_dest] = originated[0];
   EXPECT_EQ(caller_dest.flow, 7u);
-  EXPECT_TRUE(to_caller.starts_with("BYE sip:alice@abc.invalid;transport=ws SIP/2.0\r\n"));
-  EXPECT_NE(to_caller.find("From: <sip:bob@localhost>;tag=b1\r\n"), std::string::npos);
-  EXPECT_NE(to_caller.find("To: <sip:alice@localhost>;tag=a1\r\n"), std::string::npos);
+  EXPECT_EQ(to_caller.method, "BYE");
+  EXPECT_EQ(to_caller.uri, "sip:alice@abc.invalid;transport=ws");
+  EXPECT_EQ(to_caller.from, "<sip:bob@localhost>;tag=b1");
+  EXPECT_EQ(to_caller.to, "<sip:alice@localhost>;tag=a1");
+  ASSERT_EQ(to_caller.headers.size(), 1u);
+  EXPECT_EQ(to_caller.headers[0].first, "Reason");
   const auto& [to_callee, callee_dest] = originated[1];
   EXPECT_EQ(callee_dest.endpoint.port, 5070);
-  EXPECT_TRUE(to_callee.starts_with("BYE sip:bob@127.0.0.1:5070 SIP/2.0\r\n"));
-  EXPECT_NE(to_callee.find("CSeq: 2 BYE\r\n"), std::string::npos);
+  EXPECT_EQ(to_callee.method, "BYE");
+  EXPECT_EQ(to_callee.uri, "sip:bob@127.0.0.1:5070");
+  EXPECT_EQ(to_callee.cseq, 2u);
 }
 
 }  // namespace

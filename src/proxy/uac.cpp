@@ -1,0 +1,96 @@
+#include "proxy/uac.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+#include "common/counters.hpp"
+#include "proxy/routing.hpp"
+#include "sip/parser.hpp"
+
+namespace sipws::proxy {
+
+const ListenPoint* Uac::listen_point_for(const Destination& dest) const {
+  const ListenPoint* fallback = nullptr;
+  for (const auto& lp : net_.listen_points()) {
+    if (lp.protocol != dest.protocol) continue;
+    if (lp.local.address.is_v6() == dest.endpoint.address.is_v6()) return &lp;
+    if (fallback == nullptr) fallback = &lp;
+  }
+  return fallback;
+}
+
+sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest, Done done) {
+  const ListenPoint* lp = listen_point_for(dest);
+  if (txns_ == nullptr || lp == nullptr) {
+    SIPWS_COUNTER("uac_requests_unsendable").inc();
+    spdlog::info("{} {}: no listen point for {}, not sent", req.method, req.uri,
+                 via_token(dest.protocol));
+    return 0;
+  }
+  // RFC 3261 s.8.1.1: the mandatory headers, Via first (s.8.1.1.7) with a branch of ours.
+  auto text = std::make_shared<std::string>();
+  text->reserve(256 + req.uri.size() + req.from.size() + req.to.size() + req.call_id.size());
+  *text += req.method + ' ' + req.uri + " SIP/2.0\r\n";
+  *text += "Via: " + make_via(*lp, make_own_branch(shard_)) + "\r\n";
+  *text += "Max-Forwards: 70\r\n";
+  *text += "From: " + req.from + "\r\n";
+  *text += "To: " + req.to + "\r\n";
+  *text += "Call-ID: " + req.call_id + "\r\n";
+  *text += "CSeq: " + std::to_string(req.cseq) + ' ' + req.method + "\r\n";
+  for (const auto& [name, value] : req.headers) *text += name + ": " + value + "\r\n";
+  *text += "Content-Length: 0\r\n\r\n";
+  auto msg = sip::parse(std::shared_ptr<const std::string>(std::move(text)));
+  if (!msg) {
+    SIPWS_COUNTER("uac_requests_unsendable").inc();
+    spdlog::warn("{} {}: cannot build a request of our own: {}", req.method, req.uri,
+                 msg.error().reason);
+    return 0;
+  }
+  const sip::txn::ClientTxnId id = txns_->send_request(*msg, dest);
+  SIPWS_COUNTER("uac_requests_sent").inc();
+  pending_[id] = Pending{req.method + ' ' + req.uri, std::move(done)};
+  return id;
+}
+
+void Uac::finish(std::unordered_map<sip::txn::ClientTxnId, Pending>::iterator it, int status,
+                 std::string_view why) {
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  if (status >= 200 && status < 300) {
+    spdlog::debug("{}: {} {}", p.what, status, why);
+  } else {
+    spdlog::info("{}: {} {}", p.what,
+                 status == 0 ? std::string("no answer:") : std::to_string(status), why);
+  }
+  if (p.done) p.done(status);
+}
+
+bool Uac::on_response(sip::txn::ClientTxnId id, const sip::Message& response) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return false;
+  const int status = response.status();
+  if (status < 200) return true;
+  if (status < 300) {
+    SIPWS_COUNTER("uac_responses_2xx").inc();
+  } else {
+    SIPWS_COUNTER("uac_responses_failure").inc();
+  }
+  finish(it, status, response.reason());
+  return true;
+}
+
+bool Uac::on_client_failure(sip::txn::ClientTxnId id, bool transport_error) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return false;
+  if (transport_error) {
+    SIPWS_COUNTER("uac_transport_errors").inc();
+    finish(it, 0, "transport error");
+  } else {
+    SIPWS_COUNTER("uac_timeouts").inc();
+    finish(it, 0, "timeout (Timer B/F)");
+  }
+  return true;
+}
+
+}  // namespace sipws::proxy
