@@ -1066,7 +1066,10 @@ void watch_reload(Daemon& d) {
                                           "flood_block_time",
                                           "flood_action",
                                           "flood_exempt"};
-      for (const auto& [key, value] : after.items()) {
+      for (const auto& item : after.items()) {
+        // Not a structured binding: clang 14 (clang-tidy) cannot capture one in a lambda.
+        const std::string& key = item.key();
+        const auto& value = item.value();
         const bool reloadable =
             std::find_if(std::begin(kReloadable), std::end(kReloadable),
                          [&](const char* k) { return key == k; }) != std::end(kReloadable);

@@ -8,7 +8,7 @@ namespace sipws::auth {
 
 AuthGuard::AuthGuard(TimerService& timers, AuthGuardConfig cfg)
     : timers_(timers),
-      cfg_(std::move(cfg)),
+      cfg_(cfg),
       bans_ip_(SIPWS_COUNTER("auth_bans_ip")),
       bans_user_(SIPWS_COUNTER("auth_bans_user")) {
   cfg_.max_tracked = std::max<std::size_t>(cfg_.max_tracked, 1);

@@ -374,7 +374,8 @@ void MediaAnchor::on_forward_ack(Message& ack, const Source& /*src*/, const Dest
 }
 
 void MediaAnchor::end_call(const std::string& call_id_ref, std::string_view why) {
-  const std::string call_id = call_id_ref;  // may refer to the key erased below (close_all)
+  // A copy: call_id_ref may refer to the key erased below (close_all).
+  const std::string call_id = call_id_ref;  // NOLINT(performance-unnecessary-copy-initialization)
   auto it = calls_.find(call_id);
   if (it == calls_.end()) return;
   auto call = it->second;

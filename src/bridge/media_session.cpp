@@ -325,8 +325,7 @@ void Leg::close() {
 
 MediaSession::MediaSession(asio::io_context& io, const BridgeConfig& cfg, PortPool& pool,
                            std::shared_ptr<const DtlsIdentity> identity, TimeoutFn on_timeout)
-    : io_(io),
-      cfg_(cfg),
+    : cfg_(cfg),
       pool_(pool),
       identity_(std::move(identity)),
       timeout_timer_(io),
@@ -394,7 +393,6 @@ void MediaSession::arm_timeout() {
 void MediaSession::close() {
   if (closed_) return;
   closed_ = true;
-  boost::system::error_code ec;
   timeout_timer_.cancel();
   for (int i = 0; i < 2; ++i) {
     if (legs_[i]) legs_[i]->close();

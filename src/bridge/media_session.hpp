@@ -167,7 +167,6 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   void relay(Side from, std::vector<std::uint8_t>& packet, bool rtcp);
   void arm_timeout();
 
-  boost::asio::io_context& io_;
   BridgeConfig cfg_;
   PortPool& pool_;
   std::shared_ptr<const DtlsIdentity> identity_;
