@@ -425,10 +425,11 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 
 /// The admin HTTP endpoint on admin_listen: GET /metrics (Prometheus text: every counter, and
 /// the anchored calls as a gauge) and GET /health. Plain HTTP only: every upgrade gets 404.
-/// `anchors`: every shard's media bridge (empty with media_anchor=never); runs on shard 0.
+/// `anchors`: every shard's media bridge (empty with media_anchor=never); runs on shard 0
+/// (`io` and its `timers`).
 /// @throws std::system_error if it cannot bind.
 std::unique_ptr<ws::Listener> start_admin_endpoint(
-    const Config& cfg, asio::io_context& io, transport::FlowTable& flows,
+    const Config& cfg, asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
     std::vector<const bridge::MediaAnchor*> anchors) {
   ws::ListenerConfig ac;
   ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
@@ -461,7 +462,7 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
     return true;
   };
   auto admin = std::make_unique<ws::Listener>(
-      io, flows, [](std::shared_ptr<const std::string>, const Source&) {}, ac);
+      io, timers, flows, [](std::shared_ptr<const std::string>, const Source&) {}, ac);
   admin->start();
   return admin;
 }
@@ -707,7 +708,7 @@ void bind_listeners(Shard& sh, Shared& shared, std::vector<Endpoint>& bound) {
           wc.max_message_rate = cfg.ws_max_message_rate;
           if (sh.handshake_auth) attach_handshake_auth(wc, *sh.handshake_auth);
           auto l = std::make_unique<ws::Listener>(
-              sh.io, sh.transport.flows(),
+              sh.io, sh.timers, sh.transport.flows(),
               [&t = sh.transport](std::shared_ptr<const std::string> bytes, const Source& src) {
                 t.deliver(std::move(bytes), src);
               },
@@ -958,7 +959,7 @@ void build_ws_client(Daemon& d) {
     }
   };
   s0.connector = std::make_unique<ws::Connector>(
-      s0.io, s0.transport.flows(),
+      s0.io, s0.timers, s0.transport.flows(),
       [&t = s0.transport](std::shared_ptr<const std::string> bytes, const Source& src) {
         t.deliver(std::move(bytes), src);
       },
@@ -990,7 +991,7 @@ void build_media_bridge(Daemon& d) {
 /// naming 'admin_listen'.
 void build_admin(Daemon& d) {
   try {
-    d.admin = start_admin_endpoint(d.cfg, *d.ios[0], d.admin_flows, d.anchors);
+    d.admin = start_admin_endpoint(d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors);
   } catch (const std::exception& e) {
     throw StartError{"admin_listen", e.what()};
   }

@@ -1,6 +1,10 @@
 // ws::Connector on websocketpp's asio client configs (RFC 7118 client role). Besides
 // listener.cpp, the only translation unit that sees websocketpp types. Thread: everything runs
-// on the io thread that runs the io_context.
+// on the io thread that runs the io_context (and the injected TimerService). The open and pong
+// deadlines, the keep-alive sweep and the reconnection back-off are TimerService timers, so
+// tests drive them on a manual clock; websocketpp's own asio timers still bound what sipws
+// does not configure (TCP connect, TLS handshake, close handshake, socket shutdown: its 5 s
+// defaults).
 
 #include "ws/client.hpp"
 
@@ -10,7 +14,6 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <charconv>
 #include <deque>
 #include <random>
@@ -106,8 +109,9 @@ class ClientFlow : public transport::Flow {
   virtual void abandon() = 0;
   /// Starts the WS closing handshake with `code` (open) or abandons (connecting).
   virtual void close_with(int code, const std::string& reason) = 0;
-  /// Keep-alive: pings if idle for `interval` (listener's rule).
-  virtual void sweep(Millis interval, TimePoint now) = 0;
+  /// Keep-alive: pings if idle for `interval` (listener's rule); with no traffic within
+  /// `pong_timeout` (0: no limit) after the ping, the connection is dropped.
+  virtual void sweep(Millis interval, Millis pong_timeout, TimePoint now) = 0;
 
   /// Drops what was queued while connecting; returns how many messages.
   std::size_t drop_pending() {
@@ -132,13 +136,14 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
   using ConPtr = typename Client::connection_ptr;
   static constexpr bool kTls = std::is_same_v<Config, WssClientConfig>;
 
-  Conn(std::shared_ptr<Client> ep, std::weak_ptr<ConnHooks*> hooks, FlowId id, Target target,
-       int peer, std::size_t max_queued)
+  Conn(std::shared_ptr<Client> ep, std::weak_ptr<ConnHooks*> hooks, TimerService& timers, FlowId id,
+       Target target, int peer, std::size_t max_queued)
       : ClientFlow(id, std::move(target), peer),
         ep_(std::move(ep)),
         hooks_(std::move(hooks)),
+        timers_(timers),
         max_queued_(max_queued),
-        last_rx_(SteadyClock::now()) {}
+        last_rx_(timers.now()) {}
 
   bool start(const ConnectorConfig& cfg) override {
     // The URI names the address already chosen (the locator's, or the peer's resolution):
@@ -155,11 +160,10 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     }
     con_->add_subprotocol(kSipSubprotocol, ec);
     if (!cfg.user_agent.empty()) con_->replace_header("User-Agent", cfg.user_agent);
-    con_->set_open_handshake_timeout(static_cast<long>(cfg.open_timeout.count()));
+    // open_timeout and pong_timeout are this flow's TimerService deadlines, not websocketpp's.
+    con_->set_open_handshake_timeout(0);
+    con_->set_pong_timeout(0);
     con_->set_max_message_size(cfg.max_message_size);
-    if (cfg.ping_interval.count() > 0) {
-      con_->set_pong_timeout(static_cast<long>(cfg.pong_timeout.count()));
-    }
     // Handlers hold the endpoint (websocketpp's pending operations point into it) and a weak
     // reference to this flow (the connector owns it).
     std::weak_ptr<Conn> weak = this->weak_from_this();
@@ -172,6 +176,11 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
       self->con_->get_raw_socket().set_option(boost::asio::ip::tcp::no_delay(true), nec);
       if constexpr (kTls) self->prepare_tls();
     });
+    // After TCP connect and TLS, websocketpp sends the upgrade: the open deadline starts.
+    con_->set_tcp_post_init_handler(
+        [weak, ep, open_timeout = cfg.open_timeout](wsp::connection_hdl) {
+          if (auto self = weak.lock()) self->start_open_deadline(open_timeout);
+        });
     con_->set_open_handler([weak, ep](wsp::connection_hdl) {
       if (auto self = weak.lock()) self->on_open();
     });
@@ -190,9 +199,6 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     });
     con_->set_pong_handler([weak, ep](wsp::connection_hdl, std::string) {
       if (auto self = weak.lock()) self->on_traffic();
-    });
-    con_->set_pong_timeout_handler([weak, ep](wsp::connection_hdl, std::string) {
-      if (auto self = weak.lock()) self->on_pong_timeout();
     });
     ep_->connect(con_);
     return true;
@@ -233,24 +239,60 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
 
   void abandon() override {
     state_ = State::Done;
+    stop_timer();
     pending_.clear();
     if (con_) terminate_socket();
   }
 
-  void sweep(Millis interval, TimePoint now) override {
+  void sweep(Millis interval, Millis pong_timeout, TimePoint now) override {
     if (state_ != State::Open || closing_ || awaiting_pong_ || now - last_rx_ < interval) return;
     SIPWS_COUNTER("ws_client_keepalive_pings").inc();
     wsp::lib::error_code ec;
     ping_sent_ = now;
     awaiting_pong_ = true;
     con_->ping("", ec);
-    if (ec) awaiting_pong_ = false;
+    if (ec) {
+      awaiting_pong_ = false;
+      return;
+    }
+    if (pong_timeout.count() > 0) start_timer(pong_timeout, &Conn::on_pong_timeout);
   }
 
  private:
   ConnHooks* hooks() const {
     auto h = hooks_.lock();
     return h ? *h : nullptr;
+  }
+
+  // ---- the flow's one timer: the open deadline while connecting, the pong deadline after a
+  // keep-alive ping (never both); none once Done, so a finished flow holds no timer.
+
+  void start_timer(Millis delay, void (Conn::*fn)()) {
+    timers_.cancel(timer_);
+    timer_ = timers_.schedule(delay, [weak = this->weak_from_this(), fn] {
+      if (auto self = weak.lock()) {
+        self->timer_ = 0;
+        ((*self).*fn)();
+      }
+    });
+  }
+
+  void stop_timer() {
+    timers_.cancel(timer_);
+    timer_ = 0;
+  }
+
+  void start_open_deadline(Millis open_timeout) {
+    if (state_ == State::Connecting && open_timeout.count() > 0) {
+      start_timer(open_timeout, &Conn::on_open_timeout);
+    }
+  }
+
+  /// No 101 within open_timeout of the TCP (and TLS) connection: a failed attempt.
+  void on_open_timeout() {
+    if (state_ != State::Connecting) return;
+    fail("no answer to the upgrade within the open timeout");
+    abandon();
   }
 
   /// Between websocketpp's SNI (set from the URI, here an address) and the TLS handshake:
@@ -293,7 +335,8 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     const auto local = con_->get_raw_socket().local_endpoint(ec);
     if (!ec) local_ = to_endpoint(local);
     state_ = State::Open;
-    last_rx_ = SteadyClock::now();
+    stop_timer();  // the open deadline
+    last_rx_ = timers_.now();
     if (auto* h = hooks()) h->on_open(*this);
     auto queued = std::move(pending_);
     pending_.clear();
@@ -304,6 +347,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
 
   void on_fail() {
     if (state_ != State::Connecting) return;
+    stop_timer();
     const auto ec = con_->get_ec();
     std::string why = ec ? ec.message() : std::string("failed");
     if (const auto tec = con_->get_transport_ec(); tec) why += ": " + tec.message();
@@ -326,12 +370,14 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     }
     if (state_ != State::Open) return;
     state_ = State::Done;
+    stop_timer();
     if (auto* h = hooks()) h->on_close(*this, static_cast<int>(con_->get_remote_close_code()));
   }
 
   void fail(const std::string& why) {
     if (state_ != State::Connecting) return;
     state_ = State::Done;
+    stop_timer();
     if (auto* h = hooks()) h->on_fail(*this, why);
     pending_.clear();
   }
@@ -348,13 +394,14 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
   }
 
   void on_traffic() {
-    last_rx_ = SteadyClock::now();
+    last_rx_ = timers_.now();
     awaiting_pong_ = false;
   }
 
+  /// pong_timeout after a keep-alive ping.
   void on_pong_timeout() {
-    if (state_ != State::Open) return;
-    if (last_rx_ >= ping_sent_) {  // something arrived after the ping: alive
+    if (state_ != State::Open || closing_) return;
+    if (!awaiting_pong_ || last_rx_ >= ping_sent_) {  // something arrived after the ping: alive
       awaiting_pong_ = false;
       return;
     }
@@ -387,6 +434,8 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
 
   std::shared_ptr<Client> ep_;
   std::weak_ptr<ConnHooks*> hooks_;
+  TimerService& timers_;
+  TimerService::TimerId timer_ = 0;  ///< open or pong deadline (see start_timer)
   std::size_t max_queued_;
   ConPtr con_;
   bool closing_ = false;
@@ -500,14 +549,14 @@ std::shared_ptr<boost::asio::ssl::context> make_wss_client_context(bool verify,
 
 class ConnectorImpl final : public ConnHooks {
  public:
-  ConnectorImpl(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
-                ConnectorConfig cfg)
+  ConnectorImpl(boost::asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
+                DeliverFn deliver, ConnectorConfig cfg)
       : io_(io),
+        timers_(timers),
         flows_(flows),
         deliver_(std::move(deliver)),
         cfg_(std::move(cfg)),
         ws_(make_endpoint<WsClientConfig>(io, cfg_)),
-        sweep_(io),
         rng_(std::random_device{}()),
         self_(std::make_shared<ConnHooks*>(this)) {
     if (cfg_.tls) wss_ = make_endpoint<WssClientConfig>(io, cfg_);
@@ -515,8 +564,8 @@ class ConnectorImpl final : public ConnHooks {
 
   ~ConnectorImpl() override {
     self_.reset();  // late websocketpp callbacks become no-ops
-    sweep_.cancel();
-    for (auto& p : peers_) p->timer.cancel();
+    timers_.cancel(sweep_);
+    for (auto& p : peers_) timers_.cancel(p->timer);
     auto conns = std::move(conns_);
     conns_.clear();
     for (auto& c : conns) {
@@ -551,7 +600,7 @@ class ConnectorImpl final : public ConnHooks {
       peer = -1;  // that peer's own connection goes elsewhere (another name): dial on demand
     }
     if (peer >= 0) {
-      peers_[static_cast<std::size_t>(peer)]->timer.cancel();  // a request waits: no back-off
+      cancel_reconnect(*peers_[static_cast<std::size_t>(peer)]);  // a request waits: no back-off
     }
     auto c = dial(std::move(t), peer);
     if (!c) return false;
@@ -559,7 +608,7 @@ class ConnectorImpl final : public ConnHooks {
   }
 
   void add_peer(WsUrl url) {
-    auto p = std::make_unique<Peer>(io_);
+    auto p = std::make_unique<Peer>();
     p->url = std::move(url);
     if (p->url.host_is_ip())
       p->endpoint = Endpoint{boost::asio::ip::make_address(p->url.host), p->url.port};
@@ -576,8 +625,9 @@ class ConnectorImpl final : public ConnHooks {
 
   void stop() {
     stopped_ = true;
-    sweep_.cancel();
-    for (auto& p : peers_) p->timer.cancel();
+    timers_.cancel(sweep_);
+    sweep_ = 0;
+    for (auto& p : peers_) cancel_reconnect(*p);
     const auto conns = conns_;
     for (const auto& c : conns) c->close_with(wsp::close::status::going_away, "shutdown");
   }
@@ -643,14 +693,18 @@ class ConnectorImpl final : public ConnHooks {
  private:
   /// A configured peer (ws_peers) and its connection / back-off state.
   struct Peer {
-    explicit Peer(boost::asio::io_context& io) : timer(io) {}
     WsUrl url;
     std::optional<Endpoint> endpoint;  ///< resolved address (IP literal: at once)
     std::shared_ptr<ClientFlow> conn;  ///< connecting or open; null while backing off
     unsigned attempts = 0;             ///< failures since the last open
     bool resolving = false;
-    boost::asio::steady_timer timer;
+    TimerService::TimerId timer = 0;  ///< reconnection back-off
   };
+
+  void cancel_reconnect(Peer& p) {
+    timers_.cancel(p.timer);
+    p.timer = 0;
+  }
 
   std::shared_ptr<ClientFlow> shared(ClientFlow& f) const {
     for (const auto& c : conns_) {
@@ -709,10 +763,10 @@ class ConnectorImpl final : public ConnHooks {
         spdlog::warn("wss client: no TLS client context, cannot dial {}", t.endpoint.to_string());
         return nullptr;
       }
-      c = std::make_shared<Conn<WssClientConfig>>(wss_, self_, id, std::move(t), peer,
+      c = std::make_shared<Conn<WssClientConfig>>(wss_, self_, timers_, id, std::move(t), peer,
                                                   cfg_.max_queued);
     } else {
-      c = std::make_shared<Conn<WsClientConfig>>(ws_, self_, id, std::move(t), peer,
+      c = std::make_shared<Conn<WsClientConfig>>(ws_, self_, timers_, id, std::move(t), peer,
                                                  cfg_.max_queued);
     }
     conns_.push_back(c);
@@ -787,28 +841,26 @@ class ConnectorImpl final : public ConnHooks {
         reconnect_delay(p.attempts, cfg_.reconnect_min, cfg_.reconnect_max, u(rng_));
     ++p.attempts;
     spdlog::info("ws client: reconnecting to {} in {} ms", p.url.to_string(), delay.count());
-    p.timer.expires_after(delay);
-    std::weak_ptr<ConnHooks*> weak = self_;
-    p.timer.async_wait([this, weak, i](const boost::system::error_code& ec) {
-      if (ec || weak.expired()) return;
+    timers_.cancel(p.timer);
+    p.timer = timers_.schedule(delay, [this, i] {  // cancelled by stop() and the destructor
+      peers_[i]->timer = 0;
       connect_peer(i);
     });
   }
 
   void schedule_sweep() {
     if (cfg_.ping_interval.count() <= 0 || stopped_) return;
-    sweep_.expires_after(cfg_.ping_interval);
-    std::weak_ptr<ConnHooks*> weak = self_;
-    sweep_.async_wait([this, weak](const boost::system::error_code& ec) {
-      if (ec || weak.expired()) return;
-      const TimePoint now = SteadyClock::now();
+    sweep_ = timers_.schedule(cfg_.ping_interval, [this] {  // cancelled by stop(), destructor
+      sweep_ = 0;
+      const TimePoint now = timers_.now();
       const auto conns = conns_;
-      for (const auto& c : conns) c->sweep(cfg_.ping_interval, now);
+      for (const auto& c : conns) c->sweep(cfg_.ping_interval, cfg_.pong_timeout, now);
       schedule_sweep();
     });
   }
 
   boost::asio::io_context& io_;
+  TimerService& timers_;
   transport::FlowTable& flows_;
   DeliverFn deliver_;
   ConnectorConfig cfg_;
@@ -816,16 +868,17 @@ class ConnectorImpl final : public ConnHooks {
   std::shared_ptr<wsp::client<WssClientConfig>> wss_;
   std::vector<std::shared_ptr<ClientFlow>> conns_;  ///< connecting and open
   std::vector<std::unique_ptr<Peer>> peers_;
-  boost::asio::steady_timer sweep_;
+  TimerService::TimerId sweep_ = 0;
   std::mt19937 rng_;
   bool started_ = false;
   bool stopped_ = false;
   std::shared_ptr<ConnHooks*> self_;  ///< connections hold a weak_ptr: no-op after destruction
 };
 
-Connector::Connector(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
-                     ConnectorConfig cfg)
-    : impl_(std::make_unique<ConnectorImpl>(io, flows, std::move(deliver), std::move(cfg))) {}
+Connector::Connector(boost::asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
+                     DeliverFn deliver, ConnectorConfig cfg)
+    : impl_(
+          std::make_unique<ConnectorImpl>(io, timers, flows, std::move(deliver), std::move(cfg))) {}
 
 Connector::~Connector() = default;
 

@@ -61,7 +61,8 @@ struct ConnectorConfig {
   std::size_t max_message_size = 65535;  ///< bytes per WS message; larger closes with 1009
   Millis ping_interval{30000};           ///< idle time before a WS ping; 0 disables pings
   Millis pong_timeout{10000};            ///< no pong/traffic within this after a ping => close
-  Millis open_timeout{10000};  ///< HTTP upgrade (after TCP connect and TLS) must end within this
+  /// HTTP upgrade (after TCP connect and TLS) must end within this; 0 disables.
+  Millis open_timeout{10000};
   Millis reconnect_min{1000};  ///< first back-off of a configured peer (see reconnect_delay)
   Millis reconnect_max{60000};
   std::size_t max_queued = 256;       ///< messages queued per connection while it opens
@@ -80,14 +81,19 @@ class ConnectorImpl;
 /// message to the same peer. Configured peers (add_peer) are kept connected: connect at
 /// start(), reconnect after a close or a failure with reconnect_delay() back-off. Idle open
 /// flows are pinged like the listener's. Thread: core io thread (runs on `io`).
+/// Timers (open and pong deadlines, keep-alive sweep, reconnection back-off) run on the
+/// injected TimerService.
 ///
 /// Counters: ws_client_connects (attempts), ws_client_connections_opened,
 /// ws_client_connect_failures, ws_client_subprotocol_refused, ws_client_queue_full,
 /// ws_client_keepalive_pings, ws_client_keepalive_timeouts, ws_client_send_errors.
 class Connector final : public transport::Dialer {
  public:
-  Connector(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
-            ConnectorConfig cfg);
+  /// `timers`: clock and timers, run on the thread running `io` (the daemon's
+  /// transport::AsioTimerService of that io_context; a ManualTimerService in tests); must
+  /// outlive the connector.
+  Connector(boost::asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
+            DeliverFn deliver, ConnectorConfig cfg);
   ~Connector() override;
   Connector(const Connector&) = delete;
   Connector& operator=(const Connector&) = delete;

@@ -2,9 +2,10 @@
 // runs only the WebSocket protocol (HTTP upgrade, framing, close handshake) on its iostream
 // transport, which has no I/O and no timers: bytes go in through connection::read_all, come out
 // through the write handlers, and the timers websocketpp's asio transport had (close handshake,
-// pong, shutdown) are the Connection's deadlines below. The only translation unit that sees
-// websocketpp types besides UpgradeProbe and the ws tests.
-// Thread: everything runs on the io thread that runs the io_context.
+// pong, shutdown) are the Connection's deadlines below, on the injected TimerService (the
+// daemon's AsioTimerService of the io thread; a ManualTimerService in tests). The only
+// translation unit that sees websocketpp types besides UpgradeProbe and the ws tests.
+// Thread: everything runs on the io thread that runs the io_context (and the TimerService).
 
 #include "ws/listener.hpp"
 
@@ -14,7 +15,6 @@
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <optional>
 #include <string_view>
@@ -86,8 +86,8 @@ wsp::lib::error_code stream_error() {
 /// connection of this io thread reads and writes through. Thread: core io thread.
 class ListenerImpl {
  public:
-  ListenerImpl(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
-               ListenerConfig cfg);
+  ListenerImpl(boost::asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
+               DeliverFn deliver, ListenerConfig cfg);
   ~ListenerImpl();
   ListenerImpl(const ListenerImpl&) = delete;
   ListenerImpl& operator=(const ListenerImpl&) = delete;
@@ -105,14 +105,15 @@ class ListenerImpl {
   void sweep();
 
   boost::asio::io_context& io_;
+  TimerService& timers_;
   transport::FlowTable& flows_;
   DeliverFn deliver_;
   ListenerConfig cfg_;
   OriginPolicy origins_;
   Server server_;
   Tcp::acceptor acceptor_;
-  boost::asio::steady_timer sweep_;
-  boost::asio::steady_timer accept_retry_;
+  TimerService::TimerId sweep_ = 0;         ///< keep-alive sweep (ping_interval)
+  TimerService::TimerId accept_retry_ = 0;  ///< accept again after kAcceptRetry
   /// Every connection from accept until its socket is closed and its flow left the table.
   std::unordered_map<Connection*, std::shared_ptr<Connection>> conns_;
   std::shared_ptr<Link> link_;
@@ -136,18 +137,18 @@ namespace {
 /// its in-flight operations. Thread: core io thread.
 class Connection final : public transport::Flow, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<Link> link, Tcp::socket sock, Protocol protocol, Endpoint peer,
-             Endpoint local, ConPtr con, std::unique_ptr<transport::TlsEngine> tls,
+  Connection(std::shared_ptr<Link> link, TimerService& timers, Tcp::socket sock, Protocol protocol,
+             Endpoint peer, Endpoint local, ConPtr con, std::unique_ptr<transport::TlsEngine> tls,
              unsigned max_message_rate)
       : link_(std::move(link)),
         sock_(std::move(sock)),
-        timer_(sock_.get_executor()),
+        timers_(timers),
         protocol_(protocol),
         peer_(std::move(peer)),
         local_(std::move(local)),
         con_(std::move(con)),
         tls_(std::move(tls)),
-        last_rx_(SteadyClock::now()),
+        last_rx_(timers.now()),
         rate_(max_message_rate, max_message_rate, last_rx_) {
     deadlines_.fill(TimePoint::max());
   }
@@ -183,7 +184,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
     install_handlers();
     detail::admit_connection(*con_, l.cfg_.limiter.get(), peer_);
     con_->set_secure(tls_ != nullptr);
-    set_deadline(kHandshake, SteadyClock::now() + l.cfg_.handshake_timeout);
+    set_deadline(kHandshake, timers_.now() + l.cfg_.handshake_timeout);
     con_->start();  // iostream: waits for bytes at once
     wait_readable();
   }
@@ -242,7 +243,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
     auto self = shared_from_this();
     dead_ = true;
     deadlines_.fill(TimePoint::max());
-    timer_.cancel();
+    disarm();
     boost::system::error_code ec;
     sock_.close(ec);  // aborts the read wait and a flush in flight (inflight_ stays until then)
     std::string().swap(backlog_);
@@ -296,6 +297,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   // ---- deadlines ----
 
   void set_deadline(Deadline d, TimePoint at) {
+    if (dead_) return;  // a dead connection never holds a timer (kill() disarmed it)
     deadlines_[d] = at;
     if (at < timer_at_) arm(at);
   }
@@ -307,24 +309,31 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
     if (timer_at_ != TimePoint::max() &&
         std::all_of(deadlines_.begin(), deadlines_.end(),
                     [](TimePoint t) { return t == TimePoint::max(); })) {
-      timer_at_ = TimePoint::max();
-      timer_.cancel();
+      disarm();
     }
   }
 
+  /// (Re)schedules the connection's one timer for `at`.
   void arm(TimePoint at) {
+    timers_.cancel(timer_);
     timer_at_ = at;
-    timer_.expires_at(at);
-    timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-      if (ec) return;
+    const auto delay = std::chrono::ceil<Millis>(at - timers_.now());
+    timer_ = timers_.schedule(std::max(delay, Millis(0)), [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->on_timer();
     });
   }
 
+  void disarm() {
+    timers_.cancel(timer_);
+    timer_ = 0;
+    timer_at_ = TimePoint::max();
+  }
+
   void on_timer() {
+    timer_ = 0;
     timer_at_ = TimePoint::max();
     if (dead_) return;
-    const TimePoint now = SteadyClock::now();
+    const TimePoint now = timers_.now();
     for (std::size_t d = 0; d < kDeadlines && !dead_; ++d) {
       if (deadlines_[d] > now) continue;
       deadlines_[d] = TimePoint::max();
@@ -381,7 +390,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
     if (con_->get_state() != wsp::session::state::closing) return;
     auto* l = listener();
     if (l == nullptr) return;
-    set_deadline(kCloseHandshake, SteadyClock::now() + l->cfg_.close_handshake_timeout);
+    set_deadline(kCloseHandshake, timers_.now() + l->cfg_.close_handshake_timeout);
   }
 
   // ---- reading ----
@@ -622,7 +631,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
         return {};
       }
     }
-    set_deadline(kShutdown, SteadyClock::now() + kShutdownTimeout);
+    set_deadline(kShutdown, timers_.now() + kShutdownTimeout);
     if (writing_) {
       fin_after_flush_ = true;
     } else {
@@ -656,7 +665,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   void on_open() {
     auto* l = listener();
     if (l == nullptr) return;
-    const TimePoint now = SteadyClock::now();
+    const TimePoint now = timers_.now();
     clear_deadline(kHandshake);
     id_ = l->flows_.next_id();
     last_rx_ = now;
@@ -722,7 +731,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   void on_message(MessagePtr msg) {
     auto* l = listener();
     if (!in_table_ || !msg || l == nullptr) return;
-    const TimePoint now = SteadyClock::now();  // one clock read per message
+    const TimePoint now = timers_.now();  // one clock read per message
     on_traffic(now);
     if (!on_message_received(now)) return;  // over the rate: closing with 1008
     detail::hand_off_message(std::move(msg->get_raw_payload()),
@@ -748,7 +757,8 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   }
 
   /// Keep-alive bookkeeping: any frame from the peer proves it alive.
-  void on_traffic(TimePoint now = SteadyClock::now()) {
+  void on_traffic() { on_traffic(timers_.now()); }
+  void on_traffic(TimePoint now) {
     last_rx_ = now;
     awaiting_pong_ = false;
   }
@@ -759,7 +769,8 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
 
   std::shared_ptr<Link> link_;
   Tcp::socket sock_;
-  boost::asio::steady_timer timer_;
+  TimerService& timers_;
+  TimerService::TimerId timer_ = 0;  ///< the one timer, scheduled only while a deadline is set
   std::array<TimePoint, kDeadlines> deadlines_;
   TimePoint timer_at_ = TimePoint::max();  ///< when timer_ fires (max: not waiting)
   Protocol protocol_;
@@ -869,16 +880,15 @@ void Connection::on_http() {
 
 }  // namespace
 
-ListenerImpl::ListenerImpl(boost::asio::io_context& io, transport::FlowTable& flows,
-                           DeliverFn deliver, ListenerConfig cfg)
+ListenerImpl::ListenerImpl(boost::asio::io_context& io, TimerService& timers,
+                           transport::FlowTable& flows, DeliverFn deliver, ListenerConfig cfg)
     : io_(io),
+      timers_(timers),
       flows_(flows),
       deliver_(std::move(deliver)),
       cfg_(std::move(cfg)),
       origins_(cfg_.allowed_origins, cfg_.allow_no_origin),
       acceptor_(io),
-      sweep_(io),
-      accept_retry_(io),
       link_(std::make_shared<Link>()),
       rx_(kReadScratch),
       plain_rx_(cfg_.tls ? kPlainScratch : 0) {
@@ -891,8 +901,8 @@ ListenerImpl::ListenerImpl(boost::asio::io_context& io, transport::FlowTable& fl
 
 ListenerImpl::~ListenerImpl() {
   link_->listener = nullptr;  // late completions, replies and handlers become no-ops
-  sweep_.cancel();
-  accept_retry_.cancel();
+  timers_.cancel(sweep_);
+  timers_.cancel(accept_retry_);
   boost::system::error_code ec;
   acceptor_.close(ec);
   auto conns = std::move(conns_);
@@ -932,8 +942,9 @@ void ListenerImpl::start() {
 
 void ListenerImpl::stop() {
   stopped_ = true;
-  sweep_.cancel();
-  accept_retry_.cancel();
+  timers_.cancel(sweep_);
+  timers_.cancel(accept_retry_);
+  sweep_ = accept_retry_ = 0;
   boost::system::error_code ec;
   acceptor_.close(ec);
   std::vector<std::shared_ptr<Connection>> open;
@@ -956,10 +967,11 @@ void ListenerImpl::on_accept(const boost::system::error_code& ec, Tcp::socket so
     spdlog::debug("{} accept on {} failed: {}", via_token(protocol()), local_.to_string(),
                   ec.message());
     // Out of descriptors or memory: let closing connections free some first.
-    accept_retry_.expires_after(kAcceptRetry);
-    accept_retry_.async_wait([link = link_](const boost::system::error_code& tec) {
-      if (!tec && link->listener != nullptr) link->listener->accept_next();
-    });
+    timers_.cancel(accept_retry_);
+    accept_retry_ = timers_.schedule(kAcceptRetry, [this] {
+      accept_retry_ = 0;
+      accept_next();
+    });  // cancelled by stop() and the destructor
     return;
   }
   accept_next();
@@ -986,25 +998,26 @@ void ListenerImpl::on_accept(const boost::system::error_code& ec, Tcp::socket so
                       .message());
     return;
   }
-  auto c = std::make_shared<Connection>(link_, std::move(sock), protocol(), to_endpoint(remote),
-                                        to_endpoint(local), std::move(con), std::move(tls),
-                                        cfg_.max_message_rate);
+  auto c = std::make_shared<Connection>(link_, timers_, std::move(sock), protocol(),
+                                        to_endpoint(remote), to_endpoint(local), std::move(con),
+                                        std::move(tls), cfg_.max_message_rate);
   conns_.emplace(c.get(), c);
   c->start(*this);
 }
 
 void ListenerImpl::schedule_sweep() {
   if (cfg_.ping_interval.count() <= 0 || stopped_) return;
-  sweep_.expires_after(cfg_.ping_interval);
-  sweep_.async_wait([link = link_](const boost::system::error_code& ec) {
-    if (!ec && link->listener != nullptr) link->listener->sweep();
-  });
+  timers_.cancel(sweep_);
+  sweep_ = timers_.schedule(cfg_.ping_interval, [this] {
+    sweep_ = 0;
+    sweep();
+  });  // cancelled by stop() and the destructor
 }
 
 /// Pings every flow idle for ping_interval (RFC 6455 s.5.5.2); Connection drops those that do
 /// not answer within pong_timeout.
 void ListenerImpl::sweep() {
-  const TimePoint now = SteadyClock::now();
+  const TimePoint now = timers_.now();
   std::vector<std::shared_ptr<Connection>> all;
   all.reserve(conns_.size());
   for (const auto& [raw, c] : conns_) all.push_back(c);
@@ -1012,9 +1025,10 @@ void ListenerImpl::sweep() {
   schedule_sweep();
 }
 
-Listener::Listener(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
-                   ListenerConfig cfg)
-    : impl_(std::make_unique<ListenerImpl>(io, flows, std::move(deliver), std::move(cfg))) {}
+Listener::Listener(boost::asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
+                   DeliverFn deliver, ListenerConfig cfg)
+    : impl_(std::make_unique<ListenerImpl>(io, timers, flows, std::move(deliver), std::move(cfg))) {
+}
 
 Listener::~Listener() = default;
 

@@ -132,8 +132,13 @@ class ListenerImpl;
 /// ws_flows_dead. Thread: core io thread.
 class Listener {
  public:
-  Listener(boost::asio::io_context& io, transport::FlowTable& flows, DeliverFn deliver,
-           ListenerConfig cfg);
+  /// `timers` is the clock and the timers of every deadline (handshake, first message, pong,
+  /// close handshake, shutdown), of the keep-alive sweep and of the accept retry; it runs on
+  /// the thread running `io` (the daemon's transport::AsioTimerService of that io_context, a
+  /// ManualTimerService in tests) and must outlive the listener. A connection holds a timer
+  /// only while one of its deadlines is set.
+  Listener(boost::asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
+           DeliverFn deliver, ListenerConfig cfg);
   ~Listener();
   /// Binds and starts accepting. @throws std::system_error if the address cannot be bound.
   void start();

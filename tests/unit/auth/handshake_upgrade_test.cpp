@@ -90,7 +90,7 @@ class HandshakeUpgradeTest : public ::testing::Test {
       });
     };
     listener_ = std::make_unique<ws::Listener>(
-        io_, flows_, [](std::shared_ptr<const std::string>, const Source&) {}, cfg);
+        io_, timers_, flows_, [](std::shared_ptr<const std::string>, const Source&) {}, cfg);
     listener_->start();
   }
 

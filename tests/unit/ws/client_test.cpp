@@ -1,12 +1,15 @@
 // ws::Connector (RFC 7118 client role) against a real ws::Listener on 127.0.0.1 (WS and WSS
 // with the dev certificate), and against a bare websocketpp server for the misbehaving-server
-// cases. Everything runs on one io_context driven by the test thread; waits are bounded.
+// cases. Everything runs on one io_context driven by the test thread; the connector's timers
+// (back-off, keep-alive, open deadline) run on a manual clock that only the test moves, the
+// listener's on another one that stands still.
 
 #include "ws/client.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <filesystem>
 #include <functional>
@@ -18,6 +21,7 @@
 
 #include "../transport/socket_probe.hpp"
 #include "common/counters.hpp"
+#include "common/timer.hpp"
 #include "transport/flow.hpp"
 #include "transport/tls.hpp"
 #include "ws/listener.hpp"
@@ -103,19 +107,18 @@ class WsClientTest : public ::testing::Test {
       cfg.tls = transport::make_server_tls_context(cert.cert_path, cert.key_path);
     }
     listener_ = std::make_unique<Listener>(
-        io_, server_flows_, [this](Bytes b, const Source& s) { server_rx_.emplace_back(*b, s); },
-        cfg);
+        io_, server_timers_, server_flows_,
+        [this](Bytes b, const Source& s) { server_rx_.emplace_back(*b, s); }, cfg);
     listener_->start();
   }
 
   void start_connector(ConnectorConfig cfg = {}) {
     cfg.on_connect_failed = [this](Protocol p, const Endpoint& ep) {
       failures_.emplace_back(p, ep);
-      failure_times_.push_back(SteadyClock::now());
     };
     connector_ = std::make_unique<Connector>(
-        io_, client_flows_, [this](Bytes b, const Source& s) { client_rx_.emplace_back(*b, s); },
-        std::move(cfg));
+        io_, timers_, client_flows_,
+        [this](Bytes b, const Source& s) { client_rx_.emplace_back(*b, s); }, std::move(cfg));
   }
 
   std::string tls_dir() {
@@ -135,17 +138,37 @@ class WsClientTest : public ::testing::Test {
     return d;
   }
 
+  /// Runs the io_context (socket I/O) until `pred` holds; returns pred(). The real-time limit
+  /// only ends a test whose awaited event never comes (a failure), it is never waited out.
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
+    const auto hang_guard = std::chrono::steady_clock::now() + limit;
     while (!pred()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
+      if (std::chrono::steady_clock::now() >= hang_guard) return false;
       io_.run_one_for(20ms);
     }
     return true;
   }
-  void run_for(std::chrono::milliseconds d) {
-    const auto deadline = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < deadline) io_.run_one_for(10ms);
+
+  /// Moves the connector's clock (its timers due fire inside), then runs the ready handlers.
+  void advance(Millis d) {
+    timers_.advance(d);
+    io_.poll();
+  }
+
+  /// Runs the io_context until no byte between client flow `f` and its server is unread or
+  /// unacknowledged at either end and no handler is ready (see ws_test_util.hpp's settle()).
+  bool settle(const transport::Flow& f) {
+    const int fa = sipws::test::tcp_socket_fd(f.local(), f.peer());
+    const int fb = sipws::test::tcp_socket_fd(f.peer(), f.local());
+    if (fa < 0 || fb < 0) return false;
+    auto quiet = [&] {
+      return sipws::test::tcp_bytes_in_flight(fa) == 0 && sipws::test::tcp_bytes_in_flight(fb) == 0;
+    };
+    for (int round = 0; round < 100; ++round) {
+      if (!run_until(quiet)) return false;
+      if (io_.poll() == 0 && quiet()) return true;
+    }
+    return false;
   }
 
   /// A port on 127.0.0.1 with nothing listening (bound then closed).
@@ -157,6 +180,11 @@ class WsClientTest : public ::testing::Test {
   }
 
   boost::asio::io_context io_;
+  /// Keeps io_ running while only the manual clock has work pending (a reconnection).
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{
+      io_.get_executor()};
+  ManualTimerService timers_;         ///< the connector's clock
+  ManualTimerService server_timers_;  ///< the listener's clock: never moved
   transport::FlowTable server_flows_;
   transport::FlowTable client_flows_;
   std::unique_ptr<Listener> listener_;
@@ -164,7 +192,6 @@ class WsClientTest : public ::testing::Test {
   std::vector<std::pair<std::string, Source>> server_rx_;
   std::vector<std::pair<std::string, Source>> client_rx_;
   std::vector<std::pair<Protocol, Endpoint>> failures_;
-  std::vector<TimePoint> failure_times_;
   std::string tmp_;
 };
 
@@ -344,7 +371,7 @@ TEST_F(WsClientTest, WssRefusesAWrongHostNameOrAnUntrustedCertificate) {
   start_connector(system_only);
   ASSERT_TRUE(connector_->send(server_dest(Protocol::Wss), msg(kOptions)));
   ASSERT_TRUE(run_until([&] { return failures_.size() == 2; }));
-  run_for(50ms);
+  // The client dropped the connection before its upgrade: nothing can reach the server later.
   EXPECT_TRUE(server_rx_.empty());
   EXPECT_EQ(server_flows_.size(), 0u);
   EXPECT_EQ(client_flows_.size(), 0u);
@@ -369,8 +396,8 @@ TEST_F(WsClientTest, WssWithoutTlsContextFailsAtOnce) {
 TEST_F(WsClientTest, ConfiguredPeerReconnectsWithBackOffAfterTheServerCloses) {
   start_server();
   ConnectorConfig cfg;
-  cfg.reconnect_min = 200ms;
-  cfg.reconnect_max = 400ms;
+  cfg.reconnect_min = 2s;
+  cfg.reconnect_max = 4s;
   start_connector(cfg);
   const auto url =
       parse_ws_url("ws://127.0.0.1:" + std::to_string(listener_->local_endpoint().port) + "/sip");
@@ -387,38 +414,47 @@ TEST_F(WsClientTest, ConfiguredPeerReconnectsWithBackOffAfterTheServerCloses) {
   ASSERT_TRUE(run_until([&] { return server_rx_.size() == 1; }));
   EXPECT_EQ(server_flows_.size(), 1u);
 
-  // The server closes it: the client forgets the flow and dials again after the back-off
-  // (200 ms -25 % at least).
+  // The server closes it: the client forgets the flow and dials again after the back-off,
+  // reconnect_min -25 % .. +25 %: not before 1.5 s, by 2.5 s.
   server_flows_.all().front()->close();
   ASSERT_TRUE(run_until([&] { return client_flows_.find(first) == nullptr; }));
-  const auto closed_at = SteadyClock::now();
+  const auto connects = counter("ws_client_connects");
+  advance(1499ms);
+  EXPECT_EQ(counter("ws_client_connects"), connects);
+  advance(1001ms);
+  EXPECT_EQ(counter("ws_client_connects"), connects + 1);
   ASSERT_TRUE(run_until([&] { return connector_->peer_flow(0) != kNoFlow; }));
-  EXPECT_GE(SteadyClock::now() - closed_at, 150ms);
   EXPECT_NE(connector_->peer_flow(0), first);
   EXPECT_EQ(client_flows_.size(), 1u);
   ASSERT_TRUE(run_until([&] { return server_flows_.size() == 1; }));
 
-  // stop(): closed with 1001, no reconnection.
+  // stop(): closed with 1001, no reconnection however long.
   connector_->stop();
   ASSERT_TRUE(run_until([&] { return server_flows_.size() == 0 && client_flows_.size() == 0; }));
-  run_for(500ms);
+  advance(std::chrono::hours(1));
+  EXPECT_EQ(counter("ws_client_connects"), connects + 1);
   EXPECT_EQ(server_flows_.size(), 0u);
   EXPECT_FALSE(connector_->send(server_dest(), msg(kOptions)));
 }
 
 TEST_F(WsClientTest, ConfiguredPeerBackOffGrowsWhileTheServerIsDown) {
   ConnectorConfig cfg;
-  cfg.reconnect_min = 20ms;
-  cfg.reconnect_max = 80ms;
+  cfg.reconnect_min = 2s;
+  cfg.reconnect_max = 8s;
   start_connector(cfg);
   const auto url = parse_ws_url("ws://127.0.0.1:" + std::to_string(closed_port()) + "/");
   connector_->add_peer(*url);
   connector_->start();
-  ASSERT_TRUE(run_until([&] { return failure_times_.size() >= 5; }));
-  // Attempt n waits reconnect_delay(n): >= 0.75 * 20, 40, 80, 80 ms.
-  const std::vector<Millis> at_least{15ms, 30ms, 60ms, 60ms};
-  for (std::size_t i = 0; i < at_least.size(); ++i) {
-    EXPECT_GE(failure_times_[i + 1] - failure_times_[i], at_least[i]) << "gap " << i;
+  // Attempt n waits reconnect_delay(n) = min(2 s * 2^n, 8 s) * [0.75, 1.25), at most 8 s.
+  const std::vector<std::pair<Millis, Millis>> window{
+      {1500ms, 2500ms}, {3000ms, 5000ms}, {6000ms, 8000ms}, {6000ms, 8000ms}};
+  for (std::size_t i = 0; i < window.size(); ++i) {
+    ASSERT_TRUE(run_until([&] { return failures_.size() == i + 1; })) << "attempt " << i;
+    const auto connects = counter("ws_client_connects");
+    advance(window[i].first - 1ms);
+    EXPECT_EQ(counter("ws_client_connects"), connects) << "too early, gap " << i;
+    advance(window[i].second - window[i].first + 1ms);
+    EXPECT_EQ(counter("ws_client_connects"), connects + 1) << "not by the end, gap " << i;
   }
   EXPECT_EQ(connector_->peer_flow(0), kNoFlow);
 }
@@ -426,22 +462,34 @@ TEST_F(WsClientTest, ConfiguredPeerBackOffGrowsWhileTheServerIsDown) {
 TEST_F(WsClientTest, PingsIdleFlowsAndKeepsThoseThatAnswer) {
   start_server();
   ConnectorConfig cfg;
-  cfg.ping_interval = 50ms;
-  cfg.pong_timeout = 200ms;
+  cfg.ping_interval = 30s;
+  cfg.pong_timeout = 10s;
   start_connector(cfg);
   const auto pings_before = counter("ws_client_keepalive_pings");
+  const auto timeouts_before = counter("ws_client_keepalive_timeouts");
   ASSERT_TRUE(connector_->send(server_dest(), msg(kOptions)));
   connector_->start();
-  ASSERT_TRUE(run_until([&] { return counter("ws_client_keepalive_pings") >= pings_before + 3; }));
-  EXPECT_EQ(client_flows_.size(), 1u);
+  ASSERT_TRUE(run_until([&] { return server_rx_.size() == 1; }));
+  ASSERT_EQ(client_flows_.size(), 1u);
+  const auto flow = client_flows_.all().front();
+  // Each round: to the sweep (every ping_interval from start()), a ping, the server's pong (and
+  // nothing else) read by the client, then past pong_timeout.
+  for (int round = 1; round <= 3; ++round) {
+    advance(round == 1 ? cfg.ping_interval : cfg.ping_interval - cfg.pong_timeout);
+    EXPECT_EQ(counter("ws_client_keepalive_pings"), pings_before + round);
+    ASSERT_TRUE(settle(*flow));
+    advance(cfg.pong_timeout);
+    ASSERT_EQ(client_flows_.size(), 1u) << "round " << round;
+  }
+  EXPECT_EQ(counter("ws_client_keepalive_timeouts"), timeouts_before);
   EXPECT_EQ(server_flows_.size(), 1u);
 }
 
 TEST_F(WsClientTest, ClosesAFlowWhosePeerIgnoresPings) {
   BareServer bare(io_, /*select_sip=*/true, /*answer_pings=*/false);
   ConnectorConfig cfg;
-  cfg.ping_interval = 50ms;
-  cfg.pong_timeout = 100ms;
+  cfg.ping_interval = 30s;
+  cfg.pong_timeout = 10s;
   start_connector(cfg);
   connector_->start();
   Destination d;
@@ -450,9 +498,44 @@ TEST_F(WsClientTest, ClosesAFlowWhosePeerIgnoresPings) {
   const auto timeouts_before = counter("ws_client_keepalive_timeouts");
   ASSERT_TRUE(connector_->send(d, msg(kOptions)));
   ASSERT_TRUE(run_until([&] { return client_flows_.size() == 1; }));
-  ASSERT_TRUE(run_until([&] { return client_flows_.size() == 0; }));
-  EXPECT_GE(bare.pings, 1);
+  advance(cfg.ping_interval);
+  ASSERT_TRUE(run_until([&] { return bare.pings == 1; }));
+  advance(cfg.pong_timeout - 1ms);
+  EXPECT_EQ(counter("ws_client_keepalive_timeouts"), timeouts_before);
+  EXPECT_EQ(client_flows_.size(), 1u);
+  advance(1ms);
   EXPECT_EQ(counter("ws_client_keepalive_timeouts"), timeouts_before + 1);
+  ASSERT_TRUE(run_until([&] { return client_flows_.size() == 0; }));
+}
+
+TEST_F(WsClientTest, FailsAServerThatNeverAnswersTheUpgradeAtTheOpenTimeout) {
+  // A TCP server that accepts and reads the upgrade request but never answers it.
+  boost::asio::ip::tcp::acceptor mute(io_, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  boost::asio::ip::tcp::socket accepted(io_);
+  std::string request(4096, '\0');
+  std::size_t got = 0;
+  mute.async_accept(accepted, [&](const boost::system::error_code& ec) {
+    if (ec) return;
+    accepted.async_read_some(boost::asio::buffer(request),
+                             [&](const boost::system::error_code&, std::size_t n) { got = n; });
+  });
+  ConnectorConfig cfg;
+  cfg.open_timeout = 10s;
+  start_connector(cfg);
+  Destination d;
+  d.protocol = Protocol::Ws;
+  d.endpoint = Endpoint{boost::asio::ip::make_address("127.0.0.1"), mute.local_endpoint().port()};
+  const auto failures_before = counter("ws_client_connect_failures");
+  ASSERT_TRUE(connector_->send(d, msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return got > 0; }));  // the upgrade was sent: the deadline runs
+  EXPECT_EQ(request.rfind("GET / HTTP/1.1", 0), 0u);
+  advance(cfg.open_timeout - 1ms);
+  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before);
+  advance(1ms);
+  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before + 1);
+  ASSERT_TRUE(run_until([&] { return failures_.size() == 1; }));
+  EXPECT_EQ(failures_[0].second, d.endpoint);
+  EXPECT_EQ(client_flows_.size(), 0u);
 }
 
 TEST_F(WsClientTest, RefusesAServerThatDoesNotSelectSip) {

@@ -1,6 +1,7 @@
 // Abuse limits and framing of ws::Listener on real sockets (127.0.0.1, 127.0.0.2): connection
 // limits (429/503), slowloris handshake deadline, first-message deadline and message rate (1008),
-// invalid UTF-8 (1007), unmasked frames (1002), fragmented messages, dead flows.
+// invalid UTF-8 (1007), unmasked frames (1002), fragmented messages, dead flows. Deadlines and
+// the rate's token bucket run on the fixture's manual clock.
 
 #include <gtest/gtest.h>
 
@@ -93,8 +94,9 @@ TEST_F(WsLimitsTest, TotalLimitAnswers503) {
 
 TEST_F(WsLimitsTest, SlowlorisIsDroppedAfterHandshakeTimeoutWhileOthersAreServed) {
   ListenerConfig cfg;
-  cfg.handshake_timeout = 800ms;  // margin for a loaded machine: the good client must beat it
-  cfg.limiter = limiter(0, 0);
+  cfg.handshake_timeout = 10s;
+  cfg.first_message_timeout = 0ms;  // the good client sends its first message at the end
+  cfg.limiter = limiter(0, 0);      // no limit, but it counts the accepted connections
   start(cfg);
   const auto before = counter("ws_handshake_timeouts");
   auto silent = raw_peer();   // TCP only
@@ -103,14 +105,26 @@ TEST_F(WsLimitsTest, SlowlorisIsDroppedAfterHandshakeTimeoutWhileOthersAreServed
   WsClient good(io_, uri());
   ASSERT_TRUE(run_until([&] { return done(good); }));
   EXPECT_TRUE(good.opened);
-  ASSERT_TRUE(run_until([&] { return silent->eof && partial->eof; }, 3s));
-  EXPECT_EQ(silent->in, "");
+  ASSERT_TRUE(run_until([&] { return cfg.limiter->total() == 3; }));  // all three accepted
+  ASSERT_TRUE(settle(*partial));
+
+  // Just before the deadline both are still there; at it, both are dropped.
+  advance(cfg.handshake_timeout - 1ms);
+  EXPECT_EQ(counter("ws_handshake_timeouts"), before);
+  EXPECT_EQ(cfg.limiter->total(), 3u);
+  advance(1ms);
   EXPECT_EQ(counter("ws_handshake_timeouts"), before + 2);
-  ASSERT_TRUE(run_until([&] { return cfg.limiter->total() == 1; }));
-  // The upgraded client is not subject to the handshake deadline.
-  run_for(900ms);
+  ASSERT_TRUE(run_until([&] { return silent->eof && partial->eof; }));
+  EXPECT_EQ(silent->in, "");
+  EXPECT_EQ(cfg.limiter->total(), 1u);
+
+  // The upgraded client is not subject to the handshake deadline: still open and served.
+  advance(2 * cfg.handshake_timeout);
+  ASSERT_TRUE(settle(good));
   EXPECT_FALSE(good.closed);
   EXPECT_EQ(flows_.size(), 1u);
+  good.send(kOptions, wsp::frame::opcode::text);
+  ASSERT_TRUE(run_until([&] { return delivered_.size() == 1; }));
 }
 
 TEST_F(WsLimitsTest, WssSlowlorisWithoutTlsHandshakeIsDropped) {
@@ -118,28 +132,55 @@ TEST_F(WsLimitsTest, WssSlowlorisWithoutTlsHandshakeIsDropped) {
   ListenerConfig cfg;
   cfg.tls = transport::make_server_tls_context(cert.cert_path, cert.key_path);
   cfg.handshake_timeout = 300ms;
+  cfg.limiter = limiter(0, 0);
   start(cfg);
   const auto before = counter("ws_handshake_timeouts");
   auto silent = raw_peer();
-  ASSERT_TRUE(run_until([&] { return silent->eof; }, 3s));
+  ASSERT_TRUE(run_until([&] { return cfg.limiter->total() == 1; }));
+  advance(299ms);
+  EXPECT_EQ(counter("ws_handshake_timeouts"), before);
+  advance(1ms);
+  EXPECT_EQ(counter("ws_handshake_timeouts"), before + 1);
+  ASSERT_TRUE(run_until([&] { return silent->eof; }));
+  EXPECT_EQ(cfg.limiter->total(), 0u);
+}
+
+TEST_F(WsLimitsTest, HandshakeDeadlineAlsoRunsOnTheRealClock) {
+  // The io thread's AsioTimerService (the daemon's) drives the same deadline: the wait ends
+  // with the event it waits for.
+  ListenerConfig cfg;
+  cfg.handshake_timeout = 50ms;
+  start(cfg, /*real_clock=*/true);
+  const auto before = counter("ws_handshake_timeouts");
+  auto silent = raw_peer();
+  ASSERT_TRUE(run_until([&] { return silent->eof; }));
   EXPECT_EQ(counter("ws_handshake_timeouts"), before + 1);
 }
 
 TEST_F(WsLimitsTest, FirstMessageTimeoutClosesSilentFlowWith1008) {
   ListenerConfig cfg;
-  cfg.first_message_timeout = 600ms;  // the talker must send within it on a loaded machine
+  cfg.first_message_timeout = 30s;
   start(cfg);
   const auto before = counter("ws_first_message_timeouts");
   WsClient silent(io_, uri());
   WsClient talker(io_, uri());
-  ASSERT_TRUE(run_until([&] { return silent.opened && talker.opened; }));
+  ASSERT_TRUE(run_until([&] { return silent.opened && talker.opened && flows_.size() == 2; }));
   talker.send(kOptions, wsp::frame::opcode::text);
-  ASSERT_TRUE(run_until([&] { return silent.closed; }, 3s));
-  EXPECT_EQ(silent.remote_close_code, wsp::close::status::policy_violation);
+  ASSERT_TRUE(run_until([&] { return delivered_.size() == 1; }));
+  advance(cfg.first_message_timeout - 1ms);
+  EXPECT_EQ(counter("ws_first_message_timeouts"), before);
+  ASSERT_TRUE(settle(silent));
+  EXPECT_FALSE(silent.closed);
+  advance(1ms);
   EXPECT_EQ(counter("ws_first_message_timeouts"), before + 1);
+  ASSERT_TRUE(run_until([&] { return silent.closed; }));
+  EXPECT_EQ(silent.remote_close_code, wsp::close::status::policy_violation);
   ASSERT_TRUE(run_until([&] { return flows_.size() == 1; }));
+  // The talker sent in time: still open and served.
+  ASSERT_TRUE(settle(talker));
   EXPECT_FALSE(talker.closed);
-  EXPECT_EQ(delivered_.size(), 1u);
+  talker.send(kOptions, wsp::frame::opcode::text);
+  ASSERT_TRUE(run_until([&] { return delivered_.size() == 2; }));
 }
 
 TEST_F(WsLimitsTest, MessageRateAboveLimitClosesWith1008AndSparesOtherFlows) {
@@ -150,17 +191,24 @@ TEST_F(WsLimitsTest, MessageRateAboveLimitClosesWith1008AndSparesOtherFlows) {
   WsClient flood(io_, uri());
   WsClient calm(io_, uri());
   ASSERT_TRUE(run_until([&] { return flood.opened && calm.opened; }));
-  // One over the bucket: nothing is left unread when the 1008 goes out (websocketpp drops the
-  // connection right after a 1008 frame; unread input would turn that into a reset).
+  // One over the bucket (the clock stands still: nothing refills it): nothing is left unread
+  // when the 1008 goes out (websocketpp drops the connection right after a 1008 frame; unread
+  // input would turn that into a reset).
   for (int i = 0; i < 6; ++i) flood.send(kOptions, wsp::frame::opcode::text);
-  ASSERT_TRUE(run_until([&] { return flood.closed || flood.failed; }, 3s));
+  ASSERT_TRUE(run_until([&] { return flood.closed || flood.failed; }));
   EXPECT_EQ(flood.remote_close_code, wsp::close::status::policy_violation);
   EXPECT_EQ(counter("ws_rate_limited"), before + 1);
   EXPECT_EQ(delivered_.size(), 5u);
+  // The other flow has its own bucket: five at once empty it, and one second refills it.
   const auto flooded = delivered_.size();
-  for (int i = 0; i < 3; ++i) calm.send(kOptions, wsp::frame::opcode::text);
-  ASSERT_TRUE(run_until([&] { return delivered_.size() == flooded + 3; }));
+  for (int i = 0; i < 5; ++i) calm.send(kOptions, wsp::frame::opcode::text);
+  ASSERT_TRUE(run_until([&] { return delivered_.size() == flooded + 5; }));
+  advance(1s);
+  for (int i = 0; i < 5; ++i) calm.send(kOptions, wsp::frame::opcode::text);
+  ASSERT_TRUE(run_until([&] { return delivered_.size() == flooded + 10; }));
+  ASSERT_TRUE(settle(calm));
   EXPECT_FALSE(calm.closed);
+  EXPECT_EQ(counter("ws_rate_limited"), before + 1);
 }
 
 /// Upgrades a RawPeer and returns it once the 101 is in.
@@ -178,7 +226,7 @@ TEST_F(WsLimitsTest, InvalidUtf8TextFrameClosesWith1007) {
   ASSERT_TRUE(run_until([&] { return close_code_of(server_frames(peer->in)) != -1; }));
   EXPECT_EQ(close_code_of(server_frames(peer->in)), 1007);
   EXPECT_TRUE(delivered_.empty());
-  ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }, 4s));
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }));
   EXPECT_EQ(counter("ws_invalid_utf8"), before + 1);
 }
 
@@ -190,7 +238,7 @@ TEST_F(WsLimitsTest, UnmaskedClientFrameClosesWith1002) {
   ASSERT_TRUE(run_until([&] { return close_code_of(server_frames(peer->in)) != -1; }));
   EXPECT_EQ(close_code_of(server_frames(peer->in)), 1002);
   EXPECT_TRUE(delivered_.empty());
-  ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }, 4s));
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }));
   EXPECT_EQ(counter("ws_protocol_errors"), before + 1);
 }
 
@@ -209,6 +257,7 @@ TEST_F(WsLimitsTest, FragmentedMessageIsReassembledIntoOneSipMessage) {
   peer->write(ws_frame(0x2, bin.substr(0, 7), false) + ws_frame(0x0, bin.substr(7), true));
   ASSERT_TRUE(run_until([&] { return delivered_.size() == 2; }));
   EXPECT_EQ(delivered_[1].first, bin);
+  ASSERT_TRUE(settle(*peer));
   EXPECT_EQ(close_code_of(server_frames(peer->in)), -1);
 }
 
@@ -234,7 +283,7 @@ TEST_F(WsLimitsTest, PeerVanishingRemovesFlowAtOnceAndCountsDeadFlow) {
   ASSERT_TRUE(run_until([&] { return polite.opened && flows_.size() == 2; }));
   boost::system::error_code ec;
   peer->sock.close(ec);  // no close frame: the peer is gone
-  ASSERT_TRUE(run_until([&] { return flows_.size() == 1; }, 2s));
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 1; }));
   EXPECT_EQ(closed.size(), 1u);
   EXPECT_EQ(counter("ws_flows_dead"), before + 1);
   polite.close();  // a clean close is not a dead flow

@@ -49,7 +49,7 @@ class ListenerHooksTest : public ::testing::Test {
   void start(ListenerConfig cfg) {
     cfg.listen = sipws::Endpoint{asio::ip::make_address("127.0.0.1"), 0};
     listener_ = std::make_unique<Listener>(
-        io_, flows_, [](std::shared_ptr<const std::string>, const Source&) {}, cfg);
+        io_, timers_, flows_, [](std::shared_ptr<const std::string>, const Source&) {}, cfg);
     listener_->start();
   }
 
@@ -106,6 +106,7 @@ class ListenerHooksTest : public ::testing::Test {
   }
 
   asio::io_context io_;
+  ManualTimerService timers_;  ///< no test here moves time
   asio::executor_work_guard<asio::io_context::executor_type> guard_{io_.get_executor()};
   transport::FlowTable flows_;
   std::unique_ptr<Listener> listener_;

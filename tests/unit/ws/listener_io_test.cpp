@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <string>
 
 #include "../transport/mem_tls_client.hpp"
@@ -62,6 +61,11 @@ class WsListenerIoTest : public WsListenerTest {
       return done || p->raw->eof;
     }));
     return p;
+  }
+
+  static sipws::Endpoint peer_local(RawPeer& p) {
+    const auto ep = p.sock.local_endpoint();
+    return sipws::Endpoint{ep.address(), ep.port()};
   }
 
   /// Writes `bytes` in `chunk`-byte writes, letting the listener run between them.
@@ -146,25 +150,29 @@ TEST_F(WsListenerIoTest, WssGarbageInsteadOfTlsHandshakeIsDropped) {
 
 TEST_F(WsListenerIoTest, PeerThatNeverAnswersOurCloseIsDroppedAfterTheCloseHandshakeTimeout) {
   ListenerConfig cfg;
-  cfg.close_handshake_timeout = 300ms;
+  cfg.close_handshake_timeout = 2s;
   start(cfg);
   const auto dead_before = counter("ws_flows_dead");
   auto peer = raw_peer();
   peer->write(upgrade_request());
   ASSERT_TRUE(run_until([&] { return peer->upgraded() && flows_.size() == 1; }));
-  const auto t0 = std::chrono::steady_clock::now();
   flows_.all().front()->close();
   ASSERT_TRUE(run_until([&] { return close_code_of(server_frames(peer->in)) == 1000; }));
-  // The peer does not answer: the server waits for the close frame, then drops the connection.
-  ASSERT_TRUE(run_until([&] { return peer->eof; }, 3s));
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
+  // The peer does not answer: the server waits for its close frame until the timeout...
+  advance(cfg.close_handshake_timeout - 1ms);
+  ASSERT_TRUE(settle(*peer));
+  EXPECT_FALSE(peer->eof);
+  EXPECT_EQ(flows_.size(), 1u);
+  // ...then ends the connection.
+  advance(1ms);
+  ASSERT_TRUE(run_until([&] { return peer->eof; }));
   ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }));
   EXPECT_EQ(counter("ws_flows_dead"), dead_before);  // sipws closed it: not a dead peer
 }
 
 TEST_F(WsListenerIoTest, WssPeerThatNeverAnswersOurCloseIsDroppedToo) {
   ListenerConfig cfg;
-  cfg.close_handshake_timeout = 300ms;
+  cfg.close_handshake_timeout = 2s;
   start_wss(cfg);
   auto peer = tls_peer();
   peer->tls.write(upgrade_request());
@@ -175,8 +183,31 @@ TEST_F(WsListenerIoTest, WssPeerThatNeverAnswersOurCloseIsDroppedToo) {
     peer->pump();
     return close_code_of(server_frames(peer->plain)) == 1000;
   }));
-  ASSERT_TRUE(run_until([&] { return peer->raw->eof; }, 3s));
+  advance(cfg.close_handshake_timeout - 1ms);
+  ASSERT_TRUE(settle(*peer->raw));
+  EXPECT_FALSE(peer->raw->eof);
+  advance(1ms);
+  ASSERT_TRUE(run_until([&] { return peer->raw->eof; }));
   ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }));
+}
+
+TEST_F(WsListenerIoTest, PeerThatNeverClosesItsSideIsDroppedAfterTheShutdownTimeout) {
+  start();
+  auto peer = raw_peer();
+  peer->write(upgrade_request());
+  ASSERT_TRUE(run_until([&] { return peer->upgraded() && flows_.size() == 1; }));
+  flows_.all().front()->close();
+  ASSERT_TRUE(run_until([&] { return close_code_of(server_frames(peer->in)) == 1000; }));
+  // The peer answers the close frame but keeps its side of the TCP connection open: sipws
+  // half-closes at once and closes the socket 1 s later (kShutdownTimeout).
+  peer->write(ws_frame(0x8, std::string("\x03\xe8", 2)));
+  ASSERT_TRUE(run_until([&] { return peer->eof && flows_.size() == 0; }));
+  const int server_fd = sipws::test::tcp_socket_fd(listener_->local_endpoint(), peer_local(*peer));
+  ASSERT_GE(server_fd, 0);
+  advance(999ms);
+  EXPECT_EQ(sipws::test::tcp_socket_fd(listener_->local_endpoint(), peer_local(*peer)), server_fd);
+  advance(1ms);
+  EXPECT_EQ(sipws::test::tcp_socket_fd(listener_->local_endpoint(), peer_local(*peer)), -1);
 }
 
 TEST_F(WsListenerIoTest, PeerAnsweringOurCloseIsClosedAtOnce) {

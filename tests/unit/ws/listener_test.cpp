@@ -1,5 +1,6 @@
 // ws::Listener against real websocketpp clients (and raw sockets for plain HTTP) on 127.0.0.1,
-// everything on one io_context run by the test thread (fixture in ws_test_util.hpp).
+// everything on one io_context run by the test thread, the listener's timers on a manual clock
+// (fixture in ws_test_util.hpp).
 
 #include "ws/listener.hpp"
 
@@ -142,39 +143,65 @@ TEST_F(WsListenerTest, OversizedMessageClosesWith1009) {
 
 TEST_F(WsListenerTest, KeepAliveClosesFlowThatDoesNotAnswerPings) {
   ListenerConfig cfg;
-  cfg.ping_interval = 50ms;
-  cfg.pong_timeout = 50ms;
+  cfg.ping_interval = 30s;
+  cfg.pong_timeout = 10s;
+  cfg.first_message_timeout = 0ms;  // these clients send no SIP message
   start(cfg);
   const auto before = counter("ws_keepalive_timeouts");
+  const auto pings_before = counter("ws_keepalive_pings");
   WsClient silent(io_, uri(), {"sip"}, /*answer_pings=*/false);
   ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && silent.opened; }));
-  ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }));
-  EXPECT_GE(silent.pings, 1);
+  // Idle for less than ping_interval: no ping yet.
+  advance(cfg.ping_interval - 1ms);
+  ASSERT_TRUE(settle(silent));
+  EXPECT_EQ(silent.pings, 0);
+  advance(1ms);
+  EXPECT_EQ(counter("ws_keepalive_pings"), pings_before + 1);
+  ASSERT_TRUE(run_until([&] { return silent.pings == 1; }));
+  // No pong: dropped at pong_timeout, not before.
+  advance(cfg.pong_timeout - 1ms);
+  EXPECT_EQ(counter("ws_keepalive_timeouts"), before);
+  EXPECT_EQ(flows_.size(), 1u);
+  advance(1ms);
   EXPECT_EQ(counter("ws_keepalive_timeouts"), before + 1);
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }));
   EXPECT_TRUE(run_until([&] { return silent.closed || silent.failed; }));
 }
 
 TEST_F(WsListenerTest, KeepAliveKeepsAnsweringClientOpen) {
   ListenerConfig cfg;
-  cfg.ping_interval = 50ms;
-  cfg.pong_timeout = 200ms;  // margin for a loaded machine; a lost pong would close within it
+  cfg.ping_interval = 30s;
+  cfg.pong_timeout = 10s;
+  cfg.first_message_timeout = 0ms;  // these clients send no SIP message
   start(cfg);
   const auto before = counter("ws_keepalive_timeouts");
   WsClient client(io_, uri());
   ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && client.opened; }));
-  ASSERT_TRUE(run_until([&] { return client.pings >= 8; }));
-  EXPECT_EQ(flows_.size(), 1u);
-  EXPECT_FALSE(client.closed);
+  // Each round: to the sweep (every ping_interval from start()), a ping, the client's pong (and
+  // nothing else) read by the listener, then past pong_timeout.
+  for (int round = 1; round <= 4; ++round) {
+    advance(round == 1 ? cfg.ping_interval : cfg.ping_interval - cfg.pong_timeout);
+    ASSERT_TRUE(run_until([&] { return client.pings == round; }));
+    ASSERT_TRUE(settle(client));
+    advance(cfg.pong_timeout);
+    ASSERT_EQ(flows_.size(), 1u) << "round " << round;
+  }
   EXPECT_EQ(counter("ws_keepalive_timeouts"), before);
+  ASSERT_TRUE(settle(client));
+  EXPECT_FALSE(client.closed);
 }
 
 TEST_F(WsListenerTest, NoPingsWhenIntervalIsZero) {
   ListenerConfig cfg;
   cfg.ping_interval = 0ms;
+  cfg.first_message_timeout = 0ms;
   start(cfg);
+  const auto pings_before = counter("ws_keepalive_pings");
   WsClient client(io_, uri(), {"sip"}, false);
   ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && client.opened; }));
-  run_for(200ms);
+  advance(std::chrono::hours(1));
+  EXPECT_EQ(counter("ws_keepalive_pings"), pings_before);
+  ASSERT_TRUE(settle(client));
   EXPECT_EQ(client.pings, 0);
   EXPECT_EQ(flows_.size(), 1u);
 }
@@ -234,22 +261,25 @@ TEST_F(WsListenerTest, WssHandshakeMessagesAndSend) {
 
   client.close();
   ASSERT_TRUE(run_until([&] { return client.closed; }));
-  // The websocketpp client never answers the server's TLS close_notify: the flow goes once the
-  // listener's 1 s shutdown timeout (not websocketpp's default 5 s) expires.
-  ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }, 3s));
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }));
 }
 
-TEST_F(WsListenerTest, WssKeepAliveClosesSilentClientPromptly) {
+TEST_F(WsListenerTest, WssKeepAliveDropsSilentClientAtThePongTimeout) {
   const auto cert = transport::ensure_dev_certificate(tls_dir());
   ListenerConfig cfg;
   cfg.tls = transport::make_server_tls_context(cert.cert_path, cert.key_path);
-  cfg.ping_interval = 50ms;
-  cfg.pong_timeout = 50ms;
+  cfg.ping_interval = 30s;
+  cfg.pong_timeout = 10s;
+  cfg.first_message_timeout = 0ms;  // these clients send no SIP message
   start(cfg);
   WssClient silent(io_, uri("wss"), {"sip"}, /*answer_pings=*/false);
   ASSERT_TRUE(run_until([&] { return flows_.size() == 1 && silent.opened; }));
-  // Well under websocketpp's 5 s TLS shutdown timeout: the socket is dropped, not shut down.
-  EXPECT_TRUE(run_until([&] { return flows_.size() == 0; }, 2s));
+  advance(cfg.ping_interval);
+  ASSERT_TRUE(run_until([&] { return silent.pings == 1; }));
+  advance(cfg.pong_timeout);
+  // The socket is dropped (no TLS shutdown to wait for): the client sees the end at once.
+  ASSERT_TRUE(run_until([&] { return flows_.size() == 0; }));
+  EXPECT_TRUE(run_until([&] { return silent.closed || silent.failed; }));
 }
 
 TEST_F(WsListenerTest, OriginAllowList) {

@@ -28,7 +28,7 @@ struct Shard {
     cfg.listen = sipws::Endpoint{kLoopback, port};
     cfg.reuse_port = reuse_port;
     listener = std::make_unique<Listener>(
-        io, flows,
+        io, timers, flows,
         [this](std::shared_ptr<const std::string> b, const Source& s) {
           delivered.emplace_back(*b, s);
         },
@@ -37,6 +37,7 @@ struct Shard {
   }
 
   boost::asio::io_context io;
+  ManualTimerService timers;  ///< no test here moves time
   transport::FlowTable flows;
   std::vector<std::pair<std::string, Source>> delivered;
   std::unique_ptr<Listener> listener;

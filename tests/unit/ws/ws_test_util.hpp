@@ -1,7 +1,9 @@
 #pragma once
 // Shared by the tests of tests/unit/ws/: websocketpp clients (WS/WSS) that record what happens
 // to their connection, and a fixture running one ws::Listener on 127.0.0.1 with everything on
-// one io_context driven by the test thread.
+// one io_context driven by the test thread. The listener's deadlines run on a ManualTimerService:
+// time moves only when a test calls advance(); sockets are real. A test shows that nothing was
+// sent by settling the connection (settle()), never by waiting.
 
 #include "ws/listener.hpp"
 
@@ -24,7 +26,10 @@
 #include <websocketpp/client.hpp>
 #include <websocketpp/config/asio_client.hpp>
 
+#include "../transport/socket_probe.hpp"
 #include "common/counters.hpp"
+#include "common/timer.hpp"
+#include "transport/asio_timer.hpp"
 #include "transport/flow.hpp"
 #include "transport/tls.hpp"
 
@@ -225,10 +230,13 @@ class WsListenerTest : public ::testing::Test {
     if (!tmp_.empty()) fs::remove_all(tmp_);
   }
 
-  void start(ListenerConfig cfg = {}) {
+  /// Starts the listener on 127.0.0.1, port 0, on the manual clock, or with `real_clock` on an
+  /// AsioTimerService of the io_context (the daemon's clock).
+  void start(ListenerConfig cfg = {}, bool real_clock = false) {
     cfg.listen = sipws::Endpoint{boost::asio::ip::make_address("127.0.0.1"), 0};
+    if (real_clock) real_timers_ = std::make_unique<transport::AsioTimerService>(io_);
     listener_ = std::make_unique<Listener>(
-        io_, flows_,
+        io_, real_clock ? *real_timers_ : static_cast<TimerService&>(timers_), flows_,
         [this](std::shared_ptr<const std::string> b, const Source& s) {
           delivered_.emplace_back(*b, s);
         },
@@ -242,20 +250,61 @@ class WsListenerTest : public ::testing::Test {
            "://127.0.0.1:" + std::to_string(listener_->local_endpoint().port) + "/";
   }
 
-  /// Runs the io_context until `pred` holds or 5 s pass; returns pred().
+  /// Runs the io_context (socket I/O) until `pred` holds; returns pred(). The real-time limit
+  /// only ends a test whose awaited event never comes (a failure), it is never waited out.
   bool run_until(const std::function<bool()>& pred, std::chrono::milliseconds limit = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
+    const auto hang_guard = std::chrono::steady_clock::now() + limit;
     while (!pred()) {
-      if (std::chrono::steady_clock::now() >= deadline) return false;
+      if (std::chrono::steady_clock::now() >= hang_guard) return false;
       io_.run_one_for(20ms);
     }
     return true;
   }
 
-  /// Runs the io_context for `d` (only where a test must show that nothing happens).
-  void run_for(std::chrono::milliseconds d) {
-    const auto deadline = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < deadline) io_.run_one_for(10ms);
+  /// Moves the listener's manual clock by `d` (deadlines and keep-alive sweeps due fire inside,
+  /// in time order), then runs the handlers that became ready.
+  void advance(Millis d) {
+    timers_.advance(d);
+    io_.poll();
+  }
+
+  /// Runs the io_context until no byte of the TCP connection from `a` to `b` (both ends are
+  /// sockets of this process) is unread or unacknowledged at either end, and no handler is
+  /// ready: each side has then processed all the other sent, and what the test sees is all
+  /// there is (how a test shows that no close frame or ping was sent). False if either socket
+  /// is gone or the connection does not settle.
+  bool settle(const sipws::Endpoint& a, const sipws::Endpoint& b) {
+    const int fa = sipws::test::tcp_socket_fd(a, b);
+    const int fb = sipws::test::tcp_socket_fd(b, a);
+    if (fa < 0 || fb < 0) return false;
+    auto quiet = [&] {
+      return sipws::test::tcp_bytes_in_flight(fa) == 0 && sipws::test::tcp_bytes_in_flight(fb) == 0;
+    };
+    for (int round = 0; round < 100; ++round) {
+      if (!run_until([&] {
+            return quiet() || sipws::test::tcp_bytes_in_flight(fa) < 0 ||
+                   sipws::test::tcp_bytes_in_flight(fb) < 0;
+          })) {
+        return false;
+      }
+      if (!quiet()) return false;  // a socket was closed
+      if (io_.poll() == 0 && quiet()) return true;
+    }
+    return false;
+  }
+
+  /// settle() for the connection of websocketpp client `c` to the listener.
+  template <class C>
+  bool settle(C& c) {
+    return settle(c.local(), listener_->local_endpoint());
+  }
+
+  /// settle() for the connection of raw peer `p` to the listener.
+  bool settle(RawPeer& p) {
+    boost::system::error_code ec;
+    const auto ep = p.sock.local_endpoint(ec);
+    if (ec) return false;
+    return settle(sipws::Endpoint{ep.address(), ep.port()}, listener_->local_endpoint());
   }
 
   /// Sends `request` on a raw TCP connection and returns everything until EOF.
@@ -345,6 +394,8 @@ class WsListenerTest : public ::testing::Test {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{
       io_.get_executor()};
+  ManualTimerService timers_;  ///< the listener's clock (declared before it: outlives it)
+  std::unique_ptr<transport::AsioTimerService> real_timers_;  ///< start(cfg, true)
   transport::FlowTable flows_;
   std::vector<std::pair<std::string, Source>> delivered_;
   std::unique_ptr<Listener> listener_;
