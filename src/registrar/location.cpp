@@ -8,8 +8,6 @@
 #include <unordered_set>
 #include <utility>
 
-#include "common/counters.hpp"
-#include "common/random.hpp"
 #include "common/string_hash.hpp"
 #include "sip/headers.hpp"
 #include "sip/text.hpp"
@@ -65,13 +63,13 @@ class AorKey {
 };
 
 /// A temp-GRUU token (RFC 5627 s.3.2) naming partition `index`: two decimal digits, then
-/// random characters.
-std::string make_temp_gruu(std::size_t index) {
+/// random characters from `tokens`.
+std::string make_temp_gruu(std::size_t index, TokenSource& tokens) {
   std::string t;
   t.reserve(2 + kTempGruuLength);
   t += static_cast<char>('0' + index / 10);
   t += static_cast<char>('0' + index % 10);
-  t += random_token(kTempGruuLength);
+  tokens.append(t, kTempGruuLength);
   return t;
 }
 
@@ -226,10 +224,16 @@ struct alignas(64) LocationService::Partition {
   std::set<std::pair<TimePoint, std::uint64_t>> by_expiry;
 };
 
-LocationService::LocationService(TimerService& timers, store::AsyncStore* store, Millis sweep_every)
+LocationService::LocationService(TimerService& timers, store::AsyncStore* store, Millis sweep_every,
+                                 Instruments inst)
     : timers_(timers),
       store_(store),
       sweep_every_(std::max(sweep_every, Millis(1))),
+      tokens_(inst.tokens),
+      added_(inst.counters.get("registrar_bindings_added")),
+      removed_(inst.counters.get("registrar_bindings_removed")),
+      expired_(inst.counters.get("registrar_bindings_expired")),
+      ws_removed_(inst.counters.get("registrar_ws_bindings_flow_closed")),
       partitions_(std::make_unique<Partition[]>(kPartitions)) {
   for (std::size_t i = 0; i < kPartitions; ++i) partitions_[i].index = i;
   sweep_timer_ = timers_.schedule(sweep_every_, [this] { sweep(); });
@@ -333,7 +337,7 @@ Expected<std::size_t, UpdateError> LocationService::update_locked(Partition& p,
       }
     }
     for (Binding* b : all) erase(p, *b, ops);
-    SIPWS_COUNTER("registrar_bindings_removed").inc(all.size());
+    removed_.inc(all.size());
     return all.size();
   }
 
@@ -360,8 +364,6 @@ Expected<std::size_t, UpdateError> LocationService::update_locked(Partition& p,
   }
 
   // Second pass: commit.
-  Counter& added = SIPWS_COUNTER("registrar_bindings_added");
-  Counter& removed = SIPWS_COUNTER("registrar_bindings_removed");
   const std::int64_t unix_now = timers_.unix_time();
   std::size_t changed = 0;
   for (std::size_t i = 0; i < u.contacts.size(); ++i) {
@@ -370,7 +372,7 @@ Expected<std::size_t, UpdateError> LocationService::update_locked(Partition& p,
     if (c.expires == 0) {
       if (m != nullptr) {
         erase(p, *m, ops);
-        removed.inc();
+        removed_.inc();
         ++changed;
       }
       continue;
@@ -394,7 +396,7 @@ Expected<std::size_t, UpdateError> LocationService::update_locked(Partition& p,
       nb.id = next_id_.fetch_add(1, std::memory_order_relaxed) + 1;
       nb.aor = aor;
       m = &insert(p, std::move(nb));
-      added.inc();
+      added_.inc();
     }
     const bool flow_changed = m->source.flow != u.source.flow;
     m->contact = c.contact;
@@ -414,7 +416,7 @@ Expected<std::size_t, UpdateError> LocationService::update_locked(Partition& p,
     m->user_agent = u.user_agent;
     if (flow_changed && u.source.flow != kNoFlow) p.by_flow[u.source.flow].push_back(m);
     if (!m->instance.empty() && m->temp_gruu.empty()) {
-      m->temp_gruu = make_temp_gruu(p.index);
+      m->temp_gruu = make_temp_gruu(p.index, tokens_);
       p.by_temp_gruu[m->temp_gruu] = m;
     }
     ops.put(*m);
@@ -475,7 +477,7 @@ void LocationService::purge_expired(Partition& p, std::string_view aor, TimePoin
   }
   if (expired.empty()) return;
   for (Binding* b : expired) erase(p, *b, ops);  // may erase it->second
-  SIPWS_COUNTER("registrar_bindings_expired").inc(expired.size());
+  expired_.inc(expired.size());
 }
 
 void LocationService::commit(Partition& p, std::unique_lock<std::mutex>& lock, StoreOps& ops) {
@@ -492,7 +494,6 @@ void LocationService::commit(Partition& p, std::unique_lock<std::mutex>& lock, S
 }
 
 void LocationService::sweep() {
-  Counter& expired = SIPWS_COUNTER("registrar_bindings_expired");
   for (std::size_t i = 0; i < kPartitions; ++i) {
     Partition& p = partitions_[i];
     bool more = true;
@@ -507,7 +508,7 @@ void LocationService::sweep() {
       }
       more = n == kMaxSweepBatch;  // let other threads in between batches
       commit(p, lock, ops);
-      expired.inc(n);
+      expired_.inc(n);
     }
   }
   sweep_timer_ = timers_.schedule(sweep_every_, [this] { sweep(); });
@@ -553,8 +554,6 @@ std::size_t LocationService::remove_all(std::string_view aor) {
 
 void LocationService::on_flow_closed(FlowId flow) {
   if (flow == kNoFlow) return;
-  Counter& ws_removed = SIPWS_COUNTER("registrar_ws_bindings_flow_closed");
-  Counter& expired = SIPWS_COUNTER("registrar_bindings_expired");
   for (std::size_t i = 0; i < kPartitions; ++i) {
     Partition& p = partitions_[i];
     StoreOps ops(store_);
@@ -566,10 +565,10 @@ void LocationService::on_flow_closed(FlowId flow) {
     p.by_flow.erase(it);
     for (Binding* b : bound) {
       if (b->expires_at <= now) {
-        expired.inc();
+        expired_.inc();
         erase(p, *b, ops);  // as if swept before the flow closed
       } else if (is_websocket(b->source.protocol)) {
-        ws_removed.inc();
+        ws_removed_.inc();
         erase(p, *b, ops);  // by_flow no longer lists it: erase() finds nothing there
       } else if (b->outbound) {
         b->flow_dead = true;  // RFC 5626 s.5.3: 430 until the UA registers a new flow
@@ -613,7 +612,7 @@ std::size_t LocationService::load(store::Store& db) {
     b.flow_dead = b.outbound && b.direct && is_reliable(b.source.protocol);
     b.user_agent = r.user_agent;
     Partition& p = partition(b.aor);
-    if (!b.instance.empty()) b.temp_gruu = make_temp_gruu(p.index);
+    if (!b.instance.empty()) b.temp_gruu = make_temp_gruu(p.index, tokens_);
     std::lock_guard lock(p.mu);  // uncontended: no traffic yet
     Binding& ref = insert(p, std::move(b));
     sort_lookup_order(p.by_aor[ref.aor]);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/expected.hpp"
+#include "common/instruments.hpp"
 #include "common/net.hpp"
 #include "common/timer.hpp"
 #include "sip/uri.hpp"
@@ -106,10 +107,14 @@ class LocationService {
   static constexpr Millis kSweepInterval{1000};
 
   /// `store` may be null (nothing persisted). Both must outlive the service. Arms the repeating
-  /// expiry sweep on `timers` every `sweep_every` (at least 1 ms). Thread: the one running
-  /// `timers`.
+  /// expiry sweep on `timers` every `sweep_every` (at least 1 ms). Counts registrar_bindings_added,
+  /// registrar_bindings_removed, registrar_bindings_expired and
+  /// registrar_ws_bindings_flow_closed in `inst.counters`; temp-GRUU tokens come from
+  /// `inst.tokens`, called from any caller's thread under a partition lock (the default,
+  /// per_thread_tokens(), is safe so; a SeededTokens only while one thread uses the service).
+  /// Thread: the one running `timers`.
   LocationService(TimerService& timers, store::AsyncStore* store,
-                  Millis sweep_every = kSweepInterval);
+                  Millis sweep_every = kSweepInterval, Instruments inst = {});
   /// Cancels the sweep. Thread: the one running `timers`, with no other caller left.
   ~LocationService();
   LocationService(const LocationService&) = delete;
@@ -201,6 +206,11 @@ class LocationService {
   TimerService& timers_;
   store::AsyncStore* store_;
   const Millis sweep_every_;
+  TokenSource& tokens_;
+  Counter& added_;                         ///< registrar_bindings_added
+  Counter& removed_;                       ///< registrar_bindings_removed
+  Counter& expired_;                       ///< registrar_bindings_expired
+  Counter& ws_removed_;                    ///< registrar_ws_bindings_flow_closed
   TimerService::TimerId sweep_timer_ = 0;  ///< the thread running timers_ only
   std::atomic<std::uint64_t> next_id_{0};
   std::atomic<std::size_t> size_{0};

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <string>
 
-#include "common/counters.hpp"
 #include "sip/message_access.hpp"
 #include "sip/text.hpp"
 
@@ -416,12 +415,7 @@ Expected<Message, ParseError> parse_impl(std::shared_ptr<const std::string> byte
 
 Expected<Message, ParseError> parse(std::shared_ptr<const std::string> bytes,
                                     const ParseOptions& opts) {
-  auto res = parse_impl(std::move(bytes), opts);
-  if (!res) {
-    Counter& errors = SIPWS_COUNTER("sip_parse_errors");
-    errors.inc();
-  }
-  return res;
+  return parse_impl(std::move(bytes), opts);
 }
 
 bool is_keepalive(std::string_view bytes) {

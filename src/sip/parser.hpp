@@ -59,7 +59,8 @@ struct ParseOptions {
   std::size_t max_size = 65535;
 };
 
-/// Parses one complete message. The Message keeps `bytes` alive and points into it.
+/// Parses one complete message. The Message keeps `bytes` alive and points into it. Pure: it
+/// counts nothing (the transport layer counts refusals as sip_parse_errors).
 Expected<Message, ParseError> parse(std::shared_ptr<const std::string> bytes,
                                     const ParseOptions& opts = {});
 /// Convenience: copies `bytes` into a new buffer first.

@@ -245,7 +245,7 @@ class TransportLayerImpl final : public FlowHost {
     opts.max_size = limits_.max_message_size;
     auto parsed = sip::parse(bytes, opts);
     if (!parsed) {
-      // sip::parse counts it (sip_parse_errors).
+      SIPWS_COUNTER("sip_parse_errors").inc();
       if (auto resp = sip::error_response(*bytes, parsed.error())) {
         reply(src, std::make_shared<const std::string>(std::move(*resp)));
       }

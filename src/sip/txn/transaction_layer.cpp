@@ -8,8 +8,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "common/counters.hpp"
-#include "common/random.hpp"
+#include "common/instruments.hpp"
 #include "sip/txn/keys.hpp"
 
 // Notes on the implementation:
@@ -31,27 +30,37 @@ namespace {
 constexpr Millis kTimerD{32000};  // RFC 3261 s.17.1.1.2: "at least 32 seconds" on UDP
 constexpr Millis kNow{0};
 
-/// The layer's counters (names as exported on /metrics).
+/// The layer's counters (names as exported on /metrics), looked up once in the injected
+/// registry.
 struct Stats {
-  Counter& absorbed = SIPWS_COUNTER("sip_txn_retransmissions_absorbed");
-  Counter& retransmitted = SIPWS_COUNTER("sip_txn_retransmissions_sent");
-  Counter& timeouts = SIPWS_COUNTER("sip_txn_timeouts");
-  Counter& cancel_200 = SIPWS_COUNTER("sip_txn_cancel_200");
-  Counter& cancel_481 = SIPWS_COUNTER("sip_txn_cancel_481");
-  Counter& send_failures = SIPWS_COUNTER("sip_txn_send_failures");
-  Counter& stray_responses = SIPWS_COUNTER("sip_txn_stray_responses");
-  Counter& stray_acks = SIPWS_COUNTER("sip_txn_acks_to_tu");
-  Counter& acks_absorbed = SIPWS_COUNTER("sip_txn_acks_absorbed");
-  Counter& respond_ignored = SIPWS_COUNTER("sip_txn_respond_ignored");
-  Counter& duplicate_branch = SIPWS_COUNTER("sip_txn_duplicate_branch");
-  Counter& server_created = SIPWS_COUNTER("sip_txn_server_created");
-  Counter& client_created = SIPWS_COUNTER("sip_txn_client_created");
+  explicit Stats(Counters& c)
+      : absorbed(c.get("sip_txn_retransmissions_absorbed")),
+        retransmitted(c.get("sip_txn_retransmissions_sent")),
+        timeouts(c.get("sip_txn_timeouts")),
+        cancel_200(c.get("sip_txn_cancel_200")),
+        cancel_481(c.get("sip_txn_cancel_481")),
+        send_failures(c.get("sip_txn_send_failures")),
+        stray_responses(c.get("sip_txn_stray_responses")),
+        stray_acks(c.get("sip_txn_acks_to_tu")),
+        acks_absorbed(c.get("sip_txn_acks_absorbed")),
+        respond_ignored(c.get("sip_txn_respond_ignored")),
+        duplicate_branch(c.get("sip_txn_duplicate_branch")),
+        server_created(c.get("sip_txn_server_created")),
+        client_created(c.get("sip_txn_client_created")) {}
+  Counter& absorbed;
+  Counter& retransmitted;
+  Counter& timeouts;
+  Counter& cancel_200;
+  Counter& cancel_481;
+  Counter& send_failures;
+  Counter& stray_responses;
+  Counter& stray_acks;
+  Counter& acks_absorbed;
+  Counter& respond_ignored;
+  Counter& duplicate_branch;
+  Counter& server_created;
+  Counter& client_created;
 };
-
-Stats& stats() {
-  static Stats s;
-  return s;
-}
 
 enum class ClientState : std::uint8_t {
   Calling,
@@ -133,8 +142,14 @@ Destination response_destination(const Message& request, const Source& src) {
 
 class TransactionLayerImpl {
  public:
-  TransactionLayerImpl(TimerService& timers, Sender& sender, TransactionUser& tu, TimerConfig cfg)
-      : timers_(timers), sender_(sender), tu_(tu), cfg_(cfg) {}
+  TransactionLayerImpl(TimerService& timers, Sender& sender, TransactionUser& tu, TimerConfig cfg,
+                       Instruments inst)
+      : timers_(timers),
+        sender_(sender),
+        tu_(tu),
+        cfg_(cfg),
+        stats_(inst.counters),
+        tokens_(inst.tokens) {}
 
   ~TransactionLayerImpl() {
     for (auto& [id, t] : clients_) cancel_timers(*t);
@@ -157,7 +172,7 @@ class TransactionLayerImpl {
   void respond(ServerTxnId id, const Message& rsp) {
     ServerTxn* t = find_server(id);
     if (t == nullptr) {
-      stats().respond_ignored.inc();
+      stats_.respond_ignored.inc();
       return;
     }
     const int status = rsp.status();
@@ -173,7 +188,7 @@ class TransactionLayerImpl {
     auto bytes = request.serialize_shared();
     if (request.method() == Method::Ack) {
       // ACK has no client transaction (s.17.1.1.3 / s.13.2.2.4): sent once, nothing reported.
-      if (!sender_.send(dest, std::move(bytes))) stats().send_failures.inc();
+      if (!sender_.send(dest, std::move(bytes))) stats_.send_failures.inc();
       return id;
     }
     auto owned = std::make_unique<ClientTxn>();
@@ -187,16 +202,16 @@ class TransactionLayerImpl {
     t.key = client_key(request);
     t.request_bytes = std::move(bytes);
     clients_.emplace(id, std::move(owned));
-    stats().client_created.inc();
+    stats_.client_created.inc();
 
     if (!client_keys_.emplace(t.key, id).second) {
-      stats().duplicate_branch.inc();  // a TU bug; fail the new transaction, keep the old one
+      stats_.duplicate_branch.inc();  // a TU bug; fail the new transaction, keep the old one
       fail_client(t, true);
       return id;
     }
     t.keyed = true;
     if (!sender_.send(t.dest, t.request_bytes)) {
-      stats().send_failures.inc();
+      stats_.send_failures.inc();
       fail_client(t, true);
       return id;
     }
@@ -215,7 +230,7 @@ class TransactionLayerImpl {
           t->dest.endpoint != endpoint) {
         continue;
       }
-      stats().send_failures.inc();
+      stats_.send_failures.inc();
       fail_client(*t, true);
     }
   }
@@ -275,7 +290,7 @@ class TransactionLayerImpl {
   }
   bool send(const Destination& dest, const std::shared_ptr<const std::string>& bytes) {
     if (sender_.send(dest, bytes)) return true;
-    stats().send_failures.inc();
+    stats_.send_failures.inc();
     return false;
   }
 
@@ -313,7 +328,7 @@ class TransactionLayerImpl {
         t->invite ? t->state == ClientState::Calling
                   : (t->state == ClientState::Trying || t->state == ClientState::Proceeding);
     if (!active) return;
-    stats().retransmitted.inc();
+    stats_.retransmitted.inc();
     if (!send(t->dest, t->request_bytes)) {
       fail_client(*t, true);
       return;
@@ -338,7 +353,7 @@ class TransactionLayerImpl {
       case ClientState::Calling:
       case ClientState::Trying:
       case ClientState::Proceeding:
-        stats().timeouts.inc();
+        stats_.timeouts.inc();
         cancel_timers(*t);
         t->state = ClientState::Terminated;
         tu_.on_client_failure(id, false);
@@ -357,7 +372,7 @@ class TransactionLayerImpl {
     auto kit = client_keys_.find(client_key(rsp));
     ClientTxn* t = kit == client_keys_.end() ? nullptr : find_client(kit->second);
     if (t == nullptr) {
-      stats().stray_responses.inc();
+      stats_.stray_responses.inc();
       tu_.on_stray_response(rsp, src);
       return;
     }
@@ -396,18 +411,18 @@ class TransactionLayerImpl {
         if (status >= 200 && status < 300) {
           tu_.on_response(t.id, rsp);  // RFC 6026 s.8.4: every 2xx goes to the TU
         } else {
-          stats().absorbed.inc();
+          stats_.absorbed.inc();
         }
         return;
       case ClientState::Completed:
-        stats().absorbed.inc();
+        stats_.absorbed.inc();
         if (status >= 300 && t.ack_bytes) {
           send(t.dest, t.ack_bytes);  // s.17.1.1.2: re-ACK every retransmitted final
         }
         return;
       case ClientState::Trying:
       case ClientState::Terminated:
-        stats().absorbed.inc();
+        stats_.absorbed.inc();
         return;
     }
   }
@@ -415,7 +430,7 @@ class TransactionLayerImpl {
   void receive_non_invite_response(ClientTxn& t, const Message& rsp) {
     const int status = rsp.status();
     if (t.state != ClientState::Trying && t.state != ClientState::Proceeding) {
-      stats().absorbed.inc();
+      stats_.absorbed.inc();
       return;
     }
     if (status < 200) {
@@ -447,7 +462,7 @@ class TransactionLayerImpl {
     t.key = std::move(key);
     server_keys_.emplace(t.key, id);
     servers_.emplace(id, std::move(owned));
-    stats().server_created.inc();
+    stats_.server_created.inc();
     return t;
   }
 
@@ -461,7 +476,7 @@ class TransactionLayerImpl {
   /// A request retransmission (s.17.2.1, s.17.2.2): resend the last response, if any, unless
   /// the INVITE was answered with a 2xx (RFC 6026 s.7.1) or ACKed.
   void absorb_retransmission(ServerTxn& t) {
-    stats().absorbed.inc();
+    stats_.absorbed.inc();
     // INVITE: Accepted and Confirmed absorb silently; non-INVITE: Trying has nothing to send.
     const bool resend = t.state == ServerState::Proceeding || t.state == ServerState::Completed;
     if (resend && t.last_bytes) send(t.dest, t.last_bytes);
@@ -495,7 +510,7 @@ class TransactionLayerImpl {
     if (t != nullptr && t->invite) {
       switch (t->state) {
         case ServerState::Completed:  // s.17.2.1: ACK for our non-2xx final
-          stats().acks_absorbed.inc();
+          stats_.acks_absorbed.inc();
           cancel_timers(*t);
           t->state = ServerState::Confirmed;
           t->deadline = arm_server(t->id, t->reliable ? kNow : cfg_.t4,  // Timer I
@@ -505,13 +520,13 @@ class TransactionLayerImpl {
         case ServerState::Proceeding:  // no final sent yet: nothing to acknowledge
         case ServerState::Trying:
         case ServerState::Terminated:
-          stats().acks_absorbed.inc();
+          stats_.acks_absorbed.inc();
           return;
         case ServerState::Accepted:
           break;  // ACK for a 2xx: end-to-end, the TU's (RFC 6026 s.7.1)
       }
     }
-    stats().stray_acks.inc();
+    stats_.stray_acks.inc();
     tu_.on_ack(ack, src);
   }
 
@@ -531,11 +546,11 @@ class TransactionLayerImpl {
 
     ServerTxn& t = create_server(cancel, src, std::move(key), true);
     Message rsp = make_response(cancel, invite != nullptr ? 200 : 481);  // s.9.2
-    if (cancel.to().tag().empty()) rsp.set_to_tag(to_tag.empty() ? random_token(10) : to_tag);
+    if (cancel.to().tag().empty()) rsp.set_to_tag(to_tag.empty() ? tokens_.token(10) : to_tag);
     if (invite != nullptr) {
-      stats().cancel_200.inc();
+      stats_.cancel_200.inc();
     } else {
-      stats().cancel_481.inc();
+      stats_.cancel_481.inc();
     }
     complete_non_invite(t, rsp);
     if (report) tu_.on_cancel(invite_id, cancel);
@@ -547,7 +562,7 @@ class TransactionLayerImpl {
       return;
     }
     if (t.state != ServerState::Proceeding) {
-      stats().respond_ignored.inc();
+      stats_.respond_ignored.inc();
       return;
     }
     send_response(t, rsp);
@@ -572,7 +587,7 @@ class TransactionLayerImpl {
 
   void respond_non_invite(ServerTxn& t, const Message& rsp, int status) {
     if (t.state != ServerState::Trying && t.state != ServerState::Proceeding) {
-      stats().respond_ignored.inc();
+      stats_.respond_ignored.inc();
       return;
     }
     if (status < 200) {
@@ -614,7 +629,7 @@ class TransactionLayerImpl {
   bool absorb_lingering(const std::string& key) {
     auto it = lingering_.find(key);
     if (it == lingering_.end()) return false;
-    stats().absorbed.inc();
+    stats_.absorbed.inc();
     send(it->second.dest, it->second.bytes);
     return true;
   }
@@ -646,7 +661,7 @@ class TransactionLayerImpl {
     if (t == nullptr) return;
     t->retransmit = 0;
     if (t->state != ServerState::Completed || !t->last_bytes) return;
-    stats().retransmitted.inc();
+    stats_.retransmitted.inc();
     send(t->dest, t->last_bytes);
     t->interval = std::min(t->interval * 2, cfg_.t2);
     t->retransmit = arm_server(id, t->interval, &TransactionLayerImpl::on_server_retransmit);
@@ -658,7 +673,7 @@ class TransactionLayerImpl {
     if (it == servers_.end()) return;
     ServerTxn& t = *it->second;
     t.deadline = 0;
-    if (t.invite && t.state == ServerState::Completed) stats().timeouts.inc();  // Timer H
+    if (t.invite && t.state == ServerState::Completed) stats_.timeouts.inc();  // Timer H
     cancel_timers(t);
     const bool report = !t.internal;
     if (t.key.empty()) {
@@ -674,6 +689,8 @@ class TransactionLayerImpl {
   Sender& sender_;
   TransactionUser& tu_;
   TimerConfig cfg_;
+  Stats stats_;
+  TokenSource& tokens_;
   ServerTxnId next_server_id_ = 0;
   ClientTxnId next_client_id_ = 0;
   std::unordered_map<ServerTxnId, std::unique_ptr<ServerTxn>> servers_;
@@ -702,8 +719,8 @@ class TransactionLayerImpl {
 // ------------------------------------------------------------------ TransactionLayer
 
 TransactionLayer::TransactionLayer(TimerService& timers, Sender& sender, TransactionUser& tu,
-                                   TimerConfig cfg)
-    : impl_(std::make_unique<TransactionLayerImpl>(timers, sender, tu, cfg)) {}
+                                   TimerConfig cfg, Instruments inst)
+    : impl_(std::make_unique<TransactionLayerImpl>(timers, sender, tu, cfg, inst)) {}
 
 TransactionLayer::~TransactionLayer() = default;
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "common/instruments.hpp"
 #include "common/net.hpp"
 #include "common/timer.hpp"
 #include "sip/message.hpp"
@@ -76,10 +77,12 @@ class TransactionLayerImpl;
 /// Counters: sip_txn_retransmissions_absorbed, sip_txn_retransmissions_sent, sip_txn_timeouts
 /// (B, F, H), sip_txn_cancel_200, sip_txn_cancel_481, sip_txn_send_failures,
 /// sip_txn_stray_responses, sip_txn_acks_to_tu, sip_txn_acks_absorbed, sip_txn_respond_ignored,
-/// sip_txn_duplicate_branch, sip_txn_server_created, sip_txn_client_created.
+/// sip_txn_duplicate_branch, sip_txn_server_created, sip_txn_client_created, in
+/// `inst.counters`; the To tag of a CANCEL's 200 comes from `inst.tokens`.
 class TransactionLayer {
  public:
-  TransactionLayer(TimerService& timers, Sender& sender, TransactionUser& tu, TimerConfig cfg = {});
+  TransactionLayer(TimerService& timers, Sender& sender, TransactionUser& tu, TimerConfig cfg = {},
+                   Instruments inst = {});
   ~TransactionLayer();
   TransactionLayer(const TransactionLayer&) = delete;
   TransactionLayer& operator=(const TransactionLayer&) = delete;

@@ -17,6 +17,25 @@ const Source kUdp = test::source(Protocol::Udp, "192.0.2.1", 5062, kNoFlow);
 const Source kTcp = test::source(Protocol::Tcp, "192.0.2.2", 40000, 4);
 const Source kWs = test::source(Protocol::Ws, "192.0.2.3", 50000, 5);
 
+TEST(LocationService, CountsIntoTheGivenRegistryAndDrawsTempGruusFromTheGivenSource) {
+  ManualTimerService t;
+  Counters mine;
+  SeededTokens tokens(7);
+  LocationService loc(t, nullptr, LocationService::kSweepInterval, Instruments{mine, tokens});
+  const auto global_added = counters().get("registrar_bindings_added").value();
+  auto u = one("a@x.org", "sip:a@192.0.2.1", 600, kUdp);
+  u.contacts[0].instance = "<urn:uuid:a>";
+  ASSERT_TRUE(loc.update(u).has_value());
+  EXPECT_EQ(mine.get("registrar_bindings_added").value(), 1u);
+  EXPECT_EQ(counters().get("registrar_bindings_added").value(), global_added);
+  // The token: its partition in two digits, then 16 characters of the seeded source.
+  const std::string token = loc.lookup("a@x.org").at(0).temp_gruu;
+  ASSERT_EQ(token.size(), 18u);
+  EXPECT_EQ(token.substr(2), SeededTokens(7).token(16));
+  t.advance(std::chrono::seconds(601));
+  EXPECT_EQ(mine.get("registrar_bindings_expired").value(), 1u);
+}
+
 TEST(LocationService, AorDomainIsCaseInsensitive) {
   ManualTimerService t;
   LocationService loc(t, nullptr);

@@ -71,6 +71,22 @@ TEST_F(TxnTest, CancelAfterTheFinalIsAnswered200ButNotReported) {
   EXPECT_EQ(tu.count(Event::Cancel), 0u);
 }
 
+TEST_F(TxnTest, CountsIntoTheGivenRegistryAndTagsFromTheGivenSource) {
+  // A layer with its own registry and a seeded token source (the fixture's uses the defaults).
+  Counters mine;
+  SeededTokens tokens(42);
+  TransactionLayer own(timers, sender, tu, TimerConfig{}, Instruments{mine, tokens});
+  const auto global_481 = counters().get("sip_txn_cancel_481").value();
+  own.receive(Req{}.with_method("CANCEL").msg(), udp_src());  // matches nothing: 481
+  ASSERT_EQ(sender.sent.size(), 1u);
+  const Message rsp = sender.sent[0].msg();
+  EXPECT_EQ(rsp.status(), 481);
+  EXPECT_EQ(rsp.to().tag(), SeededTokens(42).token(10));
+  EXPECT_EQ(mine.get("sip_txn_cancel_481").value(), 1u);
+  EXPECT_EQ(mine.get("sip_txn_server_created").value(), 1u);
+  EXPECT_EQ(counters().get("sip_txn_cancel_481").value(), global_481);
+}
+
 TEST_F(TxnTest, CancelMatchingNothingIsAnswered481AndNotReported) {
   const Req inv;
   layer.receive(inv.msg(), udp_src());
