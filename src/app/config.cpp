@@ -4,13 +4,13 @@
 #include "ws/origin_policy.hpp"
 
 #include <algorithm>
-#include <boost/asio/ip/address.hpp>
 #include <charconv>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <thread>
 
+#include "common/net.hpp"
 #include "sip/text.hpp"
 #include "ws/client.hpp"
 
@@ -23,18 +23,12 @@ using nlohmann::json;
   throw ConfigError("config key '" + key + "': " + what);
 }
 
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
-}
-
 std::vector<std::string> split_commas(std::string_view s) {
   std::vector<std::string> out;
   while (!s.empty()) {
     auto pos = s.find(',');
-    auto item = trim(s.substr(0, pos));
-    if (!item.empty()) out.push_back(item);
+    const std::string_view item = text::trim(s.substr(0, pos));
+    if (!item.empty()) out.emplace_back(item);
     if (pos == std::string_view::npos) break;
     s.remove_prefix(pos + 1);
   }
@@ -46,12 +40,6 @@ std::optional<std::uint64_t> to_uint(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
-}
-
-bool is_ip(const std::string& host) {
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(host, ec);
-  return !ec;
 }
 
 /// Splits a `listen` entry into the address and the text after " advertise " (empty if none).
@@ -91,14 +79,14 @@ Advertise parse_advertise(const std::string& item, const std::string& text) {
       if (rest.front() != ':') bad("must be HOST or HOST:PORT");
       port = rest.substr(1);
     }
-    if (!is_ip(std::string(host.substr(1, host.size() - 2)))) bad("has a bad IPv6 address");
+    if (!is_ip(host.substr(1, host.size() - 2))) bad("has a bad IPv6 address");
   } else {
     const auto colon = text.find(':');
     if (colon != std::string::npos) {
       host = std::string_view(text).substr(0, colon);
       port = std::string_view(text).substr(colon + 1);
     }
-    if (!is_ip(std::string(host)) && !sip::text::valid_hostname(host)) {
+    if (!is_ip(host) && !sip::text::valid_hostname(host)) {
       bad("must be a DNS name or an IP address (IPv6 as [addr])");
     }
   }

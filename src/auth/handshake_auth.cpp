@@ -25,13 +25,9 @@ std::string_view path_of(std::string_view target) {
 /// user and password from a JSON or form body; false if the body is neither or lacks them.
 bool parse_login_body(const std::string& content_type, const std::string& body, std::string& user,
                       std::string& password) {
-  const std::string type = to_lower(content_type.substr(0, content_type.find(';')));
-  const auto trimmed = [](std::string s) {
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(0, 1);
-    return s;
-  };
-  if (trimmed(type) == "application/json") {
+  const std::string lowered = to_lower(content_type.substr(0, content_type.find(';')));
+  const std::string_view type = text::trim(lowered);
+  if (type == "application/json") {
     const auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (!j.is_object()) return false;
     const auto u = j.find("user");
@@ -41,7 +37,7 @@ bool parse_login_body(const std::string& content_type, const std::string& body, 
     password = p->get<std::string>();
     return true;
   }
-  if (trimmed(type) == "application/x-www-form-urlencoded") {
+  if (type == "application/x-www-form-urlencoded") {
     bool have_user = false, have_password = false;
     std::string_view rest = body;
     while (!rest.empty()) {

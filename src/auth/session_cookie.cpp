@@ -21,11 +21,6 @@ namespace {
 
 constexpr std::size_t kMacSize = 32;  // HMAC-SHA256
 constexpr std::size_t kKeyFileSize = 32;
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 }  // namespace
 
@@ -109,10 +104,10 @@ std::vector<std::string> cookie_values(std::string_view header, std::string_view
   std::vector<std::string> out;
   while (!header.empty()) {
     const auto semi = header.find(';');
-    const std::string_view pair = trim(header.substr(0, semi));
+    const std::string_view pair = text::trim(header.substr(0, semi));
     const auto eq = pair.find('=');
-    if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) {
-      std::string_view v = trim(pair.substr(eq + 1));
+    if (eq != std::string_view::npos && text::trim(pair.substr(0, eq)) == name) {
+      std::string_view v = text::trim(pair.substr(eq + 1));
       if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
       out.emplace_back(v);
     }

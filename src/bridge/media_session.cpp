@@ -6,6 +6,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "common/counters.hpp"
+#include "common/net.hpp"
 
 namespace sipws::bridge {
 
@@ -17,10 +18,9 @@ namespace {
 udp::endpoint to_udp(const Endpoint& e) { return udp::endpoint(e.address, e.port); }
 
 std::optional<Endpoint> parse_endpoint(const std::string& addr, std::uint16_t port) {
-  boost::system::error_code ec;
-  auto a = asio::ip::make_address(addr, ec);
-  if (ec || port == 0) return std::nullopt;
-  return Endpoint{a, port};
+  auto a = parse_ip(addr);
+  if (!a || port == 0) return std::nullopt;
+  return Endpoint{*a, port};
 }
 
 }  // namespace

@@ -2,9 +2,9 @@
 // RFC 8839, RFC 8842, RFC 8843, RFC 5761, RFC 3551).
 #include "bridge/sdp_rewrite.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <random>
 
+#include "common/net.hpp"
 #include "sip/text.hpp"
 
 namespace sipws::bridge {
@@ -100,11 +100,6 @@ std::string codec_list(const std::vector<Codec>& cs) {
   return out.empty() ? "nothing" : out;
 }
 
-bool valid_ip(const std::string& s) {
-  boost::system::error_code ec;
-  (void)boost::asio::ip::make_address(s, ec);
-  return !ec;
-}
 bool is_ipv6(std::string_view s) { return s.find(':') != std::string_view::npos; }
 
 /// RFC 8839 s.5.4 ice-char: ALPHA / DIGIT / "+" / "/".
@@ -140,7 +135,7 @@ bool single_token(std::string_view s) {
 }
 
 std::optional<RewriteError> check(const PlainSide& ours) {
-  if (!valid_ip(ours.address)) {
+  if (!is_ip(ours.address)) {
     return RewriteError{RewriteErrc::BadLocalSide, 500,
                         "local media address '" + ours.address + "' is not an IP literal"};
   }
@@ -154,7 +149,7 @@ std::optional<RewriteError> check(const WebRtcSide& ours, bool answer) {
   auto bad = [](std::string why) {
     return RewriteError{RewriteErrc::BadLocalSide, 500, std::move(why)};
   };
-  if (!valid_ip(ours.address)) {
+  if (!is_ip(ours.address)) {
     return bad("local media address '" + ours.address + "' is not an IP literal");
   }
   if (ours.port == 0) return bad("local media port must not be 0");

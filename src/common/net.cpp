@@ -49,6 +49,13 @@ std::optional<Protocol> protocol_from_string(std::string_view s) {
   return std::nullopt;
 }
 
+std::optional<IpAddress> parse_ip(std::string_view text) {
+  boost::system::error_code ec;
+  const IpAddress a = boost::asio::ip::make_address(std::string(text), ec);
+  if (ec) return std::nullopt;
+  return a;
+}
+
 IpAddress unmapped(const IpAddress& ip) {
   if (ip.is_v6() && ip.to_v6().is_v4_mapped()) {
     return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, ip.to_v6());
@@ -79,9 +86,9 @@ IpNetwork::IpNetwork(const IpAddress& ip_in, unsigned prefix) {
 
 std::optional<IpNetwork> IpNetwork::parse(std::string_view text) {
   const auto slash = text.find('/');
-  boost::system::error_code ec;
-  const IpAddress written = boost::asio::ip::make_address(std::string(text.substr(0, slash)), ec);
-  if (ec) return std::nullopt;
+  const auto parsed = parse_ip(text.substr(0, slash));
+  if (!parsed) return std::nullopt;
+  const IpAddress& written = *parsed;
   const bool mapped = written.is_v6() && written.to_v6().is_v4_mapped();
   const unsigned width = written.is_v4() ? 32 : 128;
   unsigned prefix = width;

@@ -31,6 +31,13 @@ inline bool is_websocket(Protocol p) { return p == Protocol::Ws || p == Protocol
 
 using IpAddress = boost::asio::ip::address;
 
+/// The address an IPv4 or IPv6 literal spells ("192.0.2.1", "::1", "fe80::1%eth0"; no
+/// brackets, no port), nullopt for anything else (a host name, ""). Never throws.
+std::optional<IpAddress> parse_ip(std::string_view text);
+/// True if `text` is an IPv4 or IPv6 literal (see parse_ip), e.g. to tell a host name (DNS,
+/// TLS SNI) from an address.
+inline bool is_ip(std::string_view text) { return parse_ip(text).has_value(); }
+
 /// The IPv4 address an IPv4-mapped IPv6 address (::ffff:a.b.c.d, as dual-stack sockets report
 /// IPv4 peers) stands for; any other address unchanged. Key per-source state by this.
 IpAddress unmapped(const IpAddress& ip);

@@ -1,8 +1,8 @@
 #pragma once
-// ASCII text helpers and byte encodings (hex, percent-encoding, base64url) for every layer: the
-// one copy of each. Header-only and C++17, because src/ws/ compiles as C++17 and tools/load links
-// no sipws library. Pure functions; never std::tolower/std::toupper (no locale: protocol text is
-// ASCII). Thread: any.
+// ASCII text helpers (case, white space) and byte encodings (hex, percent-encoding, base64url)
+// for every layer: the one copy of each. Header-only and C++17, because src/ws/ compiles as C++17
+// and tools/load links no sipws library. Pure functions; never std::tolower/std::toupper (no
+// locale: protocol text is ASCII). Thread: any.
 
 #include <cstddef>
 #include <cstdint>
@@ -61,6 +61,24 @@ inline bool iequal(std::string_view a, std::string_view b) {
 inline bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequal(s.substr(0, prefix.size()), prefix);
 }
+
+// ---- white space -------------------------------------------------------------------------------
+
+/// SP, HTAB, CR, LF: SIP's LWS after unfolding (RFC 3261 s.25.1; built values may still hold
+/// CR/LF), and a superset of HTTP's OWS (RFC 9110 s.5.6.3).
+constexpr bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+/// `s` without its leading white space (is_ws).
+constexpr std::string_view ltrim(std::string_view s) {
+  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
+  return s;
+}
+/// `s` without its trailing white space (is_ws).
+constexpr std::string_view rtrim(std::string_view s) {
+  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
+  return s;
+}
+/// `s` without its leading and trailing white space (is_ws): a view into `s`.
+constexpr std::string_view trim(std::string_view s) { return rtrim(ltrim(s)); }
 
 // ---- hex ---------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 #include "proxy/resolver.hpp"
 
+#include "common/net.hpp"
 #include "proxy/routing.hpp"
 
 namespace sipws::proxy {
@@ -16,9 +17,7 @@ void Resolver::locate(const sip::Uri& target, bool secure,
   Destination d;
   d.protocol = hop->protocol;
   d.endpoint.port = hop->port;
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(hop->host, ec);
-  if (ec) d.host = hop->host;  // a name: kept for TLS SNI
+  if (!is_ip(hop->host)) d.host = hop->host;  // a name: kept for TLS SNI
   // An IP literal goes through resolve() too, which answers it later without DNS.
   resolve(hop->host, [d, done = std::move(done)](std::optional<IpAddress> a) mutable {
     if (!a) return done({});

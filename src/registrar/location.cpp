@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/net.hpp"
 #include "common/string_hash.hpp"
 #include "sip/headers.hpp"
 #include "sip/text.hpp"
@@ -48,7 +49,8 @@ class AorKey {
   explicit AorKey(std::string_view aor) : view_(aor) {
     const auto at = aor.rfind('@');
     const std::string_view domain = aor.substr(at == std::string_view::npos ? 0 : at + 1);
-    if (std::any_of(domain.begin(), domain.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    if (std::any_of(domain.begin(), domain.end(),
+                    [](char c) { return sip::text::lower(c) != c; })) {
       copy_ = LocationService::normalize_aor(aor);
       view_ = copy_;
     }
@@ -140,12 +142,11 @@ std::optional<Source> parse_received(std::string_view text) {
   if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port == 0) {
     return std::nullopt;
   }
-  boost::system::error_code bec;
-  auto addr = boost::asio::ip::make_address(std::string(host), bec);
-  if (bec) return std::nullopt;
+  const auto addr = parse_ip(host);
+  if (!addr) return std::nullopt;
   Source s;
   s.protocol = *proto;
-  s.peer = Endpoint{addr, port};
+  s.peer = Endpoint{*addr, port};
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <random>
 
+#include "common/net.hpp"
 #include "common/text.hpp"
 #include "proxy/routing.hpp"
 
@@ -12,11 +13,9 @@ namespace {
 
 using text::iequal;
 
+/// The address of `host` if it is an IP literal ("192.0.2.1", "[2001:db8::1]").
 std::optional<IpAddress> ip_literal(std::string_view host) {
-  boost::system::error_code ec;
-  auto a = boost::asio::ip::make_address(std::string(proxy::unbracket(host)), ec);
-  if (ec) return std::nullopt;
-  return a;
+  return parse_ip(proxy::unbracket(host));
 }
 
 bool has(const std::vector<Protocol>& v, Protocol p) {

@@ -1,8 +1,9 @@
 #pragma once
 // Small character-class and string helpers shared by the SIP parser files (RFC 3261 s.25.1).
 // Used by src/sip/ and by the SDP code of src/bridge/; pure functions, no allocation (but
-// dialled_number and to_lower, which return a string). The generic ASCII helpers (case, hex,
-// percent, base64url) are common/text.hpp's, named here too for the SIP code.
+// dialled_number and to_lower, which return a string). The generic ASCII helpers (case, white
+// space and trimming, hex, percent, base64url) are common/text.hpp's, named here too for the
+// SIP code.
 
 #include <cstdint>
 #include <optional>
@@ -19,13 +20,15 @@ using sipws::text::is_alnum;
 using sipws::text::is_alpha;
 using sipws::text::is_digit;
 using sipws::text::is_hex;
+using sipws::text::is_ws;
 using sipws::text::istarts_with;
 using sipws::text::lower;
 using sipws::text::lower_in_place;
+using sipws::text::ltrim;
+using sipws::text::rtrim;
 using sipws::text::to_lower;
+using sipws::text::trim;
 
-/// SP, HTAB, CR, LF (LWS after unfolding may still hold CR/LF in built values).
-inline bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 /// RFC 3261 token characters.
 inline bool is_token_char(char c) {
   if (is_alnum(c)) return true;
@@ -70,16 +73,6 @@ inline bool is_unreserved(char c) {
       return false;
   }
 }
-
-inline std::string_view ltrim(std::string_view s) {
-  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
-  return s;
-}
-inline std::string_view rtrim(std::string_view s) {
-  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
-  return s;
-}
-inline std::string_view trim(std::string_view s) { return rtrim(ltrim(s)); }
 
 /// True when every byte is below 0x80: valid UTF-8 (RFC 3629) without decoding, the common
 /// case of a SIP message.

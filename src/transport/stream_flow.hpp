@@ -112,9 +112,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   /// the client context verifies peers), then flush the queue and read.
   void start_connect(const std::string& sni_host) {
     if constexpr (kTls) {
-      boost::system::error_code ec;
-      const bool is_ip = !sni_host.empty() && (boost::asio::ip::make_address(sni_host, ec), !ec);
-      if (!sni_host.empty() && !is_ip) {
+      if (!sni_host.empty() && !is_ip(sni_host)) {
         SSL_set_tlsext_host_name(stream_.native_handle(), sni_host.c_str());
       }
       if (ctx_ && (SSL_CTX_get_verify_mode(ctx_->native_handle()) & SSL_VERIFY_PEER) != 0) {

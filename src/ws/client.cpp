@@ -26,6 +26,7 @@
 #include <websocketpp/utf8_validator.hpp>
 
 #include "common/counters.hpp"
+#include "common/net.hpp"
 #include "sip/text.hpp"
 #include "transport/tls.hpp"
 
@@ -54,12 +55,6 @@ using WsClientConfig = SingleThreaded<wsp::config::asio_client>;
 using WssClientConfig = SingleThreaded<wsp::config::asio_tls_client>;
 
 using sip::text::iequal;
-
-bool is_ip(const std::string& host) {
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(host, ec);
-  return !ec;
-}
 
 /// What one connection dials.
 struct Target {

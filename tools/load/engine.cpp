@@ -11,6 +11,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/text.hpp"
+
 namespace sipws::load {
 namespace {
 
@@ -42,9 +44,7 @@ void route_entries(const SipScan& s, std::vector<std::string_view>& out) {
       if (!in_quote && c == '<') in_angle = true;
       if (!in_quote && c == '>') in_angle = false;
       if (c == ',' && !in_angle && !in_quote) {
-        std::string_view e = v.substr(start, k - start);
-        while (!e.empty() && e.front() == ' ') e.remove_prefix(1);
-        while (!e.empty() && e.back() == ' ') e.remove_suffix(1);
+        const std::string_view e = text::trim(v.substr(start, k - start));
         if (!e.empty()) out.push_back(e);
         start = k + 1;
       }

@@ -1,5 +1,5 @@
 // IpNetwork (address/prefix matching on boost::asio::ip::network_v4/v6, IPv4-mapped addresses
-// as IPv4), unmapped() and IpAddressHash.
+// as IPv4), parse_ip() / is_ip(), unmapped() and IpAddressHash.
 
 #include "common/net.hpp"
 
@@ -94,6 +94,18 @@ TEST(IpNetwork, DefaultIsTheWholeIpv4Space) {
   EXPECT_TRUE(any.contains(ip("203.0.113.9")));
   EXPECT_FALSE(any.contains(ip("2001:db8::1")));
   EXPECT_EQ(any.to_string(), "0.0.0.0/0");
+}
+
+TEST(Net, ParseIpTellsAddressLiteralsFromNames) {
+  EXPECT_EQ(parse_ip("192.0.2.1"), ip("192.0.2.1"));
+  EXPECT_EQ(parse_ip("2001:db8::1"), ip("2001:db8::1"));
+  EXPECT_TRUE(is_ip("::1"));
+  EXPECT_TRUE(is_ip("::ffff:192.0.2.1"));
+  for (const char* name : {"", "example.com", "[::1]", "192.0.2.1:5060", "192.0.2", " 192.0.2.1",
+                           "256.0.0.1", "2001:db8::g"}) {
+    EXPECT_FALSE(parse_ip(name)) << name;
+    EXPECT_FALSE(is_ip(name)) << name;
+  }
 }
 
 TEST(Net, UnmappedAndHash) {

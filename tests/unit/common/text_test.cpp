@@ -53,6 +53,16 @@ TEST(Text, CharacterClasses) {
   for (char c : "gG/:@`"s) EXPECT_FALSE(is_hex(c)) << c;
 }
 
+TEST(Text, TrimRemovesWhiteSpaceAtTheEndsOnly) {
+  EXPECT_EQ(trim(" \t a b\r\n"), "a b");
+  EXPECT_EQ(ltrim("  a "), "a ");
+  EXPECT_EQ(rtrim("  a \t"), "  a");
+  EXPECT_EQ(trim(" \t\r\n"), "");
+  EXPECT_EQ(trim(""), "");
+  EXPECT_EQ(trim("\va\f"), "\va\f");  // only SP, HTAB, CR, LF are white space here
+  static_assert(trim("  x ") == "x");
+}
+
 TEST(Text, HexValueIsMinusOneOutsideTheDigits) {
   EXPECT_EQ(hex_value('0'), 0);
   EXPECT_EQ(hex_value('9'), 9);
