@@ -655,17 +655,10 @@ void build_core(Shard& sh, Shared& shared) {
       shared.domains, *sh.dial_plan, has_bindings, sh.lcr_random));
   sh.core->add_failure_processor(std::make_unique<routing::ForwardOnFailure>());
   sh.core->set_rerun_from("alias");
+  // Known subscriber => 480 rather than 404 when it has no binding: asked on the store's worker
+  // thread, answered on this shard's thread.
   sh.core->add_request_processor(std::make_unique<registrar::LocationLookupProcessor>(
-      shared.domains, shared.location,
-      [&astore = shared.astore](const std::string& aor, std::function<void(bool)> done) {
-        // Known subscriber => 480 rather than 404 when it has no binding; asked on the store's
-        // worker thread, answered on this shard's thread.
-        auto at = aor.find('@');
-        if (at == std::string::npos) return done(false);
-        astore.find_subscriber(
-            aor.substr(0, at), aor.substr(at + 1),
-            [done = std::move(done)](std::optional<store::Subscriber> s) { done(s.has_value()); });
-      }));
+      shared.domains, shared.location, registrar::is_subscriber_in(shared.astore)));
 }
 
 /// Binds shard `sh`'s listeners: shard 0 on the configured endpoints (recording in `bound`

@@ -220,8 +220,9 @@ int alias_command(Store& store, const std::string& action, const Args& a) {
 
 using StoreCommand = int (*)(Store&, const std::string& action, const Args&);
 
-/// Runs `sipws FAMILY ACTION` on the configured store; a refusal is printed with that prefix.
-/// @throws StoreError when the store cannot be opened or fails.
+/// Runs `sipws FAMILY ACTION` on the configured store; a refusal is printed with that prefix,
+/// and so is a store that fails the command (exit 2: a failed read is never taken for "none").
+/// @throws StoreError when the store cannot be opened.
 int run_store_command(const Config& cfg, StoreCommand command, const std::string& family,
                       const std::string& action, const Args& args) {
   auto store = Store::open(cfg.store);
@@ -230,6 +231,10 @@ int run_store_command(const Config& cfg, StoreCommand command, const std::string
   } catch (const CliError& e) {
     std::fprintf(stderr, "sipws %s %s: %s\n", family.c_str(), action.c_str(), e.what());
     return e.code();
+  } catch (const sipws::store::StoreError& e) {
+    std::fprintf(stderr, "sipws %s %s: store error: %s\n", family.c_str(), action.c_str(),
+                 e.what());
+    return 2;
   }
 }
 

@@ -35,6 +35,7 @@ CredentialCache::Result CredentialCache::lookup(const std::string& user,
     Entry& e = it->second;
     if (e.fetching) return {State::Fetching, nullptr};
     if (now < e.expires) {
+      if (e.error) return {State::Error, nullptr};
       if (e.subscriber) return {State::Found, &*e.subscriber};
       return {State::NotFound, nullptr};
     }
@@ -48,10 +49,9 @@ bool CredentialCache::get(const std::string& user, const std::string& domain, Do
   const Result r = lookup(user, domain);
   switch (r.state) {
     case State::Found:
-      done(r.subscriber);
-      return true;
     case State::NotFound:
-      done(nullptr);
+    case State::Error:
+      done(r);
       return true;
     case State::Busy:
       if (busy != nullptr) *busy = true;
@@ -74,13 +74,15 @@ CredentialCache::Result CredentialCache::start_fetch(const std::string& user,
   }
   Entry& e = it->second;
   e.fetching = true;
+  e.error = false;
   e.subscriber.reset();
   e.generation = generation_;
   ++fetches_;
   ++in_flight_;
   std::weak_ptr<CredentialCache*> weak = self_;
   store_.find_subscriber(
-      user, domain, [weak, key, user, domain](std::optional<store::Subscriber> sub) {
+      user, domain,
+      [weak, key, user, domain](const store::Result<std::optional<store::Subscriber>>& sub) {
         auto self = weak.lock();
         if (!self) return;
         CredentialCache& c = **self;
@@ -91,17 +93,26 @@ CredentialCache::Result CredentialCache::start_fetch(const std::string& user,
         auto waiters = std::move(entry.waiters);
         entry.waiters.clear();
         entry.fetching = false;
-        entry.subscriber = std::move(sub);
+        // A failed fetch is no answer: it is remembered as an error (error_ttl), never as an
+        // unknown user, and not handed to other caches.
+        entry.error = !sub.has_value();
+        entry.subscriber = entry.error ? std::nullopt : *sub;
         // An answer read before a change of the store is given to its waiters, never kept.
         const bool current = entry.generation == c.store_.generation();
-        entry.expires =
-            current ? c.timers_.now() + (entry.subscriber ? c.cfg_.ttl : c.cfg_.negative_ttl)
-                    : c.timers_.now();
+        const Millis ttl = entry.error        ? c.cfg_.error_ttl
+                           : entry.subscriber ? c.cfg_.ttl
+                                              : c.cfg_.negative_ttl;
+        entry.expires = c.timers_.now() + (current ? ttl : Millis(0));
         // A copy: a waiter may call back into the cache and change the table.
         const std::optional<store::Subscriber> answer = entry.subscriber;
+        const bool error = entry.error;
         const std::uint64_t generation = entry.generation;
-        for (auto& w : waiters) w(answer ? &*answer : nullptr);
-        if (current && c.on_fetched_) c.on_fetched_(user, domain, answer, generation);
+        const Result result{error    ? State::Error
+                            : answer ? State::Found
+                                     : State::NotFound,
+                            answer ? &*answer : nullptr};
+        for (auto& w : waiters) w(result);
+        if (!error && current && c.on_fetched_) c.on_fetched_(user, domain, answer, generation);
       });
   return {State::Fetching, nullptr};
 }
@@ -120,6 +131,7 @@ void CredentialCache::prime(const std::string& user, const std::string& domain,
   }
   Entry& e = it->second;
   e.fetching = false;
+  e.error = false;
   e.subscriber = std::move(subscriber);
   e.generation = generation;
   e.expires = now + (e.subscriber ? cfg_.ttl : cfg_.negative_ttl);

@@ -19,7 +19,9 @@ namespace sipws::auth {
 
 /// user@domain -> Subscriber (or "no such subscriber"), each entry kept `ttl` after it was
 /// fetched, or until the store's generation() moves (a change by the CLI or another node, seen
-/// within the AsyncStore's poll interval). Thread: core io thread (the AsyncStore must post its
+/// within the AsyncStore's poll interval). A fetch that the store failed is not an answer: it is
+/// never kept as "no such subscriber" (nor handed to other caches); lookups see State::Error for
+/// `error_ttl`, then fetch again. Thread: core io thread (the AsyncStore must post its
 /// callbacks there).
 class CredentialCache {
  public:
@@ -28,6 +30,9 @@ class CredentialCache {
     Millis negative_ttl{10000};  ///< unknown users
     std::size_t max_entries = 10000;
     std::size_t max_in_flight = 256;  ///< concurrent store fetches; more => Busy
+    /// A failed fetch answers Error this long (so that a synchronous caller can tell it, and
+    /// a failing store is asked at most once per key and interval), then a lookup fetches again.
+    Millis error_ttl{1000};
   };
 
   enum class State {
@@ -35,6 +40,7 @@ class CredentialCache {
     Found,     ///< `subscriber` holds the record
     NotFound,  ///< no such subscriber (cached negative answer)
     Busy,      ///< not cached and max_in_flight fetches already run: nothing started
+    Error,     ///< the store failed the last fetch (within error_ttl): no answer, not NotFound
   };
   struct Result {
     State state = State::Fetching;
@@ -53,17 +59,17 @@ class CredentialCache {
   /// changed by the CLI or another node).
   Result lookup(const std::string& user, const std::string& domain);
 
-  /// Called with the subscriber, or null when there is none (or the store failed).
-  using Done = std::function<void(const store::Subscriber*)>;
+  /// Called with the answer: Found (with the subscriber), NotFound or Error (the store failed).
+  using Done = std::function<void(const Result&)>;
   /// Like lookup(), for callers that can wait (the digest-auth processor): a cached answer
-  /// calls `done` at once and returns true; otherwise `done` runs when the fetch (started now
-  /// or earlier) answers, on the thread the AsyncStore posts to, and this returns false. Busy
-  /// also returns false without calling `done` ever: the caller answers 503.
+  /// (or error) calls `done` at once and returns true; otherwise `done` runs when the fetch
+  /// (started now or earlier) answers, on the thread the AsyncStore posts to, and this returns
+  /// false. Busy also returns false without calling `done` ever: the caller answers 503.
   /// @returns whether `done` already ran; `busy` (if given) is set on Busy.
   bool get(const std::string& user, const std::string& domain, Done done, bool* busy = nullptr);
-  /// Called on this cache's thread after each fetch it started answered with an answer that is
-  /// still current: (user, domain, the subscriber or nullopt, the store generation the fetch
-  /// started at). The daemon hands it to the other shards' caches (prime()).
+  /// Called on this cache's thread after each fetch it started answered (not failed) with an
+  /// answer that is still current: (user, domain, the subscriber or nullopt, the store generation
+  /// the fetch started at). The daemon hands it to the other shards' caches (prime()).
   using Fetched = std::function<void(const std::string& user, const std::string& domain,
                                      const std::optional<store::Subscriber>& subscriber,
                                      std::uint64_t generation)>;
@@ -81,6 +87,7 @@ class CredentialCache {
  private:
   struct Entry {
     bool fetching = true;
+    bool error = false;  ///< the last fetch failed (subscriber then empty)
     std::optional<store::Subscriber> subscriber;
     TimePoint expires{};
     std::uint64_t generation = 0;  ///< the store's generation when the fetch started

@@ -190,8 +190,13 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
   const bool ran = cache_.get(
       lookup_user, realm,
       [this, &ctx, in_process, p = std::move(p),
-       resume = std::move(resume)](const store::Subscriber* sub) mutable {
-        finish(ctx, p, sub);
+       resume = std::move(resume)](const CredentialCache::Result& r) mutable {
+        if (r.state == CredentialCache::State::Error) {
+          // The store could not say: neither a failed attempt nor an unknown user.
+          ctx.respond_store_unavailable();
+        } else {
+          finish(ctx, p, r.subscriber);
+        }
         if (*in_process) return;  // answered from the cache: process() returns the verdict
         resume(ctx.response() ? Action::Respond : Action::Continue);
       },
@@ -199,8 +204,7 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
   *in_process = false;
   if (busy) {
     // A flood of distinct user names: the store is not asked more than max_in_flight at once.
-    ctx.respond(503, "Service Unavailable - Credential Lookups Busy");
-    ctx.response()->append("Retry-After", "1");
+    ctx.respond_unavailable("Service Unavailable - Credential Lookups Busy", 1);
     return Action::Respond;
   }
   if (!ran) return Action::Pause;

@@ -51,7 +51,9 @@ struct DigestAuthConfig {
 ///    wrong response => new challenge (counted as auth_failures).
 ///  - The subscriber comes from the CredentialCache (DigestAuthConfig::cache): a cached HA1 is
 ///    checked at once; a miss is fetched with AsyncStore (Action::Pause; resumed on the core
-///    thread), and too many fetches in flight answer 503 Retry-After: 1.
+///    thread), and too many fetches in flight answer 503 Retry-After: 1. A store that failed
+///    the lookup gets 503 (RequestContext::respond_store_unavailable), not a challenge: it is
+///    no failed attempt (AuthGuard does not count it) and no unknown user.
 ///    On success: ctx.set_identity("user@realm") and the credentials header for our realm is
 ///    removed from ctx.request() (s.22.3); other realms' credentials are forwarded.
 ///  - A request whose ctx.identity() already equals the expected user@realm (e.g. proven by

@@ -8,6 +8,7 @@
 
 #include "auth/digest.hpp"
 #include "common/text.hpp"
+#include "proxy/request_context.hpp"
 #include "sip/headers.hpp"
 
 namespace sipws::auth {
@@ -237,6 +238,15 @@ UpgradeVerdict HandshakeAuthenticator::check_digest(const UpgradeRequest& req) {
       // with stale=true makes the client retry with the same credentials (RFC 7616 s.3.3).
       digest_fetching_.inc();
       return challenge(401, true);
+    case CredentialCache::State::Error: {
+      // The store failed the fetch: no challenge (the credentials may be right).
+      SIPWS_COUNTER("store_unavailable_responses").inc();
+      UpgradeVerdict v;
+      v.status = 503;
+      v.headers.emplace_back("Retry-After",
+                             std::to_string(proxy::RequestContext::kStoreRetryAfterS));
+      return v;
+    }
     case CredentialCache::State::NotFound:
       digest_bad_.inc();
       spdlog::info("ws auth: digest for unknown user {}@{} from {}", user, cfg_.realm,
@@ -370,11 +380,21 @@ void HandshakeAuthenticator::login(const LoginRequest& req,
   store_.find_subscriber(
       user, cfg_.realm,
       [weak, user, password = std::move(password), peer = req.peer_address, secure = req.secure,
-       reply = std::move(reply)](std::optional<store::Subscriber> sub) {
+       reply = std::move(reply)](const store::Result<std::optional<store::Subscriber>>& found) {
         auto self = weak.lock();
         if (!self) return;
         HandshakeAuthenticator& h = **self;
         --h.logins_in_flight_;
+        if (!found) {
+          // The store could not say: not a failed login (no throttling), and no cookie.
+          SIPWS_COUNTER("store_unavailable_responses").inc();
+          LoginResponse r = json_response(503, {{"error", "store unavailable, retry"}});
+          r.headers.emplace_back("Retry-After",
+                                 std::to_string(proxy::RequestContext::kStoreRetryAfterS));
+          reply(std::move(r));
+          return;
+        }
+        const std::optional<store::Subscriber>& sub = *found;
         // HA1 with the subscriber's algorithm (SHA-256 when stored); an unknown user costs
         // the same hashing.
         const bool sha = !sub || !sub->ha1_sha256.empty();

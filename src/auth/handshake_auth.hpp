@@ -79,8 +79,9 @@ struct LoginResponse {
 ///    => 401 with two challenges (SHA-256 first, then MD5, RFC 7616 s.3.7); stale nonce or a
 ///    replayed nc => 401 stale=true; cache miss => the fetch starts and the answer is 401 with a
 ///    fresh nonce and stale=true, so that the client retries with the same credentials
-///    (RFC 7616 s.3.3) and finds them cached; too many fetches => 503 Retry-After: 1; malformed
-///    credentials or a `uri` that is not the request target => 400.
+///    (RFC 7616 s.3.3) and finds them cached; too many fetches => 503 Retry-After: 1; a fetch
+///    the store failed => 503 with Retry-After (no challenge: the credentials may be right);
+///    malformed credentials or a `uri` that is not the request target => 400.
 ///  - any: a valid cookie, else as digest.
 ///
 /// HTTP (handle_http): `POST /login` with `{"user":"alice","password":"..."}` (JSON) or
@@ -90,7 +91,8 @@ struct LoginResponse {
 /// shown as U+FFFD; the cookie keeps the name as stored); 401 on wrong credentials; 400 on a
 /// bad body;
 /// 429 with Retry-After after login_max_failures failures from one address within the window
-/// (the store is not asked); 503 when login_max_in_flight logins wait for the store.
+/// (the store is not asked); 503 when login_max_in_flight logins wait for the store, and 503
+/// with Retry-After when the store failed the lookup (not counted as a failed login).
 /// A login whose Origin header names another site than Host is refused with 403 (login CSRF).
 /// `POST /logout` answers 200 with a Set-Cookie that clears it (the cookie is stateless: a
 /// copy stays valid until it expires). Other methods on these paths: 405. Other paths: not
@@ -98,7 +100,8 @@ struct LoginResponse {
 ///
 /// Counters: ws_auth_cookie_ok, ws_auth_cookie_bad, ws_auth_digest_ok, ws_auth_digest_bad,
 /// ws_auth_digest_stale, ws_auth_digest_fetching, ws_login_ok, ws_login_failed,
-/// ws_login_throttled. Thread: core io thread (the AsyncStore posts its callbacks there).
+/// ws_login_throttled, store_unavailable_responses (the two 503s for a failed store).
+/// Thread: core io thread (the AsyncStore posts its callbacks there).
 class HandshakeAuthenticator {
  public:
   /// `secret`: the cookie key (>= 16 bytes). `store` and `timers` must outlive this.

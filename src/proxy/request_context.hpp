@@ -3,6 +3,7 @@
 // being forwarded, where it came from, the targets chosen so far, and the response if a
 // processor answered.
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -83,6 +84,19 @@ class RequestContext {
   /// make_response(original(), status, reason) with a To tag for non-100 responses.
   /// Returns it so the processor can add headers (WWW-Authenticate, Contact, Min-Expires...).
   sip::Message& respond(int status, std::string_view reason = {});
+  /// respond(503, reason) with `Retry-After: retry_after_s` (RFC 3261 s.21.5.4, s.20.33): this
+  /// server cannot serve the request for now (a backend failed, too much work in flight); the
+  /// client may retry after that many seconds, or at once at another server (RFC 3263 s.4.3).
+  sip::Message& respond_unavailable(std::string_view reason, std::uint32_t retry_after_s);
+  /// The answer to a request that needed a store read that failed (store::StoreErrc: an error,
+  /// not an absence, so never 401/403/404): respond_unavailable("Service Unavailable - Store
+  /// Unavailable", kStoreRetryAfterS), counted as store_unavailable_responses. 503 rather than
+  /// 500: the failure is the backend's and temporary as far as the request can tell, which is
+  /// what s.21.5.4 describes, and it lets the client fail over to another node (a 500 says
+  /// this request met an unexpected condition of ours).
+  sip::Message& respond_store_unavailable();
+  /// Retry-After of respond_store_unavailable(), seconds.
+  static constexpr std::uint32_t kStoreRetryAfterS = 5;
   std::optional<sip::Message>& response() { return response_; }
 
   std::vector<Target>& targets() { return targets_; }

@@ -41,6 +41,19 @@ proxy::Target target_for(const Binding& b) {
   return t;
 }
 
+LocationLookupProcessor::IsSubscriber is_subscriber_in(store::AsyncStore& store) {
+  return [&store](const std::string& aor, std::function<void(store::Result<bool>)> done) {
+    const auto at = aor.rfind('@');
+    if (at == std::string::npos) return done(false);
+    store.find_subscriber(
+        aor.substr(0, at), aor.substr(at + 1),
+        [done = std::move(done)](const store::Result<std::optional<store::Subscriber>>& s) {
+          if (!s) return done(Unexpected(s.error()));
+          done(s->has_value());
+        });
+  };
+}
+
 LocationLookupProcessor::LocationLookupProcessor(const proxy::Domains& domains,
                                                  const LocationService& location,
                                                  IsSubscriber is_subscriber)
@@ -113,9 +126,13 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
 }
 
 Action LocationLookupProcessor::unreachable(proxy::RequestContext& ctx, const std::string& aor) {
-  auto answer = [&ctx](bool known) {
-    (known ? stats().unavailable : stats().not_found).inc();
-    ctx.respond(known ? 480 : 404, known ? "Temporarily Unavailable" : "Not Found");
+  auto answer = [&ctx](const store::Result<bool>& known) {
+    if (!known) {
+      ctx.respond_store_unavailable();  // not a 404: the AOR may well be a subscriber
+      return;
+    }
+    (*known ? stats().unavailable : stats().not_found).inc();
+    ctx.respond(*known ? 480 : 404, *known ? "Temporarily Unavailable" : "Not Found");
   };
   if (const bool known = location_.known(aor); known || !is_subscriber_) {
     answer(known);
@@ -125,12 +142,12 @@ Action LocationLookupProcessor::unreachable(proxy::RequestContext& ctx, const st
   // callback whether process() has already returned Pause.
   struct State {
     bool paused = false;
-    std::optional<bool> result;
+    std::optional<store::Result<bool>> result;
   };
   auto state = std::make_shared<State>();
   auto resume = ctx.pause_handle();
   // `ctx` stays valid while the chain is paused (the core keeps paused contexts alive).
-  is_subscriber_(aor, [state, resume, answer](bool known) {
+  is_subscriber_(aor, [state, resume, answer](const store::Result<bool>& known) {
     if (!state->paused) {
       state->result = known;
       return;

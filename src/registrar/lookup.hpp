@@ -16,15 +16,19 @@ namespace sipws::registrar {
 /// For non-REGISTER requests to a user of a local domain (no Route left pointing elsewhere):
 /// one proxy::Target per usable binding (uri = the contact as registered, route = its Path,
 /// next_hop = the flow / address it registered from, q) and Continue. No binding: 480 if the
-/// AOR is known (a subscriber, or had bindings), else 404; only dead Outbound flows: 430.
+/// AOR is known (a subscriber, or had bindings), else 404, and 503 with Retry-After when the
+/// store failed to say whether it is a subscriber (RequestContext::respond_store_unavailable);
+/// only dead Outbound flows: 430.
 /// Requests without a user part (OPTIONS sip:host) and other domains: Continue untouched.
 /// Thread: the thread running its proxy core (one per shard); the LocationService it shares
 /// may be used from any thread.
 class LocationLookupProcessor final : public proxy::RequestProcessor {
  public:
-  /// Asks whether `aor` ("user@domain") is a subscriber and calls `done` with the answer, now
-  /// or later on the core io thread (the daemon asks the store without blocking). May be null.
-  using IsSubscriber = std::function<void(const std::string& aor, std::function<void(bool)> done)>;
+  /// Asks whether `aor` ("user@domain") is a subscriber and calls `done` with the answer (or
+  /// the store's error), now or later on the core io thread (the daemon asks the store without
+  /// blocking). May be null.
+  using IsSubscriber =
+      std::function<void(const std::string& aor, std::function<void(store::Result<bool>)> done)>;
   /// `domains` and `location` must outlive the processor.
   LocationLookupProcessor(const proxy::Domains& domains, const LocationService& location,
                           IsSubscriber is_subscriber = nullptr);
@@ -35,7 +39,8 @@ class LocationLookupProcessor final : public proxy::RequestProcessor {
  private:
   const proxy::Domains& domains_;
   const LocationService& location_;
-  /// No usable binding: 480 for a known AOR, else 404; Pause while the hook answers later.
+  /// No usable binding: 480 for a known AOR, else 404 (503 if the hook failed); Pause while the
+  /// hook answers later.
   proxy::Action unreachable(proxy::RequestContext& ctx, const std::string& aor);
 
   IsSubscriber is_subscriber_;
@@ -43,5 +48,10 @@ class LocationLookupProcessor final : public proxy::RequestProcessor {
 
 /// The target for one binding (see LocationLookupProcessor). Thread: any.
 proxy::Target target_for(const Binding& b);
+
+/// The IsSubscriber hook that asks `store` (AsyncStore::find_subscriber of the AOR's user and
+/// domain, answered on the asking thread); a store error reaches `done` as an error, never as
+/// "not a subscriber". `store` must outlive the hook.
+LocationLookupProcessor::IsSubscriber is_subscriber_in(store::AsyncStore& store);
 
 }  // namespace sipws::registrar

@@ -33,13 +33,20 @@ Action AliasProcessor::process(proxy::RequestContext& ctx) {
   auto resume = ctx.pause_handle();
   if (!resume) return Action::Continue;
   // ctx stays valid while the chain is paused (the proxy core keeps it).
-  store_.find_alias(user, [&ctx, resume, hit = &hits](std::optional<std::string> aor) {
-    if (aor) {
-      hit->inc();
-      ctx.request().set_request_uri("sip:" + *aor);
-    }
-    resume(Action::Continue);
-  });
+  store_.find_alias(
+      user, [&ctx, resume, hit = &hits](const store::Result<std::optional<std::string>>& aor) {
+        if (!aor) {
+          // Not a miss: going on could answer 404 to a number that exists.
+          ctx.respond_store_unavailable();
+          resume(Action::Respond);
+          return;
+        }
+        if (*aor) {
+          hit->inc();
+          ctx.request().set_request_uri("sip:" + **aor);
+        }
+        resume(Action::Continue);
+      });
   return Action::Pause;
 }
 

@@ -17,7 +17,9 @@ namespace sipws::routing {
 ///  - a Request-URI naming a local domain (or our address and port) whose AOR has no binding
 ///    is looked up in the alias table (AsyncStore, Pause) by its dialled number; a hit
 ///    rewrites the Request-URI to `sip:<aor>`.
-/// A store error leaves the Request-URI alone (counted as store_read_errors by the store).
+/// A store error answers 503 with Retry-After (RequestContext::respond_store_unavailable;
+/// counted as store_read_errors by the store): an alias the store could not look up is not a
+/// miss.
 /// Thread: core io thread.
 class AliasProcessor final : public proxy::RequestProcessor {
  public:

@@ -57,9 +57,9 @@ Action CallClassProcessor::process(proxy::RequestContext& ctx) {
   // ctx stays valid while the chain is paused (the proxy core keeps it).
   store_.user_services(
       id.substr(0, at), at == std::string::npos ? "" : id.substr(at + 1),
-      [&ctx, plan, number, resume](std::optional<store::UserServices> svc) {
+      [&ctx, plan, number, resume](const store::Result<store::UserServices>& svc) {
         if (!svc) {
-          ctx.respond(500, "Server Internal Error - Store Unavailable");
+          ctx.respond_store_unavailable();  // never a silent allow
           resume(Action::Respond);
           return;
         }

@@ -14,7 +14,8 @@ namespace sipws::routing {
 /// emergency class or no class lets it through; otherwise the caller (ctx.identity(); a
 /// stranger has no groups) must be in the class's group (AsyncStore::user_services, Pause;
 /// cached in ctx.caller_groups()), else 403 with the class's reason phrase. A store error
-/// answers 500 (never a silent allow). Counters: call_class_denied. Thread: core io thread.
+/// answers 503 with Retry-After (never a silent allow). Counters: call_class_denied. Thread: core
+/// io thread.
 class CallClassProcessor final : public proxy::RequestProcessor {
  public:
   CallClassProcessor(store::AsyncStore& store, const Reloadable<DialPlan>& plan);

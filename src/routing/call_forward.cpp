@@ -40,8 +40,14 @@ void CallForwardProcessor::lookup(proxy::RequestContext& ctx, std::shared_ptr<Di
   store_.user_services(
       aor.substr(0, at), aor.substr(at + 1),
       [this, &ctx, aor, plan = std::move(plan),
-       resume = std::move(resume)](std::optional<store::UserServices> svc) mutable {
-        if (!svc || !svc->subscriber) {
+       resume = std::move(resume)](const store::Result<store::UserServices>& svc) mutable {
+        if (!svc) {
+          // Unknown rules are not "no rules": the call must not ring where it was forwarded away.
+          ctx.respond_store_unavailable();
+          resume(Action::Respond);
+          return;
+        }
+        if (!svc->subscriber) {
           resume(Action::Continue);
           return;
         }

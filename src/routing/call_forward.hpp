@@ -22,7 +22,8 @@ namespace sipws::routing {
 ///  - `busy` / `no_answer` rules go to ctx.failure_forward() for forward-on-failure, and a
 ///    no_answer rule sets the ring timeout (its own, else `forward_ring_timeout`).
 /// TARGET `voicemail` expands the `voicemail` templates ({user} = the AOR's user part).
-/// A store error leaves the call unforwarded (logged and counted by the store).
+/// A store error answers 503 with Retry-After (RequestContext::respond_store_unavailable;
+/// logged and counted by the store) rather than ringing a user whose rules are unknown.
 /// Thread: core io thread.
 class CallForwardProcessor final : public proxy::RequestProcessor {
  public:

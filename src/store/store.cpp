@@ -503,6 +503,27 @@ std::optional<ForwardKind> parse_forward_kind(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+class StoreCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "sipws.store"; }
+  std::string message(int ev) const override {
+    switch (static_cast<StoreErrc>(ev)) {
+      case StoreErrc::Unavailable:
+        return "the store failed the query";
+    }
+    return "unknown store error";
+  }
+};
+}  // namespace
+
+const std::error_category& store_category() {
+  static const StoreCategory cat;
+  return cat;
+}
+
+std::error_code make_error_code(StoreErrc e) { return {static_cast<int>(e), store_category()}; }
+
 std::unique_ptr<Store> Store::open(const std::string& uri) {
   if (uri.rfind(kSqlitePrefix, 0) == 0) return open_sqlite(uri);
   for (std::string_view scheme : {"postgresql://", "postgres://", "mysql://", "mariadb://"}) {
@@ -666,14 +687,14 @@ struct AsyncStore::Impl {
   }
 
   /// Runs `query(store)` on the worker and posts `done(result)`; a failure is logged with
-  /// `what`, counted (store_read_errors) and answered as nullopt.
+  /// `what`, counted (store_read_errors) and answered as StoreErrc::Unavailable.
   template <class T, class Query>
-  void read(std::string what, Query query, std::function<void(std::optional<T>)> done) {
+  void read(std::string what, Query query, std::function<void(Result<T>)> done) {
     // The answer goes back to the thread that asked (its shard's io_context).
     const Post* reply = tl_reply != nullptr ? tl_reply : &post;
     enqueue([this, reply, what = std::move(what), query = std::move(query),
              done = std::move(done)]() mutable {
-      std::optional<T> result;
+      Result<T> result = Unexpected(make_error_code(StoreErrc::Unavailable));
       try {
         result = query(*store);
       } catch (const std::exception& e) {
@@ -728,9 +749,9 @@ AsyncStore::~AsyncStore() {
 }
 
 void AsyncStore::find_subscriber(std::string user, std::string domain,
-                                 std::function<void(std::optional<Subscriber>)> done) {
+                                 std::function<void(Result<std::optional<Subscriber>>)> done) {
   std::string what = "find_subscriber " + user + "@" + domain;
-  impl_->read<Subscriber>(
+  impl_->read<std::optional<Subscriber>>(
       std::move(what),
       [user = std::move(user), domain = std::move(domain)](Store& s) {
         return s.find_subscriber(user, domain);
@@ -739,7 +760,7 @@ void AsyncStore::find_subscriber(std::string user, std::string domain,
 }
 
 void AsyncStore::user_services(std::string user, std::string domain,
-                               std::function<void(std::optional<UserServices>)> done) {
+                               std::function<void(Result<UserServices>)> done) {
   std::string what = "user_services " + user + "@" + domain;
   impl_->read<UserServices>(
       std::move(what),
@@ -750,9 +771,9 @@ void AsyncStore::user_services(std::string user, std::string domain,
 }
 
 void AsyncStore::find_alias(std::string alias,
-                            std::function<void(std::optional<std::string>)> done) {
+                            std::function<void(Result<std::optional<std::string>>)> done) {
   std::string what = "find_alias " + alias;
-  impl_->read<std::string>(
+  impl_->read<std::optional<std::string>>(
       std::move(what), [alias = std::move(alias)](Store& s) { return s.find_alias(alias); },
       std::move(done));
 }

@@ -11,7 +11,10 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
+
+#include "common/expected.hpp"
 
 namespace sipws::store {
 
@@ -20,6 +23,23 @@ class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+/// Why AsyncStore could not answer a read (category "sipws.store"). The cause (SQLite's
+/// message) is logged by the store worker where it happened.
+enum class StoreErrc {
+  /// The database failed the query: an I/O error, a lock held past the busy timeout, a table
+  /// or column gone, an unreadable file. Not an absence: the row may well exist.
+  Unavailable = 1,
+};
+const std::error_category& store_category();
+std::error_code make_error_code(StoreErrc e);
+
+/// What an AsyncStore read answers: the value (for a lookup, std::nullopt = there is no such
+/// row) or the error that kept the store from saying (StoreErrc). Callers must not read an
+/// error as an absence: a request that needed the answer gets 503 (see
+/// proxy::RequestContext::respond_store_unavailable).
+template <class T>
+using Result = Expected<T, std::error_code>;
 
 /// A subscriber: credentials are stored as HA1 only (RFC 7616 s.3.4.2), never the password.
 struct Subscriber {
@@ -95,13 +115,18 @@ class Store {
   virtual void put_subscriber(const Subscriber& s) = 0;
   /// @returns true if it existed. @throws StoreError.
   virtual bool delete_subscriber(const std::string& user, const std::string& domain) = 0;
+  /// The subscriber, or nullopt when there is none. @throws StoreError when the database
+  /// fails (a failure is never answered as nullopt).
   virtual std::optional<Subscriber> find_subscriber(const std::string& user,
                                                     const std::string& domain) = 0;
+  /// @throws StoreError.
   virtual std::vector<Subscriber> list_subscribers() = 0;
 
   /// Inserts or replaces the binding keyed by (aor, contact). @throws StoreError.
   virtual void put_binding(const BindingRecord& b) = 0;
+  /// @throws StoreError.
   virtual void delete_binding(const std::string& aor, const std::string& contact) = 0;
+  /// @throws StoreError.
   virtual std::vector<BindingRecord> load_bindings() = 0;
 
   // Groups, forwarding rules and aliases: every `aor` argument is "user@domain"; the store
@@ -127,11 +152,13 @@ class Store {
   virtual void put_alias(const Alias& a) = 0;
   /// @returns true if it existed. @throws StoreError.
   virtual bool delete_alias(const std::string& alias) = 0;
+  /// The AOR of `alias`, or nullopt when there is none. @throws StoreError (never nullopt).
   virtual std::optional<std::string> find_alias(const std::string& alias) = 0;
   /// Every alias, sorted by alias.
   virtual std::vector<Alias> list_aliases() = 0;
 
   /// Subscriber flag, groups and forwarding rules of "user@domain" in one call.
+  /// @throws StoreError.
   virtual UserServices user_services(const std::string& user, const std::string& domain) = 0;
 
   /// Runs `body` (calls of this store) as one transaction: one commit for all. Errors that
@@ -148,23 +175,27 @@ class Store {
 
 /// Runs Store calls on one worker thread; results are handed to `post` (which the daemon binds
 /// to the core io_context) so callbacks run on the core thread. Writes are fire-and-forget
-/// (write-behind); a failed write is logged and counted ("store_write_errors").
-/// Thread: call from the core thread.
+/// (write-behind); a failed write is logged and counted ("store_write_errors"), and what was
+/// stored before stays. A failed read is logged, counted ("store_read_errors") and answered as
+/// an error (StoreErrc::Unavailable), never as "not found"; the worker goes on with the next
+/// operation. Thread: call from the core thread.
 class AsyncStore {
  public:
   using Post = std::function<void(std::function<void()>)>;
   AsyncStore(std::unique_ptr<Store> store, Post post);
   ~AsyncStore();  ///< drains queued writes, then joins the worker
 
+  /// Store::find_subscriber on the worker; `done` runs on the core thread with the subscriber,
+  /// std::nullopt when there is none, or an error when the store failed.
   void find_subscriber(std::string user, std::string domain,
-                       std::function<void(std::optional<Subscriber>)> done);
-  /// Store::user_services on the worker; `done` runs on the core thread. A store error is
-  /// logged, counted (store_read_errors) and answered as nullopt (callers answer 500).
+                       std::function<void(Result<std::optional<Subscriber>>)> done);
+  /// Store::user_services on the worker; `done` runs on the core thread with the services
+  /// (`subscriber` false for a stranger) or an error when the store failed.
   void user_services(std::string user, std::string domain,
-                     std::function<void(std::optional<UserServices>)> done);
-  /// Store::find_alias on the worker; `done(aor)` runs on the core thread with nullopt when
-  /// there is no such alias or the store failed (logged, counted as store_read_errors).
-  void find_alias(std::string alias, std::function<void(std::optional<std::string>)> done);
+                     std::function<void(Result<UserServices>)> done);
+  /// Store::find_alias on the worker; `done` runs on the core thread with the AOR, std::nullopt
+  /// when there is no such alias, or an error when the store failed.
+  void find_alias(std::string alias, std::function<void(Result<std::optional<std::string>>)> done);
   /// Queues Store::put_binding (write-behind). A write of the same (aor, contact) still queued
   /// is replaced, not repeated: only the newest state of a binding is written (counted as
   /// store_binding_writes_coalesced).
@@ -201,3 +232,6 @@ class AsyncStore {
 };
 
 }  // namespace sipws::store
+
+template <>
+struct std::is_error_code_enum<sipws::store::StoreErrc> : std::true_type {};

@@ -1,10 +1,12 @@
 // CredentialCache: one fetch per miss, answers kept for their TTL (shorter for unknown users),
-// a cap on fetches in flight, and store answers that arrive after the cache is gone.
+// a cap on fetches in flight, store answers that arrive after the cache is gone, and a store
+// that fails (an error, never an unknown user).
 
 #include "auth/credential_cache.hpp"
 
 #include <gtest/gtest.h>
 
+#include "../store/store_fixtures.hpp"
 #include "handshake_test_util.hpp"
 
 namespace sipws::auth {
@@ -49,7 +51,9 @@ TEST_F(CredentialCacheTest, MissFetchesOnceThenAnswersUntilTheTtl) {
 TEST_F(CredentialCacheTest, GetAnswersFromMemoryOrWhenTheOneFetchEnds) {
   CredentialCache cache(store_, timers_, {Millis(60000), Millis(10000), 100, 8});
   std::vector<std::string> got;
-  auto record = [&](const store::Subscriber* s) { got.push_back(s ? s->user : "none"); };
+  auto record = [&](const CredentialCache::Result& r) {
+    got.push_back(r.subscriber != nullptr ? r.subscriber->user : "none");
+  };
   EXPECT_FALSE(cache.get("alice", "example.com", record));
   EXPECT_FALSE(cache.get("alice", "example.com", record));  // waits for the same fetch
   EXPECT_FALSE(cache.get("nobody", "example.com", record));
@@ -146,10 +150,11 @@ TEST_F(CredentialCacheTest, AnswerAfterTheCacheIsGoneIsIgnored) {
                         const std::optional<store::Subscriber>&,
                         std::uint64_t) { ++dead_fetched; });
   EXPECT_FALSE(
-      cache->get("alice", "example.com", [&](const store::Subscriber*) { ++dead_waiters; }));
+      cache->get("alice", "example.com", [&](const CredentialCache::Result&) { ++dead_waiters; }));
   CredentialCache live(store_, timers_);
-  EXPECT_FALSE(live.get("alice", "example.com", [&](const store::Subscriber* s) {
-    EXPECT_NE(s, nullptr);
+  EXPECT_FALSE(live.get("alice", "example.com", [&](const CredentialCache::Result& r) {
+    EXPECT_EQ(r.state, State::Found);
+    EXPECT_NE(r.subscriber, nullptr);
     ++live_waiters;
   }));
   cache.reset();
@@ -158,6 +163,55 @@ TEST_F(CredentialCacheTest, AnswerAfterTheCacheIsGoneIsIgnored) {
   EXPECT_EQ(dead_waiters, 0);
   EXPECT_EQ(dead_fetched, 0);
   EXPECT_EQ(live_waiters, 1);
+}
+
+// The store fails (its subscriber table dropped by another connection): the fetch answers
+// Error, to waiters and lookups alike, for error_ttl and without another store trip; it is never
+// NotFound, and it is not handed to another shard's cache. Once error_ttl is over the next
+// lookup asks again and, the store being back, finds the subscriber.
+TEST_F(CredentialCacheTest, AFailedFetchIsAnErrorForErrorTtlNeverAnUnknownUser) {
+  CredentialCache::Config cfg{Millis(60000), Millis(10000), 100, 8};
+  cfg.error_ttl = Millis(1000);
+  CredentialCache cache(store_, timers_, cfg);
+  CredentialCache other(store_, timers_, cfg);
+  int handed = 0;
+  cache.on_fetched([&](const std::string& user, const std::string& domain,
+                       const std::optional<store::Subscriber>& sub, std::uint64_t generation) {
+    ++handed;
+    other.prime(user, domain, sub, generation);
+  });
+  store::test::exec_sql(std::filesystem::path(dir_.path()) / "sipws.db", "DROP TABLE subscriber");
+
+  std::vector<State> got;
+  auto record = [&](const CredentialCache::Result& r) {
+    EXPECT_EQ(r.subscriber, nullptr);
+    got.push_back(r.state);
+  };
+  EXPECT_FALSE(cache.get("alice", "example.com", record));
+  EXPECT_FALSE(cache.get("nobody", "example.com", record));
+  settle();
+  EXPECT_EQ(got, (std::vector<State>{State::Error, State::Error}));
+  EXPECT_EQ(handed, 0);
+  EXPECT_EQ(other.lookup("alice", "example.com").state, State::Fetching);  // nothing primed
+  settle();
+  EXPECT_EQ(cache.lookup("alice", "example.com").state, State::Error);
+  EXPECT_TRUE(cache.get("nobody", "example.com", record));  // answered at once: Error
+  EXPECT_EQ(got.back(), State::Error);
+  EXPECT_EQ(cache.fetches(), 2u);  // no store trip within error_ttl
+
+  // The CLI recreates the table (Store::open creates the schema) and the subscriber.
+  store::Store::open(dir_.uri())->put_subscriber(make_subscriber("alice", "example.com", "s3"));
+  timers_.advance(Millis(999));
+  EXPECT_EQ(cache.lookup("alice", "example.com").state, State::Error);
+  timers_.advance(Millis(1));
+  EXPECT_EQ(cache.lookup("alice", "example.com").state, State::Fetching);
+  EXPECT_EQ(cache.lookup("nobody", "example.com").state, State::Fetching);
+  settle();
+  const auto r = cache.lookup("alice", "example.com");
+  ASSERT_EQ(r.state, State::Found);
+  EXPECT_EQ(r.subscriber->ha1_md5, ha1(DigestAlgorithm::Md5, "alice", "example.com", "s3"));
+  EXPECT_EQ(cache.lookup("nobody", "example.com").state, State::NotFound);  // a real absence
+  EXPECT_EQ(handed, 2);
 }
 
 }  // namespace

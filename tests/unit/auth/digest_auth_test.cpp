@@ -1,15 +1,13 @@
 // DigestAuthProcessor with a real SQLite store, a real AsyncStore whose callbacks land on a test
-// queue, SIP messages parsed from text and client responses computed with our digest functions.
+// queue, SIP messages parsed from text and client responses computed with our digest functions;
+// a store that fails answers 503, never a challenge.
 
 #include "auth/digest_auth.hpp"
 
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <filesystem>
-#include <mutex>
-
-#include "common/random.hpp"
+#include "../store/store_fixtures.hpp"
+#include "common/counters.hpp"
 #include "sip/parser.hpp"
 
 namespace sipws::auth {
@@ -19,42 +17,8 @@ using proxy::Action;
 using proxy::RequestContext;
 using sip::HeaderId;
 
-class TempDir {
- public:
-  TempDir() : path_(std::filesystem::temp_directory_path() / ("sipws-auth-" + random_token(12))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string uri() const { return "sqlite:" + (path_ / "sipws.db").string(); }
-
- private:
-  std::filesystem::path path_;
-};
-
-/// Stands in for the core io_context: AsyncStore posts results here; the test drains it.
-struct TestQueue {
-  std::mutex mu;
-  std::deque<std::function<void()>> q;
-  void push(std::function<void()> fn) {
-    std::lock_guard lock(mu);
-    q.push_back(std::move(fn));
-  }
-  void drain() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::lock_guard lock(mu);
-        if (q.empty()) return;
-        fn = std::move(q.front());
-        q.pop_front();
-      }
-      fn();
-    }
-  }
-};
+using store::test::TempDir;
+using store::test::TestQueue;
 
 /// A challenge as a client reads it.
 struct Challenge {
@@ -169,9 +133,7 @@ sip::Message make_request(const std::string& method, const std::string& from, co
 
 class DigestAuthTest : public ::testing::Test {
  protected:
-  DigestAuthTest()
-      : store_(store::Store::open(dir_.uri()),
-               [this](std::function<void()> fn) { queue_.push(std::move(fn)); }) {
+  DigestAuthTest() : store_(store::Store::open(dir_.uri()), queue_.post()) {
     domains_.add_domain("example.com");
     store_.sync().put_subscriber(make_subscriber("alice", "example.com", "secret"));
     store_.sync().put_subscriber(make_subscriber("bob", "example.com", "b0b"));
@@ -346,6 +308,52 @@ TEST_F(DigestAuthTest, TooManyCredentialLookupsInFlightGet503WithRetryAfter) {
   EXPECT_EQ(proc.process(*third), Action::Pause);
   store_.flush();
   queue_.drain();
+}
+
+// The store fails the credential lookup (its subscriber table dropped by another connection, as
+// the sqlite3 shell would): the REGISTER gets 503 with Retry-After, not a 401 (no challenge, no
+// auth failure, no AuthGuard count: the password may be right) nor a 403/404; within the cache's
+// error_ttl the next attempt gets the same 503 without a store trip; once the table and the
+// subscriber are back and error_ttl is over, the same credentials pass.
+TEST_F(DigestAuthTest, AStoreThatFailsTheLookupGets503NeverAChallenge) {
+  AuthGuardConfig gc;
+  gc.max_failures = 2;
+  gc.max_user_failures = 2;
+  AuthGuard guard(timers_, gc);
+  proc_->set_guard(&guard);
+  const auto failures = counters().get("auth_failures").value();
+  const auto unavailable = counters().get("store_unavailable_responses").value();
+  const auto read_errors = counters().get("store_read_errors").value();
+  store::test::exec_sql(dir_.file(), "DROP TABLE subscriber");
+  auto attempt = [&](const std::string& nc) {
+    Creds c;
+    c.nonce = fresh_nonce();
+    c.nc = nc;
+    return std::make_unique<RequestContext>(
+        make_register("alice", "example.com", {"Authorization: " + credentials(c)}), src_, 2);
+  };
+  for (const char* nc : {"00000001", "00000002", "00000003"}) {
+    auto ctx = attempt(nc);
+    ASSERT_EQ(run(*ctx), Action::Respond) << nc;
+    ASSERT_TRUE(ctx->response());
+    EXPECT_EQ(ctx->response()->status(), 503) << nc;
+    const sip::Header* retry = ctx->response()->find("Retry-After");
+    ASSERT_NE(retry, nullptr);
+    EXPECT_EQ(retry->value, "5");
+    EXPECT_EQ(ctx->response()->count(HeaderId::WwwAuthenticate), 0u);
+    EXPECT_TRUE(ctx->identity().empty());
+  }
+  EXPECT_EQ(counters().get("auth_failures").value(), failures);
+  EXPECT_EQ(counters().get("store_unavailable_responses").value(), unavailable + 3);
+  EXPECT_EQ(counters().get("store_read_errors").value(), read_errors + 1);  // one store trip
+  EXPECT_FALSE(guard.user_banned("alice@example.com"));  // 3 errors, and a ban needs 2 failures
+  EXPECT_FALSE(guard.ip_banned(src_.peer.address));
+
+  store::Store::open(dir_.uri())->put_subscriber(make_subscriber("alice", "example.com", "secret"));
+  timers_.advance(DigestAuthConfig{}.cache.error_ttl);
+  auto ctx = attempt("00000004");
+  ASSERT_EQ(run(*ctx), Action::Continue);
+  EXPECT_EQ(ctx->identity(), "alice@example.com");
 }
 
 TEST_F(DigestAuthTest, Sha256AndNoQopCredentialsAreAccepted) {

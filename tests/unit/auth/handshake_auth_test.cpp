@@ -1,6 +1,7 @@
 // HandshakeAuthenticator without sockets: HTTP Digest on the upgrade (challenge, stale on a
 // cache miss, accept, replay, wrong password), session cookies on the upgrade, and the /login
-// and /logout endpoint, with a real SQLite store and an AsyncStore posting to a test queue.
+// and /logout endpoint, with a real SQLite store and an AsyncStore posting to a test queue; a
+// store that fails gets 503s, never a challenge or a failed login.
 
 #include "auth/handshake_auth.hpp"
 
@@ -8,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../store/store_fixtures.hpp"
 #include "handshake_test_util.hpp"
 
 namespace sipws::auth {
@@ -327,6 +329,51 @@ TEST_F(HandshakeAuthTest, RepeatedFailuresFromOneAddressAreThrottled) {
   r = login("alice", "secret");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+}
+
+// The store fails (its subscriber table dropped by another connection): a Digest upgrade whose
+// HA1 is being fetched gets the usual stale 401, then 503 with Retry-After (not a plain 401: the
+// password may be right); /login gets 503 with Retry-After, no cookie, and is not counted as a
+// failed login (six of them are not throttled). Once the store is back and the cache's
+// error_ttl is over, both work again.
+TEST_F(HandshakeAuthTest, AFailedStoreIs503NeverAChallengeOrAFailedLogin) {
+  make(HandshakeAuthMode::Any);
+  const Challenge c = challenges(upgrade(""))[0];
+  const auto bad = counters().get("ws_auth_digest_bad").value();
+  const auto failed = counters().get("ws_login_failed").value();
+  const auto unavailable = counters().get("store_unavailable_responses").value();
+  store::test::exec_sql(std::filesystem::path(dir_.path()) / "sipws.db", "DROP TABLE subscriber");
+
+  auto v = upgrade(test::authorization(c, "alice", "secret", "/", "00000001"));
+  ASSERT_EQ(v.status, 401);  // the fetch starts
+  EXPECT_TRUE(challenges(v)[0].stale);
+  settle();
+  v = upgrade(test::authorization(c, "alice", "secret", "/", "00000002"));
+  EXPECT_EQ(v.status, 503);
+  EXPECT_EQ(header(v.headers, "Retry-After"), "5");
+  EXPECT_TRUE(challenges(v).empty());
+  EXPECT_TRUE(v.identity.empty());
+  for (int i = 0; i < 6; ++i) {
+    auto r = login("alice", "secret");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503) << r->body;
+    EXPECT_EQ(header(r->headers, "Retry-After"), "5");
+    EXPECT_TRUE(header(r->headers, "Set-Cookie").empty());
+  }
+  EXPECT_EQ(counters().get("ws_auth_digest_bad").value(), bad);
+  EXPECT_EQ(counters().get("ws_login_failed").value(), failed);
+  EXPECT_EQ(counters().get("store_unavailable_responses").value(), unavailable + 7);
+
+  store::Store::open(dir_.uri())->put_subscriber(make_subscriber("alice", "example.com", "secret"));
+  timers_.advance(CredentialCache::Config{}.error_ttl);
+  auto r = login("alice", "secret");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(upgrade(test::authorization(c, "alice", "secret", "/", "00000003")).status, 401);
+  settle();
+  v = upgrade(test::authorization(c, "alice", "secret", "/", "00000004"));
+  EXPECT_EQ(v.status, 0);
+  EXPECT_EQ(v.identity, "alice@example.com");
 }
 
 TEST_F(HandshakeAuthTest, LogoutClearsTheCookie) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../store/store_fixtures.hpp"
+#include "common/counters.hpp"
 #include "registrar/location.hpp"
 #include "registrar/lookup.hpp"
 #include "registrar/registrar.hpp"
@@ -97,7 +99,8 @@ class OutboundLookup : public ::testing::Test {
   RegistrarProcessor registrar{domains, location, RegistrarConfig{}};
   std::vector<std::string> subscribers{"bob@example.com"};
   LocationLookupProcessor lookup{
-      domains, location, [this](const std::string& aor, std::function<void(bool)> done) {
+      domains, location,
+      [this](const std::string& aor, std::function<void(store::Result<bool>)> done) {
         done(std::find(subscribers.begin(), subscribers.end(), aor) != subscribers.end());
       }};
   Source ws = test::source(Protocol::Wss, "198.51.100.7", 52000, 7);
@@ -376,12 +379,13 @@ TEST(LookupAsyncSubscriber, PausesUntilTheStoreAnswersThenResponds480) {
   proxy::Domains domains;
   domains.add_domain("example.com");
   LocationService location{timers, nullptr};
-  std::function<void(bool)> pending;
-  LocationLookupProcessor lookup{domains, location,
-                                 [&](const std::string& aor, std::function<void(bool)> done) {
-                                   EXPECT_EQ(aor, "bob@example.com");
-                                   pending = std::move(done);  // answered later, like the store
-                                 }};
+  std::function<void(store::Result<bool>)> pending;
+  LocationLookupProcessor lookup{
+      domains, location,
+      [&](const std::string& aor, std::function<void(store::Result<bool>)> done) {
+        EXPECT_EQ(aor, "bob@example.com");
+        pending = std::move(done);  // answered later, like the store
+      }};
   proxy::RequestContext ctx(test::msg(invite("sip:bob@example.com")),
                             test::source(Protocol::Udp, "192.0.2.20", 5062, kNoFlow), 1);
   std::optional<proxy::Action> resumed;
@@ -394,6 +398,44 @@ TEST(LookupAsyncSubscriber, PausesUntilTheStoreAnswersThenResponds480) {
   ASSERT_EQ(resumed, proxy::Action::Respond);
   ASSERT_TRUE(ctx.response());
   EXPECT_EQ(ctx.response()->status(), 480);
+}
+
+// The daemon's hook (is_subscriber_in) on a real SQLite store: a subscriber without bindings
+// gets 480 and a stranger 404; once another connection dropped the subscriber table, the store
+// cannot say, and the answer is 503 with Retry-After for both, never a 404.
+TEST(LookupAsyncSubscriber, AStoreErrorIs503NotA404) {
+  store::test::TempDir dir;
+  store::test::TestQueue queue;
+  store::AsyncStore astore(store::Store::open(dir.uri()), queue.post());
+  astore.sync().put_subscriber(store::Subscriber{"bob", "example.com", "m", "s"});
+  ManualTimerService timers;
+  proxy::Domains domains;
+  domains.add_domain("example.com");
+  LocationService location{timers, nullptr};
+  LocationLookupProcessor lookup{domains, location, is_subscriber_in(astore)};
+  auto status_of = [&](const std::string& ruri) {
+    proxy::RequestContext ctx(test::msg(invite(ruri)),
+                              test::source(Protocol::Udp, "192.0.2.20", 5062, kNoFlow), 1);
+    std::optional<proxy::Action> resumed;
+    ctx.set_resume_factory([&]() {
+      return std::function<void(proxy::Action)>([&](proxy::Action a) { resumed = a; });
+    });
+    EXPECT_EQ(lookup.process(ctx), proxy::Action::Pause);
+    astore.flush();
+    queue.drain();
+    EXPECT_EQ(resumed, proxy::Action::Respond);
+    if (!ctx.response()) return std::string("none");
+    const sip::Header* retry = ctx.response()->find("Retry-After");
+    return std::to_string(ctx.response()->status()) +
+           (retry ? " " + std::string(retry->value) : "");
+  };
+  EXPECT_EQ(status_of("sip:bob@example.com"), "480");
+  EXPECT_EQ(status_of("sip:nobody@example.com"), "404");
+  const auto unavailable = counters().get("store_unavailable_responses").value();
+  store::test::exec_sql(dir.file(), "DROP TABLE subscriber");
+  EXPECT_EQ(status_of("sip:bob@example.com"), "503 5");
+  EXPECT_EQ(status_of("sip:nobody@example.com"), "503 5");
+  EXPECT_EQ(counters().get("store_unavailable_responses").value(), unavailable + 2);
 }
 
 }  // namespace

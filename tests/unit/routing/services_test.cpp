@@ -4,7 +4,6 @@
 // (the core io thread's stand-in); a Pause is completed by draining that queue.
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <deque>
@@ -16,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "../store/store_fixtures.hpp"
 #include "common/counters.hpp"
 #include "common/random.hpp"
 #include "common/reloadable.hpp"
@@ -220,14 +220,15 @@ class ServicesTest : public ::testing::Test {
   /// Fault injection: drops `table` behind the store's back (a second SQLite connection), so
   /// the store's next read of it fails.
   void drop_table(const char* table) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(dir_.file().c_str(), &db), SQLITE_OK);
-    char* err = nullptr;
-    const std::string sql = std::string("DROP TABLE ") + table;
-    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-        << (err != nullptr ? err : "");
-    sqlite3_free(err);
-    sqlite3_close(db);
+    store::test::exec_sql(dir_.file(), std::string("DROP TABLE ") + table);
+  }
+
+  /// The status and Retry-After of ctx's response: "503 5".
+  static std::string answer(RequestContext& ctx) {
+    if (!ctx.response()) return "none";
+    const sip::Header* retry = ctx.response()->find("Retry-After");
+    return std::to_string(ctx.response()->status()) +
+           (retry ? " " + std::string(retry->value) : "");
   }
 
   void settle() {
@@ -533,17 +534,19 @@ TEST_F(CallForwardTest, NonSubscriberIsUntouchedEvenWithRulesInTheStore) {
   EXPECT_TRUE(ctx.failure_forward().busy.empty());
 }
 
-TEST_F(CallForwardTest, StoreErrorLeavesTheCallUnforwarded) {
+TEST_F(CallForwardTest, StoreErrorAnswers503NeverRingsAUserWhoseRulesAreUnknown) {
   forward("alice@example.com", store::ForwardKind::Unconditional, "sip:dave@foreign.test");
   drop_table("call_forward");
   const auto before = counter("store_read_errors");
+  const auto unavailable = counter("store_unavailable_responses");
   RequestContext ctx(invite("sip:alice@example.com"), src_, 1);
-  ASSERT_EQ(run(proc_, ctx), Action::Continue);
+  ASSERT_EQ(run(proc_, ctx), Action::Respond);
   EXPECT_TRUE(paused_);
   EXPECT_EQ(counter("store_read_errors"), before + 1);
+  EXPECT_EQ(counter("store_unavailable_responses"), unavailable + 1);
+  EXPECT_EQ(answer(ctx), "503 5");
   EXPECT_EQ(ruri_of(ctx), "sip:alice@example.com");
   EXPECT_FALSE(ctx.forwarded());
-  EXPECT_FALSE(ctx.response());
 }
 
 TEST_F(CallForwardTest, GruuIsUntouched) {
@@ -731,12 +734,12 @@ TEST_F(CallClassTest, GroupsAreFetchedOnceAndCached) {
   EXPECT_EQ(c.response()->status(), 403);
 }
 
-TEST_F(CallClassTest, StoreErrorAnswers500NeverASilentAllow) {
+TEST_F(CallClassTest, StoreErrorAnswers503NeverASilentAllow) {
   drop_table("subscriber_group");
   RequestContext c = ctx("sip:5551234567@example.com", "bob@example.com");
   ASSERT_EQ(run(proc_, c), Action::Respond);
   EXPECT_TRUE(paused_);
-  EXPECT_EQ(c.response()->status(), 500);
+  EXPECT_EQ(answer(c), "503 5");
   EXPECT_FALSE(c.caller_groups());  // nothing cached from a failed read
 }
 
@@ -921,13 +924,14 @@ TEST_F(AliasTest, MissContinuesUnchanged) {
   EXPECT_EQ(ruri_of(c), "sip:nobody@example.com");
 }
 
-TEST_F(AliasTest, StoreErrorLeavesTheRequestUriAlone) {
+TEST_F(AliasTest, StoreErrorAnswers503NotAMiss) {
   drop_table("alias");
   const auto before = counter("store_read_errors");
   RequestContext c(invite("sip:+15551230001@example.com"), src_, 1);
-  ASSERT_EQ(run(proc_, c), Action::Continue);
+  ASSERT_EQ(run(proc_, c), Action::Respond);
   EXPECT_TRUE(paused_);
   EXPECT_EQ(counter("store_read_errors"), before + 1);
+  EXPECT_EQ(answer(c), "503 5");
   EXPECT_EQ(ruri_of(c), "sip:+15551230001@example.com");
 }
 

@@ -392,19 +392,21 @@ TEST(AsyncStoreServices, UserServicesAndFindAliasAnswerThroughThePostFunction) {
   as.sync().put_alias(Alias{"+15551230001", "alice@example.com"});
 
   std::vector<std::string> seen;
-  as.user_services("alice", "example.com", [&](std::optional<UserServices> u) {
+  as.user_services("alice", "example.com", [&](const Result<UserServices>& u) {
     ASSERT_TRUE(u);
     seen.push_back("alice subscriber=" + std::to_string(u->subscriber) +
                    " groups=" + std::to_string(u->groups.size()) +
                    " forwards=" + std::to_string(u->forwards.size()));
   });
-  as.find_alias("+15551230001", [&](const std::optional<std::string>& aor) {
-    seen.push_back(aor.value_or("none"));
+  as.find_alias("+15551230001", [&](const Result<std::optional<std::string>>& aor) {
+    ASSERT_TRUE(aor);
+    seen.push_back(aor->value_or("none"));
   });
-  as.find_alias("+15559999999", [&](const std::optional<std::string>& aor) {
-    seen.push_back(aor.value_or("none"));
+  as.find_alias("+15559999999", [&](const Result<std::optional<std::string>>& aor) {
+    ASSERT_TRUE(aor);
+    seen.push_back(aor->value_or("none"));
   });
-  as.user_services("nobody", "example.com", [&](std::optional<UserServices> u) {
+  as.user_services("nobody", "example.com", [&](const Result<UserServices>& u) {
     ASSERT_TRUE(u);  // not an error: an answer with subscriber = false
     seen.push_back("nobody subscriber=" + std::to_string(u->subscriber));
   });
@@ -416,7 +418,7 @@ TEST(AsyncStoreServices, UserServicesAndFindAliasAnswerThroughThePostFunction) {
                          "nobody subscriber=0"}));
 }
 
-TEST(AsyncStoreServices, ReadErrorsAreCountedAndAnsweredAsNullopt) {
+TEST(AsyncStoreServices, ReadErrorsAreCountedAndAnsweredAsErrorsNotAsAbsences) {
   TempDir dir;
   auto& read_errors = counters().get("store_read_errors");
   const auto r0 = read_errors.value();
@@ -426,11 +428,11 @@ TEST(AsyncStoreServices, ReadErrorsAreCountedAndAnsweredAsNullopt) {
   as.sync().put_alias(Alias{"100", "alice@example.com"});
 
   std::vector<std::string> seen;
-  auto services = [&](std::optional<UserServices> u) {
-    seen.push_back(u ? "subscriber=" + std::to_string(u->subscriber) : "nullopt");
+  auto services = [&](const Result<UserServices>& u) {
+    seen.push_back(u ? "subscriber=" + std::to_string(u->subscriber) : "error");
   };
-  auto alias = [&](const std::optional<std::string>& aor) {
-    seen.push_back(aor.value_or("nullopt"));
+  auto alias = [&](const Result<std::optional<std::string>>& aor) {
+    seen.push_back(aor ? aor->value_or("no alias") : "error");
   };
   as.user_services("broken", "example.com", services);
   as.find_alias("broken", alias);
@@ -438,7 +440,7 @@ TEST(AsyncStoreServices, ReadErrorsAreCountedAndAnsweredAsNullopt) {
   as.find_alias("100", alias);
   as.flush();
   EXPECT_EQ(tq.drain(), 4u);  // a failed read still answers
-  EXPECT_EQ(seen, (Lines{"nullopt", "nullopt", "subscriber=1", "alice@example.com"}));
+  EXPECT_EQ(seen, (Lines{"error", "error", "subscriber=1", "alice@example.com"}));
   EXPECT_EQ(read_errors.value() - r0, 2u);
 }
 

@@ -1,6 +1,11 @@
 #pragma once
-// Shared by the store tests: a temporary directory for real SQLite files, a post queue standing
-// in for the daemon's core io_context, and a Store wrapper that injects failures.
+// Shared by the store tests (and by the auth, registrar and routing tests that need a store that
+// fails): a temporary directory for real SQLite files, a post queue standing in for the daemon's
+// core io_context, SQL run on a live store from outside (how a test damages it), and Store
+// wrappers that inject failures.
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <chrono>
@@ -33,12 +38,27 @@ class TempDir {
   const std::filesystem::path& path() const { return path_; }
   /// "sqlite:DIR/rel".
   std::string uri(const std::string& rel = "sipws.db") const {
-    return "sqlite:" + (path_ / rel).string();
+    return "sqlite:" + file(rel).string();
   }
+  /// DIR/rel: the file of uri(rel).
+  std::filesystem::path file(const std::string& rel = "sipws.db") const { return path_ / rel; }
 
  private:
   std::filesystem::path path_;
 };
+
+/// Runs `sql` on the SQLite file `file` through a connection of its own, as the sqlite3 shell
+/// or another process would while the daemon's store is open: how a test makes a real store
+/// fail ("DROP TABLE subscriber", a trigger that aborts writes). A failure fails the test.
+inline void exec_sql(const std::filesystem::path& file, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK) << file;
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+      << sql << ": " << (err != nullptr ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
 
 /// Callbacks land here, like on the daemon's core io_context; the test drains it.
 struct TestQueue {

@@ -42,6 +42,12 @@ BindingRecord binding(std::string aor, std::string contact) {
   return b;
 }
 
+/// What an AsyncStore subscriber lookup answered: its ha1_md5, "none" or "error".
+std::string describe(const Result<std::optional<Subscriber>>& r) {
+  if (!r) return "error";
+  return *r ? (*r)->ha1_md5 : "none";
+}
+
 void expect_same(const BindingRecord& a, const BindingRecord& b) {
   EXPECT_EQ(a.aor, b.aor);
   EXPECT_EQ(a.contact, b.contact);
@@ -206,11 +212,10 @@ TEST(AsyncStore, CallbacksArePostedInOrderAndSeePriorWrites) {
   as.sync().put_subscriber(sub("alice", "example.com", "a1"));
 
   std::vector<std::string> seen;
-  as.find_subscriber("alice", "example.com",
-                     [&](std::optional<Subscriber> s) { seen.push_back(s ? s->ha1_md5 : "none"); });
+  auto record = [&](const Result<std::optional<Subscriber>>& s) { seen.push_back(describe(s)); };
+  as.find_subscriber("alice", "example.com", record);
   as.put_binding(binding("alice@example.com", "sip:alice@192.0.2.1"));
-  as.find_subscriber("carol", "example.com",
-                     [&](std::optional<Subscriber> s) { seen.push_back(s ? s->ha1_md5 : "none"); });
+  as.find_subscriber("carol", "example.com", record);
   EXPECT_TRUE(seen.empty());  // nothing runs on the caller's thread
   as.flush();
   EXPECT_TRUE(seen.empty());  // results wait on the post queue
@@ -273,7 +278,7 @@ TEST(AsyncStore, QueuedWritesOfOneBindingAreCoalescedIntoTheNewest) {
   const auto c0 = coalesced.value();
   AsyncStore as(std::move(gated), tq.post());
   as.sync().put_binding(binding("gone@example.com", "sip:gone@192.0.2.9"));
-  as.find_subscriber("gate", "example.com", [](std::optional<Subscriber>) {});
+  as.find_subscriber("gate", "example.com", [](const Result<std::optional<Subscriber>>&) {});
   ASSERT_TRUE(store->wait_entered());
   const int before = store->binding_writes.load();
 
@@ -320,24 +325,69 @@ TEST(AsyncStore, FailedWritesAndReadsAreCountedAndDoNotStopTheWorker) {
   as.sync().put_subscriber(sub("alice", "example.com", "a1"));
   as.put_binding(binding("a@example.com", "sip:a@192.0.2.1"));
   as.delete_binding("a@example.com", "sip:a@192.0.2.2");  // another binding: not coalesced
-  int calls = 0;
-  bool broken_found = true;
-  as.find_subscriber("broken", "example.com", [&](std::optional<Subscriber> s) {
-    ++calls;
-    broken_found = s.has_value();
+  std::vector<std::string> seen;
+  std::error_code broken_error;
+  as.find_subscriber("broken", "example.com", [&](const Result<std::optional<Subscriber>>& s) {
+    seen.push_back(describe(s));
+    if (!s) broken_error = s.error();
   });
-  std::string alice;
-  as.find_subscriber("alice", "example.com", [&](std::optional<Subscriber> s) {
-    ++calls;
-    alice = s ? s->ha1_md5 : "none";
+  as.find_subscriber("alice", "example.com", [&](const Result<std::optional<Subscriber>>& s) {
+    seen.push_back(describe(s));
   });
   as.flush();
   tq.drain();
   EXPECT_EQ(write_errors.value() - w0, 2u);
   EXPECT_EQ(read_errors.value() - r0, 1u);
-  EXPECT_EQ(calls, 2);  // a failed read still answers (as "not found")
-  EXPECT_FALSE(broken_found);
-  EXPECT_EQ(alice, "a1");  // the worker kept going
+  // A failed read still answers, as an error (not as "not found"); the worker kept going.
+  EXPECT_EQ(seen, (std::vector<std::string>{"error", "a1"}));
+  EXPECT_EQ(broken_error, StoreErrc::Unavailable);
+  EXPECT_EQ(broken_error.category().name(), std::string("sipws.store"));
+}
+
+// A real SQLite failure: another connection drops the subscriber table under the open store
+// (as the sqlite3 shell would). Every subscriber read is then an error, never "no such user";
+// the other tables still answer; and a binding refresh the database refuses (a trigger that
+// aborts the write) leaves the row stored before it as it was.
+TEST(AsyncStore, ADroppedTableIsAnErrorNotAnAbsenceAndAFailedWriteKeepsTheStoredRow) {
+  TempDir dir;
+  TestQueue tq;
+  AsyncStore as(Store::open(dir.uri()), tq.post());
+  as.sync().put_subscriber(sub("alice", "example.com", "a1"));
+  as.sync().put_alias(Alias{"100", "alice@example.com"});
+  as.sync().put_binding(binding("alice@example.com", "sip:alice@192.0.2.1"));
+  auto& read_errors = counters().get("store_read_errors");
+  auto& write_errors = counters().get("store_write_errors");
+  const auto r0 = read_errors.value();
+  const auto w0 = write_errors.value();
+
+  test::exec_sql(dir.file(), "DROP TABLE subscriber");
+  test::exec_sql(dir.file(),
+                 "CREATE TRIGGER no_writes BEFORE INSERT ON location "
+                 "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  std::vector<std::string> seen;
+  auto record = [&](const Result<std::optional<Subscriber>>& s) { seen.push_back(describe(s)); };
+  as.find_subscriber("alice", "example.com", record);
+  as.find_subscriber("nobody", "example.com", record);
+  as.user_services("alice", "example.com", [&](const Result<UserServices>& u) {
+    seen.push_back(u ? "services" : "services error");
+  });
+  as.find_alias("100", [&](const Result<std::optional<std::string>>& aor) {
+    seen.push_back(!aor ? "alias error" : aor->value_or("no alias"));
+  });
+  auto refresh = binding("alice@example.com", "sip:alice@192.0.2.1");
+  refresh.cseq = 7;
+  refresh.expires_at += 3600;
+  as.put_binding(refresh);
+  as.flush();
+  tq.drain();
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"error", "error", "services error", "alice@example.com"}));
+  EXPECT_EQ(read_errors.value() - r0, 3u);
+  EXPECT_EQ(write_errors.value() - w0, 1u);
+  EXPECT_THROW(as.sync().find_subscriber("alice", "example.com"), StoreError);  // sync: throws
+  const auto rows = as.sync().load_bindings();
+  ASSERT_EQ(rows.size(), 1u);
+  expect_same(rows[0], binding("alice@example.com", "sip:alice@192.0.2.1"));
 }
 
 }  // namespace
