@@ -1,11 +1,11 @@
 // The store CLI without a daemon: `sipws group|forward|alias ...` against a temp SQLite store,
 // every command's output and every exit code (0 done, 1 nothing to delete / not a subscriber,
-// 2 usage), and `--config` as well as `--set store=...`.
+// 2 usage or store error), `--config` as well as `--set store=...`, and a store that fails.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeTempDir, runCli } from './lib/daemon.mjs';
+import { haveSqlite3, makeTempDir, runCli, sqlite3 } from './lib/daemon.mjs';
 import { withScope } from './lib/scope.mjs';
 
 /** A temp dir with an SQLite store, and `cli(...args)` running sipws on it via --set. */
@@ -208,3 +208,30 @@ test('--config FILE names the store like --set store=...', (t) =>
     expectRefused(await runCli(['group', 'list', '--config', path.join(dir, 'missing.json')]), 2,
       /missing\.json/);
   }));
+
+test('a store that fails a command: exit 2 naming the command, never "no such", nothing lost',
+  { skip: !haveSqlite3 && 'no sqlite3 shell (Debian package sqlite3)' }, (t) =>
+    withScope(t, async (s) => {
+      const { store, cli } = storeIn(s);
+      expectExit(await cli('user', 'add', 'alice@example.com', 'pw'), 0);
+      expectExit(await cli('alias', 'add', '100', 'alice@example.com'), 0);
+      // The subscriber table set aside and a view in its place (the CLI's CREATE TABLE IF NOT
+      // EXISTS leaves it): every subscriber read and write fails in SQLite.
+      await sqlite3(store, 'ALTER TABLE subscriber RENAME TO kept; ' +
+        'CREATE VIEW subscriber AS SELECT 1 AS x');
+      const storeError = (cmd) => new RegExp(`^sipws ${cmd}: store error: .+`, 'm');
+      expectRefused(await cli('user', 'list'), 2, storeError('user list'));
+      expectRefused(await cli('user', 'add', 'bob@example.com', 'pw'), 2, storeError('user add'));
+      expectRefused(await cli('user', 'del', 'alice@example.com'), 2, storeError('user del'));
+      // Not "no subscriber alice@example.com" (exit 1): the store could not say.
+      expectRefused(await cli('group', 'add', 'alice@example.com', 'ld'), 2,
+        storeError('group add'));
+      // A write the database refuses leaves the row it would have replaced.
+      await sqlite3(store, 'CREATE TRIGGER full BEFORE INSERT ON alias ' +
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+      expectRefused(await cli('alias', 'add', '100', 'bob@example.com'), 2,
+        /^sipws alias add: store error: .*disk full/m);
+      expectExit(await cli('alias', 'list'), 0, '100 alice@example.com\n');
+      await sqlite3(store, 'DROP VIEW subscriber; ALTER TABLE kept RENAME TO subscriber');
+      expectExit(await cli('user', 'list'), 0, 'alice@example.com\n');
+    }));

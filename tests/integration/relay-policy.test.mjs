@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { metric } from './lib/daemon.mjs';
 import { daemonIn } from './lib/fixtures.mjs';
 import { jssipUserIn } from './lib/jssip-user.mjs';
 import { kNoMedia } from './lib/jssip.mjs';
@@ -53,14 +54,6 @@ function traced(d) {
     out.push({ dir: m[1], proto: m[2], peer: m[3], msg: parseMessage(m[4].replace(/\r?\n/g, '\r\n')) });
   }
   return out;
-}
-
-/** The value of counter `name` (without the sipws_ prefix) on the daemon's admin /metrics. */
-async function metric(d, name) {
-  const text = await fetch(`http://127.0.0.1:${d.ports.admin}/metrics`).then((r) => r.text());
-  const m = new RegExp(`^sipws_${name} (\\d+)$`, 'm').exec(text);
-  assert.ok(m, `no sipws_${name} in /metrics`);
-  return Number(m[1]);
 }
 
 /** A raw UDP client (no credentials) with `fromUri`, on `host`. */

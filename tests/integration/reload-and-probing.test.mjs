@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeTempDir, runCli } from './lib/daemon.mjs';
+import { makeTempDir, metric, runCli } from './lib/daemon.mjs';
 import { daemonIn } from './lib/fixtures.mjs';
 import { freePorts } from './lib/ports.mjs';
 import { SipClient, buildResponse, endpointIn, plainSdp } from './lib/rawsip.mjs';
@@ -122,13 +122,6 @@ async function hangUp(caller, result) {
   assert.ok(result.dialog, `no dialog: final ${result.final.first}`);
   const rsp = await caller.inDialog(result.dialog, 'BYE');
   assert.equal(rsp.status, 200, `BYE got ${rsp.first}`);
-}
-
-/** The value of counter `name` (without the sipws_ prefix) on the daemon's admin /metrics. */
-async function metric(d, name) {
-  const text = await fetch(`http://127.0.0.1:${d.ports.admin}/metrics`).then((r) => r.text());
-  const m = new RegExp(`^sipws_${name} (\\d+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
 }
 
 // ------------------------------------------------------------------ SIGHUP reload

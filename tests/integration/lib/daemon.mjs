@@ -1,6 +1,6 @@
 // sipws daemon harness: a fresh temp dir and SQLite store per daemon, free ports picked here,
 // started with `sipws run --set ...`, ready when stderr shows `sipws ready`, stopped by PID.
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +50,34 @@ export async function addUser(store, aor, password) {
     throw new Error(`sipws user add ${aor} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
   }
   return r;
+}
+
+/**
+ * The value of counter `name` (without the sipws_ prefix) on daemon `d`'s admin /metrics; 0 while
+ * the counter does not exist yet (a counter appears at its first use).
+ */
+export async function metric(d, name) {
+  const text = await fetch(`http://127.0.0.1:${d.ports.admin}/metrics`).then((r) => r.text());
+  const m = new RegExp(`^sipws_${name} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** The sqlite3 shell (Debian package `sqlite3`; override with SQLITE3_BIN), if installed. */
+export const sqlite3Bin = process.env.SQLITE3_BIN || 'sqlite3';
+export const haveSqlite3 = spawnSync(sqlite3Bin, ['-version']).status === 0;
+
+/**
+ * Runs `sql` with the sqlite3 shell on the file of `store` (`sqlite:PATH`), as an operator (or a
+ * failing disk) would change it under a running daemon; throws unless it exits 0.
+ */
+export async function sqlite3(store, sql) {
+  const file = store.replace(/^sqlite:/, '');
+  const r = await new Promise((resolve) => {
+    execFile(sqlite3Bin, [file, sql], { timeout: 10000 }, (err, stdout, stderr) =>
+      resolve({ err, stdout, stderr }));
+  });
+  if (r.err) throw new Error(`sqlite3 ${file} "${sql}" failed: ${r.err.message}\n${r.stderr}`);
+  return r.stdout;
 }
 
 /**
