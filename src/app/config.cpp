@@ -523,7 +523,8 @@ Config from_json(const json& j) {
   c.ws_session_lifetime_s = get_uint(j, "ws_session_lifetime", 60, 2592000);
   c.registrar_min_expires = get_uint(j, "registrar_min_expires", 1, std::uint64_t{86400} * 7);
   c.registrar_max_expires = get_uint(j, "registrar_max_expires", 1, std::uint64_t{86400} * 7);
-  c.registrar_default_expires = get_uint(j, "registrar_default_expires", 1, std::uint64_t{86400} * 7);
+  c.registrar_default_expires =
+      get_uint(j, "registrar_default_expires", 1, std::uint64_t{86400} * 7);
   if (c.registrar_min_expires > c.registrar_default_expires ||
       c.registrar_default_expires > c.registrar_max_expires) {
     fail("registrar_default_expires",

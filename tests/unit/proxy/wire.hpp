@@ -46,7 +46,7 @@ class Wire final : public sip::txn::Sender {
     return pop();
   }
   std::deque<Sent> sent;
-  bool fail_all = false;              ///< every send fails (transport error)
+  bool fail_all = false;             ///< every send fails (transport error)
   std::optional<IpAddress> fail_to;  ///< sends to this address fail
 };
 
