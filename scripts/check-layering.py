@@ -126,6 +126,24 @@ def main():
             owner_of_source.setdefault(s, set()).add(name)
             owners_by_dir.setdefault(os.path.dirname(s), set()).add(name)
 
+    # A header that is no target's source belongs to the targets whose files include it (a
+    # fuzz target's helper header is not every fuzz target's), followed through headers that
+    # include headers; only a header nobody includes falls back to its directory's targets.
+    owner_of_header = {}
+    frontier = {s: set(owners) for s, owners in owner_of_source.items()}
+    while frontier:
+        found = {}
+        for path, owners in frontier.items():
+            for _, _, target in includes(path):
+                if target is None or src_folder(target) is not None or target in owner_of_source:
+                    continue
+                known = owner_of_header.setdefault(target, set())
+                new_owners = owners - known
+                if new_owners:
+                    known |= new_owners
+                    found.setdefault(target, set()).update(new_owners)
+        frontier = found
+
     def closure(name):
         """Folders a target may include: its own, what it links, and what those export."""
         t = targets[name]
@@ -154,7 +172,8 @@ def main():
             errors.append(f"{path}: src/{folder} is no library's folder in CMakeLists.txt")
             continue
         if lib is None:
-            owners = owner_of_source.get(path) or owners_by_dir.get(os.path.dirname(path))
+            owners = (owner_of_source.get(path) or owner_of_header.get(path)
+                      or owners_by_dir.get(os.path.dirname(path)))
             if not owners:
                 unchecked.append(path)
                 continue
