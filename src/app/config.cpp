@@ -535,6 +535,14 @@ Config from_json(const json& j) {
   c.timer_t2_ms = get_uint(j, "timer_t2", 10, 600000);
   c.timer_t4_ms = get_uint(j, "timer_t4", 10, 600000);
   if (c.timer_t2_ms < c.timer_t1_ms) fail("timer_t2", "must be >= timer_t1");
+  const auto sync = get_string(j, "store_sync");
+  if (sync == "ack") {
+    c.store_sync = StoreSync::Ack;
+  } else if (sync == "batch") {
+    c.store_sync = StoreSync::Batch;
+  } else {
+    fail("store_sync", "\"" + sync + "\" must be ack or batch");
+  }
   const auto anchor = get_string(j, "media_anchor");
   if (anchor == "auto") {
     c.media_anchor = MediaAnchor::Auto;
@@ -660,6 +668,7 @@ nlohmann::json to_json(const Config& c) {
   j["listen"] = listen;
   j["domain"] = c.domain;
   j["store"] = c.store;
+  j["store_sync"] = c.store_sync == StoreSync::Ack ? "ack" : "batch";
   j["auth"] = c.auth == AuthMode::Digest ? "digest" : "off";
   j["admin_listen"] = c.admin_host + ":" + std::to_string(c.admin_port);
   j["log_level"] = c.log_level;

@@ -35,6 +35,11 @@ enum class AuthMode { Digest, Off };
 /// `ws_auth`: WebSocket handshake authentication (RFC 7118 s.7).
 enum class WsAuthMode { Off, Cookie, Digest, Any };
 enum class MediaAnchor { Auto, Always, Never };
+/// `store_sync`: when a store write is acknowledged (docs/configuration.md).
+enum class StoreSync {
+  Ack,   ///< a REGISTER's 200 OK waits for its bindings' commit (group commit)
+  Batch  ///< write-behind: a crash loses what was answered but not yet written
+};
 
 /// Most shards `threads` may ask for (FlowIds name their shard in 8 bits; see flow.hpp).
 inline constexpr unsigned kMaxThreads = 64;
@@ -48,6 +53,7 @@ struct Config {
                                     {Protocol::Wss, "0.0.0.0", 8443}};
   std::string domain = "localhost";
   std::string store = "sqlite:./var/sipws.db";
+  StoreSync store_sync = StoreSync::Ack;
   AuthMode auth = AuthMode::Digest;
   std::string admin_host = "127.0.0.1";
   std::uint16_t admin_port = 8081;

@@ -424,13 +424,16 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 }
 
 /// The admin HTTP endpoint on admin_listen: GET /metrics (Prometheus text: every counter, and
-/// the anchored calls as a gauge) and GET /health. Plain HTTP only: every upgrade gets 404.
-/// `anchors`: every shard's media bridge (empty with media_anchor=never); runs on shard 0
-/// (`io` and its `timers`).
+/// the anchored calls as a gauge), GET /health (the process answers) and GET /ready (200, or
+/// 503 naming the cause while `store` is unhealthy: AsyncStore::health()). Plain HTTP only:
+/// every upgrade gets 404. `anchors`: every shard's media bridge (empty with
+/// media_anchor=never); runs on shard 0 (`io` and its `timers`).
 /// @throws std::system_error if it cannot bind.
-std::unique_ptr<ws::Listener> start_admin_endpoint(
-    const Config& cfg, asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
-    std::vector<const bridge::MediaAnchor*> anchors) {
+std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_context& io,
+                                                   TimerService& timers,
+                                                   transport::FlowTable& flows,
+                                                   std::vector<const bridge::MediaAnchor*> anchors,
+                                                   const store::AsyncStore& store) {
   ws::ListenerConfig ac;
   ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
   ac.handshake_auth = [](const ws::HandshakeRequest&) {
@@ -438,14 +441,23 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
     v.status = 404;
     return v;
   };
-  ac.http_handler = [anchors = std::move(anchors)](const ws::HttpRequest& r,
-                                                   std::function<void(ws::HttpResponse)> reply) {
+  ac.http_handler = [anchors = std::move(anchors), &store](
+                        const ws::HttpRequest& r, std::function<void(ws::HttpResponse)> reply) {
     ws::HttpResponse rsp;
     rsp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
     if (r.method != "GET") {
       rsp.status = 405;
     } else if (r.resource == "/health") {
       rsp.body = "ok\n";
+    } else if (r.resource == "/ready") {
+      // Ready to serve what needs the store: its last read, write or check succeeded.
+      const auto health = store.health();
+      if (health.ok) {
+        rsp.body = "ready\n";
+      } else {
+        rsp.status = 503;
+        rsp.body = "not ready: store: " + health.error + "\n";
+      }
     } else if (r.resource == "/metrics") {
       for (const auto& [name, value] : counters().snapshot()) {
         rsp.body +=
@@ -638,6 +650,7 @@ void build_core(Shard& sh, Shared& shared) {
   rcfg.min_expires = cfg.registrar_min_expires;
   rcfg.max_expires = cfg.registrar_max_expires;
   rcfg.default_expires = cfg.registrar_default_expires;
+  rcfg.ack_when_durable = cfg.store_sync == StoreSync::Ack;
   sh.core->add_request_processor(
       std::make_unique<registrar::RegistrarProcessor>(shared.domains, shared.location, rcfg));
   // Routing services: aliases, forwarding, call classes, PSTN gateways (LCR); a forward on
@@ -980,11 +993,12 @@ void build_media_bridge(Daemon& d) {
   }
 }
 
-/// Admin HTTP endpoint (admin_listen: /metrics, /health), on shard 0. @throws StartError
+/// Admin HTTP endpoint (admin_listen: /metrics, /health, /ready), on shard 0. @throws StartError
 /// naming 'admin_listen'.
 void build_admin(Daemon& d) {
   try {
-    d.admin = start_admin_endpoint(d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors);
+    d.admin =
+        start_admin_endpoint(d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore);
   } catch (const std::exception& e) {
     throw StartError{"admin_listen", e.what()};
   }

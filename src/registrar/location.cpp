@@ -172,7 +172,7 @@ class LocationService::StoreOps {
     r.call_id = b.call_id;
     r.cseq = b.cseq;
     r.user_agent = b.user_agent;
-    ops_.push_back(Op{true, std::move(r)});
+    ops_.push_back(Op{std::move(r), false});
   }
   /// The store keys bindings on (aor, contact).
   void remove(const Binding& b) {
@@ -180,26 +180,18 @@ class LocationService::StoreOps {
     store::BindingRecord r;
     r.aor = b.aor;
     r.contact = b.contact;
-    ops_.push_back(Op{false, std::move(r)});
+    ops_.push_back(Op{std::move(r), true});
   }
   bool empty() const { return ops_.empty(); }
-  /// Queues every write on `store`, in order.
-  void run(store::AsyncStore& store) {
-    for (auto& op : ops_) {
-      if (op.put) {
-        store.put_binding(std::move(op.record));
-      } else {
-        store.delete_binding(std::move(op.record.aor), std::move(op.record.contact));
-      }
-    }
+  /// Queues every write on `store`, in order; `durable` (may be empty) is answered once they
+  /// all committed (AsyncStore::write_bindings).
+  void run(store::AsyncStore& store, store::AsyncStore::Durable durable) {
+    store.write_bindings(std::move(ops_), std::move(durable));
     ops_.clear();
   }
 
  private:
-  struct Op {
-    bool put = false;
-    store::BindingRecord record;  ///< a delete uses aor and contact only
-  };
+  using Op = store::AsyncStore::BindingWrite;
   /// WS/WSS bindings die with their flow: never persisted.
   bool wanted(const Binding& b) const { return enabled_ && !is_websocket(b.source.protocol); }
 
@@ -307,14 +299,19 @@ bool LocationService::known(std::string_view aor) const {
 }
 
 Expected<std::size_t, UpdateError> LocationService::update(const RegisterUpdate& u,
-                                                           std::size_t max_per_aor) {
+                                                           std::size_t max_per_aor,
+                                                           store::AsyncStore::Durable* on_durable) {
   const std::string aor = normalize_aor(u.aor);
   Partition& p = partition(aor);
   StoreOps ops(store_);
   const TimePoint now = timers_.now();
   std::unique_lock lock(p.mu);
   auto result = update_locked(p, aor, u, max_per_aor, now, ops);
-  commit(p, lock, ops);
+  store::AsyncStore::Durable durable;
+  if (on_durable != nullptr && *on_durable && result && !ops.empty()) {
+    durable = std::exchange(*on_durable, nullptr);
+  }
+  commit(p, lock, ops, std::move(durable));
   return result;
 }
 
@@ -481,7 +478,8 @@ void LocationService::purge_expired(Partition& p, std::string_view aor, TimePoin
   expired_.inc(expired.size());
 }
 
-void LocationService::commit(Partition& p, std::unique_lock<std::mutex>& lock, StoreOps& ops) {
+void LocationService::commit(Partition& p, std::unique_lock<std::mutex>& lock, StoreOps& ops,
+                             store::AsyncStore::Durable durable) {
   if (ops.empty()) {
     lock.unlock();
     return;
@@ -491,7 +489,7 @@ void LocationService::commit(Partition& p, std::unique_lock<std::mutex>& lock, S
   // in order; lookups on the partition no longer wait for the store's queue.
   std::lock_guard order(p.store_mu);
   lock.unlock();
-  ops.run(*store_);
+  ops.run(*store_, std::move(durable));
 }
 
 void LocationService::sweep() {

@@ -144,7 +144,15 @@ class LocationService {
   /// URI (s.19.1.4). Expired bindings of the AOR are removed first (as if swept).
   /// Errors: same Call-ID with a CSeq not higher than the stored one => 500 (step 6/7, the
   /// request "fails"); more than `max_per_aor` bindings => 403.
-  Expected<std::size_t, UpdateError> update(const RegisterUpdate& u, std::size_t max_per_aor = 32);
+  ///
+  /// Durability (`store_sync: ack`): when `on_durable` points to a callback and the update
+  /// succeeded and queued store writes (UDP/TCP/TLS bindings; WS/WSS ones are never stored),
+  /// the callback is moved out of `*on_durable` (left empty) and runs once on this thread
+  /// when those writes committed, or with an error when they failed
+  /// (AsyncStore::write_bindings). Otherwise `*on_durable` is left as it was: nothing waits,
+  /// the caller may answer at once.
+  Expected<std::size_t, UpdateError> update(const RegisterUpdate& u, std::size_t max_per_aor = 32,
+                                            store::AsyncStore::Durable* on_durable = nullptr);
 
   /// Removes the non-expired binding of `aor` whose contact equals `contact` (s.19.1.4).
   /// @returns true if one existed.
@@ -200,7 +208,8 @@ class LocationService {
   void erase(Partition& p, Binding& b, StoreOps& ops);
   void set_expiry(Partition& p, Binding& b, TimePoint at);
   void purge_expired(Partition& p, std::string_view aor, TimePoint now, StoreOps& ops);
-  void commit(Partition& p, std::unique_lock<std::mutex>& lock, StoreOps& ops);
+  void commit(Partition& p, std::unique_lock<std::mutex>& lock, StoreOps& ops,
+              store::AsyncStore::Durable durable = nullptr);
   void sweep();
 
   TimerService& timers_;

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <set>
@@ -120,6 +121,8 @@ void append_uint(std::string& out, std::uint32_t n) {
 struct Stats {
   Counter& ok = SIPWS_COUNTER("registrar_register_ok");
   Counter& rejected = SIPWS_COUNTER("registrar_register_rejected");
+  Counter& waited_durable = SIPWS_COUNTER("registrar_register_waited_durable");
+  Counter& not_durable = SIPWS_COUNTER("registrar_register_not_durable");
 };
 Stats& stats() {
   static Stats s;
@@ -312,9 +315,26 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
     if (reg_id_contacts > 1) return reject(ctx, 400, "Bad Request - Multiple reg-id Contacts");
   }
 
-  // Steps 7-8: apply.
+  // Steps 7-8: apply. With ack_when_durable, the answer waits for the store (RFC 3261 s.10.3
+  // step 8 says the registrar answers once the bindings are updated: durably, here).
+  std::function<void(proxy::Action)> resume;
+  store::AsyncStore::Durable durable;
+  if (cfg_.ack_when_durable) resume = ctx.pause_handle();
+  if (resume) {
+    // ctx stays valid while the chain is paused (the proxy core keeps it).
+    durable = [&ctx, resume](std::error_code ec) {
+      if (ec) {
+        stats().rejected.inc();
+        stats().not_durable.inc();
+        ctx.respond_store_unavailable();
+      } else {
+        stats().ok.inc();
+      }
+      resume(Action::Respond);
+    };
+  }
   if (u.remove_all || !u.contacts.empty()) {
-    auto r = location_.update(u, cfg_.max_contacts_per_aor);
+    auto r = location_.update(u, cfg_.max_contacts_per_aor, resume ? &durable : nullptr);
     if (!r) return reject(ctx, r.error().status, r.error().reason);
   }
 
@@ -342,6 +362,11 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   }
   if (sup_outbound && outbound_applied) rsp.append(HeaderId::Require, "outbound");
   rsp.append(HeaderId::Date, http_date(location_.timers().unix_time()));
+  // Moved out by update(): the store has the writes, and the answer waits for it.
+  if (resume && !durable) {
+    stats().waited_durable.inc();
+    return Action::Pause;
+  }
   stats().ok.inc();
   return Action::Respond;
 }

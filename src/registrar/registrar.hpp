@@ -20,6 +20,10 @@ struct RegistrarConfig {
   std::uint32_t max_expires = 3600;       ///< longer requests are clamped
   std::uint32_t default_expires = 3600;   ///< neither Expires header nor expires param
   std::size_t max_contacts_per_aor = 32;  ///< more => 403
+  /// `store_sync: ack`: the 200 OK waits until the bindings it reports are durable in the
+  /// store (the chain pauses); a failed write is answered 503 instead. false (`batch`): the
+  /// store is written behind the answer.
+  bool ack_when_durable = true;
 };
 
 /// Handles REGISTER whose Request-URI host is a local domain (or names this proxy while the To
@@ -28,7 +32,9 @@ struct RegistrarConfig {
 /// `Supported: gruu`), Date, Path (when `Supported: path`), `Require: outbound` (when the
 /// REGISTER has `Supported: outbound` and Outbound was applied). Errors: 400 (bad Contact,
 /// `*` misuse), 403 (identity is not the AOR, too many contacts), 404 (To not in our domain),
-/// 420 (unknown Require), 423 (interval too brief), 500 (CSeq out of order).
+/// 420 (unknown Require), 423 (interval too brief), 500 (CSeq out of order), 503 + Retry-After
+/// (the store could not make the change durable, with `ack_when_durable`; the binding is
+/// applied in memory all the same, so calls still reach it, but the UA is told to retry).
 /// Thread: the thread running its proxy core (one per shard); the LocationService it shares
 /// may be used from any thread.
 class RegistrarProcessor final : public proxy::RequestProcessor {

@@ -98,6 +98,23 @@ class SqliteStore final : public Store {
     return static_cast<std::uint64_t>(v);
   }
 
+  void check() override {
+    run("check", [&] {
+      soci::transaction tr(sql_);
+      int n = 0;
+      for (const char* table :
+           {"subscriber", "location", "subscriber_group", "call_forward", "alias"}) {
+        sql_ << "SELECT COUNT(*) FROM (SELECT 1 FROM " << table << " LIMIT 1)", soci::into(n);
+      }
+      // A binding write that leaves nothing behind, committed: it takes the write lock, meets
+      // what a real binding write would (a read-only file, a full disk when the commit appends
+      // to the WAL, a trigger) and changes no row another connection could see.
+      sql_ << "INSERT OR REPLACE INTO location(aor, contact) VALUES('sipws-check', 'sipws-check')";
+      sql_ << "DELETE FROM location WHERE aor = 'sipws-check' AND contact = 'sipws-check'";
+      tr.commit();
+    });
+  }
+
   bool delete_subscriber(const std::string& user, const std::string& domain) override {
     bool existed = false;
     run("delete_subscriber", [&] {
@@ -551,22 +568,34 @@ struct AsyncStore::Impl {
   std::mutex mu;
   std::condition_variable cv_work;
   std::condition_variable cv_idle;
+  /// The Durable answer of one write_bindings() call: due once each of its writes committed.
+  /// Worker thread only once queued.
+  struct Ack {
+    std::size_t remaining = 0;
+    bool failed = false;
+    Durable done;
+    const Post* reply = nullptr;
+  };
+  using Acks = std::vector<std::shared_ptr<Ack>>;
   struct Op {
-    std::function<void()> fn;
+    /// Runs the operation; false if it failed (a read answers its own failure).
+    std::function<bool()> fn;
     bool write = false;  ///< consecutive writes share one transaction
     /// A binding write: the key of binding_writes whose latest record this op writes (fn is
     /// set when the worker takes the op).
     std::string binding;
+    Acks acks;  ///< answered once this op's transaction committed
   };
   std::deque<Op> queue;
   /// The latest write of each binding not yet taken by the worker, by aor + '\0' + contact.
   /// A newer write of a queued binding replaces it instead of queueing another: under a burst
-  /// of refreshes each binding is written once per batch, with its newest expiry.
-  struct BindingWrite {
-    BindingRecord record;
-    bool erase = false;
+  /// of refreshes each binding is written once per batch, with its newest expiry. The acks of
+  /// the writes it replaced are answered with it.
+  struct PendingWrite {
+    BindingWrite write;
+    Acks acks;
   };
-  std::unordered_map<std::string, BindingWrite> binding_writes;
+  std::unordered_map<std::string, PendingWrite> binding_writes;
   Counter& writes_coalesced = SIPWS_COUNTER("store_binding_writes_coalesced");
   std::size_t pending = 0;  // queued + running
   bool stop = false;
@@ -576,49 +605,72 @@ struct AsyncStore::Impl {
   std::uint64_t data_version = 0;  // worker thread only
   Counter& write_errors = SIPWS_COUNTER("store_write_errors");
   Counter& read_errors = SIPWS_COUNTER("store_read_errors");
+  /// health(): written by the worker, read by any thread (under health_mu).
+  mutable std::mutex health_mu;
+  Health health;
+  std::atomic<bool> unhealthy{false};                  // mirrors !health.ok for the worker
+  std::chrono::steady_clock::time_point next_check{};  // worker thread only
+  std::chrono::milliseconds check_interval = kCheckInterval;
   std::thread worker;
 
-  void enqueue(std::function<void()> op, bool write = false) {
+  void enqueue(std::function<bool()> op, bool write = false) {
     {
       std::lock_guard lock(mu);
-      queue.push_back(Op{std::move(op), write, {}});
+      queue.push_back(Op{std::move(op), write, {}, {}});
       ++pending;
     }
     cv_work.notify_one();
   }
 
-  /// Queues the write of one binding (put, or delete when `erase`), or replaces the one that
-  /// is queued for the same (aor, contact).
-  void enqueue_binding(BindingRecord record, bool erase) {
-    std::string key = record.aor;
+  /// Queues the write of one binding, or replaces the one that is queued for the same
+  /// (aor, contact). Call with `mu` held; @returns true if an op was queued (notify).
+  bool enqueue_binding_locked(BindingWrite w, const std::shared_ptr<Ack>& ack) {
+    std::string key = w.record.aor;
     key += '\0';
-    key += record.contact;
-    {
-      std::lock_guard lock(mu);
-      auto [it, fresh] = binding_writes.try_emplace(key);
-      it->second = BindingWrite{std::move(record), erase};
-      if (!fresh) {
-        writes_coalesced.inc();
-        return;
-      }
-      queue.push_back(Op{nullptr, true, std::move(key)});
-      ++pending;
+    key += w.record.contact;
+    auto [it, fresh] = binding_writes.try_emplace(key);
+    it->second.write = std::move(w);
+    if (ack) it->second.acks.push_back(ack);
+    if (!fresh) {
+      writes_coalesced.inc();
+      return false;
     }
-    cv_work.notify_one();
+    queue.push_back(Op{nullptr, true, std::move(key), {}});
+    ++pending;
+    return true;
   }
 
-  /// Pops the queue's front; a binding write takes its latest record. Call with `mu` held.
+  void enqueue_bindings(std::vector<BindingWrite> writes, Durable done) {
+    std::shared_ptr<Ack> ack;
+    if (done) {
+      ack = std::make_shared<Ack>();
+      ack->remaining = writes.size();
+      ack->done = std::move(done);
+      ack->reply = tl_reply != nullptr ? tl_reply : &post;
+    }
+    bool queued = false;
+    {
+      std::lock_guard lock(mu);
+      for (auto& w : writes) queued = enqueue_binding_locked(std::move(w), ack) || queued;
+    }
+    if (queued) cv_work.notify_one();
+    if (ack && writes.empty()) answer(*ack);
+  }
+
+  /// Pops the queue's front; a binding write takes its latest record and acks. Call with `mu`
+  /// held.
   Op pop_locked() {
     Op op = std::move(queue.front());
     queue.pop_front();
     if (!op.binding.empty()) {
       auto node = binding_writes.extract(op.binding);
-      op.fn = [this, w = std::move(node.mapped())] {
+      op.acks = std::move(node.mapped().acks);
+      op.fn = [this, w = std::move(node.mapped().write)] {
         if (w.erase) {
-          write("delete_binding", [&] { store->delete_binding(w.record.aor, w.record.contact); });
-        } else {
-          write("put_binding", [&] { store->put_binding(w.record); });
+          return write("delete_binding",
+                       [&] { store->delete_binding(w.record.aor, w.record.contact); });
         }
+        return write("put_binding", [&] { store->put_binding(w.record); });
       };
     }
     return op;
@@ -628,45 +680,117 @@ struct AsyncStore::Impl {
   /// a burst of binding refreshes instead of one each.
   static constexpr std::size_t kMaxBatch = 256;
 
+  /// Waits for work (or the next poll/check), @returns the ops to run; empty when stopped.
+  /// Runs due polls and checks on the way. Worker thread.
+  std::vector<Op> next_ops() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      if (!queue.empty()) break;
+      if (stop) return {};
+      const auto now = std::chrono::steady_clock::now();
+      const bool polling = poll_interval.count() > 0;
+      const bool checking = unhealthy.load(std::memory_order_relaxed);
+      if ((polling && now >= next_poll) || (checking && now >= next_check)) {
+        lock.unlock();
+        if (polling && now >= next_poll) {
+          poll();
+          next_poll = std::chrono::steady_clock::now() + poll_interval;
+        }
+        if (checking && now >= next_check) {
+          check();
+          next_check = std::chrono::steady_clock::now() + check_interval;
+        }
+        lock.lock();
+        continue;
+      }
+      auto ready = [&] { return stop || !queue.empty(); };
+      if (polling || checking) {
+        auto until = std::chrono::steady_clock::time_point::max();
+        if (polling) until = std::min(until, next_poll);
+        if (checking) until = std::min(until, next_check);
+        cv_work.wait_until(lock, until, ready);
+      } else {
+        cv_work.wait(lock, ready);
+      }
+    }
+    // Also between queued operations: a worker that is never idle still polls.
+    if (poll_interval.count() > 0 && std::chrono::steady_clock::now() >= next_poll) {
+      lock.unlock();
+      poll();
+      next_poll = std::chrono::steady_clock::now() + poll_interval;
+      lock.lock();
+    }
+    std::vector<Op> ops;
+    ops.push_back(pop_locked());
+    while (ops.front().write && !queue.empty() && queue.front().write && ops.size() < kMaxBatch) {
+      ops.push_back(pop_locked());
+    }
+    return ops;
+  }
+
   void run() {
     for (;;) {
-      std::vector<Op> ops;
-      {
-        std::unique_lock lock(mu);
-        auto ready = [&] { return stop || !queue.empty(); };
-        if (poll_interval.count() > 0) {
-          // Also between queued operations: a worker that is never idle still polls.
-          if (!cv_work.wait_until(lock, next_poll, ready) ||
-              std::chrono::steady_clock::now() >= next_poll) {
-            lock.unlock();
-            poll();
-            next_poll = std::chrono::steady_clock::now() + poll_interval;
-            continue;
-          }
-        } else {
-          cv_work.wait(lock, ready);
-        }
-        if (queue.empty()) return;  // stop requested and drained
-        ops.push_back(pop_locked());
-        while (ops.front().write && !queue.empty() && queue.front().write &&
-               ops.size() < kMaxBatch) {
-          ops.push_back(pop_locked());
-        }
-      }
+      std::vector<Op> ops = next_ops();
+      if (ops.empty()) return;  // stop requested and drained
+      std::vector<char> ok(ops.size(), 0);
+      bool committed = true;
       if (ops.size() == 1) {
-        ops.front().fn();
+        ok[0] = ops.front().fn() ? 1 : 0;
       } else {
-        write("write batch", [&] {
+        committed = write("write batch", [&] {
           store->transaction([&] {
-            for (auto& op : ops) op.fn();
+            for (std::size_t i = 0; i < ops.size(); ++i) ok[i] = ops[i].fn() ? 1 : 0;
           });
         });
+      }
+      if (ops.front().write) {
+        bool all_ok = committed;
+        for (std::size_t i = 0; i < ops.size(); ++i) {
+          all_ok = all_ok && ok[i] != 0;
+          for (auto& ack : ops[i].acks) {
+            ack->failed = ack->failed || !committed || ok[i] == 0;
+            if (--ack->remaining == 0) answer(*ack);
+          }
+        }
+        if (all_ok) set_health(true, {});
       }
       {
         std::lock_guard lock(mu);
         pending -= ops.size();
       }
       cv_idle.notify_all();
+    }
+  }
+
+  /// Posts `ack`'s answer to the thread that asked.
+  static void answer(Ack& ack) {
+    const std::error_code ec =
+        ack.failed ? make_error_code(StoreErrc::Unavailable) : std::error_code();
+    (*ack.reply)([done = std::move(ack.done), ec] { done(ec); });
+  }
+
+  /// Records the store's health (health()); logs each change once. Worker thread.
+  void set_health(bool ok, std::string error) {
+    if (ok && !unhealthy.load(std::memory_order_relaxed)) return;  // the common case: no lock
+    std::lock_guard lock(health_mu);
+    if (ok) {
+      spdlog::info("store: healthy again (was: {})", health.error);
+    } else if (health.ok) {
+      spdlog::warn("store: unhealthy: {}; checking it every {} ms", error, check_interval.count());
+      next_check = std::chrono::steady_clock::now() + check_interval;
+    }
+    health.ok = ok;
+    health.error = std::move(error);
+    unhealthy.store(!ok, std::memory_order_relaxed);
+  }
+
+  /// Store::check() while unhealthy. Worker thread.
+  void check() {
+    try {
+      store->check();
+      set_health(true, {});
+    } catch (const std::exception& e) {
+      set_health(false, e.what());
     }
   }
 
@@ -683,6 +807,7 @@ struct AsyncStore::Impl {
     } catch (const std::exception& e) {
       read_errors.inc();
       spdlog::error("store: data_version failed: {}", e.what());
+      set_health(false, e.what());
     }
   }
 
@@ -700,25 +825,35 @@ struct AsyncStore::Impl {
       } catch (const std::exception& e) {
         read_errors.inc();
         spdlog::error("store: {} failed: {}", what, e.what());
+        set_health(false, e.what());
       }
       (*reply)([done = std::move(done), result = std::move(result)]() mutable {
         done(std::move(result));
       });
+      return true;
     });
   }
 
+  /// Runs `fn`; a failure is logged, counted (store_write_errors) and makes the store
+  /// unhealthy. @returns false if it failed.
   template <class Fn>
-  void write(const char* what, Fn&& fn) {
+  bool write(const char* what, Fn&& fn) {
     try {
       fn();
+      return true;
     } catch (const std::exception& e) {
       write_errors.inc();
       spdlog::error("store: {} failed: {}", what, e.what());
+      set_health(false, e.what());
+      return false;
     }
   }
 };
 
-AsyncStore::AsyncStore(std::unique_ptr<Store> store, Post post) : impl_(std::make_unique<Impl>()) {
+AsyncStore::AsyncStore(std::unique_ptr<Store> store, Post post,
+                       std::chrono::milliseconds check_interval)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->check_interval = std::max(check_interval, std::chrono::milliseconds(1));
   impl_->store = std::move(store);
   impl_->post = std::move(post);
   // The baseline for poll_every(), read before the worker exists (the store is one caller's).
@@ -778,13 +913,27 @@ void AsyncStore::find_alias(std::string alias,
       std::move(done));
 }
 
-void AsyncStore::put_binding(BindingRecord b) { impl_->enqueue_binding(std::move(b), false); }
+void AsyncStore::put_binding(BindingRecord b) {
+  std::vector<BindingWrite> w(1);
+  w[0].record = std::move(b);
+  impl_->enqueue_bindings(std::move(w), nullptr);
+}
 
 void AsyncStore::delete_binding(std::string aor, std::string contact) {
-  BindingRecord b;
-  b.aor = std::move(aor);
-  b.contact = std::move(contact);
-  impl_->enqueue_binding(std::move(b), true);
+  std::vector<BindingWrite> w(1);
+  w[0].record.aor = std::move(aor);
+  w[0].record.contact = std::move(contact);
+  w[0].erase = true;
+  impl_->enqueue_bindings(std::move(w), nullptr);
+}
+
+void AsyncStore::write_bindings(std::vector<BindingWrite> writes, Durable done) {
+  impl_->enqueue_bindings(std::move(writes), std::move(done));
+}
+
+AsyncStore::Health AsyncStore::health() const {
+  std::lock_guard lock(impl_->health_mu);
+  return impl_->health;
 }
 
 Store& AsyncStore::sync() { return *impl_->store; }

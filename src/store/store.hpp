@@ -171,18 +171,48 @@ class Store {
   /// `PRAGMA data_version`). Caches compare it to know when to drop what they hold.
   /// @throws StoreError.
   virtual std::uint64_t data_version() = 0;
+
+  /// Proves that the database can be read and written now: reads each table, and writes and
+  /// deletes a probe binding in one committed transaction (no row changes). @throws StoreError
+  /// naming the cause (disk full, read-only file, a table gone, a write refused, database down).
+  virtual void check() = 0;
 };
 
 /// Runs Store calls on one worker thread; results are handed to `post` (which the daemon binds
-/// to the core io_context) so callbacks run on the core thread. Writes are fire-and-forget
-/// (write-behind); a failed write is logged and counted ("store_write_errors"), and what was
-/// stored before stays. A failed read is logged, counted ("store_read_errors") and answered as
-/// an error (StoreErrc::Unavailable), never as "not found"; the worker goes on with the next
-/// operation. Thread: call from the core thread.
+/// to the core io_context) so callbacks run on the core thread.
+///
+/// Writes: consecutive queued writes share one transaction (one commit, one WAL sync), so
+/// writes that arrive while the worker commits go together into the next one (group commit,
+/// with no waiting added). A write may carry a `Durable` callback, answered once its
+/// transaction committed (the rule `store_sync: ack`: acknowledge only what is durable);
+/// without one it is write-behind (`store_sync: batch`). A failed write is logged and counted
+/// ("store_write_errors"); what was stored before stays.
+///
+/// Reads: a failed read is logged, counted ("store_read_errors") and answered as an error
+/// (StoreErrc::Unavailable), never as "not found"; the worker goes on with the next operation.
+///
+/// Health: a failed read, write or commit makes health() false with the cause; while it is
+/// false the worker runs Store::check() every `check_interval`, and a check or write that
+/// succeeds makes it true again (the daemon's GET /ready). Thread: call from the core thread
+/// (health() and generation() from any).
 class AsyncStore {
  public:
   using Post = std::function<void(std::function<void()>)>;
-  AsyncStore(std::unique_ptr<Store> store, Post post);
+  /// Answer to a write that asked for it: an empty error_code once the write is durable
+  /// (committed), StoreErrc::Unavailable when it or its commit failed (then it may or may not
+  /// be stored: never acknowledge it).
+  using Durable = std::function<void(std::error_code)>;
+  /// One binding write of write_bindings(): a put, or a delete of (aor, contact) when `erase`.
+  struct BindingWrite {
+    BindingRecord record;  ///< a delete uses aor and contact only
+    bool erase = false;
+  };
+  /// While the store is unhealthy, the worker checks it this often.
+  static constexpr std::chrono::milliseconds kCheckInterval{1000};
+
+  /// `check_interval`: how often an unhealthy store is checked (tests shorten it).
+  AsyncStore(std::unique_ptr<Store> store, Post post,
+             std::chrono::milliseconds check_interval = kCheckInterval);
   ~AsyncStore();  ///< drains queued writes, then joins the worker
 
   /// Store::find_subscriber on the worker; `done` runs on the core thread with the subscriber,
@@ -202,6 +232,19 @@ class AsyncStore {
   void put_binding(BindingRecord b);
   /// Queues Store::delete_binding; replaces a queued write of the same binding like put_binding.
   void delete_binding(std::string aor, std::string contact);
+  /// Queues `writes` in order (each coalesced like put_binding). `done`, if set, runs once on
+  /// the asking thread (see answer_on_this_thread) when every one of them is durable: committed
+  /// by the transaction that wrote it, or by the one that wrote a newer write of the same
+  /// binding; with StoreErrc::Unavailable if any of them failed. Never runs before this returns.
+  void write_bindings(std::vector<BindingWrite> writes, Durable done);
+
+  /// Whether the last read, write, commit or check succeeded; when not, `error` names the
+  /// failure. Thread: any.
+  struct Health {
+    bool ok = true;
+    std::string error;
+  };
+  Health health() const;
   /// Synchronous access for start-up (loading bindings) before the io thread runs.
   Store& sync();
   /// Blocks until every queued operation has run (tests, shutdown).

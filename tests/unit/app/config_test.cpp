@@ -115,6 +115,7 @@ TEST(Config, EmbeddedDefaultsMatchTheDesignContract) {
   EXPECT_EQ(c.listen[3].to_string(), "wss:0.0.0.0:8443");
   EXPECT_EQ(c.domain, "localhost");
   EXPECT_EQ(c.store, "sqlite:./var/sipws.db");
+  EXPECT_EQ(c.store_sync, StoreSync::Ack);
   EXPECT_EQ(c.auth, AuthMode::Digest);
   EXPECT_EQ(c.admin_host, "127.0.0.1");
   EXPECT_EQ(c.admin_port, 8081);
@@ -229,7 +230,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"threads=-1"}, "threads"},
         BadCase{{"threads=4", "media_ports=40000-40010"}, "media_ports"},
         BadCase{{"media_anchor=sometimes"}, "media_anchor"}, BadCase{{"trace=perhaps"}, "trace"},
-        BadCase{{"admin_listen=8081"}, "admin_listen"},
+        BadCase{{"store_sync=fsync"}, "store_sync"}, BadCase{{"admin_listen=8081"}, "admin_listen"},
         BadCase{{"dns_servers=127.0.0.1"}, "dns_servers"},
         BadCase{{"dns_servers=ns.example.com:53"}, "dns_servers"},
         BadCase{{"dns_cache_min_ttl=60", "dns_cache_max_ttl=30"}, "dns_cache_max_ttl"},

@@ -438,5 +438,99 @@ TEST(LookupAsyncSubscriber, AStoreErrorIs503NotA404) {
   EXPECT_EQ(counters().get("store_unavailable_responses").value(), unavailable + 2);
 }
 
+/// A REGISTER processed with a resume handle, as the proxy core runs it: what process()
+/// returned, and the action the chain was resumed with (if it was).
+struct Paused {
+  std::unique_ptr<proxy::RequestContext> ctx;
+  proxy::Action returned = proxy::Action::Continue;
+  std::optional<proxy::Action> resumed;
+  int status() const { return ctx->response() ? ctx->response()->status() : 0; }
+};
+std::unique_ptr<Paused> process_register(RegistrarProcessor& registrar, const std::string& text,
+                                         const Source& src) {
+  auto p = std::make_unique<Paused>();
+  p->ctx = std::make_unique<proxy::RequestContext>(test::msg(text), src, 1);
+  p->ctx->set_resume_factory([raw = p.get()]() {
+    return std::function<void(proxy::Action)>([raw](proxy::Action a) { raw->resumed = a; });
+  });
+  p->returned = registrar.process(*p->ctx);
+  return p;
+}
+
+// store_sync=ack on a real SQLite store: the 200 OK to a UDP phone's REGISTER is held (the
+// chain pauses) until its binding is committed, so that another connection (a daemon
+// restarted after a crash) finds it; a WebSocket binding is never stored and is answered at
+// once. A binding write the database refuses turns the 200 into 503 with Retry-After, counted.
+TEST(RegistrarDurable, TheOkWaitsForTheCommitAndARefusedWriteIs503) {
+  store::test::TempDir dir;
+  store::test::TestQueue queue;
+  store::AsyncStore astore(store::Store::open(dir.uri()), queue.post());
+  ManualTimerService timers;
+  proxy::Domains domains;
+  domains.add_domain("example.com");
+  LocationService location{timers, &astore};
+  RegistrarProcessor registrar{domains, location, RegistrarConfig{}};
+  const Source udp = test::source(Protocol::Udp, "192.0.2.20", 5062, kNoFlow);
+  const Source ws = test::source(Protocol::Wss, "198.51.100.7", 52000, 7);
+  auto& waited = counters().get("registrar_register_waited_durable");
+  auto& not_durable = counters().get("registrar_register_not_durable");
+  const auto waited0 = waited.value();
+  const auto not_durable0 = not_durable.value();
+
+  auto bob =
+      process_register(registrar, phone_register("bob", "<sip:bob@10.0.0.5:5062>", "UDP"), udp);
+  EXPECT_EQ(bob->returned, Action::Pause);
+  EXPECT_FALSE(bob->resumed);
+  astore.flush();
+  EXPECT_FALSE(bob->resumed);  // the answer comes through the core thread's queue
+  queue.drain();
+  ASSERT_EQ(bob->resumed, Action::Respond);
+  EXPECT_EQ(bob->status(), 200);
+  const auto rows = store::Store::open(dir.uri())->load_bindings();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].contact, "sip:bob@10.0.0.5:5062");
+  EXPECT_EQ(waited.value() - waited0, 1u);
+
+  auto alice = process_register(registrar, jssip_register(1), ws);
+  EXPECT_EQ(alice->returned, Action::Respond);
+  EXPECT_EQ(alice->status(), 200);
+
+  store::test::exec_sql(dir.file(),
+                        "CREATE TRIGGER refuse BEFORE INSERT ON location "
+                        "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  auto carol =
+      process_register(registrar, phone_register("carol", "<sip:carol@10.0.0.6:5062>", "UDP"), udp);
+  EXPECT_EQ(carol->returned, Action::Pause);
+  astore.flush();
+  queue.drain();
+  ASSERT_EQ(carol->resumed, Action::Respond);
+  EXPECT_EQ(carol->status(), 503);
+  const sip::Header* retry = carol->ctx->response()->find("Retry-After");
+  ASSERT_NE(retry, nullptr);
+  EXPECT_EQ(retry->value, "5");
+  EXPECT_EQ(not_durable.value() - not_durable0, 1u);
+  EXPECT_FALSE(astore.health().ok);
+}
+
+// store_sync=batch: the 200 OK goes out at once and the store is written behind it.
+TEST(RegistrarDurable, BatchAnswersAtOnce) {
+  store::test::TempDir dir;
+  store::test::TestQueue queue;
+  store::AsyncStore astore(store::Store::open(dir.uri()), queue.post());
+  ManualTimerService timers;
+  proxy::Domains domains;
+  domains.add_domain("example.com");
+  LocationService location{timers, &astore};
+  RegistrarConfig cfg;
+  cfg.ack_when_durable = false;
+  RegistrarProcessor registrar{domains, location, cfg};
+  auto bob = process_register(registrar, phone_register("bob", "<sip:bob@10.0.0.5:5062>", "UDP"),
+                              test::source(Protocol::Udp, "192.0.2.20", 5062, kNoFlow));
+  EXPECT_EQ(bob->returned, Action::Respond);
+  EXPECT_EQ(bob->status(), 200);
+  astore.flush();
+  EXPECT_EQ(astore.sync().load_bindings().size(), 1u);
+}
+
 }  // namespace
 }  // namespace sipws::registrar

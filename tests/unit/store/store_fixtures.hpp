@@ -131,6 +131,7 @@ class ForwardingStore : public Store {
   }
   void transaction(const std::function<void()>& body) override { real_->transaction(body); }
   std::uint64_t data_version() override { return real_->data_version(); }
+  void check() override { real_->check(); }
 
  private:
   std::unique_ptr<Store> real_;
@@ -160,7 +161,8 @@ class FaultyStore final : public ForwardingStore {
 };
 
 /// A real store whose find_subscriber of the user "gate" blocks the calling (worker) thread
-/// until open_gate(), so that a test can queue operations behind it; counts binding writes.
+/// until open_gate(), so that a test can queue operations behind it; counts binding writes,
+/// transactions and checks.
 class GatedStore final : public ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
@@ -181,6 +183,14 @@ class GatedStore final : public ForwardingStore {
     ++binding_writes;
     ForwardingStore::delete_binding(aor, contact);
   }
+  void transaction(const std::function<void()>& body) override {
+    ++transactions;
+    ForwardingStore::transaction(body);
+  }
+  void check() override {
+    ++checks;
+    ForwardingStore::check();
+  }
   /// Blocks until the worker is inside the gate (bounded: false after 5 s).
   bool wait_entered() {
     std::unique_lock lock(mu_);
@@ -192,6 +202,8 @@ class GatedStore final : public ForwardingStore {
     cv_.notify_all();
   }
   std::atomic<int> binding_writes{0};  ///< put_binding + delete_binding calls that reached it
+  std::atomic<int> transactions{0};    ///< transaction() calls (one per batch of writes)
+  std::atomic<int> checks{0};          ///< check() calls (the worker's health checks)
 
  private:
   std::mutex mu_;

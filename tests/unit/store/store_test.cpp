@@ -385,10 +385,137 @@ TEST(AsyncStore, ADroppedTableIsAnErrorNotAnAbsenceAndAFailedWriteKeepsTheStored
   EXPECT_EQ(read_errors.value() - r0, 3u);
   EXPECT_EQ(write_errors.value() - w0, 1u);
   EXPECT_THROW(as.sync().find_subscriber("alice", "example.com"), StoreError);  // sync: throws
+  EXPECT_FALSE(as.health().ok);  // GET /ready says so
   const auto rows = as.sync().load_bindings();
   ASSERT_EQ(rows.size(), 1u);
   expect_same(rows[0], binding("alice@example.com", "sip:alice@192.0.2.1"));
 }
 
+/// A put of `b` for write_bindings().
+AsyncStore::BindingWrite put(BindingRecord b) {
+  return AsyncStore::BindingWrite{std::move(b), false};
+}
+
+/// What the Durable answers said, each with the number of bindings that another connection
+/// (a restarted daemon) read at that moment.
+struct DurableLog {
+  std::vector<std::pair<std::string, std::size_t>> seen;
+  AsyncStore::Durable answer(const TempDir& dir, std::string who) {
+    return [this, &dir, who = std::move(who)](std::error_code ec) {
+      seen.emplace_back(who + (ec ? " error" : " ok"),
+                        Store::open(dir.uri())->load_bindings().size());
+    };
+  }
+};
+using Seen = std::vector<std::pair<std::string, std::size_t>>;
+
+// store_sync=ack: a write's Durable answer comes through the post function (never from inside
+// write_bindings), and only after the commit: another connection already reads the rows then.
+// Writes queued while the worker is busy share one transaction (group commit), and a write
+// that a newer write of the same binding replaced is answered with that one.
+TEST(AsyncStoreDurable, AnsweredOnlyOnceCommittedWithWritesQueuedMeanwhileInOneTransaction) {
+  TempDir dir;
+  TestQueue tq;
+  auto gated = std::make_unique<test::GatedStore>(Store::open(dir.uri()));
+  auto* store = gated.get();
+  AsyncStore as(std::move(gated), tq.post());
+  as.find_subscriber("gate", "example.com", [](const Result<std::optional<Subscriber>>&) {});
+  ASSERT_TRUE(store->wait_entered());
+
+  DurableLog log;
+  std::vector<AsyncStore::BindingWrite> two;
+  two.push_back(put(binding("alice@example.com", "sip:alice@192.0.2.1")));
+  two.push_back(put(binding("alice@example.com", "sip:alice@192.0.2.2")));
+  as.write_bindings(std::move(two), log.answer(dir, "alice"));
+  auto refresh = binding("bob@example.com", "sip:bob@192.0.2.3");
+  as.write_bindings({put(refresh)}, log.answer(dir, "bob 1"));
+  refresh.cseq -= 1;
+  as.write_bindings({put(refresh)}, log.answer(dir, "bob 2"));  // replaces bob 1's write
+  as.write_bindings({}, log.answer(dir, "nothing"));            // nothing to write
+  EXPECT_EQ(tq.drain(), 1u);
+  EXPECT_EQ(log.seen, (Seen{{"nothing ok", 0}}));  // the others wait for their commit
+
+  const int transactions = store->transactions.load();
+  store->open_gate();
+  as.flush();
+  EXPECT_EQ(tq.drain(), 4u);  // the gate's read and three durable answers
+  EXPECT_EQ(log.seen, (Seen{{"nothing ok", 0}, {"alice ok", 3}, {"bob 1 ok", 3}, {"bob 2 ok", 3}}));
+  EXPECT_EQ(store->transactions.load() - transactions, 1);  // one commit for all three
+  const auto rows = as.sync().load_bindings();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[2].cseq, refresh.cseq);  // bob's newest write
+  EXPECT_TRUE(as.health().ok);
+}
+
+// A write the database refuses (a real SQLite trigger aborting some inserts, as a full disk
+// or a constraint would) is answered as an error for the call that asked for it, never "ok";
+// the other writes of the same transaction stay durable, and the store is unhealthy (GET
+// /ready says so).
+TEST(AsyncStoreDurable, ARefusedWriteIsAnErrorForItsCallerAndTheOthersOfItsTransactionStay) {
+  TempDir dir;
+  TestQueue tq;
+  auto gated = std::make_unique<test::GatedStore>(Store::open(dir.uri()));
+  auto* store = gated.get();
+  AsyncStore as(std::move(gated), tq.post(), std::chrono::hours(1));  // no check meanwhile
+  test::exec_sql(dir.file(),
+                 "CREATE TRIGGER refuse BEFORE INSERT ON location WHEN NEW.contact LIKE '%bad%' "
+                 "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  as.find_subscriber("gate", "example.com", [](const Result<std::optional<Subscriber>>&) {});
+  ASSERT_TRUE(store->wait_entered());
+  DurableLog log;
+  as.write_bindings({put(binding("a@example.com", "sip:a@192.0.2.1"))}, log.answer(dir, "good"));
+  as.write_bindings({put(binding("b@example.com", "sip:bad@192.0.2.2"))}, log.answer(dir, "bad"));
+  std::vector<AsyncStore::BindingWrite> mixed;
+  mixed.push_back(put(binding("c@example.com", "sip:c@192.0.2.3")));
+  mixed.push_back(put(binding("c@example.com", "sip:bad@192.0.2.4")));
+  as.write_bindings(std::move(mixed), log.answer(dir, "mixed"));
+  const int transactions = store->transactions.load();
+  store->open_gate();
+  as.flush();
+  tq.drain();
+  EXPECT_EQ(store->transactions.load() - transactions, 1);
+  EXPECT_EQ(log.seen, (Seen{{"good ok", 2}, {"bad error", 2}, {"mixed error", 2}}));
+  const auto health = as.health();
+  EXPECT_FALSE(health.ok);
+  EXPECT_NE(health.error.find("disk full"), std::string::npos) << health.error;
+}
+
+// Once unhealthy, the store is checked every check_interval: it stays unhealthy while the
+// checks fail (every insert refused) and becomes healthy by itself once the cause is gone.
+TEST(AsyncStoreDurable, AnUnhealthyStoreRecoversByItselfOnceItsChecksPass) {
+  TempDir dir;
+  TestQueue tq;
+  auto counted = std::make_unique<test::GatedStore>(Store::open(dir.uri()));
+  auto* store = counted.get();
+  AsyncStore as(std::move(counted), tq.post(), std::chrono::milliseconds(5));
+  test::exec_sql(dir.file(),
+                 "CREATE TRIGGER refuse BEFORE INSERT ON location "
+                 "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  DurableLog log;
+  as.write_bindings({put(binding("a@example.com", "sip:a@192.0.2.1"))}, log.answer(dir, "a"));
+  as.flush();
+  tq.drain();
+  EXPECT_EQ(log.seen, (Seen{{"a error", 0}}));
+  EXPECT_FALSE(as.health().ok);
+
+  // Bounded waits (5 s) for the worker's checks.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  const int checks = store->checks.load();
+  while (store->checks.load() < checks + 3 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  ASSERT_GE(store->checks.load(), checks + 3);
+  EXPECT_FALSE(as.health().ok);
+  test::exec_sql(dir.file(), "DROP TRIGGER refuse");
+  while (!as.health().ok && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  EXPECT_TRUE(as.health().ok);
+  EXPECT_TRUE(Store::open(dir.uri())->load_bindings().empty());  // the checks left no row
+  const int after = store->checks.load();
+  as.write_bindings({put(binding("a@example.com", "sip:a@192.0.2.1"))}, log.answer(dir, "again"));
+  as.flush();
+  tq.drain();
+  EXPECT_EQ(log.seen.back(), (std::pair<std::string, std::size_t>{"again ok", 1}));
+  EXPECT_LE(store->checks.load(), after + 1);  // healthy: no more checks (one may have been due)
+}
 }  // namespace
 }  // namespace sipws::store
