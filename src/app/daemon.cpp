@@ -792,7 +792,8 @@ void open_store(Daemon& d) {
   d.astore = std::make_unique<store::AsyncStore>(
       std::move(db), [&io0](std::function<void()> fn) { asio::post(io0, std::move(fn)); });
   d.location = std::make_unique<registrar::LocationService>(*d.location_timers, d.astore.get());
-  d.location->load(d.astore->sync());
+  const std::size_t restored = d.location->load(d.astore->sync());
+  spdlog::info("store: {} bindings restored", restored);
 }
 
 /// Configuration shared by the shards: connection limits (one limiter for every WS/WSS

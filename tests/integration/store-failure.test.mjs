@@ -1,8 +1,9 @@
 // A store that fails while the daemon runs: its SQLite subscriber table dropped with the sqlite3
 // shell (as an operator's mistake or a damaged file would do it). The requests that need the
 // store get 503 with Retry-After, never 401/403/404 (an error is not an unknown user); the
-// failures are counted on /metrics; the daemon keeps serving what needs no store (/health,
-// OPTIONS) and does not crash; once the table is back, the same REGISTER is accepted.
+// failures are counted on /metrics; /ready is 503 naming the cause; the daemon keeps serving
+// what needs no store (/health, OPTIONS) and does not crash; once the table is back, the same
+// REGISTER is accepted and /ready is 200 again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { haveSqlite3, metric, sqlite3 } from './lib/daemon.mjs';
@@ -45,6 +46,11 @@ test('store failure: REGISTER and INVITE get 503 with Retry-After, counted, the 
       assert.equal(await metric(d, 'store_read_errors'), readErrors + 2);
       await d.waitStderr(/store: find_subscriber bob@localhost failed: .*no such table/);
 
+      // Not ready while the store fails (a load balancer takes the node out).
+      const notReady = await fetch(`http://127.0.0.1:${d.ports.admin}/ready`);
+      assert.equal(notReady.status, 503);
+      assert.match(await notReady.text(), /^not ready: store: .*no such table: subscriber/);
+
       // What needs no store still works.
       const health = await fetch(`http://127.0.0.1:${d.ports.admin}/health`);
       assert.equal(health.status, 200);
@@ -60,6 +66,8 @@ test('store failure: REGISTER and INVITE get 503 with Retry-After, counted, the 
         last = await bob.register();
         return last.final.status === 200;
       }, { ms: 10000, intervalMs: 200, what: 'bob to register once the table is back' });
+      const ready = await fetch(`http://127.0.0.1:${d.ports.admin}/ready`);
+      assert.equal(ready.status, 200, 'the store works again: ready again');
       assert.equal(d.proc.exitCode, null, 'the daemon exited');
       const stopped = await d.stop();
       assert.equal(stopped.code, 0, `exit ${stopped.code} (signal ${stopped.signal})`);

@@ -96,6 +96,8 @@ export async function sqlite3(store, sql) {
  *   store (./var/sipws.db in `dir`, the working directory), as `sipws run` without a config
  * @param {string} [o.configFile]  pass `--config FILE` (the `--set` overrides above still win
  *   over it; SIGHUP reads it again)
+ * @param {string[]} [o.wrap]  a command that runs sipws as its last arguments and execs it
+ *   (same PID), e.g. `['unshare', '-m', 'sh', '-c', 'mount ... && exec "$@"', 'sh']`
  */
 export async function startDaemon(o = {}) {
   const dir = o.dir || makeTempDir();
@@ -130,7 +132,8 @@ export async function startDaemon(o = {}) {
   ];
   if (o.trace !== false) args.push('--trace');
 
-  const proc = spawn(sipwsBin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, ...cmdArgs] = o.wrap ? [...o.wrap, sipwsBin, ...args] : [sipwsBin, ...args];
+  const proc = spawn(cmd, cmdArgs, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const append = (chunk) => {
     log += chunk.toString();
