@@ -169,10 +169,18 @@ class SqliteStore final : public Store {
       // SQL again each time cost as much as executing it.
       if (!put_binding_st_) {
         put_binding_st_.emplace(
-            (sql_.prepare << "INSERT OR REPLACE INTO location(aor, contact, instance, reg_id, "
+            // An upsert changes a refreshed row in place; INSERT OR REPLACE deleted and
+            // inserted it again (twice the b-tree work on the commit path of store_sync=ack).
+            (sql_.prepare << "INSERT INTO location(aor, contact, instance, reg_id, "
                              "path, received, expires_at, q, call_id, cseq, user_agent) "
                              "VALUES(:aor, :contact, :instance, :reg_id, :path, :received, "
-                             ":expires_at, :q, :call_id, :cseq, :ua)",
+                             ":expires_at, :q, :call_id, :cseq, :ua) "
+                             "ON CONFLICT(aor, contact) DO UPDATE SET "
+                             "instance = excluded.instance, reg_id = excluded.reg_id, "
+                             "path = excluded.path, received = excluded.received, "
+                             "expires_at = excluded.expires_at, q = excluded.q, "
+                             "call_id = excluded.call_id, cseq = excluded.cseq, "
+                             "user_agent = excluded.user_agent",
              soci::use(row_.aor), soci::use(row_.contact), soci::use(row_.instance),
              soci::use(row_.reg_id), soci::use(row_.path), soci::use(row_.received),
              soci::use(row_.expires_at), soci::use(row_.q), soci::use(row_.call_id),
