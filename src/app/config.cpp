@@ -535,6 +535,7 @@ Config from_json(const json& j) {
   c.timer_t2_ms = get_uint(j, "timer_t2", 10, 600000);
   c.timer_t4_ms = get_uint(j, "timer_t4", 10, 600000);
   if (c.timer_t2_ms < c.timer_t1_ms) fail("timer_t2", "must be >= timer_t1");
+  c.shutdown_grace_s = get_uint(j, "shutdown_grace", 0, 3600);
   const auto sync = get_string(j, "store_sync");
   if (sync == "ack") {
     c.store_sync = StoreSync::Ack;
@@ -669,6 +670,7 @@ nlohmann::json to_json(const Config& c) {
   j["domain"] = c.domain;
   j["store"] = c.store;
   j["store_sync"] = c.store_sync == StoreSync::Ack ? "ack" : "batch";
+  j["shutdown_grace"] = c.shutdown_grace_s;
   j["auth"] = c.auth == AuthMode::Digest ? "digest" : "off";
   j["admin_listen"] = c.admin_host + ":" + std::to_string(c.admin_port);
   j["log_level"] = c.log_level;

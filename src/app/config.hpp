@@ -54,6 +54,7 @@ struct Config {
   std::string domain = "localhost";
   std::string store = "sqlite:./var/sipws.db";
   StoreSync store_sync = StoreSync::Ack;
+  std::uint32_t shutdown_grace_s = 5;  ///< SIGTERM: at most this long for open transactions
   AuthMode auth = AuthMode::Digest;
   std::string admin_host = "127.0.0.1";
   std::uint16_t admin_port = 8081;

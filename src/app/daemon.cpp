@@ -25,6 +25,7 @@
 #include "bridge/anchor.hpp"
 #include "common/counters.hpp"
 #include "common/random.hpp"
+#include "proxy/drain.hpp"
 #include "proxy/proxy_core.hpp"
 #include "proxy/routing.hpp"
 #include "proxy/uac.hpp"
@@ -425,15 +426,16 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 
 /// The admin HTTP endpoint on admin_listen: GET /metrics (Prometheus text: every counter, and
 /// the anchored calls as a gauge), GET /health (the process answers) and GET /ready (200, or
-/// 503 naming the cause while `store` is unhealthy: AsyncStore::health()). Plain HTTP only:
-/// every upgrade gets 404. `anchors`: every shard's media bridge (empty with
+/// 503 naming the cause while `store` is unhealthy, AsyncStore::health(), or once `draining`).
+/// Plain HTTP only: every upgrade gets 404. `anchors`: every shard's media bridge (empty with
 /// media_anchor=never); runs on shard 0 (`io` and its `timers`).
 /// @throws std::system_error if it cannot bind.
 std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_context& io,
                                                    TimerService& timers,
                                                    transport::FlowTable& flows,
                                                    std::vector<const bridge::MediaAnchor*> anchors,
-                                                   const store::AsyncStore& store) {
+                                                   const store::AsyncStore& store,
+                                                   const std::atomic<bool>& draining) {
   ws::ListenerConfig ac;
   ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
   ac.handshake_auth = [](const ws::HandshakeRequest&) {
@@ -441,7 +443,7 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
     v.status = 404;
     return v;
   };
-  ac.http_handler = [anchors = std::move(anchors), &store](
+  ac.http_handler = [anchors = std::move(anchors), &store, &draining](
                         const ws::HttpRequest& r, std::function<void(ws::HttpResponse)> reply) {
     ws::HttpResponse rsp;
     rsp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
@@ -450,9 +452,13 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
     } else if (r.resource == "/health") {
       rsp.body = "ok\n";
     } else if (r.resource == "/ready") {
-      // Ready to serve what needs the store: its last read, write or check succeeded.
+      // Ready to serve what needs the store: its last read, write or check succeeded; and not
+      // shutting down.
       const auto health = store.health();
-      if (health.ok) {
+      if (draining.load(std::memory_order_relaxed)) {
+        rsp.status = 503;
+        rsp.body = "not ready: shutting down\n";
+      } else if (health.ok) {
         rsp.body = "ready\n";
       } else {
         rsp.status = 503;
@@ -543,6 +549,8 @@ struct Shared {
   std::string www;
   std::function<std::shared_ptr<asio::ssl::context>()> tls;  ///< the server TLS context
   std::vector<std::unique_ptr<Shard>>& shards;
+  /// Set on SIGTERM: new requests get 503 (proxy::DrainProcessor), /ready says so.
+  std::atomic<bool> draining{false};
 };
 
 /// Refuses a port that another socket (another sipws, another program) holds already: with
@@ -622,6 +630,9 @@ void build_core(Shard& sh, Shared& shared) {
   sh.transport.set_handler(sh.dispatcher.get());
   sh.transport.flows().on_close(
       [&location = shared.location](FlowId id, Protocol) { location.on_flow_closed(id); });
+
+  // Graceful shutdown first: while draining, nothing new is started (watch_shutdown).
+  sh.core->add_request_processor(std::make_unique<proxy::DrainProcessor>(shared.draining));
 
   // RFC 7118 s.7 handshake auth: the authenticator the WS listeners ask, and flow-identity
   // first in the chain (a flow speaks only as the identity it proved).
@@ -998,8 +1009,8 @@ void build_media_bridge(Daemon& d) {
 /// naming 'admin_listen'.
 void build_admin(Daemon& d) {
   try {
-    d.admin =
-        start_admin_endpoint(d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore);
+    d.admin = start_admin_endpoint(d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors,
+                                   *d.astore, d.shared->draining);
   } catch (const std::exception& e) {
     throw StartError{"admin_listen", e.what()};
   }
@@ -1119,24 +1130,51 @@ void watch_reload(Daemon& d) {
   d.wait_hup();
 }
 
-/// SIGINT / SIGTERM: stops the prober, the reload watch, the admin endpoint and the WebSocket
-/// client, then on each shard's thread ends its anchored calls, listeners and transports and
-/// stops its io_context (serve() then returns). Runs on shard 0.
+/// How often a draining shard looks whether its transactions got their final responses.
+constexpr Millis kDrainPoll{20};
+
+/// Stops shard `sh` once no transaction on it waits for a final response, or at `deadline`
+/// (shutdown_grace; what is still open then is dropped and logged): its anchored calls,
+/// listeners and transports, then its io_context (serve() returns once every shard stopped).
+/// Shard 0 also stops the admin endpoint and the WebSocket client. Runs on the shard's thread.
+void stop_when_drained(Daemon& d, Shard& sh, TimePoint deadline) {
+  const std::size_t pending = sh.txns->pending_count();
+  if (pending > 0 && sh.timers.now() < deadline) {
+    sh.timers.schedule(kDrainPoll, [&d, &sh, deadline] { stop_when_drained(d, sh, deadline); });
+    return;
+  }
+  if (pending > 0) {
+    spdlog::warn("shutdown: {} transactions of shard {} still open after shutdown_grace ({} s)",
+                 pending, sh.index, d.cfg.shutdown_grace_s);
+  }
+  if (sh.index == 0) {
+    if (d.admin) d.admin->stop();
+    sh.connector->stop();
+  }
+  if (sh.anchor) sh.anchor->close_all();
+  for (auto& l : sh.ws_listeners) l->stop();
+  sh.transport.shutdown();
+  sh.io.stop();
+}
+
+/// SIGINT / SIGTERM: a graceful shutdown. From the signal on, requests outside a dialog get
+/// 503 (proxy::DrainProcessor) and GET /ready 503; the prober and the reload watch stop; each
+/// shard goes on with its open transactions for at most shutdown_grace, then stops
+/// (stop_when_drained). serve() then flushes the store. Runs on shard 0.
 void watch_shutdown(Daemon& d) {
   d.stop_signals = std::make_unique<asio::signal_set>(*d.ios[0], SIGINT, SIGTERM);
   d.stop_signals->async_wait([&d](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    spdlog::info("signal {}: shutting down", sig);
+    spdlog::info(
+        "signal {}: shutting down: new requests get 503, open transactions have up to "
+        "{} s (shutdown_grace)",
+        sig, d.cfg.shutdown_grace_s);
+    d.shared->draining.store(true, std::memory_order_relaxed);
     d.prober->stop();
     d.hup->cancel();
-    if (d.admin) d.admin->stop();
-    d.s0().connector->stop();
     for (auto& sh : d.shards) {
-      asio::post(sh->io, [sh = sh.get()] {
-        if (sh->anchor) sh->anchor->close_all();
-        for (auto& l : sh->ws_listeners) l->stop();
-        sh->transport.shutdown();
-        sh->io.stop();
+      asio::post(sh->io, [&d, sh = sh.get()] {
+        stop_when_drained(d, *sh, sh->timers.now() + std::chrono::seconds(d.cfg.shutdown_grace_s));
       });
     }
   });

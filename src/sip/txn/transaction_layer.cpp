@@ -256,6 +256,19 @@ class TransactionLayerImpl {
     return servers_.size() + lingering_.size() - lingered_not_erased_;
   }
   std::size_t client_count() const { return clients_.size(); }
+  std::size_t pending_count() const {
+    std::size_t n = 0;
+    for (const auto& [id, t] : servers_) {
+      n += t->state == ServerState::Trying || t->state == ServerState::Proceeding ? 1 : 0;
+    }
+    for (const auto& [id, t] : clients_) {
+      n += t->state == ClientState::Calling || t->state == ClientState::Trying ||
+                   t->state == ClientState::Proceeding
+               ? 1
+               : 0;
+    }
+    return n;
+  }
 
  private:
   using ClientHandler = void (TransactionLayerImpl::*)(ClientTxnId);
@@ -752,5 +765,6 @@ const Destination* TransactionLayer::client_destination(ClientTxnId id) const {
 }
 std::size_t TransactionLayer::server_count() const { return impl_->server_count(); }
 std::size_t TransactionLayer::client_count() const { return impl_->client_count(); }
+std::size_t TransactionLayer::pending_count() const { return impl_->pending_count(); }
 
 }  // namespace sipws::sip::txn

@@ -123,6 +123,11 @@ class TransactionLayer {
 
   std::size_t server_count() const;
   std::size_t client_count() const;
+  /// Transactions still without a final response: server transactions in Trying/Proceeding
+  /// (the TU owes an answer) and client transactions in Calling/Trying/Proceeding (a final
+  /// response is awaited). What a graceful shutdown waits for (`shutdown_grace`); O(number of
+  /// transactions), not for the per-message path.
+  std::size_t pending_count() const;
 
  private:
   std::unique_ptr<TransactionLayerImpl> impl_;

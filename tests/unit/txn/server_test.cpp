@@ -294,5 +294,37 @@ TEST_F(TxnTest, ServerMatchingIgnoresHostCase) {
   EXPECT_EQ(sender.sent.size(), 2u);  // 100, then 100 again
 }
 
+// pending_count(): what a graceful shutdown waits for. A server transaction counts until its
+// final response is sent (not while Timer J/H keep it for retransmissions), a client one until
+// its final response arrives.
+TEST_F(TxnTest, PendingCountsTransactionsWithoutAFinalResponseOnly) {
+  const Req inv;
+  Req reg;
+  reg.method = "REGISTER";
+  reg.via = "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-reg1";
+  reg.call_id = "reg1@192.0.2.10";
+  layer.receive(inv.msg(), udp_src());
+  layer.receive(reg.msg(), udp_src());
+  ASSERT_EQ(tu.events.size(), 2u);
+  EXPECT_EQ(layer.pending_count(), 2u);
+  layer.respond(tu.events[0].id, tu_response(*layer.server_request(tu.events[0].id), 180));
+  EXPECT_EQ(layer.pending_count(), 2u);  // a provisional is no answer
+  layer.respond(tu.events[1].id, tu_response(*layer.server_request(tu.events[1].id), 200));
+  EXPECT_EQ(layer.pending_count(), 1u);
+  EXPECT_EQ(layer.server_count(), 2u);  // the REGISTER's transaction lingers (Timer J)
+  layer.respond(tu.events[0].id, tu_response(*layer.server_request(tu.events[0].id), 486));
+  EXPECT_EQ(layer.pending_count(), 0u);
+
+  Req out;
+  out.via = "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-out1";
+  out.call_id = "out1@192.0.2.1";
+  layer.send_request(out.msg(), udp_dest());
+  EXPECT_EQ(layer.pending_count(), 1u);
+  layer.receive(out.response(180, "b1"), udp_src());
+  EXPECT_EQ(layer.pending_count(), 1u);
+  layer.receive(out.response(200, "b1"), udp_src());
+  EXPECT_EQ(layer.pending_count(), 0u);
+}
+
 }  // namespace
 }  // namespace sipws::sip::txn::test
