@@ -12,6 +12,7 @@
 #include "proxy/loose_route.hpp"
 #include "proxy/max_forwards.hpp"
 #include "proxy/proxy_require.hpp"
+#include "proxy/qvalue_target.hpp"
 #include "proxy/routing.hpp"
 #include "proxy/self_options.hpp"
 #include "proxy/uri_scheme.hpp"
@@ -40,7 +41,7 @@ struct Stats {
   Counter& sips_refused = SIPWS_COUNTER("proxy_sips_refused");
   Counter& forged_routes = SIPWS_COUNTER("proxy_forged_routes");  // bad/no signature
   Counter& unrouted_in_dialog = SIPWS_COUNTER("proxy_unrouted_in_dialog");
-  Counter& serial_steps = SIPWS_COUNTER("proxy_serial_steps");        // q-groups after the first
+  Counter& serial_steps = SIPWS_COUNTER("proxy_serial_steps");        // steps after the first
   Counter& failure_reruns = SIPWS_COUNTER("proxy_failure_reruns");    // forward on failure
   Counter& branch_timeouts = SIPWS_COUNTER("proxy_branch_timeouts");  // response_timeout
   Counter& ring_timeouts = SIPWS_COUNTER("proxy_ring_timeouts");
@@ -63,10 +64,9 @@ bool better(int candidate, int current) {
 
 struct Branch {
   ClientTxnId txn = 0;
-  int status = 0;                ///< final status (0 while pending; 408 when timed out locally)
-  bool answered = false;         ///< a 2xx came (later 2xx are retransmissions or other dialogs)
-  std::vector<int> continue_on;  ///< see Target::continue_on
-  Millis response_timeout{0};    ///< see Target::response_timeout
+  int status = 0;         ///< final status (0 while pending; 408 when timed out locally)
+  bool answered = false;  ///< a 2xx came (later 2xx are retransmissions or other dialogs)
+  Target target;          ///< what the target chain started (continue_on, response_timeout)
   TimerService::TimerId response_timer = 0;
   std::string branch_id;  ///< the branch parameter of our Via (for the forward hook)
   Message request;
@@ -98,8 +98,9 @@ struct ServerCtx {
   /// Every branch of every serial step, in order (a deque: references stay valid while a
   /// later step appends).
   std::deque<Branch> branches;
-  std::vector<Target> later;   ///< lower q-groups not started yet (s.16.6 step 2)
-  std::size_t step_begin = 0;  ///< first branch of the current step
+  std::vector<Target> candidates;  ///< targets not started yet (the target chain's)
+  std::vector<TriedTarget> tried;  ///< scratch for the target chain (the step that ended)
+  std::size_t step_begin = 0;      ///< first branch of the current step
   TimerService::TimerId ring_timer = 0;
   int reruns = 0;
   std::optional<Message> best;
@@ -116,6 +117,8 @@ struct ProxyCoreImpl {
   sip::txn::Sender* stateless = nullptr;
   std::vector<std::unique_ptr<RequestProcessor>> chain;
   std::vector<std::unique_ptr<FailureProcessor>> failure_chain;
+  /// The target chain; the q-value processor stays last (add_target_processor inserts before).
+  std::vector<std::unique_ptr<TargetProcessor>> target_chain;
   std::string rerun_from;  ///< name of the processor a re-run starts at ("" = none)
   RouteSigner signer;
   ForwardHook* hook = nullptr;
@@ -136,6 +139,7 @@ struct ProxyCoreImpl {
     chain.push_back(std::make_unique<LoopDetectionProcessor>(net));
     chain.push_back(std::make_unique<ProxyRequireProcessor>());
     chain.push_back(std::make_unique<InDialogProcessor>(domains, net, cfg.strict_dialogs));
+    target_chain.push_back(std::make_unique<QValueTargetProcessor>());
   }
 
   // ---------------------------------------------------------------- helpers
@@ -318,7 +322,7 @@ struct ProxyCoreImpl {
       stats.failure_reruns.inc();
       spdlog::debug("{}: retargeted to {} after {}", fp->name(),
                     ctx.rc->request().request_uri().raw, outcome.best_status);
-      ctx.later.clear();
+      ctx.candidates.clear();
       ctx.rc->targets().clear();
       ctx.rc->response().reset();
       ctx.rc->set_rerun(true);
@@ -333,8 +337,8 @@ struct ProxyCoreImpl {
     return false;
   }
 
-  /// After the chain: forward to its targets, or to the Request-URI / top Route. Targets are
-  /// grouped by q (highest first) and the groups tried one after the other (s.16.6 step 2).
+  /// After the chain: forward to its targets, or to the Request-URI / top Route, in the steps
+  /// the target chain chooses (by default q-groups, highest first: s.16.6 step 2).
   void route(ServerCtx& ctx) {
     Message& req = ctx.rc->request();
     auto& targets = ctx.rc->targets();
@@ -351,43 +355,61 @@ struct ProxyCoreImpl {
       t.uri = std::string(req.request_uri().raw);
       targets.push_back(std::move(t));
     }
-    std::stable_sort(targets.begin(), targets.end(),
-                     [](const Target& a, const Target& b) { return a.q > b.q; });
-    ctx.later = std::move(targets);
+    ctx.candidates = std::move(targets);
     targets.clear();
-    start_next_step(ctx);
+    const std::size_t n = run_target_chain(ctx, nullptr);
+    if (n == 0) {
+      // s.16.5: the target set is empty after all: 480 Temporarily Unavailable.
+      ctx.candidates.clear();
+      ctx.rc->respond(480, "Temporarily Unavailable");
+      apply(ctx, Action::Respond);
+      return;
+    }
+    start_step(ctx, n);
   }
 
-  /// Forks to the next q-group of ctx.later in parallel (one branch per target), with the ring
-  /// timeout a processor asked for.
-  void start_next_step(ServerCtx& ctx) {
-    std::size_t n = 1;
-    while (n < ctx.later.size() && ctx.later[n].q == ctx.later.front().q) ++n;
-    std::vector<Target> group(std::make_move_iterator(ctx.later.begin()),
-                              std::make_move_iterator(ctx.later.begin() + n));
-    ctx.later.erase(ctx.later.begin(), ctx.later.begin() + n);
+  /// Asks the target chain how many of ctx.candidates start now (see TargetStep); `ended` is
+  /// the outcome of the step that just ended, nullptr for the first step of a target set.
+  std::size_t run_target_chain(ServerCtx& ctx, const StepOutcome* ended) {
+    ctx.tried.clear();
+    if (ended != nullptr) {
+      for (std::size_t i = ctx.step_begin; i < ctx.branches.size(); ++i) {
+        ctx.tried.push_back({&ctx.branches[i].target, ctx.branches[i].status});
+      }
+    }
+    TargetStep step(*ctx.rc, ctx.candidates, ctx.tried, ended);
+    for (auto& tp : target_chain) {
+      if (ctx.candidates.empty() || tp->process(step) != Action::Continue) break;
+    }
+    return step.start_count();
+  }
+
+  /// Forks to the first `n` of ctx.candidates in parallel (one branch per target), with the
+  /// ring timeout a processor asked for.
+  void start_step(ServerCtx& ctx, std::size_t n) {
     const Message& req = ctx.rc->request();
     const std::size_t begin = ctx.branches.size();
     ctx.step_begin = begin;
-    for (const auto& t : group) {
-      Branch b;
+    for (std::size_t k = 0; k < n; ++k) {
+      Branch& b = ctx.branches.emplace_back();
+      b.target = std::move(ctx.candidates[k]);
+      const Target& t = b.target;
       b.request = req;
       if (t.uri != req.request_uri().raw) b.request.set_request_uri(t.uri);
       for (auto it = t.route.rbegin(); it != t.route.rend(); ++it) {
         b.request.push_front(HeaderId::Route, *it);
       }
       if (t.next_hop) b.dest = *t.next_hop;
-      b.continue_on = t.continue_on;
-      b.response_timeout = t.response_timeout;
-      ctx.branches.push_back(std::move(b));
     }
+    ctx.candidates.erase(ctx.candidates.begin(),
+                         ctx.candidates.begin() + static_cast<std::ptrdiff_t>(n));
     if (const Millis rt = ctx.rc->take_ring_timeout(); rt.count() > 0 && ctx.invite) {
       ctx.ring_timer = timers.schedule(rt, [this, id = ctx.id]() { on_ring_timeout(id); });
     }
     // A branch may fail at once and end the step (then the next one starts from inside this
     // loop, after the last of these branches): indexes stay valid, the deque only grows.
-    for (std::size_t k = 0; k < group.size(); ++k) {
-      if (group[k].next_hop) {
+    for (std::size_t k = 0; k < n; ++k) {
+      if (ctx.branches[begin + k].target.next_hop) {
         start_branch(ctx, begin + k);
       } else {
         resolve_branch(ctx, begin + k);
@@ -570,9 +592,9 @@ struct ProxyCoreImpl {
     clients[b.txn] = {ctx.id, i};
     const ClientTxnId cid = b.txn;
     if (ctx.invite) b.timer_c = timers.schedule(kTimerC, [this, cid]() { on_timer_c(cid); });
-    if (b.response_timeout.count() > 0) {
+    if (b.target.response_timeout.count() > 0) {
       b.response_timer =
-          timers.schedule(b.response_timeout, [this, cid]() { on_response_timeout(cid); });
+          timers.schedule(b.target.response_timeout, [this, cid]() { on_response_timeout(cid); });
     }
   }
 
@@ -661,10 +683,13 @@ struct ProxyCoreImpl {
       ctx.ring_timer = 0;
     }
     const StepOutcome o = outcome_of(ctx);
-    if (!ctx.cancelled && !ctx.later.empty() && o.best_status < 600 && may_continue(ctx)) {
-      stats.serial_steps.inc();
-      start_next_step(ctx);
-      return;
+    // s.16.7 steps 5-6: no new step after a 6xx or a CANCEL; otherwise the target chain says.
+    if (!ctx.cancelled && !ctx.candidates.empty() && o.best_status < 600) {
+      if (const std::size_t n = run_target_chain(ctx, &o); n > 0) {
+        stats.serial_steps.inc();
+        start_step(ctx, n);
+        return;
+      }
     }
     if (try_failure_forward(ctx, o)) return;
     finish(ctx);
@@ -681,19 +706,6 @@ struct ProxyCoreImpl {
       o.no_answer = o.no_answer && (st == 408 || st == 480);
     }
     return o;
-  }
-
-  /// True if every branch of the step ended with a status its target lets the serial walk go
-  /// on after (Target::continue_on).
-  bool may_continue(const ServerCtx& ctx) const {
-    for (std::size_t i = ctx.step_begin; i < ctx.branches.size(); ++i) {
-      const Branch& b = ctx.branches[i];
-      if (!b.continue_on.empty() &&
-          std::find(b.continue_on.begin(), b.continue_on.end(), b.status) == b.continue_on.end()) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /// Sends the best final response (s.16.7 step 6; 503 becomes 500).
@@ -786,7 +798,7 @@ struct ProxyCoreImpl {
       b.answered = true;
       b.final = true;
       b.status = status;
-      ctx.later.clear();
+      ctx.candidates.clear();
       if (ctx.ring_timer != 0) {
         timers.cancel(ctx.ring_timer);
         ctx.ring_timer = 0;
@@ -851,7 +863,7 @@ struct ProxyCoreImpl {
     if (it == servers.end()) return;
     ServerCtx& ctx = *it->second;
     ctx.cancelled = true;
-    ctx.later.clear();
+    ctx.candidates.clear();
     if (ctx.ring_timer != 0) {
       timers.cancel(ctx.ring_timer);
       ctx.ring_timer = 0;
@@ -1014,6 +1026,11 @@ void ProxyCore::add_request_processor(std::unique_ptr<RequestProcessor> p) {
 
 void ProxyCore::add_failure_processor(std::unique_ptr<FailureProcessor> p) {
   impl_->failure_chain.push_back(std::move(p));
+}
+
+void ProxyCore::add_target_processor(std::unique_ptr<TargetProcessor> p) {
+  auto& tc = impl_->target_chain;
+  tc.insert(tc.end() - 1, std::move(p));
 }
 
 void ProxyCore::set_rerun_from(std::string name) { impl_->rerun_from = std::move(name); }

@@ -1,8 +1,9 @@
 #pragma once
 // The stateful proxy core (RFC 3261 s.16): the transaction user that runs the request chain
 // (the s.16.3 request validation and s.16.4 Route pre-processing, then auth, registrar,
-// location...), forwards to the resulting targets (parallel and serial forking), aggregates
-// responses, runs the failure chain, and handles CANCEL and ACK.
+// location...), forwards to the resulting targets in the steps the target chain chooses
+// (parallel and serial forking), aggregates responses, runs the failure chain, and handles
+// CANCEL and ACK.
 
 #include <functional>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "proxy/network_view.hpp"
 #include "proxy/request_context.hpp"
 #include "proxy/resolver.hpp"
+#include "proxy/target_processor.hpp"
 #include "sip/message.hpp"
 #include "sip/txn/transaction_layer.hpp"
 
@@ -60,6 +62,10 @@ class ProxyCore final : public sip::txn::TransactionUser {
   /// Appends a failure processor (forward on busy / no answer), asked in order when a serial
   /// step ends without a 2xx.
   void add_failure_processor(std::unique_ptr<FailureProcessor> p);
+  /// Adds a processor to the target chain, before the core's q-value processor (which stays
+  /// last and decides when no earlier one did): the chain chooses which targets start as one
+  /// step and whether the next step starts when a step ends without a 2xx (TargetProcessor).
+  void add_target_processor(std::unique_ptr<TargetProcessor> p);
   /// Names the request processor a re-run after a failure starts at (e.g. "alias"): the
   /// retargeted request goes through it and every processor after it. Unset or unknown: no
   /// processor runs again and the new Request-URI is forwarded as it is.

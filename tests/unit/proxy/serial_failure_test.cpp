@@ -767,5 +767,81 @@ TEST_F(FailureForwardTest, RingTimeoutAfterA6xxCreatesNoNewBranch) {
   EXPECT_EQ(take_caller_statuses(), std::vector<int>{603});
 }
 
+// ---------------------------------------------------------------- the target chain
+
+/// Forks every candidate at once, whatever its q, and records whether each decision was a
+/// first step (it decides: SkipChain).
+class AllAtOnce final : public TargetProcessor {
+ public:
+  std::string_view name() const override { return "all-at-once"; }
+  Action process(TargetStep& step) override {
+    firsts.push_back(step.first());
+    step.start_first(step.candidates().size());
+    return Action::SkipChain;
+  }
+  std::vector<bool> firsts;
+};
+
+/// Drops the candidates on `host` and leaves the decision to the next processor (Continue).
+class DropHost final : public TargetProcessor {
+ public:
+  explicit DropHost(std::string host) : host_(std::move(host)) {}
+  std::string_view name() const override { return "drop-host"; }
+  Action process(TargetStep& step) override {
+    std::erase_if(step.candidates(),
+                  [&](const Target& t) { return t.uri.find(host_) != std::string::npos; });
+    return Action::Continue;
+  }
+
+ private:
+  std::string host_;
+};
+
+/// Starts nothing (the target set is empty after all).
+class StartNothing final : public TargetProcessor {
+ public:
+  std::string_view name() const override { return "start-nothing"; }
+  Action process(TargetStep& /*step*/) override { return Action::SkipChain; }
+};
+
+TEST_F(SerialForkTest, AnAddedTargetProcessorDecidesTheStepBeforeTheQValueOne) {
+  use_targets({target("sip:alice@127.0.0.3:5070", 1.0f), target("sip:alice@127.0.0.4:5070", 0.5f)});
+  auto p = std::make_unique<AllAtOnce>();
+  AllAtOnce* all = p.get();
+  core.add_target_processor(std::move(p));
+  call();
+  Sent a = take_one("127.0.0.3");
+  Sent b = take_one("127.0.0.4");  // q=0.5 in the same step: the q-value processor never ran
+  EXPECT_EQ(all->firsts, std::vector<bool>{true});
+  answer(a, 486);
+  answer(b, 302);
+  drop_acks();
+  EXPECT_EQ(take_caller_statuses(), std::vector<int>{302});  // the best of both branches
+  EXPECT_EQ(all->firsts, std::vector<bool>{true});           // no candidate left: not asked again
+}
+
+TEST_F(SerialForkTest, ATargetProcessorThatContinuesLeavesTheStepsToTheQValueProcessor) {
+  use_targets({target("sip:alice@127.0.0.3:5070", 1.0f), target("sip:alice@127.0.0.4:5070", 1.0f),
+               target("sip:alice@127.0.0.5:5070", 0.5f)});
+  core.add_target_processor(std::make_unique<DropHost>("127.0.0.4"));
+  call();
+  Sent a = take_one("127.0.0.3");
+  EXPECT_TRUE(wire.sent.empty());  // 127.0.0.4 dropped, 127.0.0.5 waits for its q-group
+  answer(a, 486);
+  drop_acks();
+  Sent c = take_one("127.0.0.5");
+  answer(c, 200);
+  EXPECT_EQ(take_caller_statuses(), std::vector<int>{200});
+  EXPECT_FALSE(any_request_to("127.0.0.4"));
+}
+
+TEST_F(SerialForkTest, ATargetChainThatStartsNothingAnswers480) {
+  use_targets({target("sip:alice@127.0.0.3:5070", 1.0f)});
+  core.add_target_processor(std::make_unique<StartNothing>());
+  call();
+  EXPECT_EQ(take_caller_statuses(), std::vector<int>{480});  // RFC 3261 s.16.5
+  EXPECT_FALSE(any_request_to("127.0.0.3"));
+}
+
 }  // namespace
 }  // namespace sipws::proxy
