@@ -615,8 +615,10 @@ void build_core(Shard& sh, Shared& shared) {
       sh.index == 0 ? make_relay_policy(cfg) : shared.shards[0]->relay_policy->get());
   sh.dial_plan = std::make_unique<Reloadable<routing::DialPlan>>(
       sh.index == 0 ? make_dial_plan(cfg) : shared.shards[0]->dial_plan->get());
-  sh.core =
-      std::make_unique<proxy::ProxyCore>(sh.timers, shared.domains, sh.view, *sh.resolver, pcfg);
+  // The process-wide counters (/metrics: proxy_*, store_unavailable_responses...) and the
+  // per-thread token generators (branches, To tags) of this shard's io thread.
+  sh.core = std::make_unique<proxy::ProxyCore>(sh.timers, shared.domains, sh.view, *sh.resolver,
+                                               pcfg, Instruments{counters(), per_thread_tokens()});
   sh.uac = std::make_unique<proxy::Uac>(sh.view, sh.index);
   sh.tu = std::make_unique<DaemonTu>(*sh.core, *sh.uac);
   sh.txns = std::make_unique<sip::txn::TransactionLayer>(

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/counters.hpp"
-
 namespace sipws::proxy {
 
 Action InDialogProcessor::process(RequestContext& ctx) {
@@ -11,13 +9,13 @@ Action InDialogProcessor::process(RequestContext& ctx) {
   const OwnRoutes& routes = ctx.own_routes();
   if (!strict_ || (routes.count > 0 && routes.signed_ok)) return Action::SkipChain;
   if (routes.count > 0) {
-    SIPWS_COUNTER("proxy_forged_routes").inc();
+    forged_.inc();
     spdlog::info("in-dialog {} from {}: Route of ours without a valid dialog signature",
                  ctx.original().method_name(), ctx.source().peer.to_string());
     ctx.respond(403, "Forbidden - Invalid Record-Route Signature");
     return Action::Respond;
   }
-  SIPWS_COUNTER("proxy_unrouted_in_dialog").inc();
+  unrouted_.inc();
   const sip::Message& req = ctx.request();
   if (req.count(sip::HeaderId::Route) == 0 && is_self_uri(req.request_uri(), domains_, net_)) {
     ctx.respond(404, "Not Found - No Such Dialog");

@@ -2,6 +2,7 @@
 // In-dialog requests (a To tag): relayed along sipws's signed Record-Route, past the policy
 // processors (RFC 3261 s.16.12: the route set was fixed when the dialog was created).
 
+#include "common/counters.hpp"
 #include "proxy/domains.hpp"
 #include "proxy/network_view.hpp"
 #include "proxy/request_context.hpp"
@@ -17,9 +18,14 @@ namespace sipws::proxy {
 /// (proxy_unrouted_in_dialog). Requests without a To tag continue. Thread: core io thread.
 class InDialogProcessor final : public RequestProcessor {
  public:
-  /// Both must outlive the processor.
-  InDialogProcessor(const Domains& domains, const NetworkView& net, bool strict)
-      : domains_(domains), net_(net), strict_(strict) {}
+  /// `domains`, `net` and `counters` (where the two counters live) must outlive the processor.
+  InDialogProcessor(const Domains& domains, const NetworkView& net, bool strict,
+                    Counters& counters = sipws::counters())
+      : domains_(domains),
+        net_(net),
+        strict_(strict),
+        forged_(counters.get("proxy_forged_routes")),
+        unrouted_(counters.get("proxy_unrouted_in_dialog")) {}
   std::string_view name() const override { return "in-dialog"; }
   Action process(RequestContext& ctx) override;
 
@@ -27,6 +33,8 @@ class InDialogProcessor final : public RequestProcessor {
   const Domains& domains_;
   const NetworkView& net_;
   bool strict_;
+  Counter& forged_;
+  Counter& unrouted_;
 };
 
 }  // namespace sipws::proxy

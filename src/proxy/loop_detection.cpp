@@ -2,7 +2,6 @@
 
 #include <string>
 
-#include "common/counters.hpp"
 #include "proxy/routing.hpp"
 
 namespace sipws::proxy {
@@ -26,7 +25,7 @@ Action LoopDetectionProcessor::process(RequestContext& ctx) {
     if (!ours) continue;
     if (hash.empty()) hash = loop_hash(req);
     if (lh == hash) {
-      SIPWS_COUNTER("proxy_loops_detected").inc();
+      loops_.inc();
       ctx.respond(482, "Loop Detected");
       return Action::Respond;
     }

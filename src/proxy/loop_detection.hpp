@@ -1,6 +1,7 @@
 #pragma once
 // RFC 3261 s.16.3 step 4: loop detection.
 
+#include "common/counters.hpp"
 #include "proxy/network_view.hpp"
 #include "proxy/request_context.hpp"
 
@@ -14,13 +15,15 @@ namespace sipws::proxy {
 /// Thread: core io thread.
 class LoopDetectionProcessor final : public RequestProcessor {
  public:
-  /// `net` must outlive the processor.
-  explicit LoopDetectionProcessor(const NetworkView& net) : net_(net) {}
+  /// `net` and `counters` (where proxy_loops_detected lives) must outlive the processor.
+  explicit LoopDetectionProcessor(const NetworkView& net, Counters& counters = sipws::counters())
+      : net_(net), loops_(counters.get("proxy_loops_detected")) {}
   std::string_view name() const override { return "loop-detection"; }
   Action process(RequestContext& ctx) override;
 
  private:
   const NetworkView& net_;
+  Counter& loops_;
 };
 
 }  // namespace sipws::proxy

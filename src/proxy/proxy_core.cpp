@@ -29,22 +29,39 @@ namespace {
 
 constexpr Millis kTimerC{180000};  // RFC 3261 s.16.6 step 11: > 3 minutes
 
+/// The core's counters, looked up once in the core's registry (Instruments::counters).
 struct Stats {
-  Counter& requests = SIPWS_COUNTER("proxy_requests");
-  Counter& failovers = SIPWS_COUNTER("proxy_dns_failovers");  // RFC 3263 s.4.3 retries
-  Counter& forwarded = SIPWS_COUNTER("proxy_branches_forwarded");
-  Counter& local_responses = SIPWS_COUNTER("proxy_local_responses");
-  Counter& acks_forwarded = SIPWS_COUNTER("proxy_acks_forwarded");
-  Counter& acks_dropped = SIPWS_COUNTER("proxy_acks_dropped");
-  Counter& stray_responses = SIPWS_COUNTER("proxy_stray_responses");
-  Counter& resolve_failures = SIPWS_COUNTER("proxy_resolve_failures");
-  Counter& sips_refused = SIPWS_COUNTER("proxy_sips_refused");
-  Counter& forged_routes = SIPWS_COUNTER("proxy_forged_routes");  // bad/no signature
-  Counter& unrouted_in_dialog = SIPWS_COUNTER("proxy_unrouted_in_dialog");
-  Counter& serial_steps = SIPWS_COUNTER("proxy_serial_steps");        // steps after the first
-  Counter& failure_reruns = SIPWS_COUNTER("proxy_failure_reruns");    // forward on failure
-  Counter& branch_timeouts = SIPWS_COUNTER("proxy_branch_timeouts");  // response_timeout
-  Counter& ring_timeouts = SIPWS_COUNTER("proxy_ring_timeouts");
+  explicit Stats(Counters& c)
+      : requests(c.get("proxy_requests")),
+        failovers(c.get("proxy_dns_failovers")),
+        forwarded(c.get("proxy_branches_forwarded")),
+        local_responses(c.get("proxy_local_responses")),
+        acks_forwarded(c.get("proxy_acks_forwarded")),
+        acks_dropped(c.get("proxy_acks_dropped")),
+        stray_responses(c.get("proxy_stray_responses")),
+        resolve_failures(c.get("proxy_resolve_failures")),
+        sips_refused(c.get("proxy_sips_refused")),
+        forged_routes(c.get("proxy_forged_routes")),
+        unrouted_in_dialog(c.get("proxy_unrouted_in_dialog")),
+        serial_steps(c.get("proxy_serial_steps")),
+        failure_reruns(c.get("proxy_failure_reruns")),
+        branch_timeouts(c.get("proxy_branch_timeouts")),
+        ring_timeouts(c.get("proxy_ring_timeouts")) {}
+  Counter& requests;
+  Counter& failovers;  // RFC 3263 s.4.3 retries
+  Counter& forwarded;
+  Counter& local_responses;
+  Counter& acks_forwarded;
+  Counter& acks_dropped;
+  Counter& stray_responses;
+  Counter& resolve_failures;
+  Counter& sips_refused;
+  Counter& forged_routes;  // bad/no signature
+  Counter& unrouted_in_dialog;
+  Counter& serial_steps;     // steps after the first
+  Counter& failure_reruns;   // forward on failure
+  Counter& branch_timeouts;  // response_timeout
+  Counter& ring_timeouts;
 };
 
 /// Bound on chain re-runs after failures (forward on busy / no answer) per request.
@@ -113,6 +130,7 @@ struct ProxyCoreImpl {
   NetworkView& net;
   Resolver& resolver;
   ProxyConfig cfg;
+  Instruments inst;
   sip::txn::TransactionLayer* txns = nullptr;
   sip::txn::Sender* stateless = nullptr;
   std::vector<std::unique_ptr<RequestProcessor>> chain;
@@ -128,17 +146,26 @@ struct ProxyCoreImpl {
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
   std::deque<ListenPoint> client_lps;  ///< see client_listen_point()
 
-  ProxyCoreImpl(TimerService& t, const Domains& d, NetworkView& n, Resolver& r, ProxyConfig c)
-      : timers(t), domains(d), net(n), resolver(r), cfg(std::move(c)), signer(cfg.route_secret) {
+  ProxyCoreImpl(TimerService& t, const Domains& d, NetworkView& n, Resolver& r, ProxyConfig c,
+                Instruments i)
+      : timers(t),
+        domains(d),
+        net(n),
+        resolver(r),
+        cfg(std::move(c)),
+        inst(i),
+        signer(cfg.route_secret),
+        stats(inst.counters) {
     // RFC 3261 s.16.3 (request validation) and s.16.4 (Route pre-processing), in the order
     // of the RFC's steps; the policy processors follow (add_request_processor).
     chain.push_back(std::make_unique<UriSchemeProcessor>());
     chain.push_back(std::make_unique<LooseRouteProcessor>(domains, net, signer));
     chain.push_back(std::make_unique<SelfOptionsProcessor>(domains, net));
     chain.push_back(std::make_unique<MaxForwardsProcessor>());
-    chain.push_back(std::make_unique<LoopDetectionProcessor>(net));
+    chain.push_back(std::make_unique<LoopDetectionProcessor>(net, inst.counters));
     chain.push_back(std::make_unique<ProxyRequireProcessor>());
-    chain.push_back(std::make_unique<InDialogProcessor>(domains, net, cfg.strict_dialogs));
+    chain.push_back(
+        std::make_unique<InDialogProcessor>(domains, net, cfg.strict_dialogs, inst.counters));
     target_chain.push_back(std::make_unique<QValueTargetProcessor>());
   }
 
@@ -229,7 +256,7 @@ struct ProxyCoreImpl {
     stats.requests.inc();
     auto sc = std::make_unique<ServerCtx>();
     sc->id = id;
-    sc->rc = std::make_shared<RequestContext>(request, src, id);
+    sc->rc = std::make_shared<RequestContext>(request, src, id, inst);
     sc->invite = request.method() == Method::Invite;
     sc->in_lp = listen_point_of(src);
     ServerCtx& ctx = *sc;
@@ -576,7 +603,7 @@ struct ProxyCoreImpl {
       }
     }
     // Via (s.16.6 step 8) with the loop-detection hash in the branch.
-    b.branch_id = make_branch(loop_hash(ctx.rc->request()), cfg.shard);
+    b.branch_id = make_branch(loop_hash(ctx.rc->request()), cfg.shard, inst.tokens);
     fwd.push_front(HeaderId::Via, make_via(*out_lp, b.branch_id));
     if (hook != nullptr) {
       if (int status = hook->on_forward_request(fwd, ctx.rc->source(), b.dest, b.branch_id);
@@ -1010,8 +1037,9 @@ struct ProxyCoreImpl {
 };
 
 ProxyCore::ProxyCore(TimerService& timers, const Domains& domains, NetworkView& net,
-                     Resolver& resolver, ProxyConfig cfg)
-    : impl_(std::make_unique<ProxyCoreImpl>(timers, domains, net, resolver, std::move(cfg))) {}
+                     Resolver& resolver, ProxyConfig cfg, Instruments inst)
+    : impl_(std::make_unique<ProxyCoreImpl>(timers, domains, net, resolver, std::move(cfg), inst)) {
+}
 
 ProxyCore::~ProxyCore() = default;
 

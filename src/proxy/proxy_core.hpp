@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/instruments.hpp"
 #include "common/net.hpp"
 #include "common/timer.hpp"
 #include "proxy/domains.hpp"
@@ -49,8 +50,11 @@ struct ProxyCoreImpl;
 /// SkipChain); add_request_processor() appends the policy processors after them.
 class ProxyCore final : public sip::txn::TransactionUser {
  public:
+  /// `inst`: the counters (proxy_*, and those of the core's own processors and request
+  /// contexts) and the token source of branches and To tags; the daemon's default is the
+  /// process-wide registry (/metrics) and per_thread_tokens(). All must outlive the core.
   ProxyCore(TimerService& timers, const Domains& domains, NetworkView& net, Resolver& resolver,
-            ProxyConfig cfg = {});
+            ProxyConfig cfg = {}, Instruments inst = {});
   ~ProxyCore() override;
 
   /// Wires the transaction layer (responses and forwarded requests go through it) and the

@@ -2,14 +2,11 @@
 
 #include <string>
 
-#include "common/counters.hpp"
-#include "common/random.hpp"
-
 namespace sipws::proxy {
 
 sip::Message& RequestContext::respond(int status, std::string_view reason) {
   response_ = sip::make_response(original_, status, reason);
-  if (status > 100 && original_.to().tag().empty()) response_->set_to_tag(random_token(10));
+  if (status > 100 && original_.to().tag().empty()) response_->set_to_tag(inst_.tokens.token(10));
   return *response_;
 }
 
@@ -21,7 +18,8 @@ sip::Message& RequestContext::respond_unavailable(std::string_view reason,
 }
 
 sip::Message& RequestContext::respond_store_unavailable() {
-  SIPWS_COUNTER("store_unavailable_responses").inc();
+  // An error path: the registry lookup (a lock and a map search) costs nothing that matters.
+  inst_.counters.get("store_unavailable_responses").inc();
   return respond_unavailable("Service Unavailable - Store Unavailable", kStoreRetryAfterS);
 }
 

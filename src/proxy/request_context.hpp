@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/instruments.hpp"
 #include "common/net.hpp"
 #include "common/timer.hpp"
 #include "sip/message.hpp"
@@ -70,8 +71,11 @@ struct FailureForward {
 /// State of one request through the chain. Thread: core io thread.
 class RequestContext {
  public:
-  RequestContext(const sip::Message& request, const Source& src, sip::txn::ServerTxnId txn)
-      : original_(request), request_(request), source_(src), txn_(txn) {}
+  /// `inst`: where respond() draws To tags from and respond_store_unavailable() counts (the
+  /// proxy core's); must outlive the context.
+  RequestContext(const sip::Message& request, const Source& src, sip::txn::ServerTxnId txn,
+                 Instruments inst = {})
+      : original_(request), request_(request), source_(src), txn_(txn), inst_(inst) {}
 
   /// The request exactly as received.
   const sip::Message& original() const { return original_; }
@@ -79,9 +83,13 @@ class RequestContext {
   sip::Message& request() { return request_; }
   const Source& source() const { return source_; }
   sip::txn::ServerTxnId server_txn() const { return txn_; }
+  /// The counters and token source of the core that made this context (processors count and
+  /// draw tags through them).
+  const Instruments& instruments() const { return inst_; }
 
   /// Creates the response this context will send when a processor returns Action::Respond:
-  /// make_response(original(), status, reason) with a To tag for non-100 responses.
+  /// make_response(original(), status, reason) with a To tag (10 characters of
+  /// instruments().tokens) for non-100 responses to a request without one.
   /// Returns it so the processor can add headers (WWW-Authenticate, Contact, Min-Expires...).
   sip::Message& respond(int status, std::string_view reason = {});
   /// respond(503, reason) with `Retry-After: retry_after_s` (RFC 3261 s.21.5.4, s.20.33): this
@@ -169,6 +177,7 @@ class RequestContext {
   sip::Message request_;
   Source source_;
   sip::txn::ServerTxnId txn_;
+  Instruments inst_;
   std::optional<sip::Message> response_;
   std::vector<Target> targets_;
   std::string identity_;

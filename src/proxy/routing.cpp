@@ -54,20 +54,20 @@ std::string_view unbracket(std::string_view host) {
   return host;
 }
 
-std::string make_branch(std::string_view loop_hash, unsigned shard) {
+std::string make_branch(std::string_view loop_hash, unsigned shard, TokenSource& tokens) {
   std::string b(kBranchPrefix);
   b += loop_hash;
   b += '-';
-  b += random_token(12);
+  tokens.append(b, 12);
   b += '.';
   b += std::to_string(shard);
   return b;
 }
 
-std::string make_own_branch(unsigned shard) {
+std::string make_own_branch(unsigned shard, TokenSource& tokens) {
   std::string b(kBranchPrefix);
   b += 'o';
-  b += random_token(12);
+  tokens.append(b, 12);
   b += '.';
   b += std::to_string(shard);
   return b;

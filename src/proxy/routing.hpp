@@ -11,6 +11,7 @@
 
 #include "common/crypto.hpp"
 #include "common/net.hpp"
+#include "common/random.hpp"
 #include "sip/message.hpp"
 #include "sip/uri.hpp"
 
@@ -24,11 +25,12 @@ inline constexpr std::string_view kBranchPrefix = "z9hG4bK-sw";
 /// A Via value for a request leaving through `lp`: `SIP/2.0/<PROTO> host:port;branch=...;rport`.
 std::string make_via(const ListenPoint& lp, std::string_view branch);
 /// A fresh branch carrying `loop_hash` (8 hex digits) and `shard`:
-/// "z9hG4bK-sw<loop hash>-<12 random characters>.<shard>".
-std::string make_branch(std::string_view loop_hash, unsigned shard = 0);
+/// "z9hG4bK-sw<loop hash>-<12 characters of tokens>.<shard>".
+std::string make_branch(std::string_view loop_hash, unsigned shard = 0,
+                        TokenSource& tokens = per_thread_tokens());
 /// A fresh branch for a request sipws originates on `shard` (no loop hash):
-/// "z9hG4bK-swo<12 random characters>.<shard>".
-std::string make_own_branch(unsigned shard = 0);
+/// "z9hG4bK-swo<12 characters of tokens>.<shard>".
+std::string make_own_branch(unsigned shard = 0, TokenSource& tokens = per_thread_tokens());
 /// The shard named at the end of a branch sipws generated ("...<digits>" after the last '.',
 /// below 256), nullopt for any other branch. Thread: any.
 std::optional<unsigned> branch_shard(std::string_view branch);

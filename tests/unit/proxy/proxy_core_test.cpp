@@ -162,6 +162,70 @@ class ProxyCoreTest : public ::testing::Test {
   sip::txn::TransactionLayer txns{timers, wire, core};
 };
 
+/// A core with its own counters registry and a seeded token source (Instruments): what it
+/// counts and the tags and branches it draws are its own, not the process's.
+class ProxyCoreInstrumentsTest : public ::testing::Test {
+ protected:
+  static constexpr std::uint64_t kSeed = 17;
+  ProxyCoreInstrumentsTest()
+      : resolver(timers),
+        core(timers, domains, net, resolver, ProxyConfig{"sipws/0.1", kRouteSecret, true},
+             Instruments{registry, tokens}) {
+    domains.add_domain("localhost");
+    domains.add_alias("127.0.0.1");
+    core.attach(txns, wire);
+  }
+  void receive(const std::string& text) {
+    auto m = sip::parse(text);
+    ASSERT_TRUE(m.has_value()) << m.error().reason;
+    txns.receive(*m, udp_source());
+  }
+
+  Counters registry;
+  SeededTokens tokens{kSeed};
+  ManualTimerService timers;
+  Domains domains;
+  FixedNetwork net;
+  TableResolver resolver;
+  WireSender wire;
+  ProxyCore core;
+  sip::txn::TransactionLayer txns{timers, wire, core};
+};
+
+TEST_F(ProxyCoreInstrumentsTest, CountsIntoItsOwnRegistryAndTagsFromItsOwnTokens) {
+  const auto global_before = counters().get("proxy_local_responses").value();
+  // To sipws itself, claimed by nobody: 404 with a To tag of the core's tokens.
+  receive(invite("sip:nobody@localhost", "UDP 127.0.0.1:5062"));
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  const Sent s = wire.pop();
+  EXPECT_EQ(s.msg.status(), 404);
+  SeededTokens same(kSeed);  // the same seed draws the same characters
+  EXPECT_EQ(s.msg.to().tag(), same.token(10));
+  EXPECT_EQ(registry.get("proxy_requests").value(), 1u);
+  EXPECT_EQ(registry.get("proxy_local_responses").value(), 1u);
+  EXPECT_EQ(counters().get("proxy_local_responses").value(), global_before);
+
+  // Forwarded: the Via branch carries the next 12 characters of the same tokens.
+  receive(invite("sip:bob@127.0.0.2", "UDP 127.0.0.1:5062", "", "z9hG4bKc2"));
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  const Sent fwd = wire.pop();
+  ASSERT_TRUE(fwd.msg.is_request());
+  const std::string_view branch = fwd.msg.top_via().branch();
+  EXPECT_EQ(branch, make_branch(branch_loop_hash(branch), 0, same));
+  EXPECT_EQ(registry.get("proxy_requests").value(), 2u);
+  EXPECT_EQ(registry.get("proxy_branches_forwarded").value(), 1u);
+}
+
+TEST_F(ProxyCoreInstrumentsTest, ItsOwnProcessorsCountIntoItsRegistry) {
+  // A request to sipws with a To tag and no Route of ours: in-dialog refuses it (404).
+  std::string m = invite("sip:nobody@localhost", "UDP 127.0.0.1:5062");
+  m.replace(m.find("To: <sip:nobody@localhost>"), 26, "To: <sip:nobody@localhost>;tag=x9");
+  receive(m);
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  EXPECT_EQ(wire.pop().msg.status(), 404);
+  EXPECT_EQ(registry.get("proxy_unrouted_in_dialog").value(), 1u);
+}
+
 TEST_F(ProxyCoreTest, OptionsToItselfIsAnswered200) {
   receive(
       "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKo1\r\n"
