@@ -121,6 +121,9 @@ export async function startDaemon(o = {}) {
     '--set', `admin_listen=${kHost}:${ports.admin}`,
     '--set', `auth=${o.auth || 'digest'}`,
     '--set', 'log_level=debug',
+    // A test's teardown (SIGTERM) need not wait the default 5 s for a transaction it left
+    // open; shutdown.test.mjs sets its own.
+    '--set', 'shutdown_grace=1',
     // The demo page of this source tree, wherever SIPWS_BIN was built (sipws finds it by
     // itself only from <repo>/build*/sipws); the embedded-default test leaves it to sipws.
     ...(o.embeddedStore || (o.extraSets || []).some((x) => x.startsWith('www_root='))
