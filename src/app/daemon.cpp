@@ -782,6 +782,8 @@ struct Daemon {
   std::unique_ptr<asio::signal_set> hup;
   std::unique_ptr<asio::signal_set> stop_signals;
   std::function<void()> wait_hup;
+  /// A second SIGTERM/SIGINT while draining: stop now, without waiting for shutdown_grace.
+  std::atomic<bool> stop_now{false};
 
   Shard& s0() { return *shards[0]; }
 };
@@ -1141,13 +1143,14 @@ constexpr Millis kDrainPoll{20};
 /// Shard 0 also stops the admin endpoint and the WebSocket client. Runs on the shard's thread.
 void stop_when_drained(Daemon& d, Shard& sh, TimePoint deadline) {
   const std::size_t pending = sh.txns->pending_count();
-  if (pending > 0 && sh.timers.now() < deadline) {
+  if (pending > 0 && sh.timers.now() < deadline && !d.stop_now.load(std::memory_order_relaxed)) {
     sh.timers.schedule(kDrainPoll, [&d, &sh, deadline] { stop_when_drained(d, sh, deadline); });
     return;
   }
   if (pending > 0) {
-    spdlog::warn("shutdown: {} transactions of shard {} still open after shutdown_grace ({} s)",
-                 pending, sh.index, d.cfg.shutdown_grace_s);
+    spdlog::warn(
+        "shutdown: {} transactions of shard {} still open, dropped ({})", pending, sh.index,
+        d.stop_now.load(std::memory_order_relaxed) ? "second signal" : "shutdown_grace over");
   }
   if (sh.index == 0) {
     if (d.admin) d.admin->stop();
@@ -1162,7 +1165,8 @@ void stop_when_drained(Daemon& d, Shard& sh, TimePoint deadline) {
 /// SIGINT / SIGTERM: a graceful shutdown. From the signal on, requests outside a dialog get
 /// 503 (proxy::DrainProcessor) and GET /ready 503; the prober and the reload watch stop; each
 /// shard goes on with its open transactions for at most shutdown_grace, then stops
-/// (stop_when_drained). serve() then flushes the store. Runs on shard 0.
+/// (stop_when_drained); a second signal cuts the wait short. serve() then flushes the store.
+/// Runs on shard 0.
 void watch_shutdown(Daemon& d) {
   d.stop_signals = std::make_unique<asio::signal_set>(*d.ios[0], SIGINT, SIGTERM);
   d.stop_signals->async_wait([&d](const boost::system::error_code& ec, int sig) {
@@ -1179,6 +1183,12 @@ void watch_shutdown(Daemon& d) {
         stop_when_drained(d, *sh, sh->timers.now() + std::chrono::seconds(d.cfg.shutdown_grace_s));
       });
     }
+    // A second signal (an impatient operator, systemd's final SIGTERM) ends the drain.
+    d.stop_signals->async_wait([&d](const boost::system::error_code& ec2, int sig2) {
+      if (ec2) return;
+      spdlog::info("signal {} again: stopping without waiting for open transactions", sig2);
+      d.stop_now.store(true, std::memory_order_relaxed);
+    });
   });
 }
 

@@ -102,3 +102,37 @@ test('SIGTERM under load: in-flight requests are answered, new ones get 503, the
     const d2 = await daemonIn(s, { auth: 'off', dir: d.dir, ports: d.ports, extraSets: sets });
     await d2.waitStderr(new RegExp(`store: ${registered + 1} bindings restored`));
   }));
+
+test('a second SIGTERM ends the drain at once, with a call still ringing', (t) =>
+  withScope(t, async (s) => {
+    const d = await daemonIn(s, { auth: 'off', extraSets: ['threads=1', 'shutdown_grace=600'] });
+    const uas = await endpointIn(s, 'callee');
+    const caller = await endpointIn(s, 'caller');
+    await uas.send(register('callee', uas.port), d.ports.udp);
+    await uas.waitFor((m) => m.status === 200, { what: "the callee's 200 to REGISTER" });
+    uas.onRequest = (m) => {
+      if (m.method === 'INVITE') uas.send(buildResponse(m, 180, 'Ringing', { toTag: 'c1' }), d.ports.udp);
+    };
+    await caller.send(buildRequest({
+      method: 'INVITE',
+      ruri: 'sip:callee@localhost',
+      via: `SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-call2`,
+      from: '<sip:caller@localhost>;tag=caller2',
+      to: '<sip:callee@localhost>',
+      callId: 'call-2',
+      cseq: 1,
+      contact: `<sip:caller@127.0.0.1:${caller.port}>`,
+    }), d.ports.udp);
+    await caller.waitFor((m) => m.status === 180, { what: '180 Ringing at the caller' });
+
+    process.kill(d.pid, 'SIGTERM');
+    await d.waitStderr(/shutting down: new requests get 503/);
+    const ready = await fetch(`http://127.0.0.1:${d.ports.admin}/ready`);
+    assert.equal(ready.status, 503, 'draining: the call keeps sipws up');
+    process.kill(d.pid, 'SIGTERM');
+    const exit = await withTimeout(d.exited, 5000, 'sipws to exit after the second SIGTERM');
+    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.match(d.stderr(), /signal 15 again: stopping without waiting/);
+    // The INVITE's server and client transactions, neither with a final response.
+    assert.match(d.stderr(), /2 transactions of shard 0 still open, dropped \(second signal\)/);
+  }));
