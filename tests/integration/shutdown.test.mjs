@@ -24,35 +24,42 @@ function register(user, port) {
   });
 }
 
+/**
+ * A call left ringing through daemon `d`: a callee registered over UDP answers the INVITE with
+ * 180 only (`onInvite(msg)` is told of it), and a caller got that 180. Resolves {uas, caller}.
+ */
+async function ringingCall(s, d, n, onInvite = () => {}) {
+  const uas = await endpointIn(s, `callee ${n}`);
+  const caller = await endpointIn(s, `caller ${n}`);
+  await uas.send(register('callee', uas.port), d.ports.udp);
+  await uas.waitFor((m) => m.status === 200, { what: "the callee's 200 to REGISTER" });
+  uas.onRequest = (m) => {
+    if (m.method !== 'INVITE') return;
+    onInvite(m);
+    uas.send(buildResponse(m, 180, 'Ringing', { toTag: `callee${n}` }), d.ports.udp);
+  };
+  await caller.send(buildRequest({
+    method: 'INVITE',
+    ruri: 'sip:callee@localhost',
+    via: `SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-call${n}`,
+    from: `<sip:caller@localhost>;tag=caller${n}`,
+    to: '<sip:callee@localhost>',
+    callId: `call-${n}`,
+    cseq: 1,
+    contact: `<sip:caller@127.0.0.1:${caller.port}>`,
+  }), d.ports.udp);
+  await caller.waitFor((m) => m.status === 180, { what: '180 Ringing at the caller' });
+  return { uas, caller };
+}
+
 test('SIGTERM under load: in-flight requests are answered, new ones get 503, the ringing call ' +
   'completes, exit 0, and a restart restores every binding', (t) =>
   withScope(t, async (s) => {
     const sets = ['threads=1', 'shutdown_grace=10'];
     const d = await daemonIn(s, { auth: 'off', extraSets: sets });
-    const uas = await endpointIn(s, 'callee');
-    const caller = await endpointIn(s, 'caller');
-    const phones = await endpointIn(s, 'phones');
-
-    // The callee registers, then answers an INVITE with 180 at once and 200 only when told.
-    await uas.send(register('callee', uas.port), d.ports.udp);
-    await uas.waitFor((m) => m.status === 200, { what: "the callee's 200 to REGISTER" });
     let invite = null;
-    uas.onRequest = (m) => {
-      if (m.method !== 'INVITE') return;
-      invite = m;
-      uas.send(buildResponse(m, 180, 'Ringing', { toTag: 'callee1' }), d.ports.udp);
-    };
-    await caller.send(buildRequest({
-      method: 'INVITE',
-      ruri: 'sip:callee@localhost',
-      via: `SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-call1`,
-      from: '<sip:caller@localhost>;tag=caller1',
-      to: '<sip:callee@localhost>',
-      callId: 'call-1',
-      cseq: 1,
-      contact: `<sip:caller@127.0.0.1:${caller.port}>`,
-    }), d.ports.udp);
-    await caller.waitFor((m) => m.status === 180, { what: '180 Ringing at the caller' });
+    const { uas, caller } = await ringingCall(s, d, 1, (m) => { invite = m; });
+    const phones = await endpointIn(s, 'phones');
 
     // A closed-loop REGISTER load, 16 in flight; each answer sends the next, until the first
     // 503 (then the load stops, as a client told to retry later would).
@@ -106,24 +113,7 @@ test('SIGTERM under load: in-flight requests are answered, new ones get 503, the
 test('a second SIGTERM ends the drain at once, with a call still ringing', (t) =>
   withScope(t, async (s) => {
     const d = await daemonIn(s, { auth: 'off', extraSets: ['threads=1', 'shutdown_grace=600'] });
-    const uas = await endpointIn(s, 'callee');
-    const caller = await endpointIn(s, 'caller');
-    await uas.send(register('callee', uas.port), d.ports.udp);
-    await uas.waitFor((m) => m.status === 200, { what: "the callee's 200 to REGISTER" });
-    uas.onRequest = (m) => {
-      if (m.method === 'INVITE') uas.send(buildResponse(m, 180, 'Ringing', { toTag: 'c1' }), d.ports.udp);
-    };
-    await caller.send(buildRequest({
-      method: 'INVITE',
-      ruri: 'sip:callee@localhost',
-      via: `SIP/2.0/UDP 127.0.0.1:${caller.port};branch=z9hG4bK-call2`,
-      from: '<sip:caller@localhost>;tag=caller2',
-      to: '<sip:callee@localhost>',
-      callId: 'call-2',
-      cseq: 1,
-      contact: `<sip:caller@127.0.0.1:${caller.port}>`,
-    }), d.ports.udp);
-    await caller.waitFor((m) => m.status === 180, { what: '180 Ringing at the caller' });
+    await ringingCall(s, d, 2);
 
     process.kill(d.pid, 'SIGTERM');
     await d.waitStderr(/shutting down: new requests get 503/);

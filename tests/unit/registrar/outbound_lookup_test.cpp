@@ -457,19 +457,29 @@ std::unique_ptr<Paused> process_register(RegistrarProcessor& registrar, const st
   return p;
 }
 
+/// A registrar on a real SQLite store (AsyncStore answering through `queue`).
+struct StoredRegistrar {
+  explicit StoredRegistrar(RegistrarConfig cfg = {}) : registrar{domains, location, cfg} {}
+  store::test::TempDir dir;
+  store::test::TestQueue queue;
+  store::AsyncStore astore{store::Store::open(dir.uri()), queue.post()};
+  ManualTimerService timers;
+  proxy::Domains domains = [] {
+    proxy::Domains d;
+    d.add_domain("example.com");
+    return d;
+  }();
+  LocationService location{timers, &astore};
+  RegistrarProcessor registrar;
+};
+
 // store_sync=ack on a real SQLite store: the 200 OK to a UDP phone's REGISTER is held (the
 // chain pauses) until its binding is committed, so that another connection (a daemon
 // restarted after a crash) finds it; a WebSocket binding is never stored and is answered at
 // once. A binding write the database refuses turns the 200 into 503 with Retry-After, counted.
 TEST(RegistrarDurable, TheOkWaitsForTheCommitAndARefusedWriteIs503) {
-  store::test::TempDir dir;
-  store::test::TestQueue queue;
-  store::AsyncStore astore(store::Store::open(dir.uri()), queue.post());
-  ManualTimerService timers;
-  proxy::Domains domains;
-  domains.add_domain("example.com");
-  LocationService location{timers, &astore};
-  RegistrarProcessor registrar{domains, location, RegistrarConfig{}};
+  StoredRegistrar r;
+  auto& [dir, queue, astore, timers, domains, location, registrar] = r;
   const Source udp = test::source(Protocol::Udp, "192.0.2.20", 5062, kNoFlow);
   const Source ws = test::source(Protocol::Wss, "198.51.100.7", 52000, 7);
   auto& waited = counters().get("registrar_register_waited_durable");
@@ -514,16 +524,10 @@ TEST(RegistrarDurable, TheOkWaitsForTheCommitAndARefusedWriteIs503) {
 
 // store_sync=batch: the 200 OK goes out at once and the store is written behind it.
 TEST(RegistrarDurable, BatchAnswersAtOnce) {
-  store::test::TempDir dir;
-  store::test::TestQueue queue;
-  store::AsyncStore astore(store::Store::open(dir.uri()), queue.post());
-  ManualTimerService timers;
-  proxy::Domains domains;
-  domains.add_domain("example.com");
-  LocationService location{timers, &astore};
   RegistrarConfig cfg;
   cfg.ack_when_durable = false;
-  RegistrarProcessor registrar{domains, location, cfg};
+  StoredRegistrar r(cfg);
+  auto& [dir, queue, astore, timers, domains, location, registrar] = r;
   auto bob = process_register(registrar, phone_register("bob", "<sip:bob@10.0.0.5:5062>", "UDP"),
                               test::source(Protocol::Udp, "192.0.2.20", 5062, kNoFlow));
   EXPECT_EQ(bob->returned, Action::Respond);
