@@ -46,14 +46,14 @@ namespace {
 /// closes the socket anyway. The flow has left the FlowTable already.
 constexpr Millis kShutdownTimeout{1000};
 /// Largest plain HTTP request body read (the login form); larger requests get 413.
-constexpr std::size_t kMaxHttpBody = 64 * 1024;
+constexpr std::size_t kMaxHttpBody = std::size_t{64} * 1024;
 /// Bytes of a connection's own read buffer (see wait_readable): a REGISTER or an in-dialog
 /// request in one read, at 1 kB per connection (an idle WSS flow is about 23 kB in all).
 constexpr std::size_t kWaitBytes = 1024;
 /// Bytes read from a socket per read_some, into the listener's scratch buffer.
-constexpr std::size_t kReadScratch = 64 * 1024;
+constexpr std::size_t kReadScratch = std::size_t{64} * 1024;
 /// Plaintext per TlsEngine::read: one TLS record at most (RFC 8446 s.5.1).
-constexpr std::size_t kPlainScratch = 16 * 1024;
+constexpr std::size_t kPlainScratch = std::size_t{16} * 1024;
 /// Socket reads per readiness event before other connections get their turn.
 constexpr int kReadRounds = 4;
 /// Delay before accepting again after the process ran out of descriptors or memory.
@@ -271,27 +271,29 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
     // Raw pointer: websocketpp calls these only from inside this object's calls into con_
     // (the iostream transport has no asynchronous operation of its own), which hold `self`.
     Connection* const c = this;
-    con_->set_validate_handler([c](wsp::connection_hdl) { return c->on_validate(); });
-    con_->set_http_handler([c](wsp::connection_hdl) { c->on_http(); });
-    con_->set_open_handler([c](wsp::connection_hdl) { c->on_open(); });
-    con_->set_close_handler([c](wsp::connection_hdl) { c->on_ws_close(); });
-    con_->set_fail_handler([c](wsp::connection_hdl) { c->on_ws_fail(); });
+    con_->set_validate_handler([c](const wsp::connection_hdl&) { return c->on_validate(); });
+    con_->set_http_handler([c](const wsp::connection_hdl&) { c->on_http(); });
+    con_->set_open_handler([c](const wsp::connection_hdl&) { c->on_open(); });
+    con_->set_close_handler([c](const wsp::connection_hdl&) { c->on_ws_close(); });
+    con_->set_fail_handler([c](const wsp::connection_hdl&) { c->on_ws_fail(); });
     con_->set_message_handler(
-        [c](wsp::connection_hdl, MessagePtr msg) { c->on_message(std::move(msg)); });
-    con_->set_ping_handler([c](wsp::connection_hdl, std::string) {
+        [c](const wsp::connection_hdl&, const MessagePtr& msg) { c->on_message(msg); });
+    con_->set_ping_handler([c](const wsp::connection_hdl&, const std::string&) {
       c->on_traffic();
       return true;  // answer with a pong
     });
-    con_->set_pong_handler([c](wsp::connection_hdl, std::string) { c->on_traffic(); });
-    con_->set_write_handler([c](wsp::connection_hdl, const char* data, std::size_t size) {
+    con_->set_pong_handler(
+        [c](const wsp::connection_hdl&, const std::string&) { c->on_traffic(); });
+    con_->set_write_handler([c](const wsp::connection_hdl&, const char* data, std::size_t size) {
       const wsp::transport::buffer b(data, size);
       return c->on_ws_write(&b, 1);
     });
     con_->set_vector_write_handler(
-        [c](wsp::connection_hdl, const std::vector<wsp::transport::buffer>& bufs) {
+        [c](const wsp::connection_hdl&, const std::vector<wsp::transport::buffer>& bufs) {
           return c->on_ws_write(bufs.data(), bufs.size());
         });
-    con_->set_shutdown_handler([c](wsp::connection_hdl) { return c->on_transport_shutdown(); });
+    con_->set_shutdown_handler(
+        [c](const wsp::connection_hdl&) { return c->on_transport_shutdown(); });
   }
 
   // ---- deadlines ----
@@ -728,7 +730,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   }
 
   // RFC 7118 s.5.1: each WS message, text or binary, carries exactly one SIP message.
-  void on_message(MessagePtr msg) {
+  void on_message(const MessagePtr& msg) {
     auto* l = listener();
     if (!in_table_ || !msg || l == nullptr) return;
     const TimePoint now = timers_.now();  // one clock read per message

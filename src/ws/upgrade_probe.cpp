@@ -28,17 +28,17 @@ class UpgradeProbeImpl {
     server_.clear_error_channels(wsp::log::elevel::all);
     server_.set_max_message_size(cfg_.max_message_size);
     server_.set_validate_handler([this](wsp::connection_hdl hdl) {
-      auto c = server_.get_con_from_hdl(hdl);
+      auto c = server_.get_con_from_hdl(std::move(hdl));
       return detail::validate_upgrade(*c, detail::UpgradeGate{cfg_, origins_, false}, peer_);
     });
     // As the listener's on_http without www_root or HTTP hook: limits, version 13, else 426.
     server_.set_http_handler([this](wsp::connection_hdl hdl) {
-      auto c = server_.get_con_from_hdl(hdl);
+      auto c = server_.get_con_from_hdl(std::move(hdl));
       if (detail::refuse_if_over_limit(*c, peer_)) return;
       if (detail::refuse_if_bad_version(*c, peer_)) return;
       c->set_status(wsp::http::status_code::upgrade_required);
     });
-    server_.set_message_handler([this](wsp::connection_hdl, Server::message_ptr msg) {
+    server_.set_message_handler([this](const wsp::connection_hdl&, const Server::message_ptr& msg) {
       if (!msg) return;
       detail::hand_off_message(std::move(msg->get_raw_payload()),
                                Source{Protocol::Ws, peer_, Endpoint{}, UpgradeProbe::kFlowId},
