@@ -255,7 +255,7 @@ class Dispatcher final : public transport::MessageHandler {
 
   /// A stateless response (RFC 3261 s.8.2.6) to where the request came from; none to ACK.
   void refuse(const sip::Message& req, const Source& src, int status, std::string_view reason,
-              std::pair<std::string, std::string> header) {
+              const std::pair<std::string, std::string>& header) {
     if (req.method() == sip::Method::Ack) return;
     sip::Message rsp = sip::make_response(req, status, reason);
     if (!header.first.empty()) rsp.append(header.first, header.second);

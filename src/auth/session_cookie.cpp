@@ -36,7 +36,7 @@ std::string_view to_string(CookieError e) {
   return "?";
 }
 
-SessionCookies::SessionCookies(std::string secret, std::uint32_t lifetime_s)
+SessionCookies::SessionCookies(std::string_view secret, std::uint32_t lifetime_s)
     : hmac_(std::make_shared<const crypto::HmacSha256>(secret)), lifetime_s_(lifetime_s) {}
 
 std::string SessionCookies::mac(std::string_view payload) const {

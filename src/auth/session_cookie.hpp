@@ -35,7 +35,7 @@ std::string_view to_string(CookieError e);
 class SessionCookies {
  public:
   /// `secret`: the server key (any bytes, at least 16). `lifetime_s`: validity of new cookies.
-  SessionCookies(std::string secret, std::uint32_t lifetime_s);
+  SessionCookies(std::string_view secret, std::uint32_t lifetime_s);
 
   /// A value for `aor` valid until now_unix + lifetime.
   std::string issue(std::string_view aor, std::int64_t now_unix) const;

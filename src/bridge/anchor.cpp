@@ -74,7 +74,7 @@ struct MediaAnchor::BranchInfo {
   Destination dest;
 };
 
-MediaAnchor::MediaAnchor(boost::asio::io_context& io, BridgeConfig cfg, AnchorMode mode,
+MediaAnchor::MediaAnchor(boost::asio::io_context& io, const BridgeConfig& cfg, AnchorMode mode,
                          OriginateFn originate)
     : io_(io),
       cfg_(cfg),

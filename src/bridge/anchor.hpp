@@ -34,7 +34,7 @@ using OriginateFn = std::function<void(const proxy::OwnRequest& request, const D
 class MediaAnchor final : public proxy::ForwardHook {
  public:
   /// @throws std::runtime_error if the DTLS certificate cannot be created.
-  MediaAnchor(boost::asio::io_context& io, BridgeConfig cfg, AnchorMode mode,
+  MediaAnchor(boost::asio::io_context& io, const BridgeConfig& cfg, AnchorMode mode,
               OriginateFn originate = {});
   ~MediaAnchor() override;
 

@@ -247,8 +247,8 @@ std::string_view to_string(DtlsTransport::State s) {
 }
 
 DtlsTransport::DtlsTransport(std::shared_ptr<const DtlsIdentity> identity, DtlsRole role,
-                             std::string remote_fingerprint_alg, std::string remote_fingerprint,
-                             SendFn send, DtlsOptions options)
+                             std::string remote_fingerprint_alg,
+                             std::string_view remote_fingerprint, SendFn send, DtlsOptions options)
     : identity_(std::move(identity)),
       role_(role),
       remote_alg_(std::move(remote_fingerprint_alg)),

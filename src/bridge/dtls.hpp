@@ -126,8 +126,8 @@ class DtlsTransport {
   /// "AB:CD:..."; hex compared case-insensitively). An unsupported algorithm or an OpenSSL
   /// failure makes start() go straight to Failed with error() saying why.
   DtlsTransport(std::shared_ptr<const DtlsIdentity> identity, DtlsRole role,
-                std::string remote_fingerprint_alg, std::string remote_fingerprint, SendFn send,
-                DtlsOptions options = {});
+                std::string remote_fingerprint_alg, std::string_view remote_fingerprint,
+                SendFn send, DtlsOptions options = {});
   ~DtlsTransport();
   DtlsTransport(const DtlsTransport&) = delete;
   DtlsTransport& operator=(const DtlsTransport&) = delete;

@@ -11,7 +11,7 @@ void Resolver::locate(const sip::Uri& target, bool secure,
   if (hop && secure && !is_secure(hop->protocol)) hop.reset();
   if (!hop) {
     // Answer later, like every other outcome: the caller may not expect re-entry.
-    resolve("", [done = std::move(done)](std::optional<IpAddress>) { done({}); });
+    resolve("", [done = std::move(done)](const std::optional<IpAddress>&) { done({}); });
     return;
   }
   Destination d;
