@@ -444,7 +444,8 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
     return v;
   };
   ac.http_handler = [anchors = std::move(anchors), &store, &draining](
-                        const ws::HttpRequest& r, std::function<void(ws::HttpResponse)> reply) {
+                        const ws::HttpRequest& r,
+                        const std::function<void(ws::HttpResponse)>& reply) {
     ws::HttpResponse rsp;
     rsp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
     if (r.method != "GET") {
@@ -480,7 +481,7 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
     return true;
   };
   auto admin = std::make_unique<ws::Listener>(
-      io, timers, flows, [](std::shared_ptr<const std::string>, const Source&) {}, ac);
+      io, timers, flows, [](const std::shared_ptr<const std::string>&, const Source&) {}, ac);
   admin->start();
   return admin;
 }
