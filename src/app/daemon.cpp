@@ -467,8 +467,8 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
       }
     } else if (r.resource == "/metrics") {
       for (const auto& [name, value] : counters().snapshot()) {
-        rsp.body +=
-            "# TYPE sipws_" + name + " counter\nsipws_" + name + ' ' + std::to_string(value) + '\n';
+        rsp.body.append("# TYPE sipws_").append(name).append(" counter\nsipws_").append(name);
+        rsp.body.append(" ").append(std::to_string(value)).append("\n");
       }
       std::size_t active = 0;
       for (const auto* a : anchors) active += a->active_sessions();

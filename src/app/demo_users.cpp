@@ -56,20 +56,23 @@ std::string ensure_demo_users(store::Store& store, const std::string& domain,
     for (std::size_t i = 0; i < kDemoUsers.size(); ++i) {
       const std::string password = random_password();
       store.put_subscriber(auth::make_subscriber(kDemoUsers[i], domain, password));
-      line += (i ? ", " : " ") + kDemoUsers[i] + "@" + domain + " / " + password;
+      line.append(i ? ", " : " ").append(kDemoUsers[i]).append("@").append(domain);
+      line.append(" / ").append(password);
     }
     return line + at;
   }
-  std::vector<std::string> existing;
+  std::vector<std::string_view> existing;  // users of kDemoUsers in the store
   for (const auto& user : kDemoUsers) {
-    if (store.find_subscriber(user, domain)) existing.push_back(user + "@" + domain);
+    if (store.find_subscriber(user, domain)) existing.push_back(user);
   }
   if (existing.empty()) return url.empty() ? "" : "demo page: " + url;
   std::string line = "demo users: ";
-  for (std::size_t i = 0; i < existing.size(); ++i) line += (i ? ", " : "") + existing[i];
+  for (std::size_t i = 0; i < existing.size(); ++i) {
+    line.append(i ? ", " : "").append(existing[i]).append("@").append(domain);
+  }
   return line + (existing.size() == 1 ? " exists" : " exist") +
-         " (passwords are not stored; reset one with `sipws user add " + existing.front() +
-         " NEWPASS`)" + at;
+         " (passwords are not stored; reset one with `sipws user add " +
+         std::string(existing.front()) + "@" + domain + " NEWPASS`)" + at;
 }
 
 }  // namespace sipws::app

@@ -66,10 +66,12 @@ void DigestAuthProcessor::challenge(RequestContext& ctx, bool proxy, const std::
   sip::Message& rsp = proxy ? ctx.respond(407) : ctx.respond(401);
   const std::string nonce = nonces_.issue(realm, timers_.unix_time());
   const HeaderId id = proxy ? HeaderId::ProxyAuthenticate : HeaderId::WwwAuthenticate;
+  const std::string common =
+      "Digest realm=\"" + realm + "\", nonce=\"" + nonce + "\", qop=\"auth\", algorithm=";
   for (DigestAlgorithm a : {DigestAlgorithm::Md5, DigestAlgorithm::Sha256}) {
     if (a == DigestAlgorithm::Sha256 && !cfg_.offer_sha256) break;
-    std::string v = "Digest realm=\"" + realm + "\", nonce=\"" + nonce +
-                    "\", qop=\"auth\", algorithm=" + std::string(algorithm_name(a));
+    std::string v = common;
+    v += algorithm_name(a);
     if (stale) v += ", stale=true";
     rsp.append(id, std::move(v));
   }

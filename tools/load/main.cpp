@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
   }
   for (const auto& l : split_commas(listen)) {
     auto u = parse_url(l, err);
+    // NOLINTNEXTLINE(performance-inefficient-string-concatenation): one new message, then exit.
     if (!u) return bad_option("--listen " + l + ": " + err);
     if (u->proto == Proto::Wss) return bad_option("--listen " + l + ": wss is not served");
     o.listen.push_back(*u);
