@@ -528,6 +528,7 @@ class RtpengineRelay : public Relay {
         ::dup2(fd, 2);
       }
       std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       ::execv(binary.c_str(), argv.data());
@@ -836,9 +837,11 @@ struct Options {
 void report(const Options& o, const std::string& relay, const std::string& dir,
             const std::string& profile, std::uint32_t rate, const RunResult& r) {
   const double pps = r.seconds > 0 ? static_cast<double>(r.received) / r.seconds : 0;
-  const double cpu_per = r.received ? static_cast<double>(r.relay_cpu_ns) / r.received : 0;
+  const double cpu_per =
+      r.received ? static_cast<double>(r.relay_cpu_ns) / static_cast<double>(r.received) : 0;
   const double util = r.seconds > 0 ? static_cast<double>(r.relay_cpu_ns) / 1e9 / r.seconds : 0;
-  const double gen_per = r.received ? static_cast<double>(r.gen_cpu_ns) / r.received : 0;
+  const double gen_per =
+      r.received ? static_cast<double>(r.gen_cpu_ns) / static_cast<double>(r.received) : 0;
   const std::uint64_t lost = r.sent - std::min(r.sent, r.received);
   std::printf(
       "%-9s %-12s %-16s sent %7llu recv %7llu lost %6llu bad %llu  %9.0f pkt/s  relay cpu "

@@ -199,6 +199,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned i = 0; i < o.threads; ++i) workers.push_back(std::make_unique<Worker>(sh, i));
   std::vector<std::thread> threads;
+  threads.reserve(workers.size());
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
 
   run.self.pid = static_cast<int>(getpid());

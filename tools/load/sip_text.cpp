@@ -270,12 +270,13 @@ std::string_view hash_hex(DigestAlg alg, std::string_view data, char (&out)[65])
   EVP_Digest(data.data(), data.size(), md, &len, alg == DigestAlg::Md5 ? EVP_md5() : EVP_sha256(),
              nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned int i = 0; i < len; ++i) {
+  const std::size_t n = len;
+  for (std::size_t i = 0; i < n; ++i) {
     out[2 * i] = kHex[md[i] >> 4];
     out[2 * i + 1] = kHex[md[i] & 15];
   }
-  out[2 * len] = '\0';
-  return {out, 2 * static_cast<std::size_t>(len)};
+  out[2 * n] = '\0';
+  return {out, 2 * n};
 }
 
 DigestClient::DigestClient(std::string user, std::string password, std::string cnonce)

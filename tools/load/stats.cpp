@@ -13,7 +13,7 @@ namespace sipws::load {
 
 int Histogram::index(std::uint64_t us) {
   if (us < kLinear) return static_cast<int>(us);
-  int e = std::bit_width(us) - 1;  // >= 7
+  int e = static_cast<int>(std::bit_width(us)) - 1;  // >= 7
   if (e > 40) return kBuckets - 1;
   int sub = static_cast<int>((us >> (e - 6)) & (kSub - 1));
   return kLinear + (e - 7) * kSub + sub;
