@@ -86,10 +86,10 @@ LoginResponse json_response(int status, const nlohmann::json& body) {
 
 }  // namespace
 
-HandshakeAuthenticator::HandshakeAuthenticator(HandshakeAuthConfig cfg, std::string secret,
+HandshakeAuthenticator::HandshakeAuthenticator(HandshakeAuthConfig cfg, std::string_view secret,
                                                store::AsyncStore& store, TimerService& timers)
     : cfg_(std::move(cfg)),
-      cookies_(std::move(secret), cfg_.session_lifetime_s),
+      cookies_(secret, cfg_.session_lifetime_s),
       store_(store),
       timers_(timers),
       nonces_(cfg_.nonce_lifetime_s),
@@ -108,10 +108,10 @@ HandshakeAuthenticator::HandshakeAuthenticator(HandshakeAuthConfig cfg, std::str
   cfg_.realm = to_lower(cfg_.realm);
 }
 
-HandshakeAuthenticator::HandshakeAuthenticator(HandshakeAuthConfig cfg, std::string secret,
+HandshakeAuthenticator::HandshakeAuthenticator(HandshakeAuthConfig cfg, std::string_view secret,
                                                store::AsyncStore& store, TimerService& timers,
                                                const NonceManager::Secret& nonce_secret)
-    : HandshakeAuthenticator(std::move(cfg), std::move(secret), store, timers) {
+    : HandshakeAuthenticator(std::move(cfg), secret, store, timers) {
   nonces_ = NonceManager(nonce_secret, cfg_.nonce_lifetime_s);
 }
 

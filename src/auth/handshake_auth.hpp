@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -105,10 +106,10 @@ struct LoginResponse {
 class HandshakeAuthenticator {
  public:
   /// `secret`: the cookie key (>= 16 bytes). `store` and `timers` must outlive this.
-  HandshakeAuthenticator(HandshakeAuthConfig cfg, std::string secret, store::AsyncStore& store,
+  HandshakeAuthenticator(HandshakeAuthConfig cfg, std::string_view secret, store::AsyncStore& store,
                          TimerService& timers);
   /// Same with a fixed nonce secret (tests).
-  HandshakeAuthenticator(HandshakeAuthConfig cfg, std::string secret, store::AsyncStore& store,
+  HandshakeAuthenticator(HandshakeAuthConfig cfg, std::string_view secret, store::AsyncStore& store,
                          TimerService& timers, const NonceManager::Secret& nonce_secret);
   ~HandshakeAuthenticator();
 
