@@ -1,10 +1,9 @@
 // ws::Connector on websocketpp's asio client configs (RFC 7118 client role). Besides
 // listener.cpp, the only translation unit that sees websocketpp types. Thread: everything runs
-// on the io thread that runs the io_context (and the injected TimerService). The open and pong
-// deadlines, the keep-alive sweep and the reconnection back-off are TimerService timers, so
-// tests drive them on a manual clock; websocketpp's own asio timers still bound what sipws
-// does not configure (TCP connect, TLS handshake, close handshake, socket shutdown: its 5 s
-// defaults).
+// on the io thread that runs the io_context (and the injected TimerService). Every deadline
+// (TCP connect, TLS handshake, open, pong, close), the keep-alive sweep and the reconnection
+// back-off are TimerService timers, so tests drive them on a manual clock; websocketpp's own
+// asio timers are off or out of the way (see ClientConfig).
 
 #include "ws/client.hpp"
 
@@ -39,20 +38,37 @@ namespace {
 /// The subprotocol RFC 7118 s.4.1 registers for SIP over WebSocket.
 constexpr const char* kSipSubprotocol = "sip";
 
-/// websocketpp's client configs for one io thread: no strand per connection, no mutex per
-/// message.
+/// websocketpp's real-time timers that it arms whatever the config says (DNS resolution of the
+/// URI's address literal, TCP connect, socket shutdown), in ms: far beyond sipws's own
+/// deadlines, which end the connection first; only a backstop, and finite because
+/// websocketpp keeps a connection's memory until its timer expires even once the operation
+/// was aborted.
+constexpr long kLibraryBackstopMs = 10L * 60 * 1000;
+
+/// websocketpp's client configs for one io thread (no strand per connection, no mutex per
+/// message) with its timers off: the open, close and pong timeouts and the TLS handshake
+/// (post-init) timeout are disabled by 0; the ones always armed get kLibraryBackstopMs. The
+/// deadlines run on the TimerService instead (Conn's timer).
 template <class Base>
-struct SingleThreaded : Base {
+struct ClientConfig : Base {
   typedef wsp::concurrency::none concurrency_type;
   static const bool enable_multithreading = false;
+  static const long timeout_open_handshake = 0;   // open_timeout
+  static const long timeout_close_handshake = 0;  // kClientCloseTimeout
+  static const long timeout_pong = 0;             // pong_timeout
   struct transport_config : Base::transport_config {
     typedef wsp::concurrency::none concurrency_type;
     static const bool enable_multithreading = false;
+    static const long timeout_socket_post_init = 0;  // kClientTlsHandshakeTimeout
+    static const long timeout_dns_resolve = kLibraryBackstopMs;
+    static const long timeout_connect = kLibraryBackstopMs;          // kClientConnectTimeout
+    static const long timeout_socket_shutdown = kLibraryBackstopMs;  // kClientCloseTimeout
+    static const long timeout_proxy = kLibraryBackstopMs;            // no proxy is set
   };
   typedef wsp::transport::asio::endpoint<transport_config> transport_type;
 };
-using WsClientConfig = SingleThreaded<wsp::config::asio_client>;
-using WssClientConfig = SingleThreaded<wsp::config::asio_tls_client>;
+using WsClientConfig = ClientConfig<wsp::config::asio_client>;
+using WssClientConfig = ClientConfig<wsp::config::asio_tls_client>;
 
 using sip::text::iequal;
 
@@ -104,8 +120,9 @@ class ClientFlow : public transport::Flow {
   virtual void abandon() = 0;
   /// Starts the WS closing handshake with `code` (open) or abandons (connecting).
   virtual void close_with(int code, const std::string& reason) = 0;
-  /// Keep-alive: pings if idle for `interval` (listener's rule); with no traffic within
-  /// `pong_timeout` (0: no limit) after the ping, the connection is dropped.
+  /// Keep-alive: pings if idle for `interval` (listener's rule; 0: never); with no traffic
+  /// within `pong_timeout` (0: no limit) after the ping, the connection is dropped. Also
+  /// starts the close deadline of a connection websocketpp began closing by itself.
   virtual void sweep(Millis interval, Millis pong_timeout, TimePoint now) = 0;
 
   /// Drops what was queued while connecting; returns how many messages.
@@ -155,9 +172,6 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     }
     con_->add_subprotocol(kSipSubprotocol, ec);
     if (!cfg.user_agent.empty()) con_->replace_header("User-Agent", cfg.user_agent);
-    // open_timeout and pong_timeout are this flow's TimerService deadlines, not websocketpp's.
-    con_->set_open_handshake_timeout(0);
-    con_->set_pong_timeout(0);
     con_->set_max_message_size(cfg.max_message_size);
     // Handlers hold the endpoint (websocketpp's pending operations point into it) and a weak
     // reference to this flow (the connector owns it).
@@ -166,6 +180,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     con_->set_tcp_pre_init_handler([weak, ep](wsp::connection_hdl) {
       auto self = weak.lock();
       if (!self) return;
+      self->on_tcp_connected();
       // TCP_NODELAY: one frame is one SIP message; Nagle would hold the second of two.
       boost::system::error_code nec;
       self->con_->get_raw_socket().set_option(boost::asio::ip::tcp::no_delay(true), nec);
@@ -195,6 +210,8 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     con_->set_pong_handler([weak, ep](wsp::connection_hdl, std::string) {
       if (auto self = weak.lock()) self->on_traffic();
     });
+    // Deadlines (see start_timer): TCP connect, then the TLS handshake, then the upgrade.
+    start_timer(kClientConnectTimeout, &Conn::on_connect_timeout);
     ep_->connect(con_);
     return true;
   }
@@ -229,7 +246,11 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     closing_ = true;
     wsp::lib::error_code ec;
     con_->close(static_cast<wsp::close::status::value>(code), reason, ec);
-    if (ec) terminate_socket();
+    if (ec) {
+      terminate_socket();
+      return;
+    }
+    start_close_deadline();
   }
 
   void abandon() override {
@@ -240,7 +261,17 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
   }
 
   void sweep(Millis interval, Millis pong_timeout, TimePoint now) override {
-    if (state_ != State::Open || closing_ || awaiting_pong_ || now - last_rx_ < interval) return;
+    if (state_ == State::Open && !closing_ && con_->get_state() != wsp::session::state::open) {
+      // websocketpp answered the server's close frame, or closed for a protocol error, and
+      // waits for the TCP close: no handler says so, the sweep notices it.
+      closing_ = true;
+      start_close_deadline();
+      return;
+    }
+    if (state_ != State::Open || closing_ || awaiting_pong_ || interval.count() <= 0 ||
+        now - last_rx_ < interval) {
+      return;
+    }
     SIPWS_COUNTER("ws_client_keepalive_pings").inc();
     wsp::lib::error_code ec;
     ping_sent_ = now;
@@ -259,12 +290,16 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     return h ? *h : nullptr;
   }
 
-  // ---- the flow's one timer: the open deadline while connecting, the pong deadline after a
-  // keep-alive ping (never both); none once Done, so a finished flow holds no timer.
+  // ---- the flow's one timer, one deadline at a time: TCP connect, TLS handshake and open
+  // while connecting, the pong deadline after a keep-alive ping, the close deadline once
+  // closing; none once websocketpp's close or fail handler ran, so a finished flow holds none.
 
-  void start_timer(Millis delay, void (Conn::*fn)()) {
+  /// `hold`: the timer keeps this flow alive (the close deadline: the connector may forget a
+  /// flow before websocketpp's close handler, which cancels the timer, runs).
+  void start_timer(Millis delay, void (Conn::*fn)(), bool hold = false) {
     timers_.cancel(timer_);
-    timer_ = timers_.schedule(delay, [weak = this->weak_from_this(), fn] {
+    std::shared_ptr<Conn> strong = hold ? this->shared_from_this() : nullptr;
+    timer_ = timers_.schedule(delay, [weak = this->weak_from_this(), strong, fn] {
       if (auto self = weak.lock()) {
         self->timer_ = 0;
         ((*self).*fn)();
@@ -277,10 +312,51 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     timer_ = 0;
   }
 
-  void start_open_deadline(Millis open_timeout) {
-    if (state_ == State::Connecting && open_timeout.count() > 0) {
-      start_timer(open_timeout, &Conn::on_open_timeout);
+  /// TCP connected (websocketpp's pre-init): WSS starts its TLS handshake (deadline), WS its
+  /// upgrade (start_open_deadline follows at once).
+  void on_tcp_connected() {
+    if (state_ != State::Connecting) return;
+    if constexpr (kTls) {
+      start_timer(kClientTlsHandshakeTimeout, &Conn::on_tls_timeout);
+    } else {
+      stop_timer();
     }
+  }
+
+  void start_open_deadline(Millis open_timeout) {
+    if (state_ != State::Connecting) return;
+    if (open_timeout.count() > 0) {
+      start_timer(open_timeout, &Conn::on_open_timeout);
+    } else {
+      stop_timer();
+    }
+  }
+
+  /// No TCP connection within kClientConnectTimeout of the dial: a failed attempt.
+  void on_connect_timeout() {
+    if (state_ != State::Connecting) return;
+    fail("no TCP connection within " + std::to_string(kClientConnectTimeout.count()) + " ms");
+    abandon();
+  }
+
+  /// TLS handshake not over within kClientTlsHandshakeTimeout of the TCP connection.
+  void on_tls_timeout() {
+    if (state_ != State::Connecting) return;
+    fail("TLS handshake not complete within " + std::to_string(kClientTlsHandshakeTimeout.count()) +
+         " ms");
+    abandon();
+  }
+
+  /// Bounds the rest of the closing (see kClientCloseTimeout); holds this flow until then.
+  void start_close_deadline() { start_timer(kClientCloseTimeout, &Conn::on_close_timeout, true); }
+
+  /// The closing did not end within kClientCloseTimeout: the socket is dropped (websocketpp's
+  /// close or fail handler then runs).
+  void on_close_timeout() {
+    SIPWS_COUNTER("ws_client_close_timeouts").inc();
+    spdlog::info("{} client flow {}: closing not over within {} ms (peer {}), socket dropped",
+                 via_token(protocol()), id_, kClientCloseTimeout.count(), peer().to_string());
+    terminate_socket();
   }
 
   /// No 101 within open_timeout of the TCP (and TLS) connection: a failed attempt.
@@ -323,7 +399,11 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
       closing_ = true;
       wsp::lib::error_code ec;
       con_->close(wsp::close::status::protocol_error, "sip subprotocol required", ec);
-      if (ec) terminate_socket();
+      if (ec) {
+        terminate_socket();
+      } else {
+        start_close_deadline();
+      }
       return;
     }
     boost::system::error_code ec;
@@ -341,8 +421,8 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
   }
 
   void on_fail() {
+    stop_timer();  // websocketpp is done with the connection: no deadline is left
     if (state_ != State::Connecting) return;
-    stop_timer();
     const auto ec = con_->get_ec();
     std::string why = ec ? ec.message() : std::string("failed");
     if (const auto tec = con_->get_transport_ec(); tec) why += ": " + tec.message();
@@ -359,13 +439,13 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
   }
 
   void on_close() {
+    stop_timer();  // websocketpp is done with the connection: no deadline is left
     if (state_ == State::Connecting) {  // closed before the open handler: a failure
       on_fail();
       return;
     }
     if (state_ != State::Open) return;
     state_ = State::Done;
-    stop_timer();
     if (auto* h = hooks()) h->on_close(*this, static_cast<int>(con_->get_remote_close_code()));
   }
 
@@ -430,7 +510,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
   std::shared_ptr<Client> ep_;
   std::weak_ptr<ConnHooks*> hooks_;
   TimerService& timers_;
-  TimerService::TimerId timer_ = 0;  ///< open or pong deadline (see start_timer)
+  TimerService::TimerId timer_ = 0;  ///< the current deadline (see start_timer)
   std::size_t max_queued_;
   ConPtr con_;
   bool closing_ = false;
@@ -843,9 +923,12 @@ class ConnectorImpl final : public ConnHooks {
     });
   }
 
+  /// Every ping_interval (kClientCloseTimeout when pings are off: the sweep also notices
+  /// connections websocketpp began closing, see ClientFlow::sweep).
   void schedule_sweep() {
-    if (cfg_.ping_interval.count() <= 0 || stopped_) return;
-    sweep_ = timers_.schedule(cfg_.ping_interval, [this] {  // cancelled by stop(), destructor
+    if (stopped_) return;
+    const Millis every = cfg_.ping_interval.count() > 0 ? cfg_.ping_interval : kClientCloseTimeout;
+    sweep_ = timers_.schedule(every, [this] {  // cancelled by stop(), destructor
       sweep_ = 0;
       const TimePoint now = timers_.now();
       const auto conns = conns_;

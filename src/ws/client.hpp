@@ -54,6 +54,19 @@ using ResolveFn = std::function<void(const std::string& host,
 /// A connection to (protocol, endpoint) could not be opened: what was queued on it is dropped.
 using ConnectFailedFn = std::function<void(Protocol protocol, const Endpoint& endpoint)>;
 
+/// TCP connect of an outbound connection, from the dial to the connected socket: past it the
+/// attempt fails (counted in ws_client_connect_failures, logged). websocketpp's former default.
+inline constexpr Millis kClientConnectTimeout{5000};
+/// WSS: the TLS handshake, from the connected socket to its end (server certificate checked):
+/// past it the attempt fails like kClientConnectTimeout. websocketpp's former default.
+inline constexpr Millis kClientTlsHandshakeTimeout{5000};
+/// Once a connection closes (sipws's close frame, websocketpp's for a protocol error, or the
+/// answer to the server's): the closing handshake and the server's TCP close (the server
+/// closes first, RFC 6455 s.7.1.1), and for WSS the TLS shutdown, must end within this; else
+/// the socket is dropped (counter ws_client_close_timeouts, logged). websocketpp's former
+/// close handshake default.
+inline constexpr Millis kClientCloseTimeout{5000};
+
 struct ConnectorConfig {
   /// Client context for WSS (see make_wss_client_context); null => WSS cannot be dialled.
   std::shared_ptr<boost::asio::ssl::context> tls;
@@ -81,12 +94,15 @@ class ConnectorImpl;
 /// message to the same peer. Configured peers (add_peer) are kept connected: connect at
 /// start(), reconnect after a close or a failure with reconnect_delay() back-off. Idle open
 /// flows are pinged like the listener's. Thread: core io thread (runs on `io`).
-/// Timers (open and pong deadlines, keep-alive sweep, reconnection back-off) run on the
-/// injected TimerService.
+/// Every timer runs on the injected TimerService: the connect, TLS, open, pong and close
+/// deadlines (kClientConnectTimeout, kClientTlsHandshakeTimeout, open_timeout, pong_timeout,
+/// kClientCloseTimeout), the keep-alive sweep and the reconnection back-off; websocketpp's
+/// own timers are off or, where it always arms one, set far beyond these (a backstop).
 ///
 /// Counters: ws_client_connects (attempts), ws_client_connections_opened,
 /// ws_client_connect_failures, ws_client_subprotocol_refused, ws_client_queue_full,
-/// ws_client_keepalive_pings, ws_client_keepalive_timeouts, ws_client_send_errors.
+/// ws_client_keepalive_pings, ws_client_keepalive_timeouts, ws_client_close_timeouts,
+/// ws_client_send_errors.
 class Connector final : public transport::Dialer {
  public:
   /// `timers`: clock and timers, run on the thread running `io` (the daemon's

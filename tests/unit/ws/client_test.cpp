@@ -1,14 +1,15 @@
 // ws::Connector (RFC 7118 client role) against a real ws::Listener on 127.0.0.1 (WS and WSS
 // with the dev certificate), and against a bare websocketpp server for the misbehaving-server
 // cases. Everything runs on one io_context driven by the test thread; the connector's timers
-// (back-off, keep-alive, open deadline) run on a manual clock that only the test moves, the
-// listener's on another one that stands still.
+// (back-off, keep-alive, connect, TLS, open and close deadlines) run on a manual clock that
+// only the test moves, the listener's on another one that stands still.
 
 #include "ws/client.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <filesystem>
@@ -16,8 +17,10 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include <websocketpp/base64/base64.hpp>
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
+#include <websocketpp/sha1/sha1.hpp>
 
 #include "../transport/socket_probe.hpp"
 #include "common/counters.hpp"
@@ -87,6 +90,97 @@ class BareServer {
 
  private:
   Server s_;
+};
+
+/// A TCP server for one connection that reads everything the client sends: with `upgrade` it
+/// answers the upgrade request with a 101 selecting `sip` (RFC 6455 s.4.2.2) and nothing else
+/// after it (no close frame, no TCP close); without, it answers nothing (not even TLS).
+class MuteServer {
+ public:
+  MuteServer(boost::asio::io_context& io, bool upgrade)
+      : acceptor_(io, {boost::asio::ip::make_address("127.0.0.1"), 0}),
+        sock_(io),
+        upgrade_(upgrade) {
+    acceptor_.async_accept(sock_, [this](const boost::system::error_code& ec) {
+      if (!ec) read();
+    });
+  }
+
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+
+  /// Opcodes of the complete (masked) client frames after the upgrade request.
+  std::vector<int> client_opcodes() const {
+    std::vector<int> ops;
+    auto pos = in.find("\r\n\r\n");
+    if (pos == std::string::npos) return ops;
+    pos += 4;
+    while (pos + 2 <= in.size()) {
+      std::size_t len = static_cast<unsigned char>(in[pos + 1]) & 0x7f;
+      std::size_t hdr = 2;
+      if (len == 126) {
+        if (pos + 4 > in.size()) break;
+        len = (static_cast<std::size_t>(static_cast<unsigned char>(in[pos + 2])) << 8) |
+              static_cast<unsigned char>(in[pos + 3]);
+        hdr = 4;
+      } else if (len == 127) {
+        break;  // not sent in these tests
+      }
+      if (pos + hdr + 4 + len > in.size()) break;
+      ops.push_back(static_cast<unsigned char>(in[pos]) & 0x0f);
+      pos += hdr + 4 + len;
+    }
+    return ops;
+  }
+
+  /// Writes `bytes` on the accepted connection.
+  void send(std::string bytes) {
+    auto keep = std::make_shared<std::string>(std::move(bytes));
+    boost::asio::async_write(sock_, boost::asio::buffer(*keep),
+                             [keep](const boost::system::error_code&, std::size_t) {});
+  }
+
+  std::string in;  ///< every byte received
+  bool eof = false;
+
+ private:
+  void read() {
+    sock_.async_read_some(boost::asio::buffer(buf_),
+                          [this](const boost::system::error_code& ec, std::size_t n) {
+                            in.append(buf_.data(), n);
+                            if (ec) {
+                              eof = true;
+                              return;
+                            }
+                            maybe_upgrade();
+                            read();
+                          });
+  }
+
+  void maybe_upgrade() {
+    if (!upgrade_ || answered_ || in.find("\r\n\r\n") == std::string::npos) return;
+    answered_ = true;
+    const std::string name = "Sec-WebSocket-Key: ";
+    const auto k = in.find(name);
+    const auto e = in.find("\r\n", k);
+    if (k == std::string::npos || e == std::string::npos) return;
+    const std::string key =
+        in.substr(k + name.size(), e - k - name.size()) + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    unsigned char hash[20];
+    wsp::sha1::calc(key.data(), key.size(), hash);
+    response_ =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        wsp::base64_encode(hash, sizeof hash) + "\r\nSec-WebSocket-Protocol: sip\r\n\r\n";
+    boost::asio::async_write(sock_, boost::asio::buffer(response_),
+                             [](const boost::system::error_code&, std::size_t) {});
+  }
+
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::socket sock_;
+  bool upgrade_;
+  bool answered_ = false;
+  std::array<char, 4096> buf_{};
+  std::string response_;
 };
 
 class WsClientTest : public ::testing::Test {
@@ -555,6 +649,104 @@ TEST_F(WsClientTest, RefusesAServerThatDoesNotSelectSip) {
   // The next send dials again (and fails the same way).
   ASSERT_TRUE(connector_->send(d, msg(kOptions)));
   ASSERT_TRUE(run_until([&] { return failures_.size() == 2; }));
+}
+
+TEST_F(WsClientTest, FailsAServerThatNeverCompletesTheTlsHandshakeAtTheTlsTimeout) {
+  MuteServer mute(io_, /*upgrade=*/false);  // accepts, reads the ClientHello, answers nothing
+  ConnectorConfig cfg;
+  cfg.tls = make_wss_client_context(false, "");
+  start_connector(cfg);
+  Destination d;
+  d.protocol = Protocol::Wss;
+  d.endpoint = Endpoint{boost::asio::ip::make_address("127.0.0.1"), mute.port()};
+  const auto failures_before = counter("ws_client_connect_failures");
+  ASSERT_TRUE(connector_->send(d, msg(kOptions)));
+  // The clock moves before the TCP connection completes: the TLS deadline counts from it
+  // (a connect deadline still running would fire 2 s early).
+  timers_.advance(2s);
+  ASSERT_TRUE(run_until([&] { return !mute.in.empty(); }));
+  EXPECT_EQ(mute.in[0], '\x16');  // a TLS handshake record: the ClientHello
+  advance(kClientTlsHandshakeTimeout - 1ms);
+  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before);
+  EXPECT_TRUE(failures_.empty());
+  advance(1ms);
+  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before + 1);
+  ASSERT_TRUE(run_until([&] { return failures_.size() == 2 && mute.eof; }));
+  EXPECT_EQ(failures_[0].first, Protocol::Wss);
+  EXPECT_EQ(failures_[0].second, d.endpoint);
+  EXPECT_EQ(client_flows_.size(), 0u);
+}
+
+TEST_F(WsClientTest, FailsAServerThatNeverAcceptsTheTcpConnectionAtTheConnectTimeout) {
+  // A listening socket whose accept queue is full (backlog 0 holds one connection, never
+  // accepted): Linux drops further SYNs, so the client's connect stays pending.
+  boost::asio::ip::tcp::acceptor full(io_);
+  full.open(boost::asio::ip::tcp::v4());
+  full.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+  full.listen(0);
+  boost::asio::ip::tcp::socket filler(io_);
+  filler.connect(full.local_endpoint());
+  ConnectorConfig cfg;
+  start_connector(cfg);
+  Destination d;
+  d.protocol = Protocol::Ws;
+  d.endpoint = Endpoint{boost::asio::ip::make_address("127.0.0.1"), full.local_endpoint().port()};
+  const auto failures_before = counter("ws_client_connect_failures");
+  ASSERT_TRUE(connector_->send(d, msg(kOptions)));
+  advance(kClientConnectTimeout - 1ms);
+  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before);
+  EXPECT_TRUE(failures_.empty());
+  advance(1ms);
+  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before + 1);
+  ASSERT_TRUE(run_until([&] { return failures_.size() == 1; }));
+  EXPECT_EQ(failures_[0].second, d.endpoint);
+  EXPECT_EQ(client_flows_.size(), 0u);
+}
+
+TEST_F(WsClientTest, DropsAConnectionWhoseServerNeverAnswersTheCloseAtTheCloseTimeout) {
+  MuteServer mute(io_, /*upgrade=*/true);  // 101 with sip, then never a close frame
+  start_connector();
+  Destination d;
+  d.protocol = Protocol::Ws;
+  d.endpoint = Endpoint{boost::asio::ip::make_address("127.0.0.1"), mute.port()};
+  const auto timeouts_before = counter("ws_client_close_timeouts");
+  ASSERT_TRUE(connector_->send(d, msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return mute.client_opcodes() == std::vector<int>{1}; }));
+  ASSERT_EQ(client_flows_.size(), 1u);
+  connector_->stop();  // close frame 1001
+  ASSERT_TRUE(run_until([&] { return mute.client_opcodes() == std::vector<int>{1, 8}; }));
+  advance(kClientCloseTimeout - 1ms);
+  EXPECT_EQ(counter("ws_client_close_timeouts"), timeouts_before);
+  EXPECT_EQ(client_flows_.size(), 1u);
+  EXPECT_FALSE(mute.eof);
+  advance(1ms);
+  EXPECT_EQ(counter("ws_client_close_timeouts"), timeouts_before + 1);
+  ASSERT_TRUE(run_until([&] { return client_flows_.size() == 0 && mute.eof; }));
+}
+
+TEST_F(WsClientTest, DropsAConnectionWhoseServerClosesButKeepsTcpOpenAtTheCloseTimeout) {
+  MuteServer mute(io_, /*upgrade=*/true);
+  ConnectorConfig cfg;
+  cfg.ping_interval = 30s;
+  start_connector(cfg);
+  connector_->start();
+  Destination d;
+  d.protocol = Protocol::Ws;
+  d.endpoint = Endpoint{boost::asio::ip::make_address("127.0.0.1"), mute.port()};
+  const auto timeouts_before = counter("ws_client_close_timeouts");
+  ASSERT_TRUE(connector_->send(d, msg(kOptions)));
+  ASSERT_TRUE(run_until([&] { return mute.client_opcodes() == std::vector<int>{1}; }));
+  // The server's close frame (1000): websocketpp answers it and waits for the server's TCP
+  // close (RFC 6455 s.7.1.1), which never comes.
+  mute.send(std::string("\x88\x02\x03\xe8", 4));
+  ASSERT_TRUE(run_until([&] { return mute.client_opcodes() == std::vector<int>{1, 8}; }));
+  advance(cfg.ping_interval);  // the sweep notices the closing connection
+  advance(kClientCloseTimeout - 1ms);
+  EXPECT_EQ(counter("ws_client_close_timeouts"), timeouts_before);
+  EXPECT_EQ(client_flows_.size(), 1u);
+  advance(1ms);
+  EXPECT_EQ(counter("ws_client_close_timeouts"), timeouts_before + 1);
+  ASSERT_TRUE(run_until([&] { return client_flows_.size() == 0 && mute.eof; }));
 }
 
 }  // namespace
