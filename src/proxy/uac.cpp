@@ -38,7 +38,8 @@ sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest, 
   *text += "To: " + req.to + "\r\n";
   *text += "Call-ID: " + req.call_id + "\r\n";
   *text += "CSeq: " + std::to_string(req.cseq) + ' ' + req.method + "\r\n";
-  for (const auto& [name, value] : req.headers) *text += name + ": " + value + "\r\n";
+  for (const auto& [name, value] : req.headers)
+    text->append(name).append(": ").append(value).append("\r\n");
   *text += "Content-Length: 0\r\n\r\n";
   auto msg = sip::parse(std::shared_ptr<const std::string>(std::move(text)));
   if (!msg) {

@@ -1,6 +1,7 @@
 #include "registrar/registrar.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <functional>
@@ -58,11 +59,11 @@ std::optional<float> parse_qvalue(std::string_view v) {
 
 /// Writes a q value with at most three decimals ("0.5", "0.125", "1").
 std::string format_q(float q) {
-  const int t = static_cast<int>(q * 1000.0f + 0.5f);
+  const long t = std::lround(q * 1000.0f);
   if (t >= 1000) return "1";
   if (t <= 0) return "0";
   char buf[16];
-  std::snprintf(buf, sizeof buf, "0.%03d", t);
+  std::snprintf(buf, sizeof buf, "0.%03ld", t);
   std::string s(buf);
   while (s.size() > 3 && s.back() == '0') s.pop_back();
   return s;

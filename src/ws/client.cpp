@@ -177,7 +177,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     // reference to this flow (the connector owns it).
     std::weak_ptr<Conn> weak = this->weak_from_this();
     auto ep = ep_;
-    con_->set_tcp_pre_init_handler([weak, ep](wsp::connection_hdl) {
+    con_->set_tcp_pre_init_handler([weak, ep](const wsp::connection_hdl&) {
       auto self = weak.lock();
       if (!self) return;
       self->on_tcp_connected();
@@ -188,26 +188,27 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     });
     // After TCP connect and TLS, websocketpp sends the upgrade: the open deadline starts.
     con_->set_tcp_post_init_handler(
-        [weak, ep, open_timeout = cfg.open_timeout](wsp::connection_hdl) {
+        [weak, ep, open_timeout = cfg.open_timeout](const wsp::connection_hdl&) {
           if (auto self = weak.lock()) self->start_open_deadline(open_timeout);
         });
-    con_->set_open_handler([weak, ep](wsp::connection_hdl) {
+    con_->set_open_handler([weak, ep](const wsp::connection_hdl&) {
       if (auto self = weak.lock()) self->on_open();
     });
-    con_->set_fail_handler([weak, ep](wsp::connection_hdl) {
+    con_->set_fail_handler([weak, ep](const wsp::connection_hdl&) {
       if (auto self = weak.lock()) self->on_fail();
     });
-    con_->set_close_handler([weak, ep](wsp::connection_hdl) {
+    con_->set_close_handler([weak, ep](const wsp::connection_hdl&) {
       if (auto self = weak.lock()) self->on_close();
     });
-    con_->set_message_handler([weak, ep](wsp::connection_hdl, typename Client::message_ptr m) {
-      if (auto self = weak.lock()) self->on_message(std::move(m));
-    });
-    con_->set_ping_handler([weak, ep](wsp::connection_hdl, std::string) {
+    con_->set_message_handler(
+        [weak, ep](const wsp::connection_hdl&, const typename Client::message_ptr& m) {
+          if (auto self = weak.lock()) self->on_message(m);
+        });
+    con_->set_ping_handler([weak, ep](const wsp::connection_hdl&, const std::string&) {
       if (auto self = weak.lock()) self->on_traffic();
       return true;  // answer with a pong
     });
-    con_->set_pong_handler([weak, ep](wsp::connection_hdl, std::string) {
+    con_->set_pong_handler([weak, ep](const wsp::connection_hdl&, const std::string&) {
       if (auto self = weak.lock()) self->on_traffic();
     });
     // Deadlines (see start_timer): TCP connect, then the TLS handshake, then the upgrade.
@@ -457,7 +458,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     pending_.clear();
   }
 
-  void on_message(typename Client::message_ptr msg) {
+  void on_message(const typename Client::message_ptr& msg) {
     if (state_ != State::Open || !msg) return;
     on_traffic();
     if (msg->get_payload().empty()) {
@@ -530,7 +531,7 @@ std::shared_ptr<wsp::client<Config>> make_endpoint(boost::asio::io_context& io,
   ep->set_max_message_size(cfg.max_message_size);
   if constexpr (std::is_same_v<Config, WssClientConfig>) {
     auto tls = cfg.tls;
-    ep->set_tls_init_handler([tls](wsp::connection_hdl) { return tls; });
+    ep->set_tls_init_handler([tls](const wsp::connection_hdl&) { return tls; });
   }
   return ep;
 }
