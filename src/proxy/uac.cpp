@@ -20,10 +20,21 @@ const ListenPoint* Uac::listen_point_for(const Destination& dest) const {
   return fallback;
 }
 
+Uac::Uac(const NetworkView& net, unsigned shard, Instruments inst)
+    : net_(net),
+      shard_(shard),
+      tokens_(inst.tokens),
+      sent_(inst.counters.get("uac_requests_sent")),
+      unsendable_(inst.counters.get("uac_requests_unsendable")),
+      ok_(inst.counters.get("uac_responses_2xx")),
+      failed_(inst.counters.get("uac_responses_failure")),
+      timeouts_(inst.counters.get("uac_timeouts")),
+      transport_(inst.counters.get("uac_transport_errors")) {}
+
 sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest, Done done) {
   const ListenPoint* lp = listen_point_for(dest);
   if (txns_ == nullptr || lp == nullptr) {
-    SIPWS_COUNTER("uac_requests_unsendable").inc();
+    unsendable_.inc();
     spdlog::info("{} {}: no listen point for {}, not sent", req.method, req.uri,
                  via_token(dest.protocol));
     return 0;
@@ -32,7 +43,7 @@ sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest, 
   auto text = std::make_shared<std::string>();
   text->reserve(256 + req.uri.size() + req.from.size() + req.to.size() + req.call_id.size());
   *text += req.method + ' ' + req.uri + " SIP/2.0\r\n";
-  *text += "Via: " + make_via(*lp, make_own_branch(shard_)) + "\r\n";
+  *text += "Via: " + make_via(*lp, make_own_branch(shard_, tokens_)) + "\r\n";
   *text += "Max-Forwards: 70\r\n";
   *text += "From: " + req.from + "\r\n";
   *text += "To: " + req.to + "\r\n";
@@ -43,13 +54,13 @@ sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest, 
   *text += "Content-Length: 0\r\n\r\n";
   auto msg = sip::parse(std::shared_ptr<const std::string>(std::move(text)));
   if (!msg) {
-    SIPWS_COUNTER("uac_requests_unsendable").inc();
+    unsendable_.inc();
     spdlog::warn("{} {}: cannot build a request of our own: {}", req.method, req.uri,
                  msg.error().reason);
     return 0;
   }
   const sip::txn::ClientTxnId id = txns_->send_request(*msg, dest);
-  SIPWS_COUNTER("uac_requests_sent").inc();
+  sent_.inc();
   pending_[id] = Pending{req.method + ' ' + req.uri, std::move(done)};
   return id;
 }
@@ -73,9 +84,9 @@ bool Uac::on_response(sip::txn::ClientTxnId id, const sip::Message& response) {
   const int status = response.status();
   if (status < 200) return true;
   if (status < 300) {
-    SIPWS_COUNTER("uac_responses_2xx").inc();
+    ok_.inc();
   } else {
-    SIPWS_COUNTER("uac_responses_failure").inc();
+    failed_.inc();
   }
   finish(it, status, response.reason());
   return true;
@@ -85,10 +96,10 @@ bool Uac::on_client_failure(sip::txn::ClientTxnId id, bool transport_error) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return false;
   if (transport_error) {
-    SIPWS_COUNTER("uac_transport_errors").inc();
+    transport_.inc();
     finish(it, 0, "transport error");
   } else {
-    SIPWS_COUNTER("uac_timeouts").inc();
+    timeouts_.inc();
     finish(it, 0, "timeout (Timer B/F)");
   }
   return true;

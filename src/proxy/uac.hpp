@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/instruments.hpp"
 #include "common/net.hpp"
 #include "proxy/network_view.hpp"
 #include "sip/message.hpp"
@@ -37,14 +38,15 @@ struct OwnRequest {
 /// Counters: uac_requests_sent, uac_requests_unsendable (cannot be built, or no listen point
 /// for the transport), uac_responses_2xx, uac_responses_failure (3xx-6xx), uac_timeouts
 /// (Timer B/F), uac_transport_errors. Every final outcome is logged (debug for 2xx, info
-/// otherwise). Thread: core io thread.
+/// otherwise). Counters go to `inst.counters`, branches come from `inst.tokens` (defaults: the
+/// process-wide registry, per-thread generators). Thread: core io thread.
 class Uac {
  public:
   /// The final status of a request; 0 = no response (Timer B/F, transport error).
   using Done = std::function<void(int status)>;
 
   /// `net` must outlive the Uac.
-  Uac(const NetworkView& net, unsigned shard = 0) : net_(net), shard_(shard) {}
+  Uac(const NetworkView& net, unsigned shard = 0, Instruments inst = {});
   Uac(const Uac&) = delete;
   Uac& operator=(const Uac&) = delete;
 
@@ -78,6 +80,13 @@ class Uac {
 
   const NetworkView& net_;
   unsigned shard_;
+  TokenSource& tokens_;
+  Counter& sent_;        ///< uac_requests_sent
+  Counter& unsendable_;  ///< uac_requests_unsendable
+  Counter& ok_;          ///< uac_responses_2xx
+  Counter& failed_;      ///< uac_responses_failure
+  Counter& timeouts_;    ///< uac_timeouts
+  Counter& transport_;   ///< uac_transport_errors
   sip::txn::TransactionLayer* txns_ = nullptr;
   std::unordered_map<sip::txn::ClientTxnId, Pending> pending_;
 };

@@ -12,17 +12,6 @@ namespace {
 
 using proxy::Action;
 
-struct Stats {
-  Counter& found = SIPWS_COUNTER("registrar_lookup_found");
-  Counter& not_found = SIPWS_COUNTER("registrar_lookup_not_found");
-  Counter& unavailable = SIPWS_COUNTER("registrar_lookup_unavailable");
-  Counter& flow_failed = SIPWS_COUNTER("registrar_lookup_flow_failed");
-};
-Stats& stats() {
-  static Stats s;
-  return s;
-}
-
 }  // namespace
 
 proxy::Target target_for(const Binding& b) {
@@ -56,8 +45,17 @@ LocationLookupProcessor::IsSubscriber is_subscriber_in(store::AsyncStore& store)
 
 LocationLookupProcessor::LocationLookupProcessor(const proxy::Domains& domains,
                                                  const LocationService& location,
-                                                 IsSubscriber is_subscriber)
-    : domains_(domains), location_(location), is_subscriber_(std::move(is_subscriber)) {}
+                                                 IsSubscriber is_subscriber, Counters& reg)
+    : domains_(domains),
+      location_(location),
+      is_subscriber_(std::move(is_subscriber)),
+      stats_(reg) {}
+
+LocationLookupProcessor::Stats::Stats(Counters& reg)
+    : found(reg.get("registrar_lookup_found")),
+      not_found(reg.get("registrar_lookup_not_found")),
+      unavailable(reg.get("registrar_lookup_unavailable")),
+      flow_failed(reg.get("registrar_lookup_flow_failed")) {}
 
 Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
   const sip::Message& req = ctx.request();
@@ -83,7 +81,7 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
       is_gruu = true;
       b = location_.find_temp_gruu(ruri.user.substr(kTempGruuPrefix.size()));
       if (!b) {
-        stats().not_found.inc();
+        stats_.not_found.inc();
         ctx.respond(404, "Not Found");
         return Action::Respond;
       }
@@ -91,11 +89,11 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
     if (is_gruu) {
       if (!b) return unreachable(ctx, aor);
       if (b->flow_dead) {
-        stats().flow_failed.inc();
+        stats_.flow_failed.inc();
         ctx.respond(430, "Flow Failed");
         return Action::Respond;
       }
-      stats().found.inc();
+      stats_.found.inc();
       ctx.targets().push_back(target_for(*b));
       return Action::Continue;
     }
@@ -114,11 +112,11 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
     ++added;
   });
   if (added > 0) {
-    stats().found.inc();
+    stats_.found.inc();
     return Action::Continue;
   }
   if (dead) {
-    stats().flow_failed.inc();
+    stats_.flow_failed.inc();
     ctx.respond(430, "Flow Failed");
     return Action::Respond;
   }
@@ -126,12 +124,12 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
 }
 
 Action LocationLookupProcessor::unreachable(proxy::RequestContext& ctx, const std::string& aor) {
-  auto answer = [&ctx](const store::Result<bool>& known) {
+  auto answer = [&ctx, &stats = stats_](const store::Result<bool>& known) {
     if (!known) {
       ctx.respond_store_unavailable();  // not a 404: the AOR may well be a subscriber
       return;
     }
-    (*known ? stats().unavailable : stats().not_found).inc();
+    (*known ? stats.unavailable : stats.not_found).inc();
     ctx.respond(*known ? 480 : 404, *known ? "Temporarily Unavailable" : "Not Found");
   };
   if (const bool known = location_.known(aor); known || !is_subscriber_) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/counters.hpp"
 #include "proxy/domains.hpp"
 #include "proxy/request_context.hpp"
 #include "registrar/location.hpp"
@@ -29,14 +30,25 @@ class LocationLookupProcessor final : public proxy::RequestProcessor {
   /// blocking). May be null.
   using IsSubscriber =
       std::function<void(const std::string& aor, std::function<void(store::Result<bool>)> done)>;
-  /// `domains` and `location` must outlive the processor.
+  /// `domains` and `location` must outlive the processor. Counts registrar_lookup_found,
+  /// registrar_lookup_not_found, registrar_lookup_unavailable and registrar_lookup_flow_failed
+  /// in `reg` (default: the process-wide registry).
   LocationLookupProcessor(const proxy::Domains& domains, const LocationService& location,
-                          IsSubscriber is_subscriber = nullptr);
+                          IsSubscriber is_subscriber = nullptr, Counters& reg = counters());
 
   std::string_view name() const override { return "location-lookup"; }
   proxy::Action process(proxy::RequestContext& ctx) override;
 
  private:
+  /// The lookup's counters, looked up once.
+  struct Stats {
+    explicit Stats(Counters& reg);
+    Counter& found;
+    Counter& not_found;
+    Counter& unavailable;
+    Counter& flow_failed;
+  };
+
   const proxy::Domains& domains_;
   const LocationService& location_;
   /// No usable binding: 480 for a known AOR, else 404 (503 if the hook failed); Pause while the
@@ -44,6 +56,7 @@ class LocationLookupProcessor final : public proxy::RequestProcessor {
   proxy::Action unreachable(proxy::RequestContext& ctx, const std::string& aor);
 
   IsSubscriber is_subscriber_;
+  Stats stats_;
 };
 
 /// The target for one binding (see LocationLookupProcessor). Thread: any.

@@ -118,24 +118,6 @@ void append_uint(std::string& out, std::uint32_t n) {
   out.append(buf, end);
 }
 
-/// The registrar's counters, looked up once.
-struct Stats {
-  Counter& ok = SIPWS_COUNTER("registrar_register_ok");
-  Counter& rejected = SIPWS_COUNTER("registrar_register_rejected");
-  Counter& waited_durable = SIPWS_COUNTER("registrar_register_waited_durable");
-  Counter& not_durable = SIPWS_COUNTER("registrar_register_not_durable");
-};
-Stats& stats() {
-  static Stats s;
-  return s;
-}
-
-Action reject(proxy::RequestContext& ctx, int status, std::string_view reason) {
-  stats().rejected.inc();
-  ctx.respond(status, reason);
-  return Action::Respond;
-}
-
 }  // namespace
 
 std::string http_date(std::int64_t unix_seconds) {
@@ -180,9 +162,21 @@ std::string temp_gruu(std::string_view aor, std::string_view token) {
   return out;
 }
 
+RegistrarProcessor::Stats::Stats(Counters& reg)
+    : ok(reg.get("registrar_register_ok")),
+      rejected(reg.get("registrar_register_rejected")),
+      waited_durable(reg.get("registrar_register_waited_durable")),
+      not_durable(reg.get("registrar_register_not_durable")) {}
+
 RegistrarProcessor::RegistrarProcessor(const proxy::Domains& domains, LocationService& location,
-                                       RegistrarConfig cfg)
-    : domains_(domains), location_(location), cfg_(cfg) {}
+                                       RegistrarConfig cfg, Counters& reg)
+    : domains_(domains), location_(location), cfg_(cfg), stats_(reg) {}
+
+Action RegistrarProcessor::reject(proxy::RequestContext& ctx, int status, std::string_view reason) {
+  stats_.rejected.inc();
+  ctx.respond(status, reason);
+  return Action::Respond;
+}
 
 Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   const Message& req = ctx.original();
@@ -205,7 +199,7 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
     unsupported += tag;
   }
   if (!unsupported.empty()) {
-    stats().rejected.inc();
+    stats_.rejected.inc();
     ctx.respond(420, "Bad Extension").append(HeaderId::Unsupported, unsupported);
     return Action::Respond;
   }
@@ -277,7 +271,7 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
       if (!expires) expires = header_expires;
       c.expires = expires ? *expires : cfg_.default_expires;
       if (c.expires > 0 && c.expires < cfg_.min_expires) {
-        stats().rejected.inc();
+        stats_.rejected.inc();
         ctx.respond(423, "Interval Too Brief")
             .append(HeaderId::MinExpires, std::to_string(cfg_.min_expires));
         return Action::Respond;
@@ -323,13 +317,13 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   if (cfg_.ack_when_durable) resume = ctx.pause_handle();
   if (resume) {
     // ctx stays valid while the chain is paused (the proxy core keeps it).
-    durable = [&ctx, resume](std::error_code ec) {
+    durable = [&ctx, resume, &stats = stats_](std::error_code ec) {
       if (ec) {
-        stats().rejected.inc();
-        stats().not_durable.inc();
+        stats.rejected.inc();
+        stats.not_durable.inc();
         ctx.respond_store_unavailable();
       } else {
-        stats().ok.inc();
+        stats.ok.inc();
       }
       resume(Action::Respond);
     };
@@ -365,10 +359,10 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   rsp.append(HeaderId::Date, http_date(location_.timers().unix_time()));
   // Moved out by update(): the store has the writes, and the answer waits for it.
   if (resume && !durable) {
-    stats().waited_durable.inc();
+    stats_.waited_durable.inc();
     return Action::Pause;
   }
-  stats().ok.inc();
+  stats_.ok.inc();
   return Action::Respond;
 }
 

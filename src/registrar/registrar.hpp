@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/counters.hpp"
 #include "proxy/domains.hpp"
 #include "proxy/request_context.hpp"
 #include "registrar/location.hpp"
@@ -39,17 +40,31 @@ struct RegistrarConfig {
 /// may be used from any thread.
 class RegistrarProcessor final : public proxy::RequestProcessor {
  public:
-  /// `domains` and `location` must outlive the processor.
+  /// `domains` and `location` must outlive the processor. Counts registrar_register_ok,
+  /// registrar_register_rejected, registrar_register_waited_durable and
+  /// registrar_register_not_durable in `reg` (default: the process-wide registry).
   RegistrarProcessor(const proxy::Domains& domains, LocationService& location,
-                     RegistrarConfig cfg = {});
+                     RegistrarConfig cfg = {}, Counters& reg = counters());
 
   std::string_view name() const override { return "registrar"; }
   proxy::Action process(proxy::RequestContext& ctx) override;
 
  private:
+  /// The registrar's counters, looked up once.
+  struct Stats {
+    explicit Stats(Counters& reg);
+    Counter& ok;
+    Counter& rejected;
+    Counter& waited_durable;
+    Counter& not_durable;
+  };
+  /// Counts the rejection and answers `status` with `reason`.
+  proxy::Action reject(proxy::RequestContext& ctx, int status, std::string_view reason);
+
   const proxy::Domains& domains_;
   LocationService& location_;
   RegistrarConfig cfg_;
+  Stats stats_;
 };
 
 /// An RFC 7231 s.7.1.1.1 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") for the Date header

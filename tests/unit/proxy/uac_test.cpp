@@ -15,7 +15,6 @@
 namespace sipws::proxy {
 namespace {
 
-using test::counter;
 using test::ip;
 
 /// The transaction user of these tests: everything goes to the Uac, what it does not take is
@@ -64,7 +63,11 @@ struct UacTest : ::testing::Test {
   ManualTimerService timers;
   test::Wire wire;
   test::LoopbackNetwork net;
-  Uac uac{net, 3};
+  /// The Uac counts here and draws its branches from here (Instruments), not from the process.
+  Counters reg;
+  SeededTokens tokens{5};
+  Uac uac{net, 3, Instruments{reg, tokens}};
+  std::uint64_t counter(std::string_view name) { return reg.get(name).value(); }
   UacTu tu{uac};
   sip::txn::TransactionLayer txns{timers, wire, tu};
   std::vector<int> done;
@@ -85,6 +88,8 @@ TEST_F(UacTest, SendsTheRequestWithOurViaAndReportsTheFinalResponse) {
   EXPECT_EQ(m.top_via().port, 5060);
   EXPECT_TRUE(m.top_via().branch().starts_with(kBranchPrefix));
   EXPECT_EQ(branch_shard(m.top_via().branch()), 3u);  // a response comes back to this shard
+  SeededTokens same{5};
+  EXPECT_EQ(m.top_via().branch(), make_own_branch(3, same));  // drawn from the given tokens
   EXPECT_EQ(m.cseq().number, 7u);
   EXPECT_EQ(m.max_forwards(), 70u);
   ASSERT_NE(m.find("Reason"), nullptr);
