@@ -478,6 +478,11 @@ Config from_json(const json& j) {
   c.ws_ping_interval_s = get_uint(j, "ws_ping_interval", 0, 86400);
   c.ws_pong_timeout_s = get_uint(j, "ws_pong_timeout", 1, 3600);
   c.max_message_size = get_uint(j, "max_message_size", 1024, 1048576);
+  c.max_send_queue = get_uint(j, "max_send_queue", 0, 1u << 30);
+  if (c.max_send_queue != 0 && c.max_send_queue < c.max_message_size) {
+    fail("max_send_queue", "must be 0 (no bound) or at least max_message_size (" +
+                               std::to_string(c.max_message_size) + " bytes)");
+  }
   c.threads = get_uint(j, "threads", 0, kMaxThreads);
   if (c.threads == 0) {
     c.threads = std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, kMaxThreads);
@@ -687,6 +692,7 @@ nlohmann::json to_json(const Config& c) {
   j["ws_ping_interval"] = c.ws_ping_interval_s;
   j["ws_pong_timeout"] = c.ws_pong_timeout_s;
   j["max_message_size"] = c.max_message_size;
+  j["max_send_queue"] = c.max_send_queue;
   j["threads"] = c.threads;
   j["ws_allowed_origins"] = c.ws_allowed_origins;
   j["ws_allow_no_origin"] = c.ws_allow_no_origin;

@@ -67,6 +67,7 @@ struct Config {
   std::uint32_t ws_ping_interval_s = 30;  ///< 0 = no pings
   std::uint32_t ws_pong_timeout_s = 10;
   std::uint32_t max_message_size = 65535;  ///< bytes
+  std::uint32_t max_send_queue = 262144;   ///< bytes per TCP/TLS/WS/WSS flow; 0 = no bound
   /// Shards: io threads, each with its own listeners (SO_REUSEPORT), transactions and proxy
   /// core (docs/architecture.md "Threads"). 0 (the default) = the number of cores:
   /// load_config() resolves it, so a loaded Config always has 1..kMaxThreads.

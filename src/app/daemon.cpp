@@ -718,6 +718,7 @@ void bind_listeners(Shard& sh, Shared& shared, std::vector<Endpoint>& bound) {
           if (spec.protocol == Protocol::Wss) wc.tls = shared.tls();
           wc.www_root = shared.www;
           wc.max_message_size = cfg.max_message_size;
+          wc.max_send_queue = cfg.max_send_queue;
           wc.ping_interval = Millis(std::uint64_t{cfg.ws_ping_interval_s} * 1000);
           wc.pong_timeout = Millis(std::uint64_t{cfg.ws_pong_timeout_s} * 1000);
           wc.allowed_origins = cfg.ws_allowed_origins;
@@ -825,6 +826,7 @@ void make_shared_config(Daemon& d) {
     if (auto parsed = transport::IpNetwork::parse(net)) limit_exempt.push_back(*parsed);
   }
   d.tlimits.max_message_size = cfg.max_message_size;
+  d.tlimits.max_send_queue = cfg.max_send_queue;
   d.tlimits.reuse_port = d.n > 1;
   if (cfg.tcp_max_connections != 0 || cfg.tcp_max_connections_per_ip != 0) {
     transport::ConnectionLimits tcp_limits;

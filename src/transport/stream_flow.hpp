@@ -4,6 +4,7 @@
 // for other folders: they see transport::Flow only.
 
 #include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
@@ -56,7 +57,8 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   /// for TLS. `ctx` (TLS only) is kept alive as long as the stream.
   template <class... StreamArgs>
   StreamFlow(std::shared_ptr<HostLink> link, FlowId id, Protocol protocol, Endpoint peer,
-             Endpoint local, std::size_t max_size, std::chrono::milliseconds handshake_timeout,
+             Endpoint local, std::size_t max_size, std::size_t max_queue,
+             std::chrono::milliseconds handshake_timeout,
              std::shared_ptr<boost::asio::ssl::context> ctx, StreamArgs&&... stream_args)
       : link_(std::move(link)),
         id_(id),
@@ -64,6 +66,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
         peer_(std::move(peer)),
         local_(std::move(local)),
         max_size_(max_size),
+        max_queue_(max_queue),
         handshake_timeout_(handshake_timeout),
         ctx_(std::move(ctx)),
         stream_(std::forward<StreamArgs>(stream_args)...),
@@ -76,6 +79,19 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
 
   bool send(std::shared_ptr<const std::string> bytes) override {
     if (!bytes || state_ == State::Draining || state_ == State::Closed) return false;
+    if (max_queue_ > 0 && queued_ + bytes->size() > max_queue_ && !queue_.empty()) {
+      // The peer stopped reading (or cannot keep up): close rather than hold ever more for
+      // it. The transaction layer sees the failed send and answers for the request.
+      SIPWS_COUNTER("transport_send_queue_overflows").inc();
+      spdlog::info(
+          "{} flow {} (peer {}): {} bytes wait for the peer to read, {} more would "
+          "pass max_send_queue ({}): closing the flow",
+          protocol_ == Protocol::Tls ? "TLS" : "TCP", id_, peer_.to_string(), queued_,
+          bytes->size(), max_queue_);
+      close();
+      return false;
+    }
+    queued_ += bytes->size();
     queue_.push_back(std::move(bytes));
     if (state_ == State::Open && !writing_) write_next();
     return true;
@@ -85,6 +101,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
     if (state_ == State::Closed) return;
     state_ = State::Closed;
     queue_.clear();
+    queued_ = 0;
     deadline_.cancel();
     boost::system::error_code ec;
     auto& sock = stream_.lowest_layer();
@@ -211,6 +228,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
       close();
       return;
     }
+    queued_ -= queue_.front()->size();
     queue_.pop_front();
     write_next();
   }
@@ -300,6 +318,8 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   Endpoint peer_;
   Endpoint local_;
   std::size_t max_size_;
+  std::size_t max_queue_;   ///< bytes; 0 = no bound (TransportLimits::max_send_queue)
+  std::size_t queued_ = 0;  ///< bytes in queue_ (the one being written included)
   std::chrono::milliseconds handshake_timeout_;
   std::shared_ptr<boost::asio::ssl::context> ctx_;  // outlives stream_ (declared before it)
   Stream stream_;

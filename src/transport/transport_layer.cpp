@@ -178,14 +178,14 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
         }
         if (protocol == Protocol::Tls) {
           auto f = std::make_shared<TlsFlow>(link, id, protocol, to_endpoint(remote), local,
-                                             limits.max_message_size, limits.handshake_timeout, ctx,
-                                             std::move(s), *ctx);
+                                             limits.max_message_size, limits.max_send_queue,
+                                             limits.handshake_timeout, ctx, std::move(s), *ctx);
           table.add(f);
           f->start_accepted();
         } else {
           auto f = std::make_shared<TcpFlow>(link, id, protocol, to_endpoint(remote), local,
-                                             limits.max_message_size, limits.handshake_timeout,
-                                             nullptr, std::move(s));
+                                             limits.max_message_size, limits.max_send_queue,
+                                             limits.handshake_timeout, nullptr, std::move(s));
           table.add(f);
           f->start_accepted();
         }
@@ -386,8 +386,8 @@ class TransportLayerImpl final : public FlowHost {
     const FlowId id = flows_.next_id();
     if (dest.protocol == Protocol::Tcp) {
       auto f = std::make_shared<TcpFlow>(link_, id, Protocol::Tcp, dest.endpoint, Endpoint{},
-                                         limits_.max_message_size, limits_.handshake_timeout,
-                                         nullptr, io_);
+                                         limits_.max_message_size, limits_.max_send_queue,
+                                         limits_.handshake_timeout, nullptr, io_);
       f->send(std::move(bytes));
       flows_.add(f);
       f->start_connect(dest.host);
@@ -402,8 +402,8 @@ class TransportLayerImpl final : public FlowHost {
       }
     }
     auto f = std::make_shared<TlsFlow>(link_, id, Protocol::Tls, dest.endpoint, Endpoint{},
-                                       limits_.max_message_size, limits_.handshake_timeout,
-                                       client_tls_, io_, *client_tls_);
+                                       limits_.max_message_size, limits_.max_send_queue,
+                                       limits_.handshake_timeout, client_tls_, io_, *client_tls_);
     f->send(std::move(bytes));
     flows_.add(f);
     f->start_connect(dest.host);

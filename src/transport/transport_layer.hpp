@@ -35,6 +35,9 @@ class MessageHandler {
 
 struct TransportLimits {
   std::size_t max_message_size = 65535;  ///< bytes, per SIP message, all transports
+  /// Bytes a TCP/TLS flow may have queued for its peer (not yet taken by the kernel); a send
+  /// past it closes the flow (transport_send_queue_overflows) and fails. 0: no bound.
+  std::size_t max_send_queue = 262144;
   /// TCP connect + TLS handshake (outgoing), TLS handshake (incoming): a flow not established
   /// within this is closed (counted as transport_handshake_timeouts).
   std::chrono::milliseconds handshake_timeout{10000};

@@ -164,6 +164,20 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
       return false;
     }
     auto self = shared_from_this();
+    if (auto* l = listener();
+        l != nullptr && l->cfg_.max_send_queue > 0 &&
+        backlog_.size() + inflight_.size() + bytes->size() > l->cfg_.max_send_queue) {
+      // The peer stopped reading: drop it rather than hold ever more for it (RFC 7118 s.5.2:
+      // the transaction layer sees a transport error and answers for the request).
+      SIPWS_COUNTER("ws_send_queue_overflows").inc();
+      spdlog::info(
+          "{} flow {} (peer {}): {} bytes wait for the peer to read, {} more would pass "
+          "max_send_queue ({}): dropping the flow",
+          via_token(protocol_), id_, peer_.to_string(), backlog_.size() + inflight_.size(),
+          bytes->size(), l->cfg_.max_send_queue);
+      drop(wsp::error::make_error_code(wsp::error::general));
+      return false;
+    }
     // RFC 7118 s.5.3: text frames for UTF-8 (an ASCII message needs no decoding to know).
     const bool utf8 = sip::text::is_ascii(*bytes) || wsp::utf8_validator::validate(*bytes);
     const auto op = utf8 ? wsp::frame::opcode::text : wsp::frame::opcode::binary;

@@ -109,6 +109,11 @@ struct ListenerConfig {
   /// Messages per second per flow (token bucket holding one second's worth); a flow above it is
   /// closed with 1008 (ws_rate_limited) and the excess message dropped. 0 disables.
   unsigned max_message_rate = 0;
+  /// Bytes a flow may have waiting for its peer to read (what the kernel's socket buffer did
+  /// not take): a message that would go past it is not sent, and the flow is dropped at once (TCP
+  /// closed, counted as ws_send_queue_overflows): a peer that stops reading cannot make sipws
+  /// hold more than this for it. 0: no bound.
+  std::size_t max_send_queue = 262144;
   HttpHandlerFn http_handler;  ///< optional; plain HTTP requests (e.g. POST /login)
   /// Sets SO_REUSEPORT on the listening socket, so that the listeners of several shards (one
   /// io_context each) bind the same address and port and the kernel spreads connections over
