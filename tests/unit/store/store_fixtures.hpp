@@ -53,6 +53,9 @@ class TempDir {
 inline void exec_sql(const std::filesystem::path& file, const std::string& sql) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK) << file;
+  // Wait for the store's own transactions (a health check holds the write lock a moment), as
+  // the sipws CLI does (5 s).
+  sqlite3_busy_timeout(db, 5000);
   char* err = nullptr;
   EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
       << sql << ": " << (err != nullptr ? err : "");
