@@ -193,7 +193,7 @@ class LocationService::StoreOps {
  private:
   using Op = store::AsyncStore::BindingWrite;
   /// WS/WSS bindings die with their flow: never persisted.
-  bool wanted(const Binding& b) const { return enabled_ && !is_websocket(b.source.protocol); }
+  bool wanted(const Binding& b) const { return enabled_ && persisted(b.source.protocol); }
 
   bool enabled_;
   std::vector<Op> ops_;

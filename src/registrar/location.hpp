@@ -186,6 +186,10 @@ class LocationService {
   /// The clock and timers the service runs on.
   TimerService& timers() const { return timers_; }
 
+  /// Whether a binding learnt over `p` is written to the store: WS/WSS bindings die with their
+  /// flow and never are. Thread: any.
+  static bool persisted(Protocol p) { return !is_websocket(p); }
+
   /// Normalizes an AOR: lower-case domain part. Thread: any.
   static std::string normalize_aor(std::string_view aor);
 

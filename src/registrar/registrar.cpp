@@ -314,9 +314,11 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   // step 8 says the registrar answers once the bindings are updated: durably, here).
   std::function<void(proxy::Action)> resume;
   store::AsyncStore::Durable durable;
-  // A WebSocket binding is never stored (it dies with its flow): nothing to wait for, and the
-  // hot path of a browser's REGISTER makes no callback.
-  if (cfg_.ack_when_durable && !is_websocket(u.source.protocol)) resume = ctx.pause_handle();
+  // A binding that is never stored (WebSocket) has nothing to wait for: the hot path of a
+  // browser's REGISTER makes no callback.
+  if (cfg_.ack_when_durable && LocationService::persisted(u.source.protocol)) {
+    resume = ctx.pause_handle();
+  }
   if (resume) {
     // ctx stays valid while the chain is paused (the proxy core keeps it).
     durable = [&ctx, resume, &stats = stats_](std::error_code ec) {

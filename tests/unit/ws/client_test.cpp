@@ -249,6 +249,17 @@ class WsClientTest : public ::testing::Test {
     io_.poll();
   }
 
+  /// A connection attempt whose deadline is `left` from now, started when
+  /// ws_client_connect_failures was `before`: 1 ms before the deadline nothing failed yet, 1 ms
+  /// after one failure is counted.
+  void expect_failure_exactly_after(Millis left, std::uint64_t before) {
+    advance(left - 1ms);
+    EXPECT_EQ(counter("ws_client_connect_failures"), before);
+    EXPECT_TRUE(failures_.empty());
+    advance(1ms);
+    EXPECT_EQ(counter("ws_client_connect_failures"), before + 1);
+  }
+
   /// Runs the io_context until no byte between client flow `f` and its server is unread or
   /// unacknowledged at either end and no handler is ready (see ws_test_util.hpp's settle()).
   bool settle(const transport::Flow& f) {
@@ -623,10 +634,7 @@ TEST_F(WsClientTest, FailsAServerThatNeverAnswersTheUpgradeAtTheOpenTimeout) {
   ASSERT_TRUE(connector_->send(d, msg(kOptions)));
   ASSERT_TRUE(run_until([&] { return got > 0; }));  // the upgrade was sent: the deadline runs
   EXPECT_EQ(request.rfind("GET / HTTP/1.1", 0), 0u);
-  advance(cfg.open_timeout - 1ms);
-  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before);
-  advance(1ms);
-  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before + 1);
+  expect_failure_exactly_after(cfg.open_timeout, failures_before);
   ASSERT_TRUE(run_until([&] { return failures_.size() == 1; }));
   EXPECT_EQ(failures_[0].second, d.endpoint);
   EXPECT_EQ(client_flows_.size(), 0u);
@@ -666,11 +674,7 @@ TEST_F(WsClientTest, FailsAServerThatNeverCompletesTheTlsHandshakeAtTheTlsTimeou
   timers_.advance(2s);
   ASSERT_TRUE(run_until([&] { return !mute.in.empty(); }));
   EXPECT_EQ(mute.in[0], '\x16');  // a TLS handshake record: the ClientHello
-  advance(kClientTlsHandshakeTimeout - 1ms);
-  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before);
-  EXPECT_TRUE(failures_.empty());
-  advance(1ms);
-  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before + 1);
+  expect_failure_exactly_after(kClientTlsHandshakeTimeout, failures_before);
   ASSERT_TRUE(run_until([&] { return failures_.size() == 2 && mute.eof; }));
   EXPECT_EQ(failures_[0].first, Protocol::Wss);
   EXPECT_EQ(failures_[0].second, d.endpoint);
@@ -693,11 +697,7 @@ TEST_F(WsClientTest, FailsAServerThatNeverAcceptsTheTcpConnectionAtTheConnectTim
   d.endpoint = Endpoint{boost::asio::ip::make_address("127.0.0.1"), full.local_endpoint().port()};
   const auto failures_before = counter("ws_client_connect_failures");
   ASSERT_TRUE(connector_->send(d, msg(kOptions)));
-  advance(kClientConnectTimeout - 1ms);
-  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before);
-  EXPECT_TRUE(failures_.empty());
-  advance(1ms);
-  EXPECT_EQ(counter("ws_client_connect_failures"), failures_before + 1);
+  expect_failure_exactly_after(kClientConnectTimeout, failures_before);
   ASSERT_TRUE(run_until([&] { return failures_.size() == 1; }));
   EXPECT_EQ(failures_[0].second, d.endpoint);
   EXPECT_EQ(client_flows_.size(), 0u);
