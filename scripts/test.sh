@@ -23,11 +23,16 @@ scripts/install-deps.sh --test || exit 1
 passed=0
 failed=0
 failures=()
+# What a failed node --test run printed for its failing tests, repeated at the end of the output
+# (CI shows its tail).
+failed_tests=$(mktemp)
+trap 'rm -f "$failed_tests"' EXIT
 stage() {  # stage NAME COMMAND...
   local name=$1
   shift
   echo "=== ${name}"
-  if "$@"; then
+  stage_name=$name
+  if keep_failures "$@"; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
@@ -39,6 +44,24 @@ build() {  # build PRESET [TARGETS...]
   local preset=$1
   shift
   cmake --preset "$preset" >/dev/null && cmake --build --preset "$preset" ${1:+--target "$@"}
+}
+
+# keep_failures COMMAND...: runs COMMAND with its output passed through; when it fails, the
+# failing node --test subtests (with their error blocks), GoogleTest's failure lines and CTest's
+# list of failed tests are kept for the summary at the end.
+keep_failures() {
+  local log rc
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  if ((rc != 0)); then
+    { echo "--- ${stage_name}: what failed"
+      awk '/^not ok /{show=1} /^ok /{show=0} /^The following tests FAILED/{show=1}
+           show || /\[  FAILED  \]|: Failure$/' "$log" |
+        head -n 200; } >>"$failed_tests"
+  fi
+  rm -f "$log"
+  return "$rc"
 }
 
 integration() {  # integration BINARY
@@ -107,6 +130,7 @@ if [[ "${SIPWS_SKIP_ASAN:-0}" != 1 ]]; then
 fi
 
 echo
+cat "$failed_tests"
 ((failed)) && printf 'failed stage: %s\n' "${failures[@]}"
 echo "stages: ${passed} passed, ${failed} failed"
 ((failed == 0))
