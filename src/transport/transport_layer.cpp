@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -12,6 +14,7 @@
 
 #include "common/counters.hpp"
 #include "sip/parser.hpp"
+#include "transport/descriptor_reserve.hpp"
 #include "transport/socket_options.hpp"
 #include "transport/stream_flow.hpp"
 #include "transport/tls.hpp"
@@ -145,7 +148,17 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
     if (host == nullptr) return;
     if (ec) {
       SIPWS_COUNTER("transport_accept_errors").inc();
+      if (!refuse_when_out_of_descriptors(ec)) {
+        // Out of memory, or the reserve was lost: let closing connections free some first
+        // (accepting again at once would spin on the still readable socket).
+        retry.expires_after(kAcceptRetry);
+        retry.async_wait([self = shared_from_this()](const boost::system::error_code& wec) {
+          if (!wec && self->acceptor.is_open()) self->accept();
+        });
+        return;
+      }
     } else {
+      DescriptorReserve::note_recovered();
       boost::system::error_code rec;
       const auto remote = s.remote_endpoint(rec);
       std::optional<ConnectionLimiter::Admission> admission;
@@ -194,7 +207,23 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
     if (acceptor.is_open()) accept();
   }
 
+  /// After an accept error: when it is EMFILE/ENFILE, refuses the pending connections (closed
+  /// at once: a SIP stream has no answer to give before a request) and returns true when any
+  /// was, so that accepting may go on at once.
+  bool refuse_when_out_of_descriptors(const boost::system::error_code& ec) {
+    if (!DescriptorReserve::is_exhaustion(ec.value())) return false;
+    DescriptorReserve::note_exhausted(std::string(lower_name(protocol)) + " listener on " +
+                                      local.to_string());
+    const std::size_t refused = reserve.refuse_pending(acceptor.native_handle(), {});
+    SIPWS_COUNTER("transport_refused_no_descriptors").inc(refused);
+    return refused > 0;
+  }
+
+  static constexpr std::chrono::milliseconds kAcceptRetry{100};
+
   Tcp::acceptor acceptor;
+  boost::asio::steady_timer retry{acceptor.get_executor()};  ///< accept again after kAcceptRetry
+  DescriptorReserve reserve;  ///< refuses connections when out of descriptors
   Protocol protocol;
   std::shared_ptr<ssl::context> ctx;
   TransportLimits limits;
@@ -325,7 +354,10 @@ class TransportLayerImpl final : public FlowHost {
  private:
   void close_all() {
     boost::system::error_code ec;
-    for (auto& a : acceptors_) a->acceptor.close(ec);
+    for (auto& a : acceptors_) {
+      a->acceptor.close(ec);
+      a->retry.cancel();
+    }
     for (auto& u : udp_) u->socket.close(ec);
     for (auto& f : flows_.all()) f->close();
   }

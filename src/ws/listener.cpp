@@ -28,6 +28,7 @@
 #include "common/counters.hpp"
 #include "common/token_bucket.hpp"
 #include "sip/text.hpp"
+#include "transport/descriptor_reserve.hpp"
 #include "transport/socket_options.hpp"
 #include "transport/tls_engine.hpp"
 #include "ws/handshake_checks.hpp"
@@ -58,6 +59,10 @@ constexpr std::size_t kPlainScratch = std::size_t{16} * 1024;
 constexpr int kReadRounds = 4;
 /// Delay before accepting again after the process ran out of descriptors or memory.
 constexpr Millis kAcceptRetry{100};
+/// The whole answer to an upgrade that arrives while the process is out of descriptors.
+constexpr std::string_view kOutOfDescriptors =
+    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\n"
+    "Connection: close\r\n\r\n";
 
 using Server = wsp::server<detail::ServerConfig>;
 using ConPtr = Server::connection_ptr;
@@ -114,6 +119,7 @@ class ListenerImpl {
   Tcp::acceptor acceptor_;
   TimerService::TimerId sweep_ = 0;         ///< keep-alive sweep (ping_interval)
   TimerService::TimerId accept_retry_ = 0;  ///< accept again after kAcceptRetry
+  transport::DescriptorReserve reserve_;    ///< refuses connections when out of descriptors
   /// Every connection from accept until its socket is closed and its flow left the table.
   std::unordered_map<Connection*, std::shared_ptr<Connection>> conns_;
   std::shared_ptr<Link> link_;
@@ -982,7 +988,20 @@ void ListenerImpl::on_accept(const boost::system::error_code& ec, Tcp::socket so
   if (ec) {
     spdlog::debug("{} accept on {} failed: {}", via_token(protocol()), local_.to_string(),
                   ec.message());
-    // Out of descriptors or memory: let closing connections free some first.
+    if (transport::DescriptorReserve::is_exhaustion(ec.value())) {
+      // Out of descriptors: the pending clients get a 503 (WS) or a closed connection (WSS, no
+      // TLS handshake without a descriptor to spare) now, not a hang until they give up.
+      transport::DescriptorReserve::note_exhausted(std::string(via_token(protocol())) +
+                                                   " listener on " + local_.to_string());
+      const std::size_t refused = reserve_.refuse_pending(
+          acceptor_.native_handle(), cfg_.tls ? std::string_view{} : kOutOfDescriptors);
+      SIPWS_COUNTER("ws_refused_no_descriptors").inc(refused);
+      if (refused > 0) {
+        accept_next();
+        return;
+      }
+    }
+    // Out of memory, or the reserve was lost: let closing connections free some first.
     timers_.cancel(accept_retry_);
     accept_retry_ = timers_.schedule(kAcceptRetry, [this] {
       accept_retry_ = 0;
@@ -990,6 +1009,7 @@ void ListenerImpl::on_accept(const boost::system::error_code& ec, Tcp::socket so
     });  // cancelled by stop() and the destructor
     return;
   }
+  transport::DescriptorReserve::note_recovered();
   accept_next();
   boost::system::error_code pec;
   boost::system::error_code lec;
