@@ -893,6 +893,18 @@ void make_shared_config(Daemon& d) {
   }
 }
 
+/// What a transport calls when a connection it opened could not be established: the requests
+/// queued on it fail now (503 / DNS failover) rather than at Timer B/F, on whichever shard
+/// sent them (each shard's transaction layer, posted: never from within a send).
+std::function<void(Protocol, const Endpoint&)> connect_failure_reporter(
+    std::vector<std::unique_ptr<Shard>>& shards) {
+  return [&shards](Protocol p, const Endpoint& ep) {
+    for (auto& sh : shards) {
+      asio::post(sh->io, [t = sh->txns.get(), p, ep] { t->transport_failed(p, ep); });
+    }
+  };
+}
+
 /// Transports, proxy cores and their chains: one Shard per thread, each with its transport
 /// layer, transaction layer, proxy core (build_core: the request chain and the failure chain)
 /// and Uac; the shards hand messages to each other (links); then the listeners (shard 0
@@ -900,6 +912,7 @@ void make_shared_config(Daemon& d) {
 /// WebSocket upgrade checks fetched is shared with the others. @throws StartError.
 void build_shards(Daemon& d) {
   Shared& shared = *d.shared;
+  const auto report_connect_failure = connect_failure_reporter(d.shards);
   auto& shards = d.shards;
   for (unsigned i = 0; i < d.n; ++i) {
     shards.push_back(std::make_unique<Shard>(i, *d.ios[i], d.cfg, d.tlimits, shared.directory));
@@ -919,6 +932,7 @@ void build_shards(Daemon& d) {
                    [from, dest] { from->txns->transport_failed(dest.protocol, dest.endpoint); });
       });
     };
+    sh->transport.on_connect_failed(report_connect_failure);
     build_core(*sh, shared);
   }
   std::vector<Endpoint> bound;
@@ -976,13 +990,7 @@ void build_ws_client(Daemon& d) {
                        std::function<void(std::optional<IpAddress>)> done) {
     s0.resolver->resolve(host, std::move(done));
   };
-  // Requests queued on a connection that could not be opened fail now (503 / DNS failover)
-  // rather than at Timer B/F, on whichever shard sent them.
-  ccfg.on_connect_failed = [&shards = d.shards](Protocol p, const Endpoint& ep) {
-    for (auto& sh : shards) {
-      asio::post(sh->io, [t = sh->txns.get(), p, ep] { t->transport_failed(p, ep); });
-    }
-  };
+  ccfg.on_connect_failed = connect_failure_reporter(d.shards);
   s0.connector = std::make_unique<ws::Connector>(
       s0.io, s0.timers, s0.transport.flows(),
       [&t = s0.transport](std::shared_ptr<const std::string> bytes, const Source& src) {

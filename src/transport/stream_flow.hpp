@@ -36,6 +36,9 @@ class FlowHost {
   virtual void deliver(std::shared_ptr<const std::string> bytes, const Source& src) = 0;
   /// The flow is closed: forget it (observers run).
   virtual void flow_closed(FlowId id) = 0;
+  /// An outgoing connection to `peer` failed before it was established (connect refused or
+  /// timed out, TLS handshake failed); called after flow_closed for it.
+  virtual void connect_failed(Protocol protocol, const Endpoint& peer) = 0;
   virtual FlowTable& flow_table() = 0;
 };
 
@@ -99,6 +102,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
 
   void close() override {
     if (state_ == State::Closed) return;
+    const bool never_connected = outgoing_ && state_ == State::Connecting;
     state_ = State::Closed;
     queue_.clear();
     queued_ = 0;
@@ -108,6 +112,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
     sock.shutdown(Tcp::socket::shutdown_both, ec);
     sock.close(ec);
     if (link_->host != nullptr) link_->host->flow_closed(id_);
+    if (never_connected && link_->host != nullptr) link_->host->connect_failed(protocol_, peer_);
   }
 
   /// An accepted connection: TLS server handshake (if TLS), then the read loop.
@@ -128,6 +133,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   /// is a name; the certificate is checked against it, or against the peer IP when empty, if
   /// the client context verifies peers), then flush the queue and read.
   void start_connect(const std::string& sni_host) {
+    outgoing_ = true;
     if constexpr (kTls) {
       if (!sni_host.empty() && !is_ip(sni_host)) {
         SSL_set_tlsext_host_name(stream_.native_handle(), sni_host.c_str());
@@ -327,6 +333,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   State state_ = State::Connecting;
   std::deque<std::shared_ptr<const std::string>> queue_;
   bool writing_ = false;
+  bool outgoing_ = false;  ///< started by start_connect (its failure is reported)
   std::string inbuf_;
   std::array<char, 16384> readbuf_{};
   unsigned crlf_count_ = 0;

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -284,6 +285,9 @@ class TransportLayerImpl final : public FlowHost {
   }
 
   void flow_closed(FlowId id) override { flows_.remove(id); }
+  void connect_failed(Protocol protocol, const Endpoint& peer) override {
+    if (on_connect_failed_) on_connect_failed_(protocol, peer);
+  }
   FlowTable& flow_table() override { return flows_; }
 
   bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) {
@@ -350,6 +354,7 @@ class TransportLayerImpl final : public FlowHost {
   std::vector<ListenPoint> listen_points_;
   std::shared_ptr<ssl::context> client_tls_;
   Dialer* ws_dialer_ = nullptr;
+  std::function<void(Protocol, const Endpoint&)> on_connect_failed_;
 
  private:
   void close_all() {
@@ -474,6 +479,10 @@ void TransportLayer::set_tls_client_context(std::shared_ptr<ssl::context> ctx) {
 }
 
 void TransportLayer::set_websocket_dialer(Dialer* dialer) { impl_->ws_dialer_ = dialer; }
+
+void TransportLayer::on_connect_failed(std::function<void(Protocol, const Endpoint&)> fn) {
+  impl_->on_connect_failed_ = std::move(fn);
+}
 
 void TransportLayer::add_listen_point(ListenPoint lp) {
   impl_->listen_points_.push_back(std::move(lp));

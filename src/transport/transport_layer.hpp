@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,6 +86,14 @@ class TransportLayer final : public sip::txn::Sender {
   /// Sets the dialer that opens outbound WS/WSS connections (ws::Connector); not owned, must
   /// outlive the layer's last send(). Without one, WS/WSS destinations need a live flow.
   void set_websocket_dialer(Dialer* dialer);
+
+  /// Called on this layer's thread when a TCP/TLS connection that send() opened fails before it
+  /// is established: connect refused or timed out (TransportLimits::handshake_timeout), its TLS
+  /// handshake failed, or its queue overflowed meanwhile (then from within send(): `fn` must
+  /// post, not call into the transaction layer). What was queued on it is gone; the transaction
+  /// layer fails the requests sent there (TransactionLayer::transport_failed, RFC 3261
+  /// s.17.1.4) instead of waiting for Timer B/F.
+  void on_connect_failed(std::function<void(Protocol, const Endpoint&)> fn);
 
   /// Transport selector (s.18.1.1): an open flow if `dest.flow` (or a flow to the same
   /// protocol+peer) exists; else UDP sendto, or a new TCP/TLS connection with the message queued

@@ -1,7 +1,8 @@
 // Bounded per client (max_send_queue, issue 18): a WebSocket client and a TCP client register,
 // then stop reading while MESSAGEs are sent to them over UDP. Once what waits for a peer would
 // pass max_send_queue, sipws drops that flow (counted) instead of holding more: later requests
-// for the WebSocket AOR are answered at once (480: its binding went with the flow), sipws's
+// for the WebSocket AOR are answered at once (480: its binding went with the flow), those for the
+// TCP AOR too (500: its contact refuses the new connection sipws dials), sipws's
 // memory stays bounded, and another client registers as before all along.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -142,9 +143,14 @@ test('a client that stops reading is dropped at max_send_queue (WS and TCP); mem
     if (!sanitized) assert.ok(grown < 48 * 1024, `RSS grew by ${grown} kB`);
 
     // The WebSocket AOR is unreachable at once now, not after a timeout: its binding went with
-    // its flow (480). (A plain TCP binding is dialled again at its contact; a refused dial is
-    // not yet reported to the transaction layer, so that request waits for Timer F: issue 18.)
+    // its flow (480). A plain TCP binding is dialled again at its contact, which refuses the
+    // connection: that is reported to the transaction layer, so the request is answered now,
+    // not at Timer F (32 s): 500, the transport error being a 503 that a proxy does not pass on
+    // (RFC 3261 s.16.7 step 6, s.16.9).
     assert.equal(await messageStatus(d, steady, 'wsslow', 1), 480);
+    const t0 = performance.now();
+    assert.equal(await messageStatus(d, steady, 'tcpslow', 1), 500);
+    assert.ok(performance.now() - t0 < 5000, `answered after ${performance.now() - t0} ms`);
     const after = [];
     for (let i = 6; i <= 10; i++) after.push(await registerLatency(d, steady, i));
     t.diagnostic(`steady REGISTER ms before: ${before.map(Math.round)}, after: ${after.map(Math.round)}`);

@@ -234,18 +234,44 @@ TEST_F(TcpTest, OutgoingSendConnectsAndReusesTheFlow) {
   EXPECT_EQ(flow->send(shared(first)), false);  // the old flow is closed for good
 }
 
-TEST_F(TcpTest, ConnectFailureRemovesTheFlowAndCounts) {
+TEST_F(TcpTest, ConnectFailureRemovesTheFlowCountsAndIsReported) {
   // A port that was just free: bind, read the port, close.
   Endpoint dead;
   {
     tcp::acceptor a(io, tcp::endpoint(kLoopback, 0));
     dead = to_ep(a.local_endpoint());
   }
+  std::vector<std::pair<Protocol, Endpoint>> reported;
+  tl->on_connect_failed([&](Protocol p, const Endpoint& ep) {
+    EXPECT_EQ(tl->flows().size(), 0u);  // reported once the flow is gone
+    reported.emplace_back(p, ep);
+  });
   const auto failures = counter("transport_connect_failures");
   ASSERT_TRUE(tl->send(Destination{Protocol::Tcp, dead, kNoFlow, {}}, shared("x")));
+  EXPECT_TRUE(reported.empty());  // never from within the send
   ASSERT_TRUE(run_until(io, [&] { return !closed.empty(); }));
   EXPECT_EQ(tl->flows().size(), 0u);
   EXPECT_EQ(counter("transport_connect_failures"), failures + 1);
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0].first, Protocol::Tcp);
+  EXPECT_EQ(reported[0].second, dead);
+}
+
+TEST_F(TcpTest, AnAcceptedOrEstablishedFlowThatClosesIsNotAConnectFailure) {
+  std::size_t reported = 0;
+  tl->on_connect_failed([&](Protocol, const Endpoint&) { ++reported; });
+  tcp::acceptor server(io, tcp::endpoint(kLoopback, 0));
+  tcp::socket accepted(io);
+  server.async_accept(accepted, [](const boost::system::error_code&) {});
+  ASSERT_TRUE(tl->send(Destination{Protocol::Tcp, to_ep(server.local_endpoint()), kNoFlow, {}},
+                       shared(test::options_request("est"))));
+  TcpPeer peer(io);  // and an accepted flow
+  peer.connect(lp.local);
+  ASSERT_TRUE(run_until(io, [&] { return accepted.is_open() && tl->flows().size() == 2; }));
+  accepted.close();  // both peers go away after their connections were established
+  peer.socket.close();
+  ASSERT_TRUE(run_until(io, [&] { return closed.size() == 2; }));
+  EXPECT_EQ(reported, 0u);
 }
 
 TEST_F(TcpTest, ShutdownClosesListenerAndFlows) {
