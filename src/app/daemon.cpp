@@ -24,6 +24,7 @@
 #include "auth/session_cookie.hpp"
 #include "bridge/anchor.hpp"
 #include "common/counters.hpp"
+#include "common/memory.hpp"
 #include "common/random.hpp"
 #include "proxy/drain.hpp"
 #include "proxy/proxy_core.hpp"
@@ -1148,6 +1149,19 @@ void watch_reload(Daemon& d) {
 /// How often a draining shard looks whether its transactions got their final responses.
 constexpr Millis kDrainPoll{20};
 
+/// How often each shard gives its free heap memory back to the system.
+constexpr Millis kMemoryRelease{10000};
+
+/// Every kMemoryRelease on shard `sh`'s thread: release_free_memory(), so that what a burst of
+/// connections or transactions freed leaves the process (mimalloc keeps freed pages per thread).
+/// Runs on the shard's thread until it stops.
+void release_memory_periodically(Shard& sh) {
+  sh.timers.schedule(kMemoryRelease, [&sh] {
+    release_free_memory();
+    release_memory_periodically(sh);
+  });
+}
+
 /// Stops shard `sh` once no transaction on it waits for a final response, or at `deadline`
 /// (shutdown_grace; what is still open then is dropped and logged): its anchored calls,
 /// listeners and transports, then its io_context (serve() returns once every shard stopped).
@@ -1240,6 +1254,7 @@ void serve(Daemon& d) {
   // From here the store is the worker's alone: it looks for changes by the CLI (or another
   // node) every second, which empties the credential caches.
   d.astore->poll_every(std::chrono::seconds(1));
+  for (auto& sh : d.shards) release_memory_periodically(*sh);
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < d.n; ++i) {
     threads.emplace_back([sh = d.shards[i].get()] {

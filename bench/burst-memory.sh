@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Memory after a burst: sipws (auth=off, SQLite) takes FLOWS WebSocket connections that each
+# register (sipws-load connect), holds them HOLD seconds, then they all close. Prints sipws's
+# resident memory before, at the peak, right after the close and every 5 s for 20 s: what
+# release_free_memory() (every 10 s per shard) gives back. Run it a few times: when the
+# allocator's segments empty differs from run to run.
+#
+# Usage: bench/burst-memory.sh BUILD_DIR [FLOWS=8000] [HOLD=3]
+set -euo pipefail
+[[ $# -ge 1 ]] || { sed -n 2,8p "$0"; exit 2; }
+build=$1 flows=${2:-8000} hold=${3:-3}
+dir=$(mktemp -d)
+pid=""
+cleanup() {
+  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+(( $(ulimit -n) > flows + 200 )) || ulimit -n $((flows + 200))
+
+port=$((41000 + RANDOM % 1000))
+"$build/sipws" run --set "listen=ws:127.0.0.1:$port" --set auth=off --set domain=localhost \
+  --set "store=sqlite:$dir/s.db" --set log_level=warn --set "admin_listen=127.0.0.1:$((port + 1000))" \
+  --set ws_max_connections=0 --set ws_max_connections_per_ip=0 >"$dir/log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+  grep -q "sipws ready" "$dir/log" && break
+  sleep 0.1  # polling the ready line of a process we started, bounded (10 s)
+done
+grep -q "sipws ready" "$dir/log" || { cat "$dir/log" >&2; exit 1; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+
+echo "before: $(rss) kB"
+"$build/sipws-load" connect --target "ws://127.0.0.1:$port" --domain localhost \
+  --connections "$flows" --threads 2 --hold-for "$hold" --quiet --pid "$pid" |
+  grep -E '^(connected|pid)'
+echo "closed: $(rss) kB"
+for t in 5 10 15 20; do
+  sleep 5  # sampling a process's memory over time
+  echo "+${t} s: $(rss) kB"
+done
