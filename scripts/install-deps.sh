@@ -10,7 +10,7 @@ pkgs=(cmake ninja-build ccache g++ pkg-config libboost-all-dev libssl-dev libweb
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(sip-tester clang libclang-rt-14-dev iproute2 util-linux dnsmasq-base kamailio
          kamailio-websocket-modules kamailio-tls-modules chromium sipvicious python3 clang-format
-         clang-tidy sqlite3)
+         clang-tidy sqlite3 curl)
 fi
 # Node.js (demo page bundle, tests) may come from another package source than Debian's: check
 # the commands instead of the packages.

@@ -13,7 +13,8 @@
 #      one WS message on its way to the SIP stack, the WS opening handshake, STUN / ICE-lite on
 #      the media ports (with the demultiplexer), the session cookie, the /login body, and
 #      Digest credentials (the Authorization parser, SIP digest auth and the WS upgrade's),
-#   5. unit + integration tests again under ASan + UBSan.
+#   5. unit + integration tests again under ASan + UBSan, and a 2-minute soak of that build
+#      (bench/soak.sh: idle WSS flows while registrations and calls churn).
 # Set SIPWS_FUZZ_SECONDS (default 60: the SIP parser) and SIPWS_WS_FUZZ_SECONDS (default 30 per
 # other target) to change the fuzzing time; SIPWS_SKIP_ASAN=1 to skip 5.
 set -uo pipefail
@@ -127,6 +128,8 @@ if [[ "${SIPWS_SKIP_ASAN:-0}" != 1 ]]; then
   stage "unit tests (asan-ubsan)" ctest --test-dir build-asan -L unit --output-on-failure -j2
   stage "integration tests (asan-ubsan)" integration build-asan/sipws
   stage "RFC 4475 against the daemon (netns, asan-ubsan)" netns build-asan/sipws
+  # bench/soak.sh for 2 minutes: 2,000 idle WSS flows, 200 REGISTER/s, 20 calls/s.
+  stage "soak (asan-ubsan, 2 min)" bench/soak.sh build-asan/sipws build/sipws-load 120 2000 200 20 10
 fi
 
 echo

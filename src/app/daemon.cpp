@@ -426,7 +426,7 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 }
 
 /// The admin HTTP endpoint on admin_listen: GET /metrics (Prometheus text: every counter, and
-/// the anchored calls as a gauge), GET /health (the process answers) and GET /ready (200, or
+/// the anchored calls and the resident memory as gauges), GET /health (the process answers) and GET /ready (200, or
 /// 503 naming the cause while `store` is unhealthy, AsyncStore::health(), or once `draining`).
 /// Plain HTTP only: every upgrade gets 404. `anchors`: every shard's media bridge (empty with
 /// media_anchor=never); runs on shard 0 (`io` and its `timers`).
@@ -475,6 +475,8 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
       for (const auto* a : anchors) active += a->active_sessions();
       rsp.body += "# TYPE sipws_media_sessions_active gauge\nsipws_media_sessions_active " +
                   std::to_string(active) + '\n';
+      rsp.body += "# TYPE sipws_process_resident_bytes gauge\nsipws_process_resident_bytes " +
+                  std::to_string(resident_bytes()) + '\n';
     } else {
       rsp.status = 404;
     }
