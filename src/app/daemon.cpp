@@ -426,10 +426,11 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 }
 
 /// The admin HTTP endpoint on admin_listen: GET /metrics (Prometheus text: every counter, and
-/// the anchored calls and the resident memory as gauges), GET /health (the process answers) and GET /ready (200, or
-/// 503 naming the cause while `store` is unhealthy, AsyncStore::health(), or once `draining`).
-/// Plain HTTP only: every upgrade gets 404. `anchors`: every shard's media bridge (empty with
-/// media_anchor=never); runs on shard 0 (`io` and its `timers`).
+/// the anchored calls and the resident memory as gauges), GET /health (the process answers)
+/// and GET /ready (200, or 503 naming the cause while `store` is unhealthy,
+/// AsyncStore::health(), or once `draining`). Plain HTTP only: every upgrade gets 404.
+/// `anchors`: every shard's media bridge (empty with media_anchor=never); runs on shard 0
+/// (`io` and its `timers`).
 /// @throws std::system_error if it cannot bind.
 std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_context& io,
                                                    TimerService& timers,
