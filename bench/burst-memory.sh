@@ -9,13 +9,8 @@
 set -euo pipefail
 [[ $# -ge 1 ]] || { sed -n 2,8p "$0"; exit 2; }
 build=$1 flows=${2:-8000} hold=${3:-3}
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
+bench_init
 (( $(ulimit -n) > flows + 200 )) || ulimit -n $((flows + 200))
 
 port=$((41000 + RANDOM % 1000))
@@ -23,11 +18,8 @@ port=$((41000 + RANDOM % 1000))
   --set "store=sqlite:$dir/s.db" --set log_level=warn --set "admin_listen=127.0.0.1:$((port + 1000))" \
   --set ws_max_connections=0 --set ws_max_connections_per_ip=0 >"$dir/log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-  grep -q "sipws ready" "$dir/log" && break
-  sleep 0.1  # polling the ready line of a process we started, bounded (10 s)
-done
-grep -q "sipws ready" "$dir/log" || { cat "$dir/log" >&2; exit 1; }
+track "$pid"
+wait_ready "$dir/log" "$pid"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 
 echo "before: $(rss) kB"

@@ -14,13 +14,8 @@ build=$1 transport=$2 auth=$3 count=$4 out=$5
 case $transport in ws|udp) ;; *) echo "transport must be ws or udp" >&2; exit 2 ;; esac
 case $auth in off|digest) ;; *) echo "auth must be off or digest" >&2; exit 2 ;; esac
 port=$((38000 + RANDOM % 1000))
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
+bench_init
 store="sqlite:$dir/s.db"
 if [[ $auth == digest ]]; then
   "$build/sipws" user add load1000@localhost load1000 --set "store=$store" >/dev/null
@@ -35,17 +30,13 @@ valgrind --tool=callgrind --callgrind-out-file="$out" "$build/sipws" run \
   --set flood_max_requests=0 --set auth_max_failures=0 --set auth_max_user_failures=0 \
   >"$dir/log" 2>&1 &
 pid=$!
-for _ in $(seq 300); do   # valgrind starts slowly: up to 60 s
-  grep -q "sipws ready" "$dir/log" && break
-  kill -0 "$pid" 2>/dev/null || { cat "$dir/log" >&2; exit 1; }
-  sleep 0.2
-done
-grep -q "sipws ready" "$dir/log" || { echo "sipws did not start" >&2; exit 1; }
+track "$pid"
+wait_ready "$dir/log" "$pid" 60  # valgrind starts slowly
 target="ws://127.0.0.1:$port"
 [[ $transport == udp ]] && target="udp:127.0.0.1:$port"
 timeout 600 "$build/sipws-load" register --target "$target" --domain localhost --connections 50 \
   --count "$count" --duration 1000 --timeout 60000 --quiet
 kill -INT "$pid"
 wait "$pid" || true
-pid=""
+untrack "$pid"
 grep -E '^(summary|totals):' "$out"

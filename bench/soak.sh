@@ -19,16 +19,10 @@ set -euo pipefail
 [[ $# -ge 2 ]] || { sed -n 2,16p "$0"; exit 2; }
 sipws=$1 load=$2 seconds=${3:-3600} flows=${4:-20000} reg_rate=${5:-200} call_rate=${6:-20}
 sample=${7:-10}
-dir=$(mktemp -d)
+source "$(dirname "$0")/lib.sh"
+bench_init
 out=${SOAK_OUT:-$dir}
 mkdir -p "$out"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
 
 hard=$(ulimit -Hn)
 [[ $hard == unlimited ]] && hard=1048576
@@ -46,12 +40,8 @@ udp=$base ws=$((base + 1)) wss=$((base + 2)) admin=$((base + 3))
   --set ws_max_connections=0 --set ws_max_connections_per_ip=0 --set ws_max_message_rate=0 \
   --set ws_first_message_timeout=0 --set "dev_cert_dir=$dir/certs" >"$out/sipws.log" 2>&1 &
 spid=$!
-pids+=("$spid")
-for _ in $(seq 300); do
-  grep -q "sipws ready" "$out/sipws.log" && break
-  sleep 0.1  # polling the ready line of a process we started, bounded (30 s)
-done
-grep -q "sipws ready" "$out/sipws.log" || { cat "$out/sipws.log" >&2; exit 1; }
+track "$spid"
+wait_ready "$out/sipws.log" "$spid" 30
 
 metrics() { curl -sf --max-time 5 "http://127.0.0.1:$admin/metrics" || true; }
 metric() { awk -v n="sipws_$2" '$1 == n {print $2; f=1} END {if (!f) print 0}' <<<"$1"; }
@@ -61,7 +51,7 @@ run_load() {
   local name=$1
   shift
   "$load" "$@" --json "$dir/$name.json" >"$dir/$name.out" 2>"$dir/$name.err" &
-  pids+=("$!")
+  track "$!"
   eval "${name}_pid=$!"
 }
 # wait_line NAME REGEX SECONDS: waits until NAME's stderr shows REGEX.
@@ -151,7 +141,7 @@ else
   wait "$spid" || true
   failed=1
 fi
-pids=()
+untrack "$spid"
 if ((failed)); then
   echo "soak: FAILED (sipws log: $out/sipws.log)" >&2
   grep -E "ERROR|AddressSanitizer|runtime error" "$out/sipws.log" | head -n 20 >&2 || true

@@ -9,13 +9,8 @@
 set -euo pipefail
 [[ $# -ge 1 ]] || { sed -n 2,8p "$0"; exit 2; }
 build=$1 rounds=${2:-3} seconds=${3:-10} conns=${4:-50}
-dir=$(mktemp -d)
-pid=""
-cleanup() {
-  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
+bench_init
 
 # run MODE: one sipws on a fresh store, one measured load run; prints REGISTER/s.
 run() {
@@ -25,17 +20,14 @@ run() {
     --set media_anchor=never --set domain=localhost --set "store=sqlite:$dir/s.db" \
     --set "store_sync=$mode" --set log_level=warn --set "admin_listen=127.0.0.1:$((port + 1000))" \
     --set flood_max_requests=0 >"$dir/log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do
-    grep -q "sipws ready" "$dir/log" && break
-    sleep 0.1  # polling the ready line of a process we started, bounded (10 s)
-  done
-  grep -q "sipws ready" "$dir/log" || { cat "$dir/log" >&2; exit 1; }
+  local pid=$!
+  track "$pid"
+  wait_ready "$dir/log" "$pid"
   "$build/sipws-load" register --target "udp:127.0.0.1:$port" --domain localhost \
     --connections "$conns" --duration "$seconds" --warmup 2 --quiet --json "$dir/r.json" \
     >/dev/null
   kill "$pid" && wait "$pid" 2>/dev/null || true
-  pid=""
+  untrack "$pid"
   python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); l=j["latency_ms"]
 print(round(j["ops_per_s"]), l["p50"], l["p99"], j["error_rate"])' "$dir/r.json"
 }
