@@ -78,6 +78,9 @@ class TransportView final : public proxy::NetworkView {
     if (auto e = remote(id)) return e->protocol;
     return std::nullopt;
   }
+  std::optional<IpAddress> source_address_for(const IpAddress& peer) const override {
+    return t_.source_address_for(peer);
+  }
   /// The identity proven on flow `id` (RFC 7118 s.7 handshake auth), "" if none.
   std::string identity(FlowId id) const {
     if (flow_shard(id) == t_.flows().shard()) return t_.flows().identity(id);
@@ -260,7 +263,8 @@ class Dispatcher final : public transport::MessageHandler {
     if (req.method() == sip::Method::Ack) return;
     sip::Message rsp = sip::make_response(req, status, reason);
     if (!header.first.empty()) rsp.append(header.first, header.second);
-    sender_.send(Destination{src.protocol, src.peer, src.flow, {}}, rsp.serialize_shared());
+    sender_.send(Destination{src.protocol, src.peer, src.flow, {}, src.local},
+                 rsp.serialize_shared());
   }
 
   sip::txn::TransactionLayer& txns_;
@@ -967,6 +971,24 @@ void build_shards(Daemon& d) {
     d.domains.add_port(lp.sent_by_port());
   }
   d.domains.add_alias("localhost");
+  // A wildcard listener answers on every address of the host and writes the one each peer
+  // reaches (IP_PKTINFO, the route): each is sipws's own in a Request-URI or Route.
+  bool any_v4 = false;
+  bool any_v6 = false;
+  for (const auto& lp : d.s0().transport.listen_points()) {
+    if (!lp.local.address.is_unspecified()) continue;
+    (lp.local.address.is_v6() ? any_v6 : any_v4) = true;
+  }
+  if (any_v4 || any_v6) {
+    std::string names;
+    for (const auto& a : host_addresses()) {
+      // A [::] listener is dual-stack: it answers on the IPv4 addresses too.
+      if (a.is_v4() ? !(any_v4 || any_v6) : !any_v6) continue;
+      d.domains.add_alias(a.to_string());
+      names += (names.empty() ? "" : " ") + a.to_string();
+    }
+    spdlog::info("wildcard listener: this host's addresses are local: {}", names);
+  }
 }
 
 /// The WebSocket client (RFC 7118 client role), on shard 0: the transport selector hands it

@@ -155,7 +155,7 @@ std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& reques
   call->from_hdr = header_value(request, HeaderId::From);
   call->to_hdr = header_value(request, HeaderId::To);
   call->contact[0] = contact_uri(request);
-  call->dest[0] = Destination{src.protocol, src.peer, src.flow, {}};
+  call->dest[0] = Destination{src.protocol, src.peer, src.flow, {}, src.local};
   calls_[call_id] = call;
   active_.store(calls_.size(), std::memory_order_relaxed);
   SIPWS_COUNTER("media_sessions_created").inc();

@@ -1,7 +1,12 @@
 #include "common/net.hpp"
 
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
 #include <boost/container_hash/hash.hpp>
 #include <charconv>
+#include <cstring>
 
 #include "common/text.hpp"
 
@@ -61,6 +66,29 @@ IpAddress unmapped(const IpAddress& ip) {
     return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, ip.to_v6());
   }
   return ip;
+}
+
+std::vector<IpAddress> host_addresses() {
+  std::vector<IpAddress> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (const ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || (i->ifa_flags & IFF_UP) == 0) continue;
+    if (i->ifa_addr->sa_family == AF_INET) {
+      const auto* s4 = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      boost::asio::ip::address_v4::bytes_type b{};
+      std::memcpy(b.data(), &s4->sin_addr, b.size());
+      out.emplace_back(boost::asio::ip::address_v4(b));
+    } else if (i->ifa_addr->sa_family == AF_INET6) {
+      const auto* s6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      boost::asio::ip::address_v6::bytes_type b{};
+      std::memcpy(b.data(), &s6->sin6_addr, b.size());
+      const boost::asio::ip::address_v6 a(b);
+      if (!a.is_link_local()) out.emplace_back(a);  // a link-local one needs its interface
+    }
+  }
+  ::freeifaddrs(list);
+  return out;
 }
 
 std::size_t IpAddressHash::operator()(const IpAddress& ip) const noexcept {

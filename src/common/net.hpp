@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sipws {
 
@@ -41,6 +42,10 @@ inline bool is_ip(std::string_view text) { return parse_ip(text).has_value(); }
 /// The IPv4 address an IPv4-mapped IPv6 address (::ffff:a.b.c.d, as dual-stack sockets report
 /// IPv4 peers) stands for; any other address unchanged. Key per-source state by this.
 IpAddress unmapped(const IpAddress& ip);
+
+/// The addresses of this host's interfaces that are up (getifaddrs): IPv4, and IPv6 but
+/// link-local. Empty when they cannot be read.
+std::vector<IpAddress> host_addresses();
 
 /// Hash of an IpAddress (Boost 1.74 has no std::hash for it): family and bytes; equal addresses
 /// hash equally. For unordered containers keyed by source address.
@@ -136,6 +141,10 @@ struct Destination {
   Endpoint endpoint;
   FlowId flow = kNoFlow;
   std::string host;  ///< host name for TLS SNI / certificate check; empty if an IP literal
+  /// UDP: the listener to send from (its bound address and port; port 0 = the first listener
+  /// of the peer's family). A wildcard listener sends from `local.address` when it is set (the
+  /// address the peer sent its request to, or the one the route to the peer leaves from).
+  Endpoint local{};
 };
 
 /// What a listener writes for itself in Via sent-by and Record-Route when that is not its bound

@@ -23,6 +23,12 @@ class NetworkView {
   virtual std::optional<Endpoint> flow_peer(FlowId id) const = 0;
   /// The protocol of open flow `id`, nullopt if closed.
   virtual std::optional<Protocol> flow_protocol(FlowId id) const = 0;
+  /// The address of this host that packets to `peer` leave from (what a listener bound to a
+  /// wildcard address writes for itself toward `peer`); nullopt when unknown (the default).
+  virtual std::optional<IpAddress> source_address_for(const IpAddress& peer) const {
+    (void)peer;
+    return std::nullopt;
+  }
 };
 
 /// True if `uri` is a sip:/sips: URI naming sipws itself: a host of `domains` without port,

@@ -144,7 +144,8 @@ struct ProxyCoreImpl {
   std::unordered_map<ClientTxnId, std::pair<ServerTxnId, std::size_t>> clients;
   Stats stats;
   std::shared_ptr<bool> alive = std::make_shared<bool>(true);
-  std::deque<ListenPoint> client_lps;  ///< see client_listen_point()
+  std::deque<ListenPoint> client_lps;    ///< see client_listen_point()
+  std::deque<ListenPoint> wildcard_lps;  ///< see at_address()
 
   ProxyCoreImpl(TimerService& t, const Domains& d, NetworkView& n, Resolver& r, ProxyConfig c,
                 Instruments i)
@@ -171,14 +172,43 @@ struct ProxyCoreImpl {
 
   // ---------------------------------------------------------------- helpers
 
-  const ListenPoint* listen_point_for(Protocol p, const IpAddress* addr) const {
-    const ListenPoint* fallback = nullptr;
+  /// The listen point that requests to `addr` (if given) over `p` leave from: the first of
+  /// that protocol and family (else of that protocol); a wildcard one as seen from the address
+  /// the route to `addr` leaves from (at_address).
+  const ListenPoint* listen_point_for(Protocol p, const IpAddress* addr) {
+    const ListenPoint* found = nullptr;
     for (const auto& lp : net.listen_points()) {
       if (lp.protocol != p) continue;
-      if (addr == nullptr || lp.local.address.is_v6() == addr->is_v6()) return &lp;
-      if (fallback == nullptr) fallback = &lp;
+      if (addr == nullptr || lp.local.address.is_v6() == addr->is_v6()) {
+        found = &lp;
+        break;
+      }
+      if (found == nullptr) found = &lp;
     }
-    return fallback;
+    if (found != nullptr && addr != nullptr && found->local.address.is_unspecified()) {
+      if (auto src = net.source_address_for(*addr)) return at_address(*found, *src);
+    }
+    return found;
+  }
+
+  /// Listen point `lp` bound to a wildcard address as seen at `addr`, one of this host's
+  /// addresses: its local address is `addr`, and so is what it advertises unless it has an
+  /// `advertise` of its own. Stable pointers (std::deque); one per (listen point, address), and
+  /// the addresses are the host's own (IP_PKTINFO, the routing table), so it stays small.
+  const ListenPoint* at_address(const ListenPoint& lp, const IpAddress& addr) {
+    if (addr.is_unspecified() || !lp.local.address.is_unspecified()) return &lp;
+    const bool advertised = lp.advertised != lp.local.host_string();
+    for (const auto& c : wildcard_lps) {
+      if (c.protocol == lp.protocol && c.local.port == lp.local.port && c.local.address == addr &&
+          (!advertised || c.advertised == lp.advertised)) {
+        return &c;
+      }
+    }
+    ListenPoint c = lp;
+    c.local.address = addr;
+    if (!advertised) c.advertised = c.local.host_string();
+    wildcard_lps.push_back(std::move(c));
+    return &wildcard_lps.back();
   }
 
   /// The WS/WSS "listen point" of requests sent over an outbound WebSocket connection when
@@ -215,11 +245,41 @@ struct ProxyCoreImpl {
     return text::iequal(host.substr(host.size() - kInvalid.size()), kInvalid);
   }
 
-  const ListenPoint* listen_point_of(const Source& src) const {
-    for (const auto& lp : net.listen_points()) {
-      if (lp.protocol == src.protocol && lp.local.port == src.local.port) return &lp;
-    }
+  /// The listen point a message from `src` arrived on (a wildcard one as seen at the address
+  /// it was sent to), else the one requests to its peer would leave from.
+  const ListenPoint* listen_point_of(const Source& src) {
+    if (const ListenPoint* lp = listen_point_at(src.protocol, src.local)) return lp;
     return listen_point_for(src.protocol, &src.peer.address);
+  }
+
+  /// The listen point of protocol `p` bound to `local` (its port, and its address or a
+  /// wildcard: then as seen at local's address); nullptr if none.
+  const ListenPoint* listen_point_at(Protocol p, const Endpoint& local) {
+    const ListenPoint* wildcard = nullptr;
+    for (const auto& lp : net.listen_points()) {
+      if (lp.protocol != p || lp.local.port != local.port) continue;
+      if (lp.local.address == local.address) return &lp;
+      if (wildcard == nullptr && lp.local.address.is_unspecified()) wildcard = &lp;
+    }
+    if (wildcard == nullptr) {
+      // Only the port is known (a stream flow's accepted socket, a test's Source).
+      for (const auto& lp : net.listen_points()) {
+        if (lp.protocol == p && lp.local.port == local.port) return &lp;
+      }
+      return nullptr;
+    }
+    return at_address(*wildcard, local.address);
+  }
+
+  /// Where request `dest` leaves from: the listener it names (`Destination::local`: a UDP
+  /// binding is reached through the listener it registered on), else listen_point_for. A UDP
+  /// destination is pinned to it, so that the datagram leaves from what its Via names.
+  const ListenPoint* out_listen_point(Destination& dest) {
+    const ListenPoint* lp =
+        dest.local.port != 0 ? listen_point_at(dest.protocol, dest.local) : nullptr;
+    if (lp == nullptr) lp = listen_point_for(dest.protocol, &dest.endpoint.address);
+    if (lp != nullptr && dest.protocol == Protocol::Udp) dest.local = lp->local;
+    return lp;
   }
 
   /// Sends a locally generated response through the server transaction.
@@ -572,7 +632,7 @@ struct ProxyCoreImpl {
       fail_branch(ctx, i, 480, "SIPS Target Not Reachable Over TLS");
       return;
     }
-    const ListenPoint* out_lp = listen_point_for(b.dest.protocol, &b.dest.endpoint.address);
+    const ListenPoint* out_lp = out_listen_point(b.dest);
     if (out_lp == nullptr && is_websocket(b.dest.protocol)) {
       out_lp = client_listen_point(b.dest.protocol, ctx.in_lp);
     }
@@ -986,8 +1046,8 @@ struct ProxyCoreImpl {
                     });
   }
 
-  void send_ack(Message fwd, const Destination& dest, const Source& src) {
-    const ListenPoint* out_lp = listen_point_for(dest.protocol, &dest.endpoint.address);
+  void send_ack(Message fwd, Destination dest, const Source& src) {
+    const ListenPoint* out_lp = out_listen_point(dest);
     if (out_lp == nullptr && is_websocket(dest.protocol)) {
       out_lp = client_listen_point(dest.protocol, listen_point_of(src));
     }

@@ -21,9 +21,9 @@ proxy::Target target_for(const Binding& b) {
   t.q = b.q;
   if (b.direct) {
     if (b.source.flow != kNoFlow) {
-      t.next_hop = Destination{b.source.protocol, b.source.peer, b.source.flow, {}};
+      t.next_hop = Destination{b.source.protocol, b.source.peer, b.source.flow, {}, b.source.local};
     } else if (b.source.protocol == Protocol::Udp) {
-      t.next_hop = Destination{Protocol::Udp, b.source.peer, kNoFlow, {}};
+      t.next_hop = Destination{Protocol::Udp, b.source.peer, kNoFlow, {}, b.source.local};
     }
     // A TCP/TLS binding whose connection closed is reached through its contact URI.
   }

@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "transport/socket_options.hpp"
 #include "transport/stream_flow.hpp"
 #include "transport/tls.hpp"
+#include "transport/udp_pktinfo.hpp"
 
 namespace sipws::transport {
 namespace {
@@ -55,9 +57,20 @@ struct UdpListener : std::enable_shared_from_this<UdpListener> {
     throw_if(ec, "udp local endpoint " + ep.to_string());
     socket.non_blocking(true, ec);  // send(): immediate errors are reported, never blocks
     throw_if(ec, "udp non-blocking " + ep.to_string());
+    if (wildcard() && !pktinfo::enable(socket.native_handle(), local.address.is_v6())) {
+      throw std::system_error(errno, std::generic_category(), "IP_PKTINFO udp:" + ep.to_string());
+    }
   }
 
+  /// Bound to 0.0.0.0 or ::: the local address of each datagram comes from IP_PKTINFO, and
+  /// what is sent names its source address.
+  bool wildcard() const { return local.address.is_unspecified(); }
+
   void receive() {
+    if (wildcard()) {
+      receive_with_pktinfo();
+      return;
+    }
     auto self = shared_from_this();
     socket.async_receive_from(
         boost::asio::buffer(buf), sender,
@@ -87,13 +100,39 @@ struct UdpListener : std::enable_shared_from_this<UdpListener> {
   }
 
   /// One datagram of `n` bytes in buf, from `sender`.
-  void take(std::size_t n) {
+  void take(std::size_t n) { take(n, to_endpoint(sender), local); }
+
+  /// One datagram of `n` bytes in buf, from `from`, sent to `to`.
+  void take(std::size_t n, const Endpoint& from, const Endpoint& to) {
     if (n > max_size) {
       SIPWS_COUNTER("transport_oversize_drops").inc();  // truncated: nothing to answer
     } else if (link->host != nullptr) {
       link->host->deliver(std::make_shared<const std::string>(buf.data(), n),
-                          Source{Protocol::Udp, to_endpoint(sender), local, kNoFlow});
+                          Source{Protocol::Udp, from, to, kNoFlow});
     }
+  }
+
+  /// The wildcard listener's receive loop: readiness from Asio, then recvmsg() with the
+  /// destination address of each datagram (at most kBatch + 1 per readiness event).
+  void receive_with_pktinfo() {
+    auto self = shared_from_this();
+    socket.async_wait(Udp::socket::wait_read, [self](const boost::system::error_code& ec) {
+      if (ec == boost::asio::error::operation_aborted || !self->socket.is_open()) return;
+      for (int i = 0; i <= kBatch && self->link->host != nullptr; ++i) {
+        const auto d =
+            pktinfo::receive(self->socket.native_handle(), self->buf.data(), self->buf.size());
+        if (!d) {
+          if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            SIPWS_COUNTER("transport_udp_receive_errors").inc();
+          }
+          break;
+        }
+        Endpoint to = self->local;
+        if (!d->to.is_unspecified()) to.address = d->to;
+        self->take(d->truncated ? self->max_size + 1 : d->size, d->from, to);
+      }
+      if (self->socket.is_open() && self->link->host != nullptr) self->receive_with_pktinfo();
+    });
   }
 
   /// Datagrams read per readiness event after the first.
@@ -178,6 +217,13 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
           rec = boost::asio::error::connection_refused;
         }
       }
+      Endpoint flow_local = local;
+      if (!rec && local.address.is_unspecified()) {
+        // A wildcard listener: the flow's own address is the one the peer connected to.
+        boost::system::error_code lec;
+        const auto le = s.local_endpoint(lec);
+        if (!lec) flow_local = to_endpoint(le);
+      }
       if (!rec) {
         FlowTable& table = host->flow_table();
         const FlowId id = table.next_id();
@@ -191,13 +237,13 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
           admissions_->emplace(id, std::move(*admission));
         }
         if (protocol == Protocol::Tls) {
-          auto f = std::make_shared<TlsFlow>(link, id, protocol, to_endpoint(remote), local,
+          auto f = std::make_shared<TlsFlow>(link, id, protocol, to_endpoint(remote), flow_local,
                                              limits.max_message_size, limits.max_send_queue,
                                              limits.handshake_timeout, ctx, std::move(s), *ctx);
           table.add(f);
           f->start_accepted();
         } else {
-          auto f = std::make_shared<TcpFlow>(link, id, protocol, to_endpoint(remote), local,
+          auto f = std::make_shared<TcpFlow>(link, id, protocol, to_endpoint(remote), flow_local,
                                              limits.max_message_size, limits.max_send_queue,
                                              limits.handshake_timeout, nullptr, std::move(s));
           table.add(f);
@@ -302,7 +348,8 @@ class TransportLayerImpl final : public FlowHost {
     if (dest.endpoint.port == 0 || dest.endpoint.address.is_unspecified()) return false;
     switch (dest.protocol) {
       case Protocol::Udp:
-        return send_udp(dest.endpoint, std::move(bytes), nullptr);
+        return send_udp(dest.endpoint, std::move(bytes),
+                        dest.local.port != 0 ? &dest.local : nullptr);
       case Protocol::Tcp:
       case Protocol::Tls:
         if (auto f = flows_.find_by_peer(dest.protocol, dest.endpoint)) {
@@ -355,6 +402,10 @@ class TransportLayerImpl final : public FlowHost {
   std::shared_ptr<ssl::context> client_tls_;
   Dialer* ws_dialer_ = nullptr;
   std::function<void(Protocol, const Endpoint&)> on_connect_failed_;
+  /// source_address_for's cache: peer -> (source address, valid until).
+  std::unordered_map<IpAddress, std::pair<IpAddress, std::chrono::steady_clock::time_point>,
+                     IpAddressHash>
+      route_sources_;
 
  private:
   void close_all() {
@@ -376,14 +427,20 @@ class TransportLayerImpl final : public FlowHost {
     if (src.protocol == Protocol::Udp) send_udp(src.peer, std::move(bytes), &src.local);
   }
 
-  /// Sends from the UDP listener bound to `from` if given, else the first of the peer's family
-  /// (replies come from the port the peer knows).
+  /// Sends from the UDP listener bound to `from` if given (a wildcard listener on its port sends
+  /// from `from`'s address: IP_PKTINFO), else the first of the peer's family (replies come from
+  /// the port and address the peer knows).
   bool send_udp(const Endpoint& to, std::shared_ptr<const std::string> bytes,
                 const Endpoint* from) {
     UdpListener* sock = nullptr;
-    if (from != nullptr) {
+    if (from != nullptr && from->port != 0) {
       for (auto& u : udp_) {
-        if (u->local == *from && u->socket.is_open()) sock = u.get();
+        if (!u->socket.is_open() || u->local.port != from->port) continue;
+        if (u->local.address == from->address) {
+          sock = u.get();
+          break;
+        }
+        if (u->wildcard() && (u->local.address.is_v6() || from->address.is_v4())) sock = u.get();
       }
     }
     if (sock == nullptr) {
@@ -397,6 +454,9 @@ class TransportLayerImpl final : public FlowHost {
     if (sock == nullptr) {
       SIPWS_COUNTER("transport_no_route").inc();
       return false;
+    }
+    if (sock->wildcard() && from != nullptr && !from->address.is_unspecified()) {
+      return send_udp_from(*sock, to, std::move(bytes), from->address);
     }
     const Udp::endpoint target(to.address, to.port);
     boost::system::error_code ec;
@@ -415,6 +475,28 @@ class TransportLayerImpl final : public FlowHost {
       SIPWS_COUNTER("transport_udp_send_errors").inc();
       return false;
     }
+    return true;
+  }
+
+  /// Sends on wildcard listener `sock` with source address `src`; a full socket buffer waits
+  /// for the socket to be writable once.
+  static bool send_udp_from(UdpListener& sock, const Endpoint& to,
+                            std::shared_ptr<const std::string> bytes, const IpAddress& src) {
+    const long n =
+        pktinfo::send_from(sock.socket.native_handle(), bytes->data(), bytes->size(), to, src);
+    if (n >= 0) return true;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      SIPWS_COUNTER("transport_udp_send_errors").inc();
+      return false;
+    }
+    sock.socket.async_wait(Udp::socket::wait_write, [s = sock.shared_from_this(), to, src,
+                                                     keep = std::move(bytes)](
+                                                        const boost::system::error_code& ec) {
+      if (ec || !s->socket.is_open() ||
+          pktinfo::send_from(s->socket.native_handle(), keep->data(), keep->size(), to, src) < 0) {
+        SIPWS_COUNTER("transport_udp_send_errors").inc();
+      }
+    });
     return true;
   }
 
@@ -479,6 +561,21 @@ void TransportLayer::set_tls_client_context(std::shared_ptr<ssl::context> ctx) {
 }
 
 void TransportLayer::set_websocket_dialer(Dialer* dialer) { impl_->ws_dialer_ = dialer; }
+
+std::optional<IpAddress> TransportLayer::source_address_for(const IpAddress& peer) {
+  constexpr std::size_t kMaxPeers = 4096;
+  constexpr auto kTtl = std::chrono::seconds(60);
+  const auto now = std::chrono::steady_clock::now();
+  auto& cache = impl_->route_sources_;
+  if (auto it = cache.find(peer); it != cache.end() && it->second.second > now) {
+    return it->second.first;
+  }
+  auto src = pktinfo::route_source(peer);
+  if (!src) return std::nullopt;
+  if (cache.size() >= kMaxPeers) cache.clear();
+  cache[peer] = {*src, now + kTtl};
+  return src;
+}
 
 void TransportLayer::on_connect_failed(std::function<void(Protocol, const Endpoint&)> fn) {
   impl_->on_connect_failed_ = std::move(fn);

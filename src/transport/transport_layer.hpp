@@ -108,6 +108,11 @@ class TransportLayer final : public sip::txn::Sender {
   /// stateless 400 naming the defect on the same source; good messages go to the handler.
   void deliver(std::shared_ptr<const std::string> bytes, const Source& src);
 
+  /// The address of this host that packets to `peer` leave from (the routing table's choice,
+  /// pktinfo::route_source), cached per peer for 60 s (at most 4096 peers; the cache is emptied
+  /// when full). What a wildcard listener writes for itself toward `peer`. nullopt: no route.
+  std::optional<IpAddress> source_address_for(const IpAddress& peer);
+
   FlowTable& flows();
   boost::asio::io_context& io();
   const TransportLimits& limits() const;

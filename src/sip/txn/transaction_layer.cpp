@@ -131,6 +131,7 @@ Destination response_destination(const Message& request, const Source& src) {
     return d;
   }
   d.endpoint.address = src.peer.address;
+  d.local = src.local;  // from the address and port the request came to
   const Via& via = request.top_via();
   if (via.param("rport") != nullptr) {
     d.endpoint.port = src.peer.port;  // RFC 3581 s.4

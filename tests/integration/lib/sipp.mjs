@@ -28,6 +28,9 @@ const kMaxLog = 1024 * 1024;
  * @param {string} [o.service='service']  -s value ([service] keyword)
  * @param {Record<string,string|number>} [o.keys]  -key NAME VALUE pairs
  * @param {string[]} [o.args]  more SIPp arguments
+ * @param {string} [o.host='127.0.0.1']  local address (-i)
+ * @param {string[]} [o.wrap]  command SIPp runs under, e.g. ['ip', 'netns', 'exec', 'ns1']
+ *   (it must exec SIPp: the PID is SIPp's)
  * @returns {Promise<{pid:number, done:Promise<{code:number|null, signal:string|null}>,
  *           log:()=>string, stop:()=>Promise<void>}>}
  */
@@ -38,7 +41,7 @@ export async function startSipp(o) {
   const args = [
     ...(o.remote ? [o.remote] : []),
     '-sf', scenario,
-    '-i', kHost,
+    '-i', o.host || kHost,
     '-p', String(o.port),
     '-t', o.transport || 'u1',
     '-s', o.service || 'service',
@@ -53,7 +56,8 @@ export async function startSipp(o) {
     ...Object.entries(o.keys || {}).flatMap(([k, v]) => ['-key', k, String(v)]),
     ...(o.args || []),
   ];
-  const proc = spawn(sippBin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, ...cmdArgs] = o.wrap ? [...o.wrap, sippBin, ...args] : [sippBin, ...args];
+  const proc = spawn(cmd, cmdArgs, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const append = (c) => {
     out += c.toString();
@@ -117,7 +121,8 @@ export async function startSipp(o) {
   const transport = o.transport || 'u1';
   await waitFor(
     async () => proc.exitCode !== null || proc.signalCode !== null ||
-      (transport.startsWith('u') ? !(await udpFree(o.port)) : await tcpListening(o.port)) ||
+      (o.wrap ? udpBound(proc.pid, o.port)
+        : transport.startsWith('u') ? !(await udpFree(o.port)) : await tcpListening(o.port)) ||
       (o.remote && transport.startsWith('t')),
     { ms: 5000, what: `sipp to bind port ${o.port}` },
   ).catch((err) => {
@@ -125,6 +130,18 @@ export async function startSipp(o) {
     throw err;
   });
   return handle;
+}
+
+/** True when process `pid` holds UDP port `port` (in its own network namespace). */
+function udpBound(pid, port) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const f of ['udp', 'udp6']) {
+    try {
+      const lines = fs.readFileSync(`/proc/${pid}/net/${f}`, 'utf8').split('\n').slice(1);
+      if (lines.some((l) => (l.trim().split(/\s+/)[1] || '').endsWith(hex))) return true;
+    } catch {}
+  }
+  return false;
 }
 
 function udpFree(port) {

@@ -145,5 +145,68 @@ TEST(UdpListen, BindingABusyPortThrows) {
   EXPECT_THROW(b.listen_udp(a.listen_point(Protocol::Udp)->local), std::system_error);
 }
 
+// A listener on 0.0.0.0 (issue 14): every address of the host reaches it, and each datagram
+// says which one it was sent to (IP_PKTINFO). The loopback interface answers all of
+// 127.0.0.0/8, so 127.0.0.1 and 127.0.0.2 are two local addresses here.
+TEST(UdpWildcard, EachDatagramSaysWhichLocalAddressItWasSentToAndIsAnsweredFromIt) {
+  boost::asio::io_context io;
+  test::RecordingHandler handler;
+  TransportLayer tl(io);
+  tl.set_handler(&handler);
+  tl.listen_udp(Endpoint{boost::asio::ip::make_address("0.0.0.0"), 0});
+  const ListenPoint lp = *tl.listen_point(Protocol::Udp);
+  ASSERT_TRUE(lp.local.address.is_unspecified());
+  const IpAddress second = boost::asio::ip::make_address("127.0.0.2");
+  UdpPeer peer(io);
+  peer.send_to(test::options_request("wild-1"), Endpoint{kLoopback, lp.local.port});
+  peer.send_to(test::options_request("wild-2"), Endpoint{second, lp.local.port});
+  ASSERT_TRUE(run_until(io, [&] { return handler.got.size() == 2; }));
+  EXPECT_EQ(handler.got[0].src.local, (Endpoint{kLoopback, lp.local.port}));
+  EXPECT_EQ(handler.got[1].src.local, (Endpoint{second, lp.local.port}));
+  EXPECT_EQ(handler.got[1].src.peer, peer.local());
+
+  // Each answer leaves from the address its request came to: a peer behind NAT, or one that
+  // only accepts answers from where it sent, gets it.
+  for (const auto& e : handler.got) {
+    ASSERT_TRUE(tl.send(Destination{Protocol::Udp, e.src.peer, kNoFlow, {}, e.src.local},
+                        shared(test::ok_response(std::string(e.msg.call_id())))));
+  }
+  ASSERT_TRUE(run_until(io, [&] { return peer.got.size() == 2; }));
+  EXPECT_EQ(peer.senders[0], udp::endpoint(kLoopback, lp.local.port));
+  EXPECT_EQ(peer.senders[1], udp::endpoint(second, lp.local.port));
+}
+
+TEST(UdpWildcard, ADualStackListenerReportsIpv4DestinationsAsIpv4) {
+  boost::asio::io_context io;
+  test::RecordingHandler handler;
+  TransportLayer tl(io);
+  tl.set_handler(&handler);
+  try {
+    tl.listen_udp(Endpoint{boost::asio::ip::make_address("::"), 0});
+  } catch (const std::system_error& e) {
+    GTEST_SKIP() << "no IPv6 here: " << e.what();
+  }
+  const ListenPoint lp = *tl.listen_point(Protocol::Udp);
+  const IpAddress second = boost::asio::ip::make_address("127.0.0.2");
+  UdpPeer peer(io);
+  peer.send_to(test::options_request("wild6-1"), Endpoint{second, lp.local.port});
+  ASSERT_TRUE(run_until(io, [&] { return handler.got.size() == 1; }));
+  EXPECT_EQ(handler.got[0].src.local.address, second);
+  ASSERT_TRUE(tl.send(
+      Destination{Protocol::Udp, handler.got[0].src.peer, kNoFlow, {}, handler.got[0].src.local},
+      shared(test::ok_response("wild6-1"))));
+  ASSERT_TRUE(run_until(io, [&] { return peer.got.size() == 1; }));
+  EXPECT_EQ(peer.senders[0], udp::endpoint(second, lp.local.port));
+}
+
+TEST(UdpWildcard, SourceAddressForIsTheRoutingTablesChoice) {
+  boost::asio::io_context io;
+  TransportLayer tl(io);
+  // `ip route get 127.0.0.2`: local 127.0.0.2 dev lo src 127.0.0.1.
+  EXPECT_EQ(tl.source_address_for(boost::asio::ip::make_address("127.0.0.2")), kLoopback);
+  EXPECT_EQ(tl.source_address_for(kLoopback), kLoopback);  // cached the second time alike
+  EXPECT_EQ(tl.source_address_for(kLoopback), kLoopback);
+}
+
 }  // namespace
 }  // namespace sipws::transport
