@@ -568,6 +568,13 @@ Config from_json(const json& j) {
   if (!c.media_address.empty() && !is_ip(c.media_address)) {
     fail("media_address", "\"" + c.media_address + "\" must be an IP address");
   }
+  c.media_advertise = get_string(j, "media_advertise");
+  if (!c.media_advertise.empty() && !is_ip(c.media_advertise)) {
+    fail("media_advertise",
+         "\"" + c.media_advertise +
+             "\" must be an IP address (SDP names media by address): the public IP that "
+             "forwards the media ports to this host");
+  }
   const auto ports = get_string(j, "media_ports");
   auto dash = ports.find('-');
   auto lo = to_uint(std::string_view(ports).substr(0, dash));
@@ -721,6 +728,7 @@ nlohmann::json to_json(const Config& c) {
                       : c.media_anchor == MediaAnchor::Always ? "always"
                                                               : "never";
   j["media_address"] = c.media_address;
+  j["media_advertise"] = c.media_advertise;
   j["media_ports"] = std::to_string(c.media_port_min) + "-" + std::to_string(c.media_port_max);
   j["media_timeout"] = c.media_timeout_s;
   j["dns_servers"] = c.dns_servers;

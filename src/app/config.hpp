@@ -94,6 +94,9 @@ struct Config {
   std::uint32_t timer_t4_ms = 5000;
   MediaAnchor media_anchor = MediaAnchor::Auto;
   std::string media_address;
+  /// IP written into anchored SDP (c=, o=, ICE candidates) instead of the media address: the
+  /// public address of a host behind NAT whose media ports are forwarded; empty = the address.
+  std::string media_advertise;
   std::uint16_t media_port_min = 30000;
   std::uint16_t media_port_max = 30999;
   std::uint32_t media_timeout_s = 60;        ///< no RTP from either end this long => BYE; 0: off

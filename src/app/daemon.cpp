@@ -414,6 +414,7 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
   }
   if (addr.empty()) addr = "127.0.0.1";
   bc.address = asio::ip::make_address(addr);
+  if (!cfg.media_advertise.empty()) bc.advertise = asio::ip::make_address(cfg.media_advertise);
   const unsigned span = (unsigned{cfg.media_port_max} - cfg.media_port_min + 1) / cfg.threads;
   bc.port_min = static_cast<std::uint16_t>(cfg.media_port_min + shard * span);
   bc.port_max = static_cast<std::uint16_t>(shard + 1 == cfg.threads ? cfg.media_port_max

@@ -52,12 +52,13 @@ void PortPool::give(std::uint16_t port) {
 // ------------------------------------------------------------------------------------ Leg
 
 Leg::Leg(asio::io_context& io, MediaSession& owner, Side side, MediaFlavor flavor,
-         const IpAddress& address, std::uint16_t port)
+         const IpAddress& address, std::uint16_t port, const IpAddress& advertise)
     : owner_(owner),
       side_(side),
       flavor_(flavor),
       port_(port),
       address_(address),
+      sdp_address_(advertise.is_unspecified() ? address.to_string() : advertise.to_string()),
       sockets_{udp::socket(io), udp::socket(io)},
       ice_(IceLiteAgent::make()),
       dtls_timer_(io) {
@@ -78,7 +79,7 @@ DtlsTransport::State Leg::dtls_state() const {
 
 WebRtcSide Leg::webrtc_side(bool offer) const {
   WebRtcSide w;
-  w.address = address_.to_string();
+  w.address = sdp_address_;
   w.port = port_;
   w.ice_ufrag = ice_.ufrag();
   w.ice_pwd = ice_.pwd();
@@ -91,7 +92,7 @@ WebRtcSide Leg::webrtc_side(bool offer) const {
 
 PlainSide Leg::plain_side() const {
   PlainSide p;
-  p.address = address_.to_string();
+  p.address = sdp_address_;
   p.port = port_;
   return p;
 }
@@ -346,8 +347,8 @@ std::shared_ptr<MediaSession> MediaSession::make(asio::io_context& io, const Bri
       auto port = pool.take();
       if (!port) break;
       try {
-        s->legs_[i] =
-            std::make_unique<Leg>(io, *s, static_cast<Side>(i), flavors[i], cfg.address, *port);
+        s->legs_[i] = std::make_unique<Leg>(io, *s, static_cast<Side>(i), flavors[i], cfg.address,
+                                            *port, cfg.advertise);
         s->ports_[i] = *port;
       } catch (const boost::system::system_error& e) {
         spdlog::debug("media: port {} unusable: {}", *port, e.what());

@@ -33,7 +33,10 @@ inline Side other(Side s) { return s == Side::A ? Side::B : Side::A; }
 
 /// Media bridge settings (config keys media_address, media_ports, media_timeout).
 struct BridgeConfig {
-  IpAddress address;               ///< bound for media and written into anchored SDP
+  IpAddress address;  ///< bound for media and written into anchored SDP
+  /// written into anchored SDP instead of `address` when set (media_advertise: the public
+  /// address in front of a NAT that forwards the media ports); unspecified = `address`
+  IpAddress advertise;
   std::uint16_t port_min = 30000;  ///< first port of the range (even)
   std::uint16_t port_max = 30999;  ///< last port of the range
   Millis media_timeout{60000};     ///< no packet from either end this long => timeout; 0: off
@@ -69,8 +72,10 @@ class MediaSession;
 /// One side of a session. Thread: core io thread.
 class Leg {
  public:
+  /// `advertise`: the address written into SDP for this leg (BridgeConfig::advertise, else
+  /// `address`).
   Leg(boost::asio::io_context& io, MediaSession& owner, Side side, MediaFlavor flavor,
-      const IpAddress& address, std::uint16_t port);
+      const IpAddress& address, std::uint16_t port, const IpAddress& advertise = {});
   ~Leg();
   Leg(const Leg&) = delete;
   Leg& operator=(const Leg&) = delete;
@@ -116,6 +121,7 @@ class Leg {
   MediaFlavor flavor_;
   std::uint16_t port_;
   IpAddress address_;
+  std::string sdp_address_;  ///< what SDP names this leg's address (advertise or address_)
   boost::asio::ip::udp::socket sockets_[2];  ///< RTP (and rtcp-mux), RTCP (plain legs)
   boost::asio::ip::udp::endpoint from_[2];
   std::array<std::uint8_t, 2048> rx_[2];

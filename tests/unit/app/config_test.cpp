@@ -230,6 +230,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"threads=-1"}, "threads"},
         BadCase{{"threads=4", "media_ports=40000-40010"}, "media_ports"},
         BadCase{{"media_anchor=sometimes"}, "media_anchor"}, BadCase{{"trace=perhaps"}, "trace"},
+        BadCase{{"media_advertise=media.example.net"}, "media_advertise"},
         BadCase{{"store_sync=fsync"}, "store_sync"},
         BadCase{{"max_send_queue=1000"}, "max_send_queue"},
         BadCase{{"admin_listen=8081"}, "admin_listen"},

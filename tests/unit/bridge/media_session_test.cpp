@@ -121,6 +121,27 @@ class MediaSessionTest : public ::testing::Test {
   Peer browser, phone;
 };
 
+TEST_F(MediaSessionTest, SdpNamesTheMediaAdvertiseAddressWhileMediaUsesTheBoundOne) {
+  // media_advertise: a host behind NAT whose router forwards the media ports.
+  cfg.advertise = asio::ip::make_address("203.0.113.7");
+  auto s = MediaSession::make(io, cfg, pool, identity, MediaFlavor::WebRtc, MediaFlavor::Plain, {});
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->leg(Side::A).webrtc_side(true).address, "203.0.113.7");
+  EXPECT_EQ(s->leg(Side::B).plain_side().address, "203.0.113.7");
+  // The sockets are still bound where the media arrives: the phone's RTP reaches leg B.
+  Leg& plain = s->leg(Side::B);
+  plain.set_remote(phone_md(), /*we_offered=*/true);
+  phone.send(rtp_packet(1, 0x33333333, 0x01), plain.port());
+  ASSERT_TRUE(run_until(io, [&] { return plain.stats().rx_packets == 1; }));
+}
+
+TEST_F(MediaSessionTest, WithoutMediaAdvertiseSdpNamesTheBoundAddress) {
+  auto s = MediaSession::make(io, cfg, pool, identity, MediaFlavor::WebRtc, MediaFlavor::Plain, {});
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->leg(Side::A).webrtc_side(true).address, "127.0.0.1");
+  EXPECT_EQ(s->leg(Side::B).plain_side().address, "127.0.0.1");
+}
+
 TEST_F(MediaSessionTest, BrowserAndPhoneTalkThroughIceDtlsSrtpAndPlainRtp) {
   auto s = MediaSession::make(io, cfg, pool, identity, MediaFlavor::WebRtc, MediaFlavor::Plain, {});
   ASSERT_NE(s, nullptr);
