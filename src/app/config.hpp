@@ -99,7 +99,9 @@ struct Config {
   std::string media_advertise;
   std::uint16_t media_port_min = 30000;
   std::uint16_t media_port_max = 30999;
-  std::uint32_t media_timeout_s = 60;        ///< no RTP from either end this long => BYE; 0: off
+  std::uint32_t media_timeout_s = 60;  ///< no RTP from either end this long => BYE; 0: off
+  /// OPTIONS to each binding behind NAT this often (NatKeepalive), seconds; 0: off.
+  std::uint32_t nat_keepalive_interval_s = 30;
   std::vector<std::string> dns_servers;      ///< host:port (IP literal); empty = /etc/resolv.conf
   std::uint32_t dns_cache_min_ttl_s = 5;     ///< record TTLs are raised to at least this
   std::uint32_t dns_cache_max_ttl_s = 3600;  ///< and cut to at most this

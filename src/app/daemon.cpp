@@ -32,6 +32,7 @@
 #include "proxy/uac.hpp"
 #include "registrar/location.hpp"
 #include "registrar/lookup.hpp"
+#include "registrar/nat_keepalive.hpp"
 #include "registrar/registrar.hpp"
 #include "routing/alias.hpp"
 #include "routing/call_class.hpp"
@@ -789,6 +790,7 @@ struct Daemon {
   std::unique_ptr<ws::Listener> admin;
   std::function<void(const routing::Gateway&, std::function<void(int)>)> send_probe;
   std::unique_ptr<routing::GatewayProber> prober;
+  std::unique_ptr<registrar::NatKeepalive> nat;  ///< nat_keepalive_interval > 0
   Config current;  ///< the configuration in force (replaced on SIGHUP)
   std::unique_ptr<asio::signal_set> hup;
   std::unique_ptr<asio::signal_set> stop_signals;
@@ -1088,6 +1090,30 @@ void start_gateway_prober(Daemon& d) {
   d.prober->start();
 }
 
+/// NAT keep-alive (nat_keepalive_interval) on shard 0: an OPTIONS of shard 0's Uac to each
+/// binding behind NAT, through its pinhole (its UDP source, or its TCP/TLS flow on whichever
+/// shard owns it); three unanswered in a row mark the binding unreachable.
+void start_nat_keepalive(Daemon& d) {
+  if (d.cfg.nat_keepalive_interval_s == 0) return;
+  Shard& s0 = d.s0();
+  const std::string from = "<sip:sipws@" + d.cfg.domain + ">";
+  auto send = [&s0, from](const registrar::NatKeepalive::Ping& ping,
+                          std::function<void(int)> done) {
+    proxy::OwnRequest req;
+    req.method = "OPTIONS";
+    req.uri = ping.contact;
+    req.from = from + ";tag=" + random_token(10);
+    req.to = "<" + ping.contact + ">";
+    req.call_id = random_token(20);
+    std::function<void(int)> cb = done;
+    if (s0.uac->send(req, ping.dest, std::move(cb)) == 0) done(0);
+  };
+  d.nat = std::make_unique<registrar::NatKeepalive>(
+      s0.timers, *d.location, Millis(std::uint64_t{d.cfg.nat_keepalive_interval_s} * 1000),
+      registrar::kNatKeepaliveFailures, std::move(send));
+  d.nat->start();
+}
+
 /// SIGHUP: the routing and security keys are read again (docs/architecture.md "Reload"); a
 /// bad file keeps the old configuration. Calls in progress keep the snapshot they started
 /// with; each shard gets the new snapshots on its own thread; the gateway prober is remade;
@@ -1228,6 +1254,7 @@ void watch_shutdown(Daemon& d) {
         sig, d.cfg.shutdown_grace_s);
     d.shared->draining.store(true, std::memory_order_relaxed);
     d.prober->stop();
+    if (d.nat) d.nat->stop();
     d.hup->cancel();
     for (auto& sh : d.shards) {
       asio::post(sh->io, [&d, sh = sh.get()] {
@@ -1326,6 +1353,7 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
     return 2;
   }
   start_gateway_prober(d);
+  start_nat_keepalive(d);
   watch_reload(d);
   watch_shutdown(d);
   serve(d);

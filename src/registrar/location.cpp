@@ -259,6 +259,27 @@ void LocationService::visit_impl(std::string_view aor, VisitFn fn) const {
   }
 }
 
+void LocationService::visit_all_impl(VisitFn fn) const {
+  const TimePoint now = timers_.now();
+  for (std::size_t i = 0; i < kPartitions; ++i) {
+    Partition& p = partitions_[i];
+    std::lock_guard lock(p.mu);
+    for (const auto& [id, b] : p.bindings) {
+      if (b.expires_at > now) fn.call(fn.fn, b);
+    }
+  }
+}
+
+bool LocationService::set_unreachable(std::string_view aor, std::uint64_t id, bool unreachable) {
+  const AorKey key(aor);
+  Partition& p = partition(key.view());
+  std::lock_guard lock(p.mu);
+  auto it = p.bindings.find(id);
+  if (it == p.bindings.end() || it->second.expires_at <= timers_.now()) return false;
+  it->second.unreachable = unreachable;
+  return true;
+}
+
 std::vector<Binding> LocationService::lookup(std::string_view aor) const {
   std::vector<Binding> out;
   visit(aor, [&out](const Binding& b) { out.push_back(b); });
@@ -411,6 +432,7 @@ Expected<std::size_t, UpdateError> LocationService::update_locked(Partition& p,
     m->direct = u.direct;
     m->outbound = c.reg_id != 0 && u.direct;  // the flow is ours only as first hop
     m->flow_dead = false;
+    m->unreachable = false;  // it just reached us
     m->user_agent = u.user_agent;
     if (flow_changed && u.source.flow != kNoFlow) p.by_flow[u.source.flow].push_back(m);
     if (!m->instance.empty() && m->temp_gruu.empty()) {

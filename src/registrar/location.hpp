@@ -43,6 +43,9 @@ struct Binding {
                                   ///< (source is a usable next hop)
   bool outbound = false;          ///< RFC 5626 flow bound to this binding
   bool flow_dead = false;         ///< Outbound TCP/TLS flow closed: requests get 430
+  /// The NAT keep-alive's OPTIONS went unanswered (NatKeepalive): lookups skip it until the UA
+  /// registers again or answers a keep-alive.
+  bool unreachable = false;
   std::string user_agent;
   std::string temp_gruu;  ///< temp-GRUU token (RFC 5627 s.3.2), "" if none
 
@@ -160,6 +163,20 @@ class LocationService {
   /// Removes every binding of `aor`; @returns how many were not expired.
   std::size_t remove_all(std::string_view aor);
 
+  /// Calls `fn(const Binding&)` for every non-expired binding, one partition (and its lock) at
+  /// a time: the same rules as visit(). For periodic work (the NAT keep-alive), not per
+  /// request.
+  template <class Fn>
+  void visit_all(Fn&& fn) const {
+    using F = std::remove_reference_t<Fn>;
+    visit_all_impl(VisitFn{const_cast<void*>(static_cast<const void*>(std::addressof(fn))),
+                           [](void* f, const Binding& b) { (*static_cast<F*>(f))(b); }});
+  }
+
+  /// Marks binding `id` of `aor` unreachable or reachable again (see Binding::unreachable);
+  /// returns false if there is no such binding (expired, replaced).
+  bool set_unreachable(std::string_view aor, std::uint64_t id, bool unreachable);
+
   /// A connection closed (RFC 5626 s.5.3, RFC 7118): its WS/WSS bindings are removed at once;
   /// Outbound TCP/TLS bindings are marked dead (430 until re-registered); other bindings forget
   /// the flow (reached again through their contact URI). Locks each partition in turn.
@@ -203,6 +220,7 @@ class LocationService {
     void (*call)(void*, const Binding&);
   };
   void visit_impl(std::string_view aor, VisitFn fn) const;
+  void visit_all_impl(VisitFn fn) const;
 
   Partition& partition(std::string_view normalized_aor) const;
   Expected<std::size_t, UpdateError> update_locked(Partition& p, const std::string& aor,

@@ -108,6 +108,7 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
       return;
     }
     if (auto u = b.uri(); !u || !u->is_sip()) return;  // mailto: etc. cannot be proxied to
+    if (b.unreachable) return;  // the NAT keep-alive got no answer: 480 rather than ring it
     targets.push_back(target_for(b));
     ++added;
   });
