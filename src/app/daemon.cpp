@@ -1098,15 +1098,14 @@ void start_nat_keepalive(Daemon& d) {
   Shard& s0 = d.s0();
   const std::string from = "<sip:sipws@" + d.cfg.domain + ">";
   auto send = [&s0, from](const registrar::NatKeepalive::Ping& ping,
-                          std::function<void(int)> done) {
+                          const std::function<void(int)>& done) {
     proxy::OwnRequest req;
     req.method = "OPTIONS";
     req.uri = ping.contact;
     req.from = from + ";tag=" + random_token(10);
     req.to = "<" + ping.contact + ">";
     req.call_id = random_token(20);
-    std::function<void(int)> cb = done;
-    if (s0.uac->send(req, ping.dest, std::move(cb)) == 0) done(0);
+    if (s0.uac->send(req, ping.dest, done) == 0) done(0);  // unsendable: no callback of its own
   };
   d.nat = std::make_unique<registrar::NatKeepalive>(
       s0.timers, *d.location, Millis(std::uint64_t{d.cfg.nat_keepalive_interval_s} * 1000),
