@@ -1060,6 +1060,18 @@ void build_admin(Daemon& d) {
   }
 }
 
+/// An OPTIONS that sipws sends on its own (a gateway probe, a NAT keep-alive) to `uri`, from
+/// `from` (a name-addr, given a fresh tag), with a fresh Call-ID.
+proxy::OwnRequest options_to(const std::string& uri, const std::string& from) {
+  proxy::OwnRequest req;
+  req.method = "OPTIONS";
+  req.uri = uri;
+  req.from = from + ";tag=" + random_token(10);
+  req.to = "<" + uri + ">";
+  req.call_id = random_token(20);
+  return req;
+}
+
 /// Gateway OPTIONS probing (gateways[].probe_interval) on shard 0: each probe is an OPTIONS of
 /// shard 0's Uac (a client transaction: retransmitted, Timer F) to the first destination the
 /// gateway's URI locates to; its final status (0 = none) marks the gateway up or down (atomics
@@ -1070,12 +1082,7 @@ void start_gateway_prober(Daemon& d) {
   d.send_probe = [&s0, from](const routing::Gateway& gw, std::function<void(int)> done) {
     auto uri = sip::parse_uri(gw.uri);
     if (!uri) return done(0);
-    proxy::OwnRequest req;
-    req.method = "OPTIONS";
-    req.uri = gw.uri;
-    req.from = from + ";tag=" + random_token(10);
-    req.to = "<" + gw.uri + ">";
-    req.call_id = random_token(20);
+    proxy::OwnRequest req = options_to(gw.uri, from);
     s0.resolver->locate(
         *uri, false,
         [&s0, req = std::move(req), done = std::move(done)](std::vector<Destination> ds) mutable {
@@ -1099,13 +1106,8 @@ void start_nat_keepalive(Daemon& d) {
   const std::string from = "<sip:sipws@" + d.cfg.domain + ">";
   auto send = [&s0, from](const registrar::NatKeepalive::Ping& ping,
                           const std::function<void(int)>& done) {
-    proxy::OwnRequest req;
-    req.method = "OPTIONS";
-    req.uri = ping.contact;
-    req.from = from + ";tag=" + random_token(10);
-    req.to = "<" + ping.contact + ">";
-    req.call_id = random_token(20);
-    if (s0.uac->send(req, ping.dest, done) == 0) done(0);  // unsendable: no callback of its own
+    if (s0.uac->send(options_to(ping.contact, from), ping.dest, done) == 0)
+      done(0);  // unsendable: no callback of its own
   };
   d.nat = std::make_unique<registrar::NatKeepalive>(
       s0.timers, *d.location, Millis(std::uint64_t{d.cfg.nat_keepalive_interval_s} * 1000),
