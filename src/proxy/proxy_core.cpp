@@ -256,19 +256,14 @@ struct ProxyCoreImpl {
   /// wildcard: then as seen at local's address); nullptr if none.
   const ListenPoint* listen_point_at(Protocol p, const Endpoint& local) {
     const ListenPoint* wildcard = nullptr;
+    const ListenPoint* same_port = nullptr;  // only the port matches (a test's Source)
     for (const auto& lp : net.listen_points()) {
       if (lp.protocol != p || lp.local.port != local.port) continue;
       if (lp.local.address == local.address) return &lp;
       if (wildcard == nullptr && lp.local.address.is_unspecified()) wildcard = &lp;
+      if (same_port == nullptr) same_port = &lp;
     }
-    if (wildcard == nullptr) {
-      // Only the port is known (a stream flow's accepted socket, a test's Source).
-      for (const auto& lp : net.listen_points()) {
-        if (lp.protocol == p && lp.local.port == local.port) return &lp;
-      }
-      return nullptr;
-    }
-    return at_address(*wildcard, local.address);
+    return wildcard != nullptr ? at_address(*wildcard, local.address) : same_port;
   }
 
   /// Where request `dest` leaves from: the listener it names (`Destination::local`: a UDP

@@ -4,47 +4,32 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <boost/asio/ip/udp.hpp>
 #include <cerrno>
 #include <cstring>
 
 namespace sipws::transport::pktinfo {
 namespace {
 
-/// `ep` as a sockaddr for a socket of family v6 (IPv4 addresses mapped when v6).
-socklen_t to_sockaddr(const Endpoint& ep, bool v6, sockaddr_storage& ss) {
-  std::memset(&ss, 0, sizeof ss);
-  if (v6) {
-    auto& s6 = reinterpret_cast<sockaddr_in6&>(ss);
-    s6.sin6_family = AF_INET6;
-    s6.sin6_port = htons(ep.port);
-    const auto a = ep.address.is_v6() ? ep.address.to_v6()
-                                      : boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped,
-                                                                         ep.address.to_v4());
-    const auto bytes = a.to_bytes();
-    std::memcpy(&s6.sin6_addr, bytes.data(), bytes.size());
-    s6.sin6_scope_id = a.scope_id();
-    return sizeof(sockaddr_in6);
+using UdpEndpoint = boost::asio::ip::udp::endpoint;
+
+/// `ep` as Asio lays it out for a socket of family v6 (IPv4 addresses mapped when v6): its
+/// data() and size() are the sockaddr and its length.
+UdpEndpoint for_socket(const Endpoint& ep, bool v6) {
+  if (v6 && ep.address.is_v4()) {
+    return UdpEndpoint(
+        boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, ep.address.to_v4()), ep.port);
   }
-  auto& s4 = reinterpret_cast<sockaddr_in&>(ss);
-  s4.sin_family = AF_INET;
-  s4.sin_port = htons(ep.port);
-  const auto bytes = ep.address.to_v4().to_bytes();
-  std::memcpy(&s4.sin_addr, bytes.data(), bytes.size());
-  return sizeof(sockaddr_in);
+  return UdpEndpoint(ep.address, ep.port);
 }
 
 /// As Asio reports a sender (IPv4 peers of a dual-stack socket stay IPv4-mapped).
-Endpoint from_sockaddr(const sockaddr_storage& ss) {
-  if (ss.ss_family == AF_INET6) {
-    const auto& s6 = reinterpret_cast<const sockaddr_in6&>(ss);
-    boost::asio::ip::address_v6::bytes_type b{};
-    std::memcpy(b.data(), &s6.sin6_addr, b.size());
-    return Endpoint{boost::asio::ip::address_v6(b, s6.sin6_scope_id), ntohs(s6.sin6_port)};
-  }
-  const auto& s4 = reinterpret_cast<const sockaddr_in&>(ss);
-  boost::asio::ip::address_v4::bytes_type b{};
-  std::memcpy(b.data(), &s4.sin_addr, b.size());
-  return Endpoint{boost::asio::ip::address_v4(b), ntohs(s4.sin_port)};
+Endpoint from_sockaddr(const sockaddr_storage& ss, socklen_t len) {
+  UdpEndpoint ep;
+  std::memcpy(ep.data(), &ss, std::min<std::size_t>(len, ep.capacity()));
+  ep.resize(std::min<std::size_t>(len, ep.capacity()));
+  return to_endpoint(ep);
 }
 
 }  // namespace
@@ -71,7 +56,7 @@ std::optional<Datagram> receive(int fd, char* buf, std::size_t len) {
   Datagram d;
   d.truncated = static_cast<std::size_t>(n) > len || (msg.msg_flags & MSG_TRUNC) != 0;
   d.size = d.truncated ? len : static_cast<std::size_t>(n);
-  d.from = from_sockaddr(from);
+  d.from = from_sockaddr(from, msg.msg_namelen);
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
       in_pktinfo pi{};
@@ -92,26 +77,24 @@ std::optional<Datagram> receive(int fd, char* buf, std::size_t len) {
 
 long send_from(int fd, const char* buf, std::size_t len, const Endpoint& to,
                const IpAddress& from) {
-  sockaddr_storage dst{};
   sockaddr_storage own{};
   socklen_t own_len = sizeof own;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&own), &own_len) != 0) return -1;
   const bool v6 = own.ss_family == AF_INET6;
-  const socklen_t dst_len = to_sockaddr(to, v6, dst);
+  UdpEndpoint dst = for_socket(to, v6);
   iovec iov{const_cast<char*>(buf), len};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in6_pktinfo))]{};
   msghdr msg{};
-  msg.msg_name = &dst;
-  msg.msg_namelen = dst_len;
+  msg.msg_name = dst.data();
+  msg.msg_namelen = static_cast<socklen_t>(dst.size());
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   cmsghdr* c = reinterpret_cast<cmsghdr*>(control);
   if (v6) {
     in6_pktinfo pi{};
-    sockaddr_storage src{};
-    to_sockaddr(Endpoint{from, 0}, true, src);
-    pi.ipi6_addr = reinterpret_cast<const sockaddr_in6&>(src).sin6_addr;
+    const UdpEndpoint src = for_socket(Endpoint{from, 0}, true);
+    pi.ipi6_addr = reinterpret_cast<const sockaddr_in6*>(src.data())->sin6_addr;
     c->cmsg_level = IPPROTO_IPV6;
     c->cmsg_type = IPV6_PKTINFO;
     c->cmsg_len = CMSG_LEN(sizeof pi);
@@ -138,14 +121,13 @@ std::optional<IpAddress> route_source(const IpAddress& peer) {
   const bool v6 = peer.is_v6();
   const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::nullopt;
-  sockaddr_storage dst{};
-  const socklen_t dst_len = to_sockaddr(Endpoint{peer, 9}, v6, dst);
+  const UdpEndpoint dst = for_socket(Endpoint{peer, 9}, v6);
   std::optional<IpAddress> out;
   sockaddr_storage own{};
   socklen_t own_len = sizeof own;
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&dst), dst_len) == 0 &&
+  if (::connect(fd, dst.data(), static_cast<socklen_t>(dst.size())) == 0 &&
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&own), &own_len) == 0) {
-    out = unmapped(from_sockaddr(own).address);
+    out = unmapped(from_sockaddr(own, own_len).address);
   }
   ::close(fd);
   return out;
