@@ -46,13 +46,15 @@ wait_ready "$out/sipws.log" "$spid" 30
 metrics() { curl -sf --max-time 5 "http://127.0.0.1:$admin/metrics" || true; }
 metric() { awk -v n="sipws_$2" '$1 == n {print $2; f=1} END {if (!f) print 0}' <<<"$1"; }
 
-# run_load NAME ARGS...: one sipws-load in the background, its JSON report in $dir/NAME.json.
+# run_load NAME ARGS...: one sipws-load in the background (PID in load_pid[NAME]), its JSON
+# report in $dir/NAME.json.
+declare -A load_pid
 run_load() {
   local name=$1
   shift
   "$load" "$@" --json "$dir/$name.json" >"$dir/$name.out" 2>"$dir/$name.err" &
   track "$!"
-  eval "${name}_pid=$!"
+  load_pid[$name]=$!
 }
 # wait_line NAME REGEX SECONDS: waits until NAME's stderr shows REGEX.
 wait_line() {
@@ -110,9 +112,9 @@ while (($(date +%s) < end)); do
 done
 
 # The churn ends by itself; the idle flows and the callees are told to stop.
-wait "$reg_pid" "$call_pid" || true
-kill -INT "$idle_pid" "$callee_pid" 2>/dev/null || true
-wait "$idle_pid" "$callee_pid" || true
+wait "${load_pid[reg]}" "${load_pid[call]}" || true
+kill -INT "${load_pid[idle]}" "${load_pid[callee]}" 2>/dev/null || true
+wait "${load_pid[idle]}" "${load_pid[callee]}" || true
 failed=0
 for name in idle callee reg call; do
   if [[ ! -s $dir/$name.json ]]; then
