@@ -253,13 +253,63 @@ const json& list_of_objects(const json& j, const std::string& key) {
   return v;
 }
 
-void parse_routing(const json& j, Config& c) {
-  c.domains = get_list(j, "domains");
-  for (const auto& d : c.domains) {
+/// `domains`: host names (more local domains) or objects naming a domain whose registrar is
+/// upstream (SBC mode, registrar/upstream.hpp).
+void parse_domains(const json& j, Config& c) {
+  auto check_name = [](const std::string& d, const std::string& where) {
     if (d.empty() || d.find_first_of(" \t;:@<>\"") != std::string::npos) {
-      fail("domains", "entry \"" + d + "\" is not a host name, e.g. example.com");
+      fail(where, "entry \"" + d + "\" is not a host name, e.g. example.com");
+    }
+  };
+  const auto& v = j.at("domains");
+  if (!v.is_array()) {
+    c.domains = get_list(j, "domains");
+    for (const auto& d : c.domains) check_name(d, "domains");
+    return;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i].is_string()) {
+      c.domains.push_back(v[i].get<std::string>());
+      check_name(c.domains.back(), "domains");
+      continue;
+    }
+    const std::string w = "domains[" + std::to_string(i) + "]";
+    if (!v[i].is_object()) fail(w, "must be a host name or an object {\"name\", \"upstream\"}");
+    check_fields(v[i], w, {"name", "upstream", "path", "upstream_unregister"});
+    registrar::UpstreamDomain u;
+    u.name = sip::text::to_lower(field_string(v[i], w, "name", true));
+    check_name(u.name, w + ".name");
+    u.upstream = field_string(v[i], w, "upstream", false);
+    if (u.upstream.empty()) {
+      // {"name": ...} alone is a local domain like a plain string.
+      check_fields(v[i], w, {"name"});
+      c.domains.push_back(u.name);
+      continue;
+    }
+    if (!registrar::upstream_destination(u.upstream)) {
+      fail(w + ".upstream", "\"" + u.upstream +
+                                "\" must be a sip: URI with an IP address and a udp, tcp or tls "
+                                "transport, e.g. sip:10.0.0.5:5060;transport=udp");
+    }
+    u.path = field_bool(v[i], w, "path", false);
+    u.unregister = field_bool(v[i], w, "upstream_unregister", true);
+    c.upstream_domains.push_back(std::move(u));
+  }
+  for (const auto& u : c.upstream_domains) {
+    const bool local = sip::text::iequal(u.name, c.domain) ||
+                       std::any_of(c.domains.begin(), c.domains.end(), [&](const std::string& d) {
+                         return sip::text::iequal(d, u.name);
+                       });
+    if (local) {
+      fail("domains", "\"" + u.name +
+                          "\" is both a local domain and an upstream one: remove it from "
+                          "`domain` / the plain `domains` entries, or drop its `upstream`");
     }
   }
+}
+
+void parse_routing(const json& j, Config& c) {
+  parse_domains(j, c);
   const auto fc = get_string(j, "foreign_callers");
   if (fc == "challenge") {
     c.foreign_callers = auth::ForeignCallers::Challenge;
@@ -663,8 +713,9 @@ Config load_config(const std::optional<std::string>& file, const std::vector<std
     }
     const std::string key = s.substr(0, eq);
     if (!j.contains(key)) fail(key, "unknown key (see docs/configuration.md)");
-    if (structured_key(key)) {
-      // Lists of objects: --set takes their JSON text.
+    const bool json_list = key == "domains" && s.size() > eq + 1 && s[eq + 1] == '[';
+    if (structured_key(key) || json_list) {
+      // Lists of objects: --set takes their JSON text (`domains` too when it starts with '[').
       try {
         j[key] = json::parse(s.substr(eq + 1));
       } catch (const json::parse_error& e) {
@@ -742,7 +793,14 @@ nlohmann::json to_json(const Config& c) {
   j["ws_client_ca_file"] = c.ws_client_ca_file;
   j["ws_client_verify"] = c.ws_client_verify;
   j["ws_client_resource"] = c.ws_client_resource;
-  j["domains"] = c.domains;
+  json doms = c.domains;
+  for (const auto& u : c.upstream_domains) {
+    doms.push_back({{"name", u.name},
+                    {"upstream", u.upstream},
+                    {"path", u.path},
+                    {"upstream_unregister", u.unregister}});
+  }
+  j["domains"] = doms;
   j["foreign_callers"] = c.foreign_callers == auth::ForeignCallers::Allow ? "allow" : "challenge";
   for (const auto& [k, v] : c.routing_json.items()) j[k] = v;
   j["gateway_timeout"] = c.gateway_timeout_s;

@@ -12,6 +12,7 @@
 
 #include "auth/relay_policy.hpp"
 #include "common/net.hpp"
+#include "registrar/upstream.hpp"
 #include "routing/dial_plan.hpp"
 
 namespace sipws::app {
@@ -115,6 +116,8 @@ struct Config {
   std::string ws_client_resource = "/";  ///< request target of WS connections opened on demand
   // Relay policy and routing services (reloaded on SIGHUP).
   std::vector<std::string> domains;  ///< extra local domains
+  /// Domains whose registrar is upstream (`domains` objects with `upstream`; not reloaded).
+  std::vector<registrar::UpstreamDomain> upstream_domains;
   auth::ForeignCallers foreign_callers = auth::ForeignCallers::Challenge;
   std::vector<auth::TrustedPeer> trusted_peers;
   std::vector<routing::Gateway> gateways;

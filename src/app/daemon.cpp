@@ -34,6 +34,7 @@
 #include "registrar/lookup.hpp"
 #include "registrar/nat_keepalive.hpp"
 #include "registrar/registrar.hpp"
+#include "registrar/upstream.hpp"
 #include "routing/alias.hpp"
 #include "routing/call_class.hpp"
 #include "routing/call_forward.hpp"
@@ -539,6 +540,7 @@ struct Shard {
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<auth::HandshakeAuthenticator> handshake_auth;
   auth::DigestAuthProcessor* digest = nullptr;
+  registrar::UpstreamRegistrarProcessor* upstream = nullptr;  ///< with upstream domains only
   routing::Mt19937Random lcr_random;
   std::vector<std::unique_ptr<ws::Listener>> ws_listeners;
   std::unique_ptr<ws::Connector> connector;  ///< shard 0 only
@@ -562,6 +564,8 @@ struct Shared {
   std::vector<std::unique_ptr<Shard>>& shards;
   /// Set on SIGTERM: new requests get 503 (proxy::DrainProcessor), /ready says so.
   std::atomic<bool> draining{false};
+  /// Bindings registered upstream (SBC mode); null without upstream domains.
+  std::unique_ptr<registrar::UpstreamBindings> upstream;
 };
 
 /// Refuses a port that another socket (another sipws, another program) holds already: with
@@ -659,6 +663,16 @@ void build_core(Shard& sh, Shared& shared) {
         hcfg, shared.ws_auth_secret, shared.astore, sh.timers, shared.nonce_secret);
     sh.core->add_request_processor(std::make_unique<auth::FlowIdentityProcessor>(
         [&view = sh.view](FlowId id) { return view.identity(id); }));
+  }
+  // Upstream domains (SBC mode): their REGISTERs and calls go to the upstream, which
+  // authenticates them, before the relay policy and digest auth look at them.
+  if (shared.upstream) {
+    auto u = std::make_unique<registrar::UpstreamRegistrarProcessor>(
+        cfg.upstream_domains, shared.domains, *shared.upstream);
+    sh.upstream = u.get();
+    sh.core->add_request_processor(std::move(u));
+    sh.transport.flows().on_close(
+        [&sh](FlowId id, Protocol) { sh.upstream->on_flow_closed(id, *sh.uac); });
   }
   sh.core->add_request_processor(
       std::make_unique<auth::RelayPolicyProcessor>(shared.domains, *sh.relay_policy));
@@ -880,12 +894,18 @@ void make_shared_config(Daemon& d) {
                               }
                               return d.tls;
                             },
-                            d.shards});
+                            d.shards,
+                            {false},
+                            nullptr});
   Shared& shared = *d.shared;
   try {
     shared.route_secret = auth::load_or_create_secret(key_path(cfg.store, "route.key"));
   } catch (const std::exception& e) {
     throw StartError{"store", std::string("cannot keep the route key beside it: ") + e.what()};
+  }
+  if (!cfg.upstream_domains.empty()) {
+    shared.upstream =
+        std::make_unique<registrar::UpstreamBindings>(shared.route_secret, *d.location_timers);
   }
   if (cfg.ws_auth != WsAuthMode::Off) {
     shared.ws_auth_secret = cfg.ws_auth_secret;

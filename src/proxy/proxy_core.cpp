@@ -657,6 +657,7 @@ struct ProxyCoreImpl {
                        make_record_route(*out_lp, b.dest.flow, sips, sig, shard));
       }
     }
+    if (b.target.before_send) b.target.before_send(fwd, *out_lp);
     // Via (s.16.6 step 8) with the loop-detection hash in the branch.
     b.branch_id = make_branch(loop_hash(ctx.rc->request()), cfg.shard, inst.tokens);
     fwd.push_front(HeaderId::Via, make_via(*out_lp, b.branch_id));
@@ -804,6 +805,7 @@ struct ProxyCoreImpl {
       return;
     }
     ctx.final_sent = true;
+    if (const auto& f = ctx.rc->response_filter()) f(rsp);
     txns->respond(ctx.id, rsp);
   }
 
@@ -865,6 +867,7 @@ struct ProxyCoreImpl {
       if (b.cancel_pending) send_cancel(ctx, b);
       // s.16.7 step 5: 100 is not forwarded; nor is anything of a branch ended here.
       if (status == 100 || ctx.final_sent || b.final) return;
+      if (const auto& f = ctx.rc->response_filter()) f(rsp);
       if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
       txns->respond(ctx.id, rsp);
       return;
@@ -886,6 +889,7 @@ struct ProxyCoreImpl {
         ctx.ring_timer = 0;
       }
       ctx.final_sent = true;
+      if (const auto& f = ctx.rc->response_filter()) f(rsp);
       if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
       txns->respond(ctx.id, rsp);
       if (first) {

@@ -41,6 +41,11 @@ struct Target {
   /// No response at all (not even 100) within this time ends the branch as a 408 (a dead
   /// gateway is abandoned after `gateway_timeout`, not Timer B's 32 s). 0 = Timer B alone.
   Millis response_timeout{0};
+  /// Called once per branch with the request about to leave and the listen point it leaves
+  /// from (Max-Forwards and Record-Route done, Via not yet added): an edge function writes
+  /// sipws's own address there (the upstream registrar's Path entry or rewritten Contact,
+  /// make_record_route for the address). Empty = nothing.
+  std::function<void(sip::Message& request, const ListenPoint& out)> before_send;
 };
 
 /// How one serial step of a proxied request ended without a 2xx (RFC 3261 s.16.7 step 6):
@@ -162,6 +167,15 @@ class RequestContext {
   bool rerun() const { return rerun_; }
   void set_rerun(bool r) { rerun_ = r; }
 
+  /// Sees every response relayed to the client for this request (provisional, 2xx, and the
+  /// best final), our Via already removed, before the media hook and the send; responses
+  /// sipws makes itself are not shown. The upstream registrar restores the Contacts it
+  /// rewrote here. Set by a processor; empty = none.
+  void set_response_filter(std::function<void(sip::Message&)> f) {
+    response_filter_ = std::move(f);
+  }
+  const std::function<void(sip::Message&)>& response_filter() const { return response_filter_; }
+
   /// For Action::Pause: a handle to continue the chain later with the given action (call it
   /// on the core io thread, once). Safe to call after the transaction is gone (no-op).
   std::function<void(Action)> pause_handle() const {
@@ -194,6 +208,7 @@ class RequestContext {
   Millis ring_timeout_{0};
   bool rerun_ = false;
   std::function<std::function<void(Action)>()> resume_factory_;
+  std::function<void(sip::Message&)> response_filter_;
 };
 
 /// One step of the request chain: one job (max-forwards, digest-auth, registrar...).

@@ -191,11 +191,10 @@ bool RouteSigner::verify(std::string_view sig, std::string_view call_id, std::st
   return !tag_b.empty() && same(sig, sign(call_id, tag_b));
 }
 
-std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips,
-                              std::string_view signature, std::optional<unsigned> shard) {
-  std::string v = sips ? "<sips:" : "<sip:";
-  if (flow != kNoFlow) {
-    v += flow_token_user(flow);
+std::string make_self_uri(const ListenPoint& lp, std::string_view user, bool sips) {
+  std::string v = sips ? "sips:" : "sip:";
+  if (!user.empty()) {
+    v += user;
     v += '@';
   }
   v += lp.advertised;
@@ -205,6 +204,13 @@ std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips,
     v += ";transport=";
     v += lower_name(lp.protocol);
   }
+  return v;
+}
+
+std::string make_record_route(const ListenPoint& lp, FlowId flow, bool sips,
+                              std::string_view signature, std::optional<unsigned> shard) {
+  std::string v = "<";
+  v += make_self_uri(lp, flow != kNoFlow ? flow_token_user(flow) : std::string(), sips);
   v += ";lr";
   if (!signature.empty()) {
     v += ';';

@@ -71,6 +71,10 @@ class RouteSigner {
   std::shared_ptr<const crypto::HmacSha256> hmac_;  ///< shared by copies: immutable
 };
 
+/// `sip:[user@]host:port[;transport=x]` naming listen point `lp` by its advertised host and
+/// port (a sips: URI with `sips`): the address sipws writes for itself in a Contact or Path.
+std::string make_self_uri(const ListenPoint& lp, std::string_view user = {}, bool sips = false);
+
 /// A Record-Route / Path value naming listen point `lp`:
 /// `<sip:[<flow token>@]host:port;transport=x;lr[;sw=<signature>]>`; `flow` != kNoFlow embeds a
 /// signed flow token so in-dialog requests find the flow (RFC 5626 s.5.3).

@@ -101,16 +101,6 @@ std::set<std::string> option_tags(const Message& m, HeaderId id) {
   return tags;
 }
 
-/// True if a header with `id` lists option tag `tag` (case-insensitive), without copying.
-bool has_option_tag(const Message& m, HeaderId id, std::string_view tag) {
-  for (const auto* h : m.find_all(id)) {
-    for (auto t : sip::split_list(h->value)) {
-      if (iequal(t, tag)) return true;
-    }
-  }
-  return false;
-}
-
 /// Appends `n` in decimal.
 void append_uint(std::string& out, std::uint32_t n) {
   char buf[16];
@@ -215,9 +205,9 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
     return reject(ctx, 403, "Forbidden");
   }
 
-  const bool sup_gruu = has_option_tag(req, HeaderId::Supported, "gruu");
-  const bool sup_path = has_option_tag(req, HeaderId::Supported, "path");
-  const bool sup_outbound = has_option_tag(req, HeaderId::Supported, "outbound");
+  const bool sup_gruu = sip::has_option_tag(req, HeaderId::Supported, "gruu");
+  const bool sup_path = sip::has_option_tag(req, HeaderId::Supported, "path");
+  const bool sup_outbound = sip::has_option_tag(req, HeaderId::Supported, "outbound");
 
   RegisterUpdate u;
   u.aor = aor;

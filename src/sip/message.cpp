@@ -453,4 +453,13 @@ Message make_ack(const Message& invite, const Message& response) {
   return MessageBuilderAccess::ack(invite, response);
 }
 
+bool has_option_tag(const Message& m, HeaderId id, std::string_view tag) {
+  for (const auto* h : m.find_all(id)) {
+    for (auto t : split_list(h->value)) {
+      if (iequal(t, tag)) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace sipws::sip

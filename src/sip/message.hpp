@@ -128,6 +128,10 @@ class Message {
   std::optional<std::uint32_t> max_forwards_;
 };
 
+/// True if a header with `id` (Supported, Require...) lists option tag `tag` (RFC 3261 s.19.2),
+/// case-insensitive, without copying.
+bool has_option_tag(const Message& m, HeaderId id, std::string_view tag);
+
 /// Default reason phrase for a status code ("OK", "Trying", "Not Found"...), "" if unknown.
 std::string_view default_reason(int status);
 

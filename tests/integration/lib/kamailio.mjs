@@ -14,6 +14,7 @@ import { tcpListening, trackPid, untrackPid } from './procs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const kamailioCfg = path.resolve(here, '..', 'kamailio', 'kamailio.cfg');
+const pbxCfg = path.resolve(here, '..', 'kamailio', 'pbx.cfg');
 export const kamailioBin = process.env.KAMAILIO_BIN || '/usr/sbin/kamailio';
 const kModules = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
 const kMaxLog = 2 * 1024 * 1024;
@@ -42,16 +43,24 @@ function udpTaken(port) {
  * Starts Kamailio.
  * @param {object} [o]
  * @param {{cert:string, key:string}} [o.tls]  also listen for WSS (tls module) with this PEM pair
- * @returns {Promise<{pid:number, ports:{udp:number, ws:number, wss?:number}, dir:string,
+ * @param {string} [o.pbx]  run tests/integration/kamailio/pbx.cfg instead (UDP only): a PBX for
+ *   domain `o.pbx`
+ * @param {string[]} [o.defines]  more -A defines (e.g. ['WITH_PATH'])
+ * @param {number} [o.udpPort]  the UDP port (default: a free one; a restart reuses it)
+ * @returns {Promise<{pid:number, ports:{udp:number, ws?:number, wss?:number}, dir:string,
  *           log:()=>string, stop:()=>Promise<void>}>}
  */
 export async function startKamailio(o = {}) {
   const dir = makeTempDir('sipws-kamailio-');
-  const ports = { udp: await freePort(), ws: await freePort() };
+  const ports = { udp: o.udpPort || (await freePort()) };
+  if (!o.pbx) ports.ws = await freePort();
   const args = [
-    '-DD', '-E', '-f', kamailioCfg, '-Y', dir, '-m', '32', '-M', '4',
-    '-A', `UDP_PORT=${ports.udp}`, '-A', `WS_PORT=${ports.ws}`,
+    '-DD', '-E', '-f', o.pbx ? pbxCfg : kamailioCfg, '-Y', dir, '-m', '32', '-M', '4',
+    '-A', `UDP_PORT=${ports.udp}`,
   ];
+  if (o.pbx) args.push('-A', `DOMAIN="${o.pbx}"`);
+  else args.push('-A', `WS_PORT=${ports.ws}`);
+  for (const d of o.defines || []) args.push('-A', d);
   if (o.tls) {
     ports.wss = await freePort();
     args.push('-A', 'WITH_TLS', '-A', `WSS_PORT=${ports.wss}`,
@@ -100,9 +109,9 @@ export async function startKamailio(o = {}) {
   await waitFor(
     async () =>
       exited() ||
-      ((await tcpListening(ports.ws)) && (await udpTaken(ports.udp)) &&
+      ((!ports.ws || (await tcpListening(ports.ws))) && (await udpTaken(ports.udp)) &&
         (!ports.wss || (await tcpListening(ports.wss)))),
-    { ms: 10000, what: `kamailio on udp ${ports.udp} / ws ${ports.ws}` },
+    { ms: 10000, what: `kamailio on udp ${ports.udp}${ports.ws ? ` / ws ${ports.ws}` : ''}` },
   ).catch((err) => {
     err.message += `\n${handle.log()}`;
     throw err;

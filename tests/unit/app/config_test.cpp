@@ -260,7 +260,18 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"ws_client_resource=ws"}, "ws_client_resource"},
         // Relay policy and routing services (issue 13): structured keys take JSON on --set.
         BadCase{{"foreign_callers=maybe"}, "foreign_callers"}, BadCase{{"domains=a b"}, "domains"},
-        BadCase{{"routes=not json"}, "routes"},
+        BadCase{{R"(domains=[{"name":"pbx.example","upstream":"sip:pbx.example"}])"},
+                "domains[0].upstream"},
+        BadCase{{R"(domains=[{"name":"pbx.example","upstream":"sip:10.0.0.5;transport=ws"}])"},
+                "domains[0].upstream"},
+        BadCase{{R"(domains=[{"name":"pbx.example","upstream":"sip:10.0.0.5","colour":1}])"},
+                "domains[0].colour"},
+        BadCase{{R"(domains=[{"upstream":"sip:10.0.0.5"}])"}, "domains[0].name"},
+        BadCase{{R"(domains=[{"name":"a b","upstream":"sip:10.0.0.5"}])"}, "domains[0].name"},
+        BadCase{{R"(domains=[{"name":"localhost","upstream":"sip:10.0.0.5"}])"}, "domains"},
+        BadCase{{R"(domains=[{"name":"p.example","upstream":"sip:10.0.0.5","path":"yes"}])"},
+                "domains[0].path"},
+        BadCase{{R"(domains=[7])"}, "domains[0]"}, BadCase{{"routes=not json"}, "routes"},
         BadCase{{R"(call_classes=[{"name":"ld","match":"([0-9","group":"ld"}])"},
                 "call_classes[0].match"},
         BadCase{{R"(call_classes=[{"name":"ld","match":"^1"}])"}, "call_classes[0].group"},
@@ -318,6 +329,31 @@ TEST(Config, IssueExampleOfTheRoutingServicesLoads) {
   // to_json gives the same structures back (a reload compares them).
   EXPECT_EQ(to_json(c).at("routes"), to_json(load_config(path, {})).at("routes"));
   EXPECT_EQ(to_json(c).at("routes")[0].at("gateways")[1], "GW2");
+}
+
+TEST(Config, DomainsMayNameAnUpstreamRegistrar) {
+  const auto path = write_temp("upstream.json", R"({
+  "domains": [ "b.example", { "name": "PBX.example.com", "upstream": "sip:10.0.0.5:5060;transport=udp" },
+               { "name": "pbx2.example.com", "upstream": "sip:10.0.0.6;transport=tcp", "path": true,
+                 "upstream_unregister": false },
+               { "name": "c.example" } ]
+})");
+  Config c = load_config(path, {});
+  EXPECT_EQ(c.domains, (std::vector<std::string>{"b.example", "c.example"}));
+  ASSERT_EQ(c.upstream_domains.size(), 2u);
+  EXPECT_EQ(c.upstream_domains[0].name, "pbx.example.com");
+  EXPECT_EQ(c.upstream_domains[0].upstream, "sip:10.0.0.5:5060;transport=udp");
+  EXPECT_FALSE(c.upstream_domains[0].path);
+  EXPECT_TRUE(c.upstream_domains[0].unregister);
+  EXPECT_TRUE(c.upstream_domains[1].path);
+  EXPECT_FALSE(c.upstream_domains[1].unregister);
+  // Round trip, and --set takes the same JSON.
+  auto again = write_temp("upstream2.json", to_json(c).dump());
+  EXPECT_EQ(to_json(load_config(again, {})), to_json(c));
+  Config d = load_config(
+      std::nullopt, {R"(domains=[{"name":"pbx.example.com","upstream":"sip:127.0.0.1:5070"}])"});
+  ASSERT_EQ(d.upstream_domains.size(), 1u);
+  EXPECT_EQ(load_config(std::nullopt, {"domains=a.example,b.example"}).domains.size(), 2u);
 }
 
 TEST(Config, WebSocketClientKeys) {
