@@ -189,7 +189,7 @@ std::vector<std::string> get_list(const json& j, const std::string& key) {
 /// The keys whose values are lists of objects or objects: JSON only (not `--set`).
 bool structured_key(const std::string& key) {
   return key == "trusted_peers" || key == "gateways" || key == "routes" || key == "call_classes" ||
-         key == "voicemail";
+         key == "voicemail" || key == "registrations";
 }
 
 /// Reads the fields of object `o` at `where` ("gateways[0]"): each must be in `known`.
@@ -308,8 +308,42 @@ void parse_domains(const json& j, Config& c) {
   }
 }
 
+/// `registrations`: the trunks sipws registers to (registrar/trunk.hpp).
+void parse_registrations(const json& j, Config& c) {
+  const auto& regs = list_of_objects(j, "registrations");
+  for (std::size_t i = 0; i < regs.size(); ++i) {
+    const std::string w = "registrations[" + std::to_string(i) + "]";
+    check_fields(regs[i], w,
+                 {"name", "aor", "registrar", "outbound_proxy", "auth_user", "password", "ha1",
+                  "expires", "contact_user"});
+    registrar::TrunkConfig t;
+    t.name = field_string(regs[i], w, "name", false);
+    t.aor = field_string(regs[i], w, "aor", true);
+    t.registrar = field_string(regs[i], w, "registrar", false);
+    t.outbound_proxy = field_string(regs[i], w, "outbound_proxy", false);
+    t.auth_user = field_string(regs[i], w, "auth_user", false);
+    t.password = field_string(regs[i], w, "password", false);
+    t.ha1 = field_string(regs[i], w, "ha1", false);
+    t.contact_user = field_string(regs[i], w, "contact_user", false);
+    if (regs[i].contains("expires")) {
+      const auto& e = regs[i].at("expires");
+      if (!e.is_number_unsigned()) fail(w + ".expires", "must be a number of seconds, 1..86400");
+      t.expires =
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(e.get<std::uint64_t>(), 1u << 30));
+    }
+    auto done = registrar::complete_trunk(std::move(t));
+    if (!done) {
+      const std::string& e = done.error();
+      const auto colon = e.find(':');
+      fail(w + "." + e.substr(0, colon), e.substr(colon + 2));
+    }
+    c.registrations.push_back(std::move(*done));
+  }
+}
+
 void parse_routing(const json& j, Config& c) {
   parse_domains(j, c);
+  parse_registrations(j, c);
   const auto fc = get_string(j, "foreign_callers");
   if (fc == "challenge") {
     c.foreign_callers = auth::ForeignCallers::Challenge;
@@ -462,7 +496,8 @@ void parse_routing(const json& j, Config& c) {
       fail("flood_exempt", "entry \"" + n + "\" must be an IP address or CIDR, e.g. 10.0.0.0/8");
     }
   }
-  for (const char* k : {"trusted_peers", "gateways", "routes", "call_classes", "voicemail"}) {
+  for (const char* k :
+       {"trusted_peers", "gateways", "routes", "call_classes", "voicemail", "registrations"}) {
     c.routing_json[k] = j.at(k);
   }
 }

@@ -12,6 +12,7 @@
 
 #include "auth/relay_policy.hpp"
 #include "common/net.hpp"
+#include "registrar/trunk.hpp"
 #include "registrar/upstream.hpp"
 #include "routing/dial_plan.hpp"
 
@@ -118,6 +119,8 @@ struct Config {
   std::vector<std::string> domains;  ///< extra local domains
   /// Domains whose registrar is upstream (`domains` objects with `upstream`; not reloaded).
   std::vector<registrar::UpstreamDomain> upstream_domains;
+  /// Trunks: registrations sipws keeps at providers (`registrations`; not reloaded).
+  std::vector<registrar::TrunkConfig> registrations;
   auth::ForeignCallers foreign_callers = auth::ForeignCallers::Challenge;
   std::vector<auth::TrustedPeer> trusted_peers;
   std::vector<routing::Gateway> gateways;
@@ -138,11 +141,10 @@ struct Config {
   bool flood_drop = false;                ///< flood_action: drop (true) or reject (503)
   std::vector<std::string> flood_exempt;  ///< IPs / CIDRs (validated)
   /// The JSON of the keys above whose values are structures (for to_json).
-  nlohmann::json routing_json = {{"trusted_peers", nlohmann::json::array()},
-                                 {"gateways", nlohmann::json::array()},
-                                 {"routes", nlohmann::json::array()},
-                                 {"call_classes", nlohmann::json::array()},
-                                 {"voicemail", nlohmann::json::object()}};
+  nlohmann::json routing_json = {
+      {"trusted_peers", nlohmann::json::array()}, {"gateways", nlohmann::json::array()},
+      {"routes", nlohmann::json::array()},        {"call_classes", nlohmann::json::array()},
+      {"voicemail", nlohmann::json::object()},    {"registrations", nlohmann::json::array()}};
   /// Not a key: true on the embedded default (no configuration file, `store` not overridden),
   /// where `sipws run` creates demo users on an empty store (app/demo_users.hpp).
   bool demo_users = false;

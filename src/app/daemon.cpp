@@ -34,6 +34,7 @@
 #include "registrar/lookup.hpp"
 #include "registrar/nat_keepalive.hpp"
 #include "registrar/registrar.hpp"
+#include "registrar/trunk.hpp"
 #include "registrar/upstream.hpp"
 #include "routing/alias.hpp"
 #include "routing/call_class.hpp"
@@ -439,12 +440,10 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 /// `anchors`: every shard's media bridge (empty with media_anchor=never); runs on shard 0
 /// (`io` and its `timers`).
 /// @throws std::system_error if it cannot bind.
-std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_context& io,
-                                                   TimerService& timers,
-                                                   transport::FlowTable& flows,
-                                                   std::vector<const bridge::MediaAnchor*> anchors,
-                                                   const store::AsyncStore& store,
-                                                   const std::atomic<bool>& draining) {
+std::unique_ptr<ws::Listener> start_admin_endpoint(
+    const Config& cfg, asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
+    std::vector<const bridge::MediaAnchor*> anchors, const store::AsyncStore& store,
+    const std::atomic<bool>& draining, std::function<std::size_t()> trunks_registered) {
   ws::ListenerConfig ac;
   ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
   ac.handshake_auth = [](const ws::HandshakeRequest&) {
@@ -452,7 +451,8 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
     v.status = 404;
     return v;
   };
-  ac.http_handler = [anchors = std::move(anchors), &store, &draining](
+  ac.http_handler = [anchors = std::move(anchors), &store, &draining,
+                     trunks_registered = std::move(trunks_registered)](
                         const ws::HttpRequest& r,
                         const std::function<void(ws::HttpResponse)>& reply) {
     ws::HttpResponse rsp;
@@ -485,6 +485,8 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(const Config& cfg, asio::io_c
                   std::to_string(active) + '\n';
       rsp.body += "# TYPE sipws_process_resident_bytes gauge\nsipws_process_resident_bytes " +
                   std::to_string(resident_bytes()) + '\n';
+      rsp.body += "# TYPE sipws_trunks_registered gauge\nsipws_trunks_registered " +
+                  std::to_string(trunks_registered()) + '\n';
     } else {
       rsp.status = 404;
     }
@@ -674,6 +676,11 @@ void build_core(Shard& sh, Shared& shared) {
     sh.transport.flows().on_close(
         [&sh](FlowId id, Protocol) { sh.upstream->on_flow_closed(id, *sh.uac); });
   }
+  // Calls from a trunk's provider to its contact: for the number dialled (registrations).
+  if (!cfg.registrations.empty()) {
+    sh.core->add_request_processor(
+        std::make_unique<registrar::TrunkInboundProcessor>(cfg.registrations, shared.domains));
+  }
   sh.core->add_request_processor(
       std::make_unique<auth::RelayPolicyProcessor>(shared.domains, *sh.relay_policy));
   if (cfg.auth == AuthMode::Digest) {
@@ -804,7 +811,8 @@ struct Daemon {
   std::unique_ptr<ws::Listener> admin;
   std::function<void(const routing::Gateway&, std::function<void(int)>)> send_probe;
   std::unique_ptr<routing::GatewayProber> prober;
-  std::unique_ptr<registrar::NatKeepalive> nat;  ///< nat_keepalive_interval > 0
+  std::unique_ptr<registrar::NatKeepalive> nat;       ///< nat_keepalive_interval > 0
+  std::unique_ptr<registrar::TrunkRegistrar> trunks;  ///< `registrations`, on shard 0
   Config current;  ///< the configuration in force (replaced on SIGHUP)
   std::unique_ptr<asio::signal_set> hup;
   std::unique_ptr<asio::signal_set> stop_signals;
@@ -1073,8 +1081,9 @@ void build_media_bridge(Daemon& d) {
 /// naming 'admin_listen'.
 void build_admin(Daemon& d) {
   try {
-    d.admin = start_admin_endpoint(d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors,
-                                   *d.astore, d.shared->draining);
+    d.admin = start_admin_endpoint(
+        d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,
+        [&d]() -> std::size_t { return d.trunks ? d.trunks->registered() : 0; });
   } catch (const std::exception& e) {
     throw StartError{"admin_listen", e.what()};
   }
@@ -1133,6 +1142,14 @@ void start_nat_keepalive(Daemon& d) {
       s0.timers, *d.location, Millis(std::uint64_t{d.cfg.nat_keepalive_interval_s} * 1000),
       registrar::kNatKeepaliveFailures, std::move(send));
   d.nat->start();
+}
+
+/// Trunks (`registrations`) on shard 0: its Uac registers each one and keeps it registered.
+void start_trunks(Daemon& d) {
+  if (d.cfg.registrations.empty()) return;
+  d.trunks =
+      std::make_unique<registrar::TrunkRegistrar>(d.cfg.registrations, d.s0().timers, *d.s0().uac);
+  d.trunks->start();
 }
 
 /// SIGHUP: the routing and security keys are read again (docs/architecture.md "Reload"); a
@@ -1276,6 +1293,7 @@ void watch_shutdown(Daemon& d) {
     d.shared->draining.store(true, std::memory_order_relaxed);
     d.prober->stop();
     if (d.nat) d.nat->stop();
+    if (d.trunks) d.trunks->stop();
     d.hup->cancel();
     for (auto& sh : d.shards) {
       asio::post(sh->io, [&d, sh = sh.get()] {
@@ -1375,6 +1393,7 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
   }
   start_gateway_prober(d);
   start_nat_keepalive(d);
+  start_trunks(d);
   watch_reload(d);
   watch_shutdown(d);
   serve(d);

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <cstdio>
 #include <exception>
 
 #include "common/crypto.hpp"
@@ -105,6 +106,49 @@ Expected<std::pair<std::string, std::string>, std::string> split_aor(std::string
 std::string_view auth_param(const sip::AuthParams& a, std::string_view name) {
   const sip::Param* p = a.param(name);
   return p ? p->value : std::string_view();
+}
+
+std::optional<std::string> answer_challenge(std::string_view challenge, const DigestSecret& secret,
+                                            std::string_view method, std::string_view uri,
+                                            std::uint32_t nc, std::string_view cnonce) {
+  const auto chal = sip::parse_auth(challenge);
+  if (!chal || !iequal(chal->scheme, "Digest")) return std::nullopt;
+  const std::string_view realm = auth_param(*chal, "realm");
+  const std::string_view nonce = auth_param(*chal, "nonce");
+  if (nonce.empty()) return std::nullopt;
+  const auto alg = parse_algorithm(auth_param(*chal, "algorithm"));
+  if (!alg) return std::nullopt;
+  std::string qop;
+  if (const std::string_view offered = auth_param(*chal, "qop"); !offered.empty()) {
+    for (auto t : sip::split_list(offered)) {
+      if (iequal(t, "auth")) qop = "auth";
+    }
+    if (qop.empty()) return std::nullopt;  // auth-int only
+  }
+  std::string h1;
+  if (!secret.password.empty()) {
+    h1 = ha1(*alg, secret.user, realm, secret.password);
+  } else if (*alg == DigestAlgorithm::Md5 && !secret.ha1_md5.empty()) {
+    h1 = to_lower(secret.ha1_md5);
+  } else {
+    return std::nullopt;
+  }
+  char ncs[9];
+  std::snprintf(ncs, sizeof ncs, "%08x", nc);
+  const std::string response = digest_response(*alg, h1, method, uri, nonce, qop,
+                                               qop.empty() ? "" : ncs, qop.empty() ? "" : cnonce);
+  std::string v = "Digest username=\"";
+  v.append(secret.user).append("\", realm=\"").append(realm);
+  v.append("\", nonce=\"").append(nonce).append("\", uri=\"").append(uri);
+  v.append("\", response=\"").append(response).append("\", algorithm=");
+  v.append(algorithm_name(*alg));
+  if (!qop.empty()) {
+    v.append(", qop=auth, nc=").append(ncs).append(", cnonce=\"").append(cnonce).append("\"");
+  }
+  if (const std::string_view opaque = auth_param(*chal, "opaque"); !opaque.empty()) {
+    v.append(", opaque=\"").append(opaque).append("\"");
+  }
+  return v;
 }
 
 }  // namespace sipws::auth

@@ -2,6 +2,7 @@
 // HTTP Digest computations for SIP (RFC 2617 s.3.2.2, RFC 7616 s.3.4.1, RFC 8760: MD5 and
 // SHA-256), subscriber records (HA1 only) and "user@domain" parsing. Pure functions: no I/O.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +52,24 @@ using sipws::text::iequal;
 using sipws::text::to_lower;
 /// The value of auth-param `name` of a Digest credential or challenge (unquoted), "" if absent.
 std::string_view auth_param(const sip::AuthParams& a, std::string_view name);
+
+/// What a client answers a Digest challenge with (RFC 7616 s.3.4; a UAC, RFC 3261 s.22.2).
+struct DigestSecret {
+  std::string user;      ///< username
+  std::string password;  ///< the password, or empty when only `ha1_md5` is known
+  std::string ha1_md5;   ///< MD5 HA1 (hex) for the challenge's realm; used without a password
+};
+
+/// The credentials (the value of an Authorization or Proxy-Authorization header) that answer
+/// challenge `challenge` (a WWW-Authenticate / Proxy-Authenticate value) for `method` and
+/// Request-URI `uri`: algorithm MD5 or SHA-256 as the challenge names it (MD5 when it names
+/// none), qop=auth when the challenge offers it (nc `nc` as 8 hex digits, `cnonce`), the RFC
+/// 2069 form otherwise; realm, nonce and opaque echoed. nullopt when it cannot be answered:
+/// not Digest, no nonce, an algorithm sipws does not do (MD5-sess...), only qop=auth-int, or
+/// a SHA-256 challenge with no password (an MD5 HA1 cannot answer it).
+std::optional<std::string> answer_challenge(std::string_view challenge, const DigestSecret& secret,
+                                            std::string_view method, std::string_view uri,
+                                            std::uint32_t nc, std::string_view cnonce);
 
 /// A subscriber record for `user@domain` with both HA1s (realm = domain); the password is not
 /// kept. Used by `sipws user add`.

@@ -32,6 +32,17 @@ Uac::Uac(const NetworkView& net, unsigned shard, Instruments inst)
       transport_(inst.counters.get("uac_transport_errors")) {}
 
 sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest, Done done) {
+  DoneWithResponse d;
+  if (done) {
+    d = [done = std::move(done)](const sip::Message* rsp) {
+      done(rsp != nullptr ? rsp->status() : 0);
+    };
+  }
+  return send(req, dest, std::move(d));
+}
+
+sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest,
+                                DoneWithResponse done) {
   const ListenPoint* lp = listen_point_for(dest);
   if (txns_ == nullptr || lp == nullptr) {
     unsendable_.inc();
@@ -66,7 +77,7 @@ sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest, 
 }
 
 void Uac::finish(std::unordered_map<sip::txn::ClientTxnId, Pending>::iterator it, int status,
-                 std::string_view why) {
+                 std::string_view why, const sip::Message* response) {
   Pending p = std::move(it->second);
   pending_.erase(it);
   if (status >= 200 && status < 300) {
@@ -75,7 +86,7 @@ void Uac::finish(std::unordered_map<sip::txn::ClientTxnId, Pending>::iterator it
     spdlog::info("{}: {} {}", p.what,
                  status == 0 ? std::string("no answer:") : std::to_string(status), why);
   }
-  if (p.done) p.done(status);
+  if (p.done) p.done(response);
 }
 
 bool Uac::on_response(sip::txn::ClientTxnId id, const sip::Message& response) {
@@ -88,7 +99,7 @@ bool Uac::on_response(sip::txn::ClientTxnId id, const sip::Message& response) {
   } else {
     failed_.inc();
   }
-  finish(it, status, response.reason());
+  finish(it, status, response.reason(), &response);
   return true;
 }
 
@@ -97,10 +108,10 @@ bool Uac::on_client_failure(sip::txn::ClientTxnId id, bool transport_error) {
   if (it == pending_.end()) return false;
   if (transport_error) {
     transport_.inc();
-    finish(it, 0, "transport error");
+    finish(it, 0, "transport error", nullptr);
   } else {
     timeouts_.inc();
-    finish(it, 0, "timeout (Timer B/F)");
+    finish(it, 0, "timeout (Timer B/F)", nullptr);
   }
   return true;
 }

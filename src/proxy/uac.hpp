@@ -44,6 +44,9 @@ class Uac {
  public:
   /// The final status of a request; 0 = no response (Timer B/F, transport error).
   using Done = std::function<void(int status)>;
+  /// The final response of a request (challenges, Min-Expires, the Contact list...); nullptr
+  /// with no response (Timer B/F, transport error).
+  using DoneWithResponse = std::function<void(const sip::Message* response)>;
 
   /// `net` must outlive the Uac.
   Uac(const NetworkView& net, unsigned shard = 0, Instruments inst = {});
@@ -58,6 +61,13 @@ class Uac {
   /// or 0 (counted, logged; `done` is not called) when the request cannot be built or sipws
   /// has no listen point for `dest`'s transport.
   sip::txn::ClientTxnId send(const OwnRequest& req, const Destination& dest, Done done = {});
+  /// send() for a caller that reads the final response (a registration client).
+  sip::txn::ClientTxnId send(const OwnRequest& req, const Destination& dest, DoneWithResponse done);
+
+  /// The listen point a request to `dest` leaves from (its Via): the first of `dest`'s
+  /// transport and address family, else of its transport; nullptr if none. A caller writes
+  /// sipws's own address in a Contact from it (make_self_uri).
+  const ListenPoint* listen_point_for(const Destination& dest) const;
 
   /// A response to client transaction `id`: returns false if `id` is not one of ours (the
   /// caller passes it on to the proxy core). Provisional responses are absorbed.
@@ -71,12 +81,11 @@ class Uac {
  private:
   struct Pending {
     std::string what;  ///< "BYE sip:..." for the log
-    Done done;
+    DoneWithResponse done;
   };
-  const ListenPoint* listen_point_for(const Destination& dest) const;
-  /// Ends `id` with `status` (0 = no response): logs and calls its `done`.
+  /// Ends `id` with `response` (nullptr = none; `status` 0): logs and calls its `done`.
   void finish(std::unordered_map<sip::txn::ClientTxnId, Pending>::iterator it, int status,
-              std::string_view why);
+              std::string_view why, const sip::Message* response);
 
   const NetworkView& net_;
   unsigned shard_;

@@ -271,7 +271,20 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{R"(domains=[{"name":"localhost","upstream":"sip:10.0.0.5"}])"}, "domains"},
         BadCase{{R"(domains=[{"name":"p.example","upstream":"sip:10.0.0.5","path":"yes"}])"},
                 "domains[0].path"},
-        BadCase{{R"(domains=[7])"}, "domains[0]"}, BadCase{{"routes=not json"}, "routes"},
+        BadCase{{R"(domains=[7])"}, "domains[0]"},
+        BadCase{{R"(registrations=[{"aor":"sip:provider.example","password":"x"}])"},
+                "registrations[0].aor"},
+        BadCase{{R"(registrations=[{"aor":"sip:1@provider.example","password":"x"}])"},
+                "registrations[0].outbound_proxy"},
+        BadCase{{R"(registrations=[{"aor":"sip:1@p.example","outbound_proxy":"sip:10.0.0.1"}])"},
+                "registrations[0].password"},
+        BadCase{{R"(registrations=[{"aor":"sip:1@p.example","outbound_proxy":"sip:10.0.0.1",)"
+                 R"("password":"x","expires":-5}])"},
+                "registrations[0].expires"},
+        BadCase{{R"(registrations=[{"aor":"sip:1@p.example","outbound_proxy":"sip:10.0.0.1",)"
+                 R"("password":"x","secret":1}])"},
+                "registrations[0].secret"},
+        BadCase{{"routes=not json"}, "routes"},
         BadCase{{R"(call_classes=[{"name":"ld","match":"([0-9","group":"ld"}])"},
                 "call_classes[0].match"},
         BadCase{{R"(call_classes=[{"name":"ld","match":"^1"}])"}, "call_classes[0].group"},
@@ -354,6 +367,19 @@ TEST(Config, DomainsMayNameAnUpstreamRegistrar) {
       std::nullopt, {R"(domains=[{"name":"pbx.example.com","upstream":"sip:127.0.0.1:5070"}])"});
   ASSERT_EQ(d.upstream_domains.size(), 1u);
   EXPECT_EQ(load_config(std::nullopt, {"domains=a.example,b.example"}).domains.size(), 2u);
+}
+
+TEST(Config, RegistrationsGetTheirDefaults) {
+  Config c = load_config(
+      std::nullopt, {R"(registrations=[{"aor":"sip:1000@provider.example",)"
+                     R"("outbound_proxy":"sip:192.0.2.10:5060;transport=tcp","password":"pw"}])"});
+  ASSERT_EQ(c.registrations.size(), 1u);
+  EXPECT_EQ(c.registrations[0].registrar, "sip:provider.example");
+  EXPECT_EQ(c.registrations[0].auth_user, "1000");
+  EXPECT_EQ(c.registrations[0].contact_user, "1000");
+  EXPECT_EQ(c.registrations[0].expires, 3600u);
+  auto again = write_temp("regs.json", to_json(c).dump());
+  EXPECT_EQ(load_config(again, {}).registrations.size(), 1u);
 }
 
 TEST(Config, WebSocketClientKeys) {

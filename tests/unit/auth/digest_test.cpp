@@ -100,5 +100,45 @@ TEST(Subscriber, SplitAor) {
   EXPECT_NE(bad("sip:alice@example.com").find("sip:"), std::string::npos);
 }
 
+// The client side (trunk registrations): RFC 7616 s.3.9.1's SHA-256 example answered from
+// its challenge gives the RFC's response.
+TEST(Digest, AnswerChallengeGivesTheRfc7616Response) {
+  const std::string chal =
+      "Digest realm=\"http-auth@example.org\", qop=\"auth, auth-int\", algorithm=SHA-256, "
+      "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", "
+      "opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
+  const auto v =
+      answer_challenge(chal, DigestSecret{"Mufasa", "Circle of Life", ""}, "GET", "/dir/index.html",
+                       1, "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ");
+  ASSERT_TRUE(v.has_value());
+  EXPECT_NE(
+      v->find("response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1\""),
+      std::string::npos)
+      << *v;
+  EXPECT_NE(v->find("algorithm=SHA-256"), std::string::npos);
+  EXPECT_NE(v->find("qop=auth, nc=00000001"), std::string::npos);
+  EXPECT_NE(v->find("opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\""), std::string::npos);
+}
+
+TEST(Digest, AnswerChallengeWithAnHa1AndWhatItCannotAnswer) {
+  const std::string h1 = ha1(DigestAlgorithm::Md5, "bob", "biloxi.com", "zanzibar");
+  const auto v =
+      answer_challenge("Digest realm=\"biloxi.com\", nonce=\"n\"", DigestSecret{"bob", "", h1},
+                       "REGISTER", "sip:biloxi.com", 1, "c");
+  ASSERT_TRUE(v.has_value());
+  const std::string ha2 = md5_hex("REGISTER:sip:biloxi.com");
+  EXPECT_NE(v->find("response=\"" + md5_hex(h1 + ":n:" + ha2) + "\""), std::string::npos) << *v;
+  EXPECT_EQ(v->find("qop"), std::string::npos);  // none offered: the RFC 2069 form
+  const DigestSecret pw{"bob", "zanzibar", ""};
+  EXPECT_FALSE(answer_challenge("Basic realm=\"x\"", pw, "REGISTER", "sip:b", 1, "c"));
+  EXPECT_FALSE(answer_challenge("Digest realm=\"x\"", pw, "REGISTER", "sip:b", 1, "c"));
+  EXPECT_FALSE(answer_challenge("Digest realm=\"x\", nonce=\"n\", algorithm=MD5-sess", pw,
+                                "REGISTER", "sip:b", 1, "c"));
+  EXPECT_FALSE(answer_challenge("Digest realm=\"x\", nonce=\"n\", qop=\"auth-int\"", pw, "REGISTER",
+                                "sip:b", 1, "c"));
+  EXPECT_FALSE(answer_challenge("Digest realm=\"x\", nonce=\"n\", algorithm=SHA-256",
+                                DigestSecret{"bob", "", h1}, "REGISTER", "sip:b", 1, "c"));
+}
+
 }  // namespace
 }  // namespace sipws::auth
