@@ -380,9 +380,9 @@ void parse_routing(const json& j, Config& c) {
   const auto& gws = list_of_objects(j, "gateways");
   for (std::size_t i = 0; i < gws.size(); ++i) {
     const std::string w = "gateways[" + std::to_string(i) + "]";
-    check_fields(
-        gws[i], w,
-        {"name", "uri", "priority", "weight", "strip", "prefix", "enabled", "probe_interval"});
+    check_fields(gws[i], w,
+                 {"name", "uri", "priority", "weight", "strip", "prefix", "enabled",
+                  "probe_interval", "auth_user", "password"});
     routing::Gateway g;
     g.name = field_string(gws[i], w, "name", true);
     g.uri = field_string(gws[i], w, "uri", true);
@@ -392,6 +392,13 @@ void parse_routing(const json& j, Config& c) {
     g.prefix = field_string(gws[i], w, "prefix", false);
     g.enabled = field_bool(gws[i], w, "enabled", true);
     g.probe_interval_s = field_uint(gws[i], w, "probe_interval", 0, 0, 86400);
+    g.auth_user = field_string(gws[i], w, "auth_user", false);
+    g.password = field_string(gws[i], w, "password", false);
+    if (g.auth_user.empty() != g.password.empty()) {
+      fail(w + (g.auth_user.empty() ? ".auth_user" : ".password"),
+           "give both auth_user and password (the credentials sipws answers the gateway's "
+           "401/407 with), or neither");
+    }
     c.gateways.push_back(std::move(g));
   }
   const auto& routes = list_of_objects(j, "routes");

@@ -46,7 +46,8 @@ struct Stats {
         serial_steps(c.get("proxy_serial_steps")),
         failure_reruns(c.get("proxy_failure_reruns")),
         branch_timeouts(c.get("proxy_branch_timeouts")),
-        ring_timeouts(c.get("proxy_ring_timeouts")) {}
+        ring_timeouts(c.get("proxy_ring_timeouts")),
+        challenges_answered(c.get("proxy_challenges_answered")) {}
   Counter& requests;
   Counter& failovers;  // RFC 3263 s.4.3 retries
   Counter& forwarded;
@@ -62,6 +63,7 @@ struct Stats {
   Counter& failure_reruns;   // forward on failure
   Counter& branch_timeouts;  // response_timeout
   Counter& ring_timeouts;
+  Counter& challenges_answered;  // a target's 401/407 answered with its credentials
 };
 
 /// Bound on chain re-runs after failures (forward on busy / no answer) per request.
@@ -98,6 +100,9 @@ struct Branch {
   /// forwarding (for the retry); both empty when there is nothing to fail over to.
   std::vector<Destination> alternatives;
   std::optional<Message> retry_request;
+  /// The target answered a 401/407 of this destination already (Target::answer_challenge):
+  /// a second challenge is relayed.
+  bool challenge_answered = false;
 };
 
 /// One server transaction being proxied.
@@ -482,6 +487,8 @@ struct ProxyCoreImpl {
         b.request.push_front(HeaderId::Route, *it);
       }
       if (t.next_hop) b.dest = *t.next_hop;
+      // Kept as it was before forwarding, to send again with credentials.
+      if (t.answer_challenge) b.retry_request = b.request;
     }
     ctx.candidates.erase(ctx.candidates.begin(),
                          ctx.candidates.begin() + static_cast<std::ptrdiff_t>(n));
@@ -566,7 +573,9 @@ struct ProxyCoreImpl {
                       br.dest = std::move(ds.front());
                       br.alternatives.assign(std::make_move_iterator(ds.begin() + 1),
                                              std::make_move_iterator(ds.end()));
-                      if (!br.alternatives.empty()) br.retry_request = br.request;
+                      if (!br.alternatives.empty() || br.target.answer_challenge) {
+                        br.retry_request = br.request;
+                      }
                       start_branch(c, i);
                     });
   }
@@ -591,12 +600,44 @@ struct ProxyCoreImpl {
     b.dest = std::move(b.alternatives.front());
     b.alternatives.erase(b.alternatives.begin());
     b.request = *b.retry_request;
-    if (b.alternatives.empty()) b.retry_request.reset();
+    if (b.alternatives.empty() && !b.target.answer_challenge) b.retry_request.reset();
+    b.challenge_answered = false;  // a new destination may challenge again
     b.started = b.provisional = b.final = b.cancel_pending = b.cancel_sent = false;
     b.status = 0;
     stats.failovers.inc();
     spdlog::debug("branch {}: {} from the destination, failing over to {} {}", i, status,
                   via_token(b.dest.protocol), b.dest.endpoint.to_string());
+    start_branch(ctx, i);
+    return true;
+  }
+
+  /// A 401/407 `challenge` on branch `i` whose target has credentials for it (a gateway's,
+  /// Kamailio's uac_auth): the request is sent again as it was before forwarding, with the
+  /// Authorization (401) or Proxy-Authorization (407) the target computed, on a new branch
+  /// and client transaction, with the same CSeq (a proxy cannot renumber the caller's
+  /// dialog). Once per destination; false if the challenge is to be relayed.
+  bool answer_challenge(ServerCtx& ctx, std::size_t i, const Message& challenge) {
+    Branch& b = ctx.branches[i];
+    if (!b.target.answer_challenge || b.challenge_answered || !b.retry_request || ctx.cancelled ||
+        ctx.final_sent) {
+      return false;
+    }
+    auto credentials = b.target.answer_challenge(challenge, *b.retry_request);
+    if (!credentials) return false;
+    stop_branch_timers(b);
+    if (b.txn != 0) clients.erase(b.txn);
+    b.txn = 0;
+    if (hook != nullptr && !b.branch_id.empty())
+      hook->on_branch_end(b.branch_id, challenge.status());
+    b.branch_id.clear();
+    b.request = *b.retry_request;
+    b.request.append(
+        challenge.status() == 401 ? HeaderId::Authorization : HeaderId::ProxyAuthorization,
+        std::move(*credentials));
+    b.challenge_answered = true;
+    b.started = b.provisional = b.final = b.cancel_pending = b.cancel_sent = false;
+    b.status = 0;
+    stats.challenges_answered.inc();
     start_branch(ctx, i);
     return true;
   }
@@ -904,6 +945,7 @@ struct ProxyCoreImpl {
       return;
     }
     if (b.final) return;
+    if ((status == 401 || status == 407) && answer_challenge(ctx, i, rsp)) return;
     if (status == 503 && fail_over(ctx, i, 503)) return;  // RFC 3263 s.4.3
     stop_branch_timers(b);
     b.final = true;

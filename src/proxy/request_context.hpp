@@ -46,6 +46,14 @@ struct Target {
   /// sipws's own address there (the upstream registrar's Path entry or rewritten Contact,
   /// make_record_route for the address). Empty = nothing.
   std::function<void(sip::Message& request, const ListenPoint& out)> before_send;
+  /// Credentials for a 401/407 this target answers (a gateway's `auth_user`/`password`,
+  /// Kamailio's uac_auth): given the challenge response and the request as it was before
+  /// forwarding, the Authorization / Proxy-Authorization value to send it again with, or
+  /// nullopt to relay the challenge. Asked once per destination. Empty = relay every
+  /// challenge.
+  std::function<std::optional<std::string>(const sip::Message& challenge,
+                                           const sip::Message& request)>
+      answer_challenge;
 };
 
 /// How one serial step of a proxied request ended without a 2xx (RFC 3261 s.16.7 step 6):

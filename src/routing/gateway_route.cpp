@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/digest.hpp"
 #include "common/counters.hpp"
+#include "common/random.hpp"
 #include "sip/text.hpp"
 
 namespace sipws::routing {
@@ -46,6 +48,19 @@ Action GatewayRouteProcessor::process(proxy::RequestContext& ctx) {
     q -= 0.001f;  // serial: one gateway per step, in the selected order
     t.continue_on = sel->route->failover_on;
     t.response_timeout = plan->gateway_timeout;
+    if (!a.gateway->password.empty()) {
+      t.answer_challenge = [secret =
+                                auth::DigestSecret{a.gateway->auth_user, a.gateway->password, {}}](
+                               const sip::Message& challenge,
+                               const sip::Message& request) -> std::optional<std::string> {
+        const auto* h =
+            challenge.find(challenge.status() == 401 ? sip::HeaderId::WwwAuthenticate
+                                                     : sip::HeaderId::ProxyAuthenticate);
+        if (h == nullptr) return std::nullopt;
+        return auth::answer_challenge(h->value, secret, request.method_name(),
+                                      request.request_uri().raw, 1, random_token(16));
+      };
+    }
     ctx.targets().push_back(std::move(t));
   }
   spdlog::debug("gateway-route: {} via route {} ({} gateways)", number, sel->route->match_text,

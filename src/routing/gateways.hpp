@@ -50,6 +50,10 @@ struct Gateway {
   std::string prefix;                  ///< prepended to the number after stripping
   bool enabled = true;                 ///< false: never selected, never probed
   std::uint32_t probe_interval_s = 0;  ///< OPTIONS probe period in seconds, 0 = no probing
+  /// Credentials sipws answers the gateway's 401/407 with (Kamailio's uac_auth); empty = the
+  /// challenge is relayed to the caller.
+  std::string auth_user;
+  std::string password;
 };
 
 /// A least-cost route: numbers it takes, the gateways it offers, when to fail over.

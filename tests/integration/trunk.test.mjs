@@ -79,3 +79,39 @@ test('a trunk whose password is wrong is not registered, and says so', { skip },
     assert.equal(await metric(d, 'trunks_registered'), 0);
     assert.match(d.stderr(), /trunk sip:trunk1@provider\.test: registration at sip:provider\.test failed \(401 credentials refused\); next attempt in 5 s/);
   }));
+
+test('a call out through a gateway that answers 407 is authenticated by sipws with the gateway\'s credentials',
+  { skip }, (t) => withScope(t, async (s) => {
+    // The gateway: Kamailio challenging every INVITE (any user, password "secret"), with a
+    // SIPp phone registered there as 95551234.
+    const gw = await kamailioIn(s, { pbx: 'gw.test' });
+    const uasPort = await freePort();
+    const reg = await sippIn(s, 'register 95551234 at the gateway', {
+      scenario: 'register.xml',
+      port: uasPort,
+      remote: `127.0.0.1:${gw.ports.udp}`,
+      keys: { aor_user: '95551234', aor_domain: 'gw.test' },
+      args: ['-au', '95551234', '-ap', 'secret'],
+    });
+    assert.equal((await withTimeout(reg.done, 15000, 'SIPp REGISTER')).code, 0);
+    const uas = await sippIn(s, 'the phone behind the gateway', { scenario: 'uas_call.xml', port: uasPort });
+
+    const gateways = [{ name: 'GW1', uri: `sip:127.0.0.1:${gw.ports.udp}`, auth_user: 'sipws-trunk',
+      password: 'secret' }];
+    const routes = [{ match: '^9[0-9]+$', gateways: ['GW1'] }];
+    const d = await daemonIn(s, { extraSets: [`gateways=${JSON.stringify(gateways)}`,
+      `routes=${JSON.stringify(routes)}`] });
+    await d.addUser('alice@localhost', 'secret');
+    // alice's own 407 comes from sipws; the gateway's never reaches her.
+    const uac = await sippIn(s, 'alice calls out', {
+      scenario: 'uac_call_auth.xml',
+      port: await freePort(),
+      remote: `127.0.0.1:${d.ports.udp}`,
+      keys: { target_uri: 'sip:95551234@localhost', aor_user: 'alice', aor_domain: 'localhost' },
+      args: ['-au', 'alice', '-ap', 'secret'],
+    });
+    const [a, b] = await withTimeout(Promise.all([uac.done, uas.done]), 25000, 'SIPp exits');
+    assert.equal(a.code, 0, 'the caller did not complete the call');
+    assert.equal(b.code, 0, 'the phone behind the gateway did not complete the call');
+    assert.equal(await metric(d, 'proxy_challenges_answered'), 1);
+  }));

@@ -302,5 +302,95 @@ TEST_F(FailoverTest, BrowserContactsAreNeverDialled) {
   EXPECT_EQ(resolver.locates, 0);
 }
 
+// A target with credentials (a gateway's auth_user/password, Kamailio's uac_auth) answers its
+// destination's 401/407 itself: the request goes again, as it was before forwarding, with the
+// credentials; a second challenge is relayed; a target without credentials relays the first.
+class ChallengeTarget final : public RequestProcessor {
+ public:
+  explicit ChallengeTarget(bool with_credentials) : with_credentials_(with_credentials) {}
+  std::string_view name() const override { return "challenge-target"; }
+  Action process(RequestContext& ctx) override {
+    Target t;
+    t.uri = "sip:15551234@127.0.0.30:5060";
+    if (with_credentials_) {
+      t.answer_challenge = [this](const Message& challenge,
+                                  const Message& request) -> std::optional<std::string> {
+        ++asked;
+        seen_status = challenge.status();
+        seen_uri = std::string(request.request_uri().raw);
+        return "Digest username=\"gw\", response=\"r" + std::to_string(asked) + "\"";
+      };
+    }
+    ctx.targets().push_back(std::move(t));
+    return Action::SkipChain;
+  }
+  bool with_credentials_;
+  int asked = 0;
+  int seen_status = 0;
+  std::string seen_uri;
+};
+
+class ChallengeTest : public FailoverTest {
+ protected:
+  explicit ChallengeTest(bool with_credentials = true) {
+    auto p = std::make_unique<ChallengeTarget>(with_credentials);
+    target = p.get();
+    core.add_request_processor(std::move(p));
+  }
+  Sent invite_gw() {
+    receive(request("INVITE", "sip:15551234@localhost"));
+    EXPECT_EQ(wire.pop().msg.status(), 100);
+    return wire.pop_request();
+  }
+  ChallengeTarget* target = nullptr;
+};
+
+TEST_F(ChallengeTest, A407IsAnsweredWithTheTargetsCredentialsOnANewBranch) {
+  Sent first = invite_gw();
+  EXPECT_EQ(first.dest.endpoint.to_string(), "127.0.0.30:5060");
+  EXPECT_EQ(first.msg.count(HeaderId::ProxyAuthorization), 0u);
+  answer(first, 407);
+  Sent second = wire.pop_request();
+  ASSERT_TRUE(second.msg.is_request());
+  EXPECT_EQ(second.msg.method(), sip::Method::Invite);
+  EXPECT_EQ(second.dest.endpoint.to_string(), "127.0.0.30:5060");
+  EXPECT_NE(second.msg.top_via().branch(), first.msg.top_via().branch());
+  ASSERT_NE(second.msg.find(HeaderId::ProxyAuthorization), nullptr);
+  EXPECT_EQ(second.msg.find(HeaderId::ProxyAuthorization)->value,
+            "Digest username=\"gw\", response=\"r1\"");
+  // As it was before forwarding: one Via of ours, Max-Forwards decremented once, one RR.
+  EXPECT_EQ(second.msg.count(HeaderId::Via), 2u);
+  EXPECT_EQ(second.msg.max_forwards(), 69u);
+  EXPECT_EQ(second.msg.count(HeaderId::RecordRoute), 1u);
+  EXPECT_EQ(second.msg.cseq().number, first.msg.cseq().number);
+  EXPECT_EQ(target->seen_status, 407);
+  EXPECT_EQ(target->seen_uri, "sip:15551234@127.0.0.30:5060");
+  EXPECT_TRUE(upstream_finals().empty());  // the 407 is not relayed
+
+  answer(second, 200);
+  EXPECT_EQ(upstream_finals(), (std::vector<int>{200}));
+}
+
+TEST_F(ChallengeTest, ASecondChallengeIsRelayed) {
+  Sent first = invite_gw();
+  answer(first, 401);
+  Sent second = wire.pop_request();
+  EXPECT_NE(second.msg.find(HeaderId::Authorization), nullptr);
+  answer(second, 401);
+  EXPECT_EQ(target->asked, 1);
+  EXPECT_EQ(upstream_finals(), (std::vector<int>{401}));
+}
+
+class ChallengeWithoutCredentials : public ChallengeTest {
+ protected:
+  ChallengeWithoutCredentials() : ChallengeTest(false) {}
+};
+
+TEST_F(ChallengeWithoutCredentials, TheChallengeIsRelayed) {
+  Sent first = invite_gw();
+  answer(first, 407);
+  EXPECT_EQ(upstream_finals(), (std::vector<int>{407}));
+}
+
 }  // namespace
 }  // namespace sipws::proxy
