@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { metric, runCli } from './lib/daemon.mjs';
-import { daemonIn, sippIn } from './lib/fixtures.mjs';
+import { daemonIn, registerSippAt, sippIn } from './lib/fixtures.mjs';
 import { kNoMedia } from './lib/jssip.mjs';
 import { jssipUserIn } from './lib/jssip-user.mjs';
 import { haveKamailio, kamailioIn } from './lib/kamailio.mjs';
@@ -86,14 +86,8 @@ test('a call out through a gateway that answers 407 is authenticated by sipws wi
     // SIPp phone registered there as 95551234.
     const gw = await kamailioIn(s, { pbx: 'gw.test' });
     const uasPort = await freePort();
-    const reg = await sippIn(s, 'register 95551234 at the gateway', {
-      scenario: 'register.xml',
-      port: uasPort,
-      remote: `127.0.0.1:${gw.ports.udp}`,
-      keys: { aor_user: '95551234', aor_domain: 'gw.test' },
-      args: ['-au', '95551234', '-ap', 'secret'],
-    });
-    assert.equal((await withTimeout(reg.done, 15000, 'SIPp REGISTER')).code, 0);
+    await registerSippAt(s, { registrarPort: gw.ports.udp, user: '95551234', domain: 'gw.test',
+      port: uasPort });
     const uas = await sippIn(s, 'the phone behind the gateway', { scenario: 'uas_call.xml', port: uasPort });
 
     const gateways = [{ name: 'GW1', uri: `sip:127.0.0.1:${gw.ports.udp}`, auth_user: 'sipws-trunk',

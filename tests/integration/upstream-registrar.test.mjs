@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { metric } from './lib/daemon.mjs';
-import { daemonIn, sippIn } from './lib/fixtures.mjs';
+import { daemonIn, registerSippAt, sippIn } from './lib/fixtures.mjs';
 import { kNoMedia, makeUA, stopUA } from './lib/jssip.mjs';
 import { haveKamailio, kamailioIn } from './lib/kamailio.mjs';
 import { freePort } from './lib/ports.mjs';
@@ -54,14 +54,8 @@ for (const path of [false, true]) {
 
       // 2. A SIPp phone registered at the PBX calls the extension: PBX -> sipws -> browser.
       const bobPort = await freePort();
-      const reg = await sippIn(s, 'register bob at the PBX', {
-        scenario: 'register.xml',
-        port: bobPort,
-        remote: `127.0.0.1:${pbx.ports.udp}`,
-        keys: { aor_user: 'bob', aor_domain: 'pbx.test' },
-        args: ['-au', 'bob', '-ap', 'secret'],
-      });
-      assert.equal((await withTimeout(reg.done, 15000, 'SIPp REGISTER')).code, 0);
+      await registerSippAt(s, { registrarPort: pbx.ports.udp, user: 'bob', domain: 'pbx.test',
+        port: bobPort });
       const call = await sippIn(s, 'bob calls alice at the PBX', {
         scenario: 'uac_call_auth.xml',
         port: await freePort(),

@@ -52,21 +52,26 @@ export function uaIn(scope, opts) {
 }
 
 /**
- * Makes `user@localhost` a subscriber (password `secret`) and registers it with SIPp over UDP
- * from 127.0.0.1:`port` (digest auth), so that a SIPp UAS started later on `port` is the
- * registered contact. Resolves once SIPp exited 0 (401, then 200 listing the contact).
+ * Registers `user@domain` (password `secret`) at the registrar on UDP 127.0.0.1:`registrarPort`
+ * with SIPp from 127.0.0.1:`port` (digest auth), so that a SIPp UAS started later on `port` is
+ * the registered contact. Resolves once SIPp exited 0 (401, then 200 listing the contact).
  */
-export async function registerSippContact(scope, daemon, user, port) {
-  await daemon.addUser(`${user}@localhost`, 'secret');
-  const reg = await sippIn(scope, `register ${user} (udp)`, {
+export async function registerSippAt(scope, { registrarPort, user, domain, port }) {
+  const reg = await sippIn(scope, `register ${user}@${domain} (udp)`, {
     scenario: 'register.xml',
     port,
-    remote: `127.0.0.1:${daemon.ports.udp}`,
-    keys: { aor_user: user, aor_domain: 'localhost' },
+    remote: `127.0.0.1:${registrarPort}`,
+    keys: { aor_user: user, aor_domain: domain },
     args: ['-au', user, '-ap', 'secret'],
   });
   const r = await reg.done;
   if (r.code !== 0) {
-    throw new Error(`SIPp REGISTER of ${user}@localhost from port ${port} exited ${r.code}`);
+    throw new Error(`SIPp REGISTER of ${user}@${domain} from port ${port} exited ${r.code}`);
   }
+}
+
+/** Makes `user@localhost` a subscriber of `daemon` and registers it there (registerSippAt). */
+export async function registerSippContact(scope, daemon, user, port) {
+  await daemon.addUser(`${user}@localhost`, 'secret');
+  await registerSippAt(scope, { registrarPort: daemon.ports.udp, user, domain: 'localhost', port });
 }

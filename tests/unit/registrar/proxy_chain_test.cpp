@@ -19,53 +19,9 @@ namespace {
 
 using sip::HeaderId;
 using sip::Message;
-
-struct Sent {
-  Destination dest;
-  Message msg;
-};
-
-class WireSender final : public sip::txn::Sender {
- public:
-  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
-    auto m = sip::parse(bytes);
-    EXPECT_TRUE(m.has_value()) << *bytes;
-    if (m) sent.push_back({dest, std::move(*m)});
-    return true;
-  }
-  Sent pop() {
-    EXPECT_FALSE(sent.empty());
-    if (sent.empty()) return {};
-    Sent s = std::move(sent.front());
-    sent.pop_front();
-    return s;
-  }
-  std::deque<Sent> sent;
-};
-
-class Network final : public proxy::NetworkView {
- public:
-  Network() {
-    auto lo = boost::asio::ip::make_address("127.0.0.1");
-    lps_.push_back({Protocol::Udp, {lo, 5060}, "127.0.0.1"});
-    lps_.push_back({Protocol::Ws, {lo, 8080}, "127.0.0.1"});
-  }
-  const std::vector<ListenPoint>& listen_points() const override { return lps_; }
-  bool flow_alive(FlowId id) const override { return flows.count(id) > 0; }
-  std::optional<Endpoint> flow_peer(FlowId id) const override {
-    auto it = flows.find(id);
-    if (it == flows.end()) return std::nullopt;
-    return it->second;
-  }
-  std::optional<Protocol> flow_protocol(FlowId id) const override {
-    if (flows.count(id) == 0) return std::nullopt;
-    return id == 5 ? Protocol::Tcp : Protocol::Ws;  // the tests' TCP flow is 5, others WS
-  }
-  std::map<FlowId, Endpoint> flows;
-
- private:
-  std::vector<ListenPoint> lps_;
-};
+using test::Network;
+using test::Sent;
+using test::WireSender;
 
 class NoResolver final : public proxy::Resolver {
  public:
@@ -118,6 +74,7 @@ class ProxyChain : public ::testing::Test {
     core.add_request_processor(std::make_unique<RegistrarProcessor>(domains, location));
     core.add_request_processor(std::make_unique<LocationLookupProcessor>(domains, location));
     net.flows[7] = browser.peer;
+    net.protocols[5] = Protocol::Tcp;  // the tests' TCP flow
   }
   void receive(const std::string& text, const Source& src) {
     auto m = sip::parse(text);

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -12,11 +15,15 @@
 #include <vector>
 
 #include "common/net.hpp"
+#include "proxy/network_view.hpp"
+#include "proxy/proxy_core.hpp"
 #include "proxy/request_context.hpp"
+#include "proxy/uac.hpp"
 #include "registrar/location.hpp"
 #include "sip/headers.hpp"
 #include "sip/message.hpp"
 #include "sip/parser.hpp"
+#include "sip/txn/transaction_layer.hpp"
 
 namespace sipws::registrar::test {
 
@@ -61,6 +68,94 @@ inline Source source(Protocol p, const char* ip, std::uint16_t port, FlowId flow
   s.flow = flow;
   return s;
 }
+
+/// One message sipws sent, parsed again, and where to.
+struct Sent {
+  Destination dest;
+  sip::Message msg;
+};
+
+/// The wire of the tests that run the real ProxyCore / Uac and transaction layer: an in-memory
+/// sip::txn::Sender recording every message.
+class WireSender final : public sip::txn::Sender {
+ public:
+  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
+    auto m = sip::parse(bytes);
+    EXPECT_TRUE(m.has_value()) << *bytes;
+    if (m) sent.push_back({dest, std::move(*m)});
+    return true;
+  }
+  /// Removes and returns the oldest message sent; fails the test if none.
+  Sent pop() {
+    EXPECT_FALSE(sent.empty());
+    if (sent.empty()) return {};
+    Sent s = std::move(sent.front());
+    sent.pop_front();
+    return s;
+  }
+  std::deque<Sent> sent;
+};
+
+/// sipws on UDP 127.0.0.1:5060 and WS 127.0.0.1:8080, with the flows in `flows` open (WS,
+/// unless `protocols` says otherwise).
+class Network final : public proxy::NetworkView {
+ public:
+  Network() {
+    auto lo = boost::asio::ip::make_address("127.0.0.1");
+    lps_.push_back({Protocol::Udp, {lo, 5060}, "127.0.0.1"});
+    lps_.push_back({Protocol::Ws, {lo, 8080}, "127.0.0.1"});
+  }
+  const std::vector<ListenPoint>& listen_points() const override { return lps_; }
+  bool flow_alive(FlowId id) const override { return flows.count(id) > 0; }
+  std::optional<Endpoint> flow_peer(FlowId id) const override {
+    auto it = flows.find(id);
+    if (it == flows.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<Protocol> flow_protocol(FlowId id) const override {
+    if (flows.count(id) == 0) return std::nullopt;
+    auto p = protocols.find(id);
+    return p != protocols.end() ? p->second : Protocol::Ws;
+  }
+  std::map<FlowId, Endpoint> flows;
+  std::map<FlowId, Protocol> protocols;
+
+ private:
+  std::vector<ListenPoint> lps_;
+};
+
+/// The daemon's transaction user: responses to the Uac first, the rest to the core (if any).
+class Tu final : public sip::txn::TransactionUser {
+ public:
+  Tu(proxy::ProxyCore* core, proxy::Uac& uac) : core_(core), uac_(uac) {}
+  void on_request(sip::txn::ServerTxnId id, const sip::Message& r, const Source& s) override {
+    if (core_ != nullptr) core_->on_request(id, r, s);
+  }
+  void on_ack(const sip::Message& a, const Source& s) override {
+    if (core_ != nullptr) core_->on_ack(a, s);
+  }
+  void on_cancel(sip::txn::ServerTxnId id, const sip::Message& c) override {
+    if (core_ != nullptr) core_->on_cancel(id, c);
+  }
+  void on_response(sip::txn::ClientTxnId id, const sip::Message& r) override {
+    if (!uac_.on_response(id, r) && core_ != nullptr) core_->on_response(id, r);
+  }
+  void on_client_failure(sip::txn::ClientTxnId id, bool transport_error) override {
+    if (!uac_.on_client_failure(id, transport_error) && core_ != nullptr) {
+      core_->on_client_failure(id, transport_error);
+    }
+  }
+  void on_stray_response(const sip::Message& r, const Source& s) override {
+    if (core_ != nullptr) core_->on_stray_response(r, s);
+  }
+  void on_server_terminated(sip::txn::ServerTxnId id) override {
+    if (core_ != nullptr) core_->on_server_terminated(id);
+  }
+
+ private:
+  proxy::ProxyCore* core_;
+  proxy::Uac& uac_;
+};
 
 /// What a processor did with one request.
 struct Outcome {

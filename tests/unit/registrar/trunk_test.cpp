@@ -18,62 +18,10 @@ namespace {
 
 using sip::HeaderId;
 using sip::Message;
-
-struct Sent {
-  Destination dest;
-  Message msg;
-};
-
-class WireSender final : public sip::txn::Sender {
- public:
-  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
-    auto m = sip::parse(bytes);
-    EXPECT_TRUE(m.has_value()) << *bytes;
-    if (m) sent.push_back({dest, std::move(*m)});
-    return true;
-  }
-  Sent pop() {
-    EXPECT_FALSE(sent.empty());
-    if (sent.empty()) return {};
-    Sent s = std::move(sent.front());
-    sent.pop_front();
-    return s;
-  }
-  std::deque<Sent> sent;
-};
-
-class Network final : public proxy::NetworkView {
- public:
-  Network() {
-    lps_.push_back(
-        {Protocol::Udp, {boost::asio::ip::make_address("127.0.0.1"), 5060}, "127.0.0.1"});
-  }
-  const std::vector<ListenPoint>& listen_points() const override { return lps_; }
-  bool flow_alive(FlowId) const override { return false; }
-  std::optional<Endpoint> flow_peer(FlowId) const override { return std::nullopt; }
-  std::optional<Protocol> flow_protocol(FlowId) const override { return std::nullopt; }
-
- private:
-  std::vector<ListenPoint> lps_;
-};
-
-/// Responses go to the Uac; nothing else arrives in these tests.
-class Tu final : public sip::txn::TransactionUser {
- public:
-  explicit Tu(proxy::Uac& uac) : uac_(uac) {}
-  void on_request(sip::txn::ServerTxnId, const Message&, const Source&) override {}
-  void on_ack(const Message&, const Source&) override {}
-  void on_cancel(sip::txn::ServerTxnId, const Message&) override {}
-  void on_response(sip::txn::ClientTxnId id, const Message& r) override { uac_.on_response(id, r); }
-  void on_client_failure(sip::txn::ClientTxnId id, bool t) override {
-    uac_.on_client_failure(id, t);
-  }
-  void on_stray_response(const Message&, const Source&) override {}
-  void on_server_terminated(sip::txn::ServerTxnId) override {}
-
- private:
-  proxy::Uac& uac_;
-};
+using test::Network;
+using test::Sent;
+using test::Tu;
+using test::WireSender;
 
 TrunkConfig trunk(std::uint32_t expires = 600) {
   TrunkConfig t;
@@ -106,7 +54,7 @@ class Trunks : public ::testing::Test {
   WireSender wire;
   Counters reg;
   proxy::Uac uac{net};
-  Tu tu{uac};
+  Tu tu{nullptr, uac};
   sip::txn::TransactionLayer txns{timers, wire, tu};
   TrunkRegistrar registrar;
   Source provider = test::source(Protocol::Udp, "192.0.2.10", 5060, kNoFlow);

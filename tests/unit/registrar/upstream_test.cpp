@@ -20,53 +20,10 @@ namespace {
 
 using sip::HeaderId;
 using sip::Message;
-
-struct Sent {
-  Destination dest;
-  Message msg;
-};
-
-class WireSender final : public sip::txn::Sender {
- public:
-  bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
-    auto m = sip::parse(bytes);
-    EXPECT_TRUE(m.has_value()) << *bytes;
-    if (m) sent.push_back({dest, std::move(*m)});
-    return true;
-  }
-  Sent pop() {
-    EXPECT_FALSE(sent.empty());
-    if (sent.empty()) return {};
-    Sent s = std::move(sent.front());
-    sent.pop_front();
-    return s;
-  }
-  std::deque<Sent> sent;
-};
-
-class Network final : public proxy::NetworkView {
- public:
-  Network() {
-    auto lo = boost::asio::ip::make_address("127.0.0.1");
-    lps_.push_back({Protocol::Udp, {lo, 5060}, "127.0.0.1"});
-    lps_.push_back({Protocol::Ws, {lo, 8080}, "127.0.0.1"});
-  }
-  const std::vector<ListenPoint>& listen_points() const override { return lps_; }
-  bool flow_alive(FlowId id) const override { return flows.count(id) > 0; }
-  std::optional<Endpoint> flow_peer(FlowId id) const override {
-    auto it = flows.find(id);
-    if (it == flows.end()) return std::nullopt;
-    return it->second;
-  }
-  std::optional<Protocol> flow_protocol(FlowId id) const override {
-    if (flows.count(id) == 0) return std::nullopt;
-    return Protocol::Ws;
-  }
-  std::map<FlowId, Endpoint> flows;
-
- private:
-  std::vector<ListenPoint> lps_;
-};
+using test::Network;
+using test::Sent;
+using test::Tu;
+using test::WireSender;
 
 class NoResolver final : public proxy::Resolver {
  public:
@@ -75,31 +32,6 @@ class NoResolver final : public proxy::Resolver {
     ADD_FAILURE() << "unexpected lookup of " << host;
     done(std::nullopt);
   }
-};
-
-/// The daemon's transaction user: the Uac's responses first, the rest to the core.
-class Tu final : public sip::txn::TransactionUser {
- public:
-  Tu(proxy::ProxyCore& core, proxy::Uac& uac) : core_(core), uac_(uac) {}
-  void on_request(sip::txn::ServerTxnId id, const Message& r, const Source& s) override {
-    core_.on_request(id, r, s);
-  }
-  void on_ack(const Message& a, const Source& s) override { core_.on_ack(a, s); }
-  void on_cancel(sip::txn::ServerTxnId id, const Message& c) override { core_.on_cancel(id, c); }
-  void on_response(sip::txn::ClientTxnId id, const Message& r) override {
-    if (!uac_.on_response(id, r)) core_.on_response(id, r);
-  }
-  void on_client_failure(sip::txn::ClientTxnId id, bool transport_error) override {
-    if (!uac_.on_client_failure(id, transport_error)) core_.on_client_failure(id, transport_error);
-  }
-  void on_stray_response(const Message& r, const Source& s) override {
-    core_.on_stray_response(r, s);
-  }
-  void on_server_terminated(sip::txn::ServerTxnId id) override { core_.on_server_terminated(id); }
-
- private:
-  proxy::ProxyCore& core_;
-  proxy::Uac& uac_;
 };
 
 constexpr const char* kContact = "sip:h7kjh12s@abcdefgh.invalid;transport=ws";
@@ -192,7 +124,7 @@ class Upstream : public ::testing::Test {
   UpstreamRegistrarProcessor* processor = nullptr;
   proxy::ProxyCore core;
   proxy::Uac uac{net};
-  Tu tu{core, uac};
+  Tu tu{&core, uac};
   sip::txn::TransactionLayer txns{timers, wire, tu};
   Source browser = test::source(Protocol::Ws, "198.51.100.7", 52000, 7);
   Source pbx = test::source(Protocol::Udp, "10.0.0.5", 5060, kNoFlow);
