@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/net.hpp"
+#include "proxy/routing.hpp"
 #include "sip/text.hpp"
 #include "ws/client.hpp"
 
@@ -247,6 +248,26 @@ std::regex field_regex(const std::string& where, const std::string& text) {
   }
 }
 
+/// `strip_headers` of object `o` at `where`: header names proxy::strippable_header() allows.
+std::vector<std::string> field_strip_headers(const json& o, const std::string& where) {
+  std::vector<std::string> out;
+  if (!o.contains("strip_headers")) return out;
+  const auto& v = o.at("strip_headers");
+  const std::string w = where + ".strip_headers";
+  if (!v.is_array()) fail(w, "must be a list of header names, e.g. [\"P-Asserted-Identity\"]");
+  for (const auto& e : v) {
+    if (!e.is_string() || !proxy::strippable_header(e.get<std::string>())) {
+      fail(w, e.dump() +
+                  " cannot be stripped: give header names, but not one that routing, "
+                  "transactions, dialogs, bodies or authentication need (Via, From, To, "
+                  "Call-ID, CSeq, Max-Forwards, Contact, Route, Record-Route, Path, Content-*, "
+                  "Authorization, Proxy-Authorization, Expires, Require, Proxy-Require)");
+    }
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
 const json& list_of_objects(const json& j, const std::string& key) {
   const auto& v = j.at(key);
   if (!v.is_array()) fail(key, "must be a list of objects (see docs/configuration.md)");
@@ -275,7 +296,7 @@ void parse_domains(const json& j, Config& c) {
     }
     const std::string w = "domains[" + std::to_string(i) + "]";
     if (!v[i].is_object()) fail(w, "must be a host name or an object {\"name\", \"upstream\"}");
-    check_fields(v[i], w, {"name", "upstream", "path", "upstream_unregister"});
+    check_fields(v[i], w, {"name", "upstream", "path", "upstream_unregister", "strip_headers"});
     registrar::UpstreamDomain u;
     u.name = sip::text::to_lower(field_string(v[i], w, "name", true));
     check_name(u.name, w + ".name");
@@ -293,6 +314,7 @@ void parse_domains(const json& j, Config& c) {
     }
     u.path = field_bool(v[i], w, "path", false);
     u.unregister = field_bool(v[i], w, "upstream_unregister", true);
+    u.strip_headers = field_strip_headers(v[i], w);
     c.upstream_domains.push_back(std::move(u));
   }
   for (const auto& u : c.upstream_domains) {
@@ -382,7 +404,7 @@ void parse_routing(const json& j, Config& c) {
     const std::string w = "gateways[" + std::to_string(i) + "]";
     check_fields(gws[i], w,
                  {"name", "uri", "priority", "weight", "strip", "prefix", "enabled",
-                  "probe_interval", "auth_user", "password"});
+                  "probe_interval", "auth_user", "password", "strip_headers"});
     routing::Gateway g;
     g.name = field_string(gws[i], w, "name", true);
     g.uri = field_string(gws[i], w, "uri", true);
@@ -394,6 +416,7 @@ void parse_routing(const json& j, Config& c) {
     g.probe_interval_s = field_uint(gws[i], w, "probe_interval", 0, 0, 86400);
     g.auth_user = field_string(gws[i], w, "auth_user", false);
     g.password = field_string(gws[i], w, "password", false);
+    g.strip_headers = field_strip_headers(gws[i], w);
     if (g.auth_user.empty() != g.password.empty()) {
       fail(w + (g.auth_user.empty() ? ".auth_user" : ".password"),
            "give both auth_user and password (the credentials sipws answers the gateway's "
@@ -840,7 +863,8 @@ nlohmann::json to_json(const Config& c) {
     doms.push_back({{"name", u.name},
                     {"upstream", u.upstream},
                     {"path", u.path},
-                    {"upstream_unregister", u.unregister}});
+                    {"upstream_unregister", u.unregister},
+                    {"strip_headers", u.strip_headers}});
   }
   j["domains"] = doms;
   j["foreign_callers"] = c.foreign_callers == auth::ForeignCallers::Allow ? "allow" : "challenge";

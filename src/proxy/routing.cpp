@@ -13,6 +13,7 @@
 
 #include "common/random.hpp"
 #include "common/text.hpp"
+#include "sip/text.hpp"
 
 namespace sipws::proxy {
 namespace {
@@ -320,6 +321,36 @@ std::optional<std::string> via_with_received(const sip::Via& via, const Source& 
     v += ip;
   }
   return v;
+}
+
+bool strippable_header(std::string_view name) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), sip::text::is_token_char)) {
+    return false;
+  }
+  using sip::HeaderId;
+  switch (sip::header_id(name)) {
+    case HeaderId::Via:
+    case HeaderId::From:
+    case HeaderId::To:
+    case HeaderId::CallId:
+    case HeaderId::CSeq:
+    case HeaderId::MaxForwards:
+    case HeaderId::Contact:
+    case HeaderId::Route:
+    case HeaderId::RecordRoute:
+    case HeaderId::Path:
+    case HeaderId::ContentLength:
+    case HeaderId::ContentType:
+    case HeaderId::ContentEncoding:
+    case HeaderId::Authorization:
+    case HeaderId::ProxyAuthorization:
+    case HeaderId::Expires:
+    case HeaderId::Require:
+    case HeaderId::ProxyRequire:
+      return false;
+    default:
+      return true;
+  }
 }
 
 }  // namespace sipws::proxy

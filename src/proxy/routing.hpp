@@ -114,6 +114,13 @@ bool names_listen_point(const sip::Uri& uri, const std::vector<ListenPoint>& lps
 /// (RFC 7118 s.5.3: the flow is what matters).
 std::optional<std::string> via_with_received(const sip::Via& via, const Source& src);
 
+/// True if an operator may have header `name` removed from what sipws forwards to a legacy
+/// peer (`strip_headers`): any header but those routing, transactions, dialogs, bodies and
+/// authentication depend on (Via, From, To, Call-ID, CSeq, Max-Forwards, Contact, Route,
+/// Record-Route, Path, Content-Length/-Type/-Encoding, Authorization, Proxy-Authorization,
+/// Expires, Require, Proxy-Require). A malformed name (empty, not a token) is refused too.
+bool strippable_header(std::string_view name);
+
 /// Strips the brackets of an IPv6 reference.
 std::string_view unbracket(std::string_view host);
 

@@ -39,6 +39,9 @@ struct UpstreamDomain {
   std::string upstream;
   bool path = false;       ///< the registrar supports Path (RFC 3327): add one, keep the Contact
   bool unregister = true;  ///< un-register a binding upstream as soon as its flow closes
+  /// Headers removed from the REGISTERs and initial requests sent to the upstream (a PBX
+  /// that chokes on them); each proxy::strippable_header().
+  std::vector<std::string> strip_headers;
 };
 
 /// The IP-literal destination of an upstream URI (transport from `transport=`, default UDP;

@@ -48,6 +48,11 @@ Action GatewayRouteProcessor::process(proxy::RequestContext& ctx) {
     q -= 0.001f;  // serial: one gateway per step, in the selected order
     t.continue_on = sel->route->failover_on;
     t.response_timeout = plan->gateway_timeout;
+    if (!a.gateway->strip_headers.empty()) {
+      t.before_send = [strip = a.gateway->strip_headers](sip::Message& fwd, const ListenPoint&) {
+        for (const auto& name : strip) fwd.remove_all(std::string_view(name));
+      };
+    }
     if (!a.gateway->password.empty()) {
       t.answer_challenge = [secret =
                                 auth::DigestSecret{a.gateway->auth_user, a.gateway->password, {}}](

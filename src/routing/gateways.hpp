@@ -54,6 +54,9 @@ struct Gateway {
   /// challenge is relayed to the caller.
   std::string auth_user;
   std::string password;
+  /// Headers removed from the requests sent to the gateway (a legacy peer that chokes on
+  /// them); each proxy::strippable_header().
+  std::vector<std::string> strip_headers;
 };
 
 /// A least-cost route: numbers it takes, the gateways it offers, when to fail over.

@@ -156,6 +156,16 @@ std::size_t Message::remove_all(HeaderId id) {
   return n;
 }
 
+std::size_t Message::remove_all(std::string_view name) {
+  const HeaderId id = header_id(name);
+  if (id != HeaderId::Other) return remove_all(id);
+  const auto before = headers_.size();
+  std::erase_if(headers_, [name](const Header& x) {
+    return x.id == HeaderId::Other && iequal(x.name, name);
+  });
+  return before - headers_.size();
+}
+
 void Message::replace_first(HeaderId id, std::string value) {
   auto it =
       std::find_if(headers_.begin(), headers_.end(), [id](const Header& x) { return x.id == id; });

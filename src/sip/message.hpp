@@ -82,6 +82,9 @@ class Message {
   bool pop_front(HeaderId id);
   /// Removes every header with this id; returns how many.
   std::size_t remove_all(HeaderId id);
+  /// Removes every header named `name` (case-insensitive, compact forms honoured, headers
+  /// sipws does not know included); returns how many.
+  std::size_t remove_all(std::string_view name);
   /// Replaces the value of the first header with this id, or appends one.
   void set(HeaderId id, std::string value);
   /// Replaces the top Via's value (e.g. to add received/rport).

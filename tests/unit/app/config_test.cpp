@@ -272,6 +272,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{R"(domains=[{"name":"p.example","upstream":"sip:10.0.0.5","path":"yes"}])"},
                 "domains[0].path"},
         BadCase{{R"(domains=[7])"}, "domains[0]"},
+        BadCase{
+            {R"(domains=[{"name":"p.example","upstream":"sip:10.0.0.5","strip_headers":["Via"]}])"},
+            "domains[0].strip_headers"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","strip_headers":"User-Agent"}])"},
+                "gateways[0].strip_headers"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","strip_headers":["a b"]}])"},
+                "gateways[0].strip_headers"},
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","auth_user":"u"}])"},
                 "gateways[0].password"},
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","password":"p"}])"},

@@ -71,7 +71,8 @@ std::string pbx_response(const Message& req, int status, const std::string& head
 
 class Upstream : public ::testing::Test {
  protected:
-  explicit Upstream(bool path = false) : core(timers, domains, net, resolver) {
+  explicit Upstream(bool path = false, std::vector<std::string> strip = {})
+      : core(timers, domains, net, resolver) {
     domains.add_domain("example.com");
     domains.add_alias("127.0.0.1");
     domains.add_port(5060);
@@ -82,6 +83,7 @@ class Upstream : public ::testing::Test {
     d.name = "PBX.example.com";
     d.upstream = "sip:10.0.0.5:5060;transport=udp";
     d.path = path;
+    d.strip_headers = std::move(strip);
     auto p = std::make_unique<UpstreamRegistrarProcessor>(std::vector<UpstreamDomain>{d}, domains,
                                                           table, reg);
     processor = p.get();
@@ -130,6 +132,37 @@ class Upstream : public ::testing::Test {
   Source pbx = test::source(Protocol::Udp, "10.0.0.5", 5060, kNoFlow);
   Source stranger = test::source(Protocol::Udp, "192.0.2.66", 5060, kNoFlow);
 };
+
+class UpstreamStrip : public Upstream {
+ protected:
+  UpstreamStrip() : Upstream(false, {"User-Agent", "X-Secret"}) {}
+};
+
+TEST_F(UpstreamStrip, HeadersThePbxChokesOnAreRemovedFromWhatGoesToIt) {
+  receive(browser_register(1, "User-Agent: JsSIP 3.10\r\nX-Secret: 1\r\nX-Kept: 2\r\n"), browser);
+  Sent fwd = wire.pop();
+  ASSERT_TRUE(fwd.msg.is_request());
+  EXPECT_EQ(fwd.msg.find(HeaderId::UserAgent), nullptr);
+  EXPECT_EQ(fwd.msg.find("X-Secret"), nullptr);
+  EXPECT_NE(fwd.msg.find("X-Kept"), nullptr);
+  const std::string invite =
+      "INVITE sip:200@pbx.example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/WS abcdefgh.invalid;branch=z9hG4bKinv9\r\n"
+      "Max-Forwards: 70\r\n"
+      "From: <sip:alice@pbx.example.com>;tag=a9\r\n"
+      "To: <sip:200@pbx.example.com>\r\n"
+      "Call-ID: browser-call-9\r\n"
+      "CSeq: 1 INVITE\r\n"
+      "User-Agent: JsSIP 3.10\r\n"
+      "Contact: <sip:h7kjh12s@abcdefgh.invalid;transport=ws;ob>\r\n"
+      "Content-Length: 0\r\n\r\n";
+  receive(invite, browser);
+  EXPECT_EQ(wire.pop().msg.status(), 100);
+  Sent out = wire.pop();
+  ASSERT_TRUE(out.msg.is_request());
+  EXPECT_EQ(out.msg.method(), sip::Method::Invite);
+  EXPECT_EQ(out.msg.find(HeaderId::UserAgent), nullptr);
+}
 
 class UpstreamPath : public Upstream {
  protected:

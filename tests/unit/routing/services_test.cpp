@@ -190,6 +190,7 @@ std::shared_ptr<DialPlan> example_plan(bool gw1_enabled = true, bool gw2_enabled
   Gateway gw2 = gateway("GW2", "sip:127.0.0.1:33072;transport=udp", 2, gw2_enabled);
   gw2.strip = 1;
   gw2.prefix = "00";
+  gw2.strip_headers = {"P-Asserted-Identity", "User-Agent"};
   p->gateways =
       GatewayTable({gateway("GW1", "sip:127.0.0.1:33071;transport=udp", 1, gw1_enabled), gw2},
                    {lcr_route("^9[0-9]{7,}$", {"GW1", "GW2"}, {408, 503})});
@@ -789,6 +790,23 @@ TEST_F(GatewayRouteTest, NumberWithARouteBecomesSerialGatewayTargets) {
   }
   EXPECT_EQ(asked_, std::vector<std::string>{"912345678@example.com"});
   EXPECT_EQ(counter("lcr_routed"), before + 1);
+}
+
+TEST_F(GatewayRouteTest, AGatewayWithStripHeadersGetsTheRequestWithoutThem) {
+  RequestContext c = subscriber_call("sip:912345678@example.com");
+  ASSERT_EQ(run(proc_, c), Action::SkipChain);
+  ASSERT_EQ(c.targets().size(), 2u);
+  EXPECT_FALSE(c.targets()[0].before_send);  // GW1 strips nothing
+  ASSERT_TRUE(c.targets()[1].before_send);
+  sip::Message m = invite("sip:912345678@example.com");
+  m.append(std::string("P-Asserted-Identity"), "<sip:alice@example.com>");
+  m.append(sip::HeaderId::UserAgent, "JsSIP");
+  m.append(std::string("X-Keep"), "1");
+  c.targets()[1].before_send(m, ListenPoint{});
+  EXPECT_EQ(m.find("P-Asserted-Identity"), nullptr);
+  EXPECT_EQ(m.find(sip::HeaderId::UserAgent), nullptr);
+  EXPECT_NE(m.find("X-Keep"), nullptr);
+  EXPECT_NE(m.find(sip::HeaderId::Via), nullptr);
 }
 
 TEST_F(GatewayRouteTest, EveryAllowedCallerMayLeave) {

@@ -385,5 +385,31 @@ TEST(ErrorCategory, Messages) {
             static_cast<int>(ParseErrc::BadVersion));
 }
 
+TEST(Message, RemoveAllByNameTakesKnownAndUnknownHeadersCaseInsensitively) {
+  auto m =
+      sip::parse(std::string("OPTIONS sip:b@example.com SIP/2.0\r\n"
+                             "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n"
+                             "Max-Forwards: 70\r\n"
+                             "From: <sip:a@example.com>;tag=1\r\n"
+                             "To: <sip:b@example.com>\r\n"
+                             "Call-ID: c\r\n"
+                             "CSeq: 1 OPTIONS\r\n"
+                             "P-Asserted-Identity: <sip:a@example.com>\r\n"
+                             "p-asserted-identity: <tel:+15551234567>\r\n"
+                             "X-Other: 1\r\n"
+                             "Subject: hi\r\n"
+                             "s: again\r\n"
+                             "Content-Length: 0\r\n\r\n"));
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->remove_all(std::string_view("P-ASSERTED-IDENTITY")), 2u);
+  EXPECT_EQ(m->remove_all(std::string_view("subject")), 2u);  // compact form "s" too
+  EXPECT_EQ(m->remove_all(std::string_view("X-Absent")), 0u);
+  EXPECT_EQ(m->find("P-Asserted-Identity"), nullptr);
+  EXPECT_NE(m->find("X-Other"), nullptr);
+  const std::string wire = m->serialize();
+  EXPECT_EQ(wire.find("sserted"), std::string::npos) << wire;
+  EXPECT_EQ(wire.find("Subject"), std::string::npos) << wire;
+}
+
 }  // namespace
 }  // namespace sipws::sip
