@@ -160,6 +160,21 @@ bool UpstreamBindings::remove(std::string_view token) {
   return true;
 }
 
+std::size_t UpstreamBindings::remove_aor(std::string_view aor) {
+  std::lock_guard lock(mu_);
+  std::size_t n = 0;
+  for (auto it = map_.begin(); it != map_.end();) {
+    if (it->second.aor != aor) {
+      ++it;
+      continue;
+    }
+    unindex(it->second.source.flow, it->first);
+    it = map_.erase(it);
+    ++n;
+  }
+  return n;
+}
+
 std::optional<UpstreamBinding> UpstreamBindings::find(std::string_view token) const {
   std::lock_guard lock(mu_);
   auto it = map_.find(std::string(token));
@@ -370,6 +385,10 @@ Action UpstreamRegistrarProcessor::forward_register(proxy::RequestContext& ctx,
       for (auto& v : restored) rsp.append(HeaderId::Contact, std::move(v));
     }
     if (rsp.status() < 200 || rsp.status() >= 300) return;
+    if (pending->star) {
+      table.remove_aor(pending->base.aor);
+      return;
+    }
     // RFC 3261 s.10.3 step 8: the 2xx lists every current binding of the AOR; ours that are
     // missing (or expire now) are gone upstream.
     for (const auto& sc : pending->contacts) {

@@ -87,6 +87,8 @@ class UpstreamBindings {
   void put(UpstreamBinding b);
   /// Removes the binding with `token`; false if there was none.
   bool remove(std::string_view token);
+  /// Removes every binding of `aor` (a `Contact: *` un-registration); returns how many.
+  std::size_t remove_aor(std::string_view aor);
   /// A copy of the binding with `token`, nullopt if none or expired.
   std::optional<UpstreamBinding> find(std::string_view token) const;
   /// Flow `flow` closed: its bindings are marked flow_dead; returns copies of them (the

@@ -387,6 +387,21 @@ TEST_F(Upstream, AnUnregisterFromTheBrowserRemovesTheBinding) {
   EXPECT_EQ(table.size(), 0u);
 }
 
+TEST_F(Upstream, ContactStarRemovesTheAorsBindingsOnIts2xx) {
+  register_browser([&](const Message& fwd) { return "<" + contact_uri(fwd) + ">;expires=300"; });
+  ASSERT_EQ(table.size(), 1u);
+  std::string star = browser_register(3, "Expires: 0\r\n");
+  const auto at = star.find("Contact: <");
+  star.replace(at, star.find("\r\n", at) - at, "Contact: *");
+  receive(star, browser);
+  Sent fwd = wire.pop();
+  ASSERT_TRUE(fwd.msg.is_request());
+  EXPECT_EQ(fwd.msg.find(HeaderId::Contact)->value, "*");  // passed as it is
+  receive(pbx_response(fwd.msg, 200, ""), pbx);
+  EXPECT_EQ(wire.pop().msg.status(), 200);
+  EXPECT_EQ(table.size(), 0u);
+}
+
 TEST_F(Upstream, ABindingExpiresWithWhatThePbxGranted) {
   std::string uri;
   register_browser([&](const Message& fwd) {
