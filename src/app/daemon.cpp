@@ -522,6 +522,11 @@ struct Shard {
     links.self = i;
     links.count = cfg.threads;
   }
+  /// The flow-close observers outlive the core (the transport is destroyed last, and may
+  /// close flows as it goes): the upstream processor is forgotten first.
+  ~Shard() { upstream = nullptr; }
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
   unsigned index;
   asio::io_context& io;
   transport::AsioTimerService timers;
@@ -673,8 +678,9 @@ void build_core(Shard& sh, Shared& shared) {
         cfg.upstream_domains, shared.domains, *shared.upstream);
     sh.upstream = u.get();
     sh.core->add_request_processor(std::move(u));
-    sh.transport.flows().on_close(
-        [&sh](FlowId id, Protocol) { sh.upstream->on_flow_closed(id, *sh.uac); });
+    sh.transport.flows().on_close([&sh](FlowId id, Protocol) {
+      if (sh.upstream != nullptr) sh.upstream->on_flow_closed(id, *sh.uac);
+    });
   }
   // Calls from a trunk's provider to its contact: for the number dialled (registrations).
   if (!cfg.registrations.empty()) {
