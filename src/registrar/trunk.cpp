@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "auth/digest.hpp"
 #include "common/random.hpp"
@@ -27,12 +26,7 @@ std::uint32_t granted(const sip::Message& rsp, std::string_view contact_user, st
   for (const auto* h : rsp.find_all(HeaderId::Contact)) {
     auto na = sip::parse_name_addr(h->value);
     if (!na || na->star || na->uri.user != contact_user) continue;
-    if (const sip::Param* p = na->param("expires"); p != nullptr && p->has_value) {
-      std::uint32_t v = 0;
-      auto [end, ec] = std::from_chars(p->value.data(), p->value.data() + p->value.size(), v);
-      return ec == std::errc() && end == p->value.data() + p->value.size() ? v : 0;
-    }
-    return rsp.expires().value_or(asked);
+    return contact_expires(*na, rsp, asked);
   }
   // A registrar that lists no Contact at all (some do) granted what the Expires says.
   return rsp.count(HeaderId::Contact) == 0 ? rsp.expires().value_or(asked) : 0;
@@ -244,10 +238,7 @@ Action TrunkInboundProcessor::process(proxy::RequestContext& ctx) {
   const sip::Uri& ruri = req.request_uri();
   if (!ruri.is_sip() || !domains_.is_self(ruri.host, ruri.port)) return Action::Continue;
   for (const auto& in : inbound_) {
-    const bool from_provider =
-        in.provider.endpoint.address == src.peer.address && src.protocol == in.provider.protocol &&
-        (src.protocol != Protocol::Udp || src.peer.port == in.provider.endpoint.port);
-    if (!from_provider || ruri.user != in.contact_user) continue;
+    if (!comes_from(in.provider, src) || ruri.user != in.contact_user) continue;
     const sip::Uri& to = req.to().uri;
     if (!to.is_sip() || to.user.empty()) {
       ctx.respond(404, "Not Found - No Number Dialled");

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
-#include <charconv>
 #include <iterator>
 
 #include "common/random.hpp"
@@ -50,18 +49,6 @@ std::string contact_value(const sip::NameAddr& na, std::string_view uri, std::st
   return v;
 }
 
-/// The expiry of one Contact of a 2xx (its expires parameter, else the Expires header, else
-/// the default), seconds.
-std::uint32_t contact_expires(const sip::NameAddr& na, const sip::Message& rsp) {
-  if (const sip::Param* p = na.param("expires"); p != nullptr && p->has_value) {
-    std::uint32_t v = 0;
-    auto [end, ec] = std::from_chars(p->value.data(), p->value.data() + p->value.size(), v);
-    if (ec == std::errc() && end == p->value.data() + p->value.size()) return v;
-    return 0;
-  }
-  return rsp.expires().value_or(kDefaultExpiresS);
-}
-
 /// Where a request to a UA reaches it: the flow (or UDP source and listener) its REGISTER
 /// came from.
 Destination destination_of(const Source& src) {
@@ -90,6 +77,19 @@ struct PendingRegister {
 };
 
 }  // namespace
+
+bool comes_from(const Destination& server, const Source& src) {
+  return server.endpoint.address == src.peer.address && src.protocol == server.protocol &&
+         (src.protocol != Protocol::Udp || src.peer.port == server.endpoint.port);
+}
+
+std::uint32_t contact_expires(const sip::NameAddr& contact, const sip::Message& rsp,
+                              std::uint32_t dflt) {
+  if (const sip::Param* p = contact.param("expires"); p != nullptr && p->has_value) {
+    return sip::parse_uint(p->value).value_or(0);
+  }
+  return rsp.expires().value_or(dflt);
+}
 
 std::optional<Destination> upstream_destination(std::string_view uri_text) {
   const auto uri = sip::parse_uri(uri_text);
@@ -236,14 +236,8 @@ const UpstreamRegistrarProcessor::Upstream* UpstreamRegistrarProcessor::by_domai
 
 const UpstreamRegistrarProcessor::Upstream* UpstreamRegistrarProcessor::by_source(
     const Source& src) const {
-  // The upstream's transport only. Over UDP a server sends from the port it listens on
-  // (RFC 3261 s.18.1.1 leaves it free, but PBXs do; and a UA on the same host must not pass for
-  // the PBX); over TCP/TLS a connection it opened comes from any port.
   for (const auto& u : upstreams_) {
-    if (u.dest.endpoint.address == src.peer.address && src.protocol == u.dest.protocol &&
-        (src.protocol != Protocol::Udp || src.peer.port == u.dest.endpoint.port)) {
-      return &u;
-    }
+    if (comes_from(u.dest, src)) return &u;
   }
   return nullptr;
 }
@@ -363,7 +357,7 @@ Action UpstreamRegistrarProcessor::forward_register(proxy::RequestContext& ctx,
                                          : (is_token(na->uri.user) && na->uri.user == sc.token);
         if (match) mine = &sc;
       }
-      if (mine != nullptr) seen.emplace_back(mine, contact_expires(*na, rsp));
+      if (mine != nullptr) seen.emplace_back(mine, contact_expires(*na, rsp, kDefaultExpiresS));
       if (!pending->path && is_token(na->uri.user)) {
         // Ours: this UA's, or another UA's of the same AOR registered through sipws.
         std::string original;

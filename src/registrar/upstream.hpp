@@ -26,6 +26,8 @@
 #include "proxy/domains.hpp"
 #include "proxy/request_context.hpp"
 #include "proxy/uac.hpp"
+#include "sip/headers.hpp"
+#include "sip/message.hpp"
 
 namespace sipws::registrar {
 
@@ -48,6 +50,18 @@ struct UpstreamDomain {
 /// port default 5060, 5061 for TLS); nullopt if the URI is not sip:, its host is not an IP
 /// address, or its transport is not udp, tcp or tls. Thread: any.
 std::optional<Destination> upstream_destination(std::string_view uri);
+
+/// True if `src` is the server at `server` (an upstream_destination()): the same address and
+/// transport and, over UDP, the same port. A server sends UDP from the port it listens on
+/// (RFC 3261 s.18.1.1 leaves it free, but PBXs and providers do; and a UA on the same host must
+/// not pass for the server); a TCP/TLS connection it opened comes from any port. Thread: any.
+bool comes_from(const Destination& server, const Source& src);
+
+/// The expiry one Contact of a REGISTER's 2xx grants (RFC 3261 s.10.3 step 8): its `expires`
+/// parameter, else the response's Expires header, else `dflt`; a malformed parameter is 0.
+/// Seconds. Thread: any.
+std::uint32_t contact_expires(const sip::NameAddr& contact, const sip::Message& rsp,
+                              std::uint32_t dflt);
 
 /// One binding sipws registered upstream on a UA's behalf (what an un-registration and a
 /// request from the upstream need).

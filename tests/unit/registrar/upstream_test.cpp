@@ -69,6 +69,12 @@ std::string pbx_response(const Message& req, int status, const std::string& head
   return text;
 }
 
+/// The Contact URI the PBX got in a forwarded REGISTER.
+std::string contact_uri(const Message& m) {
+  auto na = sip::parse_name_addr(m.find(HeaderId::Contact)->value);
+  return na ? std::string(na->uri.raw) : std::string();
+}
+
 class Upstream : public ::testing::Test {
  protected:
   explicit Upstream(bool path = false, std::vector<std::string> strip = {})
@@ -114,6 +120,17 @@ class Upstream : public ::testing::Test {
     EXPECT_NE(fwd.msg.find(HeaderId::Authorization), nullptr);
     receive(pbx_response(fwd.msg, 200, "Contact: " + contact_in_200(fwd.msg) + "\r\n"), pbx);
     return wire.pop().msg;
+  }
+
+  /// register_browser() with a PBX that grants `expires` seconds to the rewritten contact;
+  /// returns that contact's URI (`sip:sw-u...@127.0.0.1:5060`).
+  std::string register_granted(std::uint32_t expires) {
+    std::string uri;
+    register_browser([&](const Message& fwd) {
+      uri = contact_uri(fwd);
+      return "<" + uri + ">;expires=" + std::to_string(expires);
+    });
+    return uri;
   }
 
   ManualTimerService timers;
@@ -168,12 +185,6 @@ class UpstreamPath : public Upstream {
  protected:
   UpstreamPath() : Upstream(true) {}
 };
-
-/// The Contact URI the PBX got in a forwarded REGISTER.
-std::string contact_uri(const Message& m) {
-  auto na = sip::parse_name_addr(m.find(HeaderId::Contact)->value);
-  return na ? std::string(na->uri.raw) : std::string();
-}
 
 std::string invite_to(const std::string& ruri, const std::string& route = {}) {
   return "INVITE " + ruri +
@@ -250,11 +261,7 @@ TEST_F(Upstream, TheChallengeAndTheCredentialsPassUnchanged) {
 }
 
 TEST_F(Upstream, ThePbxReachesTheBrowserThroughItsTokenOverTheFlow) {
-  std::string uri;
-  register_browser([&](const Message& fwd) {
-    uri = contact_uri(fwd);
-    return "<" + uri + ">;expires=300";
-  });
+  const std::string uri = register_granted(300);
   receive(invite_to(uri), pbx);
   EXPECT_EQ(wire.pop().msg.status(), 100);
   Sent fwd = wire.pop();
@@ -267,11 +274,7 @@ TEST_F(Upstream, ThePbxReachesTheBrowserThroughItsTokenOverTheFlow) {
 }
 
 TEST_F(Upstream, AnUnknownTokenGets404AndAStrangerCannotUseAToken) {
-  std::string uri;
-  register_browser([&](const Message& fwd) {
-    uri = contact_uri(fwd);
-    return "<" + uri + ">;expires=300";
-  });
+  const std::string uri = register_granted(300);
   receive(invite_to("sip:sw-uAAAAAAAAAAAAAAAAAAAAAA@127.0.0.1:5060"), pbx);
   EXPECT_EQ(wire.pop().msg.status(), 100);
   EXPECT_EQ(wire.pop().msg.status(), 404);
@@ -325,11 +328,7 @@ TEST_F(Upstream, TheBrowserCallsThePbxWhichChallengesIt) {
 }
 
 TEST_F(Upstream, AClosedFlowIsUnregisteredUpstreamAtOnceWithANewCallId) {
-  std::string uri;
-  register_browser([&](const Message& fwd) {
-    uri = contact_uri(fwd);
-    return "<" + uri + ">;expires=300";
-  });
+  const std::string uri = register_granted(300);
   net.flows.erase(7);
   processor->on_flow_closed(7, uac);
   Sent unreg = wire.pop();
@@ -355,11 +354,7 @@ TEST_F(Upstream, AClosedFlowIsUnregisteredUpstreamAtOnceWithANewCallId) {
 }
 
 TEST_F(Upstream, AnUnregistrationThePbxRefusesLeavesTheBindingDead) {
-  std::string uri;
-  register_browser([&](const Message& fwd) {
-    uri = contact_uri(fwd);
-    return "<" + uri + ">;expires=300";
-  });
+  const std::string uri = register_granted(300);
   net.flows.erase(7);
   processor->on_flow_closed(7, uac);
   Sent unreg = wire.pop();
@@ -372,11 +367,7 @@ TEST_F(Upstream, AnUnregistrationThePbxRefusesLeavesTheBindingDead) {
 }
 
 TEST_F(Upstream, AnUnregisterFromTheBrowserRemovesTheBinding) {
-  std::string uri;
-  register_browser([&](const Message& fwd) {
-    uri = contact_uri(fwd);
-    return "<" + uri + ">;expires=300";
-  });
+  const std::string uri = register_granted(300);
   std::string bye = browser_register(3);
   bye.replace(bye.find("expires=600"), 11, "expires=0");
   receive(bye, browser);
@@ -388,7 +379,7 @@ TEST_F(Upstream, AnUnregisterFromTheBrowserRemovesTheBinding) {
 }
 
 TEST_F(Upstream, ContactStarRemovesTheAorsBindingsOnIts2xx) {
-  register_browser([&](const Message& fwd) { return "<" + contact_uri(fwd) + ">;expires=300"; });
+  register_granted(300);
   ASSERT_EQ(table.size(), 1u);
   std::string star = browser_register(3, "Expires: 0\r\n");
   const auto at = star.find("Contact: <");
@@ -403,11 +394,7 @@ TEST_F(Upstream, ContactStarRemovesTheAorsBindingsOnIts2xx) {
 }
 
 TEST_F(Upstream, ABindingExpiresWithWhatThePbxGranted) {
-  std::string uri;
-  register_browser([&](const Message& fwd) {
-    uri = contact_uri(fwd);
-    return "<" + uri + ">;expires=60";
-  });
+  const std::string uri = register_granted(60);
   const std::string token = uri.substr(4, uri.find('@') - 4);
   timers.advance(std::chrono::seconds(59));
   EXPECT_TRUE(table.find(token).has_value());
