@@ -24,6 +24,7 @@ scripts/install-deps.sh --test || exit 1
 passed=0
 failed=0
 failures=()
+timings=()  # "SECONDS s  STAGE", printed at the end: where CI time goes
 # What a failed node --test run printed for its failing tests, repeated at the end of the output
 # (CI shows its tail).
 failed_tests=$(mktemp)
@@ -33,12 +34,16 @@ stage() {  # stage NAME COMMAND...
   shift
   echo "=== ${name}"
   stage_name=$name
+  local started=$SECONDS
   if keep_failures "$@"; then
     passed=$((passed + 1))
+    echo "=== ${name}: passed in $((SECONDS - started)) s"
   else
     failed=$((failed + 1))
     failures+=("$name")
+    echo "=== ${name}: FAILED after $((SECONDS - started)) s"
   fi
+  timings+=("$((SECONDS - started)) s  ${name}")
 }
 
 build() {  # build PRESET [TARGETS...]
@@ -134,6 +139,7 @@ fi
 
 echo
 cat "$failed_tests"
+printf 'stage time: %s\n' "${timings[@]}"
 ((failed)) && printf 'failed stage: %s\n' "${failures[@]}"
 echo "stages: ${passed} passed, ${failed} failed"
 ((failed == 0))
