@@ -296,7 +296,9 @@ void parse_domains(const json& j, Config& c) {
     }
     const std::string w = "domains[" + std::to_string(i) + "]";
     if (!v[i].is_object()) fail(w, "must be a host name or an object {\"name\", \"upstream\"}");
-    check_fields(v[i], w, {"name", "upstream", "path", "upstream_unregister", "strip_headers"});
+    check_fields(
+        v[i], w,
+        {"name", "upstream", "path", "upstream_unregister", "strip_headers", "topology_hiding"});
     registrar::UpstreamDomain u;
     u.name = sip::text::to_lower(field_string(v[i], w, "name", true));
     check_name(u.name, w + ".name");
@@ -315,6 +317,12 @@ void parse_domains(const json& j, Config& c) {
     u.path = field_bool(v[i], w, "path", false);
     u.unregister = field_bool(v[i], w, "upstream_unregister", true);
     u.strip_headers = field_strip_headers(v[i], w);
+    u.topology_hiding = field_bool(v[i], w, "topology_hiding", false);
+    if (u.topology_hiding && u.path) {
+      fail(w + ".topology_hiding",
+           "cannot be combined with \"path\": true (a Path registration shows the UA's own "
+           "Contact upstream); set \"path\": false, so the Contact carries sipws's address");
+    }
     c.upstream_domains.push_back(std::move(u));
   }
   for (const auto& u : c.upstream_domains) {
@@ -404,7 +412,7 @@ void parse_routing(const json& j, Config& c) {
     const std::string w = "gateways[" + std::to_string(i) + "]";
     check_fields(gws[i], w,
                  {"name", "uri", "priority", "weight", "strip", "prefix", "enabled",
-                  "probe_interval", "auth_user", "password", "strip_headers"});
+                  "probe_interval", "auth_user", "password", "strip_headers", "topology_hiding"});
     routing::Gateway g;
     g.name = field_string(gws[i], w, "name", true);
     g.uri = field_string(gws[i], w, "uri", true);
@@ -417,6 +425,12 @@ void parse_routing(const json& j, Config& c) {
     g.auth_user = field_string(gws[i], w, "auth_user", false);
     g.password = field_string(gws[i], w, "password", false);
     g.strip_headers = field_strip_headers(gws[i], w);
+    g.topology_hiding = field_bool(gws[i], w, "topology_hiding", false);
+    if (g.topology_hiding && !routing::gateway_address(g.uri)) {
+      fail(w + ".topology_hiding",
+           "needs an IP address in `uri` (sip:10.0.0.9:5060): sipws knows a hidden peer by "
+           "the address its messages come from and go to");
+    }
     if (g.auth_user.empty() != g.password.empty()) {
       fail(w + (g.auth_user.empty() ? ".auth_user" : ".password"),
            "give both auth_user and password (the credentials sipws answers the gateway's "
@@ -864,7 +878,8 @@ nlohmann::json to_json(const Config& c) {
                     {"upstream", u.upstream},
                     {"path", u.path},
                     {"upstream_unregister", u.unregister},
-                    {"strip_headers", u.strip_headers}});
+                    {"strip_headers", u.strip_headers},
+                    {"topology_hiding", u.topology_hiding}});
   }
   j["domains"] = doms;
   j["foreign_callers"] = c.foreign_callers == auth::ForeignCallers::Allow ? "allow" : "challenge";

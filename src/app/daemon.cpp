@@ -29,6 +29,7 @@
 #include "proxy/drain.hpp"
 #include "proxy/proxy_core.hpp"
 #include "proxy/routing.hpp"
+#include "proxy/topology_hiding.hpp"
 #include "proxy/uac.hpp"
 #include "registrar/location.hpp"
 #include "registrar/lookup.hpp"
@@ -325,6 +326,25 @@ std::shared_ptr<routing::DialPlan> make_dial_plan(const Config& cfg) {
   p->gateway_timeout = Millis(std::uint64_t{cfg.gateway_timeout_s} * 1000);
   p->ring_timeout = Millis(std::uint64_t{cfg.forward_ring_timeout_s} * 1000);
   return p;
+}
+
+/// The topology-hiding rules of `cfg` (gateways and upstream domains with `topology_hiding`,
+/// known by address), sealing under `secret` (route.key); null when none hides.
+std::shared_ptr<const proxy::TopologyHiding> make_topology_hiding(const Config& cfg,
+                                                                  const std::string& secret) {
+  std::vector<IpAddress> peers;
+  for (const auto& g : cfg.gateways) {
+    if (!g.topology_hiding) continue;
+    if (auto a = routing::gateway_address(g.uri)) peers.push_back(*a);  // checked at load
+  }
+  for (const auto& u : cfg.upstream_domains) {
+    if (!u.topology_hiding) continue;
+    if (auto dest = registrar::upstream_destination(u.upstream)) {
+      peers.push_back(dest->endpoint.address);
+    }
+  }
+  if (peers.empty()) return nullptr;
+  return std::make_shared<const proxy::TopologyHiding>(secret, std::move(peers));
 }
 
 /// Where the demo page lives when `www_root` is not set: www/demo-jssip of the source tree
@@ -1083,6 +1103,16 @@ void build_media_bridge(Daemon& d) {
   }
 }
 
+/// Topology hiding (`topology_hiding` on gateways and upstream domains): every shard's core
+/// and media bridge get the same rules (replaced on SIGHUP).
+void build_topology_hiding(Daemon& d) {
+  auto th = make_topology_hiding(d.cfg, d.shared->route_secret);
+  for (auto& sh : d.shards) {
+    sh->core->set_topology_hiding(th);
+    if (sh->anchor) sh->anchor->set_topology_hiding(th);
+  }
+}
+
 /// Admin HTTP endpoint (admin_listen: /metrics, /health, /ready), on shard 0. @throws StartError
 /// naming 'admin_listen'.
 void build_admin(Daemon& d) {
@@ -1218,12 +1248,15 @@ void watch_reload(Daemon& d) {
       }
       auto policy = make_relay_policy(next);
       auto plan = make_dial_plan(next);
+      auto hiding = make_topology_hiding(next, d.shared->route_secret);
       auto bans = guards_changed ? make_bans(next, *d.location_timers) : nullptr;
       d.prober->stop();
       for (auto& sh : d.shards) {
-        asio::post(sh->io, [sh = sh.get(), policy, plan, bans, next] {
+        asio::post(sh->io, [sh = sh.get(), policy, plan, bans, hiding, next] {
           sh->relay_policy->set(policy);
           sh->dial_plan->set(plan);
+          sh->core->set_topology_hiding(hiding);
+          if (sh->anchor) sh->anchor->set_topology_hiding(hiding);
           if (bans) {
             sh->guards = make_guards(next, sh->timers, policy->trusted_peers, bans);
             if (sh->digest != nullptr) sh->digest->set_guard(sh->guards->bans.get());
@@ -1388,6 +1421,7 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
     build_shards(d);
     build_ws_client(d);
     build_media_bridge(d);
+    build_topology_hiding(d);
     build_admin(d);
   } catch (const StartError& e) {
     if (e.key.empty()) {

@@ -138,6 +138,11 @@ std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& reques
   const MediaFlavor callee = flavor_of(dest);
   bool anchor = caller != callee;
   if (mode_ == AnchorMode::Always && caller == MediaFlavor::Plain) anchor = true;
+  // Topology hiding: a plain end's SDP would show the other side where it is.
+  if (hiding_ && caller == MediaFlavor::Plain && callee == MediaFlavor::Plain &&
+      (hiding_->hides(src.peer.address) || hiding_->hides(dest.endpoint.address))) {
+    anchor = true;
+  }
   if (!anchor) return nullptr;
   const std::string call_id(request.call_id());
   auto call = std::make_shared<Call>();
@@ -422,7 +427,10 @@ void MediaAnchor::on_media_timeout(const std::string& call_id) {
       bye.uri = call->contact[i];
       bye.from = std::move(from_hdr);
       bye.to = std::move(to_hdr);
-      bye.call_id = call_id;
+      // A hidden peer knows the call by the other Call-ID (TopologyHiding).
+      bye.call_id = hiding_ && hiding_->hides(call->dest[i].endpoint.address)
+                        ? hiding_->flip_call_id(call_id)
+                        : call_id;
       bye.cseq = call->max_cseq[1 - i] + 1;
       bye.headers.emplace_back("Reason", "SIP;cause=408;text=\"media timeout\"");
       originate_(bye, call->dest[i]);

@@ -14,6 +14,7 @@
 
 #include "bridge/media_session.hpp"
 #include "proxy/forward_hook.hpp"
+#include "proxy/topology_hiding.hpp"
 #include "proxy/uac.hpp"
 
 namespace sipws::bridge {
@@ -44,6 +45,13 @@ class MediaAnchor final : public proxy::ForwardHook {
   void on_branch_end(std::string_view branch, int status) override;
   void on_forward_ack(sip::Message& ack, const Source& src, const Destination& dest) override;
 
+  /// The topology-hiding rules (null = none): a plain <-> plain call to or from a hidden
+  /// peer is anchored too (its SDP would show the inside end's address), and a media-timeout
+  /// BYE to a hidden peer carries the Call-ID that peer knows. Calls in progress keep theirs.
+  void set_topology_hiding(std::shared_ptr<const proxy::TopologyHiding> th) {
+    hiding_ = std::move(th);
+  }
+
   /// Calls with a live media session now. Thread: any (the admin endpoint of shard 0 sums every
   /// shard's).
   std::size_t active_sessions() const { return active_.load(std::memory_order_relaxed); }
@@ -67,6 +75,7 @@ class MediaAnchor final : public proxy::ForwardHook {
   BridgeConfig cfg_;
   AnchorMode mode_;
   OriginateFn originate_;
+  std::shared_ptr<const proxy::TopologyHiding> hiding_;
   PortPool pool_;
   std::shared_ptr<const DtlsIdentity> identity_;
   std::unordered_map<std::string, std::shared_ptr<Call>> calls_;           ///< by Call-ID

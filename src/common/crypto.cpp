@@ -106,4 +106,69 @@ std::optional<HmacSha256::Mac> HmacSha256::mac(
   return out;
 }
 
+namespace {
+
+struct CipherCtxFree {
+  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+
+/// This thread's cipher context (reset by each init).
+EVP_CIPHER_CTX* cipher_scratch() {
+  thread_local CipherCtx ctx(EVP_CIPHER_CTX_new());
+  return ctx.get();
+}
+
+const unsigned char* bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+Siv::Siv(std::string_view key) : key_(key) {
+  if (key.size() != kKeySize) throw std::invalid_argument("AES-SIV: the key must be 32 bytes");
+  static EVP_CIPHER* const siv = EVP_CIPHER_fetch(nullptr, "AES-128-SIV", nullptr);
+  if (siv == nullptr) throw std::runtime_error("OpenSSL has no AES-128-SIV");
+  cipher_ = siv;
+}
+
+std::optional<std::string> Siv::seal(std::string_view aad, std::string_view plaintext) const {
+  EVP_CIPHER_CTX* c = cipher_scratch();
+  if (c == nullptr || plaintext.size() > 65536) return std::nullopt;
+  std::string out(kTagSize + plaintext.size(), '\0');
+  auto* ct = reinterpret_cast<unsigned char*>(out.data()) + kTagSize;
+  int n = 0;
+  int fin = 0;
+  // SIV takes the plaintext in one update (RFC 5297 s.2.6: the IV is a MAC of all of it).
+  if (EVP_EncryptInit_ex2(c, cipher_, bytes(key_), nullptr, nullptr) != 1 ||
+      EVP_EncryptUpdate(c, nullptr, &n, bytes(aad), static_cast<int>(aad.size())) != 1 ||
+      EVP_EncryptUpdate(c, ct, &n, bytes(plaintext), static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(c, ct + n, &fin) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, kTagSize, out.data()) != 1) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::string> Siv::open(std::string_view aad, std::string_view sealed) const {
+  EVP_CIPHER_CTX* c = cipher_scratch();
+  if (c == nullptr || sealed.size() < kTagSize || sealed.size() > 65536 + kTagSize) {
+    return std::nullopt;
+  }
+  std::string tag(sealed.substr(0, kTagSize));
+  const std::string_view ct = sealed.substr(kTagSize);
+  std::string out(ct.size(), '\0');
+  auto* pt = reinterpret_cast<unsigned char*>(out.data());
+  int n = 0;
+  int fin = 0;
+  if (EVP_DecryptInit_ex2(c, cipher_, bytes(key_), nullptr, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, kTagSize, tag.data()) != 1 ||
+      EVP_DecryptUpdate(c, nullptr, &n, bytes(aad), static_cast<int>(aad.size())) != 1 ||
+      EVP_DecryptUpdate(c, pt, &n, bytes(ct), static_cast<int>(ct.size())) != 1 ||
+      EVP_DecryptFinal_ex(c, pt + n, &fin) != 1) {
+    return std::nullopt;
+  }
+  return out;
+}
+
 }  // namespace sipws::crypto

@@ -13,6 +13,7 @@
 
 struct evp_md_ctx_st;
 struct evp_md_st;
+struct evp_cipher_st;
 
 namespace sipws::crypto {
 
@@ -47,6 +48,32 @@ class HmacSha256 {
  private:
   evp_md_ctx_st* inner_ = nullptr;
   evp_md_ctx_st* outer_ = nullptr;
+};
+
+/// Deterministic authenticated encryption: AES-SIV (RFC 5297) from OpenSSL ("AES-128-SIV").
+/// The same plaintext and associated data always seal to the same bytes (the synthetic IV is
+/// a MAC of both), so it names a value reversibly without a table: topology hiding's masked
+/// Call-IDs and Contact tokens. Sealed = 16-byte tag || ciphertext (as long as the plaintext).
+/// Immutable after construction. Thread: any.
+class Siv {
+ public:
+  static constexpr std::size_t kKeySize = 32;  ///< bytes: two AES-128 keys (MAC and CTR)
+  static constexpr std::size_t kTagSize = 16;  ///< bytes added to the plaintext
+
+  /// @throws std::invalid_argument if `key` is not kKeySize bytes; std::runtime_error if
+  /// OpenSSL has no AES-128-SIV.
+  explicit Siv(std::string_view key);
+
+  /// `plaintext` sealed with `aad` as associated data (a purpose label: a value sealed for one
+  /// purpose does not open for another); nullopt if OpenSSL failed.
+  std::optional<std::string> seal(std::string_view aad, std::string_view plaintext) const;
+  /// The plaintext of `sealed`, nullopt if it was not sealed under this key and `aad`
+  /// (altered, truncated, foreign).
+  std::optional<std::string> open(std::string_view aad, std::string_view sealed) const;
+
+ private:
+  std::string key_;
+  evp_cipher_st* cipher_ = nullptr;  ///< fetched once per process, never freed
 };
 
 }  // namespace sipws::crypto

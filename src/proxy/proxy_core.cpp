@@ -103,6 +103,10 @@ struct Branch {
   /// The target answered a 401/407 of this destination already (Target::answer_challenge):
   /// a second challenge is relayed.
   bool challenge_answered = false;
+  /// Sent to a hidden peer (TopologyHiding): responses are revealed with `hiding`, and get
+  /// back the Record-Route entries `inside_rr` that leading inside were taken off the request.
+  std::shared_ptr<const TopologyHiding> hiding;
+  std::vector<std::string> inside_rr;
 };
 
 /// One server transaction being proxied.
@@ -127,6 +131,8 @@ struct ServerCtx {
   int reruns = 0;
   std::optional<Message> best;
   bool best_local = false;  ///< best was synthesized here (no downstream response)
+  /// The request came from a hidden peer (TopologyHiding): every response to it is hidden.
+  std::shared_ptr<const TopologyHiding> hiding;
 };
 
 struct ProxyCoreImpl {
@@ -145,6 +151,7 @@ struct ProxyCoreImpl {
   std::string rerun_from;  ///< name of the processor a re-run starts at ("" = none)
   RouteSigner signer;
   ForwardHook* hook = nullptr;
+  std::shared_ptr<const TopologyHiding> hiding;  ///< null = no topology hiding
   std::unordered_map<ServerTxnId, std::unique_ptr<ServerCtx>> servers;
   std::unordered_map<ClientTxnId, std::pair<ServerTxnId, std::size_t>> clients;
   Stats stats;
@@ -292,7 +299,7 @@ struct ProxyCoreImpl {
     if (rsp.status() >= 200) sc.final_sent = true;
     // A non-INVITE's context is freed right after its final response: the transaction layer
     // reports it terminated from a 0 ms timer (and alone absorbs retransmissions on UDP).
-    txns->respond(sc.id, rsp);
+    send_response(sc, rsp);
   }
 
   void respond_status(ServerCtx& sc, int status, std::string_view reason = {}) {
@@ -310,13 +317,36 @@ struct ProxyCoreImpl {
 
   bool is_self_uri(const sip::Uri& uri) const { return proxy::is_self_uri(uri, domains, net); }
 
+  /// The topology-hiding rules if `address` is a hidden peer's, else null.
+  std::shared_ptr<const TopologyHiding> hiding_for(const IpAddress& address) const {
+    return hiding && hiding->hides(address) ? hiding : nullptr;
+  }
+  TopologyHiding::IsOwn own_uri() const {
+    return [this](const sip::Uri& u) { return is_self_uri(u); };
+  }
+
+  /// Sends `rsp` through server transaction `ctx`, hidden when the request came from a
+  /// hidden peer (the last step before it leaves).
+  void send_response(ServerCtx& ctx, Message& rsp) {
+    if (ctx.hiding && ctx.in_lp != nullptr) ctx.hiding->hide_response(rsp, *ctx.in_lp, own_uri());
+    txns->respond(ctx.id, rsp);
+  }
+
   // ---------------------------------------------------------------- requests
 
   void on_request(ServerTxnId id, const Message& request, const Source& src) {
     stats.requests.inc();
     auto sc = std::make_unique<ServerCtx>();
     sc->id = id;
-    sc->rc = std::make_shared<RequestContext>(request, src, id, inst);
+    sc->hiding = hiding_for(src.peer.address);
+    if (sc->hiding) {
+      // From a hidden peer: revealed before anything looks at it (TopologyHiding).
+      Message revealed = request;
+      sc->hiding->reveal_request(revealed);
+      sc->rc = std::make_shared<RequestContext>(revealed, src, id, inst);
+    } else {
+      sc->rc = std::make_shared<RequestContext>(request, src, id, inst);
+    }
     sc->invite = request.method() == Method::Invite;
     sc->in_lp = listen_point_of(src);
     ServerCtx& ctx = *sc;
@@ -710,6 +740,9 @@ struct ProxyCoreImpl {
         return;
       }
     }
+    // Topology hiding last, so the hook and the signatures above saw the inside view.
+    b.hiding = hiding_for(b.dest.endpoint.address);
+    if (b.hiding) b.hiding->hide_request(fwd, *out_lp, own_uri(), &b.inside_rr);
     b.started = true;
     stats.forwarded.inc();
     b.txn = txns->send_request(fwd, b.dest);
@@ -847,7 +880,7 @@ struct ProxyCoreImpl {
     }
     ctx.final_sent = true;
     if (const auto& f = ctx.rc->response_filter()) f(rsp);
-    txns->respond(ctx.id, rsp);
+    send_response(ctx, rsp);
   }
 
   void cancel_branch(ServerCtx& ctx, Branch& b) {
@@ -893,6 +926,7 @@ struct ProxyCoreImpl {
     Branch& b = ctx.branches[i];
     Message rsp = response;
     rsp.pop_front(HeaderId::Via);  // s.16.7 step 3
+    if (b.hiding) b.hiding->reveal_response(rsp, ctx.rc->request(), b.inside_rr);
     const int status = rsp.status();
     if (b.response_timer != 0) {
       timers.cancel(b.response_timer);
@@ -910,7 +944,7 @@ struct ProxyCoreImpl {
       if (status == 100 || ctx.final_sent || b.final) return;
       if (const auto& f = ctx.rc->response_filter()) f(rsp);
       if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
-      txns->respond(ctx.id, rsp);
+      send_response(ctx, rsp);
       return;
     }
     if (b.timer_c != 0) {
@@ -932,7 +966,7 @@ struct ProxyCoreImpl {
       ctx.final_sent = true;
       if (const auto& f = ctx.rc->response_filter()) f(rsp);
       if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
-      txns->respond(ctx.id, rsp);
+      send_response(ctx, rsp);
       if (first) {
         cancel_others(ctx, i);
         // The context lives on for Timer L (32 s) to forward further 2xx: this branch will
@@ -1009,6 +1043,7 @@ struct ProxyCoreImpl {
 
   void on_ack(const Message& ack, const Source& src) {
     Message fwd = ack;
+    if (auto th = hiding_for(src.peer.address)) th->reveal_request(fwd);
     const OwnRoutes check = remove_own_routes(fwd, src, domains, net, signer);
     if (cfg.strict_dialogs && (check.count == 0 || !check.signed_ok)) {
       // Only an ACK of a dialog created here, along our signed Record-Route, is relayed.
@@ -1108,6 +1143,8 @@ struct ProxyCoreImpl {
     branch += std::to_string(h);
     fwd.push_front(HeaderId::Via, make_via(*out_lp, branch));
     if (hook != nullptr) hook->on_forward_ack(fwd, src, dest);
+    if (auto th = hiding_for(dest.endpoint.address))
+      th->hide_request(fwd, *out_lp, own_uri(), nullptr);
     stats.acks_forwarded.inc();
     stateless->send(dest, fwd.serialize_shared());
   }
@@ -1165,6 +1202,9 @@ void ProxyCore::add_target_processor(std::unique_ptr<TargetProcessor> p) {
 void ProxyCore::set_rerun_from(std::string name) { impl_->rerun_from = std::move(name); }
 
 void ProxyCore::set_forward_hook(ForwardHook* hook) { impl_->hook = hook; }
+void ProxyCore::set_topology_hiding(std::shared_ptr<const TopologyHiding> th) {
+  impl_->hiding = th && !th->empty() ? std::move(th) : nullptr;
+}
 
 void ProxyCore::on_request(ServerTxnId id, const Message& request, const Source& src) {
   impl_->on_request(id, request, src);

@@ -21,6 +21,7 @@
 #include "proxy/request_context.hpp"
 #include "proxy/resolver.hpp"
 #include "proxy/target_processor.hpp"
+#include "proxy/topology_hiding.hpp"
 #include "sip/message.hpp"
 #include "sip/txn/transaction_layer.hpp"
 
@@ -77,6 +78,13 @@ class ProxyCore final : public sip::txn::TransactionUser {
   /// Sets the hook that sees (and may rewrite) what is forwarded: the media bridge. Optional;
   /// not owned, must outlive the core.
   void set_forward_hook(ForwardHook* hook);
+  /// Sets the topology-hiding rules (TopologyHiding; null or empty = none): what the core
+  /// forwards to a hidden peer, and the responses it sends back to one, are hidden as the last
+  /// step before they leave; what arrives from one is revealed as the first step, so the
+  /// request chain, the forward hook and dialog signatures see one Call-ID per dialog (the
+  /// inside one). A branch keeps the rules it started with (SIGHUP swaps them between
+  /// requests).
+  void set_topology_hiding(std::shared_ptr<const TopologyHiding> th);
 
   // sip::txn::TransactionUser
   void on_request(sip::txn::ServerTxnId id, const sip::Message& request,

@@ -44,6 +44,8 @@ struct UpstreamDomain {
   /// Headers removed from the REGISTERs and initial requests sent to the upstream (a PBX
   /// that chokes on them); each proxy::strippable_header().
   std::vector<std::string> strip_headers;
+  /// What the upstream receives names sipws alone (proxy::TopologyHiding); needs path=false.
+  bool topology_hiding = false;
 };
 
 /// The IP-literal destination of an upstream URI (transport from `transport=`, default UDP;

@@ -132,6 +132,16 @@ std::optional<std::string> gateway_request_uri(const Gateway& gw, std::string_vi
   return out;
 }
 
+std::optional<IpAddress> gateway_address(std::string_view uri) {
+  const auto u = sip::parse_uri(uri);
+  if (!u || !u->is_sip()) return std::nullopt;
+  std::string_view host = u->host;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return parse_ip(host);
+}
+
 GatewayTable::GatewayTable(std::vector<Gateway> gateways, std::vector<Route> routes)
     : gateways_(std::move(gateways)), routes_(std::move(routes)) {
   for (std::size_t i = 0; i < gateways_.size(); ++i) {

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/net.hpp"
+
 namespace sipws::routing {
 
 /// Uniform random integers for the weighted gateway order, injected so tests are
@@ -57,7 +59,14 @@ struct Gateway {
   /// Headers removed from the requests sent to the gateway (a legacy peer that chokes on
   /// them); each proxy::strippable_header().
   std::vector<std::string> strip_headers;
+  /// What the gateway receives names sipws alone (proxy::TopologyHiding); needs an IP literal
+  /// in `uri` (gateway_address()).
+  bool topology_hiding = false;
 };
+
+/// The address of gateway URI `uri` when its host is an IP literal (`sip:10.0.0.9:5060`,
+/// `sip:[2001:db8::9]`); nullopt for a host name or text that is not a URI.
+std::optional<IpAddress> gateway_address(std::string_view uri);
 
 /// A least-cost route: numbers it takes, the gateways it offers, when to fail over.
 struct Route {

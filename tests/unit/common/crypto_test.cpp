@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/text.hpp"
+
 namespace sipws::crypto {
 namespace {
 
@@ -60,6 +62,46 @@ TEST(Crypto, OneKeyServesManyThreadsAlike) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(mismatches, std::vector<int>(4, 0));
+}
+
+/// Bytes from hex digits (test vectors).
+std::string unhex(std::string_view h) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2) {
+    out += static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16));
+  }
+  return out;
+}
+
+TEST(Crypto, SivMatchesRfc5297AndIsDeterministic) {
+  // RFC 5297 appendix A.1 (deterministic authenticated encryption): tag (V) || ciphertext.
+  const Siv siv(unhex("fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff"));
+  const std::string ad = unhex("101112131415161718191a1b1c1d1e1f2021222324252627");
+  const std::string plain = unhex("112233445566778899aabbccddee");
+  auto sealed = siv.seal(ad, plain);
+  ASSERT_TRUE(sealed.has_value());
+  EXPECT_EQ(text::hex_encode(*sealed),
+            "85632d07c6e8f37f950acd320a2ecc9340c02b9690c4dc04daef7f6afe5c");
+  EXPECT_EQ(siv.seal(ad, plain), sealed) << "the same input seals the same";
+  auto opened = siv.open(ad, *sealed);
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_EQ(*opened, plain);
+}
+
+TEST(Crypto, SivRefusesWhatItDidNotSeal) {
+  const Siv siv(std::string(Siv::kKeySize, 'k'));
+  const std::string sealed = siv.seal("purpose", "call-1@host").value();
+  EXPECT_EQ(sealed.size(), Siv::kTagSize + 11);
+  EXPECT_FALSE(siv.open("another purpose", sealed).has_value());
+  EXPECT_FALSE(Siv(std::string(Siv::kKeySize, 'x')).open("purpose", sealed).has_value());
+  for (std::size_t i = 0; i < sealed.size(); ++i) {
+    std::string altered = sealed;
+    altered[i] = static_cast<char>(altered[i] ^ 0x01);
+    EXPECT_FALSE(siv.open("purpose", altered).has_value()) << "byte " << i;
+  }
+  EXPECT_FALSE(siv.open("purpose", sealed.substr(0, Siv::kTagSize - 1)).has_value());
+  EXPECT_FALSE(siv.open("purpose", sealed.substr(0, sealed.size() - 1)).has_value());
+  EXPECT_THROW(Siv("short"), std::invalid_argument);
 }
 
 }  // namespace
