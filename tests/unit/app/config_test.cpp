@@ -279,6 +279,16 @@ INSTANTIATE_TEST_SUITE_P(
                 "gateways[0].strip_headers"},
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","strip_headers":["a b"]}])"},
                 "gateways[0].strip_headers"},
+        // Topology hiding knows a peer by address; a Path registration shows the UA's Contact.
+        BadCase{{R"(domains=[{"name":"p.example","upstream":"sip:10.0.0.5","path":true,)"
+                 R"("topology_hiding":true}])"},
+                "domains[0].topology_hiding"},
+        BadCase{{R"(domains=[{"name":"p.example","upstream":"sip:10.0.0.5","topology_hiding":1}])"},
+                "domains[0].topology_hiding"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:gw.example","topology_hiding":true}])"},
+                "gateways[0].topology_hiding"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","topology_hiding":"on"}])"},
+                "gateways[0].topology_hiding"},
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","auth_user":"u"}])"},
                 "gateways[0].password"},
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","password":"p"}])"},
@@ -371,6 +381,7 @@ TEST(Config, DomainsMayNameAnUpstreamRegistrar) {
   EXPECT_TRUE(c.upstream_domains[0].unregister);
   EXPECT_TRUE(c.upstream_domains[1].path);
   EXPECT_FALSE(c.upstream_domains[1].unregister);
+  EXPECT_FALSE(c.upstream_domains[0].topology_hiding);
   // Round trip, and --set takes the same JSON.
   auto again = write_temp("upstream2.json", to_json(c).dump());
   EXPECT_EQ(to_json(load_config(again, {})), to_json(c));
@@ -378,6 +389,25 @@ TEST(Config, DomainsMayNameAnUpstreamRegistrar) {
       std::nullopt, {R"(domains=[{"name":"pbx.example.com","upstream":"sip:127.0.0.1:5070"}])"});
   ASSERT_EQ(d.upstream_domains.size(), 1u);
   EXPECT_EQ(load_config(std::nullopt, {"domains=a.example,b.example"}).domains.size(), 2u);
+}
+
+TEST(Config, TopologyHidingIsPerGatewayAndPerUpstream) {
+  Config c = load_config(
+      std::nullopt,
+      {R"(domains=[{"name":"pbx.example.com","upstream":"sip:10.0.0.5","topology_hiding":true}])",
+       R"(gateways=[{"name":"GW1","uri":"sip:[2001:db8::9]:5080","topology_hiding":true},)"
+       R"({"name":"GW2","uri":"sip:gw2.example"}])",
+       R"(routes=[{"match":"^9","gateways":["GW1","GW2"]}])"});
+  ASSERT_EQ(c.upstream_domains.size(), 1u);
+  EXPECT_TRUE(c.upstream_domains[0].topology_hiding);
+  ASSERT_EQ(c.gateways.size(), 2u);
+  EXPECT_TRUE(c.gateways[0].topology_hiding);
+  EXPECT_FALSE(c.gateways[1].topology_hiding);
+  EXPECT_EQ(routing::gateway_address(c.gateways[0].uri),
+            boost::asio::ip::make_address("2001:db8::9"));
+  EXPECT_FALSE(routing::gateway_address(c.gateways[1].uri).has_value());
+  auto again = write_temp("hiding.json", to_json(c).dump());
+  EXPECT_EQ(to_json(load_config(again, {})), to_json(c));
 }
 
 TEST(Config, RegistrationsGetTheirDefaults) {
