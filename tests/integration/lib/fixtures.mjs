@@ -53,12 +53,13 @@ export function uaIn(scope, opts) {
 
 /**
  * Registers `user@domain` (password `secret`) at the registrar on UDP 127.0.0.1:`registrarPort`
- * with SIPp from 127.0.0.1:`port` (digest auth), so that a SIPp UAS started later on `port` is
- * the registered contact. Resolves once SIPp exited 0 (401, then 200 listing the contact).
+ * with SIPp from `host`:`port` (host default 127.0.0.1; digest auth), so that a SIPp UAS started
+ * later on that address is the registered contact. Resolves once SIPp exited 0 (401, then 200 listing the contact).
  */
-export async function registerSippAt(scope, { registrarPort, user, domain, port }) {
+export async function registerSippAt(scope, { registrarPort, user, domain, port, host }) {
   const reg = await sippIn(scope, `register ${user}@${domain} (udp)`, {
     scenario: 'register.xml',
+    host,
     port,
     remote: `127.0.0.1:${registrarPort}`,
     keys: { aor_user: user, aor_domain: domain },
@@ -70,8 +71,12 @@ export async function registerSippAt(scope, { registrarPort, user, domain, port 
   }
 }
 
-/** Makes `user@localhost` a subscriber of `daemon` and registers it there (registerSippAt). */
-export async function registerSippContact(scope, daemon, user, port) {
+/**
+ * Makes `user@localhost` a subscriber of `daemon` and registers it there from `host`:`port`
+ * (registerSippAt).
+ */
+export async function registerSippContact(scope, daemon, user, port, host = undefined) {
   await daemon.addUser(`${user}@localhost`, 'secret');
-  await registerSippAt(scope, { registrarPort: daemon.ports.udp, user, domain: 'localhost', port });
+  await registerSippAt(scope, { registrarPort: daemon.ports.udp, user, domain: 'localhost', port,
+    host });
 }

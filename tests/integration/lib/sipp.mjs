@@ -122,7 +122,7 @@ export async function startSipp(o) {
   await waitFor(
     async () => proc.exitCode !== null || proc.signalCode !== null ||
       (o.wrap ? udpBound(proc.pid, o.port)
-        : transport.startsWith('u') ? !(await udpFree(o.port)) : await tcpListening(o.port)) ||
+        : transport.startsWith('u') ? !(await udpFree(o.port, o.host || kHost)) : await tcpListening(o.port)) ||
       (o.remote && transport.startsWith('t')),
     { ms: 5000, what: `sipp to bind port ${o.port}` },
   ).catch((err) => {
@@ -144,11 +144,12 @@ function udpBound(pid, port) {
   return false;
 }
 
-function udpFree(port) {
+/** True when UDP `host`:`port` can be bound (SIPp does not hold it yet). */
+function udpFree(port, host) {
   return new Promise((resolve) => {
     const s = dgram.createSocket('udp4');
     s.once('error', () => resolve(false));
-    s.bind(port, kHost, () => s.close(() => resolve(true)));
+    s.bind(port, host, () => s.close(() => resolve(true)));
   });
 }
 
