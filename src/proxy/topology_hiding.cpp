@@ -117,16 +117,18 @@ std::string TopologyHiding::contact_value(const sip::NameAddr& contact, const Li
   std::string v = "<";
   v += make_self_uri(out, contact_user({std::string(contact.uri.raw), route}), sips);
   v += '>';
-  for (const auto& p : contact.params) {
-    if (identifies_the_instance(p.name)) continue;
-    v += ';';
-    v += p.name;
-    if (p.has_value) {
-      v += '=';
-      v += p.value;
-    }
-  }
+  v += sip::params_text(contact.params, identifies_the_instance);
   return v;
+}
+
+void TopologyHiding::replace_contacts(sip::Message& m, const ListenPoint& out,
+                                      const std::vector<std::string>& route) const {
+  std::vector<std::string> contacts;
+  for (const auto* h : m.find_all(HeaderId::Contact)) {
+    auto na = sip::parse_name_addr(h->value);
+    contacts.push_back(na && !na->star ? contact_value(*na, out, route) : std::string(h->value));
+  }
+  if (!contacts.empty()) replace_all(m, HeaderId::Contact, contacts, 0, contacts.size());
 }
 
 void TopologyHiding::hide_request(sip::Message& request, const ListenPoint& out,
@@ -144,14 +146,7 @@ void TopologyHiding::hide_request(sip::Message& request, const ListenPoint& out,
   while (initial && own < rr.size() && is_own_entry(rr[own], is_own)) ++own;
   std::vector<std::string> inside(rr.begin() + static_cast<std::ptrdiff_t>(own), rr.end());
   if (!rr.empty()) replace_all(request, HeaderId::RecordRoute, rr, 0, own);
-  if (request.method() != sip::Method::Register) {
-    std::vector<std::string> contacts;
-    for (const auto* h : request.find_all(HeaderId::Contact)) {
-      auto na = sip::parse_name_addr(h->value);
-      contacts.push_back(na && !na->star ? contact_value(*na, out, inside) : std::string(h->value));
-    }
-    if (!contacts.empty()) replace_all(request, HeaderId::Contact, contacts, 0, contacts.size());
-  }
+  if (request.method() != sip::Method::Register) replace_contacts(request, out, inside);
   request.set(HeaderId::CallId, flip_call_id(request.call_id()));
   if (inside_rr != nullptr) *inside_rr = std::move(inside);
 }
@@ -167,12 +162,7 @@ void TopologyHiding::hide_response(sip::Message& response, const ListenPoint& ou
                                  rr.rend());
   if (first_own > 0) replace_all(response, HeaderId::RecordRoute, rr, first_own, rr.size());
   if (response.status() < 300 && response.method() != sip::Method::Register) {
-    std::vector<std::string> contacts;
-    for (const auto* h : response.find_all(HeaderId::Contact)) {
-      auto na = sip::parse_name_addr(h->value);
-      contacts.push_back(na && !na->star ? contact_value(*na, out, route) : std::string(h->value));
-    }
-    if (!contacts.empty()) replace_all(response, HeaderId::Contact, contacts, 0, contacts.size());
+    replace_contacts(response, out, route);
   }
   response.set(HeaderId::CallId, flip_call_id(response.call_id()));
 }

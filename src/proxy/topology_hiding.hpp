@@ -85,6 +85,9 @@ class TopologyHiding {
  private:
   std::string contact_value(const sip::NameAddr& contact, const ListenPoint& out,
                             const std::vector<std::string>& route) const;
+  /// Each Contact of `m` (but `*`) becomes a token naming `out`, sealing `route`.
+  void replace_contacts(sip::Message& m, const ListenPoint& out,
+                        const std::vector<std::string>& route) const;
 
   crypto::Siv siv_;
   std::vector<IpAddress> peers_;

@@ -24,28 +24,15 @@ constexpr std::uint32_t kDefaultExpiresS = 3600;  // RFC 3261 s.10.2.1.1, a regi
 
 bool is_token(std::string_view user) { return user.starts_with(kTokenPrefix); }
 
-/// The header parameters of a Contact as text (";name=value..."), without `skip` (may be
-/// empty).
-std::string params_text(const sip::NameAddr& na, std::string_view skip) {
-  std::string out;
-  for (const auto& p : na.params) {
-    if (!skip.empty() && text::iequal(p.name, skip)) continue;
-    out += ';';
-    out += p.name;
-    if (p.has_value) {
-      out += '=';
-      out += p.value;
-    }
-  }
-  return out;
-}
+bool is_reg_id(std::string_view name) { return text::iequal(name, "reg-id"); }
 
-/// A Contact value naming `uri` with the parameters of `na` (but `skip`).
-std::string contact_value(const sip::NameAddr& na, std::string_view uri, std::string_view skip) {
+/// A Contact value naming `uri` with the parameters of `na` (but those `skip` names).
+std::string contact_value(const sip::NameAddr& na, std::string_view uri,
+                          bool (*skip)(std::string_view) = nullptr) {
   std::string v = "<";
   v += uri;
   v += '>';
-  v += params_text(na, skip);
+  v += sip::params_text(na.params, skip);
   return v;
 }
 
@@ -305,7 +292,7 @@ Action UpstreamRegistrarProcessor::forward_register(proxy::RequestContext& ctx,
     sc.contact = std::string(na->uri.raw);
     sc.token = table_.token_for(base.aor, sc.contact);
     // Outbound (RFC 5626) ends at this edge: the upstream sees a plain binding of sipws.
-    sc.params = params_text(*na, up.cfg.path ? std::string_view{} : "reg-id");
+    sc.params = sip::params_text(na->params, up.cfg.path ? nullptr : is_reg_id);
     sc.sent_contact = sc.contact;
     pending->contacts.push_back(std::move(sc));
   }
@@ -367,7 +354,7 @@ Action UpstreamRegistrarProcessor::forward_register(proxy::RequestContext& ctx,
           original = other->contact;
         }
         if (!original.empty()) {
-          restored.push_back(contact_value(*na, original, {}));
+          restored.push_back(contact_value(*na, original));
           changed = true;
           continue;
         }

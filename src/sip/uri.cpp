@@ -120,6 +120,20 @@ bool iequal_unescaped(std::string_view a, std::string_view b) {
 
 }  // namespace
 
+std::string params_text(const std::vector<Param>& params, bool (*skip)(std::string_view name)) {
+  std::string out;
+  for (const auto& p : params) {
+    if (skip != nullptr && skip(p.name)) continue;
+    out += ';';
+    out += p.name;
+    if (p.has_value) {
+      out += '=';
+      out += p.value;
+    }
+  }
+  return out;
+}
+
 const Param* find_param(const std::vector<Param>& params, std::string_view name) {
   for (const auto& p : params) {
     if (iequal(p.name, name)) return &p;

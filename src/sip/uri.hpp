@@ -19,6 +19,11 @@ struct Param {
 /// Finds a parameter by name, case-insensitively (RFC 3261 s.19.1.4). nullptr if absent.
 const Param* find_param(const std::vector<Param>& params, std::string_view name);
 
+/// `params` written back as ";name=value;name..." (values as parsed, quotes kept), leaving out
+/// those `skip` (if set) returns true for. Empty if none is left.
+std::string params_text(const std::vector<Param>& params,
+                        bool (*skip)(std::string_view name) = nullptr);
+
 enum class Scheme : std::uint8_t { Sip, Sips, Tel, Other };
 
 /// A parsed URI. Every view points into the string the URI was parsed from, which must outlive

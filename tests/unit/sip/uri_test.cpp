@@ -1,6 +1,7 @@
 // URI parsing and comparison (RFC 3261 s.19.1, s.19.1.4; RFC 5118; RFC 3966).
 #include <gtest/gtest.h>
 
+#include "sip/headers.hpp"
 #include "sip/uri.hpp"
 
 namespace sipws::sip {
@@ -41,6 +42,14 @@ TEST(Uri, HostOnlyAndParamsWithoutValue) {
   EXPECT_EQ(u.port, 0);
   ASSERT_EQ(u.params.size(), 1u);
   EXPECT_FALSE(u.params[0].has_value);
+}
+
+TEST(Uri, ParamsAreWrittenBackAsParsedButThoseSkipped) {
+  auto na = parse_name_addr(R"(<sip:a@h>;expires=60;+sip.instance="<urn:uuid:1>";reg-id=1;lr)");
+  ASSERT_TRUE(na.has_value());
+  EXPECT_EQ(params_text(na->params), R"(;expires=60;+sip.instance="<urn:uuid:1>";reg-id=1;lr)");
+  EXPECT_EQ(params_text(na->params, [](std::string_view n) { return n != "lr"; }), ";lr");
+  EXPECT_EQ(params_text({}), "");
 }
 
 TEST(Uri, Ipv6References) {  // RFC 5118
