@@ -418,25 +418,34 @@ void attach_handshake_auth(ws::ListenerConfig& wc, auth::HandshakeAuthenticator&
 }
 
 /// The media bridge of shard `shard` (config keys media_*): its address is media_address, else
-/// the first UDP listener's, else 127.0.0.1; its ports are the shard's share of media_ports
-/// (the range cut in `cfg.threads` equal slices). Media-timeout BYEs are client transactions
-/// of the shard's `uac`. @throws
-/// std::exception if the address or the DTLS certificate is unusable.
+/// the first UDP listener's with an address, else a wildcard UDP listener's (each leg's SDP
+/// then names the local address toward its end), else 127.0.0.1; its ports are the shard's share of
+/// media_ports (the range cut in `cfg.threads` equal slices). Media-timeout BYEs are client
+/// transactions of the shard's `uac`. @throws std::exception if the address or the DTLS certificate
+/// is unusable.
 std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::io_context& io,
                                                        transport::TransportLayer& transport,
                                                        proxy::Uac& uac, unsigned shard) {
   bridge::BridgeConfig bc;
   std::string addr = cfg.media_address;
   if (addr.empty()) {
+    // The first UDP listener with an address; else a wildcard one (media on every interface).
+    std::string wildcard;
     for (const auto& lp : transport.listen_points()) {
-      if (lp.protocol == Protocol::Udp && !lp.local.address.is_unspecified()) {
+      if (lp.protocol != Protocol::Udp) continue;
+      if (!lp.local.address.is_unspecified()) {
         addr = lp.local.address.to_string();
         break;
       }
+      if (wildcard.empty()) wildcard = lp.local.address.to_string();
     }
+    if (addr.empty()) addr = wildcard;
   }
   if (addr.empty()) addr = "127.0.0.1";
   bc.address = asio::ip::make_address(addr);
+  bc.local_toward = [&transport](const IpAddress& peer) {
+    return transport.source_address_for(peer);
+  };
   if (!cfg.media_advertise.empty()) bc.advertise = asio::ip::make_address(cfg.media_advertise);
   const unsigned span = (unsigned{cfg.media_port_max} - cfg.media_port_min + 1) / cfg.threads;
   bc.port_min = static_cast<std::uint16_t>(cfg.media_port_min + shard * span);

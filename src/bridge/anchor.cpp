@@ -131,6 +131,14 @@ MediaFlavor flavor_of(const Destination& dest) {
 
 }  // namespace
 
+IpAddress MediaAnchor::local_address(const IpAddress& local, const IpAddress& peer) const {
+  if (!local.is_unspecified()) return local;
+  if (cfg_.local_toward) {
+    if (auto a = cfg_.local_toward(peer)) return *a;
+  }
+  return boost::asio::ip::make_address_v4("127.0.0.1");
+}
+
 std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& request,
                                                            const Source& src,
                                                            const Destination& dest,
@@ -156,6 +164,12 @@ std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& reques
     spdlog::warn("media: no ports left for call {}", call_id);
     status = 503;
     return nullptr;
+  }
+  if (cfg_.address.is_unspecified() && cfg_.advertise.is_unspecified()) {
+    // Media on every interface: each leg's SDP names the address its end reaches.
+    call->session->leg(Side::A).set_sdp_address(local_address(src.local.address, src.peer.address));
+    call->session->leg(Side::B).set_sdp_address(
+        local_address(dest.local.address, dest.endpoint.address));
   }
   call->from_hdr = header_value(request, HeaderId::From);
   call->to_hdr = header_value(request, HeaderId::To);

@@ -68,6 +68,9 @@ class MediaAnchor final : public proxy::ForwardHook {
   /// for anchoring (mode_); nullptr otherwise, with `status` 503 when no ports are left.
   std::shared_ptr<Call> start_call(const sip::Message& request, const Source& src,
                                    const Destination& dest, MediaFlavor caller, int& status);
+  /// The address an end at `peer` reaches sipws's media at, for a wildcard bridge: `local`
+  /// (where its SIP message arrived or leaves from) if known, else BridgeConfig::local_toward.
+  IpAddress local_address(const IpAddress& local, const IpAddress& peer) const;
   void end_call(const std::string& call_id, std::string_view why);
   void on_media_timeout(const std::string& call_id);
 

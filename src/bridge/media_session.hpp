@@ -37,6 +37,12 @@ struct BridgeConfig {
   /// written into anchored SDP instead of `address` when set (media_advertise: the public
   /// address in front of a NAT that forwards the media ports); unspecified = `address`
   IpAddress advertise;
+  /// With a wildcard `address` (media on every interface: `media_address` 0.0.0.0, or a
+  /// wildcard UDP listener and no media_address) and no `advertise`: the local address toward
+  /// a peer (the routing table's source: TransportLayer::source_address_for), which each leg's SDP names
+  /// when the SIP message did not arrive on / leave from a known local address. Unset or
+  /// nullopt: 127.0.0.1.
+  std::function<std::optional<IpAddress>(const IpAddress& peer)> local_toward;
   std::uint16_t port_min = 30000;  ///< first port of the range (even)
   std::uint16_t port_max = 30999;  ///< last port of the range
   Millis media_timeout{60000};     ///< no packet from either end this long => timeout; 0: off
@@ -90,6 +96,9 @@ class Leg {
   /// `offer`: for an offer we make (a=setup:actpass, RFC 5763 s.5), else for our answer.
   WebRtcSide webrtc_side(bool offer) const;
   PlainSide plain_side() const;
+  /// Names `address` in this leg's SDP from now on (a wildcard bridge: the local address its
+  /// end reaches, BridgeConfig::local_toward).
+  void set_sdp_address(const IpAddress& address) { sdp_address_ = address.to_string(); }
 
   /// Takes the endpoint's SDP (offer or answer) for this leg: ICE credentials, fingerprint and
   /// setup of a WebRTC endpoint (RFC 5763 s.5), or the address of a plain one: media goes

@@ -139,13 +139,14 @@ void TopologyHiding::hide_request(sip::Message& request, const ListenPoint& out,
     request.remove_all(HeaderId::Via);
     request.push_front(HeaderId::Via, std::move(top));
   }
-  // Record-Route: our leading entries stay; the rest lead inside.
+  // Record-Route: our top entry (the one facing the peer) stays; the rest lead inside: a
+  // second entry of ours (a double Record-Route names the inside listener and the UA's flow)
+  // and the inside proxies' entries.
   const auto rr = values_of(request, HeaderId::RecordRoute);
-  std::size_t own = 0;
   const bool initial = request.to().tag().empty();
-  while (initial && own < rr.size() && is_own_entry(rr[own], is_own)) ++own;
-  std::vector<std::string> inside(rr.begin() + static_cast<std::ptrdiff_t>(own), rr.end());
-  if (!rr.empty()) replace_all(request, HeaderId::RecordRoute, rr, 0, own);
+  const std::size_t keep = initial && !rr.empty() && is_own_entry(rr[0], is_own) ? 1 : 0;
+  std::vector<std::string> inside(rr.begin() + static_cast<std::ptrdiff_t>(keep), rr.end());
+  if (!rr.empty()) replace_all(request, HeaderId::RecordRoute, rr, 0, keep);
   if (request.method() != sip::Method::Register) replace_contacts(request, out, inside);
   request.set(HeaderId::CallId, flip_call_id(request.call_id()));
   if (inside_rr != nullptr) *inside_rr = std::move(inside);
@@ -153,14 +154,21 @@ void TopologyHiding::hide_request(sip::Message& request, const ListenPoint& out,
 
 void TopologyHiding::hide_response(sip::Message& response, const ListenPoint& out,
                                    const IsOwn& is_own) const {
+  // Record-Route: [inside proxies..., ours (one or two)..., the peer's side...]. The last of
+  // our entries (the one facing the peer) and what follows stay; the entries before it lead
+  // inside: the route from sipws to the UA, nearest first.
   const auto rr = values_of(response, HeaderId::RecordRoute);
   std::size_t first_own = 0;
   while (first_own < rr.size() && !is_own_entry(rr[first_own], is_own)) ++first_own;
-  if (first_own == rr.size()) first_own = 0;  // no entry of ours: nothing leads inside
-  // The route from sipws to the UA: the entries above ours, nearest first.
-  std::vector<std::string> route(rr.rbegin() + static_cast<std::ptrdiff_t>(rr.size() - first_own),
+  std::size_t facing = first_own;  // no entry of ours: nothing leads inside
+  if (first_own == rr.size()) {
+    facing = 0;
+  } else {
+    while (facing + 1 < rr.size() && is_own_entry(rr[facing + 1], is_own)) ++facing;
+  }
+  std::vector<std::string> route(rr.rbegin() + static_cast<std::ptrdiff_t>(rr.size() - facing),
                                  rr.rend());
-  if (first_own > 0) replace_all(response, HeaderId::RecordRoute, rr, first_own, rr.size());
+  if (facing > 0) replace_all(response, HeaderId::RecordRoute, rr, facing, rr.size());
   if (response.status() < 300 && response.method() != sip::Method::Register) {
     replace_contacts(response, out, route);
   }

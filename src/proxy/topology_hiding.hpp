@@ -64,14 +64,16 @@ class TopologyHiding {
   std::optional<InsideTarget> inside_target(std::string_view user) const;
 
   /// A request about to leave toward a hidden peer from listen point `out`, our Via on top and
-  /// our Record-Route entries (if any) first: every other Via and Record-Route entry goes (the
-  /// latter into `*inside_rr`, in order, when not null, for reveal_response), each Contact of a
-  /// non-REGISTER becomes a token naming `out`, the Call-ID flips.
+  /// our Record-Route entries (if any) first: every other Via and every Record-Route entry but
+  /// our top one (facing the peer; a second one of ours names the inside) goes, the latter into
+  /// `*inside_rr`, in order, when not null, for reveal_response; each Contact of a non-REGISTER
+  /// becomes a token naming `out` and sealing those entries as its route; the Call-ID flips.
   void hide_request(sip::Message& request, const ListenPoint& out, const IsOwn& is_own,
                     std::vector<std::string>* inside_rr) const;
   /// A response about to go back to a hidden peer (sipws received its request on `out`): the
-  /// Record-Route entries above our first one go (they lead inside), a 1xx/2xx Contact (but
-  /// REGISTER's) becomes a token holding them as the route, the Call-ID flips.
+  /// Record-Route entries above our last one (the one facing the peer) go, as they lead inside
+  /// (an inside proxy's, or ours naming the inside listener); a 1xx/2xx Contact (but
+  /// REGISTER's) becomes a token holding them as its route; the Call-ID flips.
   void hide_response(sip::Message& response, const ListenPoint& out, const IsOwn& is_own) const;
   /// A request (or ACK) that arrived from a hidden peer: the Call-ID flips, a Contact token in
   /// the Request-URI becomes the Contact it seals, with its route appended to the Route set.

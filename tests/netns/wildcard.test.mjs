@@ -5,6 +5,8 @@
 // phone registers; the outside phone calls it through sipws, and the call completes both ways
 // (ACK and BYE along the recorded route). What each phone was sent names only the address of
 // sipws on its own side, never 0.0.0.0 and never the other side's; with `advertise`, the name.
+// Media is anchored on every interface: each phone's SDP names sipws's address on its side.
+// With the outside phone behind topology hiding, the Contact it sees is sipws's too.
 // Runs in the netns stage (scripts/test.sh: `unshare -n`): the namespaces it makes are removed
 // after each test.
 import { test } from 'node:test';
@@ -62,7 +64,10 @@ function registerScenario(s, host) {
   return file;
 }
 
-/** Every Via, Record-Route and Route line of the messages SIPp `h` received. */
+/**
+ * Every Via, Record-Route, Route and Contact line, and every SDP c= and o= line, of the
+ * messages SIPp `h` received.
+ */
 function addressLines(h) {
   const lines = [];
   for (const f of fs.readdirSync(h.dir).filter((n) => n.endsWith('_messages.log'))) {
@@ -70,27 +75,39 @@ function addressLines(h) {
     for (const line of fs.readFileSync(path.join(h.dir, f), 'utf8').split(/\r?\n/)) {
       if (/^\w+ message received/.test(line)) received = true;
       else if (/^\w+ message sent/.test(line)) received = false;
-      else if (received && /^(Via|Record-Route|Route|v):/i.test(line)) lines.push(line);
+      else if (received && /^((Via|Record-Route|Route|Contact|v|m):|[co]=)/i.test(line)) {
+        lines.push(line);
+      }
     }
   }
   return lines;
 }
 
-async function callAcross(t, s, advertise) {
-  const tag = advertise ? 'a' : 'p';
+/**
+ * The outside phone calls the inside one through a two-homed sipws on udp:0.0.0.0 (with
+ * `advertise` if given). Media is anchored (`media_anchor=always`, no media_address: the bridge
+ * listens on every interface), so each phone's SDP must name sipws's address on its side.
+ * `hidden`: the outside phone is a gateway with `topology_hiding`, so the Contact it sees is
+ * sipws's too.
+ */
+async function callAcross(t, s, { advertise = '', hidden = false } = {}) {
+  const tag = (advertise ? 'a' : 'p') + (hidden ? 'h' : '');
   const inside = `sipws-in-${tag}${process.pid}`;
   const outside = `sipws-out-${tag}${process.pid}`;
   sideNamespace(s, inside, kInside, `i${tag}`);
   sideNamespace(s, outside, kOutside, `o${tag}`);
   const [udp, tcp, ws, wss, admin] = await freePorts(5);
+  const [phonePort] = await freePorts(1);
   const adv = advertise ? ` advertise ${advertise}` : '';
+  const gateways = [{ name: 'OUT', uri: `sip:${kOutside.phone}:${phonePort}`,
+    topology_hiding: true }];
   const d = await daemonIn(s, {
     auth: 'off',
     ports: { udp, tcp, ws, wss, admin },
     extraSets: [`listen=udp:0.0.0.0:${udp}${adv},tcp:127.0.0.1:${tcp},ws:127.0.0.1:${ws},` +
-      `wss:127.0.0.1:${wss}`, 'media_anchor=never'],
+      `wss:127.0.0.1:${wss}`, 'media_anchor=always',
+    ...(hidden ? [`gateways=${JSON.stringify(gateways)}`] : [])],
   });
-  const [phonePort] = await freePorts(1);
   const reg = await sippIn(s, 'register alice (inside)', {
     scenario: registerScenario(s, kInside.phone),
     host: kInside.phone,
@@ -138,10 +155,29 @@ async function callAcross(t, s, advertise) {
     `the caller's last Record-Route is ${ours(kOutside)}: ${rrOutside.at(-1)}`);
   assert.ok(!sawOutside.some((l) => /^Via:/i.test(l) && l.includes(`:${udp};`)),
     'responses to the caller carry no Via of sipws');
+  // The anchored media: each phone is offered / answered sipws's address on its own side.
+  for (const [saw, side] of [[sawInside, kInside], [sawOutside, kOutside]]) {
+    const sdp = saw.filter((l) => /^[co]=/.test(l));
+    assert.ok(sdp.length >= 2, `an SDP reached the ${side.phone} phone`);
+    for (const l of sdp) assert.ok(l.endsWith(` IP4 ${side.own}`), `${side.phone} was sent: ${l}`);
+  }
+  if (hidden) {
+    // Hidden: the caller sees the inside phone's Contact as a token at sipws's outside
+    // address, and no inside address at all.
+    const contacts = sawOutside.filter((l) => /^(Contact|m):/i.test(l));
+    assert.ok(contacts.length > 0, 'the 200 had a Contact');
+    for (const l of contacts) {
+      assert.match(l, new RegExp(`<sip:sw-c[A-Za-z0-9_-]+@${ours(kOutside).replaceAll('.', '\\.')}>`));
+    }
+    for (const l of sawOutside) assert.ok(!l.includes('10.200.0.'), `inside address in: ${l}`);
+  }
 }
 
 test('wildcard listener: each side of a two-homed sipws sees its own address of sipws',
-  { skip }, (t) => withScope(t, (s) => callAcross(t, s, '')));
+  { skip }, (t) => withScope(t, (s) => callAcross(t, s)));
 
 test('wildcard listener with advertise: both sides see the advertised name',
-  { skip }, (t) => withScope(t, (s) => callAcross(t, s, 'sip.example.net')));
+  { skip }, (t) => withScope(t, (s) => callAcross(t, s, { advertise: 'sip.example.net' })));
+
+test('wildcard listener, hidden outside: the outside sees no inside address, Contact included',
+  { skip }, (t) => withScope(t, (s) => callAcross(t, s, { hidden: true })));
