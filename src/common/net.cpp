@@ -68,6 +68,17 @@ IpAddress unmapped(const IpAddress& ip) {
   return ip;
 }
 
+bool is_private(const IpAddress& ip) {
+  const IpAddress a = unmapped(ip);
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+           (b[0] == 100 && (b[1] & 0xc0) == 64) || (b[0] == 169 && b[1] == 254);
+  }
+  const auto b = a.to_v6().to_bytes();
+  return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
+}
+
 std::vector<IpAddress> host_addresses() {
   std::vector<IpAddress> out;
   ifaddrs* list = nullptr;

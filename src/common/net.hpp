@@ -43,6 +43,12 @@ inline bool is_ip(std::string_view text) { return parse_ip(text).has_value(); }
 /// IPv4 peers) stands for; any other address unchanged. Key per-source state by this.
 IpAddress unmapped(const IpAddress& ip);
 
+/// True for an address no packet from the Internet carries as its source: private IPv4
+/// (RFC 1918), shared address space (RFC 6598, carrier-grade NAT), link-local (169.254/16,
+/// fe80::/10) and unique local IPv6 (fc00::/7). IPv4-mapped IPv6 is judged as IPv4. What
+/// Kamailio's nat_uac_test looks for in a Contact.
+bool is_private(const IpAddress& ip);
+
 /// The addresses of this host's interfaces that are up (getifaddrs): IPv4, and IPv6 but
 /// link-local. Empty when they cannot be read.
 std::vector<IpAddress> host_addresses();

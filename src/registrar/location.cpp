@@ -111,6 +111,43 @@ Binding* find_match(const std::vector<Binding*>& bindings, const ContactUpdate& 
 
 }  // namespace
 
+namespace {
+
+/// `host` (brackets allowed) as an address, nullopt for a name.
+std::optional<IpAddress> host_address(std::string_view host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return parse_ip(host);
+}
+
+std::uint16_t default_port(bool secure) { return secure ? 5061 : 5060; }
+
+}  // namespace
+
+bool contact_names_source(const sip::Uri& uri, const Source& src) {
+  const auto host = host_address(uri.host);
+  const bool secure = uri.scheme == sip::Scheme::Sips || src.protocol == Protocol::Tls;
+  const std::uint16_t port = uri.port != 0 ? uri.port : default_port(secure);
+  return host && unmapped(*host) == unmapped(src.peer.address) && port == src.peer.port;
+}
+
+bool behind_nat(const sip::Via& via, const sip::Uri& contact, const Source& src) {
+  const auto sent_by = host_address(via.host);
+  const std::uint16_t via_port =
+      via.port != 0 ? via.port : default_port(src.protocol == Protocol::Tls);
+  if (!sent_by || unmapped(*sent_by) != unmapped(src.peer.address) || via_port != src.peer.port) {
+    return true;
+  }
+  const auto host = host_address(contact.host);
+  return host && is_private(*host) && unmapped(*host) != unmapped(src.peer.address);
+}
+
+bool is_third_party(const sip::Via& via, const sip::Uri& contact, const Source& src) {
+  if (is_websocket(src.protocol)) return false;
+  return !behind_nat(via, contact, src) && !contact_names_source(contact, src);
+}
+
 std::uint32_t Binding::expires_in(TimePoint now) const {
   if (expires_at <= now) return 0;
   const auto left = std::chrono::duration_cast<Millis>(expires_at - now).count();
@@ -429,8 +466,8 @@ Expected<std::size_t, UpdateError> LocationService::update_locked(Partition& p,
     m->cseq = u.cseq;
     m->path = u.path;
     m->source = u.source;
-    m->direct = u.direct;
-    m->outbound = c.reg_id != 0 && u.direct;  // the flow is ours only as first hop
+    m->direct = u.direct && !c.third_party;
+    m->outbound = c.reg_id != 0 && m->direct;  // the flow is ours only as first hop
     m->flow_dead = false;
     m->unreachable = false;  // it just reached us
     m->user_agent = u.user_agent;

@@ -18,6 +18,7 @@
 #include "common/instruments.hpp"
 #include "common/net.hpp"
 #include "common/timer.hpp"
+#include "sip/headers.hpp"
 #include "sip/uri.hpp"
 #include "store/store.hpp"
 
@@ -55,6 +56,23 @@ struct Binding {
   std::uint32_t expires_in(TimePoint now) const;
 };
 
+/// True if Contact `uri` names `src`'s address and port (a missing port is 5060, 5061 for a
+/// sips URI or a TLS source; a host name never matches).
+bool contact_names_source(const sip::Uri& uri, const Source& src);
+
+/// Kamailio's nat_uac_test for a REGISTER the UA sent itself over UDP, TCP or TLS (its top
+/// `via`, one `contact`, where it came from): the UA is behind NAT when the Via's sent-by is not
+/// the source address and port (flags 2 and 16), or the Contact names a private address
+/// (common/net is_private) other than the source (flag 1).
+bool behind_nat(const sip::Via& via, const sip::Uri& contact, const Source& src);
+
+/// A third-party registration: a UA not behind NAT (behind_nat()) registering a Contact that
+/// is not its own source address and port (another host or port, a host name). Such a binding
+/// is reached at its Contact (RFC 3261 s.10.2.1); any other UDP/TCP/TLS binding registered
+/// directly through the REGISTER's source (the NAT's pinhole). WebSocket sources never (their
+/// Contacts are `.invalid`, RFC 7118 s.5.2).
+bool is_third_party(const sip::Via& via, const sip::Uri& contact, const Source& src);
+
 /// One Contact of a REGISTER after the registrar validated it (expiry already clamped).
 struct ContactUpdate {
   std::string contact;       ///< URI text
@@ -63,6 +81,9 @@ struct ContactUpdate {
   std::uint32_t reg_id = 0;  ///< 0 unless Outbound applies to this contact
   float q = 1.0f;
   std::uint32_t expires = 0;  ///< seconds; 0 removes the binding
+  /// A third-party registration (is_third_party()): reached at its Contact, not through the
+  /// REGISTER's source.
+  bool third_party = false;
 };
 
 /// A validated REGISTER for one AOR (RFC 3261 s.10.3 steps 6-8).

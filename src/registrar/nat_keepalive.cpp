@@ -45,15 +45,7 @@ bool NatKeepalive::behind_nat(const Binding& b) {
   if (!b.direct || b.flow_dead || is_websocket(b.source.protocol)) return false;
   if (b.source.protocol != Protocol::Udp && b.source.flow == kNoFlow) return false;
   const auto uri = b.uri();
-  if (!uri) return false;
-  const std::uint16_t port =
-      uri->port != 0
-          ? uri->port
-          : (uri->scheme == sip::Scheme::Sips || b.source.protocol == Protocol::Tls ? 5061 : 5060);
-  std::string_view h = uri->host;
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  const auto host = parse_ip(h);
-  return !host || unmapped(*host) != unmapped(b.source.peer.address) || port != b.source.peer.port;
+  return uri && !contact_names_source(*uri, b.source);
 }
 
 std::size_t NatKeepalive::outstanding() const {

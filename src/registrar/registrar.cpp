@@ -256,6 +256,7 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
       if (na.uri.raw.empty()) return reject(ctx, 400, "Bad Request - Invalid Contact");
       ContactUpdate c;
       c.contact = std::string(na.uri.raw);
+      c.third_party = u.direct && is_third_party(req.top_via(), na.uri, ctx.source());
       std::optional<std::uint32_t> expires;
       if (const auto* p = na.param("expires")) expires = parse_delta_seconds(p->value);
       if (!expires) expires = header_expires;
@@ -281,8 +282,9 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
         if (!r || *r == 0 || *r > 0x7fffffffu)
           return reject(ctx, 400, "Bad Request - Invalid reg-id");
         ++reg_id_contacts;
-        // RFC 5626 s.6: without a first hop doing Outbound, reg-id is ignored.
-        if (outbound_possible) {
+        // RFC 5626 s.6: without a first hop doing Outbound, reg-id is ignored (a
+        // third-party Contact has no flow of its own either).
+        if (outbound_possible && !c.third_party) {
           c.reg_id = *r;
           outbound_applied = true;
         }

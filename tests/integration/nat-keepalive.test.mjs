@@ -14,15 +14,15 @@ import { waitFor } from './lib/wait.mjs';
 
 const kPrivate = 'sip:natphone@192.168.1.20:5060';
 
-/** A MESSAGE to natphone from `ep`; resolves with its final status. */
-async function messageStatus(d, ep, n) {
+/** A MESSAGE to `user` (natphone) from `ep`; resolves with its final status. */
+async function messageStatus(d, ep, n, user = 'natphone') {
   const from = ep.received.length;
   await ep.send(buildRequest({
     method: 'MESSAGE',
-    ruri: 'sip:natphone@localhost',
+    ruri: `sip:${user}@localhost`,
     via: `SIP/2.0/UDP 127.0.0.1:${ep.port};branch=z9hG4bK-natmsg-${n}`,
     from: '<sip:caller@localhost>;tag=c1',
-    to: '<sip:natphone@localhost>',
+    to: `<sip:${user}@localhost>`,
     callId: `natmsg-${n}`,
     cseq: 1,
     body: 'hello',
@@ -80,4 +80,59 @@ test('NAT keep-alive: OPTIONS through the pinhole; unanswered three times, the b
     answering = true;
     await waitFor(async () => (await messageStatus(d, caller, 3 + Math.floor(performance.now()))) === 200,
       { ms: 10000, what: 'the binding to answer again' });
+  }));
+
+test('a third-party registration (a UA not behind NAT registers another port) is reached at ' +
+  'its Contact, and gets no keep-alive (nat_uac_test)', (t) =>
+  withScope(t, async (s) => {
+    const d = await daemonIn(s, {
+      auth: 'off',
+      trace: false,
+      extraSets: ['nat_keepalive_interval=1'],
+    });
+    const registrar = await endpointIn(s, 'the registering UA');
+    const desk = await endpointIn(s, 'the desk phone it registers');
+    const caller = await endpointIn(s, 'caller');
+    for (const ep of [registrar, desk]) {
+      ep.onRequest = (msg, rinfo) => ep.send(buildResponse(msg, 200, 'OK'), rinfo.port);
+    }
+    const from = registrar.received.length;
+    // Its Via names its own address and port: not behind NAT; the Contact is the desk phone.
+    await registrar.send(buildRequest({
+      method: 'REGISTER',
+      ruri: 'sip:localhost',
+      via: `SIP/2.0/UDP 127.0.0.1:${registrar.port};branch=z9hG4bK-3preg-1;rport`,
+      from: '<sip:desk@localhost>;tag=r1',
+      to: '<sip:desk@localhost>',
+      callId: '3preg',
+      cseq: 1,
+      contact: `<sip:desk@127.0.0.1:${desk.port}>;expires=600`,
+    }), d.ports.udp);
+    await registrar.waitFor((m) => m.status === 200 && m.get('call-id') === '3preg',
+      { from, what: 'the 200 to the REGISTER' });
+    const deskFrom = desk.received.length;
+    const regFrom = registrar.received.length;
+    assert.equal(await messageStatus(d, caller, 1, 'desk'), 200);
+    assert.ok(desk.received.slice(deskFrom).some((m) => m.msg.method === 'MESSAGE'),
+      'the desk phone got the MESSAGE');
+    assert.ok(!registrar.received.slice(regFrom).some((m) => m.msg.method === 'MESSAGE'),
+      'not the UA that registered it');
+    // A phone behind NAT registers too: once it got its keep-alive, a round has run, and the
+    // third-party binding had none (its UA is not behind NAT).
+    const nat = await endpointIn(s, 'a phone behind NAT');
+    nat.onRequest = (msg, rinfo) => nat.send(buildResponse(msg, 200, 'OK'), rinfo.port);
+    await nat.send(buildRequest({
+      method: 'REGISTER',
+      ruri: 'sip:localhost',
+      via: 'SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bK-3pnat-1;rport',
+      from: '<sip:natphone@localhost>;tag=r2',
+      to: '<sip:natphone@localhost>',
+      callId: '3pnat',
+      cseq: 1,
+      contact: `<${kPrivate}>;expires=600`,
+    }), d.ports.udp);
+    await nat.waitFor((m) => m.method === 'OPTIONS', { what: 'the NAT phone\'s keep-alive' });
+    for (const ep of [registrar, desk]) {
+      assert.ok(!ep.received.some((m) => m.msg.method === 'OPTIONS'), 'no keep-alive for it');
+    }
   }));

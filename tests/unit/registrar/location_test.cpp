@@ -377,5 +377,59 @@ TEST(LocationPersistence, SweepUnpersistsExpiredBindingsAndShrinksSize) {
   EXPECT_EQ(t.pending(), 1u);  // the sweep re-armed itself
 }
 
+// ---------------------------------------------------------------- nat_uac_test
+
+sip::Via via_of(const char* value) { return *sip::parse_via(value); }
+sip::Uri uri_of(const char* text) { return *sip::parse_uri(text); }
+
+TEST(NatUacTest, ContactNamesTheSourceWithDefaultPorts) {
+  const Source udp = test::source(Protocol::Udp, "192.0.2.1", 5060, kNoFlow);
+  EXPECT_TRUE(contact_names_source(uri_of("sip:a@192.0.2.1"), udp));
+  EXPECT_TRUE(contact_names_source(uri_of("sip:a@192.0.2.1:5060"), udp));
+  EXPECT_FALSE(contact_names_source(uri_of("sip:a@192.0.2.1:5070"), udp));
+  EXPECT_FALSE(contact_names_source(uri_of("sip:a@192.0.2.9"), udp));
+  EXPECT_FALSE(contact_names_source(uri_of("sip:a@phone.example.com"), udp));
+  const Source tls = test::source(Protocol::Tls, "2001:db8::1", 5061, 3);
+  EXPECT_TRUE(contact_names_source(uri_of("sip:a@[2001:db8::1];transport=tls"), tls));
+  EXPECT_TRUE(contact_names_source(uri_of("sips:a@[2001:db8::1]"), tls));
+}
+
+TEST(NatUacTest, BehindNatWhenViaOrAPrivateContactDisagreesWithTheSource) {
+  const Source src = test::source(Protocol::Udp, "198.51.100.7", 40001, kNoFlow);
+  // The Via names a private address (the UA does not know its public one): flag 2.
+  EXPECT_TRUE(behind_nat(via_of("SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1"),
+                         uri_of("sip:a@10.0.0.5"), src));
+  // The right address but another port (the NAT mapped it): flag 16.
+  EXPECT_TRUE(behind_nat(via_of("SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK1"),
+                         uri_of("sip:a@198.51.100.7:5060"), src));
+  // The Via learnt its public mapping (STUN), the Contact still names a private address:
+  // flag 1.
+  EXPECT_TRUE(behind_nat(via_of("SIP/2.0/UDP 198.51.100.7:40001;branch=z9hG4bK1"),
+                         uri_of("sip:a@192.168.1.20:5060"), src));
+  // Everything agrees: not behind NAT.
+  EXPECT_FALSE(behind_nat(via_of("SIP/2.0/UDP 198.51.100.7:40001;branch=z9hG4bK1"),
+                          uri_of("sip:a@198.51.100.7:40001"), src));
+  // A Via host name is not the source address.
+  EXPECT_TRUE(behind_nat(via_of("SIP/2.0/UDP ua.example.com:40001;branch=z9hG4bK1"),
+                         uri_of("sip:a@198.51.100.7:40001"), src));
+}
+
+TEST(NatUacTest, ThirdPartyContactIsAnotherHostOrPortOfAUaNotBehindNat) {
+  const Source src = test::source(Protocol::Udp, "192.0.2.1", 5062, kNoFlow);
+  const auto via = via_of("SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bK1");
+  EXPECT_TRUE(is_third_party(via, uri_of("sip:bob@192.0.2.1:5070"), src));
+  EXPECT_TRUE(is_third_party(via, uri_of("sip:bob@192.0.2.44:5062"), src));
+  EXPECT_TRUE(is_third_party(via, uri_of("sip:bob@desk.example.com"), src));
+  EXPECT_FALSE(is_third_party(via, uri_of("sip:bob@192.0.2.1:5062"), src));
+  // Behind NAT: its own binding, whatever the Contact says.
+  EXPECT_FALSE(is_third_party(via_of("SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK1"),
+                              uri_of("sip:bob@10.0.0.5:5062"), src));
+  EXPECT_FALSE(is_third_party(via, uri_of("sip:bob@10.0.0.5:5062"), src));
+  // A WebSocket client's Contact is .invalid: never a third party.
+  const Source ws = test::source(Protocol::Ws, "192.0.2.3", 50000, 5);
+  EXPECT_FALSE(is_third_party(via_of("SIP/2.0/WS abc.invalid;branch=z9hG4bK1"),
+                              uri_of("sip:x@abc.invalid;transport=ws"), ws));
+}
+
 }  // namespace
 }  // namespace sipws::registrar
