@@ -248,6 +248,17 @@ std::regex field_regex(const std::string& where, const std::string& text) {
   }
 }
 
+/// `max_message_size` of a gateway / upstream object `o` at `where`: bytes, 0 (no cap) or
+/// 512..65535.
+std::uint32_t field_peer_message_size(const json& o, const std::string& where) {
+  const std::uint32_t v = field_uint(o, where, "max_message_size", 0, 0, 65535);
+  if (v != 0 && v < 512) {
+    fail(where + ".max_message_size",
+         "must be 0 (no cap) or 512..65535 bytes (an INVITE with SDP needs some 800)");
+  }
+  return v;
+}
+
 /// `strip_headers` of object `o` at `where`: header names proxy::strippable_header() allows.
 std::vector<std::string> field_strip_headers(const json& o, const std::string& where) {
   std::vector<std::string> out;
@@ -296,9 +307,9 @@ void parse_domains(const json& j, Config& c) {
     }
     const std::string w = "domains[" + std::to_string(i) + "]";
     if (!v[i].is_object()) fail(w, "must be a host name or an object {\"name\", \"upstream\"}");
-    check_fields(
-        v[i], w,
-        {"name", "upstream", "path", "upstream_unregister", "strip_headers", "topology_hiding"});
+    check_fields(v[i], w,
+                 {"name", "upstream", "path", "upstream_unregister", "strip_headers",
+                  "topology_hiding", "max_message_size"});
     registrar::UpstreamDomain u;
     u.name = sip::text::to_lower(field_string(v[i], w, "name", true));
     check_name(u.name, w + ".name");
@@ -318,6 +329,7 @@ void parse_domains(const json& j, Config& c) {
     u.unregister = field_bool(v[i], w, "upstream_unregister", true);
     u.strip_headers = field_strip_headers(v[i], w);
     u.topology_hiding = field_bool(v[i], w, "topology_hiding", false);
+    u.max_message_size = field_peer_message_size(v[i], w);
     if (u.topology_hiding && u.path) {
       fail(w + ".topology_hiding",
            "cannot be combined with \"path\": true (a Path registration shows the UA's own "
@@ -410,9 +422,10 @@ void parse_routing(const json& j, Config& c) {
   const auto& gws = list_of_objects(j, "gateways");
   for (std::size_t i = 0; i < gws.size(); ++i) {
     const std::string w = "gateways[" + std::to_string(i) + "]";
-    check_fields(gws[i], w,
-                 {"name", "uri", "priority", "weight", "strip", "prefix", "enabled",
-                  "probe_interval", "auth_user", "password", "strip_headers", "topology_hiding"});
+    check_fields(
+        gws[i], w,
+        {"name", "uri", "priority", "weight", "strip", "prefix", "enabled", "probe_interval",
+         "auth_user", "password", "strip_headers", "topology_hiding", "max_message_size"});
     routing::Gateway g;
     g.name = field_string(gws[i], w, "name", true);
     g.uri = field_string(gws[i], w, "uri", true);
@@ -426,6 +439,11 @@ void parse_routing(const json& j, Config& c) {
     g.password = field_string(gws[i], w, "password", false);
     g.strip_headers = field_strip_headers(gws[i], w);
     g.topology_hiding = field_bool(gws[i], w, "topology_hiding", false);
+    g.max_message_size = field_peer_message_size(gws[i], w);
+    if (g.max_message_size != 0 && !routing::gateway_address(g.uri)) {
+      fail(w + ".max_message_size",
+           "needs an IP address in `uri` (sip:10.0.0.9:5060): sipws knows the peer by address");
+    }
     if (g.topology_hiding && !routing::gateway_address(g.uri)) {
       fail(w + ".topology_hiding",
            "needs an IP address in `uri` (sip:10.0.0.9:5060): sipws knows a hidden peer by "
@@ -879,7 +897,8 @@ nlohmann::json to_json(const Config& c) {
                     {"path", u.path},
                     {"upstream_unregister", u.unregister},
                     {"strip_headers", u.strip_headers},
-                    {"topology_hiding", u.topology_hiding}});
+                    {"topology_hiding", u.topology_hiding},
+                    {"max_message_size", u.max_message_size}});
   }
   j["domains"] = doms;
   j["foreign_callers"] = c.foreign_callers == auth::ForeignCallers::Allow ? "allow" : "challenge";

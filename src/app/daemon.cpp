@@ -347,6 +347,27 @@ std::shared_ptr<const proxy::TopologyHiding> make_topology_hiding(const Config& 
   return std::make_shared<const proxy::TopologyHiding>(secret, std::move(peers));
 }
 
+/// The per-peer adaptations of `cfg` (proxy::PeerRules): `strip_headers` and
+/// `max_message_size` of the gateways with an IP-literal `uri` and of the upstream domains.
+std::shared_ptr<const proxy::PeerRules> make_peer_rules(const Config& cfg) {
+  std::vector<std::pair<IpAddress, proxy::PeerRule>> rules;
+  for (const auto& g : cfg.gateways) {
+    if (g.strip_headers.empty() && g.max_message_size == 0) continue;
+    if (auto a = routing::gateway_address(g.uri)) {
+      rules.emplace_back(*a, proxy::PeerRule{g.strip_headers, g.max_message_size});
+    }
+  }
+  for (const auto& u : cfg.upstream_domains) {
+    if (u.strip_headers.empty() && u.max_message_size == 0) continue;
+    if (auto dest = registrar::upstream_destination(u.upstream)) {
+      rules.emplace_back(dest->endpoint.address,
+                         proxy::PeerRule{u.strip_headers, u.max_message_size});
+    }
+  }
+  if (rules.empty()) return nullptr;
+  return std::make_shared<const proxy::PeerRules>(std::move(rules));
+}
+
 /// Where the demo page lives when `www_root` is not set: www/demo-jssip of the source tree
 /// (found from the binary's location, build/sipws) or of the working directory.
 std::string find_www_root(const std::string& configured) {
@@ -1112,11 +1133,14 @@ void build_media_bridge(Daemon& d) {
   }
 }
 
-/// Topology hiding (`topology_hiding` on gateways and upstream domains): every shard's core
-/// and media bridge get the same rules (replaced on SIGHUP).
+/// Topology hiding (`topology_hiding` on gateways and upstream domains) and the per-peer
+/// adaptations (`strip_headers`, `max_message_size`): every shard's core (and media bridge)
+/// gets the same rules (replaced on SIGHUP).
 void build_topology_hiding(Daemon& d) {
   auto th = make_topology_hiding(d.cfg, d.shared->route_secret);
+  auto rules = make_peer_rules(d.cfg);
   for (auto& sh : d.shards) {
+    sh->core->set_peer_rules(rules);
     sh->core->set_topology_hiding(th);
     if (sh->anchor) sh->anchor->set_topology_hiding(th);
   }
@@ -1258,13 +1282,15 @@ void watch_reload(Daemon& d) {
       auto policy = make_relay_policy(next);
       auto plan = make_dial_plan(next);
       auto hiding = make_topology_hiding(next, d.shared->route_secret);
+      auto peer_rules = make_peer_rules(next);
       auto bans = guards_changed ? make_bans(next, *d.location_timers) : nullptr;
       d.prober->stop();
       for (auto& sh : d.shards) {
-        asio::post(sh->io, [sh = sh.get(), policy, plan, bans, hiding, next] {
+        asio::post(sh->io, [sh = sh.get(), policy, plan, bans, hiding, peer_rules, next] {
           sh->relay_policy->set(policy);
           sh->dial_plan->set(plan);
           sh->core->set_topology_hiding(hiding);
+          sh->core->set_peer_rules(peer_rules);
           if (sh->anchor) sh->anchor->set_topology_hiding(hiding);
           if (bans) {
             sh->guards = make_guards(next, sh->timers, policy->trusted_peers, bans);

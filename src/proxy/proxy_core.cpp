@@ -47,7 +47,8 @@ struct Stats {
         failure_reruns(c.get("proxy_failure_reruns")),
         branch_timeouts(c.get("proxy_branch_timeouts")),
         ring_timeouts(c.get("proxy_ring_timeouts")),
-        challenges_answered(c.get("proxy_challenges_answered")) {}
+        challenges_answered(c.get("proxy_challenges_answered")),
+        too_large_for_peer(c.get("proxy_too_large_for_peer")) {}
   Counter& requests;
   Counter& failovers;  // RFC 3263 s.4.3 retries
   Counter& forwarded;
@@ -64,6 +65,7 @@ struct Stats {
   Counter& branch_timeouts;  // response_timeout
   Counter& ring_timeouts;
   Counter& challenges_answered;  // a target's 401/407 answered with its credentials
+  Counter& too_large_for_peer;   // over a peer's max_message_size: not sent (513)
 };
 
 /// Bound on chain re-runs after failures (forward on busy / no answer) per request.
@@ -152,6 +154,7 @@ struct ProxyCoreImpl {
   RouteSigner signer;
   ForwardHook* hook = nullptr;
   std::shared_ptr<const TopologyHiding> hiding;  ///< null = no topology hiding
+  std::shared_ptr<const PeerRules> peer_rules;   ///< null = none
   std::unordered_map<ServerTxnId, std::unique_ptr<ServerCtx>> servers;
   std::unordered_map<ClientTxnId, std::pair<ServerTxnId, std::size_t>> clients;
   Stats stats;
@@ -323,6 +326,22 @@ struct ProxyCoreImpl {
   }
   TopologyHiding::IsOwn own_uri() const {
     return [this](const sip::Uri& u) { return is_self_uri(u); };
+  }
+
+  /// Applies the peer rules of `dest` to request `req` about to leave (the last step): strips
+  /// its headers; false when it is over the peer's max_message_size (not to be sent).
+  bool adapt_for_peer(Message& req, const Destination& dest) {
+    const PeerRule* rule = peer_rules ? peer_rules->find(dest.endpoint.address) : nullptr;
+    if (rule == nullptr) return true;
+    for (const auto& name : rule->strip_headers) req.remove_all(std::string_view(name));
+    if (rule->max_message_size == 0) return true;
+    const std::size_t size = req.serialize().size();
+    if (size <= rule->max_message_size) return true;
+    stats.too_large_for_peer.inc();
+    spdlog::warn("{} {} not sent to {}: {} bytes, the peer takes {} (max_message_size)",
+                 req.method_name(), req.call_id(), dest.endpoint.to_string(), size,
+                 rule->max_message_size);
+    return false;
   }
 
   /// Sends `rsp` through server transaction `ctx`, hidden when the request came from a
@@ -743,6 +762,10 @@ struct ProxyCoreImpl {
     // Topology hiding last, so the hook and the signatures above saw the inside view.
     b.hiding = hiding_for(b.dest.endpoint.address);
     if (b.hiding) b.hiding->hide_request(fwd, *out_lp, own_uri(), &b.inside_rr);
+    if (!adapt_for_peer(fwd, b.dest)) {
+      fail_branch(ctx, i, 513, "Message Too Large");
+      return;
+    }
     b.started = true;
     stats.forwarded.inc();
     b.txn = txns->send_request(fwd, b.dest);
@@ -1145,6 +1168,10 @@ struct ProxyCoreImpl {
     if (hook != nullptr) hook->on_forward_ack(fwd, src, dest);
     if (auto th = hiding_for(dest.endpoint.address))
       th->hide_request(fwd, *out_lp, own_uri(), nullptr);
+    if (!adapt_for_peer(fwd, dest)) {
+      stats.acks_dropped.inc();
+      return;
+    }
     stats.acks_forwarded.inc();
     stateless->send(dest, fwd.serialize_shared());
   }
@@ -1202,6 +1229,9 @@ void ProxyCore::add_target_processor(std::unique_ptr<TargetProcessor> p) {
 void ProxyCore::set_rerun_from(std::string name) { impl_->rerun_from = std::move(name); }
 
 void ProxyCore::set_forward_hook(ForwardHook* hook) { impl_->hook = hook; }
+void ProxyCore::set_peer_rules(std::shared_ptr<const PeerRules> rules) {
+  impl_->peer_rules = rules && !rules->empty() ? std::move(rules) : nullptr;
+}
 void ProxyCore::set_topology_hiding(std::shared_ptr<const TopologyHiding> th) {
   impl_->hiding = th && !th->empty() ? std::move(th) : nullptr;
 }

@@ -18,6 +18,7 @@
 #include "proxy/domains.hpp"
 #include "proxy/forward_hook.hpp"
 #include "proxy/network_view.hpp"
+#include "proxy/peer_rules.hpp"
 #include "proxy/request_context.hpp"
 #include "proxy/resolver.hpp"
 #include "proxy/target_processor.hpp"
@@ -85,6 +86,11 @@ class ProxyCore final : public sip::txn::TransactionUser {
   /// inside one). A branch keeps the rules it started with (SIGHUP swaps them between
   /// requests).
   void set_topology_hiding(std::shared_ptr<const TopologyHiding> th);
+  /// Sets the per-peer adaptations (PeerRules; null or empty = none), applied to every request
+  /// the core sends to such a peer, in-dialog requests and ACKs included, as the very last
+  /// step: its strip_headers removed, and a request over its max_message_size not sent (the
+  /// branch ends with 513 Message Too Large, counted in proxy_too_large_for_peer).
+  void set_peer_rules(std::shared_ptr<const PeerRules> rules);
 
   // sip::txn::TransactionUser
   void on_request(sip::txn::ServerTxnId id, const sip::Message& request,

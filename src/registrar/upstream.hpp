@@ -41,11 +41,13 @@ struct UpstreamDomain {
   std::string upstream;
   bool path = false;       ///< the registrar supports Path (RFC 3327): add one, keep the Contact
   bool unregister = true;  ///< un-register a binding upstream as soon as its flow closes
-  /// Headers removed from the REGISTERs and initial requests sent to the upstream (a PBX
+  /// Headers removed from every request sent to the upstream (a PBX
   /// that chokes on them); each proxy::strippable_header().
   std::vector<std::string> strip_headers;
   /// What the upstream receives names sipws alone (proxy::TopologyHiding); needs path=false.
   bool topology_hiding = false;
+  /// Requests over this many bytes are not sent to the upstream (proxy::PeerRule); 0 = none.
+  std::uint32_t max_message_size = 0;
 };
 
 /// The IP-literal destination of an upstream URI (transport from `transport=`, default UDP;

@@ -62,6 +62,9 @@ struct Gateway {
   /// What the gateway receives names sipws alone (proxy::TopologyHiding); needs an IP literal
   /// in `uri` (gateway_address()).
   bool topology_hiding = false;
+  /// Requests over this many bytes are not sent to the gateway (proxy::PeerRule); 0 = no
+  /// cap. Needs an IP literal in `uri`.
+  std::uint32_t max_message_size = 0;
 };
 
 /// The address of gateway URI `uri` when its host is an IP literal (`sip:10.0.0.9:5060`,

@@ -289,6 +289,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "gateways[0].topology_hiding"},
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","topology_hiding":"on"}])"},
                 "gateways[0].topology_hiding"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","max_message_size":100}])"},
+                "gateways[0].max_message_size"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:gw.example","max_message_size":1300}])"},
+                "gateways[0].max_message_size"},
+        BadCase{{R"(domains=[{"name":"p.example","upstream":"sip:10.0.0.5",)"
+                 R"("max_message_size":70000}])"},
+                "domains[0].max_message_size"},
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","auth_user":"u"}])"},
                 "gateways[0].password"},
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","password":"p"}])"},
@@ -406,6 +413,11 @@ TEST(Config, TopologyHidingIsPerGatewayAndPerUpstream) {
   EXPECT_EQ(routing::gateway_address(c.gateways[0].uri),
             boost::asio::ip::make_address("2001:db8::9"));
   EXPECT_FALSE(routing::gateway_address(c.gateways[1].uri).has_value());
+  EXPECT_EQ(load_config(std::nullopt, {R"(gateways=[{"name":"GW1","uri":"sip:10.0.0.9",)"
+                                       R"("max_message_size":1300}])"})
+                .gateways[0]
+                .max_message_size,
+            1300u);
   auto again = write_temp("hiding.json", to_json(c).dump());
   EXPECT_EQ(to_json(load_config(again, {})), to_json(c));
 }
