@@ -125,11 +125,23 @@ const unsigned char* bytes(std::string_view s) {
 
 }  // namespace
 
-Siv::Siv(std::string_view key) : key_(key) {
+Siv::Siv(std::string_view key) {
   if (key.size() != kKeySize) throw std::invalid_argument("AES-SIV: the key must be 32 bytes");
   static EVP_CIPHER* const siv = EVP_CIPHER_fetch(nullptr, "AES-128-SIV", nullptr);
   if (siv == nullptr) throw std::runtime_error("OpenSSL has no AES-128-SIV");
-  cipher_ = siv;
+  CipherCtx seal(EVP_CIPHER_CTX_new());
+  CipherCtx open(EVP_CIPHER_CTX_new());
+  if (!seal || !open || EVP_EncryptInit_ex2(seal.get(), siv, bytes(key), nullptr, nullptr) != 1 ||
+      EVP_DecryptInit_ex2(open.get(), siv, bytes(key), nullptr, nullptr) != 1) {
+    throw std::runtime_error("OpenSSL cannot key AES-128-SIV");
+  }
+  seal_ = seal.release();
+  open_ = open.release();
+}
+
+Siv::~Siv() {
+  EVP_CIPHER_CTX_free(seal_);
+  EVP_CIPHER_CTX_free(open_);
 }
 
 std::optional<std::string> Siv::seal(std::string_view aad, std::string_view plaintext) const {
@@ -140,7 +152,7 @@ std::optional<std::string> Siv::seal(std::string_view aad, std::string_view plai
   int n = 0;
   int fin = 0;
   // SIV takes the plaintext in one update (RFC 5297 s.2.6: the IV is a MAC of all of it).
-  if (EVP_EncryptInit_ex2(c, cipher_, bytes(key_), nullptr, nullptr) != 1 ||
+  if (EVP_CIPHER_CTX_copy(c, seal_) != 1 ||
       EVP_EncryptUpdate(c, nullptr, &n, bytes(aad), static_cast<int>(aad.size())) != 1 ||
       EVP_EncryptUpdate(c, ct, &n, bytes(plaintext), static_cast<int>(plaintext.size())) != 1 ||
       EVP_EncryptFinal_ex(c, ct + n, &fin) != 1 ||
@@ -161,7 +173,7 @@ std::optional<std::string> Siv::open(std::string_view aad, std::string_view seal
   auto* pt = reinterpret_cast<unsigned char*>(out.data());
   int n = 0;
   int fin = 0;
-  if (EVP_DecryptInit_ex2(c, cipher_, bytes(key_), nullptr, nullptr) != 1 ||
+  if (EVP_CIPHER_CTX_copy(c, open_) != 1 ||
       EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, kTagSize, tag.data()) != 1 ||
       EVP_DecryptUpdate(c, nullptr, &n, bytes(aad), static_cast<int>(aad.size())) != 1 ||
       EVP_DecryptUpdate(c, pt, &n, bytes(ct), static_cast<int>(ct.size())) != 1 ||

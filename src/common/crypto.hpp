@@ -13,7 +13,7 @@
 
 struct evp_md_ctx_st;
 struct evp_md_st;
-struct evp_cipher_st;
+struct evp_cipher_ctx_st;
 
 namespace sipws::crypto {
 
@@ -54,15 +54,19 @@ class HmacSha256 {
 /// The same plaintext and associated data always seal to the same bytes (the synthetic IV is
 /// a MAC of both), so it names a value reversibly without a table: topology hiding's masked
 /// Call-IDs and Contact tokens. Sealed = 16-byte tag || ciphertext (as long as the plaintext).
-/// Immutable after construction. Thread: any.
+/// The key is scheduled once: each call copies a keyed context (a third of a fresh init).
+/// Immutable after construction. Thread: any (a scratch context per thread).
 class Siv {
  public:
   static constexpr std::size_t kKeySize = 32;  ///< bytes: two AES-128 keys (MAC and CTR)
   static constexpr std::size_t kTagSize = 16;  ///< bytes added to the plaintext
 
   /// @throws std::invalid_argument if `key` is not kKeySize bytes; std::runtime_error if
-  /// OpenSSL has no AES-128-SIV.
+  /// OpenSSL has no AES-128-SIV or cannot key it.
   explicit Siv(std::string_view key);
+  ~Siv();
+  Siv(const Siv&) = delete;
+  Siv& operator=(const Siv&) = delete;
 
   /// `plaintext` sealed with `aad` as associated data (a purpose label: a value sealed for one
   /// purpose does not open for another); nullopt if OpenSSL failed.
@@ -72,8 +76,8 @@ class Siv {
   std::optional<std::string> open(std::string_view aad, std::string_view sealed) const;
 
  private:
-  std::string key_;
-  evp_cipher_st* cipher_ = nullptr;  ///< fetched once per process, never freed
+  evp_cipher_ctx_st* seal_ = nullptr;  ///< keyed for encryption, copied per call
+  evp_cipher_ctx_st* open_ = nullptr;  ///< keyed for decryption, copied per call
 };
 
 }  // namespace sipws::crypto
