@@ -105,8 +105,8 @@ struct Branch {
   /// The target answered a 401/407 of this destination already (Target::answer_challenge):
   /// a second challenge is relayed.
   bool challenge_answered = false;
-  /// Sent to a hidden peer (TopologyHiding): responses are revealed with `hiding`, and get
-  /// back the Record-Route entries `inside_rr` that leading inside were taken off the request.
+  /// Sent to a hidden peer (TopologyHiding): its responses are revealed with `hiding` and get
+  /// back `inside_rr`, the Record-Route entries leading inside that the request lost.
   std::shared_ptr<const TopologyHiding> hiding;
   std::vector<std::string> inside_rr;
 };

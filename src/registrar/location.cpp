@@ -10,6 +10,7 @@
 
 #include "common/net.hpp"
 #include "common/string_hash.hpp"
+#include "proxy/routing.hpp"
 #include "sip/headers.hpp"
 #include "sip/text.hpp"
 
@@ -109,16 +110,9 @@ Binding* find_match(const std::vector<Binding*>& bindings, const ContactUpdate& 
   return nullptr;
 }
 
-}  // namespace
-
-namespace {
-
 /// `host` (brackets allowed) as an address, nullopt for a name.
 std::optional<IpAddress> host_address(std::string_view host) {
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return parse_ip(host);
+  return parse_ip(proxy::unbracket(host));
 }
 
 std::uint16_t default_port(bool secure) { return secure ? 5061 : 5060; }

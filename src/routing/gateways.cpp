@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "common/text.hpp"
+#include "proxy/routing.hpp"
 #include "routing/call_classes.hpp"
 #include "sip/text.hpp"
 #include "sip/uri.hpp"
@@ -135,11 +136,7 @@ std::optional<std::string> gateway_request_uri(const Gateway& gw, std::string_vi
 std::optional<IpAddress> gateway_address(std::string_view uri) {
   const auto u = sip::parse_uri(uri);
   if (!u || !u->is_sip()) return std::nullopt;
-  std::string_view host = u->host;
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return parse_ip(host);
+  return parse_ip(proxy::unbracket(u->host));
 }
 
 GatewayTable::GatewayTable(std::vector<Gateway> gateways, std::vector<Route> routes)
