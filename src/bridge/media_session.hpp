@@ -39,9 +39,9 @@ struct BridgeConfig {
   IpAddress advertise;
   /// With a wildcard `address` (media on every interface: `media_address` 0.0.0.0, or a
   /// wildcard UDP listener and no media_address) and no `advertise`: the local address toward
-  /// a peer (the routing table's source: TransportLayer::source_address_for), which each leg's SDP
-  /// names when the SIP message did not arrive on / leave from a known local address. Unset or
-  /// nullopt: 127.0.0.1.
+  /// a peer (the routing table's source: TransportLayer::source_address_for), which each
+  /// leg's SDP names when the SIP message did not arrive on / leave from a known local
+  /// address. Unset or nullopt: 127.0.0.1.
   std::function<std::optional<IpAddress>(const IpAddress& peer)> local_toward;
   std::uint16_t port_min = 30000;  ///< first port of the range (even)
   std::uint16_t port_max = 30999;  ///< last port of the range

@@ -14,14 +14,13 @@ IpAddress ip(const char* s) { return boost::asio::ip::make_address(s); }
 
 TEST(Net, PrivateAddressesAreThoseNoInternetPeerSendsFrom) {
   auto ip = [](const char* t) { return boost::asio::ip::make_address(t); };
-  for (const char* p : {"10.0.0.5", "172.16.0.1", "172.31.255.255", "192.168.1.20",
-                        "100.64.0.1", "100.127.255.254", "169.254.3.4", "fd00::1", "fc00::9",
-                        "fe80::1", "::ffff:192.168.0.7"}) {
+  for (const char* p :
+       {"10.0.0.5", "172.16.0.1", "172.31.255.255", "192.168.1.20", "100.64.0.1", "100.127.255.254",
+        "169.254.3.4", "fd00::1", "fc00::9", "fe80::1", "::ffff:192.168.0.7"}) {
     EXPECT_TRUE(is_private(ip(p))) << p;
   }
-  for (const char* p : {"192.0.2.1", "172.15.0.1", "172.32.0.1", "100.63.255.255",
-                        "100.128.0.1", "8.8.8.8", "127.0.0.1", "2001:db8::1", "::1",
-                        "::ffff:198.51.100.7"}) {
+  for (const char* p : {"192.0.2.1", "172.15.0.1", "172.32.0.1", "100.63.255.255", "100.128.0.1",
+                        "8.8.8.8", "127.0.0.1", "2001:db8::1", "::1", "::ffff:198.51.100.7"}) {
     EXPECT_FALSE(is_private(ip(p))) << p;
   }
 }
