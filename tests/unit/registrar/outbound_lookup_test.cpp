@@ -213,12 +213,11 @@ TEST_F(OutboundLookup, UdpPhoneTargetUsesThePeerAddress) {
 TEST_F(OutboundLookup, ThirdPartyRegistrationIsReachedAtItsContact) {
   // The phone at 192.0.2.20:5062 (not behind NAT: its Via names its source) registers bob's
   // desk phone on another port and another host (nat_uac_test: a third-party registration).
-  ASSERT_EQ(run(registrar,
-                msg(phone_register("bob", "<sip:bob@192.0.2.20:5070>, <sip:bob@192.0.2.44>",
-                                   "UDP")),
-                udp)
-                .status(),
-            200);
+  ASSERT_EQ(
+      run(registrar,
+          msg(phone_register("bob", "<sip:bob@192.0.2.20:5070>, <sip:bob@192.0.2.44>", "UDP")), udp)
+          .status(),
+      200);
   auto l = run(lookup, msg(invite("sip:bob@example.com")), udp);
   ASSERT_EQ(l.targets.size(), 2u);
   for (const auto& t : l.targets) {
@@ -228,10 +227,9 @@ TEST_F(OutboundLookup, ThirdPartyRegistrationIsReachedAtItsContact) {
   ASSERT_EQ(bindings.size(), 2u);
   for (const auto& b : bindings) EXPECT_FALSE(b.direct) << b.contact;
   // The same phone registering its own address: reached through the source as before.
-  ASSERT_EQ(
-      run(registrar, msg(phone_register("alice", "<sip:alice@192.0.2.20:5062>", "UDP")), udp)
-          .status(),
-      200);
+  ASSERT_EQ(run(registrar, msg(phone_register("alice", "<sip:alice@192.0.2.20:5062>", "UDP")), udp)
+                .status(),
+            200);
   subscribers.emplace_back("alice@example.com");
   l = run(lookup, msg(invite("sip:alice@example.com")), udp);
   ASSERT_EQ(l.targets.size(), 1u);
