@@ -69,6 +69,20 @@ std::vector<std::uint8_t> rtp_packet(std::uint16_t seq, std::uint32_t ssrc, std:
   return p;
 }
 
+/// An RFC 4733 telephone-event packet (payload type 101, the usual dynamic number): `event`
+/// (0-9 digits, 10 '*', 11 '#'), the marker bit on the first packet of the event, volume 10,
+/// duration 160 samples (20 ms at 8 kHz).
+std::vector<std::uint8_t> dtmf_packet(std::uint16_t seq, std::uint32_t ssrc, std::uint8_t event) {
+  std::vector<std::uint8_t> p = rtp_packet(seq, ssrc, 0);
+  p.resize(12 + 4);
+  p[1] = 0x80 | 101;  // M, PT 101
+  p[12] = event;
+  p[13] = 10;  // E=0, R=0, volume 10
+  p[14] = 0;
+  p[15] = 160;
+  return p;
+}
+
 class MediaSessionTest : public ::testing::Test {
  protected:
   MediaSessionTest() : pool(41000, 41099), browser(io), phone(io) {
@@ -142,7 +156,7 @@ TEST_F(MediaSessionTest, WithoutMediaAdvertiseSdpNamesTheBoundAddress) {
   EXPECT_EQ(s->leg(Side::B).plain_side().address, "127.0.0.1");
 }
 
-TEST_F(MediaSessionTest, BrowserAndPhoneTalkThroughIceDtlsSrtpAndPlainRtp) {
+TEST_F(MediaSessionTest, BrowserAndPhoneTalkThroughIceDtlsSrtpAndPlainRtpDtmfIncluded) {
   auto s = MediaSession::make(io, cfg, pool, identity, MediaFlavor::WebRtc, MediaFlavor::Plain, {});
   ASSERT_NE(s, nullptr);
   Leg& web = s->leg(Side::A);
@@ -213,10 +227,36 @@ TEST_F(MediaSessionTest, BrowserAndPhoneTalkThroughIceDtlsSrtpAndPlainRtp) {
     ASSERT_FALSE(in->unprotect_rtp(got));
     EXPECT_EQ(got, pkt);
   }
-  EXPECT_EQ(web.stats().rx_packets, 5u);
-  EXPECT_EQ(plain.stats().tx_packets, 5u);
-  EXPECT_EQ(plain.stats().rx_packets, 5u);
-  EXPECT_EQ(web.stats().tx_packets, 5u);
+  // DTMF as RFC 4733 events, both ways: relayed as they are (same payload type, the SDP of
+  // both legs keeps telephone-event/8000), so a digit pressed on either side arrives.
+  {
+    auto pkt = dtmf_packet(6, 0x11111111, 5);
+    const auto plain_copy = pkt;
+    ASSERT_FALSE(out->protect_rtp(pkt));
+    browser.send(pkt, web.port());
+    ASSERT_TRUE(run_until(io, [&] { return !phone.inbox.empty(); }));
+    EXPECT_EQ(phone.inbox.front(), plain_copy) << "the browser's '5' reaches the phone";
+    phone.inbox.pop_front();
+  }
+  {
+    const auto pkt = dtmf_packet(105, 0x22222222, 11);
+    phone.send(pkt, plain.port());
+    std::vector<std::uint8_t> got;
+    ASSERT_TRUE(run_until(io, [&] {
+      while (!browser.inbox.empty() && got.empty()) {
+        auto p = std::move(browser.inbox.front());
+        browser.inbox.pop_front();
+        if (classify(p) == PacketKind::Rtp) got = std::move(p);
+      }
+      return !got.empty();
+    }));
+    ASSERT_FALSE(in->unprotect_rtp(got));
+    EXPECT_EQ(got, pkt) << "the phone's '#' reaches the browser";
+  }
+  EXPECT_EQ(web.stats().rx_packets, 6u);
+  EXPECT_EQ(plain.stats().tx_packets, 6u);
+  EXPECT_EQ(plain.stats().rx_packets, 6u);
+  EXPECT_EQ(web.stats().tx_packets, 6u);
 }
 
 TEST_F(MediaSessionTest, SrtpFromAnAddressIceDidNotValidateIsDropped) {
