@@ -148,36 +148,59 @@ std::uint32_t Binding::expires_in(TimePoint now) const {
   return static_cast<std::uint32_t>((left + 999) / 1000);
 }
 
+// Rows written before the listener was kept have no '/': those bindings leave from the
+// listener that listen_point_for() picks.
 std::string received_string(const Source& s) {
   std::string out(lower_name(s.protocol));
   out += ':';
   out += s.peer.to_string();
+  if (s.protocol == Protocol::Udp && s.local.port != 0) {
+    out += '/';
+    out += s.local.to_string();
+  }
   return out;
 }
+
+namespace {
+
+/// "host:port" (IPv6 host in brackets) with an IP-literal host and a port above 0.
+std::optional<Endpoint> parse_endpoint(std::string_view hostport) {
+  const auto pc = hostport.rfind(':');
+  if (pc == std::string_view::npos || pc == 0) return std::nullopt;
+  const std::string_view port_text = hostport.substr(pc + 1);
+  std::uint16_t port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port == 0) {
+    return std::nullopt;
+  }
+  const auto addr = parse_ip(proxy::unbracket(hostport.substr(0, pc)));
+  if (!addr) return std::nullopt;
+  return Endpoint{*addr, port};
+}
+
+}  // namespace
 
 std::optional<Source> parse_received(std::string_view text) {
   const auto colon = text.find(':');
   if (colon == std::string_view::npos) return std::nullopt;
   auto proto = protocol_from_string(text.substr(0, colon));
   if (!proto) return std::nullopt;
-  std::string_view hostport = text.substr(colon + 1);
-  const auto pc = hostport.rfind(':');
-  if (pc == std::string_view::npos || pc == 0) return std::nullopt;
-  std::string_view host = hostport.substr(0, pc);
-  std::string_view port_text = hostport.substr(pc + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
+  std::string_view rest = text.substr(colon + 1);
+  std::optional<std::string_view> local_text;
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    local_text = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
   }
-  std::uint16_t port = 0;
-  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port == 0) {
-    return std::nullopt;
-  }
-  const auto addr = parse_ip(host);
-  if (!addr) return std::nullopt;
+  const auto peer = parse_endpoint(rest);
+  if (!peer) return std::nullopt;
   Source s;
   s.protocol = *proto;
-  s.peer = Endpoint{*addr, port};
+  s.peer = *peer;
+  if (local_text) {
+    const auto local = parse_endpoint(*local_text);
+    if (!local) return std::nullopt;
+    s.local = *local;
+  }
   return s;
 }
 

@@ -269,9 +269,11 @@ class LocationService {
   std::unique_ptr<Partition[]> partitions_;
 };
 
-/// "udp:1.2.3.4:5060" / "wss:[::1]:443" for a Source (BindingRecord::received).
+/// "udp:1.2.3.4:5060" / "wss:[::1]:443" for a Source (BindingRecord::received); for UDP with
+/// a known local endpoint, the listener the binding registered on follows after a '/'
+/// ("udp:1.2.3.4:5060/10.0.0.1:5060"), so that a restored binding is reached from it.
 std::string received_string(const Source& s);
-/// Parses received_string() output; nullopt if malformed.
+/// Parses received_string() output (with or without the local part); nullopt if malformed.
 std::optional<Source> parse_received(std::string_view text);
 
 }  // namespace sipws::registrar

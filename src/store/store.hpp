@@ -52,12 +52,12 @@ struct Subscriber {
 /// One persisted registration binding (RFC 3261 s.10.3; RFC 5626 instance/reg-id; RFC 3327
 /// Path). Only bindings reachable after a restart are persisted (not WS/WSS ones).
 struct BindingRecord {
-  std::string aor;              ///< "user@domain"
-  std::string contact;          ///< the Contact URI as registered
-  std::string instance;         ///< +sip.instance value, "" if none
-  std::uint32_t reg_id = 0;     ///< 0 if none
-  std::string path;             ///< Path header values joined with ", ", "" if none
-  std::string received;         ///< source flow as "proto:ip:port" (e.g. "udp:127.0.0.1:5062")
+  std::string aor;           ///< "user@domain"
+  std::string contact;       ///< the Contact URI as registered
+  std::string instance;      ///< +sip.instance value, "" if none
+  std::uint32_t reg_id = 0;  ///< 0 if none
+  std::string path;          ///< Path header values joined with ", ", "" if none
+  std::string received;  ///< source as "proto:ip:port[/local-ip:port]" (registrar::received_string)
   std::int64_t expires_at = 0;  ///< Unix time, seconds
   float q = 1.0f;
   std::string call_id;

@@ -222,6 +222,23 @@ TEST(LocationService, ReceivedRoundTrips) {
   EXPECT_FALSE(parse_received("udp:1.2.3.4").has_value());
   EXPECT_FALSE(parse_received("udp:1.2.3.4:99999").has_value());
   EXPECT_FALSE(parse_received("udp:not-an-ip:5060").has_value());
+  // A UDP binding keeps the listener it registered on (a two-homed host: requests to it leave
+  // from that address after a restart too); rows without it still load.
+  Source u = test::source(Protocol::Udp, "192.0.2.1", 5062, kNoFlow);
+  u.local = test::ep("10.0.0.1", 5080);
+  EXPECT_EQ(received_string(u), "udp:192.0.2.1:5062/10.0.0.1:5080");
+  auto back = parse_received(received_string(u));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->peer, u.peer);
+  EXPECT_EQ(back->local, u.local);
+  auto old = parse_received("udp:192.0.2.1:5062");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->local.port, 0u);
+  EXPECT_FALSE(parse_received("udp:192.0.2.1:5062/").has_value());
+  EXPECT_FALSE(parse_received("udp:192.0.2.1:5062/10.0.0.1").has_value());
+  EXPECT_FALSE(parse_received("udp:192.0.2.1:5062/name:5060").has_value());
+  EXPECT_EQ(parse_received("udp:[2001:db8::1]:5062/[2001:db8::2]:5060")->local,
+            test::ep("2001:db8::2", 5060));
 }
 
 using test::TempDir;
@@ -257,7 +274,7 @@ TEST(LocationPersistence, WritesBehindAndRestoresNonWebSocketBindings) {
     for (const auto& r : rows) {
       EXPECT_EQ(r.aor, "bob@example.com");
       if (r.contact == "sip:bob@192.0.2.1:5062") {
-        EXPECT_EQ(r.received, "udp:192.0.2.1:5062");
+        EXPECT_EQ(r.received, "udp:192.0.2.1:5062/127.0.0.1:5060");
         EXPECT_EQ(r.instance, "<urn:uuid:b0b>");
         EXPECT_EQ(r.reg_id, 1u);
         EXPECT_EQ(r.cseq, 7u);
@@ -285,6 +302,7 @@ TEST(LocationPersistence, WritesBehindAndRestoresNonWebSocketBindings) {
   const Binding* tcp = &b[udp_first ? 1 : 0];
   EXPECT_EQ(udp->source.protocol, Protocol::Udp);
   EXPECT_EQ(udp->source.peer, kUdp.peer);
+  EXPECT_EQ(udp->source.local, kUdp.local);  // the listener it registered on
   EXPECT_EQ(udp->source.flow, kNoFlow);
   EXPECT_TRUE(udp->direct);
   EXPECT_TRUE(udp->outbound);
