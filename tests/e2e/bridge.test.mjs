@@ -1,7 +1,8 @@
 // The WebRTC <-> plain RTP media bridge, end to end: the demo page in headless Chromium and a
 // UDP "phone" (SIPp for the signalling, tests/e2e/lib/rtp.mjs for its media on the port of its
 // SDP: an RTP echo that counts what it gets, and a player of Debian's G.711 pcap).
-// (b) the browser calls the phone; (c) the phone calls the browser, answered from the page.
+// (b) the browser calls the phone; (c) the phone calls the browser, answered from the page;
+// (d) as (c) with the browser an extension of a Kamailio PBX (upstream registrar mode, issue 14).
 // Both need the media bridge (src/bridge/) and are marked todo until it lands: they run and
 // report, but do not fail the suite. The self-checks below them prove the phone side alone
 // (scenarios, RTP echo, pcap player, trace parsing) without sipws, so that once the bridge is
@@ -22,6 +23,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { daemonIn, sippIn, sippPeer } from '../integration/lib/fixtures.mjs';
+import { haveKamailio, kamailioIn } from '../integration/lib/kamailio.mjs';
 import { freePort } from '../integration/lib/ports.mjs';
 import { scenarioDir as itScenarios } from '../integration/lib/sipp.mjs';
 import { withScope } from '../integration/lib/scope.mjs';
@@ -266,6 +268,54 @@ test('(c) a delayed-offer UDP phone (INVITE without SDP) calls the browser: the 
   phoneCallsBrowser(t, { lateOffer: true }));
 
 // Self-checks of the phone side, without sipws and without a browser.
+
+test('(d) a browser that is an extension of a Kamailio PBX through sipws (upstream registrar mode) is called by a phone at the PBX: answered from the page, audio both ways through the bridge',
+  { skip: haveKamailio ? false : 'kamailio is not installed (scripts/install-deps.sh --test)' },
+  (t) => withScope(t, async (s) => {
+    // The PBX: Kamailio (tests/integration/kamailio/pbx.cfg), the registrar of pbx.test, which
+    // challenges every REGISTER and INVITE (password "secret") and relays SDP untouched.
+    const pbx = await kamailioIn(s, { pbx: 'pbx.test' });
+    const range = mediaPortRange();
+    const d = await daemonIn(s, {
+      extraSets: [`domains=[{"name":"pbx.test","upstream":"sip:127.0.0.1:${pbx.ports.udp};transport=udp"}]`,
+        'media_anchor=auto', 'media_address=127.0.0.1', `media_ports=${range.low}-${range.high}`],
+    });
+    const browser = await browserIn(s);
+    const page = await openPhone(s, browser, d, { name: 'alice' });
+    // The page registers alice@pbx.test through sipws with the PBX's credentials.
+    await signIn(page, d, { user: 'alice', password: 'secret', domain: 'pbx.test' });
+
+    const phoneRtp = await rtpPeerIn(s, {});
+    const uac = await sippIn(s, 'bob at the PBX calls alice', {
+      scenario: path.join(scenarios, 'uac_phone_auth.xml'), port: await freePort(),
+      remote: `127.0.0.1:${pbx.ports.udp}`,
+      keys: { target_uri: 'sip:alice@pbx.test', aor_user: 'bob', aor_domain: 'pbx.test',
+        rtp_port: phoneRtp.port },
+      args: ['-au', 'bob', '-ap', 'secret'],
+    });
+    await waitBodyState(page, 'call', 'ringing', 10000);
+    await page.getByTestId('answer').click();
+    await waitInCall(page);
+    // The PBX relays the bridge's plain side to the phone, which plays its pcap there.
+    const ok = await sippReceived(uac, /^SIP\/2\.0 200 [\s\S]*CSeq:\s*2 INVITE/i, 'the 200 to INVITE at the phone');
+    const bridgeAtPhone = assertPlainRtp(sipBody(ok.text), range, '200 at the phone');
+    assert.ok(bridgeAtPhone.formats.includes(8), 'the bridge did not give the phone PCMA');
+    const playing = phoneRtp.play(readPcapRtp(kG711aPcap), bridgeAtPhone.host, bridgeAtPhone.port);
+
+    const st = await waitMediaFlowing(page, { packets: kPackets });
+    t.diagnostic(`browser: ${JSON.stringify(st)}`);
+    assert.equal(st.inbound.codec, 'PCMA/8000', 'the browser does not receive the pcap (PCMA)');
+    await waitFor(() => phoneRtp.received >= kPackets, { ms: 5000, what: `${kPackets} RTP packets at the phone` });
+    t.diagnostic(`phone: ${JSON.stringify(phoneRtp.summary())}`);
+    assert.deepEqual([...phoneRtp.senders], [`127.0.0.1:${bridgeAtPhone.port}`], 'RTP to the phone comes from the bridge');
+
+    await page.getByTestId('hangup').click();
+    await waitBodyState(page, 'call', 'idle');
+    await phoneRtp.close();
+    await playing;
+    const r = await withTimeout(uac.done, 25000, 'SIPp UAC exit');
+    assert.equal(r.code, 0, 'the phone did not complete INVITE/407/INVITE/200/ACK, BYE/200');
+  }));
 
 test('self-check: uas_phone.xml answers a SIPp UAC with PCMU on the RTP peer port', (t) =>
   withScope(t, async (s) => {
