@@ -205,13 +205,10 @@ TEST_F(MediaSessionTest, BrowserAndPhoneTalkThroughIceDtlsSrtpAndPlainRtpDtmfInc
     EXPECT_EQ(phone.inbox.front(), plain_copy);
     phone.inbox.pop_front();
   }
-  // Phone -> browser: plain RTP in, SRTP out that the browser can decrypt.
-  for (std::uint16_t seq = 100; seq < 105; ++seq) {
-    auto pkt = rtp_packet(seq, 0x22222222, 0xcd);
-    phone.send(pkt, plain.port());
-    // A late DTLS retransmission may still arrive: the browser's DTLS takes it, media is RTP.
-    std::vector<std::uint8_t> got;
-    ASSERT_TRUE(run_until(io, [&] {
+  // The next SRTP packet at the browser. A late DTLS retransmission may still arrive: the
+  // browser's DTLS takes it, media is RTP.
+  auto next_at_browser = [&](std::vector<std::uint8_t>& got) {
+    return run_until(io, [&] {
       while (!browser.inbox.empty() && got.empty()) {
         auto p = std::move(browser.inbox.front());
         browser.inbox.pop_front();
@@ -222,7 +219,14 @@ TEST_F(MediaSessionTest, BrowserAndPhoneTalkThroughIceDtlsSrtpAndPlainRtpDtmfInc
         }
       }
       return !got.empty();
-    }));
+    });
+  };
+  // Phone -> browser: plain RTP in, SRTP out that the browser can decrypt.
+  for (std::uint16_t seq = 100; seq < 105; ++seq) {
+    auto pkt = rtp_packet(seq, 0x22222222, 0xcd);
+    phone.send(pkt, plain.port());
+    std::vector<std::uint8_t> got;
+    ASSERT_TRUE(next_at_browser(got));
     EXPECT_NE(got, pkt);  // encrypted on the wire
     ASSERT_FALSE(in->unprotect_rtp(got));
     EXPECT_EQ(got, pkt);
@@ -242,14 +246,7 @@ TEST_F(MediaSessionTest, BrowserAndPhoneTalkThroughIceDtlsSrtpAndPlainRtpDtmfInc
     const auto pkt = dtmf_packet(105, 0x22222222, 11);
     phone.send(pkt, plain.port());
     std::vector<std::uint8_t> got;
-    ASSERT_TRUE(run_until(io, [&] {
-      while (!browser.inbox.empty() && got.empty()) {
-        auto p = std::move(browser.inbox.front());
-        browser.inbox.pop_front();
-        if (classify(p) == PacketKind::Rtp) got = std::move(p);
-      }
-      return !got.empty();
-    }));
+    ASSERT_TRUE(next_at_browser(got));
     ASSERT_FALSE(in->unprotect_rtp(got));
     EXPECT_EQ(got, pkt) << "the phone's '#' reaches the browser";
   }
