@@ -303,9 +303,7 @@ Action UpstreamRegistrarProcessor::forward_register(proxy::RequestContext& ctx,
   t.next_hop = up.dest;
   // The address of sipws the upstream can reach is that of the listener the REGISTER leaves
   // from: the Path entry / Contacts are written per branch.
-  t.before_send = [pending, strip = up.cfg.strip_headers](sip::Message& fwd,
-                                                          const ListenPoint& lp) {
-    for (const auto& name : strip) fwd.remove_all(std::string_view(name));
+  t.before_send = [pending](sip::Message& fwd, const ListenPoint& lp) {
     if (pending->path) {
       const Source& src = pending->base.source;
       pending->base.path =
@@ -428,11 +426,6 @@ Action UpstreamRegistrarProcessor::to_upstream(proxy::RequestContext& ctx, const
   proxy::Target t;
   t.uri = std::string(ctx.request().request_uri().raw);
   t.next_hop = up.dest;
-  if (!up.cfg.strip_headers.empty()) {
-    t.before_send = [strip = up.cfg.strip_headers](sip::Message& fwd, const ListenPoint&) {
-      for (const auto& name : strip) fwd.remove_all(std::string_view(name));
-    };
-  }
   ctx.targets().push_back(std::move(t));
   return Action::SkipChain;
 }

@@ -41,8 +41,9 @@ struct UpstreamDomain {
   std::string upstream;
   bool path = false;       ///< the registrar supports Path (RFC 3327): add one, keep the Contact
   bool unregister = true;  ///< un-register a binding upstream as soon as its flow closes
-  /// Headers removed from every request sent to the upstream (a PBX
-  /// that chokes on them); each proxy::strippable_header().
+  /// Headers removed from every request sent to the upstream (a PBX that chokes on them);
+  /// each proxy::strippable_header(). Removed by the core's proxy::PeerRules (the upstream is
+  /// an IP address), not by this processor.
   std::vector<std::string> strip_headers;
   /// What the upstream receives names sipws alone (proxy::TopologyHiding); needs path=false.
   bool topology_hiding = false;

@@ -90,6 +90,14 @@ class Upstream : public ::testing::Test {
     d.upstream = "sip:10.0.0.5:5060;transport=udp";
     d.path = path;
     d.strip_headers = std::move(strip);
+    if (!d.strip_headers.empty()) {
+      // As the daemon does (make_peer_rules): the core strips what goes to the upstream.
+      proxy::PeerRule rule;
+      rule.strip_headers = d.strip_headers;
+      core.set_peer_rules(std::make_shared<const proxy::PeerRules>(
+          std::vector<std::pair<IpAddress, proxy::PeerRule>>{
+              {boost::asio::ip::make_address("10.0.0.5"), rule}}));
+    }
     auto p = std::make_unique<UpstreamRegistrarProcessor>(std::vector<UpstreamDomain>{d}, domains,
                                                           table, reg);
     processor = p.get();
