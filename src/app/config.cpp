@@ -259,6 +259,16 @@ std::uint32_t field_peer_message_size(const json& o, const std::string& where) {
   return v;
 }
 
+/// `dtmf` of a gateway / upstream object `o` at `where`: "rfc4733" (default, false) or "info"
+/// (true: the peer gets key presses as SIP INFO).
+bool field_dtmf_info(const json& o, const std::string& where) {
+  const std::string v = field_string(o, where, "dtmf", false);
+  if (v.empty() || v == "rfc4733") return false;
+  if (v == "info") return true;
+  fail(where + ".dtmf", "must be \"rfc4733\" (telephone-event in RTP, the default) or \"info\" "
+                        "(SIP INFO application/dtmf-relay), not \"" + v + "\"");
+}
+
 /// `strip_headers` of object `o` at `where`: header names proxy::strippable_header() allows.
 std::vector<std::string> field_strip_headers(const json& o, const std::string& where) {
   std::vector<std::string> out;
@@ -309,7 +319,7 @@ void parse_domains(const json& j, Config& c) {
     if (!v[i].is_object()) fail(w, "must be a host name or an object {\"name\", \"upstream\"}");
     check_fields(v[i], w,
                  {"name", "upstream", "path", "upstream_unregister", "strip_headers",
-                  "topology_hiding", "max_message_size"});
+                  "topology_hiding", "max_message_size", "dtmf"});
     registrar::UpstreamDomain u;
     u.name = sip::text::to_lower(field_string(v[i], w, "name", true));
     check_name(u.name, w + ".name");
@@ -330,6 +340,7 @@ void parse_domains(const json& j, Config& c) {
     u.strip_headers = field_strip_headers(v[i], w);
     u.topology_hiding = field_bool(v[i], w, "topology_hiding", false);
     u.max_message_size = field_peer_message_size(v[i], w);
+    u.dtmf_info = field_dtmf_info(v[i], w);
     if (u.topology_hiding && u.path) {
       fail(w + ".topology_hiding",
            "cannot be combined with \"path\": true (a Path registration shows the UA's own "
@@ -425,7 +436,8 @@ void parse_routing(const json& j, Config& c) {
     check_fields(
         gws[i], w,
         {"name", "uri", "priority", "weight", "strip", "prefix", "enabled", "probe_interval",
-         "auth_user", "password", "strip_headers", "topology_hiding", "max_message_size"});
+         "auth_user", "password", "strip_headers", "topology_hiding", "max_message_size",
+         "dtmf"});
     routing::Gateway g;
     g.name = field_string(gws[i], w, "name", true);
     g.uri = field_string(gws[i], w, "uri", true);
@@ -440,6 +452,12 @@ void parse_routing(const json& j, Config& c) {
     g.strip_headers = field_strip_headers(gws[i], w);
     g.topology_hiding = field_bool(gws[i], w, "topology_hiding", false);
     g.max_message_size = field_peer_message_size(gws[i], w);
+    g.dtmf_info = field_dtmf_info(gws[i], w);
+    if (g.dtmf_info && !routing::gateway_address(g.uri)) {
+      fail(w + ".dtmf",
+           "\"info\" needs an IP address in `uri` (sip:10.0.0.9:5060): sipws knows the peer by "
+           "address");
+    }
     if (g.max_message_size != 0 && !routing::gateway_address(g.uri)) {
       fail(w + ".max_message_size",
            "needs an IP address in `uri` (sip:10.0.0.9:5060): sipws knows the peer by address");
@@ -898,7 +916,8 @@ nlohmann::json to_json(const Config& c) {
                     {"upstream_unregister", u.unregister},
                     {"strip_headers", u.strip_headers},
                     {"topology_hiding", u.topology_hiding},
-                    {"max_message_size", u.max_message_size}});
+                    {"max_message_size", u.max_message_size},
+                    {"dtmf", u.dtmf_info ? "info" : "rfc4733"}});
   }
   j["domains"] = doms;
   j["foreign_callers"] = c.foreign_callers == auth::ForeignCallers::Allow ? "allow" : "challenge";

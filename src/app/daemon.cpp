@@ -347,21 +347,21 @@ std::shared_ptr<const proxy::TopologyHiding> make_topology_hiding(const Config& 
   return std::make_shared<const proxy::TopologyHiding>(secret, std::move(peers));
 }
 
-/// The per-peer adaptations of `cfg` (proxy::PeerRules): `strip_headers` and
-/// `max_message_size` of the gateways with an IP-literal `uri` and of the upstream domains.
+/// The per-peer adaptations of `cfg` (proxy::PeerRules): `strip_headers`, `max_message_size`
+/// and `dtmf` of the gateways with an IP-literal `uri` and of the upstream domains.
 std::shared_ptr<const proxy::PeerRules> make_peer_rules(const Config& cfg) {
   std::vector<std::pair<IpAddress, proxy::PeerRule>> rules;
   for (const auto& g : cfg.gateways) {
-    if (g.strip_headers.empty() && g.max_message_size == 0) continue;
+    if (g.strip_headers.empty() && g.max_message_size == 0 && !g.dtmf_info) continue;
     if (auto a = routing::gateway_address(g.uri)) {
-      rules.emplace_back(*a, proxy::PeerRule{g.strip_headers, g.max_message_size});
+      rules.emplace_back(*a, proxy::PeerRule{g.strip_headers, g.max_message_size, g.dtmf_info});
     }
   }
   for (const auto& u : cfg.upstream_domains) {
-    if (u.strip_headers.empty() && u.max_message_size == 0) continue;
+    if (u.strip_headers.empty() && u.max_message_size == 0 && !u.dtmf_info) continue;
     if (auto dest = registrar::upstream_destination(u.upstream)) {
       rules.emplace_back(dest->endpoint.address,
-                         proxy::PeerRule{u.strip_headers, u.max_message_size});
+                         proxy::PeerRule{u.strip_headers, u.max_message_size, u.dtmf_info});
     }
   }
   if (rules.empty()) return nullptr;
@@ -1134,7 +1134,7 @@ void build_media_bridge(Daemon& d) {
 }
 
 /// Topology hiding (`topology_hiding` on gateways and upstream domains) and the per-peer
-/// adaptations (`strip_headers`, `max_message_size`): every shard's core (and media bridge)
+/// adaptations (`strip_headers`, `max_message_size`, `dtmf`): every shard's core (and media bridge)
 /// gets the same rules (replaced on SIGHUP).
 void build_topology_hiding(Daemon& d) {
   auto th = make_topology_hiding(d.cfg, d.shared->route_secret);
@@ -1142,7 +1142,10 @@ void build_topology_hiding(Daemon& d) {
   for (auto& sh : d.shards) {
     sh->core->set_peer_rules(rules);
     sh->core->set_topology_hiding(th);
-    if (sh->anchor) sh->anchor->set_topology_hiding(th);
+    if (sh->anchor) {
+      sh->anchor->set_topology_hiding(th);
+      sh->anchor->set_peer_rules(rules);
+    }
   }
 }
 
@@ -1291,7 +1294,10 @@ void watch_reload(Daemon& d) {
           sh->dial_plan->set(plan);
           sh->core->set_topology_hiding(hiding);
           sh->core->set_peer_rules(peer_rules);
-          if (sh->anchor) sh->anchor->set_topology_hiding(hiding);
+          if (sh->anchor) {
+            sh->anchor->set_topology_hiding(hiding);
+            sh->anchor->set_peer_rules(peer_rules);
+          }
           if (bans) {
             sh->guards = make_guards(next, sh->timers, policy->trusted_peers, bans);
             if (sh->digest != nullptr) sh->digest->set_guard(sh->guards->bans.get());

@@ -32,6 +32,11 @@ std::string header_value(const Message& m, HeaderId id) {
   return h ? std::string(h->value) : std::string();
 }
 
+/// Gives `m` CSeq number `n` (same method).
+void set_cseq_number(Message& m, std::uint32_t n) {
+  m.set(HeaderId::CSeq, std::to_string(n) + ' ' + std::string(m.cseq().method_name));
+}
+
 /// The URI of the first Contact, without angle brackets.
 std::string contact_uri(const Message& m) {
   const auto* h = m.find(HeaderId::Contact);
@@ -64,6 +69,13 @@ struct MediaAnchor::Call {
   std::uint32_t max_cseq[2] = {0, 0};  ///< highest CSeq each side used
   /// Set while a late offer (made in a 2xx by this side) waits for its answer in the ACK.
   std::optional<Side> late_offer_from;
+  /// The side whose end wants DTMF as SIP INFO (PeerRule::dtmf_info), if any.
+  std::optional<Side> info_side;
+  /// Requests sipws sent in each side's name (the INFOs): that side's later requests are
+  /// renumbered this much higher.
+  std::uint32_t cseq_shift[2] = {0, 0};
+  std::uint32_t invite_shift[2] = {0, 0};  ///< the shift of each side's last INVITE (its ACK's)
+  std::vector<int> dtmf_pts;  ///< telephone-event payload types in the other end's SDP
 };
 
 struct MediaAnchor::BranchInfo {
@@ -171,6 +183,18 @@ std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& reques
     call->session->leg(Side::B).set_sdp_address(
         local_address(dest.local.address, dest.endpoint.address));
   }
+  if (peer_rules_) {
+    // Only a plain end is a legacy peer; a browser on its flow may share its address.
+    const auto* callee_rule =
+        callee == MediaFlavor::Plain ? peer_rules_->find(dest.endpoint.address) : nullptr;
+    const auto* caller_rule =
+        caller == MediaFlavor::Plain ? peer_rules_->find(src.peer.address) : nullptr;
+    if (callee_rule != nullptr && callee_rule->dtmf_info) {
+      call->info_side = Side::B;
+    } else if (caller_rule != nullptr && caller_rule->dtmf_info) {
+      call->info_side = Side::A;
+    }
+  }
   call->from_hdr = header_value(request, HeaderId::From);
   call->to_hdr = header_value(request, HeaderId::To);
   call->contact[0] = contact_uri(request);
@@ -191,12 +215,25 @@ int MediaAnchor::on_forward_request(Message& request, const Source& src, const D
   const std::string call_id(request.call_id());
   auto cit = calls_.find(call_id);
   const Method method = request.method();
+  const bool initial = request.to().tag().empty();
+  if (cit != calls_.end() && !initial) {
+    // Every in-dialog request: its sender's CSeq sequence, renumbered above the requests
+    // sipws sent in its name.
+    Call& c = *cit->second;
+    const int fi = request.from().tag() == c.caller_tag ? 0 : 1;
+    const std::uint32_t n = request.cseq().number;
+    c.max_cseq[fi] = std::max(c.max_cseq[fi], n);
+    if (c.cseq_shift[fi] != 0) {
+      set_cseq_number(request, n + c.cseq_shift[fi]);
+      renumbered_[std::string(branch)] = n;
+    }
+    if (method == Method::Invite) c.invite_shift[fi] = c.cseq_shift[fi];
+  }
 
   if (method == Method::Bye && cit != calls_.end()) {
     end_call(call_id, "BYE");
     return 0;
   }
-  const bool initial = request.to().tag().empty();
   if (!has_sdp(request)) {
     // A late offer (RFC 3261 s.13.2.1: INVITE without SDP, the offer comes in the 2xx and the
     // answer in the ACK; delayed-offer PBXs do this). The caller is a browser only over its
@@ -218,8 +255,8 @@ int MediaAnchor::on_forward_request(Message& request, const Source& src, const D
       if (!call) return status;
       call->dest[1] = dest;
     }
-    call->max_cseq[static_cast<int>(from)] =
-        std::max(call->max_cseq[static_cast<int>(from)], request.cseq().number);
+    // (an in-dialog request's number was noted above, before renumbering)
+    if (initial) call->max_cseq[0] = std::max(call->max_cseq[0], request.cseq().number);
     auto info = std::make_shared<BranchInfo>();
     info->call = call;
     info->from = from;
@@ -251,9 +288,10 @@ int MediaAnchor::on_forward_request(Message& request, const Source& src, const D
     if (!call) return status;
   }
   const Side to = other(from);
-  call->max_cseq[static_cast<int>(from)] =
-      std::max(call->max_cseq[static_cast<int>(from)], request.cseq().number);
-  if (initial) call->dest[1] = dest;
+  if (initial) {
+    call->max_cseq[0] = std::max(call->max_cseq[0], request.cseq().number);
+    call->dest[1] = dest;
+  }
 
   std::string out;
   const int fi = static_cast<int>(from);
@@ -269,6 +307,7 @@ int MediaAnchor::on_forward_request(Message& request, const Source& src, const D
       if (initial && call->open_branches == 0) end_call(call_id, "no common codec");
       return 488;
     }
+    adapt_dtmf(*call, *parsed, from, *rewritten, /*offer=*/true);
     call->origin[static_cast<int>(to)].stamp(*rewritten);
     out = sdp::serialize(*rewritten);
     call->offer_from[fi] = std::move(*parsed);
@@ -288,6 +327,9 @@ int MediaAnchor::on_forward_request(Message& request, const Source& src, const D
 }
 
 void MediaAnchor::on_forward_response(Message& response, std::string_view branch) {
+  if (auto r = renumbered_.find(std::string(branch)); r != renumbered_.end()) {
+    set_cseq_number(response, r->second);  // the number its sender gave the request
+  }
   auto bit = branches_.find(std::string(branch));
   if (bit == branches_.end()) return;
   BranchInfo& b = *bit->second;
@@ -318,6 +360,7 @@ void MediaAnchor::on_forward_response(Message& response, std::string_view branch
                    rewritten.error().message());
       return;
     }
+    adapt_dtmf(call, *parsed, answerer, *rewritten, /*offer=*/true);
     call.origin[static_cast<int>(b.from)].stamp(*rewritten);
     std::string out = sdp::serialize(*rewritten);
     call.offer_from[ai] = std::move(*parsed);
@@ -336,6 +379,7 @@ void MediaAnchor::on_forward_response(Message& response, std::string_view branch
                  rewritten.error().message());
     return;
   }
+  adapt_dtmf(call, *parsed, answerer, *rewritten, /*offer=*/false);
   call.origin[static_cast<int>(b.from)].stamp(*rewritten);
   std::string out = sdp::serialize(*rewritten);
   call.last_in[ai] = std::string(response.body());
@@ -344,6 +388,7 @@ void MediaAnchor::on_forward_response(Message& response, std::string_view branch
 }
 
 void MediaAnchor::on_branch_end(std::string_view branch, int status) {
+  renumbered_.erase(std::string(branch));
   auto bit = branches_.find(std::string(branch));
   if (bit == branches_.end()) return;
   auto info = bit->second;
@@ -358,14 +403,18 @@ void MediaAnchor::on_branch_end(std::string_view branch, int status) {
 }
 
 void MediaAnchor::on_forward_ack(Message& ack, const Source& /*src*/, const Destination& /*dest*/) {
-  // The answer to a late offer (RFC 3261 s.13.2.1) travels in the ACK for the 2xx.
-  if (!has_sdp(ack)) return;
   auto cit = calls_.find(std::string(ack.call_id()));
   if (cit == calls_.end()) return;
   Call& call = *cit->second;
-  if (call.session == nullptr || call.session->closed()) return;
   const Side sender = ack.from().tag() == call.caller_tag ? Side::A : Side::B;
   const int si = static_cast<int>(sender);
+  // The ACK for a 2xx has its INVITE's number (RFC 3261 s.13.2.2.4), renumbered the same way.
+  if (call.invite_shift[si] != 0) {
+    set_cseq_number(ack, ack.cseq().number + call.invite_shift[si]);
+  }
+  // The answer to a late offer (RFC 3261 s.13.2.1) travels in the ACK for the 2xx.
+  if (!has_sdp(ack)) return;
+  if (call.session == nullptr || call.session->closed()) return;
   if (ack.body() == call.last_in[si] && !call.last_out[si].empty()) {
     ack.set_body(call.last_out[si], "application/sdp");  // an ACK resent for a resent 2xx
     return;
@@ -384,6 +433,7 @@ void MediaAnchor::on_forward_ack(Message& ack, const Source& /*src*/, const Dest
                  rewritten.error().message());
     return;
   }
+  adapt_dtmf(call, *parsed, sender, *rewritten, /*offer=*/false);
   call.origin[static_cast<int>(offerer)].stamp(*rewritten);
   std::string out = sdp::serialize(*rewritten);
   call.last_in[si] = std::string(ack.body());
@@ -428,29 +478,106 @@ void MediaAnchor::on_media_timeout(const std::string& call_id) {
     // RFC 3261 s.15: a BYE to each end, as if the other end had hung up.
     for (int i = 0; i < 2; ++i) {
       if (call->contact[i].empty()) continue;
-      const bool to_caller = i == 0;
-      std::string from_hdr = to_caller ? call->to_hdr : call->from_hdr;
-      std::string to_hdr = to_caller ? call->from_hdr : call->to_hdr;
-      if (to_caller) {
-        from_hdr += ";tag=" + call->callee_tag;
-      } else {
-        to_hdr += ";tag=" + call->callee_tag;
-      }
-      proxy::OwnRequest bye;
-      bye.method = "BYE";
-      bye.uri = call->contact[i];
-      bye.from = std::move(from_hdr);
-      bye.to = std::move(to_hdr);
-      // A hidden peer knows the call by the other Call-ID (TopologyHiding).
-      bye.call_id = hiding_ && hiding_->hides(call->dest[i].endpoint.address)
-                        ? hiding_->flip_call_id(call_id)
-                        : call_id;
-      bye.cseq = call->max_cseq[1 - i] + 1;
+      proxy::OwnRequest bye = in_dialog_request(*call, other(static_cast<Side>(i)), "BYE");
       bye.headers.emplace_back("Reason", "SIP;cause=408;text=\"media timeout\"");
       originate_(bye, call->dest[i]);
     }
   }
   end_call(call_id, "media timeout");
+}
+
+proxy::OwnRequest MediaAnchor::in_dialog_request(const Call& call, Side from,
+                                                 std::string method) const {
+  const int to = static_cast<int>(other(from));
+  const bool to_caller = to == 0;
+  std::string from_hdr = to_caller ? call.to_hdr : call.from_hdr;
+  std::string to_hdr = to_caller ? call.from_hdr : call.to_hdr;
+  if (to_caller) {
+    from_hdr += ";tag=" + call.callee_tag;
+  } else {
+    to_hdr += ";tag=" + call.callee_tag;
+  }
+  proxy::OwnRequest r;
+  r.method = std::move(method);
+  r.uri = call.contact[to];
+  r.from = std::move(from_hdr);
+  r.to = std::move(to_hdr);
+  // A hidden peer knows the call by the other Call-ID (TopologyHiding).
+  r.call_id = hiding_ && hiding_->hides(call.dest[to].endpoint.address)
+                  ? hiding_->flip_call_id(call.call_id)
+                  : call.call_id;
+  const int fi = static_cast<int>(from);
+  r.cseq = call.max_cseq[fi] + call.cseq_shift[fi] + 1;
+  return r;
+}
+
+void MediaAnchor::adapt_dtmf(Call& call, const sdp::Session& in, Side in_from,
+                             sdp::Session& out, bool offer) {
+  if (!call.info_side || call.session == nullptr) return;
+  const Side to = other(in_from);
+  auto note = [&call](const sdp::Session& s) {
+    for (const auto& m : s.media) {
+      if (m.media != "audio") continue;
+      for (int pt : telephone_event_pts(m)) {
+        if (std::find(call.dtmf_pts.begin(), call.dtmf_pts.end(), pt) == call.dtmf_pts.end()) {
+          call.dtmf_pts.push_back(pt);
+        }
+      }
+    }
+  };
+  if (to == *call.info_side) {
+    // The peer that wants INFO hears no RFC 4733 events: none offered, none answered.
+    for (auto& m : out.media) {
+      if (m.media == "audio") remove_telephone_event(m);
+    }
+    note(in);
+  } else {
+    // The other end may send key presses as events: offer telephone-event, and answer it
+    // when that end offered it (RFC 3264 s.6.1: an answer lists only what was offered).
+    const auto& its_offer = call.offer_from[static_cast<int>(to)];
+    for (auto& m : out.media) {
+      if (m.media != "audio" || m.port == 0) continue;
+      if (offer) {
+        if (auto pt = free_dynamic_pt(m)) add_telephone_event(m, *pt);
+      } else if (its_offer) {
+        for (const auto& om : its_offer->media) {
+          if (om.media != "audio") continue;
+          if (auto pts = telephone_event_pts(om); !pts.empty()) {
+            add_telephone_event(m, pts.front());
+            break;
+          }
+        }
+      }
+    }
+    note(out);
+  }
+  const std::string call_id = call.call_id;
+  call.session->convert_dtmf(other(*call.info_side), call.dtmf_pts,
+                             [this, call_id](Side from, const KeyPress& key) {
+                               on_key_press(call_id, from, key);
+                             });
+}
+
+void MediaAnchor::on_key_press(const std::string& call_id, Side from, const KeyPress& key) {
+  auto it = calls_.find(call_id);
+  if (it == calls_.end()) return;
+  Call& call = *it->second;
+  if (!call.info_side || from == *call.info_side) return;
+  const int to = static_cast<int>(*call.info_side);
+  if (!call.confirmed || call.contact[to].empty() || !originate_) {
+    // No dialog yet (early media): nothing to send the INFO in.
+    SIPWS_COUNTER("media_dtmf_dropped").inc();
+    spdlog::debug("media: key {} of call {} before the call was answered, dropped", key.signal,
+                  call_id);
+    return;
+  }
+  proxy::OwnRequest info = in_dialog_request(call, from, "INFO");
+  info.content_type = "application/dtmf-relay";
+  info.body = dtmf_relay_body(key);
+  ++call.cseq_shift[static_cast<int>(from)];
+  spdlog::debug("media: key {} ({} ms) of call {} sent as INFO", key.signal, key.duration_ms,
+                call_id);
+  originate_(info, call.dest[to]);
 }
 
 }  // namespace sipws::bridge

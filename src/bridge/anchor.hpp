@@ -14,6 +14,7 @@
 
 #include "bridge/media_session.hpp"
 #include "proxy/forward_hook.hpp"
+#include "proxy/peer_rules.hpp"
 #include "proxy/topology_hiding.hpp"
 #include "proxy/uac.hpp"
 
@@ -26,7 +27,7 @@ enum class AnchorMode {
   Never,   ///< SDP passes untouched
 };
 
-/// Sends a request sipws originates (the BYEs of a media timeout) towards `dest` as a client
+/// Sends a request sipws originates (the BYEs of a media timeout, the INFOs of DTMF conversion) towards `dest` as a client
 /// transaction (the daemon's proxy::Uac: it adds the Via, retransmits, and counts and logs the
 /// answer). Thread: core io thread.
 using OriginateFn = std::function<void(const proxy::OwnRequest& request, const Destination& dest)>;
@@ -52,6 +53,19 @@ class MediaAnchor final : public proxy::ForwardHook {
     hiding_ = std::move(th);
   }
 
+  /// The per-peer rules (null = none). A call with a peer that wants DTMF as SIP INFO
+  /// (PeerRule::dtmf_info) converts: RFC 4733 key presses from the other end become INFO
+  /// requests with an application/dtmf-relay body sent to that peer in the dialog, as if the
+  /// other end had sent them (its From/To, its CSeq sequence; its later requests are
+  /// renumbered above them and their responses numbered back, RFC 3261 s.12.2.1.1). That peer
+  /// is offered no telephone-event (and an answer to it drops it); the other end is offered
+  /// telephone-event (and gets it in the answer when it offered it), so a browser can send
+  /// key presses with RTCDTMFSender. SIP INFOs either end sends pass unchanged. Calls in
+  /// progress keep what they began with.
+  void set_peer_rules(std::shared_ptr<const proxy::PeerRules> rules) {
+    peer_rules_ = std::move(rules);
+  }
+
   /// Calls with a live media session now. Thread: any (the admin endpoint of shard 0 sums every
   /// shard's).
   std::size_t active_sessions() const { return active_.load(std::memory_order_relaxed); }
@@ -73,17 +87,31 @@ class MediaAnchor final : public proxy::ForwardHook {
   IpAddress local_address(const IpAddress& local, const IpAddress& peer) const;
   void end_call(const std::string& call_id, std::string_view why);
   void on_media_timeout(const std::string& call_id);
+  /// An in-dialog request of `call` from its side `from` to the other end (no Route: sipws
+  /// sits next to both ends), with the next CSeq of `from`'s sequence and the Call-ID that end
+  /// knows (topology hiding).
+  proxy::OwnRequest in_dialog_request(const Call& call, Side from, std::string method) const;
+  /// SDP `out`, made from `in` (sent by the end of side `in_from`) for the other end: with a
+  /// DTMF-converting call, removes or adds telephone-event and updates what the session
+  /// converts. `offer`: `out` is an offer.
+  void adapt_dtmf(Call& call, const sdp::Session& in, Side in_from, sdp::Session& out,
+                  bool offer);
+  /// A key pressed at the end of side `from` of call `call_id`: an INFO to the other end.
+  void on_key_press(const std::string& call_id, Side from, const KeyPress& key);
 
   boost::asio::io_context& io_;
   BridgeConfig cfg_;
   AnchorMode mode_;
   OriginateFn originate_;
   std::shared_ptr<const proxy::TopologyHiding> hiding_;
+  std::shared_ptr<const proxy::PeerRules> peer_rules_;
   PortPool pool_;
   std::shared_ptr<const DtlsIdentity> identity_;
   std::unordered_map<std::string, std::shared_ptr<Call>> calls_;           ///< by Call-ID
   std::atomic<std::size_t> active_{0};                                     ///< calls_.size()
   std::unordered_map<std::string, std::shared_ptr<BranchInfo>> branches_;  ///< by Via branch
+  /// The CSeq number a renumbered request had (by Via branch): its responses get it back.
+  std::unordered_map<std::string, std::uint32_t> renumbered_;
 };
 
 }  // namespace sipws::bridge

@@ -372,7 +372,23 @@ std::shared_ptr<MediaSession> MediaSession::make(asio::io_context& io, const Bri
 MediaSession::~MediaSession() { close(); }
 
 void MediaSession::relay(Side from, std::vector<std::uint8_t>& packet, bool rtcp) {
+  auto& conv = dtmf_[static_cast<int>(from)];
+  if (!rtcp && !conv.pts.empty()) {
+    if (auto ev = parse_telephone_event(packet, conv.pts)) {
+      if (auto key = conv.detector.on_event(*ev); key && conv.on_key) {
+        SIPWS_COUNTER("media_dtmf_key_presses").inc();
+        conv.on_key(from, *key);
+      }
+      return;
+    }
+  }
   legs_[static_cast<int>(other(from))]->send_media(packet, rtcp);
+}
+
+void MediaSession::convert_dtmf(Side from, std::vector<int> pts, KeyPressFn on_key) {
+  auto& conv = dtmf_[static_cast<int>(from)];
+  conv.pts = std::move(pts);
+  conv.on_key = std::move(on_key);
 }
 
 void MediaSession::arm_timeout() {

@@ -19,6 +19,7 @@
 
 #include "bridge/demux.hpp"
 #include "bridge/dtls.hpp"
+#include "bridge/dtmf.hpp"
 #include "bridge/ice_lite.hpp"
 #include "bridge/sdp_rewrite.hpp"
 #include "bridge/srtp.hpp"
@@ -159,6 +160,8 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
  public:
   /// Called once when no packet arrived from either end for media_timeout.
   using TimeoutFn = std::function<void()>;
+  /// A key pressed at the end of leg `from` (RFC 4733 events turned into a KeyPress).
+  using KeyPressFn = std::function<void(Side from, const KeyPress& key)>;
 
   /// Binds both legs' sockets on ports from `pool`. Returns nullptr when ports run out or a
   /// bind fails (the caller answers 503).
@@ -171,6 +174,11 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   Leg& leg(Side s) { return *legs_[static_cast<int>(s)]; }
   const Leg& leg(Side s) const { return *legs_[static_cast<int>(s)]; }
   const DtlsIdentity& identity() const { return *identity_; }
+  /// From now on, RTP packets from the end of leg `from` with a payload type of `pts`
+  /// (telephone-event, RFC 4733) are not relayed to the other end: each key press they carry
+  /// is handed to `on_key` once (KeyPressDetector), for a peer that wants SIP INFO instead.
+  /// Empty `pts` relays them again. Counter media_dtmf_key_presses.
+  void convert_dtmf(Side from, std::vector<int> pts, KeyPressFn on_key);
   /// Stops the relay and frees the ports. Idempotent.
   void close();
   bool closed() const { return closed_; }
@@ -190,6 +198,13 @@ class MediaSession : public std::enable_shared_from_this<MediaSession> {
   boost::asio::steady_timer timeout_timer_;
   std::chrono::steady_clock::time_point last_rx_;
   TimeoutFn on_timeout_;
+  /// Per side: the telephone-event payload types converted (convert_dtmf), empty = relayed.
+  struct DtmfConversion {
+    std::vector<int> pts;
+    KeyPressDetector detector;
+    KeyPressFn on_key;
+  };
+  DtmfConversion dtmf_[2];
   bool closed_ = false;
 };
 

@@ -21,6 +21,9 @@ struct PeerRule {
   /// A request longer than this many bytes (serialized) is not sent to the peer: its branch
   /// ends with 513 Message Too Large (RFC 3261 s.21.5.11). 0 = no cap.
   std::size_t max_message_size = 0;
+  /// The peer wants DTMF as SIP INFO application/dtmf-relay, not RFC 4733 events: the media
+  /// bridge converts what the other end of an anchored call sends (bridge::MediaAnchor).
+  bool dtmf_info = false;
 };
 
 /// The rules of one configuration, by peer address (IPv4-mapped IPv6 as IPv4; a peer listed

@@ -52,7 +52,8 @@ sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest,
   }
   // RFC 3261 s.8.1.1: the mandatory headers, Via first (s.8.1.1.7) with a branch of ours.
   auto text = std::make_shared<std::string>();
-  text->reserve(256 + req.uri.size() + req.from.size() + req.to.size() + req.call_id.size());
+  text->reserve(256 + req.uri.size() + req.from.size() + req.to.size() + req.call_id.size() +
+                req.body.size());
   *text += req.method + ' ' + req.uri + " SIP/2.0\r\n";
   *text += "Via: " + make_via(*lp, make_own_branch(shard_, tokens_)) + "\r\n";
   *text += "Max-Forwards: 70\r\n";
@@ -62,7 +63,9 @@ sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest,
   *text += "CSeq: " + std::to_string(req.cseq) + ' ' + req.method + "\r\n";
   for (const auto& [name, value] : req.headers)
     text->append(name).append(": ").append(value).append("\r\n");
-  *text += "Content-Length: 0\r\n\r\n";
+  if (!req.body.empty()) *text += "Content-Type: " + req.content_type + "\r\n";
+  *text += "Content-Length: " + std::to_string(req.body.size()) + "\r\n\r\n";
+  *text += req.body;
   auto msg = sip::parse(std::shared_ptr<const std::string>(std::move(text)));
   if (!msg) {
     unsendable_.inc();

@@ -27,6 +27,8 @@ struct OwnRequest {
   std::uint32_t cseq = 1;  ///< CSeq number (the method is `method`)
   /// Further headers, in order (Route, Reason...); values without CRLF.
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string content_type;  ///< of `body`; ignored when `body` is empty
+  std::string body;          ///< e.g. the application/dtmf-relay text of an INFO
 };
 
 /// Sends the requests sipws originates as client transactions of the transaction layer, so
@@ -34,7 +36,7 @@ struct OwnRequest {
 /// like any forwarded request, and takes their responses (the transaction user passes them
 /// here first, see on_response). Each request gets a Via naming the listen point of its
 /// destination's transport (the one of the destination's address family first) with a fresh
-/// branch of `shard` (make_own_branch), Max-Forwards 70 and Content-Length 0.
+/// branch of `shard` (make_own_branch), Max-Forwards 70 and the Content-Length of its body.
 /// Counters: uac_requests_sent, uac_requests_unsendable (cannot be built, or no listen point
 /// for the transport), uac_responses_2xx, uac_responses_failure (3xx-6xx), uac_timeouts
 /// (Timer B/F), uac_transport_errors. Every final outcome is logged (debug for 2xx, info

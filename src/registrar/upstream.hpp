@@ -49,6 +49,8 @@ struct UpstreamDomain {
   bool topology_hiding = false;
   /// Requests over this many bytes are not sent to the upstream (proxy::PeerRule); 0 = none.
   std::uint32_t max_message_size = 0;
+  /// The upstream wants DTMF as SIP INFO (config `dtmf: "info"`, see routing::Gateway).
+  bool dtmf_info = false;
 };
 
 /// The IP-literal destination of an upstream URI (transport from `transport=`, default UDP;

@@ -65,6 +65,11 @@ struct Gateway {
   /// Requests over this many bytes are not sent to the gateway (proxy::PeerRule); 0 = no
   /// cap. Needs an IP literal in `uri`.
   std::uint32_t max_message_size = 0;
+  /// The gateway wants DTMF as SIP INFO (config `dtmf: "info"`): RFC 4733 key presses from
+  /// the other end of an anchored call become INFO application/dtmf-relay requests to it
+  /// (bridge::MediaAnchor). False (`"rfc4733"`, the default): events stay in the RTP stream.
+  /// Needs an IP literal in `uri`.
+  bool dtmf_info = false;
 };
 
 /// The address of gateway URI `uri` when its host is an IP literal (`sip:10.0.0.9:5060`,

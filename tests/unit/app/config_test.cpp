@@ -296,6 +296,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{R"(domains=[{"name":"p.example","upstream":"sip:10.0.0.5",)"
                  R"("max_message_size":70000}])"},
                 "domains[0].max_message_size"},
+        // DTMF to a peer: two modes; INFO needs the peer's address.
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","dtmf":"inband"}])"},
+                "gateways[0].dtmf"},
+        BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:gw.example","dtmf":"info"}])"},
+                "gateways[0].dtmf"},
+        BadCase{{R"(domains=[{"name":"p.example","upstream":"sip:10.0.0.5","dtmf":true}])"},
+                "domains[0].dtmf"},
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","auth_user":"u"}])"},
                 "gateways[0].password"},
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","password":"p"}])"},
@@ -420,6 +427,27 @@ TEST(Config, TopologyHidingIsPerGatewayAndPerUpstream) {
             1300u);
   auto again = write_temp("hiding.json", to_json(c).dump());
   EXPECT_EQ(to_json(load_config(again, {})), to_json(c));
+}
+
+TEST(Config, DtmfIsRfc4733UnlessAPeerWantsInfo) {
+  Config c = load_config(
+      std::nullopt,
+      {R"(domains=[{"name":"pbx.example.com","upstream":"sip:10.0.0.5","dtmf":"info"},)"
+       R"({"name":"pbx2.example.com","upstream":"sip:10.0.0.6"}])",
+       R"(gateways=[{"name":"GW1","uri":"sip:10.0.0.9","dtmf":"info"},)"
+       R"({"name":"GW2","uri":"sip:gw2.example","dtmf":"rfc4733"}])",
+       R"(routes=[{"match":"^9","gateways":["GW1","GW2"]}])"});
+  ASSERT_EQ(c.upstream_domains.size(), 2u);
+  EXPECT_TRUE(c.upstream_domains[0].dtmf_info);
+  EXPECT_FALSE(c.upstream_domains[1].dtmf_info);
+  ASSERT_EQ(c.gateways.size(), 2u);
+  EXPECT_TRUE(c.gateways[0].dtmf_info);
+  EXPECT_FALSE(c.gateways[1].dtmf_info);
+  auto again = write_temp("dtmf.json", to_json(c).dump());
+  Config c2 = load_config(again, {});
+  EXPECT_TRUE(c2.upstream_domains[0].dtmf_info);
+  EXPECT_TRUE(c2.gateways[0].dtmf_info);
+  EXPECT_EQ(to_json(c2), to_json(c));
 }
 
 TEST(Config, RegistrationsGetTheirDefaults) {

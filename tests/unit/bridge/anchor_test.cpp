@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/udp.hpp>
 #include <chrono>
 
 #include "sip/parser.hpp"
@@ -148,6 +149,11 @@ sdp::Session parsed(const Message& m) {
 std::string attr_value(const sdp::Media& m, std::string_view name) {
   const auto* a = m.attribute(name);
   return a ? a->value : std::string();
+}
+
+/// The telephone-event payload types of the first m= line of `s`.
+std::vector<int> dtmf_pts_of(const sdp::Session& s) {
+  return s.media.empty() ? std::vector<int>{} : telephone_event_pts(s.media[0]);
 }
 
 bool has_attr(const sdp::Session& s, const std::string& name) {
@@ -376,6 +382,161 @@ TEST_F(AnchorTest, MediaTimeoutSendsByeToBothEnds) {
   EXPECT_EQ(to_callee.method, "BYE");
   EXPECT_EQ(to_callee.uri, "sip:bob@127.0.0.1:5070");
   EXPECT_EQ(to_callee.cseq, 2u);
+}
+
+/// An RTP packet (RFC 3550) of payload type `pt`: an RFC 4733 event when `event` >= 0, else
+/// 160 bytes of audio.
+std::vector<std::uint8_t> rtp(int pt, std::uint16_t seq, std::uint32_t ts, int event = -1,
+                              bool end = false, std::uint16_t duration = 0) {
+  std::vector<std::uint8_t> p(event < 0 ? 12 + 160 : 12 + 4, 0xff);
+  p[0] = 0x80;
+  p[1] = static_cast<std::uint8_t>(pt);
+  p[2] = static_cast<std::uint8_t>(seq >> 8);
+  p[3] = static_cast<std::uint8_t>(seq);
+  for (int i = 0; i < 4; ++i) p[4 + i] = static_cast<std::uint8_t>(ts >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i) p[8 + i] = static_cast<std::uint8_t>(i + 1);  // SSRC
+  if (event >= 0) {
+    p[12] = static_cast<std::uint8_t>(event);
+    p[13] = end ? 0x8a : 10;  // E bit, volume 10
+    p[14] = static_cast<std::uint8_t>(duration >> 8);
+    p[15] = static_cast<std::uint8_t>(duration);
+  }
+  return p;
+}
+
+TEST_F(AnchorTest, KeyPressesBecomeInfoRequestsForAPeerThatWantsInfo) {
+  // A phone (127.0.0.1) calls a PBX at 127.0.0.2 that wants DTMF as SIP INFO; the call is
+  // anchored (always), so the phone's RFC 4733 events reach sipws.
+  auto anchor = make(AnchorMode::Always);
+  const auto pbx = asio::ip::make_address("127.0.0.2");
+  anchor->set_peer_rules(std::make_shared<const proxy::PeerRules>(
+      std::vector<std::pair<IpAddress, proxy::PeerRule>>{{pbx, proxy::PeerRule{{}, 0, true}}}));
+  const Destination pbx_dest{Protocol::Udp, {pbx, 5070}, kNoFlow, {}};
+
+  // The PBX listens for the bridge's audio here.
+  asio::ip::udp::socket pbx_rtp(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const int pbx_port = pbx_rtp.local_endpoint().port();
+
+  Message invite = request("INVITE", phone_sdp(6000, "0 101"));
+  ASSERT_EQ(anchor->on_forward_request(invite, udp_src, pbx_dest, "br1"), 0);
+  // The PBX is offered no telephone-event.
+  sdp::Session to_pbx = parsed(invite);
+  EXPECT_EQ(to_pbx.media[0].formats, (std::vector<std::string>{"0"}));
+  EXPECT_TRUE(dtmf_pts_of(to_pbx).empty());
+
+  Message ok = response(invite, 200, phone_sdp(pbx_port, "0"));
+  anchor->on_forward_response(ok, "br1");
+  anchor->on_branch_end("br1", 200);
+  // The phone's answer keeps the telephone-event it offered, though the PBX has none.
+  sdp::Session to_phone = parsed(ok);
+  EXPECT_EQ(to_phone.media[0].formats, (std::vector<std::string>{"0", "101"}));
+  const auto bridge_port = to_phone.media[0].port;
+
+  asio::ip::udp::socket phone_rtp(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const asio::ip::udp::endpoint bridge(asio::ip::make_address("127.0.0.1"), bridge_port);
+  auto send = [&](const std::vector<std::uint8_t>& p) { phone_rtp.send_to(asio::buffer(p), bridge); };
+  auto run_until = [&](auto done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      io.run_one_for(std::chrono::milliseconds(20));
+    }
+  };
+  // Audio is relayed to the PBX; key 5 (three end packets) and then # are not: two INFOs.
+  send(rtp(0, 1, 160));
+  std::array<std::uint8_t, 2048> buf{};
+  asio::ip::udp::endpoint from;
+  std::size_t got = 0;
+  pbx_rtp.async_receive_from(asio::buffer(buf), from,
+                             [&](boost::system::error_code ec, std::size_t n) {
+                               if (!ec) got = n;
+                             });
+  run_until([&] { return got != 0; });
+  ASSERT_EQ(got, 172u);  // the audio packet, relayed
+  EXPECT_EQ(buf[1] & 0x7f, 0);
+  std::uint16_t seq = 2;
+  for (auto [event, ts] : {std::pair{5, 320u}, {11, 2000u}}) {
+    send(rtp(101, seq++, ts, event, false, 160));
+    send(rtp(101, seq++, ts, event, false, 320));
+    for (int i = 0; i < 3; ++i) send(rtp(101, seq++, ts, event, true, 640));
+  }
+  run_until([&] { return originated.size() >= 2; });
+  ASSERT_EQ(originated.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& [info, dest] = originated[i];
+    EXPECT_EQ(dest.endpoint, pbx_dest.endpoint);
+    EXPECT_EQ(info.method, "INFO");
+    EXPECT_EQ(info.uri, "sip:bob@127.0.0.1:5070");  // the PBX's Contact
+    EXPECT_EQ(info.from, "<sip:alice@localhost>;tag=a1");
+    EXPECT_EQ(info.to, "<sip:bob@localhost>;tag=b1");
+    EXPECT_EQ(info.call_id, "c1");
+    EXPECT_EQ(info.cseq, 2u + i);  // after the phone's INVITE (1), in its sequence
+    EXPECT_EQ(info.content_type, "application/dtmf-relay");
+  }
+  EXPECT_EQ(originated[0].second.endpoint.port, 5070);
+  EXPECT_EQ(originated[0].first.body, "Signal=5\r\nDuration=80\r\n");
+  EXPECT_EQ(originated[1].first.body, "Signal=#\r\nDuration=80\r\n");
+  // No event packet reached the PBX: whatever arrived there is audio.
+  std::size_t events_at_pbx = 0;
+  while (pbx_rtp.available() > 0) {
+    const auto n = pbx_rtp.receive_from(asio::buffer(buf), from);
+    if (n > 12 && (buf[1] & 0x7f) == 101) ++events_at_pbx;
+  }
+  EXPECT_EQ(events_at_pbx, 0u);
+
+  // The phone's next request (CSeq 2) comes after the two INFOs at the PBX: 4. Its response
+  // gets the phone's number back, and so does the ACK of a re-INVITE.
+  Message reinvite = request("INVITE", phone_sdp(6000, "0 101", "sendrecv", 2), true, true, 2);
+  ASSERT_EQ(anchor->on_forward_request(reinvite, udp_src, pbx_dest, "br2"), 0);
+  EXPECT_EQ(reinvite.cseq().number, 4u);
+  EXPECT_EQ(reinvite.cseq().method, sip::Method::Invite);
+  EXPECT_TRUE(dtmf_pts_of(parsed(reinvite)).empty());
+  Message ok2 = response(reinvite, 200, phone_sdp(pbx_port, "0", "sendrecv", 2));
+  anchor->on_forward_response(ok2, "br2");
+  EXPECT_EQ(ok2.cseq().number, 2u);
+  EXPECT_EQ(parsed(ok2).media[0].formats, (std::vector<std::string>{"0", "101"}));
+  anchor->on_branch_end("br2", 200);
+  Message ack = request("ACK", "", true, true, 2);
+  anchor->on_forward_ack(ack, udp_src, pbx_dest);
+  EXPECT_EQ(ack.cseq().number, 4u);
+  EXPECT_EQ(ack.cseq().method, sip::Method::Ack);
+  // A request from the PBX is not renumbered.
+  Message from_pbx = request("INFO", "", false, true, 7);
+  ASSERT_EQ(anchor->on_forward_request(from_pbx, udp_src, udp_dest, "br3"), 0);
+  EXPECT_EQ(from_pbx.cseq().number, 7u);
+  Message bye = request("BYE", "", true, true, 3);
+  ASSERT_EQ(anchor->on_forward_request(bye, udp_src, pbx_dest, "br4"), 0);
+  EXPECT_EQ(bye.cseq().number, 5u);
+  EXPECT_EQ(anchor->active_sessions(), 0u);
+  Message bye_ok = response(bye, 200, "");
+  anchor->on_forward_response(bye_ok, "br4");
+  EXPECT_EQ(bye_ok.cseq().number, 3u);
+  anchor->on_branch_end("br4", 200);
+}
+
+TEST_F(AnchorTest, APbxThatWantsInfoCallingABrowserOffersItTelephoneEvent) {
+  auto anchor = make(AnchorMode::Auto);
+  anchor->set_peer_rules(std::make_shared<const proxy::PeerRules>(
+      std::vector<std::pair<IpAddress, proxy::PeerRule>>{
+          {udp_src.peer.address, proxy::PeerRule{{}, 0, true}}}));
+  // The PBX offers G.711 alone; the browser is offered telephone-event too, and its answer
+  // with telephone-event reaches the PBX without it.
+  Message invite = request("INVITE", phone_sdp(6000, "8"));
+  ASSERT_EQ(anchor->on_forward_request(invite, udp_src, ws_dest, "br1"), 0);
+  sdp::Session to_browser = parsed(invite);
+  EXPECT_EQ(to_browser.media[0].formats, (std::vector<std::string>{"8", "101"}));
+  EXPECT_EQ(dtmf_pts_of(to_browser), std::vector<int>{101});
+  std::string answer = chrome_answer(browser_fp);
+  answer.replace(answer.find("SAVPF 8"), 7, "SAVPF 8 101");
+  answer += "a=rtpmap:101 telephone-event/8000\r\n";
+  Message ok = response(invite, 200, answer);
+  anchor->on_forward_response(ok, "br1");
+  sdp::Session to_pbx = parsed(ok);
+  EXPECT_EQ(to_pbx.media[0].formats, (std::vector<std::string>{"8"}));
+  // Without the rule, nothing is added or removed.
+  auto plain = make(AnchorMode::Auto);
+  Message invite2 = request("INVITE", phone_sdp(6000, "8"));
+  ASSERT_EQ(plain->on_forward_request(invite2, udp_src, ws_dest, "br1"), 0);
+  EXPECT_EQ(parsed(invite2).media[0].formats, (std::vector<std::string>{"8"}));
 }
 
 }  // namespace
