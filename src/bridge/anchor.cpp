@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/counters.hpp"
+#include "common/token_bucket.hpp"
 #include "sip/sdp.hpp"
 #include "sip/text.hpp"
 
@@ -17,6 +18,12 @@ using sip::Message;
 using sip::Method;
 
 namespace {
+
+/// Key presses turned into INFOs per call: a person presses at most a few keys a second; an
+/// end that sends events faster (a flood of RFC 4733 packets with new timestamps) would make
+/// sipws send a request per event to the peer.
+constexpr double kKeyPressRate = 10;   // per second, sustained
+constexpr double kKeyPressBurst = 20;  // at once
 
 bool has_sdp(const Message& m) {
   if (m.body().empty()) return false;
@@ -76,6 +83,7 @@ struct MediaAnchor::Call {
   std::uint32_t cseq_shift[2] = {0, 0};
   std::uint32_t invite_shift[2] = {0, 0};  ///< the shift of each side's last INVITE (its ACK's)
   std::vector<int> dtmf_pts;  ///< telephone-event payload types in the other end's SDP
+  TokenBucket key_presses{kKeyPressRate, kKeyPressBurst, SteadyClock::now()};  ///< INFOs
 };
 
 struct MediaAnchor::BranchInfo {
@@ -569,6 +577,12 @@ void MediaAnchor::on_key_press(const std::string& call_id, Side from, const KeyP
     SIPWS_COUNTER("media_dtmf_dropped").inc();
     spdlog::debug("media: key {} of call {} before the call was answered, dropped", key.signal,
                   call_id);
+    return;
+  }
+  if (!call.key_presses.take(SteadyClock::now())) {
+    SIPWS_COUNTER("media_dtmf_dropped").inc();
+    spdlog::debug("media: key {} of call {} over {} a second, dropped", key.signal, call_id,
+                  kKeyPressRate);
     return;
   }
   proxy::OwnRequest info = in_dialog_request(call, from, "INFO");

@@ -2,7 +2,8 @@
 // UDP "phone" (SIPp for the signalling, tests/e2e/lib/rtp.mjs for its media on the port of its
 // SDP: an RTP echo that counts what it gets, and a player of Debian's G.711 pcap).
 // (b) the browser calls the phone; (c) the phone calls the browser, answered from the page;
-// (d) as (c) with the browser an extension of a Kamailio PBX (upstream registrar mode, issue 14).
+// (d) as (c) with the browser an extension of a Kamailio PBX (upstream registrar mode, issue 14);
+// (e) the browser calls a gateway that wants DTMF as SIP INFO and presses keys on the dial pad.
 // Both need the media bridge (src/bridge/) and are marked todo until it lands: they run and
 // report, but do not fail the suite. The self-checks below them prove the phone side alone
 // (scenarios, RTP echo, pcap player, trace parsing) without sipws, so that once the bridge is
@@ -25,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { daemonIn, sippIn, sippPeer } from '../integration/lib/fixtures.mjs';
 import { haveKamailio, kamailioIn } from '../integration/lib/kamailio.mjs';
 import { freePort } from '../integration/lib/ports.mjs';
+import { buildResponse, endpointIn, plainSdp } from '../integration/lib/rawsip.mjs';
 import { scenarioDir as itScenarios } from '../integration/lib/sipp.mjs';
 import { withScope } from '../integration/lib/scope.mjs';
 import { waitFor, withTimeout } from '../integration/lib/wait.mjs';
@@ -315,6 +317,63 @@ test('(d) a browser that is an extension of a Kamailio PBX through sipws (upstre
     await playing;
     const r = await withTimeout(uac.done, 25000, 'SIPp UAC exit');
     assert.equal(r.code, 0, 'the phone did not complete INVITE/407/INVITE/200/ACK, BYE/200');
+  }));
+
+test('(e) the browser calls a gateway that wants DTMF as SIP INFO: keys pressed on the page\'s dial pad reach it as INFO requests, not as RTP events',
+  (t) => withScope(t, async (s) => {
+    const range = mediaPortRange();
+    const gwHost = '127.0.0.2';
+    const gwPort = await freePort();
+    const gateways = [{ name: 'PBX', uri: `sip:${gwHost}:${gwPort}`, dtmf: 'info' }];
+    const routes = [{ match: '^9[0-9]+$', gateways: ['PBX'] }];
+    const d = await daemonIn(s, {
+      extraSets: [`gateways=${JSON.stringify(gateways)}`, `routes=${JSON.stringify(routes)}`,
+        'media_anchor=auto', 'media_address=127.0.0.1', `media_ports=${range.low}-${range.high}`],
+    });
+    await d.addUser('alice@localhost', 'alice-pw-1');
+    // The gateway: raw SIP over UDP (answers PCMU without telephone-event, 200 to INFO and
+    // BYE), its media an RTP echo.
+    const gwRtp = await rtpPeerIn(s, { echo: true });
+    const gw = await endpointIn(s, 'the gateway', { host: gwHost, port: gwPort });
+    gw.onRequest = (msg, rinfo) => {
+      if (msg.method === 'ACK') return;
+      const invite = msg.method === 'INVITE';
+      gw.send(buildResponse(msg, 200, 'OK', {
+        toTag: 'pbx1', headers: invite ? [`Contact: <sip:pbx@${gwHost}:${gwPort}>`] : [],
+        body: invite ? plainSdp('127.0.0.1', gwRtp.port) : '',
+      }), rinfo.port, rinfo.address);
+    };
+    const browser = await browserIn(s);
+    const page = await openPhone(s, browser, d, { name: 'alice' });
+    await signIn(page, d, { user: 'alice', password: 'alice-pw-1' });
+    await dialFromUi(page, 'sip:95551234@localhost');
+    await waitInCall(page);
+    await waitMediaFlowing(page, { packets: 5 });
+    const invite = gw.received.find((e) => e.msg.method === 'INVITE').msg;
+    assert.doesNotMatch(invite.body, /telephone-event/i, 'the gateway is offered no telephone-event');
+    assert.match((await descriptions(page)).remote, /^a=rtpmap:\d+ telephone-event\/8000/m,
+      'the browser keeps telephone-event, so its dial pad can send RFC 4733');
+
+    await page.getByTestId('dialpad-5').click();
+    const infos = () => gw.received.filter((e) => e.msg.method === 'INFO').map((e) => e.msg);
+    await waitFor(() => infos().length >= 1, { ms: 5000, what: 'the INFO of key 5' });
+    await page.getByTestId('dialpad-hash').click();
+    await waitFor(() => infos().length >= 2, { ms: 5000, what: 'the INFO of key #' });
+    const [i5, iHash] = infos();
+    assert.equal(infos().length, 2, 'one INFO per key press');
+    assert.match(i5.body, /^Signal=5\r\nDuration=\d+\r\n$/);
+    assert.match(iHash.body, /^Signal=#\r\nDuration=\d+\r\n$/);
+    for (const info of [i5, iHash]) {
+      assert.equal(info.get('content-type'), 'application/dtmf-relay');
+      assert.equal(info.get('call-id'), invite.get('call-id'));
+    }
+    assert.deepEqual([...gwRtp.payloadTypes.keys()], [0], 'no RFC 4733 packet reached the gateway');
+
+    await page.getByTestId('hangup').click();
+    await waitBodyState(page, 'call', 'idle');
+    const bye = await gw.waitFor((m) => m.method === 'BYE', { what: 'the BYE at the gateway' });
+    const cseq = (m) => Number.parseInt(m.get('cseq'), 10);
+    assert.ok(cseq(bye.msg) > cseq(iHash), 'the browser\'s BYE is numbered after the INFOs');
   }));
 
 test('self-check: uas_phone.xml answers a SIPp UAC with PCMU on the RTP peer port', (t) =>

@@ -513,6 +513,38 @@ TEST_F(AnchorTest, KeyPressesBecomeInfoRequestsForAPeerThatWantsInfo) {
   anchor->on_branch_end("br4", 200);
 }
 
+TEST_F(AnchorTest, AFloodOfKeyPressesIsNotAFloodOfInfos) {
+  auto anchor = make(AnchorMode::Always);
+  const auto pbx = asio::ip::make_address("127.0.0.2");
+  anchor->set_peer_rules(std::make_shared<const proxy::PeerRules>(
+      std::vector<std::pair<IpAddress, proxy::PeerRule>>{{pbx, proxy::PeerRule{{}, 0, true}}}));
+  const Destination pbx_dest{Protocol::Udp, {pbx, 5070}, kNoFlow, {}};
+  Message invite = request("INVITE", phone_sdp(6000, "0 101"));
+  ASSERT_EQ(anchor->on_forward_request(invite, udp_src, pbx_dest, "br1"), 0);
+  Message ok = response(invite, 200, phone_sdp(6010, "0"));
+  anchor->on_forward_response(ok, "br1");
+  const asio::ip::udp::endpoint bridge(asio::ip::make_address("127.0.0.1"),
+                                       parsed(ok).media[0].port);
+  asio::ip::udp::socket phone_rtp(io,
+                                  asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  // 200 one-packet key presses (each a new event) at once: at most the burst of 20 become
+  // INFOs (plus what the rate refills while they are read), the rest are dropped.
+  constexpr int kEvents = 200;
+  for (int i = 0; i < kEvents; ++i) {
+    phone_rtp.send_to(asio::buffer(rtp(101, static_cast<std::uint16_t>(i), 160u * (i + 1),
+                                       i % 10, true, 400)),
+                      bridge);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (phone_rtp.available() == 0 && std::chrono::steady_clock::now() < deadline &&
+         anchor->session("c1")->leg(Side::A).stats().rx_packets < kEvents) {
+    io.run_one_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(anchor->session("c1")->leg(Side::A).stats().rx_packets, kEvents);
+  EXPECT_GE(originated.size(), 20u);
+  EXPECT_LT(originated.size(), 60u);
+}
+
 TEST_F(AnchorTest, APbxThatWantsInfoCallingABrowserOffersItTelephoneEvent) {
   auto anchor = make(AnchorMode::Auto);
   anchor->set_peer_rules(std::make_shared<const proxy::PeerRules>(
