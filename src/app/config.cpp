@@ -757,6 +757,11 @@ Config from_json(const json& j) {
   }
   c.media_timeout_s = get_uint(j, "media_timeout", 0, 86400);
   c.nat_keepalive_interval_s = get_uint(j, "nat_keepalive_interval", 0, 3600);
+  const auto km = get_string(j, "nat_keepalive_method");
+  if (km != "options" && km != "crlf") {
+    fail("nat_keepalive_method", "\"" + km + "\" must be options or crlf");
+  }
+  c.nat_keepalive_crlf = km == "crlf";
   c.dns_servers = get_list(j, "dns_servers");
   for (const auto& s : c.dns_servers) {
     auto [host, port] = host_port("dns_servers", s, "127.0.0.1:5353");
@@ -899,6 +904,7 @@ nlohmann::json to_json(const Config& c) {
   j["media_ports"] = std::to_string(c.media_port_min) + "-" + std::to_string(c.media_port_max);
   j["media_timeout"] = c.media_timeout_s;
   j["nat_keepalive_interval"] = c.nat_keepalive_interval_s;
+  j["nat_keepalive_method"] = c.nat_keepalive_crlf ? "crlf" : "options";
   j["dns_servers"] = c.dns_servers;
   j["dns_cache_min_ttl"] = c.dns_cache_min_ttl_s;
   j["dns_cache_max_ttl"] = c.dns_cache_max_ttl_s;

@@ -104,6 +104,9 @@ struct Config {
   std::uint32_t media_timeout_s = 60;  ///< no RTP from either end this long => BYE; 0: off
   /// OPTIONS to each binding behind NAT this often (NatKeepalive), seconds; 0: off.
   std::uint32_t nat_keepalive_interval_s = 30;
+  /// nat_keepalive_method: crlf (true: a CRLFCRLF datagram / stream ping, no answer expected)
+  /// or options (false, the default: an OPTIONS transaction, unanswered ones counted).
+  bool nat_keepalive_crlf = false;
   std::vector<std::string> dns_servers;      ///< host:port (IP literal); empty = /etc/resolv.conf
   std::uint32_t dns_cache_min_ttl_s = 5;     ///< record TTLs are raised to at least this
   std::uint32_t dns_cache_max_ttl_s = 3600;  ///< and cut to at most this

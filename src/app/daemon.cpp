@@ -1200,16 +1200,26 @@ void start_gateway_prober(Daemon& d) {
 
 /// NAT keep-alive (nat_keepalive_interval) on shard 0: an OPTIONS of shard 0's Uac to each
 /// binding behind NAT, through its pinhole (its UDP source, or its TCP/TLS flow on whichever
-/// shard owns it); three unanswered in a row mark the binding unreachable.
+/// shard owns it); three unanswered in a row mark the binding unreachable. With
+/// nat_keepalive_method=crlf, a CRLFCRLF instead (RFC 5626 s.3.5.1's ping; nothing answers it
+/// on UDP, so only a send that fails, a closed TCP/TLS flow, counts as unanswered).
 void start_nat_keepalive(Daemon& d) {
   if (d.cfg.nat_keepalive_interval_s == 0) return;
   Shard& s0 = d.s0();
   const std::string from = "<sip:sipws@" + d.cfg.domain + ">";
-  auto send = [&s0, from](const registrar::NatKeepalive::Ping& ping,
-                          const std::function<void(int)>& done) {
-    if (s0.uac->send(options_to(ping.contact, from), ping.dest, done) == 0)
-      done(0);  // unsendable: no callback of its own
-  };
+  registrar::NatKeepalive::Send send;
+  if (d.cfg.nat_keepalive_crlf) {
+    static const auto kPing = std::make_shared<const std::string>("\r\n\r\n");
+    send = [&s0](const registrar::NatKeepalive::Ping& ping, const std::function<void(int)>& done) {
+      done(s0.sender.send(ping.dest, kPing) ? registrar::kNatKeepaliveSent : 0);
+    };
+  } else {
+    send = [&s0, from](const registrar::NatKeepalive::Ping& ping,
+                       const std::function<void(int)>& done) {
+      if (s0.uac->send(options_to(ping.contact, from), ping.dest, done) == 0)
+        done(0);  // unsendable: no callback of its own
+    };
+  }
   d.nat = std::make_unique<registrar::NatKeepalive>(
       s0.timers, *d.location, Millis(std::uint64_t{d.cfg.nat_keepalive_interval_s} * 1000),
       registrar::kNatKeepaliveFailures, std::move(send));

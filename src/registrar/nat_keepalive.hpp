@@ -20,6 +20,8 @@ namespace sipws::registrar {
 
 /// Unanswered keep-alives in a row after which a binding is unreachable (the daemon's).
 inline constexpr unsigned kNatKeepaliveFailures = 3;
+/// The status a keep-alive that expects no answer (a CRLF ping) reports once it left.
+inline constexpr int kNatKeepaliveSent = 1;
 
 /// Every `interval`, one OPTIONS to each binding behind_nat(); a binding whose last
 /// `max_failures` keep-alives got no response at all (Timer F, transport error) is marked
@@ -38,7 +40,8 @@ class NatKeepalive {
     std::string contact;        ///< the Request-URI and To of the OPTIONS
     Destination dest;           ///< the binding's source: its UDP address or its flow
   };
-  /// Sends one OPTIONS for `ping`; `done` gets the final status, 0 for none.
+  /// Sends one keep-alive for `ping` (an OPTIONS, or a CRLF ping); `done` gets the final
+  /// status, 0 for none (kNatKeepaliveSent for a ping that expects no answer).
   using Send = std::function<void(const Ping& ping, std::function<void(int status)> done)>;
 
   /// The first round runs one `interval` after start(). `interval` must be > 0.

@@ -82,6 +82,36 @@ test('NAT keep-alive: OPTIONS through the pinhole; unanswered three times, the b
       { ms: 10000, what: 'the binding to answer again' });
   }));
 
+test('nat_keepalive_method=crlf: a CRLFCRLF datagram through the pinhole instead of OPTIONS', (t) =>
+  withScope(t, async (s) => {
+    const d = await daemonIn(s, {
+      auth: 'off',
+      trace: false,
+      extraSets: ['nat_keepalive_interval=1', 'nat_keepalive_method=crlf'],
+    });
+    const phone = await endpointIn(s, 'phone behind NAT');
+    phone.onRequest = (msg, rinfo) => phone.send(buildResponse(msg, 200, 'OK'), rinfo.port);
+    const from = phone.received.length;
+    await phone.send(buildRequest({
+      method: 'REGISTER',
+      ruri: 'sip:localhost',
+      via: 'SIP/2.0/UDP 192.168.1.20:5060;branch=z9hG4bK-natcrlf-1;rport',
+      from: '<sip:natphone@localhost>;tag=r1',
+      to: '<sip:natphone@localhost>',
+      callId: 'natcrlf',
+      cseq: 1,
+      contact: `<${kPrivate}>;expires=600`,
+    }), d.ports.udp);
+    await phone.waitFor((m) => m.status === 200 && m.get('call-id') === 'natcrlf',
+      { from, what: 'the 200 to the REGISTER' });
+    const pings = () => phone.received.slice(from).filter((e) => e.msg.text === '\r\n\r\n');
+    await waitFor(() => pings().length >= 2, { ms: 5000, what: 'two CRLF keep-alives' });
+    assert.equal(pings()[0].rinfo.port, d.ports.udp, 'from the listener the phone registered on');
+    assert.ok(!phone.received.some((e) => e.msg.method === 'OPTIONS'), 'no OPTIONS is sent');
+    assert.ok(await metric(d, 'nat_keepalive_sent') >= 2);
+    assert.equal(await metric(d, 'nat_keepalive_unanswered'), 0, 'a sent ping is not a failure');
+  }));
+
 test('a third-party registration (a UA not behind NAT registers another port) is reached at ' +
   'its Contact, and gets no keep-alive (nat_uac_test)', (t) =>
   withScope(t, async (s) => {

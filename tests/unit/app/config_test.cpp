@@ -296,6 +296,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{R"(domains=[{"name":"p.example","upstream":"sip:10.0.0.5",)"
                  R"("max_message_size":70000}])"},
                 "domains[0].max_message_size"},
+        BadCase{{"nat_keepalive_method=ping"}, "nat_keepalive_method"},
         // DTMF to a peer: two modes; INFO needs the peer's address.
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","dtmf":"inband"}])"},
                 "gateways[0].dtmf"},
