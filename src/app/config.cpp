@@ -265,8 +265,10 @@ bool field_dtmf_info(const json& o, const std::string& where) {
   const std::string v = field_string(o, where, "dtmf", false);
   if (v.empty() || v == "rfc4733") return false;
   if (v == "info") return true;
-  fail(where + ".dtmf", "must be \"rfc4733\" (telephone-event in RTP, the default) or \"info\" "
-                        "(SIP INFO application/dtmf-relay), not \"" + v + "\"");
+  fail(where + ".dtmf",
+       "must be \"rfc4733\" (telephone-event in RTP, the default) or \"info\" "
+       "(SIP INFO application/dtmf-relay), not \"" +
+           v + "\"");
 }
 
 /// `strip_headers` of object `o` at `where`: header names proxy::strippable_header() allows.
@@ -436,8 +438,7 @@ void parse_routing(const json& j, Config& c) {
     check_fields(
         gws[i], w,
         {"name", "uri", "priority", "weight", "strip", "prefix", "enabled", "probe_interval",
-         "auth_user", "password", "strip_headers", "topology_hiding", "max_message_size",
-         "dtmf"});
+         "auth_user", "password", "strip_headers", "topology_hiding", "max_message_size", "dtmf"});
     routing::Gateway g;
     g.name = field_string(gws[i], w, "name", true);
     g.uri = field_string(gws[i], w, "uri", true);

@@ -82,7 +82,7 @@ struct MediaAnchor::Call {
   /// renumbered this much higher.
   std::uint32_t cseq_shift[2] = {0, 0};
   std::uint32_t invite_shift[2] = {0, 0};  ///< the shift of each side's last INVITE (its ACK's)
-  std::vector<int> dtmf_pts;  ///< telephone-event payload types in the other end's SDP
+  std::vector<int> dtmf_pts;               ///< telephone-event payload types in the other end's SDP
   TokenBucket key_presses{kKeyPressRate, kKeyPressBurst, SteadyClock::now()};  ///< INFOs
 };
 
@@ -519,8 +519,8 @@ proxy::OwnRequest MediaAnchor::in_dialog_request(const Call& call, Side from,
   return r;
 }
 
-void MediaAnchor::adapt_dtmf(Call& call, const sdp::Session& in, Side in_from,
-                             sdp::Session& out, bool offer) {
+void MediaAnchor::adapt_dtmf(Call& call, const sdp::Session& in, Side in_from, sdp::Session& out,
+                             bool offer) {
   if (!call.info_side || call.session == nullptr) return;
   const Side to = other(in_from);
   auto note = [&call](const sdp::Session& s) {
@@ -560,10 +560,9 @@ void MediaAnchor::adapt_dtmf(Call& call, const sdp::Session& in, Side in_from,
     note(out);
   }
   const std::string call_id = call.call_id;
-  call.session->convert_dtmf(other(*call.info_side), call.dtmf_pts,
-                             [this, call_id](Side from, const KeyPress& key) {
-                               on_key_press(call_id, from, key);
-                             });
+  call.session->convert_dtmf(
+      other(*call.info_side), call.dtmf_pts,
+      [this, call_id](Side from, const KeyPress& key) { on_key_press(call_id, from, key); });
 }
 
 void MediaAnchor::on_key_press(const std::string& call_id, Side from, const KeyPress& key) {

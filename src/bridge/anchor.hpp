@@ -27,9 +27,9 @@ enum class AnchorMode {
   Never,   ///< SDP passes untouched
 };
 
-/// Sends a request sipws originates (the BYEs of a media timeout, the INFOs of DTMF conversion) towards `dest` as a client
-/// transaction (the daemon's proxy::Uac: it adds the Via, retransmits, and counts and logs the
-/// answer). Thread: core io thread.
+/// Sends a request sipws originates (the BYEs of a media timeout, the INFOs of DTMF conversion)
+/// towards `dest` as a client transaction (the daemon's proxy::Uac: it adds the Via, retransmits,
+/// and counts and logs the answer). Thread: core io thread.
 using OriginateFn = std::function<void(const proxy::OwnRequest& request, const Destination& dest)>;
 
 /// Thread: core io thread (all hook calls and all media I/O).
@@ -94,8 +94,7 @@ class MediaAnchor final : public proxy::ForwardHook {
   /// SDP `out`, made from `in` (sent by the end of side `in_from`) for the other end: with a
   /// DTMF-converting call, removes or adds telephone-event and updates what the session
   /// converts. `offer`: `out` is an offer.
-  void adapt_dtmf(Call& call, const sdp::Session& in, Side in_from, sdp::Session& out,
-                  bool offer);
+  void adapt_dtmf(Call& call, const sdp::Session& in, Side in_from, sdp::Session& out, bool offer);
   /// A key pressed at the end of side `from` of call `call_id`: an INFO to the other end.
   void on_key_press(const std::string& call_id, Side from, const KeyPress& key);
 

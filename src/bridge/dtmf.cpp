@@ -30,12 +30,12 @@ std::optional<TelephoneEvent> parse_telephone_event(std::span<const std::uint8_t
 
 char dtmf_signal(std::uint8_t event) {
   static constexpr char kSignals[] = "0123456789*#ABCD!";
-  return event <= 16 ? kSignals[event] : 0;
+  return event <= 16 ? kSignals[event] : '\0';
 }
 
 std::string dtmf_relay_body(const KeyPress& key) {
-  return "Signal=" + std::string(1, key.signal) + "\r\nDuration=" +
-         std::to_string(key.duration_ms) + "\r\n";
+  return "Signal=" + std::string(1, key.signal) +
+         "\r\nDuration=" + std::to_string(key.duration_ms) + "\r\n";
 }
 
 std::optional<KeyPress> KeyPressDetector::on_event(const TelephoneEvent& ev) {

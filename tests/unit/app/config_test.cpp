@@ -431,13 +431,13 @@ TEST(Config, TopologyHidingIsPerGatewayAndPerUpstream) {
 }
 
 TEST(Config, DtmfIsRfc4733UnlessAPeerWantsInfo) {
-  Config c = load_config(
-      std::nullopt,
-      {R"(domains=[{"name":"pbx.example.com","upstream":"sip:10.0.0.5","dtmf":"info"},)"
-       R"({"name":"pbx2.example.com","upstream":"sip:10.0.0.6"}])",
-       R"(gateways=[{"name":"GW1","uri":"sip:10.0.0.9","dtmf":"info"},)"
-       R"({"name":"GW2","uri":"sip:gw2.example","dtmf":"rfc4733"}])",
-       R"(routes=[{"match":"^9","gateways":["GW1","GW2"]}])"});
+  Config c =
+      load_config(std::nullopt,
+                  {R"(domains=[{"name":"pbx.example.com","upstream":"sip:10.0.0.5","dtmf":"info"},)"
+                   R"({"name":"pbx2.example.com","upstream":"sip:10.0.0.6"}])",
+                   R"(gateways=[{"name":"GW1","uri":"sip:10.0.0.9","dtmf":"info"},)"
+                   R"({"name":"GW2","uri":"sip:gw2.example","dtmf":"rfc4733"}])",
+                   R"(routes=[{"match":"^9","gateways":["GW1","GW2"]}])"});
   ASSERT_EQ(c.upstream_domains.size(), 2u);
   EXPECT_TRUE(c.upstream_domains[0].dtmf_info);
   EXPECT_FALSE(c.upstream_domains[1].dtmf_info);

@@ -414,7 +414,8 @@ TEST_F(AnchorTest, KeyPressesBecomeInfoRequestsForAPeerThatWantsInfo) {
   const Destination pbx_dest{Protocol::Udp, {pbx, 5070}, kNoFlow, {}};
 
   // The PBX listens for the bridge's audio here.
-  asio::ip::udp::socket pbx_rtp(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  asio::ip::udp::socket pbx_rtp(io,
+                                asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const int pbx_port = pbx_rtp.local_endpoint().port();
 
   Message invite = request("INVITE", phone_sdp(6000, "0 101"));
@@ -432,9 +433,12 @@ TEST_F(AnchorTest, KeyPressesBecomeInfoRequestsForAPeerThatWantsInfo) {
   EXPECT_EQ(to_phone.media[0].formats, (std::vector<std::string>{"0", "101"}));
   const auto bridge_port = to_phone.media[0].port;
 
-  asio::ip::udp::socket phone_rtp(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  asio::ip::udp::socket phone_rtp(io,
+                                  asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const asio::ip::udp::endpoint bridge(asio::ip::make_address("127.0.0.1"), bridge_port);
-  auto send = [&](const std::vector<std::uint8_t>& p) { phone_rtp.send_to(asio::buffer(p), bridge); };
+  auto send = [&](const std::vector<std::uint8_t>& p) {
+    phone_rtp.send_to(asio::buffer(p), bridge);
+  };
   auto run_until = [&](auto done) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     while (!done() && std::chrono::steady_clock::now() < deadline) {
@@ -531,9 +535,9 @@ TEST_F(AnchorTest, AFloodOfKeyPressesIsNotAFloodOfInfos) {
   // INFOs (plus what the rate refills while they are read), the rest are dropped.
   constexpr int kEvents = 200;
   for (int i = 0; i < kEvents; ++i) {
-    phone_rtp.send_to(asio::buffer(rtp(101, static_cast<std::uint16_t>(i), 160u * (i + 1),
-                                       i % 10, true, 400)),
-                      bridge);
+    phone_rtp.send_to(
+        asio::buffer(rtp(101, static_cast<std::uint16_t>(i), 160u * (i + 1), i % 10, true, 400)),
+        bridge);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (phone_rtp.available() == 0 && std::chrono::steady_clock::now() < deadline &&
@@ -547,8 +551,8 @@ TEST_F(AnchorTest, AFloodOfKeyPressesIsNotAFloodOfInfos) {
 
 TEST_F(AnchorTest, APbxThatWantsInfoCallingABrowserOffersItTelephoneEvent) {
   auto anchor = make(AnchorMode::Auto);
-  anchor->set_peer_rules(std::make_shared<const proxy::PeerRules>(
-      std::vector<std::pair<IpAddress, proxy::PeerRule>>{
+  anchor->set_peer_rules(
+      std::make_shared<const proxy::PeerRules>(std::vector<std::pair<IpAddress, proxy::PeerRule>>{
           {udp_src.peer.address, proxy::PeerRule{{}, 0, true}}}));
   // The PBX offers G.711 alone; the browser is offered telephone-event too, and its answer
   // with telephone-event reaches the PBX without it.

@@ -13,9 +13,8 @@ namespace sipws::bridge {
 namespace {
 
 /// An RTP packet (RFC 3550 s.5.1) of payload type `pt` carrying one RFC 4733 event.
-std::vector<std::uint8_t> event_packet(int pt, std::uint8_t event, bool end,
-                                       std::uint16_t duration, std::uint32_t ts,
-                                       int csrcs = 0, int ext_words = -1) {
+std::vector<std::uint8_t> event_packet(int pt, std::uint8_t event, bool end, std::uint16_t duration,
+                                       std::uint32_t ts, int csrcs = 0, int ext_words = -1) {
   const std::size_t ext = ext_words >= 0 ? 4 + 4 * static_cast<std::size_t>(ext_words) : 0;
   const std::size_t off = 12 + 4 * static_cast<std::size_t>(csrcs) + ext;
   std::vector<std::uint8_t> p(off + 4, 0xcc);
