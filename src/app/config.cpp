@@ -696,6 +696,16 @@ Config from_json(const json& j) {
              " characters; use at least 16 (e.g. `openssl rand -hex 32`), or leave it empty "
              "for a generated key file beside the store");
   }
+  c.admin_token = get_string(j, "admin_token");
+  if (!c.admin_token.empty() &&
+      (c.admin_token.size() < 16 || c.admin_token.size() > 512 ||
+       std::any_of(c.admin_token.begin(), c.admin_token.end(), [](char ch) {
+         return static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7f;
+       }))) {
+    fail("admin_token",
+         "must be 16 to 512 printable characters without spaces (e.g. `openssl rand -hex 32`), "
+         "or empty to turn the admin API off");
+  }
   c.ws_session_lifetime_s = get_uint(j, "ws_session_lifetime", 60, 2592000);
   c.registrar_min_expires = get_uint(j, "registrar_min_expires", 1, std::uint64_t{86400} * 7);
   c.registrar_max_expires = get_uint(j, "registrar_max_expires", 1, std::uint64_t{86400} * 7);
@@ -863,6 +873,7 @@ nlohmann::json to_json(const Config& c) {
   j["shutdown_grace"] = c.shutdown_grace_s;
   j["auth"] = c.auth == AuthMode::Digest ? "digest" : "off";
   j["admin_listen"] = c.admin_host + ":" + std::to_string(c.admin_port);
+  j["admin_token"] = c.admin_token;
   j["log_level"] = c.log_level;
   j["trace"] = c.trace;
   j["tls_cert"] = c.tls_cert;

@@ -60,6 +60,8 @@ struct Config {
   AuthMode auth = AuthMode::Digest;
   std::string admin_host = "127.0.0.1";
   std::uint16_t admin_port = 8081;
+  /// admin_token: the bearer token of the admin API (/api/v1/); empty: the API is off (403).
+  std::string admin_token;
   std::string log_level = "info";
   bool trace = false;
   std::string tls_cert;  ///< PEM; empty => dev certificate in dev_cert_dir

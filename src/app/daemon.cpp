@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "app/admin_api.hpp"
 #include "app/demo_users.hpp"
 #include "app/logging.hpp"
 #include "auth/auth_guard.hpp"
@@ -483,17 +484,18 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
                                                send);
 }
 
-/// The admin HTTP endpoint on admin_listen: GET /metrics (Prometheus text: every counter, and
-/// the anchored calls and the resident memory as gauges), GET /health (the process answers)
-/// and GET /ready (200, or 503 naming the cause while `store` is unhealthy,
-/// AsyncStore::health(), or once `draining`). Plain HTTP only: every upgrade gets 404.
+/// The admin HTTP endpoint on admin_listen: the admin API under /api/ (`api`), GET /metrics
+/// (Prometheus text: every counter, and the anchored calls and the resident memory as gauges), GET
+/// /health (the process answers) and GET /ready (200, or 503 naming the cause while `store` is
+/// unhealthy, AsyncStore::health(), or once `draining`). Plain HTTP only: every upgrade gets 404.
 /// `anchors`: every shard's media bridge (empty with media_anchor=never); runs on shard 0
 /// (`io` and its `timers`).
 /// @throws std::system_error if it cannot bind.
 std::unique_ptr<ws::Listener> start_admin_endpoint(
     const Config& cfg, asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
     std::vector<const bridge::MediaAnchor*> anchors, const store::AsyncStore& store,
-    const std::atomic<bool>& draining, std::function<std::size_t()> trunks_registered) {
+    const std::atomic<bool>& draining, std::function<std::size_t()> trunks_registered,
+    AdminApi* api) {
   ws::ListenerConfig ac;
   ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
   ac.handshake_auth = [](const ws::HandshakeRequest&) {
@@ -502,9 +504,10 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
     return v;
   };
   ac.http_handler = [anchors = std::move(anchors), &store, &draining,
-                     trunks_registered = std::move(trunks_registered)](
-                        const ws::HttpRequest& r,
-                        const std::function<void(ws::HttpResponse)>& reply) {
+                     trunks_registered = std::move(trunks_registered),
+                     api](const ws::HttpRequest& r,
+                          const std::function<void(ws::HttpResponse)>& reply) {
+    if (api != nullptr && api->handle(r, reply)) return true;
     ws::HttpResponse rsp;
     rsp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
     if (r.method != "GET") {
@@ -864,6 +867,7 @@ struct Daemon {
   std::unique_ptr<Shared> shared;
   std::vector<const bridge::MediaAnchor*> anchors;
   transport::FlowTable admin_flows;
+  std::unique_ptr<AdminApi> admin_api;  ///< before `admin`, which calls it
   std::unique_ptr<ws::Listener> admin;
   std::function<void(const routing::Gateway&, std::function<void(int)>)> send_probe;
   std::unique_ptr<routing::GatewayProber> prober;
@@ -1152,10 +1156,12 @@ void build_topology_hiding(Daemon& d) {
 /// Admin HTTP endpoint (admin_listen: /metrics, /health, /ready), on shard 0. @throws StartError
 /// naming 'admin_listen'.
 void build_admin(Daemon& d) {
+  d.admin_api = std::make_unique<AdminApi>(
+      AdminApiDeps{*d.astore, *d.location, d.s0().timers, d.cfg.admin_token});
   try {
     d.admin = start_admin_endpoint(
         d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,
-        [&d]() -> std::size_t { return d.trunks ? d.trunks->registered() : 0; });
+        [&d]() -> std::size_t { return d.trunks ? d.trunks->registered() : 0; }, d.admin_api.get());
   } catch (const std::exception& e) {
     throw StartError{"admin_listen", e.what()};
   }

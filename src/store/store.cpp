@@ -921,6 +921,17 @@ void AsyncStore::find_alias(std::string alias,
       std::move(done));
 }
 
+void AsyncStore::run(std::string what, std::function<void(Store&)> job,
+                     std::function<void(std::error_code)> done) {
+  impl_->read<bool>(
+      std::move(what),
+      [job = std::move(job)](Store& s) {
+        job(s);
+        return true;
+      },
+      [done = std::move(done)](Result<bool> r) { done(r ? std::error_code() : r.error()); });
+}
+
 void AsyncStore::put_binding(BindingRecord b) {
   std::vector<BindingWrite> w(1);
   w[0].record = std::move(b);

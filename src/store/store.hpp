@@ -226,6 +226,13 @@ class AsyncStore {
   /// Store::find_alias on the worker; `done` runs on the core thread with the AOR, std::nullopt
   /// when there is no such alias, or an error when the store failed.
   void find_alias(std::string alias, std::function<void(Result<std::optional<std::string>>)> done);
+  /// Runs `job` with the store on the worker, in queue order (the admin API's reads and
+  /// writes; a write there commits by itself). `done` runs on the asking thread with an empty
+  /// error_code, or StoreErrc::Unavailable when `job` threw (logged as `what`, counted as a
+  /// read error, the store marked unhealthy). `job` hands its results to `done` through what
+  /// both capture.
+  void run(std::string what, std::function<void(Store&)> job,
+           std::function<void(std::error_code)> done);
   /// Queues Store::put_binding (write-behind). A write of the same (aor, contact) still queued
   /// is replaced, not repeated: only the newest state of a binding is written (counted as
   /// store_binding_writes_coalesced).

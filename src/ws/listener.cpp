@@ -835,6 +835,7 @@ bool Connection::dispatch_http(ListenerImpl& l) {
   req.content_type = c.get_request_header("Content-Type");
   req.cookie = c.get_request_header("Cookie");
   req.origin = c.get_request_header("Origin");
+  req.authorization = c.get_request_header("Authorization");
   req.body = c.get_request_body();
   req.secure = tls_ != nullptr;
   struct State {

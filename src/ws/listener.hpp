@@ -51,12 +51,13 @@ using HandshakeAuthFn = std::function<HandshakeVerdict(const HandshakeRequest&)>
 /// login endpoint of RFC 7118 s.7 handshake auth). The body is read up to 64 KiB (larger: 413).
 struct HttpRequest {
   Endpoint peer;
-  std::string method;        ///< "POST", "GET"...
-  std::string resource;      ///< request target, e.g. "/login"
-  std::string host;          ///< Host header
-  std::string content_type;  ///< Content-Type header ("" if absent)
-  std::string cookie;        ///< Cookie header ("" if absent)
-  std::string origin;        ///< Origin header ("" if absent)
+  std::string method;         ///< "POST", "GET"...
+  std::string resource;       ///< request target, e.g. "/login"
+  std::string host;           ///< Host header
+  std::string content_type;   ///< Content-Type header ("" if absent)
+  std::string cookie;         ///< Cookie header ("" if absent)
+  std::string origin;         ///< Origin header ("" if absent)
+  std::string authorization;  ///< Authorization header ("" if absent)
   std::string body;
   bool secure = false;  ///< true on a WSS (HTTPS) listener
 };

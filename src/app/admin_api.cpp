@@ -1,0 +1,377 @@
+#include "app/admin_api.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <tuple>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "auth/digest.hpp"
+#include "common/text.hpp"
+
+namespace sipws::app {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kPrefix = "/api/v1/";
+constexpr std::size_t kDefaultLimit = 100;
+constexpr std::size_t kMaxLimit = 1000;
+constexpr std::size_t kMaxPassword = 256;
+
+ws::HttpResponse json_response(int status, const json& body) {
+  ws::HttpResponse r;
+  r.status = status;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.body = body.dump();
+  r.body += '\n';
+  return r;
+}
+
+/// {"error": what[, "field": field]}.
+ws::HttpResponse error_response(int status, std::string what, std::string field = {}) {
+  json j = {{"error", std::move(what)}};
+  if (!field.empty()) j["field"] = std::move(field);
+  return json_response(status, j);
+}
+
+ws::HttpResponse not_allowed(std::string allow) {
+  auto r = error_response(405, "method not allowed here; allowed: " + allow);
+  r.headers.emplace_back("Allow", std::move(allow));
+  return r;
+}
+
+ws::HttpResponse store_failed() {
+  return error_response(503, "the store is unavailable; try again");
+}
+
+/// The query parameters of `query` ("a=1&b=x"), form-decoded; nullopt if one is malformed
+/// (bad percent-encoding).
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view q) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!q.empty()) {
+    const auto amp = q.find('&');
+    const std::string_view part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    if (part.empty()) continue;
+    const auto eq = part.find('=');
+    auto name = text::form_decode(part.substr(0, eq));
+    auto value =
+        text::form_decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1));
+    if (!name || !value) return std::nullopt;
+    out.emplace_back(std::move(*name), std::move(*value));
+  }
+  return out;
+}
+
+/// A non-negative integer query parameter up to `max`; nullopt if malformed or larger.
+std::optional<std::size_t> parse_count(std::string_view s, std::size_t max) {
+  std::size_t v = 0;
+  const auto* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (ec != std::errc() || p != end || s.empty() || v > max) return std::nullopt;
+  return v;
+}
+
+json subscriber_json(const store::Subscriber& s) {
+  return {{"aor", s.user + '@' + s.domain}, {"user", s.user}, {"domain", s.domain}};
+}
+
+/// Why `password` is not acceptable, or "" if it is.
+std::string password_defect(const json& v) {
+  if (!v.is_string()) return "must be a string";
+  const auto& p = v.get_ref<const std::string&>();
+  if (p.empty()) return "must not be empty";
+  if (p.size() > kMaxPassword) return "is longer than 256 bytes";
+  if (std::any_of(p.begin(), p.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return "must not contain control characters";
+  }
+  return {};
+}
+
+/// Checks that object `body` has only `known` fields; the first other one, or "".
+std::string unknown_field(const json& body, std::initializer_list<std::string_view> known) {
+  for (const auto& [k, v] : body.items()) {
+    if (std::find(known.begin(), known.end(), k) == known.end()) return k;
+  }
+  return {};
+}
+
+/// The JSON object of a request body, or the 400 to answer.
+std::variant<json, ws::HttpResponse> object_body(const ws::HttpRequest& req) {
+  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    return error_response(400, "the body must be a JSON object", "body");
+  }
+  return body;
+}
+
+bool bearer_matches(std::string_view authorization, const std::string& token) {
+  authorization = text::trim(authorization);
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() <= kScheme.size() || !text::istarts_with(authorization, kScheme)) {
+    return false;
+  }
+  return auth::constant_time_equal(text::trim(authorization.substr(kScheme.size())), token);
+}
+
+}  // namespace
+
+bool AdminApi::handle(const ws::HttpRequest& req,
+                      const std::function<void(ws::HttpResponse)>& reply) {
+  std::string_view resource = req.resource;
+  const auto qmark = resource.find('?');
+  const std::string_view path = resource.substr(0, qmark);
+  const std::string_view query =
+      qmark == std::string_view::npos ? std::string_view() : resource.substr(qmark + 1);
+  if (!path.starts_with("/api/")) return false;
+  auto answer = [&reply](ws::HttpResponse r) {
+    reply(std::move(r));
+    return true;
+  };
+
+  if (d_.token.empty()) {
+    reply(error_response(403, "the admin API is off: set admin_token to enable it"));
+    return true;
+  }
+  if (!bearer_matches(req.authorization, d_.token)) {
+    auto r = error_response(401, "a valid Authorization: Bearer token is required");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sipws admin\"");
+    spdlog::info("admin api: {} {} from {}: 401", req.method, path, req.peer.to_string());
+    reply(std::move(r));
+    return true;
+  }
+  auto params = parse_query(query);
+  if (!params) {
+    reply(error_response(400, "the query string is not well percent-encoded", "query"));
+    return true;
+  }
+  const std::string_view rest =
+      path.starts_with(kPrefix) ? path.substr(kPrefix.size()) : std::string_view();
+
+  if (rest == "subscribers") {
+    if (req.method == "GET") {
+      std::string search;
+      std::size_t offset = 0, limit = kDefaultLimit;
+      for (const auto& [name, value] : *params) {
+        if (name == "search") {
+          search = text::to_lower(value);
+        } else if (name == "offset") {
+          auto v = parse_count(value, 100000000);
+          if (!v) return answer(error_response(400, "must be a number >= 0", "offset"));
+          offset = *v;
+        } else if (name == "limit") {
+          auto v = parse_count(value, kMaxLimit);
+          if (!v || *v == 0) {
+            return answer(error_response(400, "must be a number from 1 to 1000", "limit"));
+          }
+          limit = *v;
+        } else {
+          return answer(error_response(400, "unknown parameter", name));
+        }
+      }
+      auto found = std::make_shared<std::vector<store::Subscriber>>();
+      auto total = std::make_shared<std::size_t>(0);
+      d_.store.run(
+          "admin: list subscribers",
+          [found, total, search, offset, limit](store::Store& s) {
+            auto all = s.list_subscribers();
+            std::erase_if(all, [&search](const store::Subscriber& x) {
+              return !search.empty() &&
+                     text::to_lower(x.user + '@' + x.domain).find(search) == std::string::npos;
+            });
+            std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+              return std::tie(a.domain, a.user) < std::tie(b.domain, b.user);
+            });
+            *total = all.size();
+            for (std::size_t i = offset; i < all.size() && found->size() < limit; ++i) {
+              found->push_back(std::move(all[i]));
+            }
+          },
+          [reply, found, total](std::error_code ec) {
+            if (ec) return reply(store_failed());
+            json list = json::array();
+            for (const auto& s : *found) list.push_back(subscriber_json(s));
+            auto r = json_response(200, list);
+            r.headers.emplace_back("X-Total-Count", std::to_string(*total));
+            reply(std::move(r));
+          });
+      return true;
+    }
+    if (req.method == "POST") {
+      auto parsed = object_body(req);
+      if (auto* bad = std::get_if<ws::HttpResponse>(&parsed)) return answer(std::move(*bad));
+      const json& body = std::get<json>(parsed);
+      if (auto f = unknown_field(body, {"aor", "password"}); !f.empty()) {
+        return answer(error_response(400, "unknown field; known fields are aor, password", f));
+      }
+      if (!body.contains("aor") || !body["aor"].is_string()) {
+        return answer(error_response(400, "required: the subscriber's user@domain", "aor"));
+      }
+      auto aor = auth::split_aor(body["aor"].get<std::string>());
+      if (!aor) return answer(error_response(400, aor.error(), "aor"));
+      if (!body.contains("password")) {
+        return answer(error_response(400, "required", "password"));
+      }
+      if (auto why = password_defect(body["password"]); !why.empty()) {
+        return answer(error_response(400, why, "password"));
+      }
+      auto sub = std::make_shared<store::Subscriber>(
+          auth::make_subscriber(aor->first, aor->second, body["password"].get<std::string>()));
+      auto existed = std::make_shared<bool>(false);
+      d_.store.run(
+          "admin: add subscriber " + aor->first + '@' + aor->second,
+          [sub, existed](store::Store& s) {
+            *existed = s.find_subscriber(sub->user, sub->domain).has_value();
+            if (!*existed) s.put_subscriber(*sub);
+          },
+          [this, reply, sub, existed](std::error_code ec) {
+            if (ec) return reply(store_failed());
+            if (*existed) {
+              return reply(
+                  error_response(409, "the subscriber exists; PUT changes its password", "aor"));
+            }
+            d_.store.invalidate();
+            spdlog::info("admin api: subscriber {}@{} added", sub->user, sub->domain);
+            auto r = json_response(201, subscriber_json(*sub));
+            r.headers.emplace_back(
+                "Location", std::string(kPrefix) + "subscribers/" + sub->user + '@' + sub->domain);
+            reply(std::move(r));
+          });
+      return true;
+    }
+    reply(not_allowed("GET, POST"));
+    return true;
+  }
+
+  if (rest.starts_with("subscribers/")) {
+    auto text = text::percent_decode(rest.substr(std::string_view("subscribers/").size()));
+    if (!text) return answer(error_response(400, "bad percent-encoding", "aor"));
+    auto aor = auth::split_aor(*text);
+    if (!aor) return answer(error_response(400, aor.error(), "aor"));
+    auto user = std::make_shared<std::pair<std::string, std::string>>(std::move(*aor));
+    if (req.method == "GET") {
+      auto found = std::make_shared<std::optional<store::Subscriber>>();
+      d_.store.run(
+          "admin: find subscriber",
+          [user, found](store::Store& s) { *found = s.find_subscriber(user->first, user->second); },
+          [reply, found](std::error_code ec) {
+            if (ec) return reply(store_failed());
+            if (!*found) return reply(error_response(404, "no such subscriber"));
+            reply(json_response(200, subscriber_json(**found)));
+          });
+      return true;
+    }
+    if (req.method == "DELETE") {
+      auto deleted = std::make_shared<bool>(false);
+      d_.store.run(
+          "admin: delete subscriber",
+          [user, deleted](store::Store& s) {
+            *deleted = s.delete_subscriber(user->first, user->second);
+          },
+          [this, reply, user, deleted](std::error_code ec) {
+            if (ec) return reply(store_failed());
+            if (!*deleted) return reply(error_response(404, "no such subscriber"));
+            d_.store.invalidate();
+            spdlog::info("admin api: subscriber {}@{} deleted", user->first, user->second);
+            ws::HttpResponse r;
+            r.status = 204;
+            reply(std::move(r));
+          });
+      return true;
+    }
+    if (req.method == "PUT") {
+      auto parsed = object_body(req);
+      if (auto* bad = std::get_if<ws::HttpResponse>(&parsed)) return answer(std::move(*bad));
+      const json& body = std::get<json>(parsed);
+      if (auto f = unknown_field(body, {"password"}); !f.empty()) {
+        return answer(error_response(400, "unknown field; the known field is password", f));
+      }
+      if (!body.contains("password")) {
+        return answer(error_response(400, "required", "password"));
+      }
+      if (auto why = password_defect(body["password"]); !why.empty()) {
+        return answer(error_response(400, why, "password"));
+      }
+      auto sub = std::make_shared<store::Subscriber>(
+          auth::make_subscriber(user->first, user->second, body["password"].get<std::string>()));
+      auto existed = std::make_shared<bool>(false);
+      d_.store.run(
+          "admin: change password",
+          [sub, existed](store::Store& s) {
+            *existed = s.find_subscriber(sub->user, sub->domain).has_value();
+            if (*existed) s.put_subscriber(*sub);
+          },
+          [this, reply, sub, existed](std::error_code ec) {
+            if (ec) return reply(store_failed());
+            if (!*existed) return reply(error_response(404, "no such subscriber"));
+            d_.store.invalidate();
+            spdlog::info("admin api: password of {}@{} changed", sub->user, sub->domain);
+            reply(json_response(200, subscriber_json(*sub)));
+          });
+      return true;
+    }
+    reply(not_allowed("GET, PUT, DELETE"));
+    return true;
+  }
+
+  if (rest == "registrations") {
+    if (req.method != "GET") return answer(not_allowed("GET"));
+    std::string aor_filter;
+    for (const auto& [name, value] : *params) {
+      if (name != "aor") return answer(error_response(400, "unknown parameter", name));
+      auto aor = auth::split_aor(value);
+      if (!aor) return answer(error_response(400, aor.error(), "aor"));
+      aor_filter = aor->first + '@' + aor->second;
+    }
+    const TimePoint now = d_.timers.now();
+    json list = json::array();
+    d_.location.visit_all([&](const registrar::Binding& b) {
+      const auto left = b.expires_in(now);
+      if (left == 0 || (!aor_filter.empty() && b.aor != aor_filter)) return;
+      json j = {{"aor", b.aor},
+                {"contact", b.contact},
+                {"transport", text::to_lower(via_token(b.source.protocol))},
+                {"expires", left},
+                {"source", b.source.peer.to_string()},
+                {"local", b.source.local.to_string()},
+                {"q", b.q},
+                {"user_agent", b.user_agent},
+                {"instance", b.instance},
+                {"reg_id", b.reg_id},
+                {"path", b.path},
+                {"outbound", b.outbound},
+                {"reachable", !b.unreachable && !b.flow_dead},
+                {"call_id", b.call_id},
+                {"cseq", b.cseq}};
+      if (b.source.flow != kNoFlow) {
+        j["flow"] = b.source.flow;
+      } else {
+        j["flow"] = nullptr;
+      }
+      list.push_back(std::move(j));
+    });
+    std::sort(list.begin(), list.end(), [](const json& a, const json& b) {
+      return std::tie(a["aor"].get_ref<const std::string&>(),
+                      a["contact"].get_ref<const std::string&>()) <
+             std::tie(b["aor"].get_ref<const std::string&>(),
+                      b["contact"].get_ref<const std::string&>());
+    });
+    reply(json_response(200, list));
+    return true;
+  }
+
+  reply(error_response(404, "no such resource; see docs/admin-api.yaml"));
+  return true;
+}
+
+}  // namespace sipws::app

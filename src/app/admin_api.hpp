@@ -1,0 +1,44 @@
+#pragma once
+// The admin API (issue 15): HTTP/JSON under /api/v1/ on the admin listener, for operators and
+// their tools. Bearer-token auth (`admin_token`); subscribers (list with search and paging,
+// create, change password, delete) through the asynchronous store, and the live registrations
+// from the location service. docs/admin-api.yaml describes it (OpenAPI 3).
+
+#include <functional>
+#include <string>
+
+#include "common/timer.hpp"
+#include "registrar/location.hpp"
+#include "store/store.hpp"
+#include "ws/listener.hpp"
+
+namespace sipws::app {
+
+/// What the admin API reads and changes. All must outlive the AdminApi.
+struct AdminApiDeps {
+  store::AsyncStore& store;
+  const registrar::LocationService& location;
+  TimerService& timers;  ///< the clock bindings expire by
+  /// The bearer token (config admin_token); empty: the API answers 403 to everything.
+  std::string token;
+};
+
+/// Serves /api/ on the admin listener. Every answer is JSON; errors are
+/// {"error": "what is wrong", "field": "the input at fault"} (field only for a 400):
+/// 401 without or with a wrong `Authorization: Bearer` token (with WWW-Authenticate), 403 when
+/// no token is configured, 404 for an unknown path or subscriber, 405 for a method the path
+/// does not take, 409 when creating a subscriber that exists, 503 when the store failed.
+/// Thread: the admin listener's io thread (shard 0); store answers come back on it.
+class AdminApi {
+ public:
+  explicit AdminApi(AdminApiDeps deps) : d_(std::move(deps)) {}
+
+  /// Takes a request whose resource starts with /api/ (returns false for any other: the
+  /// caller serves /metrics, /health...). `reply` runs once, now or when the store answered.
+  bool handle(const ws::HttpRequest& req, const std::function<void(ws::HttpResponse)>& reply);
+
+ private:
+  AdminApiDeps d_;
+};
+
+}  // namespace sipws::app

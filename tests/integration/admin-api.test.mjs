@@ -1,0 +1,268 @@
+// The admin API (issue 15, docs/admin-api.yaml) on the admin listener: bearer-token auth (401
+// without or with a wrong token, 403 when no token is configured), subscribers (list with search
+// and paging, create, read, change password, delete; 400 naming the field at fault, 404, 409),
+// and the live registrations of a JsSIP user over WS and a raw UDP phone. A subscriber created
+// through the API registers with its password at once, an old password stops working as soon as
+// it is changed, and a deleted subscriber is challenged without end. The last test runs every
+// operation of docs/admin-api.yaml (OpenAPI 3.1) with its examples and checks each answer
+// against the description: status documented, JSON body of the documented schema.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { daemonIn, uaIn } from './lib/fixtures.mjs';
+import { SipClient, endpointIn } from './lib/rawsip.mjs';
+import { withScope } from './lib/scope.mjs';
+import { waitEvent } from './lib/wait.mjs';
+
+const kToken = 'test-admin-token-0123456789abcdef';
+
+/** A request to the admin listener; resolves with {status, headers, json, text}. */
+async function api(d, method, path, { body, token = kToken, rawBody } = {}) {
+  const headers = {};
+  if (token !== null) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined || rawBody !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(`http://127.0.0.1:${d.ports.admin}${path}`, {
+    method, headers, body: rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
+  });
+  const text = await r.text();
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {}
+  return { status: r.status, headers: r.headers, json, text };
+}
+
+/** Registers sip:USER@localhost from a raw UDP endpoint; resolves with the final status. */
+async function udpRegister(s, d, user, password, name) {
+  const ep = await endpointIn(s, name);
+  const c = new SipClient(ep, { server: { host: '127.0.0.1', port: d.ports.udp }, user, password });
+  return { ep, status: (await c.register()).final.status };
+}
+
+test('admin API: token, subscribers, registrations', (t) =>
+  withScope(t, async (s) => {
+    const d = await daemonIn(s, { extraSets: [`admin_token=${kToken}`] });
+    await d.addUser('alice@localhost', 'secret');
+
+    // Auth: no token, a wrong one, another scheme: 401 with a Bearer challenge; /health open.
+    for (const token of [null, 'wrong-token-wrong-token', `${kToken}x`]) {
+      const r = await api(d, 'GET', '/api/v1/subscribers', { token });
+      assert.equal(r.status, 401, `token ${token}`);
+      assert.match(r.headers.get('www-authenticate'), /^Bearer /);
+      assert.ok(r.json.error);
+    }
+    const basic = await fetch(`http://127.0.0.1:${d.ports.admin}/api/v1/subscribers`,
+      { headers: { Authorization: `Basic ${Buffer.from(`a:${kToken}`).toString('base64')}` } });
+    assert.equal(basic.status, 401);
+    assert.equal((await fetch(`http://127.0.0.1:${d.ports.admin}/health`)).status, 200);
+
+    // Create: 201 with the subscriber (never its HA1), then it is listed.
+    const created = await api(d, 'POST', '/api/v1/subscribers',
+      { body: { aor: 'dave@localhost', password: 'dave-pw-1' } });
+    assert.equal(created.status, 201, created.text);
+    assert.deepEqual(created.json, { aor: 'dave@localhost', user: 'dave', domain: 'localhost' });
+    assert.equal(created.headers.get('location'), '/api/v1/subscribers/dave@localhost');
+    const dup = await api(d, 'POST', '/api/v1/subscribers',
+      { body: { aor: 'dave@LOCALHOST', password: 'x' } });
+    assert.equal(dup.status, 409, 'the same subscriber (the domain is case-insensitive) exists');
+    const list = await api(d, 'GET', '/api/v1/subscribers');
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.json.map((x) => x.aor), ['alice@localhost', 'dave@localhost']);
+    assert.equal(list.headers.get('x-total-count'), '2');
+    assert.ok(!/ha1|[0-9a-f]{32}/i.test(list.text), 'no credentials are listed');
+    const page = await api(d, 'GET', '/api/v1/subscribers?search=DAV&limit=1&offset=0');
+    assert.deepEqual(page.json.map((x) => x.aor), ['dave@localhost']);
+    assert.equal(page.headers.get('x-total-count'), '1');
+    assert.deepEqual((await api(d, 'GET', '/api/v1/subscribers?offset=5')).json, []);
+    assert.equal((await api(d, 'GET', '/api/v1/subscribers/dave%40localhost')).json.aor,
+      'dave@localhost');
+
+    // Bad input: 400 naming the field.
+    const bad = [
+      [{ rawBody: '{"aor": ' }, 'body'],
+      [{ rawBody: '[1]' }, 'body'],
+      [{ body: { password: 'x' } }, 'aor'],
+      [{ body: { aor: 'no-at-sign', password: 'x' } }, 'aor'],
+      [{ body: { aor: 'sip:e@localhost', password: 'x' } }, 'aor'],
+      [{ body: { aor: 'e@localhost' } }, 'password'],
+      [{ body: { aor: 'e@localhost', password: '' } }, 'password'],
+      [{ body: { aor: 'e@localhost', password: 7 } }, 'password'],
+      [{ body: { aor: 'e@localhost', password: 'a\r\nb' } }, 'password'],
+      [{ body: { aor: 'e@localhost', password: 'p'.repeat(257) } }, 'password'],
+      [{ body: { aor: 'e@localhost', password: 'x', ha1: '00' } }, 'ha1'],
+    ];
+    for (const [opts, field] of bad) {
+      const r = await api(d, 'POST', '/api/v1/subscribers', opts);
+      assert.equal(r.status, 400, JSON.stringify(opts));
+      assert.equal(r.json.field, field, `${JSON.stringify(opts)}: ${r.text}`);
+      assert.ok(r.json.error.length > 0);
+    }
+    for (const [path, field] of [['/api/v1/subscribers?limit=0', 'limit'],
+      ['/api/v1/subscribers?limit=1001', 'limit'], ['/api/v1/subscribers?offset=-1', 'offset'],
+      ['/api/v1/subscribers?sort=aor', 'sort'], ['/api/v1/subscribers?search=%zz', 'query'],
+      ['/api/v1/registrations?aor=nobody', 'aor']]) {
+      const r = await api(d, 'GET', path);
+      assert.equal(r.status, 400, path);
+      assert.equal(r.json.field, field, `${path}: ${r.text}`);
+    }
+    assert.equal((await api(d, 'GET', '/api/v1/nothing')).status, 404);
+    assert.equal((await api(d, 'GET', '/api/v1/subscribers/eve@localhost')).status, 404);
+    const patch = await api(d, 'PATCH', '/api/v1/subscribers', { body: {} });
+    assert.equal(patch.status, 405);
+    assert.equal(patch.headers.get('allow'), 'GET, POST');
+    assert.equal((await api(d, 'POST', '/api/v1/registrations', { body: {} })).status, 405);
+
+    // dave registers over UDP with the password given to the API; a new password replaces it
+    // at once (the credential cache is invalidated).
+    assert.equal((await udpRegister(s, d, 'dave', 'dave-pw-1', 'dave 1')).status, 200);
+    const changed = await api(d, 'PUT', '/api/v1/subscribers/dave@localhost',
+      { body: { password: 'dave-pw-2' } });
+    assert.equal(changed.status, 200, changed.text);
+    assert.equal((await udpRegister(s, d, 'dave', 'dave-pw-1', 'dave old pw')).status, 401);
+    assert.equal((await udpRegister(s, d, 'dave', 'dave-pw-2', 'dave new pw')).status, 200);
+    assert.equal((await api(d, 'PUT', '/api/v1/subscribers/eve@localhost',
+      { body: { password: 'x' } })).status, 404);
+    assert.equal((await api(d, 'PUT', '/api/v1/subscribers/dave@localhost',
+      { body: { password: 'x', aor: 'y' } })).json.field, 'aor');
+
+    // alice registers over WS with JsSIP: both bindings are live registrations.
+    const ua = uaIn(s, { proto: 'ws', port: d.ports.ws, user: 'alice', password: 'secret' });
+    const registered = waitEvent(ua, 'registered', { failOn: ['registrationFailed'] });
+    ua.start();
+    await registered;
+    const regs = await api(d, 'GET', '/api/v1/registrations');
+    assert.equal(regs.status, 200);
+    const alice = regs.json.find((r) => r.aor === 'alice@localhost');
+    assert.ok(alice, regs.text);
+    assert.equal(alice.transport, 'ws');
+    assert.match(alice.contact, /^sip:[^@]+@[^;]+\.invalid;transport=ws/);
+    assert.ok(alice.expires > 250 && alice.expires <= 300, `expires ${alice.expires}`);
+    assert.equal(typeof alice.flow, 'number');
+    assert.equal(alice.user_agent, 'sipws-integration-jssip');
+    assert.equal(alice.reachable, true);
+    const dave = regs.json.filter((r) => r.aor === 'dave@localhost');
+    assert.ok(dave.length >= 1);
+    assert.equal(dave[0].transport, 'udp');
+    assert.equal(dave[0].flow, null);
+    const only = await api(d, 'GET', '/api/v1/registrations?aor=alice@LOCALHOST');
+    assert.deepEqual(only.json.map((r) => r.aor), ['alice@localhost']);
+
+    // Delete: 204, then 404, and dave can no longer register.
+    assert.equal((await api(d, 'DELETE', '/api/v1/subscribers/dave@localhost')).status, 204);
+    assert.equal((await api(d, 'DELETE', '/api/v1/subscribers/dave@localhost')).status, 404);
+    assert.equal((await udpRegister(s, d, 'dave', 'dave-pw-2', 'dave deleted')).status, 401);
+  }));
+
+test('admin API without admin_token: 403 for the API, /metrics and /health still served', (t) =>
+  withScope(t, async (s) => {
+    const d = await daemonIn(s, {});
+    for (const token of [null, kToken]) {
+      const r = await api(d, 'GET', '/api/v1/subscribers', { token });
+      assert.equal(r.status, 403);
+      assert.match(r.json.error, /admin_token/);
+    }
+    assert.equal((await fetch(`http://127.0.0.1:${d.ports.admin}/metrics`)).status, 200);
+  }));
+
+const specFile = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs',
+  'admin-api.yaml');
+
+/** Follows a local $ref ("#/components/...") of `spec`. */
+function deref(spec, node) {
+  let n = node;
+  while (n && n.$ref) {
+    n = n.$ref.slice(2).split('/').reduce((o, k) => o[k], spec);
+  }
+  return n;
+}
+
+/** The type name of a JSON value as JSON Schema has it. */
+function typeOf(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (Number.isInteger(v)) return 'integer';
+  return typeof v;
+}
+
+/** Problems of `value` against `schema` (types, required, properties, items, enum). */
+function schemaProblems(spec, schema, value, where, out = []) {
+  const sc = deref(spec, schema);
+  if (!sc) return out;
+  if (sc.type) {
+    const types = [sc.type].flat();
+    const t = typeOf(value);
+    if (!types.includes(t) && !(t === 'integer' && types.includes('number'))) {
+      out.push(`${where}: ${JSON.stringify(value)} is ${t}, not ${types.join('|')}`);
+      return out;
+    }
+  }
+  if (sc.enum && !sc.enum.includes(value)) out.push(`${where}: ${value} not in ${sc.enum}`);
+  if (typeOf(value) === 'object') {
+    for (const r of sc.required || []) {
+      if (!(r in value)) out.push(`${where}: no ${r}`);
+    }
+    for (const [k, v] of Object.entries(value)) {
+      if (sc.properties && sc.properties[k]) {
+        schemaProblems(spec, sc.properties[k], v, `${where}.${k}`, out);
+      } else if (sc.properties && sc.additionalProperties === false) {
+        out.push(`${where}: ${k} is not described`);
+      }
+    }
+  }
+  if (typeOf(value) === 'array' && sc.items) {
+    value.forEach((v, i) => schemaProblems(spec, sc.items, v, `${where}[${i}]`, out));
+  }
+  return out;
+}
+
+test('docs/admin-api.yaml describes the running server: every operation, with its examples',
+  (t) => withScope(t, async (s) => {
+    const spec = YAML.parse(fs.readFileSync(specFile, 'utf8'));
+    const d = await daemonIn(s, { extraSets: [`admin_token=${kToken}`] });
+    await d.addUser('alice@localhost', 'secret');
+    assert.equal((await udpRegister(s, d, 'alice', 'secret', 'alice')).status, 200);
+    let operations = 0;
+    for (const [template, item] of Object.entries(spec.paths)) {
+      for (const method of ['get', 'post', 'put', 'delete']) {
+        const op = item[method];
+        if (!op) continue;
+        operations++;
+        const params = [...(item.parameters || []), ...(op.parameters || [])].map((p) => deref(spec, p));
+        let url = template;
+        const query = new URLSearchParams();
+        for (const p of params) {
+          if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(p.example));
+          if (p.in === 'query') query.set(p.name, String(p.example));
+        }
+        if ([...query].length) url += `?${query}`;
+        const body = op.requestBody?.content['application/json'].example;
+        const what = `${method.toUpperCase()} ${url}`;
+        const r = await api(d, method.toUpperCase(), url, { body });
+        assert.ok(r.status >= 200 && r.status < 300, `${what}: ${r.status} ${r.text}`);
+        const doc = deref(spec, op.responses[String(r.status)]);
+        assert.ok(doc, `${what}: status ${r.status} is not documented`);
+        const schema = doc.content?.['application/json']?.schema;
+        if (schema) {
+          const problems = schemaProblems(spec, schema, r.json, what);
+          assert.deepEqual(problems, [], r.text);
+        } else {
+          assert.equal(r.text, '', `${what}: a body the description does not have`);
+        }
+        for (const h of Object.keys(doc.headers || {})) {
+          assert.ok(r.headers.get(h) !== null, `${what}: no ${h} header`);
+        }
+        // Without the token: the documented 401.
+        const anon = await api(d, method.toUpperCase(), url, { body, token: null });
+        assert.equal(anon.status, 401, what);
+        assert.ok(op.responses['401'], `${what}: 401 is not documented`);
+        assert.deepEqual(schemaProblems(spec, deref(spec, op.responses['401']).content[
+          'application/json'].schema, anon.json, `${what} (401)`), []);
+      }
+    }
+    assert.equal(operations, 6);
+    const regs = await api(d, 'GET', '/api/v1/registrations');
+    assert.ok(regs.json.length >= 1, 'a registration was checked against its schema');
+  }));
