@@ -255,6 +255,12 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run the daemon (embedded default without --config)");
   add_common(run);
   run->add_flag("--trace", trace, "print every SIP message in and out");
+  std::string check_file;
+  auto* check = app.add_subcommand("check-config",
+                                   "check a configuration file: exit 0 if sipws "
+                                   "would start with it, 2 naming the bad key");
+  check->add_option("file", check_file, "the JSON configuration file")->required();
+  check->add_option("--set", sets, "override a key, as for run")->take_all();
 
   // A command family (`sipws user ...`) and its actions, each with --config and --set.
   struct Family {
@@ -319,12 +325,17 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;  // --help: 0; any usage error: 2
   }
 
+  if (check->parsed()) config_file = check_file;
   Config cfg;
   try {
     cfg = sipws::app::load_config(config_file, sets);
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "sipws: %s\n", e.what());
     return 2;
+  }
+  if (check->parsed()) {
+    std::printf("sipws: %s is a valid configuration\n", check_file.c_str());
+    return 0;
   }
   if (trace) cfg.trace = true;
   sipws::app::start_logging(cfg.log_level);

@@ -209,6 +209,34 @@ test('--config FILE names the store like --set store=...', (t) =>
       /missing\.json/);
   }));
 
+test('check-config FILE: exit 0 for a configuration sipws would start with, 2 naming the bad key',
+  (t) => withScope(t, async (s) => {
+    const { dir } = storeIn(s);
+    const good = path.join(dir, 'good.json');
+    fs.writeFileSync(good, '{\n  // comments allowed\n  "domain": "example.com",\n' +
+      '  "gateways": [{"name": "GW1", "uri": "sip:10.0.0.9", "dtmf": "info"}],\n' +
+      '  "routes": [{"match": "^9", "gateways": ["GW1"]}]\n}\n');
+    expectExit(await runCli(['check-config', good]), 0, `sipws: ${good} is a valid configuration\n`);
+    const cases = [
+      ['{"domain": "example.com", "admin_token": "short"}', /config key 'admin_token'/],
+      ['{"routes": [{"match": "^9", "gateways": ["GW3"]}]}', /config key 'routes\[0\]\.gateways'/],
+      ['{"gateways": [{"name": "G", "uri": "sip:gw.example", "dtmf": "info"}]}',
+        /config key 'gateways\[0\]\.dtmf'/],
+      ['{"domian": "typo"}', /config key 'domian': unknown key/],
+      ['{"domain": "x",,}', /not valid JSON/],
+    ];
+    for (const [text, pattern] of cases) {
+      const f = path.join(dir, 'bad.json');
+      fs.writeFileSync(f, text);
+      expectRefused(await runCli(['check-config', f]), 2, pattern);
+    }
+    expectRefused(await runCli(['check-config', good, '--set', 'nat_keepalive_method=ping']), 2,
+      /config key 'nat_keepalive_method'/);
+    expectRefused(await runCli(['check-config', path.join(dir, 'missing.json')]), 2,
+      /missing\.json/);
+    expectRefused(await runCli(['check-config']), 2, /file is required/);
+  }));
+
 test('a store that fails a command: exit 2 naming the command, never "no such", nothing lost',
   { skip: !haveSqlite3 && 'no sqlite3 shell (Debian package sqlite3)' }, (t) =>
     withScope(t, async (s) => {
