@@ -324,8 +324,67 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     return true;
   }
 
-  if (rest == "registrations") {
+  if (rest == "registrations" && req.method == "DELETE") {
+    // Expires one binding now (RFC 3261 s.10.3: as a REGISTER with expires=0 would).
+    std::string aor_text, contact;
+    for (const auto& [name, value] : *params) {
+      if (name == "aor") {
+        auto aor = auth::split_aor(value);
+        if (!aor) return answer(error_response(400, aor.error(), "aor"));
+        aor_text = aor->first + '@' + aor->second;
+      } else if (name == "contact") {
+        contact = value;
+      } else {
+        return answer(error_response(400, "unknown parameter", name));
+      }
+    }
+    if (aor_text.empty()) return answer(error_response(400, "required", "aor"));
+    if (contact.empty()) return answer(error_response(400, "required", "contact"));
+    if (!d_.location.remove(aor_text, contact)) {
+      return answer(error_response(404, "no such binding"));
+    }
+    spdlog::info("admin api: binding {} of {} expired", contact, aor_text);
+    ws::HttpResponse r;
+    r.status = 204;
+    return answer(std::move(r));
+  }
+
+  if (rest == "gateways" || rest == "routes") {
     if (req.method != "GET") return answer(not_allowed("GET"));
+    if (!params->empty())
+      return answer(error_response(400, "unknown parameter", params->front().first));
+    auto plan = d_.dial_plan ? d_.dial_plan() : nullptr;
+    json list = json::array();
+    if (plan && rest == "gateways") {
+      for (const auto& g : plan->gateways.gateways()) {
+        list.push_back({{"name", g.name},
+                        {"uri", g.uri},
+                        {"priority", g.priority},
+                        {"weight", g.weight},
+                        {"strip", g.strip},
+                        {"prefix", g.prefix},
+                        {"enabled", g.enabled},
+                        {"up", g.enabled && plan->gateways.is_up(g.name)},
+                        {"probe_interval", g.probe_interval_s},
+                        {"auth_user", g.auth_user},
+                        {"strip_headers", g.strip_headers},
+                        {"topology_hiding", g.topology_hiding},
+                        {"max_message_size", g.max_message_size},
+                        {"dtmf", g.dtmf_info ? "info" : "rfc4733"}});
+      }
+    } else if (plan) {
+      for (const auto& r : plan->gateways.routes()) {
+        json j = {
+            {"match", r.match_text}, {"gateways", r.gateways}, {"failover_on", r.failover_on}};
+        j["from"] = r.from ? json(r.from_text) : json(nullptr);
+        list.push_back(std::move(j));
+      }
+    }
+    return answer(json_response(200, list));
+  }
+
+  if (rest == "registrations") {
+    if (req.method != "GET") return answer(not_allowed("GET, DELETE"));
     std::string aor_filter;
     for (const auto& [name, value] : *params) {
       if (name != "aor") return answer(error_response(400, "unknown parameter", name));

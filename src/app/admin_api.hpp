@@ -1,14 +1,17 @@
 #pragma once
 // The admin API (issue 15): HTTP/JSON under /api/v1/ on the admin listener, for operators and
 // their tools. Bearer-token auth (`admin_token`); subscribers (list with search and paging,
-// create, change password, delete) through the asynchronous store, and the live registrations
-// from the location service. docs/admin-api.yaml describes it (OpenAPI 3).
+// create, change password, delete) through the asynchronous store; the live registrations of
+// the location service (list, expire one); the gateways with their live state and the routes
+// of the dial plan. docs/admin-api.yaml describes it (OpenAPI 3.1).
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "common/timer.hpp"
 #include "registrar/location.hpp"
+#include "routing/dial_plan.hpp"
 #include "store/store.hpp"
 #include "ws/listener.hpp"
 
@@ -17,10 +20,13 @@ namespace sipws::app {
 /// What the admin API reads and changes. All must outlive the AdminApi.
 struct AdminApiDeps {
   store::AsyncStore& store;
-  const registrar::LocationService& location;
+  registrar::LocationService& location;
   TimerService& timers;  ///< the clock bindings expire by
   /// The bearer token (config admin_token); empty: the API answers 403 to everything.
   std::string token;
+  /// The dial plan in force (gateways with their up/down marks, routes); called on the API's
+  /// thread. Unset: no gateways, no routes.
+  std::function<std::shared_ptr<const routing::DialPlan>()> dial_plan;
 };
 
 /// Serves /api/ on the admin listener. Every answer is JSON; errors are

@@ -1157,7 +1157,10 @@ void build_topology_hiding(Daemon& d) {
 /// naming 'admin_listen'.
 void build_admin(Daemon& d) {
   d.admin_api = std::make_unique<AdminApi>(
-      AdminApiDeps{*d.astore, *d.location, d.s0().timers, d.cfg.admin_token});
+      AdminApiDeps{*d.astore, *d.location, d.s0().timers, d.cfg.admin_token,
+                   [&d]() -> std::shared_ptr<const routing::DialPlan> {
+                     return d.s0().dial_plan->get();
+                   }});
   try {
     d.admin = start_admin_endpoint(
         d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,

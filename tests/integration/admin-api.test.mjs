@@ -221,9 +221,20 @@ function schemaProblems(spec, schema, value, where, out = []) {
 test('docs/admin-api.yaml describes the running server: every operation, with its examples',
   (t) => withScope(t, async (s) => {
     const spec = YAML.parse(fs.readFileSync(specFile, 'utf8'));
-    const d = await daemonIn(s, { extraSets: [`admin_token=${kToken}`] });
+    const gateways = [{ name: 'GW1', uri: 'sip:127.0.0.2:5999', dtmf: 'info', password: 'gw-pw',
+      auth_user: 'gw' }, { name: 'GW2', uri: 'sip:127.0.0.3', enabled: false }];
+    const routes = [{ match: '^9[0-9]+$', gateways: ['GW1', 'GW2'] },
+      { match: '^1', from: 'alice', gateways: ['GW2'], failover_on: [503] }];
+    const d = await daemonIn(s, { extraSets: [`admin_token=${kToken}`,
+      `gateways=${JSON.stringify(gateways)}`, `routes=${JSON.stringify(routes)}`] });
     await d.addUser('alice@localhost', 'secret');
-    assert.equal((await udpRegister(s, d, 'alice', 'secret', 'alice')).status, 200);
+    // A binding whose contact is the example of DELETE /api/v1/registrations.
+    const ep = await endpointIn(s, 'alice');
+    const alice = new SipClient(ep, { server: { host: '127.0.0.1', port: d.ports.udp },
+      user: 'alice', password: 'secret' });
+    const reg = await alice.request('REGISTER', 'sip:localhost', { to: 'sip:alice@localhost',
+      headers: ['Expires: 300'], contact: '<sip:openapi-check@127.0.0.1:5999>' });
+    assert.equal(reg.final.status, 200);
     let operations = 0;
     for (const [template, item] of Object.entries(spec.paths)) {
       for (const method of ['get', 'post', 'put', 'delete']) {
@@ -262,7 +273,26 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
           'application/json'].schema, anon.json, `${what} (401)`), []);
       }
     }
-    assert.equal(operations, 6);
-    const regs = await api(d, 'GET', '/api/v1/registrations');
-    assert.ok(regs.json.length >= 1, 'a registration was checked against its schema');
+    assert.equal(operations, 9);
+    // The example binding was expired by the DELETE.
+    assert.deepEqual((await api(d, 'GET', '/api/v1/registrations')).json, []);
+    // The dial plan as configured, with each gateway's state and never its password.
+    const gws = await api(d, 'GET', '/api/v1/gateways');
+    assert.deepEqual(gws.json.map((g) => [g.name, g.enabled, g.up, g.dtmf]),
+      [['GW1', true, true, 'info'], ['GW2', false, false, 'rfc4733']]);
+    assert.ok(!gws.text.includes('gw-pw'), 'no password shown');
+    const rts = await api(d, 'GET', '/api/v1/routes');
+    assert.deepEqual(rts.json, [
+      { match: '^9[0-9]+$', from: null, gateways: ['GW1', 'GW2'], failover_on: [408, 503] },
+      { match: '^1', from: 'alice', gateways: ['GW2'], failover_on: [503] }]);
+    // Expiring a binding: both parameters needed; an unknown one is 404.
+    for (const [q, field] of [['contact=sip:x@y', 'aor'], ['aor=alice@localhost', 'contact'],
+      ['aor=alice@localhost&contact=x&q=1', 'q']]) {
+      const r = await api(d, 'DELETE', `/api/v1/registrations?${q}`);
+      assert.equal(r.status, 400, q);
+      assert.equal(r.json.field, field, q);
+    }
+    assert.equal((await api(d, 'DELETE',
+      '/api/v1/registrations?aor=alice@localhost&contact=sip:nobody@127.0.0.1')).status, 404);
+    assert.equal((await api(d, 'GET', '/api/v1/gateways?x=1')).status, 400);
   }));
