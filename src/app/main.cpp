@@ -17,6 +17,7 @@
 #include "app/config.hpp"
 #include "app/daemon.hpp"
 #include "app/logging.hpp"
+#include "app/service_checks.hpp"
 #include "auth/digest.hpp"
 #include "sip/text.hpp"
 #include "sip/uri.hpp"
@@ -105,9 +106,7 @@ int group_command(Store& store, const std::string& action, const Args& a) {
     return 0;
   }
   const Aor aor = parse_aor(a.aor);
-  if (!sipws::sip::text::is_token(a.group)) {
-    usage_error("group '" + a.group + "' is not a token (letters, digits and -.!%*_+`'~)");
-  }
+  if (auto why = sipws::app::group_defect(a.group); !why.empty()) usage_error(why);
   if (action == "add") {
     require_subscriber(store, aor);
     store.add_group(aor.text(), a.group);
@@ -130,12 +129,7 @@ ForwardKind parse_kind(const std::string& word) {
 /// TARGET: the word `voicemail` or a URI that sip::parse_uri accepts as sip: or sips: (a number
 /// is written sip:+15551230001@example.com;user=phone).
 void check_target(const std::string& target) {
-  if (target == "voicemail") return;
-  const auto uri = sipws::sip::parse_uri(target);
-  if (!uri || !uri->is_sip()) {
-    usage_error("target '" + target +
-                "': want voicemail or a sip: or sips: URI (e.g. sip:bob@example.com)");
-  }
+  if (auto why = sipws::app::forward_target_defect(target); !why.empty()) usage_error(why);
 }
 
 /// "aor kind target[ ring_timeout=S]": the line `forward list` prints.
@@ -146,7 +140,7 @@ std::string describe(const sipws::store::ForwardRule& r) {
   return out;
 }
 
-constexpr std::uint32_t kMaxRingTimeoutS = 600;
+using sipws::app::kMaxRingTimeoutS;
 
 int forward_command(Store& store, const std::string& action, const Args& a) {
   if (action == "list") {
@@ -181,24 +175,11 @@ int forward_command(Store& store, const std::string& action, const Args& a) {
   return 0;
 }
 
-/// A character of an RFC 3261 user part (s.25.1: unreserved / user-unreserved, '%' of an
-/// escape) but ';', which would start a parameter of a tel: or user=phone URI.
-bool is_alias_char(char c) {
-  return sipws::sip::text::is_unreserved(c) || c == '%' ||
-         std::string_view("&=+$,?/").find(c) != std::string_view::npos;
-}
-
-/// ALIAS as stored: the dialled number (RFC 3966 visual separators removed, sip::text::
-/// dialled_number), which must then be a non-empty user part. @throws CliError (exit 2).
+/// ALIAS as stored (app::normalize_alias). @throws CliError (exit 2).
 std::string parse_alias(const std::string& text) {
-  std::string alias = sipws::sip::text::dialled_number(text);
-  if (alias.empty() || !std::all_of(alias.begin(), alias.end(), is_alias_char) ||
-      !sipws::sip::text::escapes_ok(alias)) {
-    usage_error("alias '" + text +
-                "' is not a SIP user part: use letters, digits, -_.!~*'()&=+$,?/ and %HH "
-                "escapes (no '@', ':', ';' or spaces; '#' as %23)");
-  }
-  return alias;
+  auto alias = sipws::app::normalize_alias(text);
+  if (!alias) usage_error(alias.error());
+  return std::move(*alias);
 }
 
 int alias_command(Store& store, const std::string& action, const Args& a) {
