@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "app/service_checks.hpp"
 #include "auth/digest.hpp"
 #include "common/text.hpp"
 
@@ -253,11 +254,41 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     return true;
   }
 
+  if (rest == "aliases" || rest.starts_with("aliases/")) {
+    std::string alias;
+    if (rest.size() > std::string_view("aliases").size()) {
+      auto decoded = text::percent_decode(rest.substr(std::string_view("aliases/").size()));
+      if (!decoded) return answer(error_response(400, "bad percent-encoding", "alias"));
+      auto normal = normalize_alias(*decoded);
+      if (!normal) return answer(error_response(400, normal.error(), "alias"));
+      alias = std::move(*normal);
+    }
+    aliases(req, alias, reply);
+    return true;
+  }
+
   if (rest.starts_with("subscribers/")) {
-    auto text = text::percent_decode(rest.substr(std::string_view("subscribers/").size()));
-    if (!text) return answer(error_response(400, "bad percent-encoding", "aor"));
-    auto aor = auth::split_aor(*text);
+    // subscribers/{aor}[/groups[/{group}] | /forwards[/{kind}]]
+    std::vector<std::string> segments;
+    std::string_view tail = rest.substr(std::string_view("subscribers/").size());
+    for (;;) {
+      const auto slash = tail.find('/');
+      auto seg = text::percent_decode(tail.substr(0, slash));
+      if (!seg) return answer(error_response(400, "bad percent-encoding", "path"));
+      segments.push_back(std::move(*seg));
+      if (slash == std::string_view::npos) break;
+      tail = tail.substr(slash + 1);
+    }
+    auto aor = auth::split_aor(segments[0]);
     if (!aor) return answer(error_response(400, aor.error(), "aor"));
+    if (segments.size() > 1) {
+      if (segments.size() > 3 || (segments[1] != "groups" && segments[1] != "forwards")) {
+        return answer(error_response(404, "no such resource; see docs/admin-api.yaml"));
+      }
+      subscriber_services(req, aor->first + '@' + aor->second, segments[1],
+                          segments.size() == 3 ? segments[2] : std::string(), reply);
+      return true;
+    }
     auto user = std::make_shared<std::pair<std::string, std::string>>(std::move(*aor));
     if (req.method == "GET") {
       auto found = std::make_shared<std::optional<store::Subscriber>>();
@@ -431,6 +462,175 @@ bool AdminApi::handle(const ws::HttpRequest& req,
 
   reply(error_response(404, "no such resource; see docs/admin-api.yaml"));
   return true;
+}
+
+void AdminApi::subscriber_services(const ws::HttpRequest& req, const std::string& aor,
+                                   const std::string& what, const std::string& item,
+                                   const Reply& reply) {
+  const bool groups = what == "groups";
+  if (item.empty()) {
+    if (req.method != "GET") return reply(not_allowed("GET"));
+    auto out = std::make_shared<json>(json::array());
+    auto known = std::make_shared<bool>(false);
+    d_.store.run(
+        "admin: list " + what + " of " + aor,
+        [aor, groups, out, known](store::Store& s) {
+          const auto at = aor.find('@');
+          *known = s.find_subscriber(aor.substr(0, at), aor.substr(at + 1)).has_value();
+          if (!*known) return;
+          if (groups) {
+            for (const auto& g : s.list_groups(aor)) out->push_back(g.group);
+          } else {
+            for (const auto& r : s.list_forwards(aor)) {
+              out->push_back({{"kind", store::forward_kind_name(r.kind)},
+                              {"target", r.target},
+                              {"ring_timeout", r.ring_timeout_s}});
+            }
+          }
+        },
+        [reply, out, known](std::error_code ec) {
+          if (ec) return reply(store_failed());
+          if (!*known) return reply(error_response(404, "no such subscriber"));
+          reply(json_response(200, *out));
+        });
+    return;
+  }
+  // One group or one rule: PUT adds / sets it, DELETE removes it.
+  std::optional<store::ForwardKind> kind;
+  if (groups) {
+    if (auto why = group_defect(item); !why.empty()) {
+      return reply(error_response(400, why, "group"));
+    }
+  } else {
+    kind = store::parse_forward_kind(item);
+    if (!kind) return reply(error_response(400, "want unconditional, busy or no_answer", "kind"));
+  }
+  if (req.method == "DELETE") {
+    auto removed = std::make_shared<bool>(false);
+    d_.store.run(
+        "admin: delete " + what + " " + item + " of " + aor,
+        [aor, item, kind, removed](store::Store& s) {
+          *removed = kind ? s.delete_forward(aor, kind) > 0 : s.delete_group(aor, item);
+        },
+        [this, reply, removed](std::error_code ec) {
+          if (ec) return reply(store_failed());
+          if (!*removed) return reply(error_response(404, "no such group membership or rule"));
+          d_.store.invalidate();
+          ws::HttpResponse r;
+          r.status = 204;
+          reply(std::move(r));
+        });
+    return;
+  }
+  if (req.method != "PUT") return reply(not_allowed("PUT, DELETE"));
+  store::ForwardRule rule{aor, kind.value_or(store::ForwardKind::Unconditional), {}, 0};
+  if (!groups) {
+    auto parsed = object_body(req);
+    if (auto* bad = std::get_if<ws::HttpResponse>(&parsed)) return reply(std::move(*bad));
+    const json& body = std::get<json>(parsed);
+    if (auto f = unknown_field(body, {"target", "ring_timeout"}); !f.empty()) {
+      return reply(error_response(400, "unknown field; known fields are target, ring_timeout", f));
+    }
+    if (!body.contains("target") || !body["target"].is_string()) {
+      return reply(error_response(400, "required: voicemail or a sip: or sips: URI", "target"));
+    }
+    rule.target = body["target"].get<std::string>();
+    if (auto why = forward_target_defect(rule.target); !why.empty()) {
+      return reply(error_response(400, why, "target"));
+    }
+    if (body.contains("ring_timeout")) {
+      const auto& t = body["ring_timeout"];
+      if (rule.kind != store::ForwardKind::NoAnswer) {
+        return reply(error_response(400, "applies to no_answer only", "ring_timeout"));
+      }
+      if (!t.is_number_unsigned() || t.get<std::uint64_t>() < 1 ||
+          t.get<std::uint64_t>() > kMaxRingTimeoutS) {
+        return reply(error_response(400, "want whole seconds, 1..600", "ring_timeout"));
+      }
+      rule.ring_timeout_s = t.get<std::uint32_t>();
+    }
+  } else if (!req.body.empty()) {
+    return reply(error_response(400, "a group membership takes no body", "body"));
+  }
+  auto known = std::make_shared<bool>(false);
+  d_.store.run(
+      "admin: set " + what + " " + item + " of " + aor,
+      [aor, item, groups, rule, known](store::Store& s) {
+        const auto at = aor.find('@');
+        *known = s.find_subscriber(aor.substr(0, at), aor.substr(at + 1)).has_value();
+        if (!*known) return;
+        if (groups) {
+          s.add_group(aor, item);
+        } else {
+          s.put_forward(rule);
+        }
+      },
+      [this, reply, known, groups, item, rule](std::error_code ec) {
+        if (ec) return reply(store_failed());
+        if (!*known) return reply(error_response(404, "no such subscriber"));
+        d_.store.invalidate();
+        if (groups) {
+          ws::HttpResponse r;
+          r.status = 204;
+          return reply(std::move(r));
+        }
+        reply(json_response(
+            200, {{"kind", item}, {"target", rule.target}, {"ring_timeout", rule.ring_timeout_s}}));
+      });
+}
+
+void AdminApi::aliases(const ws::HttpRequest& req, const std::string& alias, const Reply& reply) {
+  if (alias.empty()) {
+    if (req.method != "GET") return reply(not_allowed("GET"));
+    auto out = std::make_shared<json>(json::array());
+    d_.store.run(
+        "admin: list aliases",
+        [out](store::Store& s) {
+          for (const auto& a : s.list_aliases()) {
+            out->push_back({{"alias", a.alias}, {"aor", a.aor}});
+          }
+        },
+        [reply, out](std::error_code ec) {
+          if (ec) return reply(store_failed());
+          reply(json_response(200, *out));
+        });
+    return;
+  }
+  if (req.method == "DELETE") {
+    auto removed = std::make_shared<bool>(false);
+    d_.store.run(
+        "admin: delete alias " + alias,
+        [alias, removed](store::Store& s) { *removed = s.delete_alias(alias); },
+        [this, reply, removed](std::error_code ec) {
+          if (ec) return reply(store_failed());
+          if (!*removed) return reply(error_response(404, "no such alias"));
+          d_.store.invalidate();
+          ws::HttpResponse r;
+          r.status = 204;
+          reply(std::move(r));
+        });
+    return;
+  }
+  if (req.method != "PUT") return reply(not_allowed("PUT, DELETE"));
+  auto parsed = object_body(req);
+  if (auto* bad = std::get_if<ws::HttpResponse>(&parsed)) return reply(std::move(*bad));
+  const json& body = std::get<json>(parsed);
+  if (auto f = unknown_field(body, {"aor"}); !f.empty()) {
+    return reply(error_response(400, "unknown field; the known field is aor", f));
+  }
+  if (!body.contains("aor") || !body["aor"].is_string()) {
+    return reply(error_response(400, "required: the user@domain it reaches", "aor"));
+  }
+  auto aor = auth::split_aor(body["aor"].get<std::string>());
+  if (!aor) return reply(error_response(400, aor.error(), "aor"));
+  store::Alias a{alias, aor->first + '@' + aor->second};
+  d_.store.run(
+      "admin: set alias " + alias, [a](store::Store& s) { s.put_alias(a); },
+      [this, reply, a](std::error_code ec) {
+        if (ec) return reply(store_failed());
+        d_.store.invalidate();
+        reply(json_response(200, {{"alias", a.alias}, {"aor", a.aor}}));
+      });
 }
 
 }  // namespace sipws::app

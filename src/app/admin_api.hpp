@@ -1,7 +1,8 @@
 #pragma once
 // The admin API (issue 15): HTTP/JSON under /api/v1/ on the admin listener, for operators and
 // their tools. Bearer-token auth (`admin_token`); subscribers (list with search and paging,
-// create, change password, delete) through the asynchronous store; the live registrations of
+// create, change password, delete; their groups and forwarding rules; aliases) through the
+// asynchronous store; the live registrations of
 // the location service (list, expire one); the gateways with their live state and the routes
 // of the dial plan. docs/admin-api.yaml describes it (OpenAPI 3.1).
 
@@ -44,6 +45,14 @@ class AdminApi {
   bool handle(const ws::HttpRequest& req, const std::function<void(ws::HttpResponse)>& reply);
 
  private:
+  using Reply = std::function<void(ws::HttpResponse)>;
+  /// /subscribers/{aor}/groups[/{group}] and /subscribers/{aor}/forwards[/{kind}]: `what` is
+  /// "groups" or "forwards", `item` the group or kind ("" for the list).
+  void subscriber_services(const ws::HttpRequest& req, const std::string& aor,
+                           const std::string& what, const std::string& item, const Reply& reply);
+  /// /aliases[/{alias}]: `alias` "" for the list.
+  void aliases(const ws::HttpRequest& req, const std::string& alias, const Reply& reply);
+
   AdminApiDeps d_;
 };
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { daemonIn, uaIn } from './lib/fixtures.mjs';
-import { SipClient, endpointIn } from './lib/rawsip.mjs';
+import { SipClient, buildResponse, endpointIn } from './lib/rawsip.mjs';
 import { withScope } from './lib/scope.mjs';
 import { waitEvent } from './lib/wait.mjs';
 
@@ -150,6 +150,59 @@ test('admin API: token, subscribers, registrations', (t) =>
     const only = await api(d, 'GET', '/api/v1/registrations?aor=alice@LOCALHOST');
     assert.deepEqual(only.json.map((r) => r.aor), ['alice@localhost']);
 
+    // Groups, forwarding rules and aliases of a subscriber.
+    const sub = '/api/v1/subscribers/alice@localhost';
+    assert.deepEqual((await api(d, 'GET', `${sub}/groups`)).json, []);
+    assert.equal((await api(d, 'PUT', `${sub}/groups/ld`)).status, 204);
+    assert.equal((await api(d, 'PUT', `${sub}/groups/local`)).status, 204);
+    assert.deepEqual((await api(d, 'GET', `${sub}/groups`)).json, ['ld', 'local']);
+    assert.equal((await api(d, 'DELETE', `${sub}/groups/ld`)).status, 204);
+    assert.equal((await api(d, 'DELETE', `${sub}/groups/ld`)).status, 404);
+    assert.equal((await api(d, 'PUT', `${sub}/groups/a%20b`)).json.field, 'group');
+    assert.equal((await api(d, 'PUT', '/api/v1/subscribers/eve@localhost/groups/ld')).status, 404);
+    assert.equal((await api(d, 'GET', `${sub}/calls`)).status, 404);
+    const fwd = await api(d, 'PUT', `${sub}/forwards/no_answer`,
+      { body: { target: 'voicemail', ring_timeout: 15 } });
+    assert.equal(fwd.status, 200, fwd.text);
+    assert.deepEqual(fwd.json, { kind: 'no_answer', target: 'voicemail', ring_timeout: 15 });
+    assert.deepEqual((await api(d, 'GET', `${sub}/forwards`)).json, [fwd.json]);
+    for (const [kind, body, field] of [['sometimes', { target: 'voicemail' }, 'kind'],
+      ['busy', { target: 'mailto:x@y' }, 'target'], ['busy', {}, 'target'],
+      ['busy', { target: 'voicemail', ring_timeout: 5 }, 'ring_timeout'],
+      ['no_answer', { target: 'voicemail', ring_timeout: 601 }, 'ring_timeout'],
+      ['busy', { target: 'voicemail', when: 'now' }, 'when']]) {
+      const r = await api(d, 'PUT', `${sub}/forwards/${kind}`, { body });
+      assert.equal(r.status, 400, `${kind} ${JSON.stringify(body)}`);
+      assert.equal(r.json.field, field, `${kind} ${JSON.stringify(body)}: ${r.text}`);
+    }
+    assert.equal((await api(d, 'DELETE', `${sub}/forwards/no_answer`)).status, 204);
+    assert.deepEqual((await api(d, 'GET', `${sub}/forwards`)).json, []);
+    // An alias set through the API routes at once: a MESSAGE to 100 reaches alice's binding.
+    const aliasSet = await api(d, 'PUT', '/api/v1/aliases/+1%20(555)%20100',
+      { body: { aor: 'alice@localhost' } });
+    assert.equal(aliasSet.status, 200, aliasSet.text);
+    assert.deepEqual(aliasSet.json, { alias: '+1555100', aor: 'alice@localhost' });
+    assert.deepEqual((await api(d, 'GET', '/api/v1/aliases')).json, [aliasSet.json]);
+    assert.equal((await api(d, 'PUT', '/api/v1/aliases/a@b', { body: { aor: 'alice@localhost' } }))
+      .json.field, 'alias');
+    assert.equal((await api(d, 'PUT', '/api/v1/aliases/100', { body: { aor: 'x' } })).json.field,
+      'aor');
+    const aliceEp = await endpointIn(s, 'alice over UDP');
+    aliceEp.onRequest = (msg, rinfo) => {
+      if (msg.method === 'MESSAGE') aliceEp.send(buildResponse(msg, 200, 'OK'), rinfo.port);
+    };
+    const aliceUdp = new SipClient(aliceEp, { server: { host: '127.0.0.1', port: d.ports.udp },
+      user: 'alice', password: 'secret' });
+    assert.equal((await aliceUdp.register()).final.status, 200);
+    const msg = await aliceUdp.request('MESSAGE', 'sip:+1555100@localhost',
+      { body: 'hi', contentType: 'text/plain' });
+    assert.equal(msg.final.status, 200, 'the alias reached alice');
+    assert.ok(aliceEp.received.some((e) => e.msg.method === 'MESSAGE'));
+    assert.equal((await api(d, 'DELETE', '/api/v1/aliases/+1555100')).status, 204);
+    assert.equal((await api(d, 'DELETE', '/api/v1/aliases/+1555100')).status, 404);
+    assert.equal((await aliceUdp.request('MESSAGE', 'sip:+1555100@localhost',
+      { body: 'hi', contentType: 'text/plain' })).final.status, 404, 'the alias is gone');
+
     // Delete: 204, then 404, and dave can no longer register.
     assert.equal((await api(d, 'DELETE', '/api/v1/subscribers/dave@localhost')).status, 204);
     assert.equal((await api(d, 'DELETE', '/api/v1/subscribers/dave@localhost')).status, 404);
@@ -273,7 +326,7 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
           'application/json'].schema, anon.json, `${what} (401)`), []);
       }
     }
-    assert.equal(operations, 9);
+    assert.equal(operations, 18);
     // The example binding was expired by the DELETE.
     assert.deepEqual((await api(d, 'GET', '/api/v1/registrations')).json, []);
     // The dial plan as configured, with each gateway's state and never its password.
