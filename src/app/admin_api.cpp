@@ -380,6 +380,55 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     return answer(std::move(r));
   }
 
+  if (rest == "flows") {
+    if (req.method != "GET") return answer(not_allowed("GET"));
+    if (!params->empty()) {
+      return answer(error_response(400, "unknown parameter", params->front().first));
+    }
+    if (!d_.list_flows) return answer(json_response(200, json::array()));
+    const TimePoint now = d_.timers.now();
+    d_.list_flows([reply, now](std::vector<FlowInfo> flows) {
+      std::sort(flows.begin(), flows.end(),
+                [](const FlowInfo& a, const FlowInfo& b) { return a.id < b.id; });
+      auto seconds = [now](TimePoint t) -> json {
+        if (t == TimePoint{}) return nullptr;
+        return std::chrono::duration_cast<std::chrono::seconds>(now - t).count();
+      };
+      json list = json::array();
+      for (const auto& f : flows) {
+        list.push_back({{"id", f.id},
+                        {"transport", text::to_lower(via_token(f.protocol))},
+                        {"peer", f.peer.to_string()},
+                        {"local", f.local.to_string()},
+                        {"identity", f.identity},
+                        {"age", seconds(f.opened)},
+                        {"idle", seconds(f.last_received)}});
+      }
+      reply(json_response(200, list));
+    });
+    return true;
+  }
+
+  if (rest.starts_with("flows/")) {
+    if (req.method != "DELETE") return answer(not_allowed("DELETE"));
+    std::uint64_t id = 0;
+    const std::string_view digits = rest.substr(std::string_view("flows/").size());
+    const auto* end = digits.data() + digits.size();
+    auto [p, ec] = std::from_chars(digits.data(), end, id);
+    if (ec != std::errc() || p != end || digits.empty() || id == kNoFlow) {
+      return answer(error_response(400, "a flow id is a number from the flow list", "id"));
+    }
+    if (!d_.close_flow) return answer(error_response(404, "no such flow"));
+    d_.close_flow(id, [reply, id](bool found) {
+      if (!found) return reply(error_response(404, "no such flow"));
+      spdlog::info("admin api: flow {} closed", id);
+      ws::HttpResponse r;
+      r.status = 204;
+      reply(std::move(r));
+    });
+    return true;
+  }
+
   if (rest == "gateways" || rest == "routes") {
     if (req.method != "GET") return answer(not_allowed("GET"));
     if (!params->empty())

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/timer.hpp"
 #include "registrar/location.hpp"
@@ -17,6 +18,17 @@
 #include "ws/listener.hpp"
 
 namespace sipws::app {
+
+/// One open connection (TCP, TLS, WS, WSS) of any shard, as the admin API lists it.
+struct FlowInfo {
+  FlowId id = kNoFlow;
+  Protocol protocol = Protocol::Tcp;
+  Endpoint peer;
+  Endpoint local;
+  std::string identity;  ///< "user@domain" proven by the WebSocket handshake, "" if none
+  TimePoint opened{};    ///< TimePoint{}: unknown
+  TimePoint last_received{};
+};
 
 /// What the admin API reads and changes. All must outlive the AdminApi.
 struct AdminApiDeps {
@@ -28,6 +40,10 @@ struct AdminApiDeps {
   /// The dial plan in force (gateways with their up/down marks, routes); called on the API's
   /// thread. Unset: no gateways, no routes.
   std::function<std::shared_ptr<const routing::DialPlan>()> dial_plan;
+  /// Gathers the open flows of every shard; `done` runs later on the API's thread. Unset: none.
+  std::function<void(std::function<void(std::vector<FlowInfo>)> done)> list_flows;
+  /// Closes flow `id` on the shard that owns it; `done(found)` runs later on the API's thread.
+  std::function<void(FlowId id, std::function<void(bool found)> done)> close_flow;
 };
 
 /// Serves /api/ on the admin listener. Every answer is JSON; errors are

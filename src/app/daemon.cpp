@@ -1153,14 +1153,61 @@ void build_topology_hiding(Daemon& d) {
   }
 }
 
+/// The open flows of every shard (admin API): each shard lists its own on its thread, and the
+/// last to finish hands the whole list to `done` on shard 0's thread.
+void gather_flows(Daemon& d, std::function<void(std::vector<FlowInfo>)> done) {
+  struct Gather {
+    std::mutex mu;
+    std::vector<FlowInfo> flows;
+    std::size_t left = 0;
+    std::function<void(std::vector<FlowInfo>)> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->left = d.shards.size();
+  g->done = std::move(done);
+  for (auto& sh : d.shards) {
+    asio::post(sh->io, [g, sh = sh.get(), io0 = d.ios[0].get()] {
+      std::vector<FlowInfo> mine;
+      auto& table = sh->transport.flows();
+      for (const auto& f : table.all()) {
+        const auto act = f->activity();
+        mine.push_back(FlowInfo{f->id(), f->protocol(), f->peer(), f->local(),
+                                table.identity(f->id()), act.opened, act.last_received});
+      }
+      bool last = false;
+      {
+        std::lock_guard lock(g->mu);
+        g->flows.insert(g->flows.end(), mine.begin(), mine.end());
+        last = --g->left == 0;
+      }
+      if (last) asio::post(*io0, [g] { g->done(std::move(g->flows)); });
+    });
+  }
+}
+
+/// Closes flow `id` on the shard that owns it (admin API); `done(found)` on shard 0's thread.
+void close_flow(Daemon& d, FlowId id, std::function<void(bool)> done) {
+  const unsigned owner = flow_shard(id);
+  if (owner >= d.shards.size()) {
+    done(false);
+    return;
+  }
+  asio::post(d.shards[owner]->io, [sh = d.shards[owner].get(), id, io0 = d.ios[0].get(),
+                                   done = std::move(done)]() mutable {
+    auto flow = sh->transport.flows().find(id);
+    if (flow) flow->close();
+    asio::post(*io0, [found = flow != nullptr, done = std::move(done)] { done(found); });
+  });
+}
+
 /// Admin HTTP endpoint (admin_listen: /metrics, /health, /ready), on shard 0. @throws StartError
 /// naming 'admin_listen'.
 void build_admin(Daemon& d) {
-  d.admin_api = std::make_unique<AdminApi>(
-      AdminApiDeps{*d.astore, *d.location, d.s0().timers, d.cfg.admin_token,
-                   [&d]() -> std::shared_ptr<const routing::DialPlan> {
-                     return d.s0().dial_plan->get();
-                   }});
+  d.admin_api = std::make_unique<AdminApi>(AdminApiDeps{
+      *d.astore, *d.location, d.s0().timers, d.cfg.admin_token,
+      [&d]() -> std::shared_ptr<const routing::DialPlan> { return d.s0().dial_plan->get(); },
+      [&d](std::function<void(std::vector<FlowInfo>)> done) { gather_flows(d, std::move(done)); },
+      [&d](FlowId id, std::function<void(bool)> done) { close_flow(d, id, std::move(done)); }});
   try {
     d.admin = start_admin_endpoint(
         d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,

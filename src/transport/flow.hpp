@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/net.hpp"
+#include "common/timer.hpp"
 #include "transport/flow_directory.hpp"
 
 namespace sipws::transport {
@@ -26,6 +27,14 @@ class Flow {
   virtual bool send(std::shared_ptr<const std::string> bytes) = 0;
   /// Closes the flow; the table's close observers run once it is gone.
   virtual void close() = 0;
+
+  /// When the flow opened and last received bytes (steady clock, as TimerService::now() of
+  /// the io thread); TimePoint{} where a flow does not track it. For the admin API's flow list.
+  struct Activity {
+    TimePoint opened{};
+    TimePoint last_received{};
+  };
+  virtual Activity activity() const { return {}; }
 };
 
 /// FlowId -> Flow, plus a (protocol, peer) index so that requests to a TCP/TLS peer reuse an

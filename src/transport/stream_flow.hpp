@@ -73,12 +73,15 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
         handshake_timeout_(handshake_timeout),
         ctx_(std::move(ctx)),
         stream_(std::forward<StreamArgs>(stream_args)...),
-        deadline_(stream_.get_executor()) {}
+        deadline_(stream_.get_executor()),
+        opened_(SteadyClock::now()),
+        last_rx_(opened_) {}
 
   FlowId id() const override { return id_; }
   Protocol protocol() const override { return protocol_; }
   Endpoint peer() const override { return peer_; }
   Endpoint local() const override { return local_; }
+  Activity activity() const override { return {opened_, last_rx_}; }
 
   bool send(std::shared_ptr<const std::string> bytes) override {
     if (!bytes || state_ == State::Draining || state_ == State::Closed) return false;
@@ -252,6 +255,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
       close();  // EOF, reset, TLS error
       return;
     }
+    last_rx_ = SteadyClock::now();
     inbuf_.append(readbuf_.data(), n);
     process_input();
     if (state_ == State::Open) read_next();
@@ -330,6 +334,8 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
   std::shared_ptr<boost::asio::ssl::context> ctx_;  // outlives stream_ (declared before it)
   Stream stream_;
   boost::asio::steady_timer deadline_;
+  TimePoint opened_;   ///< activity(): when the flow was made
+  TimePoint last_rx_;  ///< activity(): the last bytes read
   State state_ = State::Connecting;
   std::deque<std::shared_ptr<const std::string>> queue_;
   bool writing_ = false;

@@ -155,7 +155,10 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
         hooks_(std::move(hooks)),
         timers_(timers),
         max_queued_(max_queued),
-        last_rx_(timers.now()) {}
+        opened_(timers.now()),
+        last_rx_(opened_) {}
+
+  Activity activity() const override { return {opened_, last_rx_}; }
 
   bool start(const ConnectorConfig& cfg) override {
     // The URI names the address already chosen (the locator's, or the peer's resolution):
@@ -515,6 +518,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
   std::size_t max_queued_;
   ConPtr con_;
   bool closing_ = false;
+  TimePoint opened_;
   TimePoint last_rx_;
   TimePoint ping_sent_{};
   bool awaiting_pong_ = false;

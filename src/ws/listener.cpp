@@ -154,7 +154,8 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
         local_(std::move(local)),
         con_(std::move(con)),
         tls_(std::move(tls)),
-        last_rx_(timers.now()),
+        opened_(timers.now()),
+        last_rx_(opened_),
         rate_(max_message_rate, max_message_rate, last_rx_) {
     deadlines_.fill(TimePoint::max());
   }
@@ -163,6 +164,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   Protocol protocol() const override { return protocol_; }
   Endpoint peer() const override { return peer_; }
   Endpoint local() const override { return local_; }
+  Activity activity() const override { return {opened_, last_rx_}; }
 
   /// One WS message per call: text if `bytes` is valid UTF-8, binary otherwise (RFC 7118 s.4.2).
   bool send(std::shared_ptr<const std::string> bytes) override {
@@ -804,6 +806,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
   std::string backlog_;                        ///< bytes the kernel did not take yet
   std::string inflight_;                       ///< bytes of the async_write in flight
   std::string identity_;  ///< proved by handshake_auth, bound to the flow at the 101
+  TimePoint opened_;
   TimePoint last_rx_;
   TimePoint ping_sent_{};
   TokenBucket rate_;

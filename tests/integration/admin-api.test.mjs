@@ -9,13 +9,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { daemonIn, uaIn } from './lib/fixtures.mjs';
 import { SipClient, buildResponse, endpointIn } from './lib/rawsip.mjs';
 import { withScope } from './lib/scope.mjs';
-import { waitEvent } from './lib/wait.mjs';
+import { waitEvent, waitFor, withTimeout } from './lib/wait.mjs';
 
 const kToken = 'test-admin-token-0123456789abcdef';
 
@@ -149,6 +150,30 @@ test('admin API: token, subscribers, registrations', (t) =>
     assert.equal(dave[0].flow, null);
     const only = await api(d, 'GET', '/api/v1/registrations?aor=alice@LOCALHOST');
     assert.deepEqual(only.json.map((r) => r.aor), ['alice@localhost']);
+
+    // Open flows: alice's WebSocket is one, with its age and idle time; closing it closes
+    // her WebSocket and takes her binding with it.
+    const flows = await api(d, 'GET', '/api/v1/flows');
+    assert.equal(flows.status, 200);
+    const wsFlow = flows.json.find((f) => f.id === alice.flow);
+    assert.ok(wsFlow, `alice's flow ${alice.flow} in ${flows.text}`);
+    assert.equal(wsFlow.transport, 'ws');
+    assert.match(wsFlow.peer, /^127\.0\.0\.1:\d+$/);
+    assert.equal(wsFlow.local, `127.0.0.1:${d.ports.ws}`);
+    assert.ok(Number.isInteger(wsFlow.age) && wsFlow.age >= 0 && wsFlow.age < 60);
+    assert.ok(Number.isInteger(wsFlow.idle) && wsFlow.idle >= 0 && wsFlow.idle <= wsFlow.age);
+    const disconnected = waitEvent(ua, 'disconnected');
+    assert.equal((await api(d, 'DELETE', `/api/v1/flows/${alice.flow}`)).status, 204);
+    await disconnected;
+    const after = await api(d, 'GET', '/api/v1/registrations?aor=alice@localhost');
+    assert.ok(!after.json.some((r) => r.flow === alice.flow), `the binding went with the flow: ${after.text}`);
+    assert.equal((await api(d, 'DELETE', `/api/v1/flows/${alice.flow}`)).status, 404);
+    for (const bad of ['0', 'abc', '-1', '1.5']) {
+      const r = await api(d, 'DELETE', `/api/v1/flows/${bad}`);
+      assert.equal(r.status, 400, bad);
+      assert.equal(r.json.field, 'id');
+    }
+    assert.equal((await api(d, 'GET', '/api/v1/flows/1')).status, 405);
 
     // Groups, forwarding rules and aliases of a subscriber.
     const sub = '/api/v1/subscribers/alice@localhost';
@@ -288,6 +313,13 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
     const reg = await alice.request('REGISTER', 'sip:localhost', { to: 'sip:alice@localhost',
       headers: ['Expires: 300'], contact: '<sip:openapi-check@127.0.0.1:5999>' });
     assert.equal(reg.final.status, 200);
+    // A TCP connection: the flow that DELETE /api/v1/flows/{id} closes.
+    const tcp = net.connect(d.ports.tcp, '127.0.0.1');
+    s.defer(() => tcp.destroy());
+    tcp.on('error', () => {});
+    const tcpClosed = new Promise((resolve) => tcp.on('close', resolve));
+    const live = await waitFor(async () => (await api(d, 'GET', '/api/v1/flows')).json
+      .find((f) => f.transport === 'tcp'), { what: 'the TCP flow in the list' });
     let operations = 0;
     for (const [template, item] of Object.entries(spec.paths)) {
       for (const method of ['get', 'post', 'put', 'delete']) {
@@ -298,7 +330,8 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
         let url = template;
         const query = new URLSearchParams();
         for (const p of params) {
-          if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(p.example));
+          const example = p['x-live-example'] ? live.id : p.example;
+          if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(example));
           if (p.in === 'query') query.set(p.name, String(p.example));
         }
         if ([...query].length) url += `?${query}`;
@@ -326,7 +359,8 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
           'application/json'].schema, anon.json, `${what} (401)`), []);
       }
     }
-    assert.equal(operations, 18);
+    assert.equal(operations, 20);
+    await withTimeout(tcpClosed, 5000, 'the TCP connection closed by DELETE /api/v1/flows/{id}');
     // The example binding was expired by the DELETE.
     assert.deepEqual((await api(d, 'GET', '/api/v1/registrations')).json, []);
     // The dial plan as configured, with each gateway's state and never its password.
