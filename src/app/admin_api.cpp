@@ -429,6 +429,54 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     return true;
   }
 
+  if (rest == "bans") {
+    if (req.method != "GET") return answer(not_allowed("GET"));
+    if (!params->empty()) {
+      return answer(error_response(400, "unknown parameter", params->front().first));
+    }
+    json list = json::array();
+    if (auto guard = d_.bans ? d_.bans() : nullptr) {
+      const TimePoint now = d_.timers.now();
+      for (const auto& b : guard->bans()) {
+        const auto left = std::chrono::ceil<std::chrono::seconds>(b.until - now).count();
+        list.push_back({{"kind", b.kind == auth::AuthGuard::Ban::Ip ? "ip" : "user"},
+                        {"what", b.what},
+                        {"expires", std::max<std::int64_t>(left, 0)}});
+      }
+    }
+    return answer(json_response(200, list));
+  }
+
+  if (rest.starts_with("bans/")) {
+    // bans/ip/{address} or bans/user/{aor}
+    if (req.method != "DELETE") return answer(not_allowed("DELETE"));
+    std::string_view tail = rest.substr(std::string_view("bans/").size());
+    const auto slash = tail.find('/');
+    const std::string_view kind = tail.substr(0, slash);
+    auto what = text::percent_decode(slash == std::string_view::npos ? std::string_view()
+                                                                     : tail.substr(slash + 1));
+    if (kind != "ip" && kind != "user") {
+      return answer(error_response(404, "no such resource: bans/ip/{address} or bans/user/{aor}"));
+    }
+    auto guard = d_.bans ? d_.bans() : nullptr;
+    bool lifted = false;
+    if (kind == "ip") {
+      boost::system::error_code ec;
+      const auto ip = what ? boost::asio::ip::make_address(*what, ec) : IpAddress();
+      if (!what || ec) return answer(error_response(400, "not an IP address", "address"));
+      lifted = guard != nullptr && guard->lift(ip);
+    } else {
+      auto aor = what ? auth::split_aor(*what) : Unexpected<std::string>("bad percent-encoding");
+      if (!aor) return answer(error_response(400, aor.error(), "aor"));
+      lifted = guard != nullptr && guard->lift_user(aor->first + '@' + aor->second);
+    }
+    if (!lifted) return answer(error_response(404, "no such ban"));
+    spdlog::info("admin api: ban of {} {} lifted", kind, *what);
+    ws::HttpResponse r;
+    r.status = 204;
+    return answer(std::move(r));
+  }
+
   if (rest == "gateways" || rest == "routes") {
     if (req.method != "GET") return answer(not_allowed("GET"));
     if (!params->empty())

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/auth_guard.hpp"
 #include "common/timer.hpp"
 #include "registrar/location.hpp"
 #include "routing/dial_plan.hpp"
@@ -44,6 +45,8 @@ struct AdminApiDeps {
   std::function<void(std::function<void(std::vector<FlowInfo>)> done)> list_flows;
   /// Closes flow `id` on the shard that owns it; `done(found)` runs later on the API's thread.
   std::function<void(FlowId id, std::function<void(bool found)> done)> close_flow;
+  /// The brute-force bans in force (replaced on SIGHUP); null or unset: none.
+  std::function<std::shared_ptr<auth::AuthGuard>()> bans;
 };
 
 /// Serves /api/ on the admin listener. Every answer is JSON; errors are

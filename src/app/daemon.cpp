@@ -1207,7 +1207,10 @@ void build_admin(Daemon& d) {
       *d.astore, *d.location, d.s0().timers, d.cfg.admin_token,
       [&d]() -> std::shared_ptr<const routing::DialPlan> { return d.s0().dial_plan->get(); },
       [&d](std::function<void(std::vector<FlowInfo>)> done) { gather_flows(d, std::move(done)); },
-      [&d](FlowId id, std::function<void(bool)> done) { close_flow(d, id, std::move(done)); }});
+      [&d](FlowId id, std::function<void(bool)> done) { close_flow(d, id, std::move(done)); },
+      [&d]() -> std::shared_ptr<auth::AuthGuard> {
+        return d.s0().guards ? d.s0().guards->bans : nullptr;
+      }});
   try {
     d.admin = start_admin_endpoint(
         d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,

@@ -304,7 +304,8 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
     const routes = [{ match: '^9[0-9]+$', gateways: ['GW1', 'GW2'] },
       { match: '^1', from: 'alice', gateways: ['GW2'], failover_on: [503] }];
     const d = await daemonIn(s, { extraSets: [`admin_token=${kToken}`,
-      `gateways=${JSON.stringify(gateways)}`, `routes=${JSON.stringify(routes)}`] });
+      `gateways=${JSON.stringify(gateways)}`, `routes=${JSON.stringify(routes)}`,
+      'auth_max_failures=2', 'auth_max_user_failures=2'] });
     await d.addUser('alice@localhost', 'secret');
     // A binding whose contact is the example of DELETE /api/v1/registrations.
     const ep = await endpointIn(s, 'alice');
@@ -313,6 +314,9 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
     const reg = await alice.request('REGISTER', 'sip:localhost', { to: 'sip:alice@localhost',
       headers: ['Expires: 300'], contact: '<sip:openapi-check@127.0.0.1:5999>' });
     assert.equal(reg.final.status, 200);
+    // Two wrong passwords for mallory from 127.0.0.1: the IP and user bans that the DELETEs
+    // of /api/v1/bans lift (no SIP is sent after this).
+    for (let i = 0; i < 2; i++) await udpRegister(s, d, 'mallory', 'wrong', `mallory ${i}`);
     // A TCP connection: the flow that DELETE /api/v1/flows/{id} closes.
     const tcp = net.connect(d.ports.tcp, '127.0.0.1');
     s.defer(() => tcp.destroy());
@@ -359,7 +363,7 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
           'application/json'].schema, anon.json, `${what} (401)`), []);
       }
     }
-    assert.equal(operations, 20);
+    assert.equal(operations, 23);
     await withTimeout(tcpClosed, 5000, 'the TCP connection closed by DELETE /api/v1/flows/{id}');
     // The example binding was expired by the DELETE.
     assert.deepEqual((await api(d, 'GET', '/api/v1/registrations')).json, []);
@@ -382,4 +386,33 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
     assert.equal((await api(d, 'DELETE',
       '/api/v1/registrations?aor=alice@localhost&contact=sip:nobody@127.0.0.1')).status, 404);
     assert.equal((await api(d, 'GET', '/api/v1/gateways?x=1')).status, 400);
+  }));
+
+test('admin API: brute-force bans are listed and lifted', (t) =>
+  withScope(t, async (s) => {
+    const d = await daemonIn(s, { extraSets: [`admin_token=${kToken}`,
+      'auth_max_user_failures=3', 'auth_max_failures=100'] });
+    await d.addUser('dave@localhost', 'dave-pw');
+    assert.deepEqual((await api(d, 'GET', '/api/v1/bans')).json, []);
+    // Three wrong passwords ban the user; then even the right one is refused.
+    for (let i = 0; i < 3; i++) {
+      assert.notEqual((await udpRegister(s, d, 'dave', `wrong-${i}`, `guess ${i}`)).status, 200);
+    }
+    assert.equal((await udpRegister(s, d, 'dave', 'dave-pw', 'dave banned')).status, 403);
+    const bans = await api(d, 'GET', '/api/v1/bans');
+    assert.equal(bans.status, 200);
+    assert.equal(bans.json.length, 1, bans.text);
+    assert.equal(bans.json[0].kind, 'user');
+    assert.equal(bans.json[0].what, 'dave@localhost');
+    assert.ok(bans.json[0].expires > 500 && bans.json[0].expires <= 600, bans.text);
+    // Lifted: dave registers again.
+    assert.equal((await api(d, 'DELETE', '/api/v1/bans/user/dave@localhost')).status, 204);
+    assert.deepEqual((await api(d, 'GET', '/api/v1/bans')).json, []);
+    assert.equal((await udpRegister(s, d, 'dave', 'dave-pw', 'dave lifted')).status, 200);
+    assert.equal((await api(d, 'DELETE', '/api/v1/bans/user/dave@localhost')).status, 404);
+    assert.equal((await api(d, 'DELETE', '/api/v1/bans/ip/192.0.2.1')).status, 404);
+    assert.equal((await api(d, 'DELETE', '/api/v1/bans/ip/not-an-ip')).json.field, 'address');
+    assert.equal((await api(d, 'DELETE', '/api/v1/bans/user/nobody')).json.field, 'aor');
+    assert.equal((await api(d, 'DELETE', '/api/v1/bans/host/x')).status, 404);
+    assert.equal((await api(d, 'POST', '/api/v1/bans', { body: {} })).status, 405);
   }));
