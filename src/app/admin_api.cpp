@@ -429,6 +429,18 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     return true;
   }
 
+  if (rest == "reload") {
+    if (req.method != "POST") return answer(not_allowed("POST"));
+    if (!d_.reload) return answer(error_response(409, "reloading is not available here"));
+    const ReloadOutcome r = d_.reload();
+    if (!r.ok) {
+      // A file that does not load: nothing changed.
+      return answer(
+          error_response(409, "not reloaded, the configuration in force stays: " + r.error));
+    }
+    return answer(json_response(200, {{"reloaded", true}, {"restart_needed", r.restart_needed}}));
+  }
+
   if (rest == "bans") {
     if (req.method != "GET") return answer(not_allowed("GET"));
     if (!params->empty()) {

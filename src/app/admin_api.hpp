@@ -31,6 +31,13 @@ struct FlowInfo {
   TimePoint last_received{};
 };
 
+/// What reloading the configuration did (SIGHUP, POST /api/v1/reload).
+struct ReloadOutcome {
+  bool ok = false;
+  std::string error;                        ///< why not (the old configuration stays)
+  std::vector<std::string> restart_needed;  ///< changed keys that only a restart applies
+};
+
 /// What the admin API reads and changes. All must outlive the AdminApi.
 struct AdminApiDeps {
   store::AsyncStore& store;
@@ -47,6 +54,8 @@ struct AdminApiDeps {
   std::function<void(FlowId id, std::function<void(bool found)> done)> close_flow;
   /// The brute-force bans in force (replaced on SIGHUP); null or unset: none.
   std::function<std::shared_ptr<auth::AuthGuard>()> bans;
+  /// Reloads the configuration as SIGHUP does, on the API's thread. Unset: 409.
+  std::function<ReloadOutcome()> reload;
 };
 
 /// Serves /api/ on the admin listener. Every answer is JSON; errors are

@@ -1200,6 +1200,8 @@ void close_flow(Daemon& d, FlowId id, std::function<void(bool)> done) {
   });
 }
 
+ReloadOutcome reload_config(Daemon& d, std::string_view origin);
+
 /// Admin HTTP endpoint (admin_listen: /metrics, /health, /ready), on shard 0. @throws StartError
 /// naming 'admin_listen'.
 void build_admin(Daemon& d) {
@@ -1210,7 +1212,8 @@ void build_admin(Daemon& d) {
       [&d](FlowId id, std::function<void(bool)> done) { close_flow(d, id, std::move(done)); },
       [&d]() -> std::shared_ptr<auth::AuthGuard> {
         return d.s0().guards ? d.s0().guards->bans : nullptr;
-      }});
+      },
+      [&d]() { return reload_config(d, "admin API"); }});
   try {
     d.admin = start_admin_endpoint(
         d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,
@@ -1293,93 +1296,105 @@ void start_trunks(Daemon& d) {
   d.trunks->start();
 }
 
-/// SIGHUP: the routing and security keys are read again (docs/architecture.md "Reload"); a
-/// bad file keeps the old configuration. Calls in progress keep the snapshot they started
-/// with; each shard gets the new snapshots on its own thread; the gateway prober is remade;
-/// the source guards only when their keys changed. Runs on shard 0.
+/// Reads the configuration again and applies its routing and security keys (docs/architecture.md
+/// "Reload"); a bad file keeps the old configuration. Calls in progress keep the snapshot they
+/// started with; each shard gets the new snapshots on its own thread; the gateway prober is
+/// remade; the source guards only when their keys changed. Log lines start with `origin`
+/// ("SIGHUP", "admin API"). Runs on shard 0 (SIGHUP, and the admin API's POST /api/v1/reload).
+ReloadOutcome reload_config(Daemon& d, std::string_view origin) {
+  ReloadOutcome out;
+  if (!d.reload) {
+    out.error = "no configuration file to reload (sipws runs without --config)";
+    spdlog::warn("{}: {}", origin, out.error);
+    return out;
+  }
+  Config next;
+  try {
+    next = d.reload();
+  } catch (const std::exception& e) {
+    out.error = e.what();
+    spdlog::error("{}: configuration not reloaded, keeping the old one: {}", origin, e.what());
+    return out;
+  }
+  const nlohmann::json before = to_json(d.current), after = to_json(next);
+  static const char* kReloadable[] = {"trusted_peers",
+                                      "gateways",
+                                      "routes",
+                                      "call_classes",
+                                      "voicemail",
+                                      "foreign_callers",
+                                      "gateway_timeout",
+                                      "forward_ring_timeout",
+                                      "auth_max_failures",
+                                      "auth_max_user_failures",
+                                      "auth_failure_window",
+                                      "auth_ban_time",
+                                      "auth_ban_action",
+                                      "flood_max_requests",
+                                      "flood_window",
+                                      "flood_block_time",
+                                      "flood_action",
+                                      "flood_exempt"};
+  for (const auto& item : after.items()) {
+    // Not a structured binding: clang 14 (clang-tidy) cannot capture one in a lambda.
+    const std::string& key = item.key();
+    const auto& value = item.value();
+    const bool reloadable =
+        std::find_if(std::begin(kReloadable), std::end(kReloadable),
+                     [&](const char* k) { return key == k; }) != std::end(kReloadable);
+    if (!reloadable && before.at(key) != value) {
+      spdlog::warn("{}: key '{}' changed; it takes effect after a restart", origin, key);
+      out.restart_needed.push_back(key);
+    }
+  }
+  bool guards_changed = false;
+  for (const char* k : kReloadable) {
+    if (std::string_view(k).starts_with("auth_") || std::string_view(k).starts_with("flood_") ||
+        std::string_view(k) == "trusted_peers") {
+      guards_changed = guards_changed || before.at(k) != after.at(k);
+    }
+  }
+  auto policy = make_relay_policy(next);
+  auto plan = make_dial_plan(next);
+  auto hiding = make_topology_hiding(next, d.shared->route_secret);
+  auto peer_rules = make_peer_rules(next);
+  auto bans = guards_changed ? make_bans(next, *d.location_timers) : nullptr;
+  d.prober->stop();
+  for (auto& sh : d.shards) {
+    asio::post(sh->io, [sh = sh.get(), policy, plan, bans, hiding, peer_rules, next] {
+      sh->relay_policy->set(policy);
+      sh->dial_plan->set(plan);
+      sh->core->set_topology_hiding(hiding);
+      sh->core->set_peer_rules(peer_rules);
+      if (sh->anchor) {
+        sh->anchor->set_topology_hiding(hiding);
+        sh->anchor->set_peer_rules(peer_rules);
+      }
+      if (bans) {
+        sh->guards = make_guards(next, sh->timers, policy->trusted_peers, bans);
+        if (sh->digest != nullptr) sh->digest->set_guard(sh->guards->bans.get());
+      }
+    });
+  }
+  d.prober = std::make_unique<routing::GatewayProber>(d.s0().timers, plan->gateways, d.send_probe);
+  d.prober->start();
+  if (guards_changed) {
+    spdlog::info("{}: ban and flood settings replaced (current bans lifted)", origin);
+  }
+  d.current = std::move(next);
+  spdlog::info("{}: configuration reloaded", origin);
+  out.ok = true;
+  return out;
+}
+
+/// SIGHUP reloads the configuration (reload_config). Runs on shard 0.
 void watch_reload(Daemon& d) {
   d.hup = std::make_unique<asio::signal_set>(*d.ios[0], SIGHUP);
   d.wait_hup = [&d]() {
     d.hup->async_wait([&d](const boost::system::error_code& ec, int) {
       if (ec) return;
       d.wait_hup();
-      if (!d.reload) {
-        spdlog::warn("SIGHUP: no configuration file to reload");
-        return;
-      }
-      Config next;
-      try {
-        next = d.reload();
-      } catch (const std::exception& e) {
-        spdlog::error("SIGHUP: configuration not reloaded, keeping the old one: {}", e.what());
-        return;
-      }
-      const nlohmann::json before = to_json(d.current), after = to_json(next);
-      static const char* kReloadable[] = {"trusted_peers",
-                                          "gateways",
-                                          "routes",
-                                          "call_classes",
-                                          "voicemail",
-                                          "foreign_callers",
-                                          "gateway_timeout",
-                                          "forward_ring_timeout",
-                                          "auth_max_failures",
-                                          "auth_max_user_failures",
-                                          "auth_failure_window",
-                                          "auth_ban_time",
-                                          "auth_ban_action",
-                                          "flood_max_requests",
-                                          "flood_window",
-                                          "flood_block_time",
-                                          "flood_action",
-                                          "flood_exempt"};
-      for (const auto& item : after.items()) {
-        // Not a structured binding: clang 14 (clang-tidy) cannot capture one in a lambda.
-        const std::string& key = item.key();
-        const auto& value = item.value();
-        const bool reloadable =
-            std::find_if(std::begin(kReloadable), std::end(kReloadable),
-                         [&](const char* k) { return key == k; }) != std::end(kReloadable);
-        if (!reloadable && before.at(key) != value) {
-          spdlog::warn("SIGHUP: key '{}' changed; it takes effect after a restart", key);
-        }
-      }
-      bool guards_changed = false;
-      for (const char* k : kReloadable) {
-        if (std::string_view(k).starts_with("auth_") || std::string_view(k).starts_with("flood_") ||
-            std::string_view(k) == "trusted_peers") {
-          guards_changed = guards_changed || before.at(k) != after.at(k);
-        }
-      }
-      auto policy = make_relay_policy(next);
-      auto plan = make_dial_plan(next);
-      auto hiding = make_topology_hiding(next, d.shared->route_secret);
-      auto peer_rules = make_peer_rules(next);
-      auto bans = guards_changed ? make_bans(next, *d.location_timers) : nullptr;
-      d.prober->stop();
-      for (auto& sh : d.shards) {
-        asio::post(sh->io, [sh = sh.get(), policy, plan, bans, hiding, peer_rules, next] {
-          sh->relay_policy->set(policy);
-          sh->dial_plan->set(plan);
-          sh->core->set_topology_hiding(hiding);
-          sh->core->set_peer_rules(peer_rules);
-          if (sh->anchor) {
-            sh->anchor->set_topology_hiding(hiding);
-            sh->anchor->set_peer_rules(peer_rules);
-          }
-          if (bans) {
-            sh->guards = make_guards(next, sh->timers, policy->trusted_peers, bans);
-            if (sh->digest != nullptr) sh->digest->set_guard(sh->guards->bans.get());
-          }
-        });
-      }
-      d.prober =
-          std::make_unique<routing::GatewayProber>(d.s0().timers, plan->gateways, d.send_probe);
-      d.prober->start();
-      if (guards_changed)
-        spdlog::info("SIGHUP: ban and flood settings replaced (current bans lifted)");
-      d.current = std::move(next);
-      spdlog::info("SIGHUP: configuration reloaded");
+      reload_config(d, "SIGHUP");
     });
   };
   d.wait_hup();

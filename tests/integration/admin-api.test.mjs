@@ -13,6 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { makeTempDir } from './lib/daemon.mjs';
 import { daemonIn, uaIn } from './lib/fixtures.mjs';
 import { SipClient, buildResponse, endpointIn } from './lib/rawsip.mjs';
 import { withScope } from './lib/scope.mjs';
@@ -363,7 +364,7 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
           'application/json'].schema, anon.json, `${what} (401)`), []);
       }
     }
-    assert.equal(operations, 23);
+    assert.equal(operations, 24);
     await withTimeout(tcpClosed, 5000, 'the TCP connection closed by DELETE /api/v1/flows/{id}');
     // The example binding was expired by the DELETE.
     assert.deepEqual((await api(d, 'GET', '/api/v1/registrations')).json, []);
@@ -415,4 +416,33 @@ test('admin API: brute-force bans are listed and lifted', (t) =>
     assert.equal((await api(d, 'DELETE', '/api/v1/bans/user/nobody')).json.field, 'aor');
     assert.equal((await api(d, 'DELETE', '/api/v1/bans/host/x')).status, 404);
     assert.equal((await api(d, 'POST', '/api/v1/bans', { body: {} })).status, 405);
+  }));
+
+test('admin API: POST /api/v1/reload applies the file as SIGHUP does, and refuses a bad one',
+  (t) => withScope(t, async (s) => {
+    const dir = makeTempDir();
+    const file = path.join(dir, 'sipws.json');
+    const write = (gateways, extra = {}) => fs.writeFileSync(file, JSON.stringify({
+      gateways, routes: [{ match: '^9', gateways: gateways.map((g) => g.name) }], ...extra }));
+    write([{ name: 'GW1', uri: 'sip:127.0.0.2' }]);
+    const d = await daemonIn(s, { dir, configFile: file, extraSets: [`admin_token=${kToken}`] });
+    const names = async () => (await api(d, 'GET', '/api/v1/gateways')).json.map((g) => g.name);
+    assert.deepEqual(await names(), ['GW1']);
+
+    write([{ name: 'GW1', uri: 'sip:127.0.0.2' }, { name: 'GW2', uri: 'sip:127.0.0.3' }],
+      { user_agent: 'sipws-reloaded' });
+    const ok = await api(d, 'POST', '/api/v1/reload');
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(ok.json, { reloaded: true, restart_needed: ['user_agent'] });
+    assert.deepEqual(await names(), ['GW1', 'GW2']);
+    assert.match(d.stderr(), /admin API: configuration reloaded/);
+
+    // A file that does not load: 409 naming the key, the configuration in force stays.
+    write([{ name: 'GW3', uri: 'sip:127.0.0.4', dtmf: 'inband' }]);
+    const bad = await api(d, 'POST', '/api/v1/reload');
+    assert.equal(bad.status, 409);
+    assert.match(bad.json.error, /gateways\[0\]\.dtmf/);
+    assert.deepEqual(await names(), ['GW1', 'GW2']);
+    assert.equal((await api(d, 'GET', '/api/v1/reload')).status, 405);
+    assert.equal((await api(d, 'POST', '/api/v1/reload', { token: null })).status, 401);
   }));
