@@ -489,6 +489,14 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     return answer(std::move(r));
   }
 
+  if (rest == "trusted_peers") {
+    if (req.method != "GET") return answer(not_allowed("GET"));
+    if (!params->empty()) {
+      return answer(error_response(400, "unknown parameter", params->front().first));
+    }
+    return answer(json_response(200, d_.trusted_peers ? d_.trusted_peers() : json::array()));
+  }
+
   if (rest == "gateways" || rest == "routes") {
     if (req.method != "GET") return answer(not_allowed("GET"));
     if (!params->empty())

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,8 @@ struct AdminApiDeps {
   std::function<std::shared_ptr<auth::AuthGuard>()> bans;
   /// Reloads the configuration as SIGHUP does, on the API's thread. Unset: 409.
   std::function<ReloadOutcome()> reload;
+  /// The `trusted_peers` list in force, as configured (a JSON array). Unset: empty.
+  std::function<nlohmann::json()> trusted_peers;
 };
 
 /// Serves /api/ on the admin listener. Every answer is JSON; errors are

@@ -1213,7 +1213,8 @@ void build_admin(Daemon& d) {
       [&d]() -> std::shared_ptr<auth::AuthGuard> {
         return d.s0().guards ? d.s0().guards->bans : nullptr;
       },
-      [&d]() { return reload_config(d, "admin API"); }});
+      [&d]() { return reload_config(d, "admin API"); },
+      [&d]() { return d.current.routing_json.value("trusted_peers", nlohmann::json::array()); }});
   try {
     d.admin = start_admin_endpoint(
         d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,

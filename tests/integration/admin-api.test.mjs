@@ -304,8 +304,10 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
       auth_user: 'gw' }, { name: 'GW2', uri: 'sip:127.0.0.3', enabled: false }];
     const routes = [{ match: '^9[0-9]+$', gateways: ['GW1', 'GW2'] },
       { match: '^1', from: 'alice', gateways: ['GW2'], failover_on: [503] }];
+    const trusted = [{ name: 'pbx', source: '10.0.0.0/8', transport: 'udp', relay: true }];
     const d = await daemonIn(s, { extraSets: [`admin_token=${kToken}`,
       `gateways=${JSON.stringify(gateways)}`, `routes=${JSON.stringify(routes)}`,
+      `trusted_peers=${JSON.stringify(trusted)}`,
       'auth_max_failures=2', 'auth_max_user_failures=2'] });
     await d.addUser('alice@localhost', 'secret');
     // A binding whose contact is the example of DELETE /api/v1/registrations.
@@ -364,7 +366,7 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
           'application/json'].schema, anon.json, `${what} (401)`), []);
       }
     }
-    assert.equal(operations, 24);
+    assert.equal(operations, 25);
     await withTimeout(tcpClosed, 5000, 'the TCP connection closed by DELETE /api/v1/flows/{id}');
     // The example binding was expired by the DELETE.
     assert.deepEqual((await api(d, 'GET', '/api/v1/registrations')).json, []);
@@ -373,6 +375,7 @@ test('docs/admin-api.yaml describes the running server: every operation, with it
     assert.deepEqual(gws.json.map((g) => [g.name, g.enabled, g.up, g.dtmf]),
       [['GW1', true, true, 'info'], ['GW2', false, false, 'rfc4733']]);
     assert.ok(!gws.text.includes('gw-pw'), 'no password shown');
+    assert.deepEqual((await api(d, 'GET', '/api/v1/trusted_peers')).json, trusted);
     const rts = await api(d, 'GET', '/api/v1/routes');
     assert.deepEqual(rts.json, [
       { match: '^9[0-9]+$', from: null, gateways: ['GW1', 'GW2'], failover_on: [408, 503] },
