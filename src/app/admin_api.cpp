@@ -44,6 +44,12 @@ ws::HttpResponse error_response(int status, std::string what, std::string field 
   return json_response(status, j);
 }
 
+ws::HttpResponse no_content() {
+  ws::HttpResponse r;
+  r.status = 204;
+  return r;
+}
+
 ws::HttpResponse not_allowed(std::string allow) {
   auto r = error_response(405, "method not allowed here; allowed: " + allow);
   r.headers.emplace_back("Allow", std::move(allow));
@@ -303,21 +309,10 @@ bool AdminApi::handle(const ws::HttpRequest& req,
       return true;
     }
     if (req.method == "DELETE") {
-      auto deleted = std::make_shared<bool>(false);
-      d_.store.run(
-          "admin: delete subscriber",
-          [user, deleted](store::Store& s) {
-            *deleted = s.delete_subscriber(user->first, user->second);
-          },
-          [this, reply, user, deleted](std::error_code ec) {
-            if (ec) return reply(store_failed());
-            if (!*deleted) return reply(error_response(404, "no such subscriber"));
-            d_.store.invalidate();
-            spdlog::info("admin api: subscriber {}@{} deleted", user->first, user->second);
-            ws::HttpResponse r;
-            r.status = 204;
-            reply(std::move(r));
-          });
+      remove_in_store(
+          "subscriber " + user->first + '@' + user->second,
+          [user](store::Store& s) { return s.delete_subscriber(user->first, user->second); },
+          "no such subscriber", reply);
       return true;
     }
     if (req.method == "PUT") {
@@ -375,9 +370,7 @@ bool AdminApi::handle(const ws::HttpRequest& req,
       return answer(error_response(404, "no such binding"));
     }
     spdlog::info("admin api: binding {} of {} expired", contact, aor_text);
-    ws::HttpResponse r;
-    r.status = 204;
-    return answer(std::move(r));
+    return answer(no_content());
   }
 
   if (rest == "flows") {
@@ -422,9 +415,7 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     d_.close_flow(id, [reply, id](bool found) {
       if (!found) return reply(error_response(404, "no such flow"));
       spdlog::info("admin api: flow {} closed", id);
-      ws::HttpResponse r;
-      r.status = 204;
-      reply(std::move(r));
+      reply(no_content());
     });
     return true;
   }
@@ -484,9 +475,7 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     }
     if (!lifted) return answer(error_response(404, "no such ban"));
     spdlog::info("admin api: ban of {} {} lifted", kind, *what);
-    ws::HttpResponse r;
-    r.status = 204;
-    return answer(std::move(r));
+    return answer(no_content());
   }
 
   if (rest == "trusted_peers") {
@@ -623,20 +612,12 @@ void AdminApi::subscriber_services(const ws::HttpRequest& req, const std::string
     if (!kind) return reply(error_response(400, "want unconditional, busy or no_answer", "kind"));
   }
   if (req.method == "DELETE") {
-    auto removed = std::make_shared<bool>(false);
-    d_.store.run(
-        "admin: delete " + what + " " + item + " of " + aor,
-        [aor, item, kind, removed](store::Store& s) {
-          *removed = kind ? s.delete_forward(aor, kind) > 0 : s.delete_group(aor, item);
+    remove_in_store(
+        what + " " + item + " of " + aor,
+        [aor, item, kind](store::Store& s) {
+          return kind ? s.delete_forward(aor, kind) > 0 : s.delete_group(aor, item);
         },
-        [this, reply, removed](std::error_code ec) {
-          if (ec) return reply(store_failed());
-          if (!*removed) return reply(error_response(404, "no such group membership or rule"));
-          d_.store.invalidate();
-          ws::HttpResponse r;
-          r.status = 204;
-          reply(std::move(r));
-        });
+        "no such group membership or rule", reply);
     return;
   }
   if (req.method != "PUT") return reply(not_allowed("PUT, DELETE"));
@@ -687,9 +668,7 @@ void AdminApi::subscriber_services(const ws::HttpRequest& req, const std::string
         if (!*known) return reply(error_response(404, "no such subscriber"));
         d_.store.invalidate();
         if (groups) {
-          ws::HttpResponse r;
-          r.status = 204;
-          return reply(std::move(r));
+          return reply(no_content());
         }
         reply(json_response(
             200, {{"kind", item}, {"target", rule.target}, {"ring_timeout", rule.ring_timeout_s}}));
@@ -714,18 +693,9 @@ void AdminApi::aliases(const ws::HttpRequest& req, const std::string& alias, con
     return;
   }
   if (req.method == "DELETE") {
-    auto removed = std::make_shared<bool>(false);
-    d_.store.run(
-        "admin: delete alias " + alias,
-        [alias, removed](store::Store& s) { *removed = s.delete_alias(alias); },
-        [this, reply, removed](std::error_code ec) {
-          if (ec) return reply(store_failed());
-          if (!*removed) return reply(error_response(404, "no such alias"));
-          d_.store.invalidate();
-          ws::HttpResponse r;
-          r.status = 204;
-          reply(std::move(r));
-        });
+    remove_in_store(
+        "alias " + alias, [alias](store::Store& s) { return s.delete_alias(alias); },
+        "no such alias", reply);
     return;
   }
   if (req.method != "PUT") return reply(not_allowed("PUT, DELETE"));
@@ -747,6 +717,21 @@ void AdminApi::aliases(const ws::HttpRequest& req, const std::string& alias, con
         if (ec) return reply(store_failed());
         d_.store.invalidate();
         reply(json_response(200, {{"alias", a.alias}, {"aor", a.aor}}));
+      });
+}
+
+void AdminApi::remove_in_store(const std::string& what, std::function<bool(store::Store&)> remove,
+                               std::string not_found, const Reply& reply) {
+  auto removed = std::make_shared<bool>(false);
+  d_.store.run(
+      "admin: delete " + what,
+      [remove = std::move(remove), removed](store::Store& s) { *removed = remove(s); },
+      [this, reply, removed, what, not_found = std::move(not_found)](std::error_code ec) {
+        if (ec) return reply(store_failed());
+        if (!*removed) return reply(error_response(404, not_found));
+        d_.store.invalidate();
+        spdlog::info("admin api: {} deleted", what);
+        reply(no_content());
       });
 }
 

@@ -81,6 +81,11 @@ class AdminApi {
   /// "groups" or "forwards", `item` the group or kind ("" for the list).
   void subscriber_services(const ws::HttpRequest& req, const std::string& aor,
                            const std::string& what, const std::string& item, const Reply& reply);
+  /// Runs `remove` on the store worker (true: something was deleted), then answers 204 (the
+  /// credential and services caches invalidated), 404 `not_found`, or 503. `what` names it in
+  /// the log.
+  void remove_in_store(const std::string& what, std::function<bool(store::Store&)> remove,
+                       std::string not_found, const Reply& reply);
   /// /aliases[/{alias}]: `alias` "" for the list.
   void aliases(const ws::HttpRequest& req, const std::string& alias, const Reply& reply);
 
