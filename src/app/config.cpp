@@ -626,6 +626,9 @@ Config from_json(const json& j) {
   }
   std::tie(c.admin_host, c.admin_port) =
       host_port("admin_listen", get_string(j, "admin_listen"), "127.0.0.1:8081");
+  const auto lf = get_string(j, "log_format");
+  if (lf != "text" && lf != "json") fail("log_format", "\"" + lf + "\" must be text or json");
+  c.log_json = lf == "json";
   c.log_level = get_string(j, "log_level");
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
@@ -875,6 +878,7 @@ nlohmann::json to_json(const Config& c) {
   j["admin_listen"] = c.admin_host + ":" + std::to_string(c.admin_port);
   j["admin_token"] = c.admin_token;
   j["log_level"] = c.log_level;
+  j["log_format"] = c.log_json ? "json" : "text";
   j["trace"] = c.trace;
   j["tls_cert"] = c.tls_cert;
   j["tls_key"] = c.tls_key;

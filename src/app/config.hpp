@@ -62,6 +62,7 @@ struct Config {
   std::uint16_t admin_port = 8081;
   /// admin_token: the bearer token of the admin API (/api/v1/); empty: the API is off (403).
   std::string admin_token;
+  bool log_json = false;  ///< log_format: json (one JSON object per line) or text
   std::string log_level = "info";
   bool trace = false;
   std::string tls_cert;  ///< PEM; empty => dev certificate in dev_cert_dir

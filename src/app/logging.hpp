@@ -7,11 +7,14 @@
 namespace sipws::app {
 
 /// Installs the synchronous stderr logger "sipws" as spdlog's default, at `level` ("trace",
-/// "debug", "info", "warn", "error"), pattern "2026-12-06T15:00:00.123 info text". What the
-/// CLI commands and the daemon's start-up log goes through it, in order with what they print
-/// with fprintf (start-up errors, the ready line). Thread: the main thread, before any other
-/// thread logs.
-void start_logging(const std::string& level);
+/// "debug", "info", "warn", "error"), one line per message: text
+/// "2026-12-06T15:00:00.123 info text", or with `json` (config log_format=json) a JSON object
+/// {"time":"2026-12-06T15:00:00.123","level":"info","msg":"text"} (the message JSON-escaped:
+/// CR, LF and quotes of a traced SIP message stay inside the string; invalid UTF-8 becomes
+/// U+FFFD). What the CLI commands and the daemon's start-up log goes through it, in order
+/// with what they print with fprintf (start-up errors, the ready line: plain text either way).
+/// Thread: the main thread, before any other thread logs.
+void start_logging(const std::string& level, bool json = false);
 
 /// From now on log calls queue their line for one background thread that writes them to
 /// stderr, in order (one worker, FIFO). When more than 8,192 lines wait (`--trace` at

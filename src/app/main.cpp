@@ -319,7 +319,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (trace) cfg.trace = true;
-  sipws::app::start_logging(cfg.log_level);
+  sipws::app::start_logging(cfg.log_level, cfg.log_json);
   struct LogDrain {
     ~LogDrain() { sipws::app::stop_logging(); }  // every queued line, on every return path
   } log_drain;

@@ -297,7 +297,7 @@ INSTANTIATE_TEST_SUITE_P(
                  R"("max_message_size":70000}])"},
                 "domains[0].max_message_size"},
         BadCase{{"nat_keepalive_method=ping"}, "nat_keepalive_method"},
-        BadCase{{"admin_token=short"}, "admin_token"},
+        BadCase{{"admin_token=short"}, "admin_token"}, BadCase{{"log_format=xml"}, "log_format"},
         BadCase{{"admin_token=has a space in the middle"}, "admin_token"},
         // DTMF to a peer: two modes; INFO needs the peer's address.
         BadCase{{R"(gateways=[{"name":"GW1","uri":"sip:127.0.0.1","dtmf":"inband"}])"},
