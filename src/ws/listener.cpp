@@ -883,6 +883,9 @@ void Connection::on_http() {
   auto* l = listener();
   if (l == nullptr) return;
   auto& c = *con_;
+  // websocketpp closes the connection after a plain HTTP response: say so (RFC 9112 s.9.6), or
+  // an HTTP/1.1 client keeps it for its next request and races the close ("fetch failed").
+  c.replace_header("Connection", "close");
   if (detail::refuse_if_over_limit(c, peer_)) return;
   if (detail::refuse_if_bad_version(c, peer_)) return;
   if (l->cfg_.http_handler && dispatch_http(*l)) return;

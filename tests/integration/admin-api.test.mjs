@@ -50,16 +50,23 @@ test('admin API: token, subscribers, registrations', (t) =>
     await d.addUser('alice@localhost', 'secret');
 
     // Auth: no token, a wrong one, another scheme: 401 with a Bearer challenge; /health open.
+    let r401Connection;
     for (const token of [null, 'wrong-token-wrong-token', `${kToken}x`]) {
       const r = await api(d, 'GET', '/api/v1/subscribers', { token });
       assert.equal(r.status, 401, `token ${token}`);
+      r401Connection = r.headers.get('connection');
       assert.match(r.headers.get('www-authenticate'), /^Bearer /);
       assert.ok(r.json.error);
     }
     const basic = await fetch(`http://127.0.0.1:${d.ports.admin}/api/v1/subscribers`,
       { headers: { Authorization: `Basic ${Buffer.from(`a:${kToken}`).toString('base64')}` } });
     assert.equal(basic.status, 401);
-    assert.equal((await fetch(`http://127.0.0.1:${d.ports.admin}/health`)).status, 200);
+    const health = await fetch(`http://127.0.0.1:${d.ports.admin}/health`);
+    assert.equal(health.status, 200);
+    // The listener closes after each response, and says so: a client must not reuse the
+    // connection (a reused one races the close).
+    assert.equal(health.headers.get('connection'), 'close');
+    assert.equal(r401Connection, 'close');
 
     // Create: 201 with the subscriber (never its HA1), then it is listed.
     const created = await api(d, 'POST', '/api/v1/subscribers',
