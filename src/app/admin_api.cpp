@@ -15,6 +15,7 @@
 #include "app/service_checks.hpp"
 #include "auth/digest.hpp"
 #include "common/text.hpp"
+#include "sip/text.hpp"
 
 namespace sipws::app {
 
@@ -79,12 +80,10 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std:
   return out;
 }
 
-/// A non-negative integer query parameter up to `max`; nullopt if malformed or larger.
-std::optional<std::size_t> parse_count(std::string_view s, std::size_t max) {
-  std::size_t v = 0;
-  const auto* end = s.data() + s.size();
-  auto [p, ec] = std::from_chars(s.data(), end, v);
-  if (ec != std::errc() || p != end || s.empty() || v > max) return std::nullopt;
+/// A whole-number query parameter up to `max`; nullopt if malformed or larger.
+std::optional<std::uint32_t> parse_count(std::string_view s, std::uint32_t max) {
+  auto v = sip::text::parse_u32(s);
+  if (!v || *v > max) return std::nullopt;
   return v;
 }
 
@@ -92,8 +91,10 @@ json subscriber_json(const store::Subscriber& s) {
   return {{"aor", s.user + '@' + s.domain}, {"user", s.user}, {"domain", s.domain}};
 }
 
-/// Why `password` is not acceptable, or "" if it is.
-std::string password_defect(const json& v) {
+/// Why the `password` field of `body` is missing or not acceptable, or "" if it is fine.
+std::string password_defect(const json& body) {
+  if (!body.contains("password")) return "required";
+  const json& v = body["password"];
   if (!v.is_string()) return "must be a string";
   const auto& p = v.get_ref<const std::string&>();
   if (p.empty()) return "must not be empty";
@@ -226,34 +227,12 @@ bool AdminApi::handle(const ws::HttpRequest& req,
       }
       auto aor = auth::split_aor(body["aor"].get<std::string>());
       if (!aor) return answer(error_response(400, aor.error(), "aor"));
-      if (!body.contains("password")) {
-        return answer(error_response(400, "required", "password"));
-      }
-      if (auto why = password_defect(body["password"]); !why.empty()) {
+      if (auto why = password_defect(body); !why.empty()) {
         return answer(error_response(400, why, "password"));
       }
       auto sub = std::make_shared<store::Subscriber>(
           auth::make_subscriber(aor->first, aor->second, body["password"].get<std::string>()));
-      auto existed = std::make_shared<bool>(false);
-      d_.store.run(
-          "admin: add subscriber " + aor->first + '@' + aor->second,
-          [sub, existed](store::Store& s) {
-            *existed = s.find_subscriber(sub->user, sub->domain).has_value();
-            if (!*existed) s.put_subscriber(*sub);
-          },
-          [this, reply, sub, existed](std::error_code ec) {
-            if (ec) return reply(store_failed());
-            if (*existed) {
-              return reply(
-                  error_response(409, "the subscriber exists; PUT changes its password", "aor"));
-            }
-            d_.store.invalidate();
-            spdlog::info("admin api: subscriber {}@{} added", sub->user, sub->domain);
-            auto r = json_response(201, subscriber_json(*sub));
-            r.headers.emplace_back(
-                "Location", std::string(kPrefix) + "subscribers/" + sub->user + '@' + sub->domain);
-            reply(std::move(r));
-          });
+      write_subscriber(sub, /*create=*/true, reply);
       return true;
     }
     reply(not_allowed("GET, POST"));
@@ -322,28 +301,12 @@ bool AdminApi::handle(const ws::HttpRequest& req,
       if (auto f = unknown_field(body, {"password"}); !f.empty()) {
         return answer(error_response(400, "unknown field; the known field is password", f));
       }
-      if (!body.contains("password")) {
-        return answer(error_response(400, "required", "password"));
-      }
-      if (auto why = password_defect(body["password"]); !why.empty()) {
+      if (auto why = password_defect(body); !why.empty()) {
         return answer(error_response(400, why, "password"));
       }
       auto sub = std::make_shared<store::Subscriber>(
           auth::make_subscriber(user->first, user->second, body["password"].get<std::string>()));
-      auto existed = std::make_shared<bool>(false);
-      d_.store.run(
-          "admin: change password",
-          [sub, existed](store::Store& s) {
-            *existed = s.find_subscriber(sub->user, sub->domain).has_value();
-            if (*existed) s.put_subscriber(*sub);
-          },
-          [this, reply, sub, existed](std::error_code ec) {
-            if (ec) return reply(store_failed());
-            if (!*existed) return reply(error_response(404, "no such subscriber"));
-            d_.store.invalidate();
-            spdlog::info("admin api: password of {}@{} changed", sub->user, sub->domain);
-            reply(json_response(200, subscriber_json(*sub)));
-          });
+      write_subscriber(sub, /*create=*/false, reply);
       return true;
     }
     reply(not_allowed("GET, PUT, DELETE"));
@@ -732,6 +695,34 @@ void AdminApi::remove_in_store(const std::string& what, std::function<bool(store
         d_.store.invalidate();
         spdlog::info("admin api: {} deleted", what);
         reply(no_content());
+      });
+}
+
+void AdminApi::write_subscriber(const std::shared_ptr<store::Subscriber>& sub, bool create,
+                                const Reply& reply) {
+  // Looked up and written in one job on the store worker: nothing of the API comes between.
+  auto existed = std::make_shared<bool>(false);
+  d_.store.run(
+      std::string(create ? "admin: add subscriber " : "admin: change password of ") + sub->user +
+          '@' + sub->domain,
+      [sub, existed, create](store::Store& s) {
+        *existed = s.find_subscriber(sub->user, sub->domain).has_value();
+        if (*existed != create) s.put_subscriber(*sub);
+      },
+      [this, reply, sub, existed, create](std::error_code ec) {
+        if (ec) return reply(store_failed());
+        if (create && *existed) {
+          return reply(
+              error_response(409, "the subscriber exists; PUT changes its password", "aor"));
+        }
+        if (!create && !*existed) return reply(error_response(404, "no such subscriber"));
+        d_.store.invalidate();
+        const std::string aor = sub->user + '@' + sub->domain;
+        spdlog::info("admin api: subscriber {} {}", aor, create ? "added" : "given a new password");
+        if (!create) return reply(json_response(200, subscriber_json(*sub)));
+        auto r = json_response(201, subscriber_json(*sub));
+        r.headers.emplace_back("Location", std::string(kPrefix) + "subscribers/" + aor);
+        reply(std::move(r));
       });
 }
 

@@ -81,6 +81,10 @@ class AdminApi {
   /// "groups" or "forwards", `item` the group or kind ("" for the list).
   void subscriber_services(const ws::HttpRequest& req, const std::string& aor,
                            const std::string& what, const std::string& item, const Reply& reply);
+  /// Creates (`create`: 201, or 409 if it exists) or replaces the credentials of (200, or 404
+  /// if it does not exist) subscriber `sub` on the store worker; 503 when the store fails.
+  void write_subscriber(const std::shared_ptr<store::Subscriber>& sub, bool create,
+                        const Reply& reply);
   /// Runs `remove` on the store worker (true: something was deleted), then answers 204 (the
   /// credential and services caches invalidated), 404 `not_found`, or 503. `what` names it in
   /// the log.
