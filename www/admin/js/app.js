@@ -1,8 +1,9 @@
 // sipws web admin: sign-in, hash routing between the pages (js/pages/), live refresh, theme.
 // Plain ES modules, no framework, no build step. Served by the admin listener at /admin/.
 //
-// Test hooks: <body data-signed-in data-live data-page data-loaded> mirror the state
-// (data-loaded counts the page's completed loads); controls carry data-testid.
+// Test hooks: <body data-signed-in data-live data-page data-loaded data-events
+// data-last-event> mirror the state (data-loaded counts the page's completed loads,
+// data-events the messages of the events socket); controls carry data-testid.
 
 import { ApiError, apiPath, createApi, describeError, loadToken, saveToken } from './api.js';
 import { Live } from './live.js';
@@ -58,7 +59,13 @@ let loads = 0;
 const api = createApi({ token: () => token, onAuthFailure: (status) => signOut(status) });
 const live = new Live({
   token: () => token,
-  onChange: (changed) => refreshVisible(changed),
+  onChange: (changed) => {
+    if (changed) {
+      el.body.dataset.events = String(Number(el.body.dataset.events || 0) + 1);
+      el.body.dataset.lastEvent = changed.join(',');
+    }
+    refreshVisible(changed);
+  },
   onMode: (mode) => showLiveMode(mode),
 });
 
@@ -247,6 +254,12 @@ function safeDecode(s) {
 }
 
 window.addEventListener('hashchange', () => route(true));
+
+// The skip link moves the focus without touching the hash (the hash is the route).
+document.querySelector('[data-skip]').addEventListener('click', (ev) => {
+  ev.preventDefault();
+  el.main.focus();
+});
 
 // --- live refresh ----------------------------------------------------------------------------
 
