@@ -54,6 +54,7 @@ const el = {
 
 let token = loadToken();
 let current = null; // {path, module, instance, controller}
+let pendingAnnouncement = null; // said once the next page is shown
 let loads = 0;
 
 const api = createApi({ token: () => token, onAuthFailure: (status) => signOut(status) });
@@ -197,7 +198,10 @@ function route(focusPage) {
     return;
   }
   unmountPage();
-  clearError();
+  // A message belongs to the page it was said on (but for one that led here).
+  clearMessages();
+  if (pendingAnnouncement) announce(pendingAnnouncement);
+  pendingAnnouncement = null;
   const controller = new AbortController();
   el.page.replaceChildren();
   for (const a of el.nav.querySelectorAll('a')) {
@@ -220,7 +224,8 @@ function route(focusPage) {
     setTitle: (t) => {
       document.title = `${t} · ${kAppTitle}`;
     },
-    navigate: (hash) => {
+    navigate: (hash, { announce: text } = {}) => {
+      pendingAnnouncement = text || null;
       location.hash = hash;
     },
     loaded: () => {

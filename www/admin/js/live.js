@@ -2,9 +2,11 @@
 // `sipws-events`; the token is the first message; the server then sends
 // `{"changed": ["registrations", "calls", "cdrs", "flows"]}` when collections change). While the
 // socket is not open, the visible page is polled every 5 s and the socket is tried again with a
-// backoff (1 s doubling to 30 s).
+// backoff (1 s doubling to 30 s); while it is open, every 30 s all the same (the seconds left of
+// a binding, the age of a flow change without an event).
 
 const kPollMs = 5000;
+const kSocketPollMs = 30000;
 const kMinRetryMs = 1000;
 const kMaxRetryMs = 30000;
 
@@ -65,12 +67,13 @@ export class Live {
     }
     this.ws = ws;
     // Poll until the socket is open: the page is live either way.
-    if (this.mode !== 'socket') this.startPolling();
+    if (this.mode !== 'socket') this.startPolling(kPollMs);
     ws.onopen = () => {
       ws.send(JSON.stringify({ token: this.token() }));
       this.retryMs = kMinRetryMs;
       this.stopPolling();
       this.setMode('socket');
+      this.startPolling(kSocketPollMs);
       // Whatever changed while the socket was down.
       this.onChange(null);
     };
@@ -92,18 +95,20 @@ export class Live {
 
   fallBack() {
     if (!this.running) return;
-    this.startPolling();
+    this.startPolling(kPollMs); // keeps a 5 s poll that runs already: a failed retry does not delay it
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => this.connect(), this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, kMaxRetryMs);
   }
 
-  startPolling() {
-    this.setMode('polling');
-    if (this.pollTimer) return;
+  startPolling(ms) {
+    if (ms === kPollMs) this.setMode('polling');
+    if (this.pollTimer && this.pollMs === ms) return;
+    this.stopPolling();
+    this.pollMs = ms;
     this.pollTimer = setInterval(() => {
       if (document.visibilityState !== 'hidden') this.onChange(null);
-    }, kPollMs);
+    }, ms);
   }
 
   stopPolling() {

@@ -13,7 +13,7 @@ export const live = ['registrations'];
 export function mount(ctx) {
   const results = h('div', { class: 'results', 'aria-busy': 'true', 'data-testid': 'registrations' }, note('Loading…'));
   ctx.root.append(pageHead('Registrations', {
-    sub: 'Live bindings of the location service; updated as they change.',
+    sub: 'Live bindings of the location service, updated as they change. Expires: seconds left.',
   }), results);
 
   const refresh = loader(ctx, results, async () => (await ctx.api.get(apiPath('registrations'), { signal: ctx.signal })).json,
@@ -25,14 +25,14 @@ export function mount(ctx) {
       rowAttrs: (r) => ({ 'data-aor': r.aor, 'data-contact': r.contact }),
       columns: [
         { label: 'AOR', rowHeader: true, cell: (r) => h('a', { href: subscriberHref(r.aor) }, r.aor) },
-        { label: 'Contact', cell: (r) => h('code', { class: 'wrap' }, r.contact) },
+        { label: 'Contact', cell: (r) => h('span', { class: 'lines' }, h('code', { class: 'contact' }, r.contact),
+          r.reachable === false ? badge('unreachable', 'bad') : null) },
         { label: 'Transport', cell: (r) => r.transport },
         { label: 'Flow', numeric: true, cell: (r) => (r.flow === null || r.flow === undefined ? '—' : String(r.flow)) },
         { label: 'Source', cell: (r) => r.source },
         { label: 'Expires', numeric: true, cell: (r) => `${r.expires} s` },
-        { label: 'User agent', cell: (r) => r.user_agent || '—' },
-        { label: 'Instance', cell: (r) => (r.instance ? h('code', { class: 'wrap small' }, r.instance) : '—') },
-        { label: 'Reachable', cell: (r) => (r.reachable === false ? badge('no', 'bad') : badge('yes', 'ok')) },
+        { label: 'User agent', cell: (r) => h('span', { class: 'ua' }, r.user_agent || '—') },
+        { label: 'Instance', cell: (r) => (r.instance ? h('code', { class: 'instance' }, r.instance.replace(/^<|>$/g, '')) : '—') },
         { label: 'Actions', class: 'actions', cell: (r) => button('Expire', (ev) => expire(ev.currentTarget, r), {
           'aria-label': `Expire ${r.aor} at ${r.contact}`, 'data-focus-key': `expire:${r.aor} ${r.contact}`,
           'data-testid': 'expire-binding' }) },

@@ -58,8 +58,8 @@ export function mount(ctx) {
         ok: 'Delete subscriber',
       });
       if (!ok) return;
-      if (await act(ctx, ev.target, () => ctx.api.del(sub()), `Subscriber ${aor} deleted.`)) {
-        ctx.navigate('#/subscribers');
+      if (await act(ctx, ev.target, () => ctx.api.del(sub()))) {
+        ctx.navigate('#/subscribers', { announce: `Subscriber ${aor} deleted.` });
       }
     }, { class: 'btn btn-danger', 'data-testid': 'delete-subscriber' }),
   });
@@ -189,7 +189,7 @@ export function mount(ctx) {
     if (await act(ctx, btn, () => ctx.api.del(path), done)) await refresh();
   }
 
-  const section = (titleText, idText, ...body) => h('section', { class: 'card', 'aria-labelledby': idText },
+  const section = (titleText, idText, ...body) => h('section', { class: `card sec-${idText}`, 'aria-labelledby': idText },
     h('h2', { id: idText }, titleText), ...body);
   const content = h('div', { class: 'sections' },
     section('Password', 'sec-password', pw.form),
