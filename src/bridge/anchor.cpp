@@ -481,17 +481,30 @@ void MediaAnchor::end_call(const std::string& call_id_ref, std::string_view why)
 void MediaAnchor::on_media_timeout(const std::string& call_id) {
   auto it = calls_.find(call_id);
   if (it == calls_.end()) return;
+  const std::string caller_tag = it->second->caller_tag;
+  if (!hang_up(call_id, "SIP;cause=408;text=\"media timeout\"", "media timeout")) {
+    end_call(call_id, "media timeout");
+    return;
+  }
+  if (on_media_timeout_) on_media_timeout_(call_id, caller_tag);
+}
+
+bool MediaAnchor::hang_up(const std::string& call_id, const std::string& reason,
+                          std::string_view why) {
+  auto it = calls_.find(call_id);
+  if (it == calls_.end() || !it->second->confirmed) return false;
   auto call = it->second;
-  if (call->confirmed && originate_) {
+  if (originate_) {
     // RFC 3261 s.15: a BYE to each end, as if the other end had hung up.
     for (int i = 0; i < 2; ++i) {
       if (call->contact[i].empty()) continue;
       proxy::OwnRequest bye = in_dialog_request(*call, other(static_cast<Side>(i)), "BYE");
-      bye.headers.emplace_back("Reason", "SIP;cause=408;text=\"media timeout\"");
+      bye.headers.emplace_back("Reason", reason);
       originate_(bye, call->dest[i]);
     }
   }
-  end_call(call_id, "media timeout");
+  end_call(call_id, why);
+  return true;
 }
 
 proxy::OwnRequest MediaAnchor::in_dialog_request(const Call& call, Side from,

@@ -73,6 +73,17 @@ class MediaAnchor final : public proxy::ForwardHook {
   std::shared_ptr<MediaSession> session(const std::string& call_id) const;
   /// Closes every session (shutdown).
   void close_all();
+  /// Ends answered call `call_id` as if each end had hung up (RFC 3261 s.15): a BYE to each
+  /// end, with `reason` as its Reason header value (RFC 3326), then closes the session. False
+  /// (nothing sent) if the bridge does not anchor `call_id` or its INVITE got no 2xx yet.
+  /// `why` names the cause in the log ("media timeout", "ended by the administrator").
+  bool hang_up(const std::string& call_id, const std::string& reason, std::string_view why);
+  /// Called after the bridge ended a call on media timeout (its BYEs sent), with the call's
+  /// Call-ID and the caller's From tag: the call tracker records it. Optional.
+  void set_on_media_timeout(
+      std::function<void(const std::string& call_id, const std::string& caller_tag)> fn) {
+    on_media_timeout_ = std::move(fn);
+  }
 
   struct Call;
 
@@ -102,6 +113,7 @@ class MediaAnchor final : public proxy::ForwardHook {
   BridgeConfig cfg_;
   AnchorMode mode_;
   OriginateFn originate_;
+  std::function<void(const std::string&, const std::string&)> on_media_timeout_;
   std::shared_ptr<const proxy::TopologyHiding> hiding_;
   std::shared_ptr<const proxy::PeerRules> peer_rules_;
   PortPool pool_;

@@ -153,6 +153,7 @@ struct ProxyCoreImpl {
   std::string rerun_from;  ///< name of the processor a re-run starts at ("" = none)
   RouteSigner signer;
   ForwardHook* hook = nullptr;
+  CallObserver* observer = nullptr;
   std::shared_ptr<const TopologyHiding> hiding;  ///< null = no topology hiding
   std::shared_ptr<const PeerRules> peer_rules;   ///< null = none
   std::unordered_map<ServerTxnId, std::unique_ptr<ServerCtx>> servers;
@@ -346,7 +347,8 @@ struct ProxyCoreImpl {
 
   /// Sends `rsp` through server transaction `ctx`, hidden when the request came from a
   /// hidden peer (the last step before it leaves).
-  void send_response(ServerCtx& ctx, Message& rsp) {
+  void send_response(ServerCtx& ctx, Message& rsp, const Destination* from = nullptr) {
+    if (observer != nullptr) observer->on_response(ctx.id, *ctx.rc, rsp, from);
     if (ctx.hiding && ctx.in_lp != nullptr) ctx.hiding->hide_response(rsp, *ctx.in_lp, own_uri());
     txns->respond(ctx.id, rsp);
   }
@@ -370,6 +372,7 @@ struct ProxyCoreImpl {
     sc->in_lp = listen_point_of(src);
     ServerCtx& ctx = *sc;
     servers[id] = std::move(sc);
+    if (observer != nullptr) observer->on_request(id, *ctx.rc);
     // RFC 3261 s.18.2.1 / RFC 3581: received and rport for the responses' way back.
     if (auto fixed = via_with_received(request.top_via(), src)) {
       ctx.rc->request().set_top_via(std::move(*fixed));
@@ -768,6 +771,7 @@ struct ProxyCoreImpl {
     }
     b.started = true;
     stats.forwarded.inc();
+    if (observer != nullptr) observer->on_branch(ctx.id, b.target, fwd, b.dest);
     b.txn = txns->send_request(fwd, b.dest);
     clients[b.txn] = {ctx.id, i};
     const ClientTxnId cid = b.txn;
@@ -967,7 +971,7 @@ struct ProxyCoreImpl {
       if (status == 100 || ctx.final_sent || b.final) return;
       if (const auto& f = ctx.rc->response_filter()) f(rsp);
       if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
-      send_response(ctx, rsp);
+      send_response(ctx, rsp, &b.dest);
       return;
     }
     if (b.timer_c != 0) {
@@ -989,7 +993,7 @@ struct ProxyCoreImpl {
       ctx.final_sent = true;
       if (const auto& f = ctx.rc->response_filter()) f(rsp);
       if (hook != nullptr) hook->on_forward_response(rsp, b.branch_id);
-      send_response(ctx, rsp);
+      send_response(ctx, rsp, &b.dest);
       if (first) {
         cancel_others(ctx, i);
         // The context lives on for Timer L (32 s) to forward further 2xx: this branch will
@@ -1047,6 +1051,7 @@ struct ProxyCoreImpl {
     auto it = servers.find(invite_id);
     if (it == servers.end()) return;
     ServerCtx& ctx = *it->second;
+    if (observer != nullptr && !ctx.final_sent && !ctx.cancelled) observer->on_cancel(invite_id);
     ctx.cancelled = true;
     ctx.candidates.clear();
     if (ctx.ring_timer != 0) {
@@ -1229,6 +1234,13 @@ void ProxyCore::add_target_processor(std::unique_ptr<TargetProcessor> p) {
 void ProxyCore::set_rerun_from(std::string name) { impl_->rerun_from = std::move(name); }
 
 void ProxyCore::set_forward_hook(ForwardHook* hook) { impl_->hook = hook; }
+void ProxyCore::set_call_observer(CallObserver* observer) { impl_->observer = observer; }
+bool ProxyCore::cancel(ServerTxnId id) {
+  auto it = impl_->servers.find(id);
+  if (it == impl_->servers.end() || !it->second->invite || it->second->final_sent) return false;
+  impl_->on_cancel(id, Message{});
+  return true;
+}
 void ProxyCore::set_peer_rules(std::shared_ptr<const PeerRules> rules) {
   impl_->peer_rules = rules && !rules->empty() ? std::move(rules) : nullptr;
 }

@@ -15,6 +15,7 @@
 #include "common/instruments.hpp"
 #include "common/net.hpp"
 #include "common/timer.hpp"
+#include "proxy/call_observer.hpp"
 #include "proxy/domains.hpp"
 #include "proxy/forward_hook.hpp"
 #include "proxy/network_view.hpp"
@@ -79,6 +80,12 @@ class ProxyCore final : public sip::txn::TransactionUser {
   /// Sets the hook that sees (and may rewrite) what is forwarded: the media bridge. Optional;
   /// not owned, must outlive the core.
   void set_forward_hook(ForwardHook* hook);
+  /// Sets the observer of calls (the call tracker). Optional; not owned, must outlive the core.
+  void set_call_observer(CallObserver* observer);
+  /// Cancels INVITE server transaction `id` as the UAC's CANCEL would (RFC 3261 s.16.10: its
+  /// branches are cancelled, the caller gets 487): the admin API's "end call" before the
+  /// answer. False if `id` is not a pending INVITE.
+  bool cancel(sip::txn::ServerTxnId id);
   /// Sets the topology-hiding rules (TopologyHiding; null or empty = none): what the core
   /// forwards to a hidden peer, and the responses it sends back to one, are hidden as the last
   /// step before they leave; what arrives from one is revealed as the first step, so the

@@ -54,6 +54,8 @@ struct Target {
   std::function<std::optional<std::string>(const sip::Message& challenge,
                                            const sip::Message& request)>
       answer_challenge;
+  /// The gateway this target is (`gateways` name), for call records; "" for any other.
+  std::string gateway;
 };
 
 /// How one serial step of a proxied request ended without a 2xx (RFC 3261 s.16.7 step 6):
@@ -162,11 +164,16 @@ class RequestContext {
   /// Request-URIs this request was retargeted to so far (forward loop detection, History-Info
   /// indexes), in order; the first is the original Request-URI.
   std::vector<std::string>& retargets() { return retargets_; }
+  const std::vector<std::string>& retargets() const { return retargets_; }
   /// The Route entries of ours the loose-route processor removed; see OwnRoutes.
   OwnRoutes& own_routes() { return own_routes_; }
   const OwnRoutes& own_routes() const { return own_routes_; }
   /// Forwarding to apply if the current target fails; see FailureForward.
   FailureForward& failure_forward() { return failure_forward_; }
+  /// The dial-plan route that chose this request's gateways (its `match`), for call records;
+  /// "" if none.
+  void set_route_name(std::string name) { route_name_ = std::move(name); }
+  const std::string& route_name() const { return route_name_; }
   /// A no-answer time for the next serial step (consumed when it starts); 0 = none.
   void set_ring_timeout(Millis t) { ring_timeout_ = t; }
   Millis take_ring_timeout() { return std::exchange(ring_timeout_, Millis{0}); }
@@ -209,6 +216,7 @@ class RequestContext {
   bool forwarded_ = false;
   bool open_relay_ = false;
   std::string local_user_;
+  std::string route_name_;
   std::optional<std::vector<std::string>> caller_groups_;
   std::vector<std::string> retargets_;
   FailureForward failure_forward_;

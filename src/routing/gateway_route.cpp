@@ -40,6 +40,7 @@ Action GatewayRouteProcessor::process(proxy::RequestContext& ctx) {
     return Action::Respond;
   }
   routed.inc();
+  ctx.set_route_name(sel->route->match_text);
   float q = 1.0f;
   for (auto& a : sel->attempts) {
     proxy::Target t;
@@ -48,6 +49,7 @@ Action GatewayRouteProcessor::process(proxy::RequestContext& ctx) {
     q -= 0.001f;  // serial: one gateway per step, in the selected order
     t.continue_on = sel->route->failover_on;
     t.response_timeout = plan->gateway_timeout;
+    t.gateway = a.gateway->name;
     if (!a.gateway->strip_headers.empty()) {
       t.before_send = [strip = a.gateway->strip_headers](sip::Message& fwd, const ListenPoint&) {
         for (const auto& name : strip) fwd.remove_all(std::string_view(name));

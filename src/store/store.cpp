@@ -39,7 +39,7 @@ namespace {
 
 /// Bumped when the schema changes; older files are migrated in open(), newer ones refused.
 /// 1: subscriber, location. 2: + subscriber_group, call_forward, alias.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 /// How long a writer waits for another process's lock (CLI and daemon share the file).
 constexpr int kBusyTimeoutS = 5;
 
@@ -103,7 +103,7 @@ class SqliteStore final : public Store {
       soci::transaction tr(sql_);
       int n = 0;
       for (const char* table :
-           {"subscriber", "location", "subscriber_group", "call_forward", "alias"}) {
+           {"subscriber", "location", "subscriber_group", "call_forward", "alias", "cdrs"}) {
         sql_ << "SELECT COUNT(*) FROM (SELECT 1 FROM " << table << " LIMIT 1)", soci::into(n);
       }
       // A binding write that leaves nothing behind, committed: it takes the write lock, meets
@@ -349,6 +349,92 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  void add_call_records(std::vector<CallRecord>& records) override {
+    run("add_call_records", [&] {
+      soci::transaction tr(sql_);
+      for (auto& r : records) {
+        const std::string gateways = join_lines(r.gateways);
+        const std::string forwarded = join_lines(r.forwarded);
+        const long long start = r.start_ms, answer = r.answer_ms, end = r.end_ms;
+        const int anchored = r.media_anchored ? 1 : 0;
+        const auto cp = static_cast<long long>(r.caller_leg.packets);
+        const auto cb = static_cast<long long>(r.caller_leg.bytes);
+        const auto ep = static_cast<long long>(r.callee_leg.packets);
+        const auto eb = static_cast<long long>(r.callee_leg.bytes);
+        sql_ << "INSERT INTO cdrs(call_id, from_uri, to_uri, request_uri, source, user, "
+                "start_ms, answer_ms, end_ms, status, reason, hangup, route, gateways, "
+                "forwarded, media_anchored, caller_packets, caller_bytes, callee_packets, "
+                "callee_bytes) VALUES(:a, :b, :c, :d, :e, :f, :g, :h, :i, :j, :k, :l, :m, :n, "
+                ":o, :p, :q, :r, :s, :t)",
+            soci::use(r.call_id), soci::use(r.from), soci::use(r.to), soci::use(r.request_uri),
+            soci::use(r.source), soci::use(r.user), soci::use(start), soci::use(answer),
+            soci::use(end), soci::use(r.status), soci::use(r.reason), soci::use(r.hangup),
+            soci::use(r.route), soci::use(gateways), soci::use(forwarded), soci::use(anchored),
+            soci::use(cp), soci::use(cb), soci::use(ep), soci::use(eb);
+        long long id = 0;
+        sql_ << "SELECT last_insert_rowid()", soci::into(id);
+        r.id = id;
+      }
+      tr.commit();
+    });
+  }
+
+  std::vector<CallRecord> list_call_records(const CallRecordQuery& q, std::size_t* total) override {
+    std::vector<CallRecord> out;
+    run("list_call_records", [&] {
+      // Every filter is bound twice: "empty / 0 = any", then the test itself.
+      static constexpr const char* kWhere =
+          " FROM cdrs WHERE (:c1 = '' OR call_id = :c2) AND (:f1 = '' OR instr(from_uri, :f2) > 0)"
+          " AND (:t1 = '' OR instr(to_uri, :t2) > 0) AND (:s1 = 0 OR status = :s2)"
+          " AND (:a1 = 0 OR start_ms >= :a2) AND (:u1 = 0 OR start_ms < :u2)";
+      const long long since = q.since_ms, until = q.until_ms;
+      if (total != nullptr) {
+        long long n = 0;
+        sql_ << std::string("SELECT COUNT(*)") + kWhere, soci::use(q.call_id), soci::use(q.call_id),
+            soci::use(q.from), soci::use(q.from), soci::use(q.to), soci::use(q.to),
+            soci::use(q.status), soci::use(q.status), soci::use(since), soci::use(since),
+            soci::use(until), soci::use(until), soci::into(n);
+        *total = static_cast<std::size_t>(n);
+      }
+      const long long limit = static_cast<long long>(std::min<std::size_t>(q.limit, 1u << 30));
+      const long long offset = static_cast<long long>(std::min<std::size_t>(q.offset, 1u << 30));
+      CallRecord r;
+      std::string gateways, forwarded;
+      long long id = 0, start = 0, answer = 0, end = 0, cp = 0, cb = 0, ep = 0, eb = 0;
+      int anchored = 0;
+      soci::statement st =
+          (sql_.prepare << std::string("SELECT id, call_id, from_uri, to_uri, request_uri, source, "
+                                       "user, start_ms, answer_ms, end_ms, status, reason, "
+                                       "hangup, route, gateways, forwarded, media_anchored, "
+                                       "caller_packets, caller_bytes, callee_packets, "
+                                       "callee_bytes") +
+                               kWhere + " ORDER BY start_ms DESC, id DESC LIMIT :lim OFFSET :off",
+           soci::use(q.call_id), soci::use(q.call_id), soci::use(q.from), soci::use(q.from),
+           soci::use(q.to), soci::use(q.to), soci::use(q.status), soci::use(q.status),
+           soci::use(since), soci::use(since), soci::use(until), soci::use(until), soci::use(limit),
+           soci::use(offset), soci::into(id), soci::into(r.call_id), soci::into(r.from),
+           soci::into(r.to), soci::into(r.request_uri), soci::into(r.source), soci::into(r.user),
+           soci::into(start), soci::into(answer), soci::into(end), soci::into(r.status),
+           soci::into(r.reason), soci::into(r.hangup), soci::into(r.route), soci::into(gateways),
+           soci::into(forwarded), soci::into(anchored), soci::into(cp), soci::into(cb),
+           soci::into(ep), soci::into(eb));
+      st.execute();
+      while (st.fetch()) {
+        r.id = id;
+        r.start_ms = start;
+        r.answer_ms = answer;
+        r.end_ms = end;
+        r.gateways = split_lines(gateways);
+        r.forwarded = split_lines(forwarded);
+        r.media_anchored = anchored != 0;
+        r.caller_leg = {static_cast<std::uint64_t>(cp), static_cast<std::uint64_t>(cb)};
+        r.callee_leg = {static_cast<std::uint64_t>(ep), static_cast<std::uint64_t>(eb)};
+        out.push_back(r);
+      }
+    });
+    return out;
+  }
+
   UserServices user_services(const std::string& user, const std::string& domain) override {
     const std::string lower_domain = text::to_lower(domain);
     const std::string aor = user + '@' + lower_domain;
@@ -439,6 +525,7 @@ class SqliteStore final : public Store {
     // behind its tables is repaired too.
     create_v1_tables();
     create_v2_tables();
+    create_v3_tables();
     if (version != kSchemaVersion) {
       sql_ << "DELETE FROM schema_version";
       int v = kSchemaVersion;
@@ -474,6 +561,41 @@ class SqliteStore final : public Store {
             "ring_timeout INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(aor, kind))";
     sql_ << "CREATE TABLE IF NOT EXISTS alias("
             "alias TEXT NOT NULL PRIMARY KEY, aor TEXT NOT NULL)";
+  }
+
+  /// Version 3: call records (issue 15). Lists (gateways, forwarded) are kept one per line.
+  void create_v3_tables() {
+    sql_ << "CREATE TABLE IF NOT EXISTS cdrs("
+            "id INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL, "
+            "from_uri TEXT NOT NULL, to_uri TEXT NOT NULL, request_uri TEXT NOT NULL, "
+            "source TEXT NOT NULL, user TEXT NOT NULL, start_ms INTEGER NOT NULL, "
+            "answer_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, status INTEGER NOT NULL, "
+            "reason TEXT NOT NULL, hangup TEXT NOT NULL, route TEXT NOT NULL, "
+            "gateways TEXT NOT NULL, forwarded TEXT NOT NULL, media_anchored INTEGER NOT NULL, "
+            "caller_packets INTEGER NOT NULL, caller_bytes INTEGER NOT NULL, "
+            "callee_packets INTEGER NOT NULL, callee_bytes INTEGER NOT NULL)";
+    sql_ << "CREATE INDEX IF NOT EXISTS cdrs_start ON cdrs(start_ms)";
+    sql_ << "CREATE INDEX IF NOT EXISTS cdrs_call_id ON cdrs(call_id)";
+  }
+
+  static std::string join_lines(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) {
+      if (!out.empty()) out.push_back('\n');
+      out += i;
+    }
+    return out;
+  }
+  static std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      std::size_t nl = text.find('\n', pos);
+      if (nl == std::string::npos) nl = text.size();
+      out.emplace_back(text.substr(pos, nl - pos));
+      pos = nl + 1;
+    }
+    return out;
   }
 
   std::string uri_;

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/call_record.hpp"
 #include "common/expected.hpp"
 
 namespace sipws::store {
@@ -156,6 +157,15 @@ class Store {
   virtual std::optional<std::string> find_alias(const std::string& alias) = 0;
   /// Every alias, sorted by alias.
   virtual std::vector<Alias> list_aliases() = 0;
+
+  /// Appends call records (the `cdrs` table), in one transaction; each gets its row id in
+  /// `records[i].id`. @throws StoreError (then none of them is stored).
+  virtual void add_call_records(std::vector<CallRecord>& records) = 0;
+  /// The call records matching `q`, newest first (start time, then id), from q.offset, at
+  /// most q.limit; `total` (if not null) gets how many match without offset and limit.
+  /// @throws StoreError.
+  virtual std::vector<CallRecord> list_call_records(const CallRecordQuery& q,
+                                                    std::size_t* total) = 0;
 
   /// Subscriber flag, groups and forwarding rules of "user@domain" in one call.
   /// @throws StoreError.

@@ -324,7 +324,7 @@ TEST(StoreSchema, Version1FileIsMigratedInPlaceKeepingItsRows) {
     db->put_alias(Alias{"100", "alice@example.com"});
     EXPECT_TRUE(db->user_services("alice", "example.com").subscriber);
   }
-  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "2");
+  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "3");
   EXPECT_EQ(query_text(file, "SELECT COUNT(*) FROM schema_version"), "1");
   EXPECT_EQ(query_text(file, "SELECT target FROM call_forward WHERE kind = 'busy'"), "voicemail");
 
@@ -338,12 +338,12 @@ TEST(StoreSchema, Version1FileIsMigratedInPlaceKeepingItsRows) {
   EXPECT_EQ(query_text(file, "SELECT COUNT(*) FROM schema_version"), "1");
 }
 
-TEST(StoreSchema, NewFileIsCreatedAtVersion2) {
+TEST(StoreSchema, NewFileIsCreatedAtVersion3) {
   TempDir dir;
   Store::open(dir.uri());
   const auto file = dir.path() / "sipws.db";
-  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "2");
-  for (const char* table : {"subscriber_group", "call_forward", "alias"}) {
+  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "3");
+  for (const char* table : {"subscriber_group", "call_forward", "alias", "cdrs"}) {
     EXPECT_EQ(query_text(
                   file, std::string("SELECT name FROM sqlite_master WHERE name = '") + table + "'"),
               table);
@@ -352,18 +352,18 @@ TEST(StoreSchema, NewFileIsCreatedAtVersion2) {
 
 TEST(StoreSchema, NewerVersionIsRefusedAndLeftAlone) {
   TempDir dir;
-  const auto file = dir.path() / "v3.db";
+  const auto file = dir.path() / "v4.db";
   exec_sql(file,
            "CREATE TABLE schema_version(version INTEGER NOT NULL);"
-           "INSERT INTO schema_version(version) VALUES(3);");
+           "INSERT INTO schema_version(version) VALUES(4);");
   try {
-    Store::open(dir.uri("v3.db"));
-    ADD_FAILURE() << "a version-3 file was opened";
+    Store::open(dir.uri("v4.db"));
+    ADD_FAILURE() << "a version-4 file was opened";
   } catch (const StoreError& e) {
-    EXPECT_NE(std::string(e.what()).find("schema version 3 is newer"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("schema version 4 is newer"), std::string::npos)
         << e.what();
   }
-  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "3");
+  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "4");
   EXPECT_EQ(query_text(file, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'alias'"), "0");
 }
 

@@ -132,6 +132,10 @@ class ForwardingStore : public Store {
   UserServices user_services(const std::string& u, const std::string& d) override {
     return real_->user_services(u, d);
   }
+  void add_call_records(std::vector<CallRecord>& r) override { real_->add_call_records(r); }
+  std::vector<CallRecord> list_call_records(const CallRecordQuery& q, std::size_t* t) override {
+    return real_->list_call_records(q, t);
+  }
   void transaction(const std::function<void()>& body) override { real_->transaction(body); }
   std::uint64_t data_version() override { return real_->data_version(); }
   void check() override { real_->check(); }
