@@ -109,6 +109,13 @@ export function field(o) {
       'aria-describedby': describedBy, autocomplete: 'off', spellcheck: 'false', ...(o.attrs || {}),
     });
   }
+  // Typing again clears the error shown on the field.
+  input.addEventListener('input', () => {
+    if (input.getAttribute('aria-invalid') !== 'true') return;
+    input.removeAttribute('aria-invalid');
+    const err = document.getElementById(errId);
+    if (err) err.textContent = '';
+  });
   const wrapper = h('div', { class: `field${o.inline ? ' field-inline' : ''} field-${o.name}` },
     h('label', { for: id }, o.label),
     input,

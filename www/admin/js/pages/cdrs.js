@@ -61,7 +61,7 @@ export function mount(ctx) {
   const results = h('div', { class: 'results', 'aria-busy': 'true', 'data-testid': 'cdrs' }, note('Loading…'));
   ctx.root.append(
     pageHead('Call records', {
-      sub: h('span', { id: 'export-hint' }, 'Ended calls, newest first. The export has every record that matches the filters. Ladder: the SIP messages of a call, while the trace still has them.'),
+      sub: h('span', { id: 'export-hint' }, 'Ended calls, newest first. Export CSV saves every record that matches the filters.'),
       actions: exportBtn,
     }),
     form, results);
