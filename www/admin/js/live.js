@@ -68,9 +68,10 @@ export class Live {
     this.ws = ws;
     // Poll until the socket is open: the page is live either way.
     if (this.mode !== 'socket') this.startPolling(kPollMs);
+    let openedAt = 0;
     ws.onopen = () => {
+      openedAt = Date.now();
       ws.send(JSON.stringify({ token: this.token() }));
-      this.retryMs = kMinRetryMs;
       this.stopPolling();
       this.setMode('socket');
       this.startPolling(kSocketPollMs);
@@ -84,11 +85,15 @@ export class Live {
       } catch {
         return;
       }
+      // A socket that speaks is a good one: the next failure retries soon again.
+      this.retryMs = kMinRetryMs;
       if (msg && Array.isArray(msg.changed)) this.onChange(msg.changed.map(String));
     };
     ws.onerror = () => {}; // onclose follows
     ws.onclose = () => {
       if (this.ws === ws) this.ws = null;
+      // One that stayed open a while too; one closed at once (a refused token) keeps backing off.
+      if (openedAt && Date.now() - openedAt > 10000) this.retryMs = kMinRetryMs;
       this.fallBack();
     };
   }
