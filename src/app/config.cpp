@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -127,6 +128,21 @@ std::pair<std::string, std::uint16_t> host_port(const std::string& key, const st
   }
   if (host.empty()) fail(key, "entry \"" + text + "\" has no host, e.g. " + example);
   return {host, static_cast<std::uint16_t>(*port)};
+}
+
+/// Config::base_dir for a configuration read from `file` (if any) with key `state_dir`: the
+/// absolute folder relative paths resolve against, "" for the working directory (no file and
+/// no state_dir: the embedded default's ./var/ stays where it always was).
+std::string base_dir_of(const std::optional<std::string>& file, const std::string& state_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path base;
+  if (file) base = fs::absolute(fs::path(*file), ec).parent_path();
+  if (!state_dir.empty()) {
+    base = fs::path(state_dir).is_absolute() || base.empty() ? fs::absolute(fs::path(state_dir), ec)
+                                                             : base / state_dir;
+  }
+  return base.empty() ? std::string() : base.lexically_normal().string();
 }
 
 /// The JSON every file and `--set` is applied over: the member initialisers of Config (the one
@@ -644,6 +660,8 @@ Config from_json(const json& j) {
   }
   c.dev_cert_dir = get_string(j, "dev_cert_dir");
   c.www_root = get_string(j, "www_root");
+  c.admin_www_root = get_string(j, "admin_www_root");
+  c.state_dir = get_string(j, "state_dir");
   c.ws_ping_interval_s = get_uint(j, "ws_ping_interval", 0, 86400);
   c.ws_pong_timeout_s = get_uint(j, "ws_pong_timeout", 1, 3600);
   c.max_message_size = get_uint(j, "max_message_size", 1024, 1048576);
@@ -862,7 +880,23 @@ Config load_config(const std::optional<std::string>& file, const std::vector<std
   }
   Config c = from_json(j);
   c.demo_users = !file && !store_set;
+  c.base_dir = base_dir_of(file, c.state_dir);
   return c;
+}
+
+std::string resolve_path(const Config& c, const std::string& path) {
+  namespace fs = std::filesystem;
+  if (path.empty() || c.base_dir.empty() || fs::path(path).is_absolute()) return path;
+  return (fs::path(c.base_dir) / path).lexically_normal().string();
+}
+
+std::string resolve_store(const Config& c) {
+  const std::string prefix = "sqlite:";
+  if (c.store.rfind(prefix, 0) != 0) return c.store;
+  std::string path = c.store.substr(prefix.size());
+  if (path.rfind("//", 0) == 0) path.erase(0, 2);  // "sqlite://PATH", as the store reads it
+  if (path.empty() || path == ":memory:") return c.store;
+  return prefix + resolve_path(c, path);
 }
 
 nlohmann::json to_json(const Config& c) {
@@ -884,6 +918,8 @@ nlohmann::json to_json(const Config& c) {
   j["tls_key"] = c.tls_key;
   j["dev_cert_dir"] = c.dev_cert_dir;
   j["www_root"] = c.www_root;
+  j["admin_www_root"] = c.admin_www_root;
+  j["state_dir"] = c.state_dir;
   j["ws_ping_interval"] = c.ws_ping_interval_s;
   j["ws_pong_timeout"] = c.ws_pong_timeout_s;
   j["max_message_size"] = c.max_message_size;
@@ -960,7 +996,7 @@ nlohmann::json to_json(const Config& c) {
 }
 
 std::string describe(const Config& c) {
-  std::string s = "domain=" + c.domain + " store=" + c.store +
+  std::string s = "domain=" + c.domain + " store=" + resolve_store(c) +
                   " auth=" + (c.auth == AuthMode::Digest ? "digest" : "off") +
                   " ws_auth=" + to_json(c).at("ws_auth").get<std::string>() +
                   " threads=" + std::to_string(c.threads) + " listen=";

@@ -68,7 +68,12 @@ struct Config {
   std::string tls_cert;  ///< PEM; empty => dev certificate in dev_cert_dir
   std::string tls_key;
   std::string dev_cert_dir = "./var/certs";
-  std::string www_root;                   ///< empty => auto (www/demo-jssip of the source tree)
+  std::string www_root;        ///< empty => auto (www/demo-jssip of the build tree or the install)
+  std::string admin_www_root;  ///< the web admin at /admin/; empty => auto (www/admin likewise)
+  /// state_dir: the folder for the store, generated certificates and other state; relative
+  /// paths of the configuration resolve against it (resolve_path). Empty: the configuration
+  /// file's folder, or the working directory without a file.
+  std::string state_dir;
   std::uint32_t ws_ping_interval_s = 30;  ///< 0 = no pings
   std::uint32_t ws_pong_timeout_s = 10;
   std::uint32_t max_message_size = 65535;  ///< bytes
@@ -154,12 +159,26 @@ struct Config {
   /// Not a key: true on the embedded default (no configuration file, `store` not overridden),
   /// where `sipws run` creates demo users on an empty store (app/demo_users.hpp).
   bool demo_users = false;
+  /// Not a key: the absolute folder relative paths resolve against (resolve_path): `state_dir`
+  /// (itself relative to the configuration file's folder), else the configuration file's folder;
+  /// empty with neither (the working directory, as the embedded default's ./var/). Set by
+  /// load_config.
+  std::string base_dir;
 };
 
 /// Loads `file` (if given) over the embedded defaults, then applies each `key=value` of `sets`
 /// in order. @throws ConfigError naming the key (unknown key, bad value, unreadable file, JSON
 /// syntax error with its position).
 Config load_config(const std::optional<std::string>& file, const std::vector<std::string>& sets);
+
+/// A path-like value of `c` (a file or folder key: tls_cert, dev_cert_dir, www_root...) as the
+/// daemon opens it: "" and absolute paths as they are, a relative path below `c.base_dir`
+/// (lexically normalised). Never touches the file system.
+std::string resolve_path(const Config& c, const std::string& path);
+
+/// `c.store` as the daemon and the CLI open it: an `sqlite:PATH` (or `sqlite://PATH`) with a
+/// relative PATH resolved by resolve_path; `:memory:` and other URIs as they are.
+std::string resolve_store(const Config& c);
 
 /// The configuration as JSON (same keys as the file format).
 nlohmann::json to_json(const Config& c);

@@ -15,6 +15,8 @@
 #include "app/admin_api.hpp"
 #include "app/demo_users.hpp"
 #include "app/logging.hpp"
+#include "app/service_notify.hpp"
+#include "app/web_roots.hpp"
 #include "auth/auth_guard.hpp"
 #include "auth/digest_auth.hpp"
 #include "auth/flood_guard.hpp"
@@ -369,24 +371,11 @@ std::shared_ptr<const proxy::PeerRules> make_peer_rules(const Config& cfg) {
   return std::make_shared<const proxy::PeerRules>(std::move(rules));
 }
 
-/// Where the demo page lives when `www_root` is not set: www/demo-jssip of the source tree
-/// (found from the binary's location, build/sipws) or of the working directory.
-std::string find_www_root(const std::string& configured) {
-  if (!configured.empty()) return configured;
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  for (const fs::path& base : {exe.parent_path().parent_path(), fs::current_path(ec)}) {
-    fs::path p = base / "www" / "demo-jssip";
-    if (fs::is_directory(p, ec)) return p.string();
-  }
-  return {};
-}
-
 /// Where a generated key (`name`: ws_auth.key, route.key) lives: beside an SQLite store, else
-/// in ./var/.
-std::string key_path(const std::string& store, const std::string& name) {
+/// in var/ of the state folder (resolve_path).
+std::string key_path(const Config& cfg, const std::string& name) {
   namespace fs = std::filesystem;
+  const std::string store = resolve_store(cfg);
   const std::string prefix = "sqlite:";
   if (store.rfind(prefix, 0) == 0) {
     std::string path = store.substr(prefix.size());
@@ -395,7 +384,7 @@ std::string key_path(const std::string& store, const std::string& name) {
       return (fs::path(path).parent_path() / name).string();
     }
   }
-  return "./var/" + name;
+  return resolve_path(cfg, "./var/" + name);
 }
 
 auth::HandshakeAuthMode handshake_mode(WsAuthMode m) {
@@ -487,7 +476,8 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 /// The admin HTTP endpoint on admin_listen: the admin API under /api/ (`api`), GET /metrics
 /// (Prometheus text: every counter, and the anchored calls and the resident memory as gauges), GET
 /// /health (the process answers) and GET /ready (200, or 503 naming the cause while `store` is
-/// unhealthy, AsyncStore::health(), or once `draining`). Plain HTTP only: every upgrade gets 404.
+/// unhealthy, AsyncStore::health(), or once `draining`), and the web admin's files under /admin/
+/// (serve_admin_www, from admin_www_root). Plain HTTP only: every upgrade gets 404.
 /// `anchors`: every shard's media bridge (empty with media_anchor=never); runs on shard 0
 /// (`io` and its `timers`).
 /// @throws std::system_error if it cannot bind.
@@ -503,11 +493,17 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
     v.status = 404;
     return v;
   };
-  ac.http_handler = [anchors = std::move(anchors), &store, &draining,
+  std::string admin_www = find_web_root(cfg, cfg.admin_www_root, "admin", self_exe());
+  spdlog::info("web admin: {}", admin_www.empty() ? "(none)" : admin_www);
+  ac.http_handler = [anchors = std::move(anchors), &store, &draining, www = std::move(admin_www),
                      trunks_registered = std::move(trunks_registered),
                      api](const ws::HttpRequest& r,
                           const std::function<void(ws::HttpResponse)>& reply) {
     if (api != nullptr && api->handle(r, reply)) return true;
+    if (auto page = serve_admin_www(www, r)) {
+      reply(std::move(*page));
+      return true;
+    }
     ws::HttpResponse rsp;
     rsp.headers.emplace_back("Content-Type", "text/plain; version=0.0.4");
     if (r.method != "GET") {
@@ -893,7 +889,7 @@ void open_store(Daemon& d) {
   d.location_timers = std::make_unique<transport::AsioTimerService>(io0);
   std::unique_ptr<store::Store> db;
   try {
-    db = store::Store::open(d.cfg.store);
+    db = store::Store::open(resolve_store(d.cfg));
   } catch (const store::StoreError& e) {
     throw StartError{"store", e.what()};
   }
@@ -948,12 +944,14 @@ void make_shared_config(Daemon& d) {
                             {},
                             make_bans(cfg, *d.location_timers),
                             std::make_shared<transport::ConnectionLimiter>(d.ws_limits),
-                            find_www_root(cfg.www_root),
+                            find_web_root(cfg, cfg.www_root, "demo-jssip", self_exe()),
                             [&d]() {
                               if (!d.tls) {
-                                std::string cert = d.cfg.tls_cert, key = d.cfg.tls_key;
+                                std::string cert = resolve_path(d.cfg, d.cfg.tls_cert);
+                                std::string key = resolve_path(d.cfg, d.cfg.tls_key);
                                 if (cert.empty()) {
-                                  auto dev = transport::ensure_dev_certificate(d.cfg.dev_cert_dir);
+                                  auto dev = transport::ensure_dev_certificate(
+                                      resolve_path(d.cfg, d.cfg.dev_cert_dir));
                                   cert = dev.cert_path;
                                   key = dev.key_path;
                                   spdlog::info("using development certificate {}", cert);
@@ -967,7 +965,7 @@ void make_shared_config(Daemon& d) {
                             nullptr});
   Shared& shared = *d.shared;
   try {
-    shared.route_secret = auth::load_or_create_secret(key_path(cfg.store, "route.key"));
+    shared.route_secret = auth::load_or_create_secret(key_path(cfg, "route.key"));
   } catch (const std::exception& e) {
     throw StartError{"store", std::string("cannot keep the route key beside it: ") + e.what()};
   }
@@ -978,7 +976,7 @@ void make_shared_config(Daemon& d) {
   if (cfg.ws_auth != WsAuthMode::Off) {
     shared.ws_auth_secret = cfg.ws_auth_secret;
     if (shared.ws_auth_secret.empty()) {
-      const std::string path = key_path(cfg.store, "ws_auth.key");
+      const std::string path = key_path(cfg, "ws_auth.key");
       try {
         shared.ws_auth_secret = auth::load_or_create_secret(path);
       } catch (const std::exception& e) {
@@ -1091,7 +1089,8 @@ void build_ws_client(Daemon& d) {
   Shard& s0 = d.s0();
   ws::ConnectorConfig ccfg;
   try {
-    ccfg.tls = ws::make_wss_client_context(cfg.ws_client_verify, cfg.ws_client_ca_file);
+    ccfg.tls =
+        ws::make_wss_client_context(cfg.ws_client_verify, resolve_path(cfg, cfg.ws_client_ca_file));
   } catch (const std::exception& e) {
     throw StartError{"ws_client_ca_file", e.what()};
   }
@@ -1395,7 +1394,11 @@ void watch_reload(Daemon& d) {
     d.hup->async_wait([&d](const boost::system::error_code& ec, int) {
       if (ec) return;
       d.wait_hup();
-      reload_config(d, "SIGHUP");
+      // systemd (Type=notify, ExecReload=kill -HUP) waits for READY=1 after RELOADING=1.
+      notify_service_manager("RELOADING=1");
+      const ReloadOutcome r = reload_config(d, "SIGHUP");
+      notify_service_manager(r.ok ? "READY=1\nSTATUS=configuration reloaded"
+                                  : "READY=1\nSTATUS=configuration not reloaded (see the log)");
     });
   };
   d.wait_hup();
@@ -1456,6 +1459,7 @@ void watch_shutdown(Daemon& d) {
         "{} s (shutdown_grace)",
         sig, d.cfg.shutdown_grace_s);
     d.shared->draining.store(true, std::memory_order_relaxed);
+    notify_service_manager("STOPPING=1\nSTATUS=draining");
     d.prober->stop();
     if (d.nat) d.nat->stop();
     if (d.trunks) d.trunks->stop();
@@ -1491,6 +1495,7 @@ void serve(Daemon& d) {
   std::fprintf(stderr, "sipws ready: %s domain=%s www=%s threads=%u\n", points.c_str(),
                cfg.domain.c_str(), d.shared->www.empty() ? "(none)" : d.shared->www.c_str(), d.n);
   std::fflush(stderr);
+  notify_service_manager("READY=1\nSTATUS=serving: " + points);
   if (cfg.demo_users) {
     // Embedded default: demo users on an empty store, printed next to the ready line. The
     // io threads do not run yet, so the store can still be used synchronously.

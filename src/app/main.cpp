@@ -206,7 +206,7 @@ using StoreCommand = int (*)(Store&, const std::string& action, const Args&);
 /// @throws StoreError when the store cannot be opened.
 int run_store_command(const Config& cfg, StoreCommand command, const std::string& family,
                       const std::string& action, const Args& args) {
-  auto store = Store::open(cfg.store);
+  auto store = Store::open(sipws::app::resolve_store(cfg));
   try {
     return command(*store, action, args);
   } catch (const CliError& e) {
