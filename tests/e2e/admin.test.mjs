@@ -477,6 +477,22 @@ test('web admin against a live sipws: sign in, subscribers, live registrations, 
       await page.getByTestId('ladder-empty').filter({ hasText: 'No messages kept for this Call-ID (the trace ring is bounded).' }).waitFor({ timeout: 5000 });
     });
 
+    await step('flows: "Close" (confirmed) closes carol\'s WebSocket and her binding goes with it', async () => {
+      const reg = (await api(d, 'GET', '/api/v1/registrations?aor=carol@localhost')).json[0];
+      assert.ok(reg && reg.flow, 'carol is registered over a flow');
+      await openSection(page, 'Flows', 'flows');
+      const row = page.locator(`[data-testid="flows-table"] tr[data-flow="${reg.flow}"]`);
+      await row.waitFor({ timeout: 5000 });
+      const disconnected = waitEvent(carol, 'disconnected', { ms: 10000 });
+      await row.getByTestId('close-flow').click();
+      await page.getByTestId('confirm-ok').click();
+      await disconnected;
+      await page.getByTestId('status').filter({ hasText: `Flow ${reg.flow} closed.` }).waitFor({ timeout: 5000 });
+      await row.waitFor({ state: 'detached', timeout: kLiveMs });
+      assert.ok(!(await api(d, 'GET', '/api/v1/registrations?aor=carol@localhost')).json.some((r) => r.flow === reg.flow));
+      carol.stop(); // no reconnection: she is deleted below
+    });
+
     await step('bans: a user banned after failed digests is listed, and lifted from the page', async () => {
       for (let i = 0; i < 3; i++) {
         const ep = await endpointIn(s, `mallory ${i}`);
