@@ -12,6 +12,7 @@
 #include <variant>
 #include <vector>
 
+#include "app/call_records.hpp"
 #include "app/service_checks.hpp"
 #include "auth/digest.hpp"
 #include "common/text.hpp"
@@ -478,6 +479,133 @@ bool AdminApi::handle(const ws::HttpRequest& req,
             {"match", r.match_text}, {"gateways", r.gateways}, {"failover_on", r.failover_on}};
         j["from"] = r.from ? json(r.from_text) : json(nullptr);
         list.push_back(std::move(j));
+      }
+    }
+    return answer(json_response(200, list));
+  }
+
+  if (rest == "calls") {
+    if (req.method != "GET") return answer(not_allowed("GET"));
+    if (!params->empty()) {
+      return answer(error_response(400, "unknown parameter", params->front().first));
+    }
+    if (!d_.list_calls) return answer(json_response(200, json::array()));
+    d_.list_calls([reply](std::vector<CallRecord> calls) {
+      std::sort(calls.begin(), calls.end(),
+                [](const CallRecord& a, const CallRecord& b) { return a.start_ms < b.start_ms; });
+      json list = json::array();
+      for (const auto& c : calls) list.push_back(call_record_json(c, /*live=*/true));
+      reply(json_response(200, list));
+    });
+    return true;
+  }
+
+  if (rest.starts_with("calls/")) {
+    if (req.method != "DELETE") return answer(not_allowed("DELETE"));
+    auto id = text::percent_decode(rest.substr(std::string_view("calls/").size()));
+    if (!id || id->empty() || id->size() > 64) {
+      return answer(error_response(400, "a call id is the `id` of a live call", "id"));
+    }
+    if (!d_.end_call) return answer(error_response(404, "no such call"));
+    d_.end_call(*id, [reply](bool found) {
+      reply(found ? no_content() : error_response(404, "no such call (ended already?)"));
+    });
+    return true;
+  }
+
+  if (rest == "cdrs") {
+    if (req.method != "GET") return answer(not_allowed("GET"));
+    CallRecordQuery q;
+    q.limit = kDefaultLimit;
+    bool csv = false;
+    for (const auto& [name, value] : *params) {
+      if (name == "call_id") {
+        q.call_id = value;
+      } else if (name == "from") {
+        q.from = value;
+      } else if (name == "to") {
+        q.to = value;
+      } else if (name == "status") {
+        auto v = parse_count(value, 699);
+        if (!v || *v < 100) return answer(error_response(400, "a SIP status, 100 to 699", name));
+        q.status = static_cast<int>(*v);
+      } else if (name == "since" || name == "until") {
+        auto t = parse_iso_time(value);
+        if (!t) {
+          return answer(error_response(
+              400, "a UTC time like 2026-12-07T15:04:05Z or a date like 2026-12-07", name));
+        }
+        (name == "since" ? q.since_ms : q.until_ms) = *t;
+      } else if (name == "offset") {
+        auto v = parse_count(value, 100000000);
+        if (!v) return answer(error_response(400, "must be a number >= 0", "offset"));
+        q.offset = *v;
+      } else if (name == "limit") {
+        auto v = parse_count(value, csv ? 1000000 : kMaxLimit);
+        if (!v || *v == 0) {
+          return answer(error_response(400, "must be a number from 1 to 1000", "limit"));
+        }
+        q.limit = *v;
+      } else if (name == "format") {
+        if (value != "json" && value != "csv") {
+          return answer(error_response(400, "json (the default) or csv", "format"));
+        }
+        csv = value == "csv";
+      } else {
+        return answer(error_response(400, "unknown parameter", name));
+      }
+    }
+    // A CSV export is a download: every matching record unless a limit is given.
+    if (csv && std::none_of(params->begin(), params->end(),
+                            [](const auto& p) { return p.first == "limit"; })) {
+      q.limit = 1000000;
+    }
+    auto found = std::make_shared<std::vector<CallRecord>>();
+    auto total = std::make_shared<std::size_t>(0);
+    d_.store.run(
+        "admin: list call records",
+        [found, total, q](store::Store& s) { *found = s.list_call_records(q, total.get()); },
+        [reply, found, total, csv](std::error_code ec) {
+          if (ec) return reply(store_failed());
+          ws::HttpResponse r;
+          if (csv) {
+            r.status = 200;
+            r.headers.emplace_back("Content-Type", "text/csv; charset=utf-8");
+            r.headers.emplace_back("Content-Disposition", "attachment; filename=\"cdrs.csv\"");
+            r.headers.emplace_back("Cache-Control", "no-store");
+            r.body = call_record_csv_header();
+            for (const auto& c : *found) r.body += call_record_csv(c);
+          } else {
+            json list = json::array();
+            for (const auto& c : *found) list.push_back(call_record_json(c, /*live=*/false));
+            r = json_response(200, list);
+          }
+          r.headers.emplace_back("X-Total-Count", std::to_string(*total));
+          reply(std::move(r));
+        });
+    return true;
+  }
+
+  if (rest == "trace") {
+    if (req.method != "GET") return answer(not_allowed("GET"));
+    std::string call_id;
+    for (const auto& [name, value] : *params) {
+      if (name != "call_id") return answer(error_response(400, "unknown parameter", name));
+      call_id = value;
+    }
+    if (call_id.empty()) {
+      return answer(error_response(400, "required: the Call-ID of the call to show", "call_id"));
+    }
+    json list = json::array();
+    if (d_.trace) {
+      for (const auto& e : d_.trace(call_id)) {
+        list.push_back({{"time", iso_time(e.time_ms)},
+                        {"direction", e.out ? "out" : "in"},
+                        {"protocol", lower_name(e.protocol)},
+                        {"local", e.local.port != 0 ? json(e.local.to_string()) : json(nullptr)},
+                        {"peer", e.peer.to_string()},
+                        {"first_line", e.text.substr(0, e.text.find_first_of("\r\n"))},
+                        {"text", e.text}});
       }
     }
     return answer(json_response(200, list));

@@ -13,10 +13,12 @@
 #include <vector>
 
 #include "auth/auth_guard.hpp"
+#include "common/call_record.hpp"
 #include "common/timer.hpp"
 #include "registrar/location.hpp"
 #include "routing/dial_plan.hpp"
 #include "store/store.hpp"
+#include "transport/trace_ring.hpp"
 #include "ws/listener.hpp"
 
 namespace sipws::app {
@@ -59,6 +61,15 @@ struct AdminApiDeps {
   std::function<ReloadOutcome()> reload;
   /// The `trusted_peers` list in force, as configured (a JSON array). Unset: empty.
   std::function<nlohmann::json()> trusted_peers;
+  /// Gathers the live calls of every shard (proxy::CallTracker::calls); `done` runs later on
+  /// the API's thread. Unset: none.
+  std::function<void(std::function<void(std::vector<CallRecord>)> done)> list_calls;
+  /// Ends live call `id` ("<shard>-<n>") on its shard (CallTracker::end); `done(found)` runs
+  /// later on the API's thread. Unset: 404.
+  std::function<void(std::string id, std::function<void(bool found)> done)> end_call;
+  /// The traced messages of Call-ID `call_id` in every shard's trace ring, oldest first
+  /// (called on the API's thread; the rings lock). Unset: none.
+  std::function<std::vector<transport::TraceEntry>(const std::string& call_id)> trace;
 };
 
 /// Serves /api/ on the admin listener. Every answer is JSON; errors are

@@ -727,6 +727,8 @@ Config from_json(const json& j) {
          "must be 16 to 512 printable characters without spaces (e.g. `openssl rand -hex 32`), "
          "or empty to turn the admin API off");
   }
+  c.cdr_file = get_string(j, "cdr_file");
+  c.trace_messages = get_uint(j, "trace_messages", 0, 10000000);
   c.ws_session_lifetime_s = get_uint(j, "ws_session_lifetime", 60, 2592000);
   c.registrar_min_expires = get_uint(j, "registrar_min_expires", 1, std::uint64_t{86400} * 7);
   c.registrar_max_expires = get_uint(j, "registrar_max_expires", 1, std::uint64_t{86400} * 7);
@@ -911,6 +913,8 @@ nlohmann::json to_json(const Config& c) {
   j["auth"] = c.auth == AuthMode::Digest ? "digest" : "off";
   j["admin_listen"] = c.admin_host + ":" + std::to_string(c.admin_port);
   j["admin_token"] = c.admin_token;
+  j["cdr_file"] = c.cdr_file;
+  j["trace_messages"] = c.trace_messages;
   j["log_level"] = c.log_level;
   j["log_format"] = c.log_json ? "json" : "text";
   j["trace"] = c.trace;

@@ -62,6 +62,12 @@ struct Config {
   std::uint16_t admin_port = 8081;
   /// admin_token: the bearer token of the admin API (/api/v1/); empty: the API is off (403).
   std::string admin_token;
+  /// cdr_file: call records are also appended here, one JSON object per line ("" = the store
+  /// only); relative to the config's folder (resolve_path).
+  std::string cdr_file;
+  /// trace_messages: how many SIP messages (in and out, every shard together) the trace ring
+  /// keeps for GET /api/v1/trace; 0 = no trace.
+  std::uint32_t trace_messages = 20000;
   bool log_json = false;  ///< log_format: json (one JSON object per line) or text
   std::string log_level = "info";
   bool trace = false;

@@ -8,11 +8,13 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
 
 #include "app/admin_api.hpp"
+#include "app/call_records.hpp"
 #include "app/demo_users.hpp"
 #include "app/logging.hpp"
 #include "app/service_notify.hpp"
@@ -29,6 +31,7 @@
 #include "common/counters.hpp"
 #include "common/memory.hpp"
 #include "common/random.hpp"
+#include "proxy/call_tracker.hpp"
 #include "proxy/drain.hpp"
 #include "proxy/proxy_core.hpp"
 #include "proxy/routing.hpp"
@@ -56,6 +59,7 @@
 #include "transport/connection_limiter.hpp"
 #include "transport/flow_directory.hpp"
 #include "transport/tls.hpp"
+#include "transport/trace_ring.hpp"
 #include "transport/transport_layer.hpp"
 #include "ws/client.hpp"
 #include "ws/listener.hpp"
@@ -124,14 +128,15 @@ struct ShardLinks {
 /// without a flow go to shard 0, which dials and keeps the WebSocket client connections.
 class ShardSender final : public sip::txn::Sender {
  public:
-  ShardSender(transport::TransportLayer& local, bool trace, const ShardLinks& links,
-              const transport::FlowDirectory* directory)
-      : local_(local), trace_(trace), links_(links), directory_(directory) {}
+  ShardSender(transport::TransportLayer& local, bool trace, transport::TraceRing& ring,
+              const ShardLinks& links, const transport::FlowDirectory* directory)
+      : local_(local), trace_(trace), ring_(ring), links_(links), directory_(directory) {}
   bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
     if (trace_) {
       spdlog::info("SEND {} {} flow={} {} bytes\n{}", via_token(dest.protocol),
                    dest.endpoint.to_string(), dest.flow, bytes->size(), *bytes);
     }
+    ring_.record(true, dest.protocol, dest.local, dest.endpoint, *bytes);
     if (links_.count > 1) {
       unsigned owner = links_.self;
       if (dest.flow != kNoFlow) {
@@ -155,6 +160,7 @@ class ShardSender final : public sip::txn::Sender {
  private:
   transport::TransportLayer& local_;
   bool trace_;
+  transport::TraceRing& ring_;
   const ShardLinks& links_;
   const transport::FlowDirectory* directory_;
   Counter& handed_ = SIPWS_COUNTER("shard_sends_handed_over");
@@ -209,13 +215,15 @@ std::unique_ptr<SourceGuards> make_guards(const Config& cfg, TimerService& timer
 class Dispatcher final : public transport::MessageHandler {
  public:
   Dispatcher(sip::txn::TransactionLayer& txns, sip::txn::Sender& sender,
-             const std::unique_ptr<SourceGuards>& guards, bool trace, const ShardLinks& links)
-      : txns_(txns), sender_(sender), guards_(guards), trace_(trace), links_(links) {}
+             const std::unique_ptr<SourceGuards>& guards, bool trace, transport::TraceRing& ring,
+             const ShardLinks& links)
+      : txns_(txns), sender_(sender), guards_(guards), trace_(trace), ring_(ring), links_(links) {}
   void on_message(const sip::Message& msg, const Source& src) override {
     if (trace_) {
       spdlog::info("RECV {} {} flow={} {} bytes\n{}", via_token(src.protocol), src.peer.to_string(),
                    src.flow, msg.raw().size(), msg.raw());
     }
+    ring_.record(false, src.protocol, src.local, src.peer, msg.raw());
     if (msg.is_request() && guards_ && !admit(msg, src)) return;
     if (links_.count > 1) {
       // A response goes to the shard of its client transaction (named in our branch); an
@@ -278,6 +286,7 @@ class Dispatcher final : public transport::MessageHandler {
   sip::txn::Sender& sender_;
   const std::unique_ptr<SourceGuards>& guards_;
   bool trace_;
+  transport::TraceRing& ring_;
   const ShardLinks& links_;
   Counter& handed_ = SIPWS_COUNTER("shard_messages_handed_over");
 };
@@ -565,8 +574,9 @@ struct Shard {
         io(io_in),
         timers(io),
         post([this](std::function<void()> fn) { asio::post(io, std::move(fn)); }),
+        trace_ring(cfg.trace_messages / std::max(1u, cfg.threads)),
         transport(io, std::move(limits), i),
-        sender(transport, cfg.trace, links, directory),
+        sender(transport, cfg.trace, trace_ring, links, directory),
         view(transport, directory) {
     links.self = i;
     links.count = cfg.threads;
@@ -579,7 +589,8 @@ struct Shard {
   unsigned index;
   asio::io_context& io;
   transport::AsioTimerService timers;
-  store::AsyncStore::Post post;  ///< to this shard's thread (store answers come back here)
+  store::AsyncStore::Post post;     ///< to this shard's thread (store answers come back here)
+  transport::TraceRing trace_ring;  ///< its share of trace_messages
   ShardLinks links;
   transport::TransportLayer transport;
   ShardSender sender;
@@ -589,7 +600,8 @@ struct Shard {
   std::unique_ptr<Reloadable<auth::RelayPolicyConfig>> relay_policy;
   std::unique_ptr<Reloadable<routing::DialPlan>> dial_plan;
   std::unique_ptr<proxy::ProxyCore> core;
-  std::unique_ptr<proxy::Uac> uac;  ///< requests sipws originates on this shard
+  std::unique_ptr<proxy::Uac> uac;            ///< requests sipws originates on this shard
+  std::unique_ptr<proxy::CallTracker> calls;  ///< live calls, call records
   std::unique_ptr<DaemonTu> tu;
   std::unique_ptr<sip::txn::TransactionLayer> txns;
   std::unique_ptr<SourceGuards> guards;
@@ -622,6 +634,7 @@ struct Shared {
   std::atomic<bool> draining{false};
   /// Bindings registered upstream (SBC mode); null without upstream domains.
   std::unique_ptr<registrar::UpstreamBindings> upstream;
+  CdrSink* cdrs = nullptr;  ///< where every shard's call tracker puts its call records
 };
 
 /// Refuses a port that another socket (another sipws, another program) holds already: with
@@ -698,8 +711,29 @@ void build_core(Shard& sh, Shared& shared) {
                             Millis(cfg.timer_t4_ms)});
   sh.core->attach(*sh.txns, sh.sender);
   sh.uac->attach(*sh.txns);
+  // Live calls and call records; the bridge (built later) is asked through `sh` at run time.
+  proxy::CallTrackerHooks hooks;
+  hooks.record = [cdrs = shared.cdrs](CallRecord r) { cdrs->add(std::move(r)); };
+  hooks.media =
+      [&sh](const std::string& call_id) -> std::optional<std::pair<LegCounts, LegCounts>> {
+    auto session = sh.anchor ? sh.anchor->session(call_id) : nullptr;
+    if (!session) return std::nullopt;
+    const auto& a = session->leg(bridge::Side::A).stats();
+    const auto& b = session->leg(bridge::Side::B).stats();
+    return std::pair{LegCounts{a.rx_packets, a.rx_bytes}, LegCounts{b.rx_packets, b.rx_bytes}};
+  };
+  hooks.hang_up_media = [&sh](const std::string& call_id, const std::string& reason) {
+    return sh.anchor && sh.anchor->hang_up(call_id, reason, "ended by the administrator");
+  };
+  hooks.cancel = [&sh](sip::txn::ServerTxnId id) { return sh.core->cancel(id); };
+  hooks.originate = [&sh](const proxy::OwnRequest& r, const Destination& dest) {
+    sh.uac->send(r, dest);
+  };
+  sh.calls = std::make_unique<proxy::CallTracker>(sh.timers, sh.index, std::move(hooks));
+  sh.core->set_call_observer(sh.calls.get());
   sh.guards = make_guards(cfg, sh.timers, sh.relay_policy->get()->trusted_peers, shared.bans);
-  sh.dispatcher = std::make_unique<Dispatcher>(*sh.txns, sh.sender, sh.guards, cfg.trace, sh.links);
+  sh.dispatcher = std::make_unique<Dispatcher>(*sh.txns, sh.sender, sh.guards, cfg.trace,
+                                               sh.trace_ring, sh.links);
   sh.transport.set_handler(sh.dispatcher.get());
   sh.transport.flows().on_close(
       [&location = shared.location](FlowId id, Protocol) { location.on_flow_closed(id); });
@@ -853,6 +887,7 @@ struct Daemon {
   std::vector<std::unique_ptr<asio::io_context>> ios;  ///< one per shard; shard 0's runs here
   std::unique_ptr<transport::AsioTimerService> location_timers;  ///< on shard 0
   std::unique_ptr<store::AsyncStore> astore;
+  std::unique_ptr<CdrSink> cdrs;  ///< call records, written through astore
   transport::TransportLimits tlimits;
   transport::ConnectionLimits ws_limits;
   proxy::Domains domains;
@@ -898,6 +933,7 @@ void open_store(Daemon& d) {
   d.astore = std::make_unique<store::AsyncStore>(
       std::move(db), [&io0](std::function<void()> fn) { asio::post(io0, std::move(fn)); });
   d.location = std::make_unique<registrar::LocationService>(*d.location_timers, d.astore.get());
+  d.cdrs = std::make_unique<CdrSink>(*d.astore, resolve_path(d.cfg, d.cfg.cdr_file));
   const std::size_t restored = d.location->load(d.astore->sync());
   spdlog::info("store: {} bindings restored", restored);
 }
@@ -962,7 +998,8 @@ void make_shared_config(Daemon& d) {
                             },
                             d.shards,
                             {false},
-                            nullptr});
+                            nullptr,
+                            d.cdrs.get()});
   Shared& shared = *d.shared;
   try {
     shared.route_secret = auth::load_or_create_secret(key_path(cfg, "route.key"));
@@ -1128,6 +1165,10 @@ void build_media_bridge(Daemon& d) {
   try {
     for (auto& sh : d.shards) {
       sh->anchor = make_media_anchor(d.cfg, sh->io, sh->transport, *sh->uac, sh->index);
+      sh->anchor->set_on_media_timeout(
+          [calls = sh->calls.get()](const std::string& call_id, const std::string& caller_tag) {
+            calls->ended(call_id, caller_tag, "media_timeout");
+          });
       sh->core->set_forward_hook(sh->anchor.get());
       d.anchors.push_back(sh->anchor.get());
     }
@@ -1145,6 +1186,7 @@ void build_topology_hiding(Daemon& d) {
   for (auto& sh : d.shards) {
     sh->core->set_peer_rules(rules);
     sh->core->set_topology_hiding(th);
+    sh->calls->set_topology_hiding(th);
     if (sh->anchor) {
       sh->anchor->set_topology_hiding(th);
       sh->anchor->set_peer_rules(rules);
@@ -1152,36 +1194,82 @@ void build_topology_hiding(Daemon& d) {
   }
 }
 
-/// The open flows of every shard (admin API): each shard lists its own on its thread, and the
-/// last to finish hands the whole list to `done` on shard 0's thread.
-void gather_flows(Daemon& d, std::function<void(std::vector<FlowInfo>)> done) {
+/// Asks every shard for its share (`mine(shard)`, on that shard's thread) and hands the whole
+/// list to `done` on shard 0's thread once the last shard answered (admin API).
+template <typename T>
+void gather_shards(Daemon& d, std::function<std::vector<T>(Shard&)> mine,
+                   std::function<void(std::vector<T>)> done) {
   struct Gather {
     std::mutex mu;
-    std::vector<FlowInfo> flows;
+    std::vector<T> items;
     std::size_t left = 0;
-    std::function<void(std::vector<FlowInfo>)> done;
+    std::function<std::vector<T>(Shard&)> mine;
+    std::function<void(std::vector<T>)> done;
   };
   auto g = std::make_shared<Gather>();
   g->left = d.shards.size();
+  g->mine = std::move(mine);
   g->done = std::move(done);
   for (auto& sh : d.shards) {
     asio::post(sh->io, [g, sh = sh.get(), io0 = d.ios[0].get()] {
-      std::vector<FlowInfo> mine;
-      auto& table = sh->transport.flows();
-      for (const auto& f : table.all()) {
-        const auto act = f->activity();
-        mine.push_back(FlowInfo{f->id(), f->protocol(), f->peer(), f->local(),
-                                table.identity(f->id()), act.opened, act.last_received});
-      }
+      std::vector<T> part = g->mine(*sh);
       bool last = false;
       {
         std::lock_guard lock(g->mu);
-        g->flows.insert(g->flows.end(), mine.begin(), mine.end());
+        g->items.insert(g->items.end(), std::make_move_iterator(part.begin()),
+                        std::make_move_iterator(part.end()));
         last = --g->left == 0;
       }
-      if (last) asio::post(*io0, [g] { g->done(std::move(g->flows)); });
+      if (last) asio::post(*io0, [g] { g->done(std::move(g->items)); });
     });
   }
+}
+
+/// The open flows of every shard (admin API); `done` on shard 0's thread.
+void gather_flows(Daemon& d, std::function<void(std::vector<FlowInfo>)> done) {
+  gather_shards<FlowInfo>(
+      d,
+      [](Shard& sh) {
+        std::vector<FlowInfo> mine;
+        auto& table = sh.transport.flows();
+        for (const auto& f : table.all()) {
+          const auto act = f->activity();
+          mine.push_back(FlowInfo{f->id(), f->protocol(), f->peer(), f->local(),
+                                  table.identity(f->id()), act.opened, act.last_received});
+        }
+        return mine;
+      },
+      std::move(done));
+}
+
+/// Ends live call `id` ("<shard>-<n>") on its shard (admin API); `done(found)` on shard 0's
+/// thread.
+void end_call(Daemon& d, const std::string& id, std::function<void(bool)> done) {
+  unsigned shard = 0;
+  const auto dash = id.find('-');
+  auto [p, ec] = std::from_chars(id.data(), id.data() + std::min(dash, id.size()), shard);
+  if (dash == std::string::npos || ec != std::errc() || p != id.data() + dash ||
+      shard >= d.shards.size()) {
+    done(false);
+    return;
+  }
+  asio::post(d.shards[shard]->io, [sh = d.shards[shard].get(), id, io0 = d.ios[0].get(),
+                                   done = std::move(done)]() mutable {
+    const bool found = sh->calls->end(id);
+    asio::post(*io0, [found, done = std::move(done)] { done(found); });
+  });
+}
+
+/// The traced messages of `call_id` in every shard's ring, in the order they were traced.
+std::vector<transport::TraceEntry> trace_of(Daemon& d, const std::string& call_id) {
+  std::vector<transport::TraceEntry> all;
+  for (auto& sh : d.shards) {
+    auto part = sh->trace_ring.find(call_id);
+    all.insert(all.end(), std::make_move_iterator(part.begin()),
+               std::make_move_iterator(part.end()));
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  return all;
 }
 
 /// Closes flow `id` on the shard that owns it (admin API); `done(found)` on shard 0's thread.
@@ -1201,6 +1289,18 @@ void close_flow(Daemon& d, FlowId id, std::function<void(bool)> done) {
 
 ReloadOutcome reload_config(Daemon& d, std::string_view origin);
 
+/// How often the call records collected from the shards are written (one transaction each).
+constexpr Millis kCdrFlushEvery{500};
+
+/// Every kCdrFlushEvery on shard 0's thread: CdrSink::flush(). Runs until shard 0 stops (serve()
+/// flushes the rest).
+void flush_cdrs_periodically(Daemon& d) {
+  d.s0().timers.schedule(kCdrFlushEvery, [&d] {
+    d.cdrs->flush();
+    flush_cdrs_periodically(d);
+  });
+}
+
 /// Admin HTTP endpoint (admin_listen: /metrics, /health, /ready), on shard 0. @throws StartError
 /// naming 'admin_listen'.
 void build_admin(Daemon& d) {
@@ -1213,7 +1313,14 @@ void build_admin(Daemon& d) {
         return d.s0().guards ? d.s0().guards->bans : nullptr;
       },
       [&d]() { return reload_config(d, "admin API"); },
-      [&d]() { return d.current.routing_json.value("trusted_peers", nlohmann::json::array()); }});
+      [&d]() { return d.current.routing_json.value("trusted_peers", nlohmann::json::array()); },
+      [&d](std::function<void(std::vector<CallRecord>)> done) {
+        gather_shards<CallRecord>(
+            d, [](Shard& sh) { return sh.calls->calls(); }, std::move(done));
+      },
+      [&d](std::string id, std::function<void(bool)> done) { end_call(d, id, std::move(done)); },
+      [&d](const std::string& call_id) { return trace_of(d, call_id); }});
+  flush_cdrs_periodically(d);
   try {
     d.admin = start_admin_endpoint(
         d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,
@@ -1366,6 +1473,7 @@ ReloadOutcome reload_config(Daemon& d, std::string_view origin) {
       sh->dial_plan->set(plan);
       sh->core->set_topology_hiding(hiding);
       sh->core->set_peer_rules(peer_rules);
+      sh->calls->set_topology_hiding(hiding);
       if (sh->anchor) {
         sh->anchor->set_topology_hiding(hiding);
         sh->anchor->set_peer_rules(peer_rules);
@@ -1439,6 +1547,7 @@ void stop_when_drained(Daemon& d, Shard& sh, TimePoint deadline) {
     if (d.admin) d.admin->stop();
     sh.connector->stop();
   }
+  sh.calls->close_all("shutdown");  // before the bridge: the records take its counters
   if (sh.anchor) sh.anchor->close_all();
   for (auto& l : sh.ws_listeners) l->stop();
   sh.transport.shutdown();
@@ -1533,6 +1642,7 @@ void serve(Daemon& d) {
     sh->core->set_forward_hook(nullptr);
     sh->anchor.reset();
   }
+  d.cdrs->flush();  // the records of the calls that shutdown closed
   d.astore->flush();
   std::string counts;
   for (const auto& [name, value] : counters().snapshot()) {
