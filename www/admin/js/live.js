@@ -85,9 +85,10 @@ export class Live {
       } catch {
         return;
       }
-      // A socket that speaks is a good one: the next failure retries soon again.
+      if (!msg || !Array.isArray(msg.changed)) return; // e.g. {"error": ...} before a close
+      // A socket that took the token is a good one: the next failure retries soon again.
       this.retryMs = kMinRetryMs;
-      if (msg && Array.isArray(msg.changed)) this.onChange(msg.changed.map(String));
+      this.onChange(msg.changed.map(String));
     };
     ws.onerror = () => {}; // onclose follows
     ws.onclose = () => {

@@ -6,7 +6,8 @@ import { act, loader, pageHead } from './common.js';
 
 export const id = 'flows';
 export const title = 'Flows';
-export const live = ['flows'];
+// A WebSocket flow mostly comes and goes with a registration: refresh on either.
+export const live = ['flows', 'registrations'];
 
 const secs = (v) => (v === null || v === undefined ? '—' : fmtDuration(v));
 
