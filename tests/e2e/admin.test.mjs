@@ -311,19 +311,38 @@ test('web admin against a live sipws: sign in, subscribers, live registrations, 
       await shoot(page, 'registrations');
     });
 
-    await step('events socket: the page is live over /api/v1/events (not polling) and a change arrives as an event', async () => {
+    /** The number of events-socket messages the page got, and the last one's collections. */
+    const events = async () => ({
+      n: Number(await page.locator('body').getAttribute('data-events') || 0),
+      last: await page.locator('body').getAttribute('data-last-event'),
+    });
+    await step('events socket: the page is live over /api/v1/events (not polling); a REGISTER arrives as a "registrations" event', async () => {
       await page.locator('body[data-live="socket"]').waitFor({ timeout: 8000 }).catch(async () => {
         throw new Error(`the page did not connect to /api/v1/events (subprotocol sipws-events): data-live=${await page.locator('body').getAttribute('data-live')}`);
       });
-      const before = Number(await page.locator('body').getAttribute('data-events') || 0);
-      // A change of registrations: expire bob's binding through the API; bob registers again.
-      const regs = (await api(d, 'GET', '/api/v1/registrations?aor=bob@localhost')).json;
-      const del = await api(d, 'DELETE', `/api/v1/registrations?aor=bob@localhost&contact=${encodeURIComponent(regs[0].contact)}`);
-      assert.equal(del.status, 204);
-      await waitFor(async () => Number(await page.locator('body').getAttribute('data-events') || 0) > before,
-        { ms: 5000, what: 'an events message after a registration changed' });
-      assert.match(await page.locator('body').getAttribute('data-last-event'), /registrations/);
+      const before = (await events()).n;
+      // bob un-registers and registers again: two changes of the registrations.
+      bob.unregister();
+      await waitFor(async () => (await api(d, 'GET', '/api/v1/registrations?aor=bob@localhost')).json.length === 0,
+        { ms: 5000, what: 'bob un-registered' });
+      await waitFor(async () => (await events()).n > before, { ms: 5000, what: 'an events message after an un-REGISTER' });
+      assert.match((await events()).last, /registrations/);
+      await page.locator('[data-testid="registrations-table"] tr[data-aor="bob@localhost"]').waitFor({ state: 'detached', timeout: 3000 });
       await registerAgain(bob, 'bob@localhost');
+      await page.locator('[data-testid="registrations-table"] tr[data-aor="bob@localhost"]').waitFor({ timeout: 3000 });
+    });
+
+    await step('events socket: a binding expired through the API arrives as a "registrations" event', async () => {
+      const before = (await events()).n;
+      const regs = (await api(d, 'GET', '/api/v1/registrations?aor=bob@localhost')).json;
+      try {
+        const del = await api(d, 'DELETE', `/api/v1/registrations?aor=bob@localhost&contact=${encodeURIComponent(regs[0].contact)}`);
+        assert.equal(del.status, 204);
+        await waitFor(async () => (await events()).n > before, { ms: 5000, what: 'an events message after DELETE /api/v1/registrations' });
+        assert.match((await events()).last, /registrations/);
+      } finally {
+        await registerAgain(bob, 'bob@localhost');
+      }
     });
 
     await step('registrations: "Expire" removes a binding from the page (confirmed)', async () => {

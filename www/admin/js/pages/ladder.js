@@ -24,13 +24,29 @@ export function labelOf(msg) {
   return { kind: 'request', text: method, method };
 }
 
-/** The columns: [left peers..., 'sipws', right peers...], each {key, title, protocols, locals}. */
+/** The address of a From/To header of a message (`bob@localhost`), or ''. */
+function partyOf(text, header) {
+  const m = new RegExp(`^(?:${header})\\s*:\\s*(.*)$`, 'mi').exec(text || '');
+  if (!m) return '';
+  const uri = (/<([^>]*)>/.exec(m[1]) || [null, m[1].split(';')[0]])[1].trim();
+  return uri.replace(/^sips?:/i, '').split(';')[0];
+}
+
+/**
+ * The columns: [left peers..., 'sipws', right peers...], each {key, title, protocols, locals,
+ * party}; `party` is who the peer is, from its first request (the From of one it sent, the To
+ * of one sipws sent it).
+ */
 export function columnsOf(messages) {
   const peers = new Map();
   const locals = new Set();
   for (const m of messages) {
-    if (!peers.has(m.peer)) peers.set(m.peer, { key: m.peer, title: m.peer, protocols: new Set() });
-    peers.get(m.peer).protocols.add(m.protocol);
+    if (!peers.has(m.peer)) peers.set(m.peer, { key: m.peer, title: m.peer, protocols: new Set(), party: '' });
+    const p = peers.get(m.peer);
+    p.protocols.add(m.protocol);
+    if (!p.party && !/^SIP\//.test(m.first_line || '')) {
+      p.party = m.direction === 'in' ? partyOf(m.text, 'From|f') : partyOf(m.text, 'To|t');
+    }
     if (m.local) locals.add(m.local);
   }
   const list = [...peers.values()];
@@ -98,7 +114,7 @@ export function mount(ctx) {
     const grid = h('div', { class: 'ladder', style: `--cols: ${cols.length}; --rows: ${messages.length}` });
     // Column heads and lifelines.
     cols.forEach((c, i) => {
-      const sub = c.sipws ? [...c.locals].join(', ') : [...c.protocols].join(', ');
+      const sub = c.sipws ? [...c.locals].join(', ') : [[...c.protocols].join(', '), c.party].filter(Boolean).join(' · ');
       grid.append(
         h('div', { class: `ladder-head${c.sipws ? ' ladder-head-sipws' : ''}`, style: `grid-column: ${i + 2}`, 'data-testid': 'ladder-column', 'data-peer': c.sipws ? 'sipws' : c.key },
           h('span', { class: 'ladder-head-name' }, c.title), h('span', { class: 'ladder-head-sub' }, sub)),
