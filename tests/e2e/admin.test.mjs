@@ -30,6 +30,12 @@ const kShotsDir = kShotsEnv
 // Live updates: the events socket at once, else a poll every 5 s; a change shows within this.
 const kLiveMs = 12000;
 
+/**
+ * The web admin of this source tree, wherever SIPWS_BIN was built (as daemon.mjs does for the
+ * demo page's www_root).
+ */
+const kAdminRoot = `admin_www_root=${path.join(repoRoot, 'www', 'admin')}`;
+
 /** The admin page of daemon `d`: sipws's own /admin/ on the admin listener. */
 function adminUrl(d) {
   return `http://127.0.0.1:${d.ports.admin}/admin/`;
@@ -170,6 +176,7 @@ test('web admin against a live sipws: sign in, subscribers, live registrations, 
     const deadPort = await freePort();
     const d = await daemonIn(s, {
       extraSets: [
+        kAdminRoot,
         `admin_token=${kToken}`,
         'auth_max_user_failures=2',
         `gateways=${JSON.stringify([
@@ -599,7 +606,7 @@ test('web admin against a live sipws: sign in, subscribers, live registrations, 
 
 test('web admin, keyboard only: Tab to the token, Enter signs in, sections by keyboard; the theme toggle', (t) =>
   withScope(t, async (s) => {
-    const d = await daemonIn(s, { extraSets: [`admin_token=${kToken}`] });
+    const d = await daemonIn(s, { extraSets: [kAdminRoot, `admin_token=${kToken}`] });
     const browser = await browserIn(s);
     const page = await openAdmin(s, browser, d, { colorScheme: 'light' });
     // From the top of the page: Tab until the token field has the focus.
@@ -656,7 +663,7 @@ test('web admin, keyboard only: Tab to the token, Enter signs in, sections by ke
 
 test('web admin of a daemon without admin_token: signing in says the API is disabled', (t) =>
   withScope(t, async (s) => {
-    const d = await daemonIn(s);
+    const d = await daemonIn(s, { extraSets: [kAdminRoot] });
     const browser = await browserIn(s);
     const page = await openAdmin(s, browser, d);
     await page.getByTestId('signin-token').fill(kToken);
