@@ -854,4 +854,64 @@ void AdminApi::write_subscriber(const std::shared_ptr<store::Subscriber>& sub, b
       });
 }
 
+AdminEvents::AdminEvents(transport::FlowTable& flows, TimerService& timers, std::string token,
+                         Sources sources)
+    : flows_(flows), timers_(timers), token_(std::move(token)), sources_(std::move(sources)) {
+  auto now = [](const std::function<std::uint64_t()>& f) -> std::uint64_t { return f ? f() : 0; };
+  last_[0] = now(sources_.registrations);
+  last_[1] = now(sources_.calls);
+  last_[2] = now(sources_.cdrs);
+  timer_ = timers_.schedule(std::chrono::seconds(1), [this] { tick(); });
+}
+
+AdminEvents::~AdminEvents() {
+  if (timer_ != 0) timers_.cancel(timer_);
+}
+
+ws::HandshakeVerdict AdminEvents::check_upgrade(const ws::HandshakeRequest& req) const {
+  ws::HandshakeVerdict v;
+  const std::string_view path = std::string_view(req.resource).substr(0, req.resource.find('?'));
+  if (path != "/api/v1/events") {
+    v.status = 404;
+  } else if (token_.empty()) {
+    v.status = 403;
+  }
+  return v;
+}
+
+void AdminEvents::on_message(const std::string& text, const Source& src) {
+  if (std::find(clients_.begin(), clients_.end(), src.flow) != clients_.end()) return;
+  auto flow = flows_.find(src.flow);
+  if (!flow) return;
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const bool ok = j.is_object() && j.contains("token") && j["token"].is_string() &&
+                  bearer_matches("Bearer " + j["token"].get<std::string>(), token_);
+  if (!ok) {
+    spdlog::info("admin events: {} did not sign in; closed", src.peer.to_string());
+    flow->send(std::make_shared<const std::string>(R"({"error":"a valid token is required"})"));
+    flow->close();
+    return;
+  }
+  clients_.push_back(src.flow);
+  flow->send(std::make_shared<const std::string>(R"({"changed":[]})"));
+}
+
+void AdminEvents::tick() {
+  timer_ = timers_.schedule(std::chrono::seconds(1), [this] { tick(); });
+  auto now = [](const std::function<std::uint64_t()>& f) -> std::uint64_t { return f ? f() : 0; };
+  const std::uint64_t v[3] = {now(sources_.registrations), now(sources_.calls), now(sources_.cdrs)};
+  static constexpr const char* kNames[3] = {"registrations", "calls", "cdrs"};
+  json changed = json::array();
+  for (int i = 0; i < 3; ++i) {
+    if (v[i] != last_[i]) changed.push_back(kNames[i]);
+    last_[i] = v[i];
+  }
+  std::erase_if(clients_, [this](FlowId id) { return !flows_.find(id); });
+  if (changed.empty() || clients_.empty()) return;
+  auto msg = std::make_shared<const std::string>(json{{"changed", changed}}.dump());
+  for (FlowId id : clients_) {
+    if (auto f = flows_.find(id)) f->send(msg);
+  }
+}
+
 }  // namespace sipws::app

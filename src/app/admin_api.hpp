@@ -18,6 +18,7 @@
 #include "registrar/location.hpp"
 #include "routing/dial_plan.hpp"
 #include "store/store.hpp"
+#include "transport/flow.hpp"
 #include "transport/trace_ring.hpp"
 #include "ws/listener.hpp"
 
@@ -105,6 +106,45 @@ class AdminApi {
   void aliases(const ws::HttpRequest& req, const std::string& alias, const Reply& reply);
 
   AdminApiDeps d_;
+};
+
+/// The admin API's events socket: a WebSocket at /api/v1/events on the admin listener,
+/// subprotocol `sipws-events` (browsers cannot send an Authorization header on an upgrade, so
+/// the client's first message is `{"token": "<admin_token>"}`; a wrong one, anything else, or
+/// nothing within the listener's first-message time closes it). From then on, once a second,
+/// the client gets `{"changed": [...]}` naming the collections that changed since the last
+/// look: "registrations" (a binding added, removed or expired), "calls" (a call started,
+/// rang, was answered or ended), "cdrs" (call records stored). Thread: the admin listener's
+/// (shard 0).
+class AdminEvents {
+ public:
+  /// Version counters: each grows whenever its collection changes. Read from the API's thread.
+  struct Sources {
+    std::function<std::uint64_t()> registrations;
+    std::function<std::uint64_t()> calls;
+    std::function<std::uint64_t()> cdrs;
+  };
+  /// `flows` is the admin listener's flow table, `timers` its thread's; both outlive this.
+  AdminEvents(transport::FlowTable& flows, TimerService& timers, std::string token,
+              Sources sources);
+  ~AdminEvents();
+  AdminEvents(const AdminEvents&) = delete;
+  AdminEvents& operator=(const AdminEvents&) = delete;
+  /// The admin listener's deliver function: one WS message of a client.
+  void on_message(const std::string& text, const Source& src);
+  /// Upgrades the listener takes: /api/v1/events only (others 404), while a token is set (403).
+  ws::HandshakeVerdict check_upgrade(const ws::HandshakeRequest& req) const;
+
+ private:
+  void tick();
+
+  transport::FlowTable& flows_;
+  TimerService& timers_;
+  std::string token_;
+  Sources sources_;
+  std::vector<FlowId> clients_;  ///< signed in
+  std::uint64_t last_[3] = {0, 0, 0};
+  TimerService::TimerId timer_ = 0;
 };
 
 }  // namespace sipws::app

@@ -486,7 +486,8 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 /// (Prometheus text: every counter, and the anchored calls and the resident memory as gauges), GET
 /// /health (the process answers) and GET /ready (200, or 503 naming the cause while `store` is
 /// unhealthy, AsyncStore::health(), or once `draining`), and the web admin's files under /admin/
-/// (serve_admin_www, from admin_www_root). Plain HTTP only: every upgrade gets 404.
+/// (serve_admin_www, from admin_www_root). The one WebSocket it takes is the events socket
+/// (`events`, /api/v1/events, subprotocol sipws-events); every other upgrade gets 404.
 /// `anchors`: every shard's media bridge (empty with media_anchor=never); runs on shard 0
 /// (`io` and its `timers`).
 /// @throws std::system_error if it cannot bind.
@@ -494,10 +495,12 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
     const Config& cfg, asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
     std::vector<const bridge::MediaAnchor*> anchors, const store::AsyncStore& store,
     const std::atomic<bool>& draining, std::function<std::size_t()> trunks_registered,
-    AdminApi* api) {
+    AdminApi* api, AdminEvents* events) {
   ws::ListenerConfig ac;
   ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
-  ac.handshake_auth = [](const ws::HandshakeRequest&) {
+  ac.subprotocol = "sipws-events";
+  ac.handshake_auth = [events](const ws::HandshakeRequest& req) {
+    if (events != nullptr) return events->check_upgrade(req);
     ws::HandshakeVerdict v;
     v.status = 404;
     return v;
@@ -552,7 +555,11 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
     return true;
   };
   auto admin = std::make_unique<ws::Listener>(
-      io, timers, flows, [](const std::shared_ptr<const std::string>&, const Source&) {}, ac);
+      io, timers, flows,
+      [events](const std::shared_ptr<const std::string>& bytes, const Source& src) {
+        if (events != nullptr) events->on_message(*bytes, src);
+      },
+      ac);
   admin->start();
   return admin;
 }
@@ -898,7 +905,8 @@ struct Daemon {
   std::unique_ptr<Shared> shared;
   std::vector<const bridge::MediaAnchor*> anchors;
   transport::FlowTable admin_flows;
-  std::unique_ptr<AdminApi> admin_api;  ///< before `admin`, which calls it
+  std::unique_ptr<AdminApi> admin_api;        ///< before `admin`, which calls it
+  std::unique_ptr<AdminEvents> admin_events;  ///< likewise
   std::unique_ptr<ws::Listener> admin;
   std::function<void(const routing::Gateway&, std::function<void(int)>)> send_probe;
   std::unique_ptr<routing::GatewayProber> prober;
@@ -1318,13 +1326,29 @@ void build_admin(Daemon& d) {
         gather_shards<CallRecord>(
             d, [](Shard& sh) { return sh.calls->calls(); }, std::move(done));
       },
-      [&d](std::string id, std::function<void(bool)> done) { end_call(d, id, std::move(done)); },
+      [&d](const std::string& id, std::function<void(bool)> done) {
+        end_call(d, id, std::move(done));
+      },
       [&d](const std::string& call_id) { return trace_of(d, call_id); }});
   flush_cdrs_periodically(d);
+  d.admin_events = std::make_unique<AdminEvents>(
+      d.admin_flows, d.s0().timers, d.cfg.admin_token,
+      AdminEvents::Sources{[] {
+                             return counters().get("registrar_bindings_added").value() +
+                                    counters().get("registrar_bindings_removed").value() +
+                                    counters().get("registrar_bindings_expired").value();
+                           },
+                           [&d] {
+                             std::uint64_t v = 0;
+                             for (auto& sh : d.shards) v += sh->calls->version();
+                             return v;
+                           },
+                           [&d] { return d.cdrs->version(); }});
   try {
     d.admin = start_admin_endpoint(
         d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,
-        [&d]() -> std::size_t { return d.trunks ? d.trunks->registered() : 0; }, d.admin_api.get());
+        [&d]() -> std::size_t { return d.trunks ? d.trunks->registered() : 0; }, d.admin_api.get(),
+        d.admin_events.get());
   } catch (const std::exception& e) {
     throw StartError{"admin_listen", e.what()};
   }

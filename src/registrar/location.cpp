@@ -601,6 +601,7 @@ bool LocationService::remove(std::string_view aor, std::string_view contact) {
     for (Binding* b : it->second) {
       if (same_contact(b->contact, contact)) {
         erase(p, *b, ops);
+        removed_.inc();
         found = true;
         break;
       }

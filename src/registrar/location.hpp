@@ -179,7 +179,7 @@ class LocationService {
                                             store::AsyncStore::Durable* on_durable = nullptr);
 
   /// Removes the non-expired binding of `aor` whose contact equals `contact` (s.19.1.4).
-  /// @returns true if one existed.
+  /// @returns true if one existed (counted as registrar_bindings_removed).
   bool remove(std::string_view aor, std::string_view contact);
   /// Removes every binding of `aor`; @returns how many were not expired.
   std::size_t remove_all(std::string_view aor);

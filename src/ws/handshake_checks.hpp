@@ -26,8 +26,6 @@
 
 namespace sipws::ws::detail {
 
-/// The subprotocol RFC 7118 s.4.1 registers for SIP over WebSocket.
-inline constexpr const char* kSipSubprotocol = "sip";
 /// Retry-After (seconds) on 503/429 answers to upgrades refused by the connection limits.
 inline constexpr const char* kRetryAfterSeconds = "5";
 /// The only WebSocket protocol version sipws speaks: RFC 6455's (s.4.1, s.11.6).
@@ -171,10 +169,11 @@ bool refuse_if_bad_version(Con& c, const Endpoint& peer) {
 
 /// The validate handler of every sipws WebSocket endpoint (RFC 7118 s.4.1; RFC 6455 s.4.2.2),
 /// reached by version 13 upgrades only (VersionCheckedRequest): shutting down => 503; over a
-/// connection limit => 503/429; no `sip` subprotocol => 400; Origin not allowed => 403; the
-/// handshake auth hook's refusal => its status. On success the 101 selects `sip`. `peer` is the
-/// remote address of the connection. `identity`, if given, receives the identity the auth hook
-/// proved (RFC 7118 s.7), to be bound to the new flow.
+/// connection limit => 503/429; no `sip` subprotocol (ListenerConfig::subprotocol) => 400; Origin
+/// not allowed => 403; the handshake auth hook's refusal => its status. On success the 101 selects
+/// `sip`. `peer` is the remote address of the connection. `identity`, if given, receives the
+/// identity the auth hook proved (RFC 7118 s.7), to be bound to the new flow. The 101 selects the
+/// subprotocol.
 template <class Con>
 bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
                       std::string* identity = nullptr) {
@@ -186,11 +185,12 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
   const bool stopped_ = gate.stopped;
   if (!stopped_ && refuse_if_over_limit(c, peer)) return false;
   const auto& offered = c.get_requested_subprotocols();
-  if (stopped_ || std::find(offered.begin(), offered.end(), kSipSubprotocol) == offered.end()) {
+  if (stopped_ || std::find(offered.begin(), offered.end(), cfg_.subprotocol) == offered.end()) {
     SIPWS_COUNTER("ws_handshake_rejected").inc();
     c.set_status(stopped_ ? wsp::http::status_code::service_unavailable
                           : wsp::http::status_code::bad_request);
-    c.set_body(stopped_ ? "shutting down\n" : "Sec-WebSocket-Protocol: sip required\n");
+    c.set_body(stopped_ ? "shutting down\n"
+                        : "Sec-WebSocket-Protocol: " + cfg_.subprotocol + " required\n");
     spdlog::debug("ws handshake refused from {}: no sip subprotocol", peer.to_string());
     return false;
   }
@@ -221,7 +221,7 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
     if (identity != nullptr) *identity = v.identity;
   }
   wsp::lib::error_code ec;
-  c.select_subprotocol(kSipSubprotocol, ec);
+  c.select_subprotocol(cfg_.subprotocol, ec);
   return !ec;
 }
 

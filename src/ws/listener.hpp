@@ -116,6 +116,9 @@ struct ListenerConfig {
   /// hold more than this for it. 0: no bound.
   std::size_t max_send_queue = 262144;
   HttpHandlerFn http_handler;  ///< optional; plain HTTP requests (e.g. POST /login)
+  /// The subprotocol an upgrade must offer, which the 101 selects: `sip` (RFC 7118 s.4.1); the
+  /// admin listener's events socket takes `sipws-events` instead.
+  std::string subprotocol = "sip";
   /// Sets SO_REUSEPORT on the listening socket, so that the listeners of several shards (one
   /// io_context each) bind the same address and port and the kernel spreads connections over
   /// them. Every listener sharing the port must set it; without it a second start() on a bound

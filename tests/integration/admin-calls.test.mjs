@@ -5,6 +5,7 @@
 // refused with 486, hung up by the caller) gets one record in GET /api/v1/cdrs (JSON and CSV,
 // with filters), and the records survive a restart. Bad input gets 400 naming the parameter.
 import { test } from 'node:test';
+import WebSocket from 'ws';
 import assert from 'node:assert/strict';
 import { startDaemon } from './lib/daemon.mjs';
 import { daemonIn, uaIn } from './lib/fixtures.mjs';
@@ -14,6 +15,20 @@ import { withScope } from './lib/scope.mjs';
 import { waitEvent, waitFor } from './lib/wait.mjs';
 
 const kToken = 'test-admin-token-0123456789abcdef';
+
+/** The events socket; resolves {ws, messages (parsed), closed (a promise)} once open. */
+async function events(d, token) {
+  const ws = new WebSocket(`ws://127.0.0.1:${d.ports.admin}/api/v1/events`, 'sipws-events');
+  const messages = [];
+  ws.on('message', (m) => messages.push(JSON.parse(m.toString())));
+  const closed = new Promise((resolve) => ws.on('close', resolve));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  ws.send(JSON.stringify({ token }));
+  return { ws, messages, closed };
+}
 
 async function api(d, method, path, { token = kToken } = {}) {
   const headers = token === null ? {} : { Authorization: `Bearer ${token}` };
@@ -66,6 +81,20 @@ test('admin API: live calls, end call, call records, trace', (t) =>
     const d = await daemonIn(s, { extraSets: [`admin_token=${kToken}`] });
     await d.addUser('alice@localhost', 'secret');
     await d.addUser('bob@localhost', 'secret');
+    // The events socket: a wrong token is refused and closed; the right one gets every change.
+    const bad = await events(d, 'wrong-token-wrong-token');
+    await bad.closed;
+    assert.match(bad.messages[0]?.error || '', /token/);
+    const ev = await events(d, kToken);
+    s.defer(() => ev.ws.close());
+    await waitFor(() => ev.messages.length > 0, { what: 'the events socket to take the token' });
+    assert.deepEqual(ev.messages[0], { changed: [] });
+    const changed = (what) => ev.messages.some((m) => m.changed?.includes(what));
+    const other = new WebSocket(`ws://127.0.0.1:${d.ports.admin}/api/v1/other`, 'sipws-events');
+    const refused = await new Promise((resolve) => other.once('unexpected-response',
+      (_, res) => resolve(res.statusCode)));
+    assert.equal(refused, 404, 'the events socket is the only WebSocket there');
+
     const bob = await bobIn(s, d);
     const ua = uaIn(s, { proto: 'ws', port: d.ports.ws, user: 'alice', password: 'secret' });
     const registered = waitEvent(ua, 'registered', { failOn: ['registrationFailed'] });
@@ -74,6 +103,7 @@ test('admin API: live calls, end call, call records, trace', (t) =>
 
     // (1) A call answered, seen live, then ended by the administrator.
     const c1 = await call(ua);
+    await waitFor(() => changed('calls'), { what: 'a calls event' });
     assert.ok(c1.session.isEstablished(), 'call 1 is up');
     const live = await api(d, 'GET', '/api/v1/calls');
     assert.equal(live.status, 200, live.text);
@@ -139,6 +169,8 @@ test('admin API: live calls, end call, call records, trace', (t) =>
     c3.session.terminate();
     await ended3;
 
+    await waitFor(() => changed('cdrs'), { what: 'a cdrs event' });
+    assert.ok(changed('registrations'), 'bob and alice registered after the socket opened');
     // One record per attempt, newest first.
     let recs;
     await waitFor(async () => {
