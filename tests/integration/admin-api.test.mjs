@@ -13,29 +13,15 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { adminApi, kAdminToken } from './lib/admin.mjs';
 import { makeTempDir } from './lib/daemon.mjs';
 import { daemonIn, uaIn } from './lib/fixtures.mjs';
 import { SipClient, buildResponse, endpointIn } from './lib/rawsip.mjs';
 import { withScope } from './lib/scope.mjs';
 import { waitEvent, waitFor, withTimeout } from './lib/wait.mjs';
 
-const kToken = 'test-admin-token-0123456789abcdef';
-
-/** A request to the admin listener; resolves with {status, headers, json, text}. */
-async function api(d, method, path, { body, token = kToken, rawBody } = {}) {
-  const headers = {};
-  if (token !== null) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined || rawBody !== undefined) headers['Content-Type'] = 'application/json';
-  const r = await fetch(`http://127.0.0.1:${d.ports.admin}${path}`, {
-    method, headers, body: rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
-  });
-  const text = await r.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {}
-  return { status: r.status, headers: r.headers, json, text };
-}
+const kToken = kAdminToken;
+const api = adminApi;
 
 /** Registers sip:USER@localhost from a raw UDP endpoint; resolves with the final status. */
 async function udpRegister(s, d, user, password, name) {

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import assert from 'node:assert/strict';
+import { adminApi, kAdminToken } from './lib/admin.mjs';
 import { startDaemon } from './lib/daemon.mjs';
 import { daemonIn, uaIn } from './lib/fixtures.mjs';
 import { kNoMedia } from './lib/jssip.mjs';
@@ -14,7 +15,7 @@ import { SipClient, buildResponse, endpointIn, plainSdp } from './lib/rawsip.mjs
 import { withScope } from './lib/scope.mjs';
 import { waitEvent, waitFor } from './lib/wait.mjs';
 
-const kToken = 'test-admin-token-0123456789abcdef';
+const kToken = kAdminToken;
 
 /** The events socket; resolves {ws, messages (parsed), closed (a promise)} once open. */
 async function events(d, token) {
@@ -30,16 +31,7 @@ async function events(d, token) {
   return { ws, messages, closed };
 }
 
-async function api(d, method, path, { token = kToken } = {}) {
-  const headers = token === null ? {} : { Authorization: `Bearer ${token}` };
-  const r = await fetch(`http://127.0.0.1:${d.ports.admin}${path}`, { method, headers });
-  const text = await r.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {}
-  return { status: r.status, headers: r.headers, json, text };
-}
+const api = adminApi;
 
 /** bob: a raw UDP phone registered at `d`, answering INVITEs as `answer()` says. */
 async function bobIn(s, d) {
