@@ -257,8 +257,11 @@ bool CallTracker::end(std::string_view live_id) {
   if (call->rec.answer_ms == 0) {
     // Not answered yet: cancel it as the caller would; the 487 ends the record.
     call->cancel_hangup = "admin";
+    // The cancel may end the call at once (its 487 comes back through on_response, which
+    // forgets `call`): nothing of it is used after.
+    const std::string call_id = call->rec.call_id;
     if (call->txn != 0 && hooks_.cancel && hooks_.cancel(call->txn)) {
-      spdlog::info("admin: call {} cancelled", call->rec.call_id);
+      spdlog::info("admin: call {} cancelled", call_id);
       return true;
     }
     finish(*call, "admin", 487, "Request Terminated");

@@ -2,7 +2,7 @@
 // (alice) calls a raw UDP phone registered as bob. The live call appears in GET /api/v1/calls
 // with its fields; GET /api/v1/trace shows every message of it on both hops; DELETE
 // /api/v1/calls/{id} sends a BYE to both ends; each call attempt (ended by the administrator,
-// refused with 486, hung up by the caller) gets one record in GET /api/v1/cdrs (JSON and CSV,
+// refused with 486, hung up by the caller, cancelled by the administrator while ringing) gets one record in GET /api/v1/cdrs (JSON and CSV,
 // with filters), and the records survive a restart. Bad input gets 400 naming the parameter.
 import { test } from 'node:test';
 import WebSocket from 'ws';
@@ -43,6 +43,11 @@ async function bobIn(s, d) {
     const reply = (text) => ep.send(text, rinfo.port, rinfo.address);
     if (m.method === 'INVITE') {
       const toTag = `bob${Math.random().toString(36).slice(2, 8)}`;
+      if (phone.answer === 'ring') {  // rings until cancelled
+        phone.ringing = { m, toTag, reply };
+        reply(buildResponse(m, 180, 'Ringing', { toTag }));
+        return;
+      }
       if (phone.answer !== 200) {
         reply(buildResponse(m, phone.answer, 'Busy Here', { toTag }));
         return;
@@ -53,6 +58,11 @@ async function bobIn(s, d) {
       }));
     } else if (m.method === 'BYE') {
       reply(buildResponse(m, 200, 'OK'));
+    } else if (m.method === 'CANCEL' && phone.ringing) {
+      reply(buildResponse(m, 200, 'OK'));
+      const { m: invite, toTag, reply: replyInvite } = phone.ringing;
+      phone.ringing = null;
+      replyInvite(buildResponse(invite, 487, 'Request Terminated', { toTag }));
     }
   };
   return phone;
@@ -163,15 +173,35 @@ test('admin API: live calls, end call, call records, trace', (t) =>
 
     await waitFor(() => changed('cdrs'), { what: 'a cdrs event' });
     assert.ok(changed('registrations'), 'bob and alice registered after the socket opened');
+    // (4) Ringing, ended by the administrator before the answer: cancelled, the caller gets 487.
+    bob.answer = 'ring';
+    const session4 = ua.call('sip:bob@localhost', kNoMedia);
+    const failed4 = waitEvent(session4, 'failed', { ms: 10000 });
+    let ringing;
+    await waitFor(async () => {
+      ringing = (await api(d, 'GET', '/api/v1/calls')).json.find((c) => c.state === 'ringing');
+      return ringing;
+    }, { what: 'a ringing call' });
+    assert.equal(ringing.answer, null);
+    const cancelAt = bob.ep.received.length;
+    assert.equal((await api(d, 'DELETE', `/api/v1/calls/${ringing.id}`)).status, 204);
+    await bob.ep.waitFor((m) => m.method === 'CANCEL', { from: cancelAt, what: 'the CANCEL to bob' });
+    const f4 = await failed4;
+    assert.equal(f4.message?.status_code, 487, 'alice got 487');
+    const c4 = { callId: session4._request.call_id };
+
     // One record per attempt, newest first.
     let recs;
     await waitFor(async () => {
       recs = await api(d, 'GET', '/api/v1/cdrs');
-      return recs.json?.length === 3;
-    }, { what: 'three call records' });
-    assert.equal(recs.headers.get('x-total-count'), '3');
-    assert.deepEqual(recs.json.map((r) => r.call_id), [c3.callId, c2.callId, c1.callId]);
-    const [r3, r2, r1] = recs.json;
+      return recs.json?.length === 4;
+    }, { what: 'four call records' });
+    assert.equal(recs.headers.get('x-total-count'), '4');
+    assert.deepEqual(recs.json.map((r) => r.call_id), [c4.callId, c3.callId, c2.callId, c1.callId]);
+    const [r4, r3, r2, r1] = recs.json;
+    assert.equal(r4.status, 487);
+    assert.equal(r4.hangup, 'admin');
+    assert.equal(r4.answer, null);
     assert.equal(r1.status, 200);
     assert.equal(r1.hangup, 'admin');
     assert.ok(r1.answer && r1.end && r1.duration >= 0);
@@ -194,9 +224,9 @@ test('admin API: live calls, end call, call records, trace', (t) =>
     assert.deepEqual(busy.json.map((r) => r.call_id), [c2.callId]);
     const byId = await api(d, 'GET', `/api/v1/cdrs?call_id=${encodeURIComponent(c1.callId)}`);
     assert.deepEqual(byId.json.map((r) => r.hangup), ['admin']);
-    const page = await api(d, 'GET', '/api/v1/cdrs?limit=1&offset=1');
+    const page = await api(d, 'GET', '/api/v1/cdrs?limit=1&offset=2');
     assert.deepEqual(page.json.map((r) => r.call_id), [c2.callId]);
-    assert.equal(page.headers.get('x-total-count'), '3');
+    assert.equal(page.headers.get('x-total-count'), '4');
     const future = await api(d, 'GET', '/api/v1/cdrs?since=2100-01-01');
     assert.deepEqual(future.json, []);
     const past = await api(d, 'GET', '/api/v1/cdrs?until=2000-01-01T00:00:00Z');
@@ -206,8 +236,8 @@ test('admin API: live calls, end call, call records, trace', (t) =>
     assert.match(csv.headers.get('content-type'), /^text\/csv/);
     const rows = csv.text.trim().split('\r\n');
     assert.match(rows[0], /^id,call_id,from,to,/);
-    assert.equal(rows.length, 4, csv.text);
-    assert.ok(rows[1].includes(c3.callId) && rows[3].includes(c1.callId), csv.text);
+    assert.equal(rows.length, 5, csv.text);
+    assert.ok(rows[1].includes(c4.callId) && rows[4].includes(c1.callId), csv.text);
 
     // Bad input: 400 naming the parameter; no or a wrong token: 401.
     for (const [q, field] of [['/api/v1/cdrs?status=abc', 'status'],
