@@ -895,6 +895,9 @@ struct Daemon {
   std::unique_ptr<transport::AsioTimerService> location_timers;  ///< on shard 0
   std::unique_ptr<store::AsyncStore> astore;
   std::unique_ptr<CdrSink> cdrs;  ///< call records, written through astore
+  /// The server certificate of `tls` (reloaded on SIGHUP); before the shards, whose listeners
+  /// hold the context that calls it.
+  std::unique_ptr<transport::ServerCertificate> tls_cert;
   transport::TransportLimits tlimits;
   transport::ConnectionLimits ws_limits;
   proxy::Domains domains;
@@ -978,36 +981,38 @@ void make_shared_config(Daemon& d) {
     spdlog::warn("auth=off: sipws relays for anyone (open relay); use it in a lab only");
   }
 
-  d.shared.reset(new Shared{cfg,
-                            *d.astore,
-                            d.domains,
-                            *d.location,
-                            d.n > 1 ? &d.directory : nullptr,
-                            {},
-                            {},
-                            {},
-                            make_bans(cfg, *d.location_timers),
-                            std::make_shared<transport::ConnectionLimiter>(d.ws_limits),
-                            find_web_root(cfg, cfg.www_root, "demo-jssip", self_exe()),
-                            [&d]() {
-                              if (!d.tls) {
-                                std::string cert = resolve_path(d.cfg, d.cfg.tls_cert);
-                                std::string key = resolve_path(d.cfg, d.cfg.tls_key);
-                                if (cert.empty()) {
-                                  auto dev = transport::ensure_dev_certificate(
-                                      resolve_path(d.cfg, d.cfg.dev_cert_dir));
-                                  cert = dev.cert_path;
-                                  key = dev.key_path;
-                                  spdlog::info("using development certificate {}", cert);
-                                }
-                                d.tls = transport::make_server_tls_context(cert, key);
-                              }
-                              return d.tls;
-                            },
-                            d.shards,
-                            {false},
-                            nullptr,
-                            d.cdrs.get()});
+  d.shared.reset(new Shared{
+      cfg,
+      *d.astore,
+      d.domains,
+      *d.location,
+      d.n > 1 ? &d.directory : nullptr,
+      {},
+      {},
+      {},
+      make_bans(cfg, *d.location_timers),
+      std::make_shared<transport::ConnectionLimiter>(d.ws_limits),
+      find_web_root(cfg, cfg.www_root, "demo-jssip", self_exe()),
+      [&d]() {
+        if (!d.tls) {
+          std::string cert = resolve_path(d.cfg, d.cfg.tls_cert);
+          std::string key = resolve_path(d.cfg, d.cfg.tls_key);
+          if (cert.empty()) {
+            auto dev = transport::ensure_dev_certificate(resolve_path(d.cfg, d.cfg.dev_cert_dir));
+            cert = dev.cert_path;
+            key = dev.key_path;
+            spdlog::info("using development certificate {}", cert);
+          }
+          d.tls = transport::make_server_tls_context(cert, key);
+          d.tls_cert = std::make_unique<transport::ServerCertificate>(cert, key);
+          d.tls_cert->attach(*d.tls);
+        }
+        return d.tls;
+      },
+      d.shards,
+      {false},
+      nullptr,
+      d.cdrs.get()});
   Shared& shared = *d.shared;
   try {
     shared.route_secret = auth::load_or_create_secret(key_path(cfg, "route.key"));
@@ -1434,6 +1439,16 @@ void start_trunks(Daemon& d) {
 /// ("SIGHUP", "admin API"). Runs on shard 0 (SIGHUP, and the admin API's POST /api/v1/reload).
 ReloadOutcome reload_config(Daemon& d, std::string_view origin) {
   ReloadOutcome out;
+  // The TLS certificate files are read again first (a renewal), with or without a config file:
+  // new handshakes present the new pair, established connections keep theirs.
+  if (d.tls_cert) {
+    try {
+      d.tls_cert->reload();
+      spdlog::info("{}: TLS certificate reloaded: {}", origin, d.tls_cert->subject());
+    } catch (const std::exception& e) {
+      spdlog::error("{}: TLS certificate not reloaded, the one in use stays: {}", origin, e.what());
+    }
+  }
   if (!d.reload) {
     out.error = "no configuration file to reload (sipws runs without --config)";
     spdlog::warn("{}: {}", origin, out.error);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
@@ -93,6 +95,83 @@ std::shared_ptr<ssl::context> make_server_tls_context(const std::string& cert_pe
     fail("TLS private key does not match certificate " + cert_pem_path, key_pem_path);
   }
   return ctx;
+}
+
+/// A loaded certificate chain and key.
+struct ServerCertificate::Pair {
+  X509Ptr leaf;
+  STACK_OF(X509) * chain = nullptr;  ///< the intermediates (owned)
+  PkeyPtr key;
+  ~Pair() {
+    if (chain != nullptr) sk_X509_pop_free(chain, X509_free);
+  }
+};
+
+namespace {
+
+std::shared_ptr<const ServerCertificate::Pair> load_pair(const std::string& cert_path,
+                                                         const std::string& key_path) {
+  auto pair = std::make_shared<ServerCertificate::Pair>();
+  FilePtr cf(std::fopen(cert_path.c_str(), "r"));
+  if (!cf) fail("cannot read TLS certificate", cert_path);
+  pair->leaf.reset(PEM_read_X509(cf.get(), nullptr, nullptr, nullptr));
+  if (!pair->leaf) fail("no PEM certificate in", cert_path);
+  pair->chain = sk_X509_new_null();
+  if (pair->chain == nullptr) fail("out of memory loading", cert_path);
+  while (X509* ca = PEM_read_X509(cf.get(), nullptr, nullptr, nullptr)) {
+    if (sk_X509_push(pair->chain, ca) == 0) {
+      X509_free(ca);
+      fail("out of memory loading", cert_path);
+    }
+  }
+  ERR_clear_error();  // the loop ends on "no start line"
+  FilePtr kf(std::fopen(key_path.c_str(), "r"));
+  if (!kf) fail("cannot read TLS private key", key_path);
+  pair->key.reset(PEM_read_PrivateKey(kf.get(), nullptr, nullptr, nullptr));
+  if (!pair->key) fail("no PEM private key in", key_path);
+  if (X509_check_private_key(pair->leaf.get(), pair->key.get()) != 1) {
+    ERR_clear_error();
+    fail("TLS private key does not match certificate " + cert_path, key_path);
+  }
+  return pair;
+}
+
+}  // namespace
+
+struct ServerCertificate::State {
+  std::atomic<std::shared_ptr<const Pair>> current;
+};
+
+ServerCertificate::ServerCertificate(std::string cert_pem_path, std::string key_pem_path)
+    : cert_path_(std::move(cert_pem_path)),
+      key_path_(std::move(key_pem_path)),
+      state_(std::make_unique<State>()) {
+  state_->current.store(load_pair(cert_path_, key_path_));
+}
+
+ServerCertificate::~ServerCertificate() = default;
+
+void ServerCertificate::reload() { state_->current.store(load_pair(cert_path_, key_path_)); }
+
+void ServerCertificate::attach(ssl::context& ctx) {
+  SSL_CTX_set_cert_cb(
+      ctx.native_handle(),
+      [](SSL* ssl, void* arg) -> int {
+        auto* self = static_cast<ServerCertificate*>(arg);
+        const auto pair = self->state_->current.load();
+        // override = 1: replaces what the context was loaded with, for this connection only.
+        return SSL_use_cert_and_key(ssl, pair->leaf.get(), pair->key.get(), pair->chain, 1) == 1
+                   ? 1
+                   : 0;
+      },
+      this);
+}
+
+std::string ServerCertificate::subject() const {
+  const auto pair = state_->current.load();
+  char buf[256];
+  X509_NAME_oneline(X509_get_subject_name(pair->leaf.get()), buf, sizeof buf);
+  return buf;
 }
 
 std::shared_ptr<ssl::context> make_client_tls_context(bool verify_peer,

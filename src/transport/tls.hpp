@@ -14,6 +14,36 @@ namespace sipws::transport {
 std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const std::string& cert_pem_path,
                                                                    const std::string& key_pem_path);
 
+/// The certificate chain and key a TLS server context presents, replaceable while sipws runs
+/// (SIGHUP after a certificate renewal): each new handshake takes the newest pair (an OpenSSL
+/// certificate callback), connections already up keep theirs, and nothing is closed.
+/// Thread: reload() from one thread at a time; handshakes read the pair from any thread.
+class ServerCertificate {
+ public:
+  /// Loads the PEM chain at `cert_pem_path` (leaf first) and the PEM key at `key_pem_path`.
+  /// @throws std::runtime_error naming the file (unreadable, malformed, key not the leaf's).
+  ServerCertificate(std::string cert_pem_path, std::string key_pem_path);
+  ~ServerCertificate();
+  ServerCertificate(const ServerCertificate&) = delete;
+  ServerCertificate& operator=(const ServerCertificate&) = delete;
+
+  /// Reads both files again. On failure the pair in use stays and the error is thrown
+  /// (std::runtime_error naming the file): a half-written renewal never breaks TLS.
+  void reload();
+  /// Makes `ctx` present this certificate from now on (SSL_CTX_set_cert_cb). `ctx` must not
+  /// outlive this object.
+  void attach(boost::asio::ssl::context& ctx);
+  /// The subject of the leaf certificate in use, e.g. "CN=example.com" (logs, tests).
+  std::string subject() const;
+
+  struct Pair;
+  struct State;
+
+ private:
+  std::string cert_path_, key_path_;
+  std::unique_ptr<State> state_;  ///< the pair in use (an atomic shared_ptr: C++20, so hidden)
+};
+
 /// A client context (TLS 1.2+) for outgoing TLS connections. With `verify_peer` the server
 /// certificate must chain to `ca_file` (PEM) or, if `ca_file` is empty, to the system's
 /// default trust store; the host name is checked per connection (SNI from Destination::host).
