@@ -729,8 +729,9 @@ void build_core(Shard& sh, Shared& shared) {
     const auto& b = session->leg(bridge::Side::B).stats();
     return std::pair{LegCounts{a.rx_packets, a.rx_bytes}, LegCounts{b.rx_packets, b.rx_bytes}};
   };
-  hooks.hang_up_media = [&sh](const std::string& call_id, const std::string& reason) {
-    return sh.anchor && sh.anchor->hang_up(call_id, reason, "ended by the administrator");
+  hooks.hang_up_media = [&sh](const std::string& call_id, const std::string& reason,
+                              std::string_view why) {
+    return sh.anchor && sh.anchor->hang_up(call_id, reason, why);
   };
   hooks.cancel = [&sh](sip::txn::ServerTxnId id) { return sh.core->cancel(id); };
   hooks.originate = [&sh](const proxy::OwnRequest& r, const Destination& dest) {
@@ -1595,7 +1596,8 @@ void stop_when_drained(Daemon& d, Shard& sh, TimePoint deadline) {
 
 /// SIGINT / SIGTERM: a graceful shutdown. From the signal on, requests outside a dialog get
 /// 503 (proxy::DrainProcessor) and GET /ready 503; the prober and the reload watch stop; each
-/// shard goes on with its open transactions for at most shutdown_grace, then stops
+/// shard sends a BYE to both ends of its answered calls (CallTracker::hang_up_all, recorded with
+/// hangup "shutdown") and goes on with its open transactions for at most shutdown_grace, then stops
 /// (stop_when_drained); a second signal cuts the wait short. serve() then flushes the store.
 /// Runs on shard 0.
 void watch_shutdown(Daemon& d) {
@@ -1614,6 +1616,9 @@ void watch_shutdown(Daemon& d) {
     d.hup->cancel();
     for (auto& sh : d.shards) {
       asio::post(sh->io, [&d, sh = sh.get()] {
+        // Answered calls get a BYE at both ends, so that no phone keeps a call nobody relays;
+        // those BYEs are transactions the drain waits for like any other.
+        sh->calls->hang_up_all("SIP;text=\"sipws is shutting down\"", "shutdown");
         stop_when_drained(d, *sh, sh->timers.now() + std::chrono::seconds(d.cfg.shutdown_grace_s));
       });
     }

@@ -267,13 +267,18 @@ bool CallTracker::end(std::string_view live_id) {
     finish(*call, "admin", 487, "Request Terminated");
     return true;
   }
-  const std::string reason = "SIP;text=\"ended by the administrator\"";
   spdlog::info("admin: call {} ended (BYE to both ends)", call->rec.call_id);
-  Call& c = *call;
+  bye_both(*call, "SIP;text=\"ended by the administrator\"", "admin", "ended by the administrator");
+  return true;
+}
+
+void CallTracker::bye_both(Call& c, const std::string& reason, std::string_view hangup,
+                           std::string_view why) {
   // Counters first: ending the media closes the session that holds them.
   std::optional<std::pair<LegCounts, LegCounts>> media;
   if (hooks_.media) media = hooks_.media(c.rec.call_id);
-  if (!(hooks_.hang_up_media && hooks_.hang_up_media(c.rec.call_id, reason)) && hooks_.originate) {
+  if (!(hooks_.hang_up_media && hooks_.hang_up_media(c.rec.call_id, reason, why)) &&
+      hooks_.originate) {
     for (int to = 0; to < 2; ++to) {
       if (c.contact[to].empty()) continue;
       OwnRequest bye = in_dialog_request(c, 1 - to, "BYE");
@@ -286,8 +291,19 @@ bool CallTracker::end(std::string_view live_id) {
     c.rec.caller_leg = media->first;
     c.rec.callee_leg = media->second;
   }
-  finish(c, "admin");
-  return true;
+  finish(c, hangup);
+}
+
+void CallTracker::hang_up_all(const std::string& reason, std::string_view hangup) {
+  std::vector<std::uint64_t> answered;
+  for (const auto& [seq, call] : calls_) {
+    if (call->rec.answer_ms != 0) answered.push_back(seq);
+  }
+  for (std::uint64_t seq : answered) {
+    auto it = calls_.find(seq);
+    if (it == calls_.end()) continue;
+    bye_both(*it->second, reason, hangup, hangup);
+  }
 }
 
 void CallTracker::ended(const std::string& call_id, const std::string& caller_tag,

@@ -33,8 +33,10 @@ struct CallTrackerHooks {
   std::function<std::optional<std::pair<LegCounts, LegCounts>>(const std::string& call_id)> media;
   /// Ends the anchored call `call_id` from the bridge, which knows each end's CSeq best (it
   /// numbers the INFOs it sends): a BYE to each end with `reason` as the Reason header value
-  /// (RFC 3326). False when the bridge does not anchor it (the tracker sends the BYEs).
-  std::function<bool(const std::string& call_id, const std::string& reason)> hang_up_media;
+  /// (RFC 3326); `why` names the cause in the log. False when the bridge does not anchor it
+  /// (the tracker sends the BYEs).
+  std::function<bool(const std::string& call_id, const std::string& reason, std::string_view why)>
+      hang_up_media;
   /// Cancels pending INVITE server transaction `id` (ProxyCore::cancel).
   std::function<bool(sip::txn::ServerTxnId id)> cancel;
   /// Sends a request sipws originates (Uac::send).
@@ -76,6 +78,10 @@ class CallTracker final : public CallObserver {
   /// The bridge ended answered call (`call_id`, `caller_tag`) itself (`hangup`, e.g.
   /// "media_timeout", after sending its BYEs): records it.
   void ended(const std::string& call_id, const std::string& caller_tag, std::string_view hangup);
+  /// Ends every answered call with a BYE to each end (Reason `reason`), recorded with `hangup`
+  /// (SIGTERM: "shutdown"; the BYEs' transactions are what the drain then waits for). Calls
+  /// not answered yet are left to their INVITE transaction.
+  void hang_up_all(const std::string& reason, std::string_view hangup);
   /// Records every live call as ended with `hangup` ("shutdown"); sends nothing.
   void close_all(std::string_view hangup);
   /// Grows whenever the live calls change (a call starts, rings, is answered, ends). Thread:
@@ -100,6 +106,10 @@ class CallTracker final : public CallObserver {
   void finish(Call& call, std::string_view hangup, int status = 0, std::string_view reason = {});
   /// Forgets `call` without a record (a challenged INVITE).
   void forget(Call& call);
+  /// Ends answered `call`: a BYE to each end (through the bridge when it anchors the call),
+  /// then the record with `hangup`. `why` names the cause in the log.
+  void bye_both(Call& call, const std::string& reason, std::string_view hangup,
+                std::string_view why);
   /// The in-dialog request `method` from side `from` (0 caller, 1 callee) to the other end.
   OwnRequest in_dialog_request(Call& call, int from, std::string method);
   void sweep();

@@ -265,3 +265,34 @@ test('admin API: live calls, end call, call records, trace', (t) =>
     const after = await api(d2, 'GET', '/api/v1/cdrs');
     assert.deepEqual(after.json, recs.json);
   }));
+
+test('SIGTERM: an answered call gets a BYE at both ends and is recorded as shutdown', (t) =>
+  withScope(t, async (s) => {
+    const d = await daemonIn(s, { extraSets: [`admin_token=${kToken}`] });
+    await d.addUser('alice@localhost', 'secret');
+    await d.addUser('bob@localhost', 'secret');
+    const bob = await bobIn(s, d);
+    const ua = uaIn(s, { proto: 'ws', port: d.ports.ws, user: 'alice', password: 'secret' });
+    const registered = waitEvent(ua, 'registered', { failOn: ['registrationFailed'] });
+    ua.start();
+    await registered;
+    const c = await call(ua);
+    assert.ok(c.session.isEstablished());
+    const ended = waitEvent(c.session, 'ended', { ms: 10000 });
+    const byeAt = bob.ep.received.length;
+
+    const exit = await d.stop();
+    assert.equal(exit.code, 0, 'a clean shutdown');
+    const bye = await bob.ep.waitFor((m) => m.method === 'BYE', { from: byeAt, what: 'the BYE to bob' });
+    assert.match(bye.msg.get('reason') || '', /shutting down/);
+    assert.equal((await ended).originator, 'remote', 'alice got a BYE too');
+
+    const d2 = await startDaemon({ dir: d.dir, ports: d.ports, extraSets: [`admin_token=${kToken}`] });
+    s.defer(() => d2.stop());
+    s.log(`sipws (restarted) stderr (pid ${d2.pid})`, d2.stderr);
+    const recs = (await api(d2, 'GET', '/api/v1/cdrs')).json;
+    assert.equal(recs.length, 1, JSON.stringify(recs));
+    assert.equal(recs[0].call_id, c.callId);
+    assert.equal(recs[0].status, 200);
+    assert.equal(recs[0].hangup, 'shutdown');
+  }));
