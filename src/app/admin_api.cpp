@@ -396,6 +396,35 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     return answer(json_response(200, {{"reloaded", true}, {"restart_needed", r.restart_needed}}));
   }
 
+  if (rest == "log") {
+    // The log level of the running daemon (log_level at start-up); not kept across a restart.
+    if (req.method == "PUT") {
+      auto parsed = object_body(req);
+      if (auto* bad = std::get_if<ws::HttpResponse>(&parsed)) return answer(std::move(*bad));
+      const json& body = std::get<json>(parsed);
+      if (auto f = unknown_field(body, {"level"}); !f.empty()) {
+        return answer(error_response(400, "unknown field; the known field is level", f));
+      }
+      static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
+      const bool known = body.contains("level") && body["level"].is_string() &&
+                         std::find(std::begin(kLevels), std::end(kLevels),
+                                   body["level"].get<std::string>()) != std::end(kLevels);
+      if (!known) {
+        return answer(
+            error_response(400, "required: one of trace, debug, info, warn, error", "level"));
+      }
+      const std::string level = body["level"].get<std::string>();
+      spdlog::warn("admin api: log level {} from now on", level);  // seen at any level
+      spdlog::set_level(spdlog::level::from_str(level));
+    } else if (req.method != "GET") {
+      return answer(not_allowed("GET, PUT"));
+    }
+    const auto name = spdlog::level::to_string_view(spdlog::get_level());
+    std::string level(name.data(), name.size());
+    if (level == "warning") level = "warn";  // log_level's spelling
+    return answer(json_response(200, {{"level", level}}));
+  }
+
   if (rest == "bans") {
     if (req.method != "GET") return answer(not_allowed("GET"));
     if (!params->empty()) {
