@@ -71,7 +71,9 @@ keep_failures() {
 }
 
 integration() {  # integration BINARY
-  (cd tests && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; }) &&
+  # install.test.mjs installs the demo page, whose JsSIP bundle is vendored first.
+  { [[ -f www/demo-jssip/vendor/jssip.min.js ]] || www/demo-jssip/build.sh; } &&
+    (cd tests && { [[ -d node_modules ]] || npm ci --no-audit --no-fund --loglevel=error; }) &&
     SIPWS_BIN="$PWD/$1" node --test --test-concurrency=1 tests/integration/
 }
 
