@@ -544,8 +544,9 @@ bool AdminApi::handle(const ws::HttpRequest& req,
 
   if (rest == "cdrs") {
     if (req.method != "GET") return answer(not_allowed("GET"));
+    constexpr std::size_t kMaxCsvRecords = 1000000;
     CallRecordQuery q;
-    q.limit = kDefaultLimit;
+    q.limit = 0;  // not given
     bool csv = false;
     for (const auto& [name, value] : *params) {
       if (name == "call_id") {
@@ -570,7 +571,7 @@ bool AdminApi::handle(const ws::HttpRequest& req,
         if (!v) return answer(error_response(400, "must be a number >= 0", "offset"));
         q.offset = *v;
       } else if (name == "limit") {
-        auto v = parse_count(value, csv ? 1000000 : kMaxLimit);
+        auto v = parse_count(value, kMaxCsvRecords);
         if (!v || *v == 0) {
           return answer(error_response(400, "must be a number from 1 to 1000", "limit"));
         }
@@ -584,10 +585,11 @@ bool AdminApi::handle(const ws::HttpRequest& req,
         return answer(error_response(400, "unknown parameter", name));
       }
     }
-    // A CSV export is a download: every matching record unless a limit is given.
-    if (csv && std::none_of(params->begin(), params->end(),
-                            [](const auto& p) { return p.first == "limit"; })) {
-      q.limit = 1000000;
+    // A CSV export is a download: every matching record unless a limit is given; a JSON page
+    // holds at most kMaxLimit (whatever the order of the parameters).
+    if (q.limit == 0) q.limit = csv ? kMaxCsvRecords : kDefaultLimit;
+    if (!csv && q.limit > kMaxLimit) {
+      return answer(error_response(400, "must be a number from 1 to 1000", "limit"));
     }
     auto found = std::make_shared<std::vector<CallRecord>>();
     auto total = std::make_shared<std::size_t>(0);

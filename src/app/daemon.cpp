@@ -223,7 +223,7 @@ class Dispatcher final : public transport::MessageHandler {
       spdlog::info("RECV {} {} flow={} {} bytes\n{}", via_token(src.protocol), src.peer.to_string(),
                    src.flow, msg.raw().size(), msg.raw());
     }
-    ring_.record(false, src.protocol, src.local, src.peer, msg.raw());
+    ring_.record(false, src.protocol, src.local, src.peer, msg.raw(), msg.call_id());
     if (msg.is_request() && guards_ && !admit(msg, src)) return;
     if (links_.count > 1) {
       // A response goes to the shard of its client transaction (named in our branch); an

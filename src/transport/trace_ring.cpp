@@ -117,9 +117,9 @@ std::string mask_credentials(std::string_view msg) {
 TraceRing::TraceRing(std::size_t capacity) : capacity_(capacity) {}
 
 void TraceRing::record(bool out, Protocol protocol, const Endpoint& local, const Endpoint& peer,
-                       std::string_view bytes) {
+                       std::string_view bytes, std::string_view call_id) {
   if (capacity_ == 0) return;
-  const std::string_view call_id = find_call_id(bytes);
+  if (call_id.empty()) call_id = find_call_id(bytes);
   if (call_id.empty()) return;  // a keep-alive, or not SIP
   TraceEntry e;
   e.seq = g_seq.fetch_add(1, std::memory_order_relaxed);

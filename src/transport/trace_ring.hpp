@@ -44,9 +44,11 @@ class TraceRing {
   explicit TraceRing(std::size_t capacity);
 
   /// Records message `bytes` received (`out` false) or sent over `protocol` between `local`
-  /// and `peer`. Text that is not a SIP message (keep-alive CRLFs) is not recorded.
+  /// and `peer`. `call_id`: its Call-ID when the caller parsed it already (a received
+  /// message), else "" and the ring finds it in `bytes`. Text that is not a SIP message
+  /// (keep-alive CRLFs) is not recorded.
   void record(bool out, Protocol protocol, const Endpoint& local, const Endpoint& peer,
-              std::string_view bytes);
+              std::string_view bytes, std::string_view call_id = {});
   /// The messages of Call-ID `call_id` still in the ring, oldest first.
   std::vector<TraceEntry> find(std::string_view call_id) const;
   std::size_t capacity() const { return capacity_; }
