@@ -1,7 +1,5 @@
 #include "app/admin_api.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <charconv>
 #include <memory>
@@ -15,6 +13,7 @@
 #include "app/call_records.hpp"
 #include "app/service_checks.hpp"
 #include "auth/digest.hpp"
+#include "common/log.hpp"
 #include "common/text.hpp"
 #include "sip/text.hpp"
 
@@ -155,7 +154,7 @@ bool AdminApi::handle(const ws::HttpRequest& req,
   if (!bearer_matches(req.authorization, d_.token)) {
     auto r = error_response(401, "a valid Authorization: Bearer token is required");
     r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sipws admin\"");
-    spdlog::info("admin api: {} {} from {}: 401", req.method, path, req.peer.to_string());
+    log::admin().info("admin api: {} {} from {}: 401", req.method, path, req.peer.to_string());
     reply(std::move(r));
     return true;
   }
@@ -333,7 +332,7 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     if (!d_.location.remove(aor_text, contact)) {
       return answer(error_response(404, "no such binding"));
     }
-    spdlog::info("admin api: binding {} of {} expired", contact, aor_text);
+    log::admin().info("admin api: binding {} of {} expired", contact, aor_text);
     return answer(no_content());
   }
 
@@ -378,7 +377,7 @@ bool AdminApi::handle(const ws::HttpRequest& req,
     if (!d_.close_flow) return answer(error_response(404, "no such flow"));
     d_.close_flow(id, [reply, id](bool found) {
       if (!found) return reply(error_response(404, "no such flow"));
-      spdlog::info("admin api: flow {} closed", id);
+      log::admin().info("admin api: flow {} closed", id);
       reply(no_content());
     });
     return true;
@@ -397,32 +396,52 @@ bool AdminApi::handle(const ws::HttpRequest& req,
   }
 
   if (rest == "log") {
-    // The log level of the running daemon (log_level at start-up); not kept across a restart.
+    // The log levels of the running daemon (log_level and log_levels at start-up and on a
+    // reload); not kept across a restart.
     if (req.method == "PUT") {
       auto parsed = object_body(req);
       if (auto* bad = std::get_if<ws::HttpResponse>(&parsed)) return answer(std::move(*bad));
       const json& body = std::get<json>(parsed);
-      if (auto f = unknown_field(body, {"level"}); !f.empty()) {
-        return answer(error_response(400, "unknown field; the known field is level", f));
+      if (auto f = unknown_field(body, {"level", "modules"}); !f.empty()) {
+        return answer(error_response(400, "unknown field; the known fields are level, modules", f));
       }
-      static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error"};
-      const bool known = body.contains("level") && body["level"].is_string() &&
-                         std::find(std::begin(kLevels), std::end(kLevels),
-                                   body["level"].get<std::string>()) != std::end(kLevels);
-      if (!known) {
-        return answer(
-            error_response(400, "required: one of trace, debug, info, warn, error", "level"));
+      if (!body.contains("level") && !body.contains("modules")) {
+        return answer(error_response(400, "required: level, modules or both", "level"));
       }
-      const std::string level = body["level"].get<std::string>();
-      spdlog::warn("admin api: log level {} from now on", level);  // seen at any level
-      spdlog::set_level(spdlog::level::from_str(level));
+      constexpr const char* kLevelsText = "must be one of trace, debug, info, warn, error, off";
+      std::optional<spdlog::level::level_enum> all;
+      if (body.contains("level")) {
+        if (body["level"].is_string()) all = log::level_named(body["level"].get<std::string>());
+        if (!all) return answer(error_response(400, kLevelsText, "level"));
+      }
+      std::vector<std::pair<log::Module, spdlog::level::level_enum>> each;
+      if (body.contains("modules")) {
+        if (!body["modules"].is_object()) {
+          return answer(error_response(400, "must be an object of module -> level", "modules"));
+        }
+        for (const auto& [name, level] : body["modules"].items()) {
+          const auto m = log::module_named(name);
+          if (!m) return answer(error_response(400, "unknown module", "modules." + name));
+          std::optional<spdlog::level::level_enum> l;
+          if (level.is_string()) l = log::level_named(level.get<std::string>());
+          if (!l) return answer(error_response(400, kLevelsText, "modules." + name));
+          each.emplace_back(*m, *l);
+        }
+      }
+      // Logged before the change, at warn: seen unless the admin module is at error or off.
+      log::admin().warn("admin api: log levels from now on: {}", body.dump());
+      if (all) log::set_level_all(*all);
+      for (const auto& [m, l] : each) log::set_level(m, l);
     } else if (req.method != "GET") {
       return answer(not_allowed("GET, PUT"));
     }
-    const auto name = spdlog::level::to_string_view(spdlog::get_level());
-    std::string level(name.data(), name.size());
-    if (level == "warning") level = "warn";  // log_level's spelling
-    return answer(json_response(200, {{"level", level}}));
+    json modules = json::object();
+    for (std::size_t i = 0; i < log::kModules; ++i) {
+      modules[std::string(log::kModuleNames[i])] =
+          log::level_name(log::level(static_cast<log::Module>(i)));
+    }
+    return answer(json_response(
+        200, {{"level", log::level_name(log::default_level())}, {"modules", std::move(modules)}}));
   }
 
   if (rest == "bans") {
@@ -467,7 +486,7 @@ bool AdminApi::handle(const ws::HttpRequest& req,
       lifted = guard != nullptr && guard->lift_user(aor->first + '@' + aor->second);
     }
     if (!lifted) return answer(error_response(404, "no such ban"));
-    spdlog::info("admin api: ban of {} {} lifted", kind, *what);
+    log::admin().info("admin api: ban of {} {} lifted", kind, *what);
     return answer(no_content());
   }
 
@@ -852,7 +871,7 @@ void AdminApi::remove_in_store(const std::string& what, std::function<bool(store
         if (ec) return reply(store_failed());
         if (!*removed) return reply(error_response(404, not_found));
         d_.store.invalidate();
-        spdlog::info("admin api: {} deleted", what);
+        log::admin().info("admin api: {} deleted", what);
         reply(no_content());
       });
 }
@@ -877,7 +896,8 @@ void AdminApi::write_subscriber(const std::shared_ptr<store::Subscriber>& sub, b
         if (!create && !*existed) return reply(error_response(404, "no such subscriber"));
         d_.store.invalidate();
         const std::string aor = sub->user + '@' + sub->domain;
-        spdlog::info("admin api: subscriber {} {}", aor, create ? "added" : "given a new password");
+        log::admin().info("admin api: subscriber {} {}", aor,
+                          create ? "added" : "given a new password");
         if (!create) return reply(json_response(200, subscriber_json(*sub)));
         auto r = json_response(201, subscriber_json(*sub));
         r.headers.emplace_back("Location", std::string(kPrefix) + "subscribers/" + aor);
@@ -918,7 +938,7 @@ void AdminEvents::on_message(const std::string& text, const Source& src) {
   const bool ok = j.is_object() && j.contains("token") && j["token"].is_string() &&
                   bearer_matches("Bearer " + j["token"].get<std::string>(), token_);
   if (!ok) {
-    spdlog::info("admin events: {} did not sign in; closed", src.peer.to_string());
+    log::admin().info("admin events: {} did not sign in; closed", src.peer.to_string());
     flow->send(std::make_shared<const std::string>(R"({"error":"a valid token is required"})"));
     flow->close();
     return;

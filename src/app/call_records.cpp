@@ -1,7 +1,5 @@
 #include "app/call_records.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -9,6 +7,7 @@
 #include <utility>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 
 namespace sipws::app {
 
@@ -203,7 +202,7 @@ void CdrSink::flush() {
           for (const auto& r : *batch) out << call_record_json(r, false).dump() << '\n';
           if (!out) {
             SIPWS_COUNTER("cdr_write_errors").inc();
-            spdlog::error("call records: cannot append to {} (cdr_file)", path);
+            log::app().error("call records: cannot append to {} (cdr_file)", path);
           }
         };
         try {
@@ -218,7 +217,7 @@ void CdrSink::flush() {
       [this, n = batch->size()](std::error_code ec) {
         if (ec) {
           SIPWS_COUNTER("cdr_write_errors").inc();
-          spdlog::error("call records: {} not stored: {}", n, ec.message());
+          log::app().error("call records: {} not stored: {}", n, ec.message());
           return;
         }
         version_.fetch_add(1, std::memory_order_relaxed);

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/log.hpp"
 #include "common/net.hpp"
 #include "proxy/routing.hpp"
 #include "sip/text.hpp"
@@ -206,7 +207,7 @@ std::vector<std::string> get_list(const json& j, const std::string& key) {
 /// The keys whose values are lists of objects or objects: JSON only (not `--set`).
 bool structured_key(const std::string& key) {
   return key == "trusted_peers" || key == "gateways" || key == "routes" || key == "call_classes" ||
-         key == "voicemail" || key == "registrations";
+         key == "voicemail" || key == "registrations" || key == "log_levels";
 }
 
 /// Reads the fields of object `o` at `where` ("gateways[0]"): each must be in `known`.
@@ -650,6 +651,21 @@ Config from_json(const json& j) {
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     fail("log_level", "\"" + c.log_level + "\" must be trace|debug|info|warn|error|off");
   }
+  const json& levels = j.at("log_levels");
+  if (!levels.is_object()) {
+    fail("log_levels", "must be an object of module -> level, e.g. {\"proxy\": \"debug\"}");
+  }
+  for (const auto& [module, level] : levels.items()) {
+    if (!log::module_named(module)) {
+      std::string names;
+      for (auto n : log::kModuleNames) names.append(names.empty() ? "" : ", ").append(n);
+      fail("log_levels." + module, "unknown module; the modules are " + names);
+    }
+    if (!level.is_string() || !log::level_named(level.get<std::string>())) {
+      fail("log_levels." + module, "must be trace|debug|info|warn|error|off");
+    }
+    c.log_levels[module] = level.get<std::string>();
+  }
   if (!j.at("trace").is_boolean()) fail("trace", "must be true or false");
   c.trace = j.at("trace").get<bool>();
   c.tls_cert = get_string(j, "tls_cert");
@@ -916,6 +932,7 @@ nlohmann::json to_json(const Config& c) {
   j["cdr_file"] = c.cdr_file;
   j["trace_messages"] = c.trace_messages;
   j["log_level"] = c.log_level;
+  j["log_levels"] = c.log_levels;
   j["log_format"] = c.log_json ? "json" : "text";
   j["trace"] = c.trace;
   j["tls_cert"] = c.tls_cert;

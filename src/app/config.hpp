@@ -3,6 +3,7 @@
 // Every key is documented in docs/configuration.md.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -70,6 +71,9 @@ struct Config {
   std::uint32_t trace_messages = 20000;
   bool log_json = false;  ///< log_format: json (one JSON object per line) or text
   std::string log_level = "info";
+  /// log_levels: a module's own level over log_level (module name of log::kModuleNames ->
+  /// trace|debug|info|warn|error|off), e.g. {"proxy": "debug", "messages": "info"}.
+  std::map<std::string, std::string> log_levels;
   bool trace = false;
   std::string tls_cert;  ///< PEM; empty => dev certificate in dev_cert_dir
   std::string tls_key;

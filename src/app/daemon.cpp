@@ -1,8 +1,5 @@
 #include "app/daemon.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include <openssl/rand.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -29,6 +26,7 @@
 #include "auth/session_cookie.hpp"
 #include "bridge/anchor.hpp"
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "common/memory.hpp"
 #include "common/random.hpp"
 #include "proxy/call_tracker.hpp"
@@ -133,8 +131,8 @@ class ShardSender final : public sip::txn::Sender {
       : local_(local), trace_(trace), ring_(ring), links_(links), directory_(directory) {}
   bool send(const Destination& dest, std::shared_ptr<const std::string> bytes) override {
     if (trace_) {
-      spdlog::info("SEND {} {} flow={} {} bytes\n{}", via_token(dest.protocol),
-                   dest.endpoint.to_string(), dest.flow, bytes->size(), *bytes);
+      log::messages().info("SEND {} {} flow={} {} bytes\n{}", via_token(dest.protocol),
+                           dest.endpoint.to_string(), dest.flow, bytes->size(), *bytes);
     }
     ring_.record(true, dest.protocol, dest.local, dest.endpoint, *bytes);
     if (links_.count > 1) {
@@ -220,8 +218,8 @@ class Dispatcher final : public transport::MessageHandler {
       : txns_(txns), sender_(sender), guards_(guards), trace_(trace), ring_(ring), links_(links) {}
   void on_message(const sip::Message& msg, const Source& src) override {
     if (trace_) {
-      spdlog::info("RECV {} {} flow={} {} bytes\n{}", via_token(src.protocol), src.peer.to_string(),
-                   src.flow, msg.raw().size(), msg.raw());
+      log::messages().info("RECV {} {} flow={} {} bytes\n{}", via_token(src.protocol),
+                           src.peer.to_string(), src.flow, msg.raw().size(), msg.raw());
     }
     ring_.record(false, src.protocol, src.local, src.peer, msg.raw(), msg.call_id());
     if (msg.is_request() && guards_ && !admit(msg, src)) return;
@@ -252,8 +250,9 @@ class Dispatcher final : public transport::MessageHandler {
     if (!is_websocket(src.protocol)) {
       const auto fc = g.flood->check(src.peer.address);
       if (fc.started_block) {
-        spdlog::warn("flood: {} sent too many requests; {} for {} s", src.peer.address.to_string(),
-                     g.flood_drop ? "dropping them" : "answering 503", g.flood_block_s);
+        log::app().warn("flood: {} sent too many requests; {} for {} s",
+                        src.peer.address.to_string(),
+                        g.flood_drop ? "dropping them" : "answering 503", g.flood_block_s);
       }
       if (fc.verdict == auth::FloodVerdict::Block) {
         if (!g.flood_drop) {
@@ -506,7 +505,7 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
     return v;
   };
   std::string admin_www = find_web_root(cfg, cfg.admin_www_root, "admin", self_exe());
-  spdlog::info("web admin: {}", admin_www.empty() ? "(none)" : admin_www);
+  log::app().info("web admin: {}", admin_www.empty() ? "(none)" : admin_www);
   ac.http_handler = [anchors = std::move(anchors), &store, &draining, www = std::move(admin_www),
                      trunks_registered = std::move(trunks_registered),
                      api](const ws::HttpRequest& r,
@@ -947,7 +946,7 @@ void open_store(Daemon& d) {
   d.location = std::make_unique<registrar::LocationService>(*d.location_timers, d.astore.get());
   d.cdrs = std::make_unique<CdrSink>(*d.astore, resolve_path(d.cfg, d.cfg.cdr_file));
   const std::size_t restored = d.location->load(d.astore->sync());
-  spdlog::info("store: {} bindings restored", restored);
+  log::app().info("store: {} bindings restored", restored);
 }
 
 /// Configuration shared by the shards: connection limits (one limiter for every WS/WSS
@@ -979,7 +978,7 @@ void make_shared_config(Daemon& d) {
   d.domains.add_domain(cfg.domain);
   for (const auto& dom : cfg.domains) d.domains.add_domain(dom);
   if (cfg.auth == AuthMode::Off) {
-    spdlog::warn("auth=off: sipws relays for anyone (open relay); use it in a lab only");
+    log::app().warn("auth=off: sipws relays for anyone (open relay); use it in a lab only");
   }
 
   d.shared.reset(new Shared{
@@ -1002,7 +1001,7 @@ void make_shared_config(Daemon& d) {
             auto dev = transport::ensure_dev_certificate(resolve_path(d.cfg, d.cfg.dev_cert_dir));
             cert = dev.cert_path;
             key = dev.key_path;
-            spdlog::info("using development certificate {}", cert);
+            log::app().info("using development certificate {}", cert);
           }
           d.tls = transport::make_server_tls_context(cert, key);
           d.tls_cert = std::make_unique<transport::ServerCertificate>(cert, key);
@@ -1033,7 +1032,7 @@ void make_shared_config(Daemon& d) {
       } catch (const std::exception& e) {
         throw StartError{"ws_auth_secret", std::string("no key given and ") + e.what()};
       }
-      spdlog::info("ws_auth: session cookie key {}", path);
+      log::app().info("ws_auth: session cookie key {}", path);
     }
   }
   if (RAND_bytes(shared.nonce_secret.data(), static_cast<int>(shared.nonce_secret.size())) != 1) {
@@ -1127,7 +1126,7 @@ void build_shards(Daemon& d) {
       d.domains.add_alias(a.to_string());
       names += (names.empty() ? "" : " ") + a.to_string();
     }
-    spdlog::info("wildcard listener: this host's addresses are local: {}", names);
+    log::app().info("wildcard listener: this host's addresses are local: {}", names);
   }
 }
 
@@ -1146,7 +1145,7 @@ void build_ws_client(Daemon& d) {
     throw StartError{"ws_client_ca_file", e.what()};
   }
   if (!cfg.ws_client_verify) {
-    spdlog::warn("ws_client_verify=false: WSS server certificates are not checked");
+    log::app().warn("ws_client_verify=false: WSS server certificates are not checked");
   }
   ccfg.resource = cfg.ws_client_resource;
   ccfg.max_message_size = cfg.max_message_size;
@@ -1445,14 +1444,15 @@ ReloadOutcome reload_config(Daemon& d, std::string_view origin) {
   if (d.tls_cert) {
     try {
       d.tls_cert->reload();
-      spdlog::info("{}: TLS certificate reloaded: {}", origin, d.tls_cert->subject());
+      log::app().info("{}: TLS certificate reloaded: {}", origin, d.tls_cert->subject());
     } catch (const std::exception& e) {
-      spdlog::error("{}: TLS certificate not reloaded, the one in use stays: {}", origin, e.what());
+      log::app().error("{}: TLS certificate not reloaded, the one in use stays: {}", origin,
+                       e.what());
     }
   }
   if (!d.reload) {
     out.error = "no configuration file to reload (sipws runs without --config)";
-    spdlog::warn("{}: {}", origin, out.error);
+    log::app().warn("{}: {}", origin, out.error);
     return out;
   }
   Config next;
@@ -1460,7 +1460,7 @@ ReloadOutcome reload_config(Daemon& d, std::string_view origin) {
     next = d.reload();
   } catch (const std::exception& e) {
     out.error = e.what();
-    spdlog::error("{}: configuration not reloaded, keeping the old one: {}", origin, e.what());
+    log::app().error("{}: configuration not reloaded, keeping the old one: {}", origin, e.what());
     return out;
   }
   const nlohmann::json before = to_json(d.current), after = to_json(next);
@@ -1481,7 +1481,9 @@ ReloadOutcome reload_config(Daemon& d, std::string_view origin) {
                                       "flood_window",
                                       "flood_block_time",
                                       "flood_action",
-                                      "flood_exempt"};
+                                      "flood_exempt",
+                                      "log_level",
+                                      "log_levels"};
   for (const auto& item : after.items()) {
     // Not a structured binding: clang 14 (clang-tidy) cannot capture one in a lambda.
     const std::string& key = item.key();
@@ -1490,7 +1492,7 @@ ReloadOutcome reload_config(Daemon& d, std::string_view origin) {
         std::find_if(std::begin(kReloadable), std::end(kReloadable),
                      [&](const char* k) { return key == k; }) != std::end(kReloadable);
     if (!reloadable && before.at(key) != value) {
-      spdlog::warn("{}: key '{}' changed; it takes effect after a restart", origin, key);
+      log::app().warn("{}: key '{}' changed; it takes effect after a restart", origin, key);
       out.restart_needed.push_back(key);
     }
   }
@@ -1500,6 +1502,11 @@ ReloadOutcome reload_config(Daemon& d, std::string_view origin) {
         std::string_view(k) == "trusted_peers") {
       guards_changed = guards_changed || before.at(k) != after.at(k);
     }
+  }
+  if (before.at("log_level") != after.at("log_level") ||
+      before.at("log_levels") != after.at("log_levels")) {
+    set_log_levels(next.log_level, next.log_levels);
+    log::app().warn("{}: log levels set again from the configuration", origin);
   }
   auto policy = make_relay_policy(next);
   auto plan = make_dial_plan(next);
@@ -1527,10 +1534,10 @@ ReloadOutcome reload_config(Daemon& d, std::string_view origin) {
   d.prober = std::make_unique<routing::GatewayProber>(d.s0().timers, plan->gateways, d.send_probe);
   d.prober->start();
   if (guards_changed) {
-    spdlog::info("{}: ban and flood settings replaced (current bans lifted)", origin);
+    log::app().info("{}: ban and flood settings replaced (current bans lifted)", origin);
   }
   d.current = std::move(next);
-  spdlog::info("{}: configuration reloaded", origin);
+  log::app().info("{}: configuration reloaded", origin);
   out.ok = true;
   return out;
 }
@@ -1579,7 +1586,7 @@ void stop_when_drained(Daemon& d, Shard& sh, TimePoint deadline) {
     return;
   }
   if (pending > 0) {
-    spdlog::warn(
+    log::app().warn(
         "shutdown: {} transactions of shard {} still open, dropped ({})", pending, sh.index,
         d.stop_now.load(std::memory_order_relaxed) ? "second signal" : "shutdown_grace over");
   }
@@ -1604,7 +1611,7 @@ void watch_shutdown(Daemon& d) {
   d.stop_signals = std::make_unique<asio::signal_set>(*d.ios[0], SIGINT, SIGTERM);
   d.stop_signals->async_wait([&d](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    spdlog::info(
+    log::app().info(
         "signal {}: shutting down: new requests get 503, open transactions have up to "
         "{} s (shutdown_grace)",
         sig, d.cfg.shutdown_grace_s);
@@ -1625,7 +1632,7 @@ void watch_shutdown(Daemon& d) {
     // A second signal (an impatient operator, systemd's final SIGTERM) ends the drain.
     d.stop_signals->async_wait([&d](const boost::system::error_code& ec2, int sig2) {
       if (ec2) return;
-      spdlog::info("signal {} again: stopping without waiting for open transactions", sig2);
+      log::app().info("signal {} again: stopping without waiting for open transactions", sig2);
       d.stop_now.store(true, std::memory_order_relaxed);
     });
   });
@@ -1692,13 +1699,13 @@ void serve(Daemon& d) {
   for (const auto& [name, value] : counters().snapshot()) {
     counts += ' ' + name + '=' + std::to_string(value);
   }
-  spdlog::info("counters:{}", counts);
+  log::app().info("counters:{}", counts);
 }
 
 }  // namespace
 
 int run_daemon(const Config& cfg, std::function<Config()> reload) {
-  spdlog::info("sipws starting: {}", describe(cfg));
+  log::app().info("sipws starting: {}", describe(cfg));
   Daemon d(cfg, std::move(reload));
   try {
     open_store(d);
@@ -1722,7 +1729,7 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
   watch_reload(d);
   watch_shutdown(d);
   serve(d);
-  spdlog::info("sipws stopped");
+  log::app().info("sipws stopped");
   return 0;
 }
 

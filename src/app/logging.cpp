@@ -9,12 +9,16 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/log.hpp"
+
 namespace sipws::app {
 namespace {
 
-constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
-/// log_format=json: %* is the message as a JSON string (JsonMessage).
-constexpr const char* kJsonPattern = R"({"time":"%Y-%m-%dT%H:%M:%S.%e","level":"%l","msg":%*})";
+constexpr const char* kPattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v";
+/// log_format=json: %* is the message as a JSON string (JsonMessage); %n the module (a name
+/// of log::kModuleNames, or "sipws" for the CLI's lines), no character to escape.
+constexpr const char* kJsonPattern =
+    R"({"time":"%Y-%m-%dT%H:%M:%S.%e","level":"%l","module":"%n","msg":%*})";
 
 /// The %* flag: the message as a quoted, escaped JSON string (nlohmann's dump; invalid UTF-8
 /// replaced).
@@ -61,6 +65,20 @@ void start_logging(const std::string& level, bool json) {
   spdlog::set_default_logger(sync_logger());
   spdlog::set_level(spdlog::level::from_str(level));
   spdlog::set_formatter(make_formatter());
+  log::install(sync_logger());
+}
+
+void set_log_levels(const std::string& level, const std::map<std::string, std::string>& modules) {
+  const auto all = log::level_named(level);
+  if (all) {
+    spdlog::set_level(*all);  // the CLI's lines
+    log::set_level_all(*all);
+  }
+  for (const auto& [name, l] : modules) {
+    const auto m = log::module_named(name);
+    const auto lv = log::level_named(l);
+    if (m && lv) log::set_level(*m, *lv);
+  }
 }
 
 void go_async_logging() {
@@ -69,6 +87,7 @@ void go_async_logging() {
   auto logger = spdlog::create_async<spdlog::sinks::stderr_color_sink_mt>("sipws-async");
   logger->set_level(spdlog::default_logger_raw()->level());
   logger->set_formatter(make_formatter());
+  log::install(logger);
   spdlog::set_default_logger(std::move(logger));
   async_on = true;
 }
@@ -79,6 +98,7 @@ void stop_logging() {
   // pool: its destructor lets the thread write every queued line (each holds its logger)
   // before joining it.
   spdlog::set_default_logger(sync_logger());
+  log::install(sync_logger());
   spdlog::details::registry::instance().set_tp(nullptr);
   async_on = false;
 }

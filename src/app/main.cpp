@@ -320,6 +320,7 @@ int main(int argc, char** argv) {
   }
   if (trace) cfg.trace = true;
   sipws::app::start_logging(cfg.log_level, cfg.log_json);
+  sipws::app::set_log_levels(cfg.log_level, cfg.log_levels);
   struct LogDrain {
     ~LogDrain() { sipws::app::stop_logging(); }  // every queued line, on every return path
   } log_drain;

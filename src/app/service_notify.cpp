@@ -1,7 +1,5 @@
 #include "app/service_notify.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -11,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+
+#include "common/log.hpp"
 
 namespace sipws::app {
 
@@ -27,7 +27,7 @@ bool notify_service_manager(std::string_view state) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if ((path[0] != '/' && path[0] != '@') || path.size() >= sizeof(addr.sun_path)) {
-    spdlog::debug("NOTIFY_SOCKET '{}' is not a socket path; no notification", path);
+    log::app().debug("NOTIFY_SOCKET '{}' is not a socket path; no notification", path);
     return false;
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
@@ -35,7 +35,7 @@ bool notify_service_manager(std::string_view state) {
   const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    spdlog::debug("notify socket: {}", std::strerror(errno));
+    log::app().debug("notify socket: {}", std::strerror(errno));
     return false;
   }
   const ssize_t n = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
@@ -43,7 +43,7 @@ bool notify_service_manager(std::string_view state) {
   const int err = errno;
   ::close(fd);
   if (n != static_cast<ssize_t>(state.size())) {
-    spdlog::debug("notify to {} failed: {}", path, std::strerror(err));
+    log::app().debug("notify to {} failed: {}", path, std::strerror(err));
     return false;
   }
   return true;

@@ -1,12 +1,11 @@
 #include "auth/digest_auth.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <iterator>
 #include <optional>
 #include <vector>
 
+#include "common/log.hpp"
 #include "sip/headers.hpp"
 #include "sip/message.hpp"
 
@@ -180,7 +179,7 @@ Action DigestAuthProcessor::process(RequestContext& ctx) {
   auto resume = ctx.pause_handle();
   if (!resume) {
     // No way to pause (a chain run outside the proxy core): a bug of the wiring, not input.
-    spdlog::error("digest-auth: no resume handle; answering 500");
+    log::auth().error("digest-auth: no resume handle; answering 500");
     ctx.respond(500, "Server Internal Error");
     return Action::Respond;
   }
@@ -227,22 +226,22 @@ void DigestAuthProcessor::finish(RequestContext& ctx, const Pending& p,
   }
   if (!ok) {
     failures_.inc();
-    spdlog::debug("digest-auth: {} for {}@{} from {}", sub ? "wrong response" : "unknown user",
-                  p.user, p.realm, ctx.source().peer.address.to_string());
+    log::auth().debug("digest-auth: {} for {}@{} from {}", sub ? "wrong response" : "unknown user",
+                      p.user, p.realm, ctx.source().peer.address.to_string());
     if (guard_ != nullptr) {
       // Logged once per ban, never per packet.
       switch (guard_->record_failure(ctx.source().peer.address, p.user + "@" + p.realm)) {
         case AuthGuard::Ban::Ip:
-          spdlog::warn("auth: banning {} after too many failed digest attempts",
-                       ctx.source().peer.address.to_string());
+          log::auth().warn("auth: banning {} after too many failed digest attempts",
+                           ctx.source().peer.address.to_string());
           break;
         case AuthGuard::Ban::User:
-          spdlog::warn("auth: refusing credentials for {}@{} after too many failed attempts",
-                       p.user, p.realm);
+          log::auth().warn("auth: refusing credentials for {}@{} after too many failed attempts",
+                           p.user, p.realm);
           break;
         case AuthGuard::Ban::IpAndUser:
-          spdlog::warn("auth: banning {} and refusing credentials for {}@{}",
-                       ctx.source().peer.address.to_string(), p.user, p.realm);
+          log::auth().warn("auth: banning {} and refusing credentials for {}@{}",
+                           ctx.source().peer.address.to_string(), p.user, p.realm);
           break;
         case AuthGuard::Ban::None:
           break;
@@ -255,7 +254,7 @@ void DigestAuthProcessor::finish(RequestContext& ctx, const Pending& p,
   if (!p.qop.empty() &&
       !nonce_counts_.accept(p.nonce, parse_nonce_count(p.nc).value_or(0), timers_.unix_time())) {
     replays_.inc();
-    spdlog::info("digest-auth: nonce-count replay for {}@{}", p.user, p.realm);
+    log::auth().info("digest-auth: nonce-count replay for {}@{}", p.user, p.realm);
     challenge(ctx, p.proxy, p.realm, true);
     return;
   }

@@ -1,8 +1,7 @@
 #include "auth/flow_identity.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "auth/digest.hpp"
+#include "common/log.hpp"
 #include "common/text.hpp"
 #include "sip/message.hpp"
 
@@ -40,8 +39,8 @@ proxy::Action FlowIdentityProcessor::process(proxy::RequestContext& ctx) {
   }
   if (field) {
     mismatches_.inc();
-    spdlog::info("flow-identity: {} on flow {} ({}) has a {} of another user", req.method_name(),
-                 flow, identity, field);
+    log::auth().info("flow-identity: {} on flow {} ({}) has a {} of another user",
+                     req.method_name(), flow, identity, field);
     ctx.respond(403,
                 std::string("Forbidden - ") + field + " does not match the WebSocket identity");
     return proxy::Action::Respond;

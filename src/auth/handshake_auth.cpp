@@ -1,12 +1,11 @@
 #include "auth/handshake_auth.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "auth/digest.hpp"
+#include "common/log.hpp"
 #include "common/text.hpp"
 #include "proxy/request_context.hpp"
 #include "sip/headers.hpp"
@@ -125,8 +124,8 @@ UpgradeVerdict HandshakeAuthenticator::check_upgrade(const UpgradeRequest& req) 
       bool offered = false;
       UpgradeVerdict v = check_cookie(req, &offered);
       if (v.status == 0) return v;
-      spdlog::info("ws auth: upgrade from {} refused: {}", req.peer_address,
-                   offered ? "invalid session cookie" : "no session cookie");
+      log::auth().info("ws auth: upgrade from {} refused: {}", req.peer_address,
+                       offered ? "invalid session cookie" : "no session cookie");
       return v;
     }
     case HandshakeAuthMode::Digest:
@@ -149,8 +148,8 @@ UpgradeVerdict HandshakeAuthenticator::check_cookie(const UpgradeRequest& req, b
     auto aor = cookies_.verify(value, now);
     if (!aor) {
       cookie_bad_.inc();
-      spdlog::debug("ws auth: session cookie from {}: {}", req.peer_address,
-                    to_string(aor.error()));
+      log::auth().debug("ws auth: session cookie from {}: {}", req.peer_address,
+                        to_string(aor.error()));
       continue;
     }
     const auto at = aor.value().rfind('@');
@@ -206,8 +205,8 @@ UpgradeVerdict HandshakeAuthenticator::check_digest(const UpgradeRequest& req) {
   if (uri != req.resource) {
     // RFC 7616 s.3.4: the server checks that `uri` names the requested resource.
     digest_bad_.inc();
-    spdlog::info("ws auth: digest uri '{}' is not the request target '{}' (from {})", uri,
-                 req.resource, req.peer_address);
+    log::auth().info("ws auth: digest uri '{}' is not the request target '{}' (from {})", uri,
+                     req.resource, req.peer_address);
     return bad_request;
   }
   const auto alg = parse_algorithm(auth_param(*a, "algorithm"));
@@ -249,8 +248,8 @@ UpgradeVerdict HandshakeAuthenticator::check_digest(const UpgradeRequest& req) {
     }
     case CredentialCache::State::NotFound:
       digest_bad_.inc();
-      spdlog::info("ws auth: digest for unknown user {}@{} from {}", user, cfg_.realm,
-                   req.peer_address);
+      log::auth().info("ws auth: digest for unknown user {}@{} from {}", user, cfg_.realm,
+                       req.peer_address);
       return challenge(401, false);
     case CredentialCache::State::Found:
       break;
@@ -262,14 +261,14 @@ UpgradeVerdict HandshakeAuthenticator::check_digest(const UpgradeRequest& req) {
                       : digest_response(*alg, ha1_hex, "GET", uri, nonce, qop, nc, cnonce);
   if (expected.empty() || !constant_time_equal(expected, response)) {
     digest_bad_.inc();
-    spdlog::info("ws auth: wrong digest response for {}@{} from {}", user, cfg_.realm,
-                 req.peer_address);
+    log::auth().info("ws auth: wrong digest response for {}@{} from {}", user, cfg_.realm,
+                     req.peer_address);
     return challenge(401, false);
   }
   if (!nonce_counts_.accept(nonce, *parse_nonce_count(nc), timers_.unix_time())) {
     digest_stale_.inc();
-    spdlog::info("ws auth: nonce-count replay for {}@{} from {}", user, cfg_.realm,
-                 req.peer_address);
+    log::auth().info("ws auth: nonce-count replay for {}@{} from {}", user, cfg_.realm,
+                     req.peer_address);
     return challenge(401, true);
   }
   digest_ok_.inc();
@@ -296,8 +295,8 @@ bool HandshakeAuthenticator::handle_http(const LoginRequest& req,
     // CSRF from another site's form).
     const std::string want = std::string(req.secure ? "https://" : "http://") + req.host;
     if (!iequal(req.origin, want)) {
-      spdlog::info("ws auth: {} from {} refused: Origin '{}' is not '{}'", path, req.peer_address,
-                   req.origin, want);
+      log::auth().info("ws auth: {} from {} refused: Origin '{}' is not '{}'", path,
+                       req.peer_address, req.origin, want);
       reply(json_response(403, {{"error", "cross-origin request"}}));
       return true;
     }
@@ -407,7 +406,7 @@ void HandshakeAuthenticator::login(const LoginRequest& req,
         if (!ok) {
           h.login_failed_.inc();
           h.login_failed(peer);
-          spdlog::info("ws auth: failed login for {}@{} from {}", user, h.cfg_.realm, peer);
+          log::auth().info("ws auth: failed login for {}@{} from {}", user, h.cfg_.realm, peer);
           reply(json_response(401, {{"error", "wrong user or password"}}));
           return;
         }
@@ -419,7 +418,7 @@ void HandshakeAuthenticator::login(const LoginRequest& req,
             json_response(200, {{"aor", aor}, {"expires", now + h.cookies_.lifetime_s()}});
         r.headers.emplace_back("Set-Cookie",
                                h.cookies_.set_cookie_header(h.cookies_.issue(aor, now), secure));
-        spdlog::info("ws auth: {} logged in from {}", aor, peer);
+        log::auth().info("ws auth: {} logged in from {}", aor, peer);
         reply(std::move(r));
       });
 }

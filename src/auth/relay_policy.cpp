@@ -1,7 +1,6 @@
 #include "auth/relay_policy.hpp"
 
-#include <spdlog/spdlog.h>
-
+#include "common/log.hpp"
 #include "sip/headers.hpp"
 #include "sip/message.hpp"
 
@@ -71,8 +70,8 @@ Action RelayPolicyProcessor::process(proxy::RequestContext& ctx) {
   if (!ctx.identity().empty()) return Action::Continue;
   if (!local_target) {
     denied_.inc();
-    spdlog::debug("relay-policy: {} from {} ({}) to {}: relaying denied", req.method_name(),
-                  from.raw, ctx.source().peer.to_string(), req.request_uri().raw);
+    log::auth().debug("relay-policy: {} from {} ({}) to {}: relaying denied", req.method_name(),
+                      from.raw, ctx.source().peer.to_string(), req.request_uri().raw);
     ctx.respond(403, "Relaying denied");
     return Action::Respond;
   }

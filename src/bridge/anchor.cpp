@@ -1,12 +1,11 @@
 #include "bridge/anchor.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <optional>
 #include <stdexcept>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "common/token_bucket.hpp"
 #include "sip/sdp.hpp"
 #include "sip/text.hpp"
@@ -181,7 +180,7 @@ std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& reques
   call->session = MediaSession::make(io_, cfg_, pool_, identity_, caller, callee,
                                      [this, call_id]() { on_media_timeout(call_id); });
   if (!call->session) {
-    spdlog::warn("media: no ports left for call {}", call_id);
+    log::bridge().warn("media: no ports left for call {}", call_id);
     status = 503;
     return nullptr;
   }
@@ -210,10 +209,10 @@ std::shared_ptr<MediaAnchor::Call> MediaAnchor::start_call(const Message& reques
   calls_[call_id] = call;
   active_.store(calls_.size(), std::memory_order_relaxed);
   SIPWS_COUNTER("media_sessions_created").inc();
-  spdlog::info("media: anchoring call {} ({} caller, {} callee) on ports {}/{}", call_id,
-               caller == MediaFlavor::WebRtc ? "WebRTC" : "plain",
-               callee == MediaFlavor::WebRtc ? "WebRTC" : "plain",
-               call->session->leg(Side::A).port(), call->session->leg(Side::B).port());
+  log::bridge().info("media: anchoring call {} ({} caller, {} callee) on ports {}/{}", call_id,
+                     caller == MediaFlavor::WebRtc ? "WebRTC" : "plain",
+                     callee == MediaFlavor::WebRtc ? "WebRTC" : "plain",
+                     call->session->leg(Side::A).port(), call->session->leg(Side::B).port());
   return call;
 }
 
@@ -310,8 +309,8 @@ int MediaAnchor::on_forward_request(Message& request, const Source& src, const D
     from_leg.set_remote(*md, /*we_offered=*/false);
     auto rewritten = rewrite_offer(*parsed, call->flavor[fi], call->session->leg(to));
     if (!rewritten) {
-      spdlog::info("media: offer of call {} not acceptable: {}", call_id,
-                   rewritten.error().message());
+      log::bridge().info("media: offer of call {} not acceptable: {}", call_id,
+                         rewritten.error().message());
       if (initial && call->open_branches == 0) end_call(call_id, "no common codec");
       return 488;
     }
@@ -364,8 +363,8 @@ void MediaAnchor::on_forward_response(Message& response, std::string_view branch
     call.session->leg(answerer).set_remote(*md, /*we_offered=*/false);
     auto rewritten = rewrite_offer(*parsed, call.flavor[ai], call.session->leg(b.from));
     if (!rewritten) {
-      spdlog::warn("media: late offer of call {} cannot be rewritten: {}", call.call_id,
-                   rewritten.error().message());
+      log::bridge().warn("media: late offer of call {} cannot be rewritten: {}", call.call_id,
+                         rewritten.error().message());
       return;
     }
     adapt_dtmf(call, *parsed, answerer, *rewritten, /*offer=*/true);
@@ -383,8 +382,8 @@ void MediaAnchor::on_forward_response(Message& response, std::string_view branch
   call.session->leg(answerer).set_remote(*md, /*we_offered=*/true);
   auto rewritten = rewrite_answer(*parsed, call.flavor[ai], *offer, call.session->leg(b.from));
   if (!rewritten) {
-    spdlog::warn("media: answer of call {} cannot be rewritten: {}", call.call_id,
-                 rewritten.error().message());
+    log::bridge().warn("media: answer of call {} cannot be rewritten: {}", call.call_id,
+                       rewritten.error().message());
     return;
   }
   adapt_dtmf(call, *parsed, answerer, *rewritten, /*offer=*/false);
@@ -437,8 +436,8 @@ void MediaAnchor::on_forward_ack(Message& ack, const Source& /*src*/, const Dest
   call.session->leg(sender).set_remote(*md, /*we_offered=*/true);
   auto rewritten = rewrite_answer(*parsed, call.flavor[si], *offer, call.session->leg(offerer));
   if (!rewritten) {
-    spdlog::warn("media: answer in the ACK of call {} cannot be rewritten: {}", call.call_id,
-                 rewritten.error().message());
+    log::bridge().warn("media: answer in the ACK of call {} cannot be rewritten: {}", call.call_id,
+                       rewritten.error().message());
     return;
   }
   adapt_dtmf(call, *parsed, sender, *rewritten, /*offer=*/false);
@@ -468,7 +467,7 @@ void MediaAnchor::end_call(const std::string& call_id_ref, std::string_view why)
   if (call->session) {
     const auto& a = call->session->leg(Side::A).stats();
     const auto& bs = call->session->leg(Side::B).stats();
-    spdlog::info(
+    log::bridge().info(
         "media: call {} ended ({}): caller leg rx={} tx={} dropped={}, callee leg rx={} tx={} "
         "dropped={}",
         call_id, why, a.rx_packets, a.tx_packets, a.dropped, bs.rx_packets, bs.tx_packets,
@@ -587,22 +586,22 @@ void MediaAnchor::on_key_press(const std::string& call_id, Side from, const KeyP
   if (!call.confirmed || call.contact[to].empty() || !originate_) {
     // No dialog yet (early media): nothing to send the INFO in.
     SIPWS_COUNTER("media_dtmf_dropped").inc();
-    spdlog::debug("media: key {} of call {} before the call was answered, dropped", key.signal,
-                  call_id);
+    log::bridge().debug("media: key {} of call {} before the call was answered, dropped",
+                        key.signal, call_id);
     return;
   }
   if (!call.key_presses.take(SteadyClock::now())) {
     SIPWS_COUNTER("media_dtmf_dropped").inc();
-    spdlog::debug("media: key {} of call {} over {} a second, dropped", key.signal, call_id,
-                  kKeyPressRate);
+    log::bridge().debug("media: key {} of call {} over {} a second, dropped", key.signal, call_id,
+                        kKeyPressRate);
     return;
   }
   proxy::OwnRequest info = in_dialog_request(call, from, "INFO");
   info.content_type = "application/dtmf-relay";
   info.body = dtmf_relay_body(key);
   ++call.cseq_shift[static_cast<int>(from)];
-  spdlog::debug("media: key {} ({} ms) of call {} sent as INFO", key.signal, key.duration_ms,
-                call_id);
+  log::bridge().debug("media: key {} ({} ms) of call {} sent as INFO", key.signal, key.duration_ms,
+                      call_id);
   originate_(info, call.dest[to]);
 }
 

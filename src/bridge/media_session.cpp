@@ -1,11 +1,10 @@
 #include "bridge/media_session.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "common/net.hpp"
 
 namespace sipws::bridge {
@@ -182,14 +181,14 @@ void Leg::on_dtls_progress() {
     if (in && out) {
       srtp_in_.emplace(std::move(*in));
       srtp_out_.emplace(std::move(*out));
-      spdlog::debug("media: DTLS-SRTP up on port {} ({})", port_,
-                    keys->profile == SrtpProfile::AeadAes128Gcm ? "AEAD_AES_128_GCM"
-                                                                : "AES_CM_128_HMAC_SHA1_80");
+      log::bridge().debug("media: DTLS-SRTP up on port {} ({})", port_,
+                          keys->profile == SrtpProfile::AeadAes128Gcm ? "AEAD_AES_128_GCM"
+                                                                      : "AES_CM_128_HMAC_SHA1_80");
     } else {
-      spdlog::warn("media: SRTP session setup failed on port {}", port_);
+      log::bridge().warn("media: SRTP session setup failed on port {}", port_);
     }
   } else if (dtls_->state() == DtlsTransport::State::Failed) {
-    spdlog::warn("media: DTLS failed on port {}: {}", port_, dtls_->error());
+    log::bridge().warn("media: DTLS failed on port {}: {}", port_, dtls_->error());
     SIPWS_COUNTER("media_dtls_failures").inc();
     return;
   }
@@ -351,7 +350,7 @@ std::shared_ptr<MediaSession> MediaSession::make(asio::io_context& io, const Bri
                                             *port, cfg.advertise);
         s->ports_[i] = *port;
       } catch (const boost::system::system_error& e) {
-        spdlog::debug("media: port {} unusable: {}", *port, e.what());
+        log::bridge().debug("media: port {} unusable: {}", *port, e.what());
         pool.give(*port);
       }
     }

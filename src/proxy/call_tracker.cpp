@@ -1,10 +1,9 @@
 #include "proxy/call_tracker.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <chrono>
 
+#include "common/log.hpp"
 #include "sip/headers.hpp"
 
 namespace sipws::proxy {
@@ -261,13 +260,13 @@ bool CallTracker::end(std::string_view live_id) {
     // forgets `call`): nothing of it is used after.
     const std::string call_id = call->rec.call_id;
     if (call->txn != 0 && hooks_.cancel && hooks_.cancel(call->txn)) {
-      spdlog::info("admin: call {} cancelled", call_id);
+      log::proxy().info("admin: call {} cancelled", call_id);
       return true;
     }
     finish(*call, "admin", 487, "Request Terminated");
     return true;
   }
-  spdlog::info("admin: call {} ended (BYE to both ends)", call->rec.call_id);
+  log::proxy().info("admin: call {} ended (BYE to both ends)", call->rec.call_id);
   bye_both(*call, "SIP;text=\"ended by the administrator\"", "admin", "ended by the administrator");
   return true;
 }
@@ -358,7 +357,7 @@ void CallTracker::sweep() {
   for (std::uint64_t seq : stale) {
     auto it = calls_.find(seq);
     if (it == calls_.end()) continue;
-    spdlog::info(
+    log::proxy().info(
         "call {} expired: no request in its dialog for {} s", it->second->rec.call_id,
         std::chrono::duration_cast<std::chrono::seconds>(now - it->second->last_activity).count());
     finish(*it->second, "expired", 408, "Request Timeout");

@@ -1,6 +1,6 @@
 #include "proxy/in_dialog.hpp"
 
-#include <spdlog/spdlog.h>
+#include "common/log.hpp"
 
 namespace sipws::proxy {
 
@@ -10,8 +10,8 @@ Action InDialogProcessor::process(RequestContext& ctx) {
   if (!strict_ || (routes.count > 0 && routes.signed_ok)) return Action::SkipChain;
   if (routes.count > 0) {
     forged_.inc();
-    spdlog::info("in-dialog {} from {}: Route of ours without a valid dialog signature",
-                 ctx.original().method_name(), ctx.source().peer.to_string());
+    log::proxy().info("in-dialog {} from {}: Route of ours without a valid dialog signature",
+                      ctx.original().method_name(), ctx.source().peer.to_string());
     ctx.respond(403, "Forbidden - Invalid Record-Route Signature");
     return Action::Respond;
   }

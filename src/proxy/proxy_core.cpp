@@ -1,11 +1,10 @@
 #include "proxy/proxy_core.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <deque>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "common/text.hpp"
 #include "proxy/in_dialog.hpp"
 #include "proxy/loop_detection.hpp"
@@ -339,9 +338,9 @@ struct ProxyCoreImpl {
     const std::size_t size = req.serialize().size();
     if (size <= rule->max_message_size) return true;
     stats.too_large_for_peer.inc();
-    spdlog::warn("{} {} not sent to {}: {} bytes, the peer takes {} (max_message_size)",
-                 req.method_name(), req.call_id(), dest.endpoint.to_string(), size,
-                 rule->max_message_size);
+    log::proxy().warn("{} {} not sent to {}: {} bytes, the peer takes {} (max_message_size)",
+                      req.method_name(), req.call_id(), dest.endpoint.to_string(), size,
+                      rule->max_message_size);
     return false;
   }
 
@@ -459,8 +458,8 @@ struct ProxyCoreImpl {
       if (!fp->on_failure(*ctx.rc, outcome)) continue;
       ++ctx.reruns;
       stats.failure_reruns.inc();
-      spdlog::debug("{}: retargeted to {} after {}", fp->name(),
-                    ctx.rc->request().request_uri().raw, outcome.best_status);
+      log::proxy().debug("{}: retargeted to {} after {}", fp->name(),
+                         ctx.rc->request().request_uri().raw, outcome.best_status);
       ctx.candidates.clear();
       ctx.rc->targets().clear();
       ctx.rc->response().reset();
@@ -657,8 +656,8 @@ struct ProxyCoreImpl {
     b.started = b.provisional = b.final = b.cancel_pending = b.cancel_sent = false;
     b.status = 0;
     stats.failovers.inc();
-    spdlog::debug("branch {}: {} from the destination, failing over to {} {}", i, status,
-                  via_token(b.dest.protocol), b.dest.endpoint.to_string());
+    log::proxy().debug("branch {}: {} from the destination, failing over to {} {}", i, status,
+                       via_token(b.dest.protocol), b.dest.endpoint.to_string());
     start_branch(ctx, i);
     return true;
   }

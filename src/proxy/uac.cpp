@@ -1,10 +1,9 @@
 #include "proxy/uac.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <memory>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "proxy/routing.hpp"
 #include "sip/parser.hpp"
 
@@ -46,8 +45,8 @@ sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest,
   const ListenPoint* lp = listen_point_for(dest);
   if (txns_ == nullptr || lp == nullptr) {
     unsendable_.inc();
-    spdlog::info("{} {}: no listen point for {}, not sent", req.method, req.uri,
-                 via_token(dest.protocol));
+    log::proxy().info("{} {}: no listen point for {}, not sent", req.method, req.uri,
+                      via_token(dest.protocol));
     return 0;
   }
   // RFC 3261 s.8.1.1: the mandatory headers, Via first (s.8.1.1.7) with a branch of ours.
@@ -69,8 +68,8 @@ sip::txn::ClientTxnId Uac::send(const OwnRequest& req, const Destination& dest,
   auto msg = sip::parse(std::shared_ptr<const std::string>(std::move(text)));
   if (!msg) {
     unsendable_.inc();
-    spdlog::warn("{} {}: cannot build a request of our own: {}", req.method, req.uri,
-                 msg.error().reason);
+    log::proxy().warn("{} {}: cannot build a request of our own: {}", req.method, req.uri,
+                      msg.error().reason);
     return 0;
   }
   const sip::txn::ClientTxnId id = txns_->send_request(*msg, dest);
@@ -84,10 +83,10 @@ void Uac::finish(std::unordered_map<sip::txn::ClientTxnId, Pending>::iterator it
   Pending p = std::move(it->second);
   pending_.erase(it);
   if (status >= 200 && status < 300) {
-    spdlog::debug("{}: {} {}", p.what, status, why);
+    log::proxy().debug("{}: {} {}", p.what, status, why);
   } else {
-    spdlog::info("{}: {} {}", p.what,
-                 status == 0 ? std::string("no answer:") : std::to_string(status), why);
+    log::proxy().info("{}: {} {}", p.what,
+                      status == 0 ? std::string("no answer:") : std::to_string(status), why);
   }
   if (p.done) p.done(response);
 }

@@ -1,10 +1,9 @@
 #include "registrar/nat_keepalive.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <unordered_set>
 #include <vector>
 
+#include "common/log.hpp"
 #include "sip/uri.hpp"
 
 namespace sipws::registrar {
@@ -91,7 +90,7 @@ void NatKeepalive::finish(const Ping& ping, int status) {
     if (s.unreachable) {
       s.unreachable = false;
       location_.set_unreachable(ping.aor, ping.binding, false);
-      spdlog::info("NAT keep-alive: {} ({}) answers again", ping.contact, ping.aor);
+      log::registrar().info("NAT keep-alive: {} ({}) answers again", ping.contact, ping.aor);
     }
     return;
   }
@@ -100,8 +99,8 @@ void NatKeepalive::finish(const Ping& ping, int status) {
   s.unreachable = true;
   if (location_.set_unreachable(ping.aor, ping.binding, true)) {
     turned_unreachable_.inc();
-    spdlog::info("NAT keep-alive: {} ({}) did not answer {} times: unreachable", ping.contact,
-                 ping.aor, s.failures);
+    log::registrar().info("NAT keep-alive: {} ({}) did not answer {} times: unreachable",
+                          ping.contact, ping.aor, s.failures);
   }
 }
 

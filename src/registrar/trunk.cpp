@@ -1,10 +1,9 @@
 #include "registrar/trunk.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 
 #include "auth/digest.hpp"
+#include "common/log.hpp"
 #include "common/random.hpp"
 #include "common/text.hpp"
 #include "proxy/routing.hpp"
@@ -129,7 +128,7 @@ void TrunkRegistrar::on_final(std::size_t index, std::uint64_t generation,
     }
     ok_.inc();
     if (!t.state.registered || t.state.failures > 0) {
-      spdlog::info("trunk {}: registered at {} for {} s", t.cfg.name, t.cfg.registrar, g);
+      log::registrar().info("trunk {}: registered at {} for {} s", t.cfg.name, t.cfg.registrar, g);
     }
     t.state.registered = true;
     t.state.granted_s = g;
@@ -168,7 +167,8 @@ void TrunkRegistrar::on_final(std::size_t index, std::uint64_t generation,
       min = sip::parse_uint(m->value).value_or(0);
     }
     if (min > t.expires && min <= 86400) {
-      spdlog::info("trunk {}: 423, asking for {} s instead of {}", t.cfg.name, min, t.expires);
+      log::registrar().info("trunk {}: 423, asking for {} s instead of {}", t.cfg.name, min,
+                            t.expires);
       t.expires = min;
       send_register(t);
       return;
@@ -187,9 +187,9 @@ void TrunkRegistrar::fail(Trunk& t, int status, std::string_view why) {
   ++t.state.failures;
   const std::uint32_t shift = std::min<unsigned>(t.state.failures - 1, 10);
   const std::uint32_t retry = std::min<std::uint32_t>(kMaxRetryS, kFirstRetryS << shift);
-  spdlog::warn("trunk {}: registration at {} failed ({}{}{}); next attempt in {} s", t.cfg.name,
-               t.cfg.registrar, status == 0 ? "" : std::to_string(status), status == 0 ? "" : " ",
-               why, retry);
+  log::registrar().warn("trunk {}: registration at {} failed ({}{}{}); next attempt in {} s",
+                        t.cfg.name, t.cfg.registrar, status == 0 ? "" : std::to_string(status),
+                        status == 0 ? "" : " ", why, retry);
   t.answered_challenge = false;
   schedule(t, retry);
 }
@@ -247,7 +247,7 @@ Action TrunkInboundProcessor::process(proxy::RequestContext& ctx) {
     in_.inc();
     std::string target = "sip:";
     target.append(to.user).append("@").append(domains_.primary());
-    spdlog::debug("trunk {}: {} for {} -> {}", in.name, req.method_name(), to.raw, target);
+    log::registrar().debug("trunk {}: {} for {} -> {}", in.name, req.method_name(), to.raw, target);
     req.set_request_uri(std::move(target));
     ctx.set_trusted_peer("trunk " + in.name, false);
     return Action::Continue;

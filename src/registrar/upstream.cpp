@@ -1,11 +1,10 @@
 #include "registrar/upstream.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <iterator>
 
+#include "common/log.hpp"
 #include "common/random.hpp"
 #include "common/text.hpp"
 #include "proxy/routing.hpp"
@@ -446,7 +445,7 @@ void UpstreamRegistrarProcessor::on_flow_closed(FlowId flow, proxy::Uac& uac) {
         return;
       }
       failed.inc();
-      spdlog::info(
+      log::registrar().info(
           "upstream: un-registering {} after its flow closed got {}: the upstream keeps the "
           "binding until it expires (sipws answers requests to it 480)",
           aor, status == 0 ? std::string("no response") : std::to_string(status));

@@ -1,8 +1,7 @@
 #include "routing/call_class.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "sip/text.hpp"
 
 namespace sipws::routing {
@@ -22,9 +21,10 @@ bool allowed(proxy::RequestContext& ctx, const DialPlan& plan, const std::string
   const auto v = plan.classes.check(number, groups);
   if (v.allowed) return true;
   denied().inc();
-  spdlog::info("call-class: {} may not dial {} ({})",
-               ctx.identity().empty() ? ctx.source().peer.address.to_string() : ctx.identity(),
-               number, v.cls ? v.cls->name : "too long");
+  log::routing().info(
+      "call-class: {} may not dial {} ({})",
+      ctx.identity().empty() ? ctx.source().peer.address.to_string() : ctx.identity(), number,
+      v.cls ? v.cls->name : "too long");
   ctx.respond(403, v.reason);
   return false;
 }

@@ -1,7 +1,6 @@
 #include "routing/call_forward.hpp"
 
-#include <spdlog/spdlog.h>
-
+#include "common/log.hpp"
 #include "routing/retarget.hpp"
 
 namespace sipws::routing {
@@ -71,7 +70,7 @@ void CallForwardProcessor::lookup(proxy::RequestContext& ctx, std::shared_ptr<Di
         for (const auto& rule : svc->forwards) {
           const std::string target = forward_target(rule, plan->voicemail);
           if (target.empty()) {
-            spdlog::warn(
+            log::routing().warn(
                 "call-forward: {} forwards {} to voicemail, but no `voicemail` "
                 "template is configured for it",
                 aor, store::forward_kind_name(rule.kind));

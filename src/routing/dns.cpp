@@ -3,7 +3,6 @@
 #include <ares.h>
 #include <arpa/nameser.h>
 #include <netinet/in.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>

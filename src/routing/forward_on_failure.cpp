@@ -1,7 +1,6 @@
 #include "routing/forward_on_failure.hpp"
 
-#include <spdlog/spdlog.h>
-
+#include "common/log.hpp"
 #include "routing/retarget.hpp"
 
 namespace sipws::routing {
@@ -21,7 +20,8 @@ bool ForwardOnFailure::on_failure(proxy::RequestContext& ctx, const proxy::StepO
   const std::string aor = ff.aor;
   ff = {};  // these rules are used up; the new target's own apply after the re-run
   if (auto err = retarget(ctx, target, reason)) {
-    spdlog::info("forward-on-failure: not forwarding {} to {}: {}", aor, target, err->reason);
+    log::routing().info("forward-on-failure: not forwarding {} to {}: {}", aor, target,
+                        err->reason);
     return false;
   }
   return true;

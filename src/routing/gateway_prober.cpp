@@ -1,9 +1,9 @@
 // OPTIONS probing of gateways (see gateway_prober.hpp).
 #include "routing/gateway_prober.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <vector>
+
+#include "common/log.hpp"
 
 namespace sipws::routing {
 
@@ -60,7 +60,7 @@ struct GatewayProber::State : std::enable_shared_from_this<GatewayProber::State>
       if (!table.is_up(gw.name)) {
         table.set_up(gw.name, true);
         up_counter.inc();
-        spdlog::info("gateway {} ({}) is up: OPTIONS answered {}", gw.name, gw.uri, status);
+        log::routing().info("gateway {} ({}) is up: OPTIONS answered {}", gw.name, gw.uri, status);
       }
       return;
     }
@@ -69,9 +69,10 @@ struct GatewayProber::State : std::enable_shared_from_this<GatewayProber::State>
       table.set_up(gw.name, false);
       down_counter.inc();
       if (status == 0) {
-        spdlog::warn("gateway {} ({}) is down: no answer to OPTIONS", gw.name, gw.uri);
+        log::routing().warn("gateway {} ({}) is down: no answer to OPTIONS", gw.name, gw.uri);
       } else {
-        spdlog::warn("gateway {} ({}) is down: OPTIONS answered {}", gw.name, gw.uri, status);
+        log::routing().warn("gateway {} ({}) is down: OPTIONS answered {}", gw.name, gw.uri,
+                            status);
       }
     }
   }

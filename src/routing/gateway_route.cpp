@@ -1,9 +1,8 @@
 #include "routing/gateway_route.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include "auth/digest.hpp"
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "common/random.hpp"
 #include "sip/text.hpp"
 
@@ -70,8 +69,8 @@ Action GatewayRouteProcessor::process(proxy::RequestContext& ctx) {
     }
     ctx.targets().push_back(std::move(t));
   }
-  spdlog::debug("gateway-route: {} via route {} ({} gateways)", number, sel->route->match_text,
-                sel->attempts.size());
+  log::routing().debug("gateway-route: {} via route {} ({} gateways)", number,
+                       sel->route->match_text, sel->attempts.size());
   return Action::SkipChain;
 }
 

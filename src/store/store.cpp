@@ -16,7 +16,6 @@
 
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,6 +31,7 @@
 #include <unordered_map>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "common/text.hpp"
 
 namespace sipws::store {
@@ -477,8 +477,8 @@ class SqliteStore final : public Store {
     while (st.fetch()) {
       const auto k = parse_forward_kind(kind);
       if (!k) {
-        spdlog::warn("store: {}: call_forward row of {} has unknown kind '{}'; ignored", uri_,
-                     row_aor, kind);
+        log::store().warn("store: {}: call_forward row of {} has unknown kind '{}'; ignored", uri_,
+                          row_aor, kind);
         continue;
       }
       const auto ring =
@@ -531,8 +531,8 @@ class SqliteStore final : public Store {
       int v = kSchemaVersion;
       sql_ << "INSERT INTO schema_version(version) VALUES(:v)", soci::use(v);
       if (version != 0) {
-        spdlog::info("store: {} migrated from schema version {} to {}", uri_, version,
-                     kSchemaVersion);
+        log::store().info("store: {} migrated from schema version {} to {}", uri_, version,
+                          kSchemaVersion);
       }
     }
     tr.commit();
@@ -904,9 +904,10 @@ struct AsyncStore::Impl {
     if (ok && !unhealthy.load(std::memory_order_relaxed)) return;  // the common case: no lock
     std::lock_guard lock(health_mu);
     if (ok) {
-      spdlog::info("store: healthy again (was: {})", health.error);
+      log::store().info("store: healthy again (was: {})", health.error);
     } else if (health.ok) {
-      spdlog::warn("store: unhealthy: {}; checking it every {} ms", error, check_interval.count());
+      log::store().warn("store: unhealthy: {}; checking it every {} ms", error,
+                        check_interval.count());
       next_check = std::chrono::steady_clock::now() + check_interval;
     }
     health.ok = ok;
@@ -936,7 +937,7 @@ struct AsyncStore::Impl {
       }
     } catch (const std::exception& e) {
       read_errors.inc();
-      spdlog::error("store: data_version failed: {}", e.what());
+      log::store().error("store: data_version failed: {}", e.what());
       set_health(false, e.what());
     }
   }
@@ -954,7 +955,7 @@ struct AsyncStore::Impl {
         result = query(*store);
       } catch (const std::exception& e) {
         read_errors.inc();
-        spdlog::error("store: {} failed: {}", what, e.what());
+        log::store().error("store: {} failed: {}", what, e.what());
         set_health(false, e.what());
       }
       (*reply)([done = std::move(done), result = std::move(result)]() mutable {
@@ -973,7 +974,7 @@ struct AsyncStore::Impl {
       return true;
     } catch (const std::exception& e) {
       write_errors.inc();
-      spdlog::error("store: {} failed: {}", what, e.what());
+      log::store().error("store: {} failed: {}", what, e.what());
       set_health(false, e.what());
       return false;
     }
@@ -990,7 +991,7 @@ AsyncStore::AsyncStore(std::unique_ptr<Store> store, Post post,
   try {
     impl_->data_version = impl_->store->data_version();
   } catch (const std::exception& e) {
-    spdlog::error("store: data_version failed: {}", e.what());
+    log::store().error("store: data_version failed: {}", e.what());
   }
   impl_->worker = std::thread([impl = impl_.get()] { impl->run(); });
 }

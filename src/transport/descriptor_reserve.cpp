@@ -9,7 +9,7 @@
 #include <atomic>
 #include <cerrno>
 
-#include <spdlog/spdlog.h>
+#include "common/log.hpp"
 
 namespace sipws::transport {
 namespace {
@@ -65,7 +65,7 @@ void DescriptorReserve::note_exhausted(std::string_view where) {
   if (g_exhausted.exchange(true, std::memory_order_relaxed)) return;
   rlimit lim{};
   ::getrlimit(RLIMIT_NOFILE, &lim);
-  spdlog::warn(
+  log::transport().warn(
       "out of file descriptors (RLIMIT_NOFILE {}) on {}: new connections are refused at once "
       "until some close; raise the limit (ulimit -n, systemd LimitNOFILE=) if this is load, "
       "not an attack",
@@ -75,7 +75,7 @@ void DescriptorReserve::note_exhausted(std::string_view where) {
 void DescriptorReserve::note_recovered() {
   if (!g_exhausted.load(std::memory_order_relaxed)) return;
   if (g_exhausted.exchange(false, std::memory_order_relaxed)) {
-    spdlog::info("file descriptors available again: new connections are accepted");
+    log::transport().info("file descriptors available again: new connections are accepted");
   }
 }
 

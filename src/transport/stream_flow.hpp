@@ -4,7 +4,6 @@
 // for other folders: they see transport::Flow only.
 
 #include <openssl/ssl.h>
-#include <spdlog/spdlog.h>
 
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,6 +18,7 @@
 #include <type_traits>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "common/net.hpp"
 #include "sip/parser.hpp"
 #include "transport/flow.hpp"
@@ -89,7 +89,7 @@ class StreamFlow final : public Flow, public std::enable_shared_from_this<Stream
       // The peer stopped reading (or cannot keep up): close rather than hold ever more for
       // it. The transaction layer sees the failed send and answers for the request.
       SIPWS_COUNTER("transport_send_queue_overflows").inc();
-      spdlog::info(
+      log::transport().info(
           "{} flow {} (peer {}): {} bytes wait for the peer to read, {} more would "
           "pass max_send_queue ({}): closing the flow",
           protocol_ == Protocol::Tls ? "TLS" : "TCP", id_, peer_.to_string(), queued_,

@@ -1,7 +1,5 @@
 #include "transport/transport_layer.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "sip/parser.hpp"
 #include "transport/descriptor_reserve.hpp"
 #include "transport/socket_options.hpp"
@@ -209,7 +208,7 @@ struct StreamAcceptor : std::enable_shared_from_this<StreamAcceptor> {
           counters()
               .get(total ? "transport_limit_total_rejected" : "transport_limit_per_ip_rejected")
               .inc();
-          spdlog::info(
+          log::transport().info(
               "{} connection from {} refused: {}", via_token(protocol),
               to_endpoint(remote).to_string(),
               total ? "tcp_max_connections reached" : "tcp_max_connections_per_ip reached");

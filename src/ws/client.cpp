@@ -8,7 +8,6 @@
 #include "ws/client.hpp"
 
 #include <openssl/ssl.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -25,6 +24,7 @@
 #include <websocketpp/utf8_validator.hpp>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "common/net.hpp"
 #include "sip/text.hpp"
 #include "transport/tls.hpp"
@@ -170,7 +170,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     wsp::lib::error_code ec;
     con_ = ep_->get_connection(uri, ec);
     if (ec || !con_) {
-      spdlog::warn("ws client: cannot connect to {}: {}", uri, ec.message());
+      log::ws().warn("ws client: cannot connect to {}: {}", uri, ec.message());
       return false;
     }
     con_->add_subprotocol(kSipSubprotocol, ec);
@@ -358,8 +358,8 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
   /// close or fail handler then runs).
   void on_close_timeout() {
     SIPWS_COUNTER("ws_client_close_timeouts").inc();
-    spdlog::info("{} client flow {}: closing not over within {} ms (peer {}), socket dropped",
-                 via_token(protocol()), id_, kClientCloseTimeout.count(), peer().to_string());
+    log::ws().info("{} client flow {}: closing not over within {} ms (peer {}), socket dropped",
+                   via_token(protocol()), id_, kClientCloseTimeout.count(), peer().to_string());
     terminate_socket();
   }
 
@@ -485,8 +485,8 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
       return;
     }
     SIPWS_COUNTER("ws_client_keepalive_timeouts").inc();
-    spdlog::info("{} client flow {} keep-alive timeout (peer {})", via_token(protocol()), id_,
-                 peer().to_string());
+    log::ws().info("{} client flow {} keep-alive timeout (peer {})", via_token(protocol()), id_,
+                   peer().to_string());
     terminate_socket();
   }
 
@@ -496,7 +496,7 @@ class Conn final : public ClientFlow, public std::enable_shared_from_this<Conn<C
     const auto ec = con_->send(bytes.data(), bytes.size(), op);
     if (ec) {
       SIPWS_COUNTER("ws_client_send_errors").inc();
-      spdlog::debug("ws client flow {} send failed: {}", id_, ec.message());
+      log::ws().debug("ws client flow {} send failed: {}", id_, ec.message());
       return false;
     }
     return true;
@@ -736,17 +736,17 @@ class ConnectorImpl final : public ConnHooks {
       p.attempts = 0;
       what = " (peer " + p.url.to_string() + ")";
     }
-    spdlog::info("{} client flow {} open to {}{}{}", via_token(f.protocol()), f.id(),
-                 f.peer().to_string(), f.target().resource, what);
+    log::ws().info("{} client flow {} open to {}{}{}", via_token(f.protocol()), f.id(),
+                   f.peer().to_string(), f.target().resource, what);
   }
 
   void on_fail(ClientFlow& f, const std::string& why) override {
     SIPWS_COUNTER("ws_client_connect_failures").inc();
     auto keep = forget(f);
     const std::size_t dropped = f.drop_pending();
-    spdlog::warn("{} client connection to {}{} failed: {}{}", via_token(f.protocol()),
-                 f.peer().to_string(), f.target().resource, why,
-                 dropped ? " (" + std::to_string(dropped) + " queued messages dropped)" : "");
+    log::ws().warn("{} client connection to {}{} failed: {}{}", via_token(f.protocol()),
+                   f.peer().to_string(), f.target().resource, why,
+                   dropped ? " (" + std::to_string(dropped) + " queued messages dropped)" : "");
     // Report later: the caller may be inside send() of a transaction layer.
     // A WSS connection also carried `transport=ws` requests to its address (see find()).
     if (cfg_.on_connect_failed) {
@@ -760,8 +760,8 @@ class ConnectorImpl final : public ConnHooks {
 
   void on_close(ClientFlow& f, int remote_code) override {
     auto keep = forget(f);
-    spdlog::info("{} client flow {} closed (peer {}, remote code {})", via_token(f.protocol()),
-                 f.id(), f.peer().to_string(), remote_code);
+    log::ws().info("{} client flow {} closed (peer {}, remote code {})", via_token(f.protocol()),
+                   f.id(), f.peer().to_string(), remote_code);
     flows_.remove(f.id());
     if (f.peer_index() >= 0) schedule_reconnect(static_cast<std::size_t>(f.peer_index()));
   }
@@ -840,7 +840,7 @@ class ConnectorImpl final : public ConnHooks {
     if (t.protocol == Protocol::Wss) {
       if (!wss_) {
         SIPWS_COUNTER("ws_client_connect_failures").inc();
-        spdlog::warn("wss client: no TLS client context, cannot dial {}", t.endpoint.to_string());
+        log::ws().warn("wss client: no TLS client context, cannot dial {}", t.endpoint.to_string());
         return nullptr;
       }
       c = std::make_shared<Conn<WssClientConfig>>(wss_, self_, timers_, id, std::move(t), peer,
@@ -851,8 +851,8 @@ class ConnectorImpl final : public ConnHooks {
     }
     conns_.push_back(c);
     if (peer >= 0) peers_[static_cast<std::size_t>(peer)]->conn = c;
-    spdlog::debug("{} client flow {}: connecting to {}{}", via_token(c->protocol()), c->id(),
-                  c->peer().to_string(), c->target().resource);
+    log::ws().debug("{} client flow {}: connecting to {}{}", via_token(c->protocol()), c->id(),
+                    c->peer().to_string(), c->target().resource);
     if (!c->start(cfg_)) {
       forget(*c);
       SIPWS_COUNTER("ws_client_connect_failures").inc();
@@ -868,7 +868,7 @@ class ConnectorImpl final : public ConnHooks {
     if (p.conn || p.resolving) return;
     if (!p.url.host_is_ip()) {
       if (!cfg_.resolve) {
-        spdlog::warn("ws client: cannot resolve {} (no resolver)", p.url.host);
+        log::ws().warn("ws client: cannot resolve {} (no resolver)", p.url.host);
         schedule_reconnect(i);
         return;
       }
@@ -881,7 +881,7 @@ class ConnectorImpl final : public ConnHooks {
         if (stopped_ || q.conn) return;
         if (!addr) {
           SIPWS_COUNTER("ws_client_connect_failures").inc();
-          spdlog::warn("ws client: cannot resolve {} for {}", q.url.host, q.url.to_string());
+          log::ws().warn("ws client: cannot resolve {} for {}", q.url.host, q.url.to_string());
           schedule_reconnect(i);
           return;
         }
@@ -920,7 +920,7 @@ class ConnectorImpl final : public ConnHooks {
     const Millis delay =
         reconnect_delay(p.attempts, cfg_.reconnect_min, cfg_.reconnect_max, u(rng_));
     ++p.attempts;
-    spdlog::info("ws client: reconnecting to {} in {} ms", p.url.to_string(), delay.count());
+    log::ws().info("ws client: reconnecting to {} in {} ms", p.url.to_string(), delay.count());
     timers_.cancel(p.timer);
     p.timer = timers_.schedule(delay, [this, i] {  // cancelled by stop() and the destructor
       peers_[i]->timer = 0;

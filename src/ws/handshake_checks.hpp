@@ -4,8 +4,6 @@
 // iostream transport, so that what is fuzzed is what serves. Nothing outside src/ws/ includes
 // this.
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -20,6 +18,7 @@
 #include <websocketpp/processors/processor.hpp>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "transport/connection_limiter.hpp"
 #include "ws/listener.hpp"
 #include "ws/origin_policy.hpp"
@@ -142,8 +141,8 @@ bool refuse_if_over_limit(Con& c, const Endpoint& peer) {
   c.set_status(total ? code::service_unavailable : code::too_many_requests);
   c.append_header("Retry-After", kRetryAfterSeconds);
   c.set_body(total ? "too many connections\n" : "too many connections from your address\n");
-  spdlog::info("ws connection from {} refused: {}", peer.to_string(),
-               total ? "ws_max_connections reached" : "ws_max_connections_per_ip reached");
+  log::ws().info("ws connection from {} refused: {}", peer.to_string(),
+                 total ? "ws_max_connections reached" : "ws_max_connections_per_ip reached");
   return true;
 }
 
@@ -162,8 +161,8 @@ bool refuse_if_bad_version(Con& c, const Endpoint& peer) {
   c.replace_header("Sec-WebSocket-Version", std::to_string(kWebSocketVersion));
   c.replace_header("Upgrade", "websocket");
   c.set_body("Sec-WebSocket-Version: 13 required\n");
-  spdlog::debug("ws handshake refused from {}: Sec-WebSocket-Version '{}'", peer.to_string(),
-                req.offered_version());
+  log::ws().debug("ws handshake refused from {}: Sec-WebSocket-Version '{}'", peer.to_string(),
+                  req.offered_version());
   return true;
 }
 
@@ -191,7 +190,7 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
                           : wsp::http::status_code::bad_request);
     c.set_body(stopped_ ? "shutting down\n"
                         : "Sec-WebSocket-Protocol: " + cfg_.subprotocol + " required\n");
-    spdlog::debug("ws handshake refused from {}: no sip subprotocol", peer.to_string());
+    log::ws().debug("ws handshake refused from {}: no sip subprotocol", peer.to_string());
     return false;
   }
   const std::string origin = c.get_request_header("Origin");
@@ -199,7 +198,8 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
     SIPWS_COUNTER("ws_origin_rejected").inc();
     c.set_status(wsp::http::status_code::forbidden);
     c.set_body("Origin not allowed\n");
-    spdlog::info("ws handshake refused from {}: Origin '{}' not allowed", peer.to_string(), origin);
+    log::ws().info("ws handshake refused from {}: Origin '{}' not allowed", peer.to_string(),
+                   origin);
     return false;
   }
   if (cfg_.handshake_auth) {
@@ -215,7 +215,7 @@ bool validate_upgrade(Con& c, const UpgradeGate& gate, const Endpoint& peer,
       const int status = v.status >= 400 && v.status <= 599 ? v.status : 403;
       c.set_status(static_cast<wsp::http::status_code::value>(status));
       for (const auto& [name, value] : v.headers) c.append_header(name, value);
-      spdlog::debug("ws handshake refused from {}: auth {}", peer.to_string(), status);
+      log::ws().debug("ws handshake refused from {}: auth {}", peer.to_string(), status);
       return false;
     }
     if (identity != nullptr) *identity = v.identity;

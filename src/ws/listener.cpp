@@ -9,8 +9,6 @@
 
 #include "ws/listener.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
@@ -26,6 +24,7 @@
 #include <websocketpp/utf8_validator.hpp>
 
 #include "common/counters.hpp"
+#include "common/log.hpp"
 #include "common/token_bucket.hpp"
 #include "sip/text.hpp"
 #include "transport/descriptor_reserve.hpp"
@@ -178,7 +177,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
       // The peer stopped reading: drop it rather than hold ever more for it (RFC 7118 s.5.2:
       // the transaction layer sees a transport error and answers for the request).
       SIPWS_COUNTER("ws_send_queue_overflows").inc();
-      spdlog::info(
+      log::ws().info(
           "{} flow {} (peer {}): {} bytes wait for the peer to read, {} more would pass "
           "max_send_queue ({}): dropping the flow",
           via_token(protocol_), id_, peer_.to_string(), backlog_.size() + inflight_.size(),
@@ -192,7 +191,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
     const auto ec = con_->send(bytes->data(), bytes->size(), op);
     if (ec) {
       SIPWS_COUNTER("ws_send_errors").inc();
-      spdlog::debug("ws flow {} send failed: {}", id_, ec.message());
+      log::ws().debug("ws flow {} send failed: {}", id_, ec.message());
       return false;
     }
     return true;
@@ -373,15 +372,15 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
       case kHandshake:
         if (in_table_ || ended_) return;
         SIPWS_COUNTER("ws_handshake_timeouts").inc();
-        spdlog::info("ws connection from {}: no complete upgrade within ws_handshake_timeout",
-                     peer_.to_string());
+        log::ws().info("ws connection from {}: no complete upgrade within ws_handshake_timeout",
+                       peer_.to_string());
         drop(wsp::error::make_error_code(wsp::error::open_handshake_timeout));
         return;
       case kFirstMessage:
         if (got_message_ || closing_) return;
         SIPWS_COUNTER("ws_first_message_timeouts").inc();
-        spdlog::info("{} flow {} sent no SIP message in time (peer {}): closing with 1008",
-                     via_token(protocol_), id_, peer_.to_string());
+        log::ws().info("{} flow {} sent no SIP message in time (peer {}): closing with 1008",
+                       via_token(protocol_), id_, peer_.to_string());
         close_with(wsp::close::status::policy_violation, "no SIP message");
         return;
       case kPong:
@@ -391,8 +390,8 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
         }
         SIPWS_COUNTER("ws_keepalive_timeouts").inc();
         SIPWS_COUNTER("ws_flows_dead").inc();
-        spdlog::info("{} flow {} keep-alive timeout (peer {})", via_token(protocol_), id_,
-                     peer_.to_string());
+        log::ws().info("{} flow {} keep-alive timeout (peer {})", via_token(protocol_), id_,
+                       peer_.to_string());
         drop(wsp::error::make_error_code(wsp::error::general));
         return;
       case kCloseHandshake:  // the peer did not answer our close frame (websocketpp's timer)
@@ -512,7 +511,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
           return;
         case transport::TlsEngine::Status::Failed:
           if (!tls_->handshake_done()) SIPWS_COUNTER("ws_tls_handshake_failures").inc();
-          spdlog::debug("wss connection from {} failed: {}", peer_.to_string(), tls_->error());
+          log::ws().debug("wss connection from {} failed: {}", peer_.to_string(), tls_->error());
           drop(stream_error());
           return;
       }
@@ -563,7 +562,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
     const bool ok = encrypted && write_raw(boost::asio::buffer(l->tx_cipher_));
     l->tx_cipher_.clear();
     if (!encrypted)
-      spdlog::debug("wss flow {} (peer {}): {}", id_, peer_.to_string(), tls_->error());
+      log::ws().debug("wss flow {} (peer {}): {}", id_, peer_.to_string(), tls_->error());
     return ok ? wsp::lib::error_code() : stream_error();
   }
 
@@ -581,7 +580,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
       if (would_block(ec)) {
         done = 0;
       } else if (ec) {
-        spdlog::debug("ws connection from {}: write failed: {}", peer_.to_string(), ec.message());
+        log::ws().debug("ws connection from {}: write failed: {}", peer_.to_string(), ec.message());
         return false;
       }
     }
@@ -703,7 +702,7 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
       std::string().swap(identity_);
     }
     SIPWS_COUNTER("ws_connections_opened").inc();
-    spdlog::info("{} flow {} open from {}", via_token(protocol_), id_, peer_.to_string());
+    log::ws().info("{} flow {} open from {}", via_token(protocol_), id_, peer_.to_string());
   }
 
   void on_ws_close() {
@@ -730,7 +729,8 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
 
   void on_ws_fail() {
     std::string().swap(identity_);
-    spdlog::debug("ws connection from {} failed: {}", peer_.to_string(), con_->get_ec().message());
+    log::ws().debug("ws connection from {} failed: {}", peer_.to_string(),
+                    con_->get_ec().message());
     forget_later(-1);
   }
 
@@ -744,8 +744,8 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
       auto* l2 = self->listener();
       if (!self->in_table_ || l2 == nullptr) return;
       self->in_table_ = false;
-      spdlog::info("{} flow {} closed (peer {}, remote code {})", via_token(self->protocol_),
-                   self->id_, self->peer_.to_string(), remote_code);
+      log::ws().info("{} flow {} closed (peer {}, remote code {})", via_token(self->protocol_),
+                     self->id_, self->peer_.to_string(), remote_code);
       l2->flows_.remove(self->id_);
       self->release();
     });
@@ -772,8 +772,8 @@ class Connection final : public transport::Flow, public std::enable_shared_from_
     if (closing_) return false;
     if (!rate_.take(now)) {
       SIPWS_COUNTER("ws_rate_limited").inc();
-      spdlog::info("{} flow {} over ws_max_message_rate (peer {}): closing with 1008",
-                   via_token(protocol_), id_, peer_.to_string());
+      log::ws().info("{} flow {} over ws_max_message_rate (peer {}): closing with 1008",
+                     via_token(protocol_), id_, peer_.to_string());
       close_with(wsp::close::status::policy_violation, "message rate exceeded");
       return false;
     }
@@ -859,7 +859,7 @@ bool Connection::dispatch_http(ListenerImpl& l) {
     apply_http(*self->con_, r);
     wsp::lib::error_code ec;
     self->con_->send_http_response(ec);
-    if (ec) spdlog::debug("deferred http response failed: {}", ec.message());
+    if (ec) log::ws().debug("deferred http response failed: {}", ec.message());
   };
   const bool taken = l.cfg_.http_handler(req, reply);
   state->in_call = false;
@@ -904,7 +904,7 @@ void Connection::on_http() {
   c.set_status(static_cast<wsp::http::status_code::value>(r.status));
   c.replace_header("Content-Type", r.content_type);
   c.set_body(r.body);
-  spdlog::debug("http GET {} from {} -> {}", c.get_resource(), peer_.to_string(), r.status);
+  log::ws().debug("http GET {} from {} -> {}", c.get_resource(), peer_.to_string(), r.status);
 }
 
 }  // namespace
@@ -964,7 +964,7 @@ void ListenerImpl::start() {
     throw std::system_error(ec, where);
   }
   stopped_ = false;
-  spdlog::info("{} listener on {}", via_token(protocol()), local_.to_string());
+  log::ws().info("{} listener on {}", via_token(protocol()), local_.to_string());
   schedule_sweep();
   accept_next();
 }
@@ -993,8 +993,8 @@ void ListenerImpl::accept_next() {
 void ListenerImpl::on_accept(const boost::system::error_code& ec, Tcp::socket sock) {
   if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;
   if (ec) {
-    spdlog::debug("{} accept on {} failed: {}", via_token(protocol()), local_.to_string(),
-                  ec.message());
+    log::ws().debug("{} accept on {} failed: {}", via_token(protocol()), local_.to_string(),
+                    ec.message());
     if (transport::DescriptorReserve::is_exhaustion(ec.value())) {
       // Out of descriptors: the pending clients get a 503 (WS) or a closed connection (WSS, no
       // TLS handshake without a descriptor to spare) now, not a hang until they give up.
@@ -1032,13 +1032,13 @@ void ListenerImpl::on_accept(const boost::system::error_code& ec, Tcp::socket so
   if (con && cfg_.tls) tls = transport::TlsEngine::make_server(cfg_.tls->native_handle());
   if (!con || (cfg_.tls && !tls)) {
     SIPWS_COUNTER("ws_open_errors").inc();
-    spdlog::debug("{} connection on {} dropped at accept: {}", via_token(protocol()),
-                  local_.to_string(),
-                  (pec   ? pec
-                   : lec ? lec
-                   : oec ? oec
-                         : boost::system::error_code())
-                      .message());
+    log::ws().debug("{} connection on {} dropped at accept: {}", via_token(protocol()),
+                    local_.to_string(),
+                    (pec   ? pec
+                     : lec ? lec
+                     : oec ? oec
+                           : boost::system::error_code())
+                        .message());
     return;
   }
   auto c = std::make_shared<Connection>(link_, timers_, std::move(sock), protocol(),

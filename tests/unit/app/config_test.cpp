@@ -182,6 +182,15 @@ TEST(Config, RoundTripsThroughJson) {
   EXPECT_EQ(to_json(c), to_json(d));
 }
 
+TEST(Config, LogLevelsNameModules) {
+  const Config c = load_config(
+      std::nullopt, {R"(log_levels={"messages":"info","proxy":"debug"})", "log_level=warn"});
+  EXPECT_EQ(c.log_level, "warn");
+  EXPECT_EQ(c.log_levels,
+            (std::map<std::string, std::string>{{"messages", "info"}, {"proxy", "debug"}}));
+  EXPECT_TRUE(load_config(std::nullopt, {}).log_levels.empty());
+}
+
 TEST(Config, ThreadsZeroMeansOnePerCoreAndEachShardGetsMediaPorts) {
   Config c = load_config(std::nullopt, {"threads=0"});
   EXPECT_EQ(c.threads, std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, kMaxThreads));
@@ -226,6 +235,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"max_message_size=ten"}, "max_message_size"},
         BadCase{{"tls_cert=/tmp/c.pem"}, "tls_key"}, BadCase{{"store=redis://x"}, "store"},
         BadCase{{"domain=a b"}, "domain"}, BadCase{{"log_level=loud"}, "log_level"},
+        BadCase{{R"(log_levels={"nosuch":"info"})"}, "log_levels.nosuch"},
+        BadCase{{R"(log_levels={"proxy":"loud"})"}, "log_levels.proxy"},
+        BadCase{{R"(log_levels={"proxy":2})"}, "log_levels.proxy"},
+        BadCase{{R"(log_levels=["proxy"])"}, "log_levels"},
         BadCase{{"media_ports=5000"}, "media_ports"}, BadCase{{"threads=65"}, "threads"},
         BadCase{{"threads=-1"}, "threads"},
         BadCase{{"threads=4", "media_ports=40000-40010"}, "media_ports"},
