@@ -11,6 +11,8 @@ if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(sip-tester clang libclang-rt-14-dev iproute2 util-linux dnsmasq-base kamailio
          kamailio-websocket-modules kamailio-tls-modules chromium sipvicious python3 clang-format
          clang-tidy sqlite3 curl)
+  # trace-pcap.test.mjs decodes the trace_pcap file with tshark.
+  pkgs+=(tshark)
   # install.test.mjs: cpack -G DEB runs dpkg-shlibdeps; the unit is checked by systemd-analyze.
   pkgs+=(dpkg-dev systemd)
 fi

@@ -745,6 +745,8 @@ Config from_json(const json& j) {
   }
   c.cdr_file = get_string(j, "cdr_file");
   c.trace_messages = get_uint(j, "trace_messages", 0, 10000000);
+  c.trace_pcap = get_string(j, "trace_pcap");
+  c.trace_pcap_max_mb = get_uint(j, "trace_pcap_max_mb", 0, 1048576);
   c.ws_session_lifetime_s = get_uint(j, "ws_session_lifetime", 60, 2592000);
   c.registrar_min_expires = get_uint(j, "registrar_min_expires", 1, std::uint64_t{86400} * 7);
   c.registrar_max_expires = get_uint(j, "registrar_max_expires", 1, std::uint64_t{86400} * 7);
@@ -931,6 +933,8 @@ nlohmann::json to_json(const Config& c) {
   j["admin_token"] = c.admin_token;
   j["cdr_file"] = c.cdr_file;
   j["trace_messages"] = c.trace_messages;
+  j["trace_pcap"] = c.trace_pcap;
+  j["trace_pcap_max_mb"] = c.trace_pcap_max_mb;
   j["log_level"] = c.log_level;
   j["log_levels"] = c.log_levels;
   j["log_format"] = c.log_json ? "json" : "text";

@@ -69,6 +69,11 @@ struct Config {
   /// trace_messages: how many SIP messages (in and out, every shard together) the trace ring
   /// keeps for GET /api/v1/trace; 0 = no trace.
   std::uint32_t trace_messages = 20000;
+  /// trace_pcap: every traced message is also written to this pcap file ("" = none; relative to
+  /// the config's folder, resolve_path), rotated to trace_pcap + ".1" at trace_pcap_max_mb MiB
+  /// (0 = never).
+  std::string trace_pcap;
+  std::uint32_t trace_pcap_max_mb = 100;
   bool log_json = false;  ///< log_format: json (one JSON object per line) or text
   std::string log_level = "info";
   /// log_levels: a module's own level over log_level (module name of log::kModuleNames ->

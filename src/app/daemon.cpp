@@ -121,6 +121,19 @@ struct ShardLinks {
       send_on;
 };
 
+/// Records message `bytes` sent to `dest` in `ring` (the SIP trace, trace_pcap), with the local
+/// address it leaves from: `dest.local`, or for a connection the flow's own (`transport` is the
+/// shard's that owns the flow). Runs on that shard's thread.
+void trace_sent(transport::TraceRing& ring, transport::TransportLayer& transport,
+                const Destination& dest, std::string_view bytes) {
+  if (!ring.active()) return;
+  Endpoint local = dest.local;
+  if (local.port == 0 && dest.flow != kNoFlow) {
+    if (auto flow = transport.flows().find(dest.flow)) local = flow->local();
+  }
+  ring.record(true, dest.protocol, local, dest.endpoint, bytes);
+}
+
 /// The sender of one shard: logs every message sent when --trace is on, then hands it to the
 /// transport of the shard that owns its flow (the FlowId names it); WebSocket destinations
 /// without a flow go to shard 0, which dials and keeps the WebSocket client connections.
@@ -134,7 +147,6 @@ class ShardSender final : public sip::txn::Sender {
       log::messages().info("SEND {} {} flow={} {} bytes\n{}", via_token(dest.protocol),
                            dest.endpoint.to_string(), dest.flow, bytes->size(), *bytes);
     }
-    ring_.record(true, dest.protocol, dest.local, dest.endpoint, *bytes);
     if (links_.count > 1) {
       unsigned owner = links_.self;
       if (dest.flow != kNoFlow) {
@@ -148,10 +160,11 @@ class ShardSender final : public sip::txn::Sender {
           return false;  // closed already: the caller fails over now (430 / 503)
         }
         handed_.inc();
-        links_.send_on(owner, dest, std::move(bytes));
+        links_.send_on(owner, dest, std::move(bytes));  // traced by the owner
         return true;
       }
     }
+    trace_sent(ring_, local_, dest, *bytes);
     return local_.send(dest, std::move(bytes));
   }
 
@@ -482,7 +495,8 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 }
 
 /// The admin HTTP endpoint on admin_listen: the admin API under /api/ (`api`), GET /metrics
-/// (Prometheus text: every counter, and the anchored calls and the resident memory as gauges), GET
+/// (Prometheus text: every counter, trace_pcap's (`pcap`, may be null), and the anchored calls and
+/// the resident memory as gauges), GET
 /// /health (the process answers) and GET /ready (200, or 503 naming the cause while `store` is
 /// unhealthy, AsyncStore::health(), or once `draining`), and the web admin's files under /admin/
 /// (serve_admin_www, from admin_www_root). The one WebSocket it takes is the events socket
@@ -494,7 +508,7 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
     const Config& cfg, asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
     std::vector<const bridge::MediaAnchor*> anchors, const store::AsyncStore& store,
     const std::atomic<bool>& draining, std::function<std::size_t()> trunks_registered,
-    AdminApi* api, AdminEvents* events) {
+    AdminApi* api, AdminEvents* events, const transport::PcapWriter* pcap) {
   ws::ListenerConfig ac;
   ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
   ac.subprotocol = "sipws-events";
@@ -506,8 +520,8 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
   };
   std::string admin_www = find_web_root(cfg, cfg.admin_www_root, "admin", self_exe());
   log::app().info("web admin: {}", admin_www.empty() ? "(none)" : admin_www);
-  ac.http_handler = [anchors = std::move(anchors), &store, &draining, www = std::move(admin_www),
-                     trunks_registered = std::move(trunks_registered),
+  ac.http_handler = [anchors = std::move(anchors), &store, &draining, pcap,
+                     www = std::move(admin_www), trunks_registered = std::move(trunks_registered),
                      api](const ws::HttpRequest& r,
                           const std::function<void(ws::HttpResponse)>& reply) {
     if (api != nullptr && api->handle(r, reply)) return true;
@@ -547,6 +561,15 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
                   std::to_string(resident_bytes()) + '\n';
       rsp.body += "# TYPE sipws_trunks_registered gauge\nsipws_trunks_registered " +
                   std::to_string(trunks_registered()) + '\n';
+      if (pcap != nullptr) {
+        for (const auto& [name, value] :
+             {std::pair{"written", pcap->written()}, std::pair{"dropped", pcap->dropped()},
+              std::pair{"write_errors", pcap->write_errors()}}) {
+          rsp.body.append("# TYPE sipws_trace_pcap_").append(name).append(" counter\n");
+          rsp.body.append("sipws_trace_pcap_").append(name).append(" ");
+          rsp.body.append(std::to_string(value)).append("\n");
+        }
+      }
     } else {
       rsp.status = 404;
     }
@@ -575,12 +598,12 @@ struct StartError {
 /// destroyed in the reverse).
 struct Shard {
   Shard(unsigned i, asio::io_context& io_in, const Config& cfg, transport::TransportLimits limits,
-        const transport::FlowDirectory* directory)
+        const transport::FlowDirectory* directory, transport::PcapWriter* pcap)
       : index(i),
         io(io_in),
         timers(io),
         post([this](std::function<void()> fn) { asio::post(io, std::move(fn)); }),
-        trace_ring(cfg.trace_messages / std::max(1u, cfg.threads)),
+        trace_ring(cfg.trace_messages / std::max(1u, cfg.threads), pcap),
         transport(io, std::move(limits), i),
         sender(transport, cfg.trace, trace_ring, links, directory),
         view(transport, directory) {
@@ -895,6 +918,8 @@ struct Daemon {
   std::unique_ptr<transport::AsioTimerService> location_timers;  ///< on shard 0
   std::unique_ptr<store::AsyncStore> astore;
   std::unique_ptr<CdrSink> cdrs;  ///< call records, written through astore
+  /// trace_pcap's writer (null without); the shards' trace rings write to it.
+  std::unique_ptr<transport::PcapWriter> pcap;
   /// The server certificate of `tls` (reloaded on SIGHUP); before the shards, whose listeners
   /// hold the context that calls it.
   std::unique_ptr<transport::ServerCertificate> tls_cert;
@@ -947,6 +972,22 @@ void open_store(Daemon& d) {
   d.cdrs = std::make_unique<CdrSink>(*d.astore, resolve_path(d.cfg, d.cfg.cdr_file));
   const std::size_t restored = d.location->load(d.astore->sync());
   log::app().info("store: {} bindings restored", restored);
+}
+
+/// trace_pcap: opens the pcap file the trace rings write to (an older one moves to .1).
+/// @throws StartError naming 'trace_pcap' when the file cannot be created.
+void open_trace_pcap(Daemon& d) {
+  if (d.cfg.trace_pcap.empty()) return;
+  transport::PcapWriter::Options o;
+  o.path = resolve_path(d.cfg, d.cfg.trace_pcap);
+  o.max_bytes = std::uint64_t{d.cfg.trace_pcap_max_mb} << 20;
+  try {
+    d.pcap = std::make_unique<transport::PcapWriter>(std::move(o));
+  } catch (const std::exception& e) {
+    throw StartError{"trace_pcap", std::string(e.what()) +
+                                       "; set it to a file in a folder sipws may write, or \"\""};
+  }
+  log::app().info("trace: messages also written to {}", resolve_path(d.cfg, d.cfg.trace_pcap));
 }
 
 /// Configuration shared by the shards: connection limits (one limiter for every WS/WSS
@@ -1062,7 +1103,8 @@ void build_shards(Daemon& d) {
   const auto report_connect_failure = connect_failure_reporter(d.shards);
   auto& shards = d.shards;
   for (unsigned i = 0; i < d.n; ++i) {
-    shards.push_back(std::make_unique<Shard>(i, *d.ios[i], d.cfg, d.tlimits, shared.directory));
+    shards.push_back(
+        std::make_unique<Shard>(i, *d.ios[i], d.cfg, d.tlimits, shared.directory, d.pcap.get()));
     if (shared.directory) shards.back()->transport.flows().set_directory(shared.directory);
   }
   for (auto& sh : shards) {
@@ -1074,6 +1116,7 @@ void build_shards(Daemon& d) {
                                                    std::shared_ptr<const std::string> bytes) {
       Shard& to = *shards[k];
       asio::post(to.io, [&to, from, dest, bytes = std::move(bytes)]() mutable {
+        trace_sent(to.trace_ring, to.transport, dest, *bytes);
         if (to.transport.send(dest, std::move(bytes))) return;
         asio::post(from->io,
                    [from, dest] { from->txns->transport_failed(dest.protocol, dest.endpoint); });
@@ -1353,7 +1396,7 @@ void build_admin(Daemon& d) {
     d.admin = start_admin_endpoint(
         d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,
         [&d]() -> std::size_t { return d.trunks ? d.trunks->registered() : 0; }, d.admin_api.get(),
-        d.admin_events.get());
+        d.admin_events.get(), d.pcap.get());
   } catch (const std::exception& e) {
     throw StartError{"admin_listen", e.what()};
   }
@@ -1695,6 +1738,7 @@ void serve(Daemon& d) {
   }
   d.cdrs->flush();  // the records of the calls that shutdown closed
   d.astore->flush();
+  if (d.pcap) d.pcap->close();  // what the rings queued last
   std::string counts;
   for (const auto& [name, value] : counters().snapshot()) {
     counts += ' ' + name + '=' + std::to_string(value);
@@ -1709,6 +1753,7 @@ int run_daemon(const Config& cfg, std::function<Config()> reload) {
   Daemon d(cfg, std::move(reload));
   try {
     open_store(d);
+    open_trace_pcap(d);
     make_shared_config(d);
     build_shards(d);
     build_ws_client(d);

@@ -114,11 +114,11 @@ std::string mask_credentials(std::string_view msg) {
   return out;
 }
 
-TraceRing::TraceRing(std::size_t capacity) : capacity_(capacity) {}
+TraceRing::TraceRing(std::size_t capacity, PcapWriter* pcap) : capacity_(capacity), pcap_(pcap) {}
 
 void TraceRing::record(bool out, Protocol protocol, const Endpoint& local, const Endpoint& peer,
                        std::string_view bytes, std::string_view call_id) {
-  if (capacity_ == 0) return;
+  if (capacity_ == 0 && pcap_ == nullptr) return;
   if (call_id.empty()) call_id = find_call_id(bytes);
   if (call_id.empty()) return;  // a keep-alive, or not SIP
   TraceEntry e;
@@ -130,6 +130,8 @@ void TraceRing::record(bool out, Protocol protocol, const Endpoint& local, const
   e.peer = peer;
   e.call_id = call_id;
   e.text = mask_credentials(bytes);
+  if (pcap_ != nullptr) pcap_->write(e.time_ms, out, local, peer, e.text);
+  if (capacity_ == 0) return;
   std::lock_guard lock(mu_);
   if (ring_.size() < capacity_) {
     ring_.push_back(std::move(e));

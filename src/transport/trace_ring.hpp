@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/net.hpp"
+#include "transport/pcap_writer.hpp"
 
 namespace sipws::transport {
 
@@ -40,8 +41,10 @@ std::string mask_credentials(std::string_view msg);
 /// from one thread (the shard's); find() from any (a mutex guards the ring).
 class TraceRing {
  public:
-  /// Keeps at most `capacity` messages (0: records nothing).
-  explicit TraceRing(std::size_t capacity);
+  /// Keeps at most `capacity` messages (0: none). With `pcap` (config trace_pcap; it outlives
+  /// the ring), each message recorded is also queued for that file, masked as in the ring,
+  /// whatever `capacity`.
+  explicit TraceRing(std::size_t capacity, PcapWriter* pcap = nullptr);
 
   /// Records message `bytes` received (`out` false) or sent over `protocol` between `local`
   /// and `peer`. `call_id`: its Call-ID when the caller parsed it already (a received
@@ -52,9 +55,12 @@ class TraceRing {
   /// The messages of Call-ID `call_id` still in the ring, oldest first.
   std::vector<TraceEntry> find(std::string_view call_id) const;
   std::size_t capacity() const { return capacity_; }
+  /// Whether record() keeps anything (a ring, or a pcap file).
+  bool active() const { return capacity_ > 0 || pcap_ != nullptr; }
 
  private:
   std::size_t capacity_;
+  PcapWriter* pcap_;
   mutable std::mutex mu_;
   std::vector<TraceEntry> ring_;
   std::size_t next_ = 0;  ///< where the next entry goes once the ring is full

@@ -1,10 +1,15 @@
 // The SIP trace ring (issue 15): Call-ID lookup in raw message text (long and compact form),
-// the masking of digest responses and of other credentials, and the ring's bound.
+// the masking of digest responses and of other credentials, the ring's bound, and its copy to a
+// pcap file (trace_pcap) written masked even with no ring.
 
 #include "transport/trace_ring.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 namespace sipws::transport {
@@ -62,6 +67,33 @@ TEST(TraceRing, KeepsTheNewestMessagesInOrder) {
   TraceRing off(0);
   off.record(false, Protocol::Udp, {}, peer, kInvite);
   EXPECT_TRUE(off.find("abc@x").empty());
+}
+
+TEST(TraceRing, CopiesEachMessageMaskedToItsPcapFileEvenWithoutARing) {
+  char dir[] = "/tmp/sipws-trace-ring-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/t.pcap";
+  {
+    PcapWriter pcap({.path = path});
+    TraceRing off(0, &pcap);
+    EXPECT_TRUE(off.active());
+    EXPECT_FALSE(TraceRing(0).active());
+    const Endpoint local{*parse_ip("127.0.0.1"), 5060};
+    const Endpoint peer{*parse_ip("127.0.0.1"), 40000};
+    off.record(false, Protocol::Wss, local, peer, kInvite);
+    off.record(false, Protocol::Udp, local, peer, "\r\n\r\n");  // a keep-alive: not written
+    EXPECT_TRUE(off.find("abc@x").empty());
+    pcap.close();
+    EXPECT_EQ(pcap.written(), 1u);
+  }
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string masked = mask_credentials(kInvite);
+  ASSERT_EQ(bytes.size(), kPcapFileHeaderSize + kPcapRecordHeaderSize + 20 + 8 + masked.size());
+  EXPECT_EQ(bytes.substr(bytes.size() - masked.size()), masked);
+  EXPECT_EQ(bytes.find("0123456789abcdef"), std::string::npos);
+  std::remove(path.c_str());
+  ::rmdir(dir);
 }
 
 }  // namespace
