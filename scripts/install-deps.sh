@@ -13,8 +13,9 @@ if [[ "${1:-}" == "--test" ]]; then
          clang-tidy sqlite3 curl)
   # trace-pcap.test.mjs decodes the trace_pcap file with tshark.
   pkgs+=(tshark)
-  # install.test.mjs: cpack -G DEB runs dpkg-shlibdeps; the unit is checked by systemd-analyze.
-  pkgs+=(dpkg-dev systemd)
+  # install.test.mjs: cpack -G DEB runs dpkg-shlibdeps; the unit is checked by systemd-analyze;
+  # dpkg -i of the package needs adduser (postinst), and systemd boots it in a namespace.
+  pkgs+=(dpkg-dev systemd adduser)
 fi
 # Node.js (demo page bundle, tests) may come from another package source than Debian's: check
 # the commands instead of the packages.

@@ -4,7 +4,9 @@
 // configuration (never in the working directory) and tells systemd READY/RELOADING/STOPPING
 // over NOTIFY_SOCKET; `cpack -G DEB` makes a package with the binary, the configuration as a
 // conffile, the web files and the unit, whose postinst creates the `sipws` user; the unit passes
-// `systemd-analyze verify`.
+// `systemd-analyze verify`; the .deb installs with dpkg -i in a throwaway root (an overlay in a
+// private mount namespace) and runs there as the sipws user, and under a real systemd (PID 1 of
+// new PID and network namespaces): active through sd_notify, hardened, reloaded, stopped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
@@ -22,6 +24,8 @@ const cache = fs.existsSync(path.join(buildDir, 'CMakeCache.txt'))
   ? fs.readFileSync(path.join(buildDir, 'CMakeCache.txt'), 'utf8')
   : null;
 const noBuildDir = cache ? false : `${buildDir} is not a CMake build directory (SIPWS_BIN)`;
+/** A sanitizer build: its package is no deliverable, and is not installed nor run as a service. */
+const sanitized = cache ? /^SIPWS_SANITIZE:BOOL=ON$/m.test(cache) : false;
 const have = (cmd, args = ['--version']) => spawnSync(cmd, args).status === 0;
 
 /** Runs `cmd args` to completion (`ms` max); resolves {code, stdout, stderr}. */
@@ -135,6 +139,193 @@ async function runPostinst(t, dir, postinst) {
   assert.match(r.stdout, /^sipws:x:\d+:\d+:[^:]*:\/var\/lib\/sipws:\/usr\/sbin\/nologin$/m);
   assert.match(r.stdout, /^\/var\/lib\/sipws sipws:sipws 750$/m);
   assert.match(r.stdout, /^\/etc\/sipws\/sipws\.json root:sipws 640$/m);
+}
+
+/**
+ * Installs `deb` with `dpkg -i` into a throwaway copy of this machine's root, and runs the
+ * installed daemon as the service would: a private mount namespace with an overlay over / whose
+ * changes live in a tmpfs that vanishes with the namespace (the host's dpkg database, users and
+ * files are untouched; /run is empty, so the maintainer scripts find no service manager), then
+ * `/usr/bin/sipws run --config /etc/sipws/sipws.json --set state_dir=/var/lib/sipws` as the
+ * `sipws` user (the unit's ExecStart and User=), its listeners moved to free loopback ports.
+ * Checks the user, /health, the demo page from /usr/share/sipws/www and the store created in
+ * /var/lib/sipws by sipws. Skipped (with a diagnostic) without root, unshare, setpriv or
+ * overlayfs.
+ */
+async function installDebAndRun(t, s, deb, packagedIndex) {
+  if (process.getuid() !== 0 || !have('unshare') || !have('setpriv')) {
+    t.diagnostic('dpkg -i not tried: needs root, unshare and setpriv (util-linux)');
+    return;
+  }
+  const probe = await run('unshare', ['-m', '--propagation', 'private', 'sh', '-c',
+    'mount -t tmpfs tmpfs /mnt && mkdir /mnt/u /mnt/w /mnt/r && ' +
+    'mount -t overlay overlay -o lowerdir=/,upperdir=/mnt/u,workdir=/mnt/w /mnt/r']);
+  if (probe.code !== 0) {
+    t.diagnostic(`dpkg -i not tried: no overlay over / here: ${probe.stderr.trim()}`);
+    return;
+  }
+  const work = makeTempDir('sipws-dpkg-');
+  s.tempDir(work);
+  const [udp, ws, wss, admin] = await freePorts(4);
+  const script = [
+    'set -e',
+    'W="$1"',
+    'mount -t tmpfs tmpfs "$W"',
+    'mkdir "$W/upper" "$W/work" "$W/root"',
+    'mount -t overlay overlay -o lowerdir=/,upperdir="$W/upper",workdir="$W/work" "$W/root"',
+    'R="$W/root"',
+    'mount --rbind /dev "$R/dev"',
+    'mount -t proc proc "$R/proc"',
+    'mount -t tmpfs tmpfs "$R/run"',
+    'mount -t tmpfs tmpfs "$R/tmp"',
+    'cp "$2" "$R/tmp/sipws.deb"',
+    'echo "dpkg -i:" >&2',
+    'chroot "$R" dpkg -i /tmp/sipws.deb >&2',
+    'chroot "$R" dpkg-query -W -f \'installed: ${Package} ${Version} ${Status}\\n\' sipws >&2',
+    'chroot "$R" getent passwd sipws | sed "s/^/user: /" >&2',
+    'exec chroot "$R" setpriv --reuid=sipws --regid=sipws --init-groups /usr/bin/sipws run ' +
+      '--config /etc/sipws/sipws.json --set state_dir=/var/lib/sipws ' +
+      `--set listen=udp:127.0.0.1:${udp},ws:127.0.0.1:${ws},wss:127.0.0.1:${wss} ` +
+      `--set admin_listen=127.0.0.1:${admin}`,
+  ].join('\n');
+  const proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', work,
+    deb], { stdio: ['ignore', 'pipe', 'pipe'] });
+  trackPid(proc.pid);  // unshare, sh, chroot and setpriv exec: this PID becomes sipws
+  let log = '';
+  proc.stdout.on('data', (c) => { log += c.toString(); });
+  proc.stderr.on('data', (c) => { log += c.toString(); });
+  s.log('dpkg -i and the installed sipws', () => log);
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  s.defer(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, 'SIGTERM');
+    await exited;
+    untrackPid(proc.pid);
+  });
+  await Promise.race([
+    waitFor(() => log.includes('sipws ready'), { ms: 60000, what: 'the installed sipws ready' }),
+    exited.then((r) => { throw new Error(`exited before ready: ${JSON.stringify(r)}\n${log}`); }),
+  ]);
+  assert.match(log, /^installed: sipws \S+ install ok installed$/m);
+  const user = /^user: sipws:x:(\d+):(\d+):[^:]*:\/var\/lib\/sipws:\/usr\/sbin\/nologin$/m.exec(log);
+  assert.ok(user, `the sipws system user:\n${log}`);
+  assert.ok(Number(user[1]) > 0 && Number(user[1]) < 1000, `a system uid: ${user[1]}`);
+  assert.match(log, / www=\/usr\/share\/sipws\/www\/demo-jssip /);
+
+  assert.equal((await fetch(`http://127.0.0.1:${admin}/health`)).status, 200);
+  const page = await fetch(`http://127.0.0.1:${ws}/`);
+  assert.equal(page.status, 200);
+  assert.equal(await page.text(), packagedIndex);
+  // What it runs as, and what it wrote: seen through the process's own root.
+  const status = fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+  assert.match(status, new RegExp(`^Uid:\\s+${user[1]}\\s+${user[1]}\\s`, 'm'), 'runs as sipws');
+  const db = fs.statSync(`/proc/${proc.pid}/root/var/lib/sipws/sipws.db`);
+  assert.equal(db.uid, Number(user[1]), 'the store is created by sipws in /var/lib/sipws');
+  assert.ok(!fs.existsSync('/var/lib/sipws/sipws.db') || fs.statSync('/var/lib/sipws/sipws.db').ino !== db.ino,
+    'the host is untouched');
+
+  process.kill(proc.pid, 'SIGTERM');
+  assert.deepEqual(await exited, { code: 0, signal: null }, 'a clean stop on SIGTERM');
+}
+
+/**
+ * The packaged unit under a real systemd: `deb` installed (dpkg -i) in a throwaway root as in
+ * installDebAndRun, then /lib/systemd/systemd booted as PID 1 of new PID and network namespaces
+ * (only loopback; container mode) with `--unit=sipws.service`. Checks the service becomes active
+ * through sd_notify (Type=notify: READY=1 and its STATUS=), answers /health on the packaged
+ * admin port, runs as sipws under the unit's hardening (no new privileges, a seccomp filter,
+ * only CAP_NET_BIND_SERVICE), survives `systemctl reload` (ExecReload, SIGHUP) and stops cleanly
+ * with `systemctl stop`. Skipped (with a diagnostic) without root, systemd, nsenter or overlayfs.
+ * The namespaces end with the test: unshare kills its child (systemd, and so the whole PID
+ * namespace) when it is killed.
+ */
+async function runUnderSystemd(t, s, deb) {
+  if (process.getuid() !== 0 || !fs.existsSync('/lib/systemd/systemd') || !have('nsenter') ||
+      !have('unshare')) {
+    t.diagnostic('systemd run not tried: needs root, /lib/systemd/systemd, unshare and nsenter');
+    return;
+  }
+  const work = makeTempDir('sipws-systemd-');
+  s.tempDir(work);
+  const script = [
+    'set -e',
+    'W="$1"',
+    'mount -t tmpfs tmpfs "$W"',
+    'mkdir "$W/upper" "$W/work" "$W/root"',
+    'mount -t overlay overlay -o lowerdir=/,upperdir="$W/upper",workdir="$W/work" "$W/root"',
+    'R="$W/root"',
+    'mount --rbind /dev "$R/dev"',
+    'mount -t proc proc "$R/proc"',
+    'mount --rbind /sys "$R/sys"',
+    'mount -t tmpfs tmpfs "$R/run"',
+    'mount -t tmpfs tmpfs "$R/tmp"',
+    'ip link set lo up',
+    'cp "$2" "$R/tmp/sipws.deb"',
+    'chroot "$R" dpkg -i /tmp/sipws.deb >&2',
+    'echo "booting systemd" >&2',
+    'export container=other',
+    'exec chroot "$R" /lib/systemd/systemd --system --unit=sipws.service --log-target=console',
+  ].join('\n');
+  const proc = spawn('unshare', ['-m', '-p', '-n', '-f', '--kill-child=SIGKILL',
+    '--propagation', 'private', 'sh', '-c', script, 'sh', work, deb],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+  trackPid(proc.pid);
+  let log = '';
+  proc.stdout.on('data', (c) => { log += c.toString(); });
+  proc.stderr.on('data', (c) => { log += c.toString(); });
+  s.log('dpkg -i and systemd', () => log);
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  s.defer(async () => {
+    // unshare ignores SIGTERM while it waits; SIGKILL ends it, and --kill-child then kills
+    // systemd, PID 1 of the namespace, and with it every process there.
+    if (proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, 'SIGKILL');
+    await exited;
+    untrackPid(proc.pid);
+  });
+  // systemd: the child unshare forked, PID 1 of the new namespaces.
+  let pid1 = 0;
+  await waitFor(() => {
+    if (!log.includes('booting systemd')) return false;
+    const kids = fs.readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim();
+    pid1 = Number(kids.split(/\s+/)[0] || 0);
+    return pid1 > 0 && fs.readFileSync(`/proc/${pid1}/comm`, 'utf8').trim() === 'systemd';
+  }, { ms: 60000, intervalMs: 100, what: 'dpkg -i, then systemd as PID 1' });
+  /** `cmd args` in systemd's namespaces and root. */
+  const inside = (cmd, args, ms) =>
+    run('nsenter', ['-t', String(pid1), '-m', '-p', '-n', '-r', '-w', cmd, ...args], { ms });
+  const show = async (props) => Object.fromEntries((await inside('systemctl',
+    ['show', 'sipws', ...props.flatMap((p) => ['-p', p])])).stdout.trim().split('\n')
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+
+  let state = {};
+  await waitFor(async () => {
+    state = await show(['ActiveState', 'SubState', 'StatusText', 'MainPID', 'NRestarts']);
+    if (state.ActiveState === 'failed') throw new Error(`sipws.service failed: ${JSON.stringify(state)}`);
+    return state.ActiveState === 'active';
+  }, { ms: 60000, intervalMs: 250, what: 'sipws.service active' });
+  assert.equal(state.SubState, 'running');
+  assert.match(state.StatusText, /^serving: udp:0\.0\.0\.0:5060 /, 'STATUS= of sd_notify');
+  assert.equal(state.NRestarts, '0');
+  const health = ok(await inside('curl', ['-s', 'http://127.0.0.1:8081/health']), 'curl /health');
+  assert.equal(health.stdout.trim(), 'ok');
+
+  // The hardening as the kernel sees it.
+  const status = ok(await inside('cat', [`/proc/${state.MainPID}/status`]), 'status').stdout;
+  const uid = ok(await inside('id', ['-u', 'sipws']), 'id -u sipws').stdout.trim();
+  assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s`, 'm'), 'runs as sipws');
+  assert.match(status, /^NoNewPrivs:\s+1$/m);
+  assert.match(status, /^Seccomp:\s+2$/m, 'SystemCallFilter');
+  assert.match(status, /^CapEff:\s+0000000000000400$/m, 'CAP_NET_BIND_SERVICE only');
+
+  ok(await inside('systemctl', ['reload', 'sipws'], 30000), 'systemctl reload sipws');
+  await waitFor(async () => (await inside('journalctl', ['-u', 'sipws', '--no-pager', '-o', 'cat']))
+    .stdout.includes('SIGHUP: configuration reloaded'), { ms: 15000, intervalMs: 250,
+    what: 'the reload in the journal' });
+  state = await show(['ActiveState', 'MainPID']);
+  assert.equal(state.ActiveState, 'active', 'still active after the reload');
+
+  ok(await inside('systemctl', ['stop', 'sipws'], 60000), 'systemctl stop sipws');
+  state = await show(['ActiveState', 'Result', 'ExecMainStatus']);
+  assert.deepEqual(state, { ActiveState: 'inactive', Result: 'success', ExecMainStatus: '0' });
 }
 
 test('cmake --install: the installed sipws runs from another folder on its example config', {
@@ -268,7 +459,7 @@ test('systemd-analyze verify accepts the installed unit', {
   assert.deepEqual(ours, [], `systemd-analyze verify complains:\n${r.stderr}`);
 }));
 
-test('cpack -G DEB: binary, conffile, web files, unit; postinst creates the sipws user', {
+test('cpack -G DEB: binary, conffile, web files, unit; postinst creates the sipws user; dpkg -i in a throwaway root, the daemon starts as sipws, and as a systemd service', {
   skip: noBuildDir || (!have('cpack') && 'cpack not found') ||
     (!have('dpkg-deb') && 'dpkg-deb not found (Debian package dpkg)'),
 }, (t) => withScope(t, async (s) => {
@@ -325,4 +516,12 @@ test('cpack -G DEB: binary, conffile, web files, unit; postinst creates the sipw
   assert.match(fs.readFileSync(packagedConfig, 'utf8'), /^\s*"state_dir": "\/var\/lib\/sipws",$/m);
   ok(await run(path.join(root, 'usr/bin/sipws'), ['check-config', packagedConfig]),
     'check-config on the packaged configuration');
+
+  if (sanitized) {
+    t.diagnostic('dpkg -i and systemd not tried: a sanitizer build (the release build does them)');
+    return;
+  }
+  await installDebAndRun(t, s, deb,
+    fs.readFileSync(path.join(root, 'usr/share/sipws/www/demo-jssip/index.html'), 'utf8'));
+  await runUnderSystemd(t, s, deb);
 }));
