@@ -49,7 +49,7 @@ async function assertSinkEmpty(sink, what) {
 /** The SIP messages of sipws's --trace (RECV / SEND) as {dir, proto, peer, msg}. */
 function traced(d) {
   const out = [];
-  const re = /^\S+ \w+ (RECV|SEND) (\S+) (\S+) flow=\S+ \d+ bytes\n([\s\S]*?)(?=^\d{4}-\d\d-\d\dT\S+ \w+ |(?![\s\S]))/gm;
+  const re = /^\S+ \w+ \[messages\] (RECV|SEND) (\S+) (\S+) flow=\S+ \d+ bytes\n([\s\S]*?)(?=^\d{4}-\d\d-\d\dT\S+ \w+ |(?![\s\S]))/gm;
   for (const m of d.stderr().matchAll(re)) {
     out.push({ dir: m[1], proto: m[2], peer: m[3], msg: parseMessage(m[4].replace(/\r?\n/g, '\r\n')) });
   }
