@@ -142,6 +142,50 @@ async function runPostinst(t, dir, postinst) {
 }
 
 /**
+ * Spawns `cmd args` for the test's scope: its output collected (shown if the test fails, under
+ * `label`), its PID tracked, and `killSignal` sent at the end if it still runs.
+ * Returns {proc, log() (stdout and stderr so far), exited (resolves {code, signal})}.
+ */
+function spawnLogged(s, label, cmd, args, { cwd, env, killSignal = 'SIGKILL' } = {}) {
+  const proc = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  trackPid(proc.pid);
+  let log = '';
+  proc.stdout.on('data', (c) => { log += c.toString(); });
+  proc.stderr.on('data', (c) => { log += c.toString(); });
+  s.log(label, () => log);
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  s.defer(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, killSignal);
+    await exited;
+    untrackPid(proc.pid);
+  });
+  return { proc, log: () => log, exited };
+}
+
+/**
+ * The shell lines that make a throwaway copy of this machine's root in folder "$1" (run in a
+ * private mount namespace: an overlay over / whose changes live in a tmpfs that vanishes with
+ * the namespace; /run and /tmp empty, so no service manager is found) and install package "$2"
+ * there with dpkg -i. The root is "$R" afterwards.
+ */
+const kThrowawayRootWithDeb = [
+  'set -e',
+  'W="$1"',
+  'mount -t tmpfs tmpfs "$W"',
+  'mkdir "$W/upper" "$W/work" "$W/root"',
+  'mount -t overlay overlay -o lowerdir=/,upperdir="$W/upper",workdir="$W/work" "$W/root"',
+  'R="$W/root"',
+  'mount --rbind /dev "$R/dev"',
+  'mount -t proc proc "$R/proc"',
+  'mount --rbind /sys "$R/sys"',
+  'mount -t tmpfs tmpfs "$R/run"',
+  'mount -t tmpfs tmpfs "$R/tmp"',
+  'cp "$2" "$R/tmp/sipws.deb"',
+  'echo "dpkg -i:" >&2',
+  'chroot "$R" dpkg -i /tmp/sipws.deb >&2',
+];
+
+/**
  * Installs `deb` with `dpkg -i` into a throwaway copy of this machine's root, and runs the
  * installed daemon as the service would: a private mount namespace with an overlay over / whose
  * changes live in a tmpfs that vanishes with the namespace (the host's dpkg database, users and
@@ -168,19 +212,7 @@ async function installDebAndRun(t, s, deb, packagedIndex) {
   s.tempDir(work);
   const [udp, ws, wss, admin] = await freePorts(4);
   const script = [
-    'set -e',
-    'W="$1"',
-    'mount -t tmpfs tmpfs "$W"',
-    'mkdir "$W/upper" "$W/work" "$W/root"',
-    'mount -t overlay overlay -o lowerdir=/,upperdir="$W/upper",workdir="$W/work" "$W/root"',
-    'R="$W/root"',
-    'mount --rbind /dev "$R/dev"',
-    'mount -t proc proc "$R/proc"',
-    'mount -t tmpfs tmpfs "$R/run"',
-    'mount -t tmpfs tmpfs "$R/tmp"',
-    'cp "$2" "$R/tmp/sipws.deb"',
-    'echo "dpkg -i:" >&2',
-    'chroot "$R" dpkg -i /tmp/sipws.deb >&2',
+    ...kThrowawayRootWithDeb,
     'chroot "$R" dpkg-query -W -f \'installed: ${Package} ${Version} ${Status}\\n\' sipws >&2',
     'chroot "$R" getent passwd sipws | sed "s/^/user: /" >&2',
     'exec chroot "$R" setpriv --reuid=sipws --regid=sipws --init-groups /usr/bin/sipws run ' +
@@ -188,28 +220,20 @@ async function installDebAndRun(t, s, deb, packagedIndex) {
       `--set listen=udp:127.0.0.1:${udp},ws:127.0.0.1:${ws},wss:127.0.0.1:${wss} ` +
       `--set admin_listen=127.0.0.1:${admin}`,
   ].join('\n');
-  const proc = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', work,
-    deb], { stdio: ['ignore', 'pipe', 'pipe'] });
-  trackPid(proc.pid);  // unshare, sh, chroot and setpriv exec: this PID becomes sipws
-  let log = '';
-  proc.stdout.on('data', (c) => { log += c.toString(); });
-  proc.stderr.on('data', (c) => { log += c.toString(); });
-  s.log('dpkg -i and the installed sipws', () => log);
-  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  s.defer(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, 'SIGTERM');
-    await exited;
-    untrackPid(proc.pid);
-  });
+  // unshare, sh, chroot and setpriv exec: this PID becomes sipws.
+  const { proc, log, exited } = spawnLogged(s, 'dpkg -i and the installed sipws', 'unshare',
+    ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', work, deb],
+    { killSignal: 'SIGTERM' });
   await Promise.race([
-    waitFor(() => log.includes('sipws ready'), { ms: 60000, what: 'the installed sipws ready' }),
-    exited.then((r) => { throw new Error(`exited before ready: ${JSON.stringify(r)}\n${log}`); }),
+    waitFor(() => log().includes('sipws ready'),
+      { ms: 60000, what: 'the installed sipws ready' }),
+    exited.then((r) => { throw new Error(`exited before ready: ${JSON.stringify(r)}\n${log()}`); }),
   ]);
-  assert.match(log, /^installed: sipws \S+ install ok installed$/m);
-  const user = /^user: sipws:x:(\d+):(\d+):[^:]*:\/var\/lib\/sipws:\/usr\/sbin\/nologin$/m.exec(log);
-  assert.ok(user, `the sipws system user:\n${log}`);
+  assert.match(log(), /^installed: sipws \S+ install ok installed$/m);
+  const user = /^user: sipws:x:(\d+):(\d+):[^:]*:\/var\/lib\/sipws:\/usr\/sbin\/nologin$/m.exec(log());
+  assert.ok(user, `the sipws system user:\n${log()}`);
   assert.ok(Number(user[1]) > 0 && Number(user[1]) < 1000, `a system uid: ${user[1]}`);
-  assert.match(log, / www=\/usr\/share\/sipws\/www\/demo-jssip /);
+  assert.match(log(), / www=\/usr\/share\/sipws\/www\/demo-jssip /);
 
   assert.equal((await fetch(`http://127.0.0.1:${admin}/health`)).status, 200);
   const page = await fetch(`http://127.0.0.1:${ws}/`);
@@ -247,44 +271,20 @@ async function runUnderSystemd(t, s, deb) {
   const work = makeTempDir('sipws-systemd-');
   s.tempDir(work);
   const script = [
-    'set -e',
-    'W="$1"',
-    'mount -t tmpfs tmpfs "$W"',
-    'mkdir "$W/upper" "$W/work" "$W/root"',
-    'mount -t overlay overlay -o lowerdir=/,upperdir="$W/upper",workdir="$W/work" "$W/root"',
-    'R="$W/root"',
-    'mount --rbind /dev "$R/dev"',
-    'mount -t proc proc "$R/proc"',
-    'mount --rbind /sys "$R/sys"',
-    'mount -t tmpfs tmpfs "$R/run"',
-    'mount -t tmpfs tmpfs "$R/tmp"',
+    ...kThrowawayRootWithDeb,
     'ip link set lo up',
-    'cp "$2" "$R/tmp/sipws.deb"',
-    'chroot "$R" dpkg -i /tmp/sipws.deb >&2',
     'echo "booting systemd" >&2',
     'export container=other',
     'exec chroot "$R" /lib/systemd/systemd --system --unit=sipws.service --log-target=console',
   ].join('\n');
-  const proc = spawn('unshare', ['-m', '-p', '-n', '-f', '--kill-child=SIGKILL',
-    '--propagation', 'private', 'sh', '-c', script, 'sh', work, deb],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
-  trackPid(proc.pid);
-  let log = '';
-  proc.stdout.on('data', (c) => { log += c.toString(); });
-  proc.stderr.on('data', (c) => { log += c.toString(); });
-  s.log('dpkg -i and systemd', () => log);
-  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  s.defer(async () => {
-    // unshare ignores SIGTERM while it waits; SIGKILL ends it, and --kill-child then kills
-    // systemd, PID 1 of the namespace, and with it every process there.
-    if (proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, 'SIGKILL');
-    await exited;
-    untrackPid(proc.pid);
-  });
+  // unshare ignores SIGTERM while it waits; SIGKILL (spawnLogged's) ends it, and --kill-child
+  // then kills systemd, PID 1 of the namespace, and with it every process there.
+  const { proc, log } = spawnLogged(s, 'dpkg -i and systemd', 'unshare', ['-m', '-p', '-n', '-f',
+    '--kill-child=SIGKILL', '--propagation', 'private', 'sh', '-c', script, 'sh', work, deb]);
   // systemd: the child unshare forked, PID 1 of the new namespaces.
   let pid1 = 0;
   await waitFor(() => {
-    if (!log.includes('booting systemd')) return false;
+    if (!log().includes('booting systemd')) return false;
     const kids = fs.readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim();
     pid1 = Number(kids.split(/\s+/)[0] || 0);
     return pid1 > 0 && fs.readFileSync(`/proc/${pid1}/comm`, 'utf8').trim() === 'systemd';
@@ -366,23 +366,13 @@ test('cmake --install: the installed sipws runs from another folder on its examp
     '--set', `admin_listen=127.0.0.1:${admin}`, '--set', 'log_level=debug'];
   const env = { ...process.env };
   if (notify) env.NOTIFY_SOCKET = path.join(cwd, 'notify.sock');
-  const proc = spawn(at('bin/sipws'), args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  trackPid(proc.pid);
-  let log = '';
-  proc.stdout.on('data', (c) => { log += c.toString(); });
-  proc.stderr.on('data', (c) => { log += c.toString(); });
-  s.log('installed sipws stderr', () => log);
-  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  s.defer(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, 'SIGKILL');
-    await exited;
-    untrackPid(proc.pid);
-  });
+  const { proc, log, exited } = spawnLogged(s, 'installed sipws stderr', at('bin/sipws'),
+    args, { cwd, env });
   await Promise.race([
-    waitFor(() => log.includes('sipws ready'), { ms: 15000, what: 'sipws ready' }),
+    waitFor(() => log().includes('sipws ready'), { ms: 15000, what: 'sipws ready' }),
     exited.then((r) => { throw new Error(`sipws exited before ready: ${JSON.stringify(r)}`); }),
   ]);
-  assert.match(log, new RegExp(`www=${at('share/sipws/www/demo-jssip')} `));
+  assert.match(log(), new RegExp(`www=${at('share/sipws/www/demo-jssip')} `));
 
   // The demo page and its bundle on the WS port, from the installed share/.
   const page = await fetch(`http://127.0.0.1:${ws}/`);
