@@ -212,6 +212,16 @@ PcapWriter::Options options(const std::string& path) {
   return o;
 }
 
+/// What the constructor throws for `path` (std::runtime_error's message), "" if it does not.
+std::string start_error(const std::string& path) {
+  try {
+    PcapWriter w(options(path));
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 TEST(PcapWriter, WritesIpv4AndIpv6MessagesInBothDirections) {
   TempDir dir;
   const std::string path = dir.file("trace.pcap");
@@ -421,14 +431,10 @@ TEST(PcapWriter, DropsWritesAfterCloseAndClosesTwice) {
 TEST(PcapWriter, ThrowsNamingAPathThatCannotBeCreated) {
   TempDir dir;
   const std::string path = dir.file("no-such-dir/trace.pcap");
-  try {
-    PcapWriter w(options(path));
-    ADD_FAILURE() << "no exception";
-  } catch (const std::runtime_error& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find(path), std::string::npos) << what;
-    EXPECT_NE(what.find("No such file or directory"), std::string::npos) << what;
-  }
+  const std::string what = start_error(path);
+  ASSERT_FALSE(what.empty()) << "no exception";
+  EXPECT_NE(what.find(path), std::string::npos) << what;
+  EXPECT_NE(what.find("No such file or directory"), std::string::npos) << what;
 }
 
 TEST(PcapWriter, ThrowsWhenTheOldFileCannotBeMovedAside) {
@@ -436,28 +442,20 @@ TEST(PcapWriter, ThrowsWhenTheOldFileCannotBeMovedAside) {
   const std::string path = dir.file("trace.pcap");
   std::ofstream(path) << "the previous run's trace";
   fs::create_directories(path + ".1/busy");  // rename() cannot replace a non-empty directory
-  try {
-    PcapWriter w(options(path));
-    ADD_FAILURE() << "no exception";
-  } catch (const std::runtime_error& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find(path), std::string::npos) << what;
-    EXPECT_NE(what.find("rename"), std::string::npos) << what;
-  }
+  const std::string what = start_error(path);
+  ASSERT_FALSE(what.empty()) << "no exception";
+  EXPECT_NE(what.find(path), std::string::npos) << what;
+  EXPECT_NE(what.find("rename"), std::string::npos) << what;
   EXPECT_EQ(read_file(path), "the previous run's trace");  // untouched
 }
 
 TEST(PcapWriter, ThrowsWhenTheHeaderCannotBeWrittenAndLeavesADeviceAlone) {
   if (!fs::is_character_file("/dev/full")) GTEST_SKIP() << "no /dev/full";
-  try {
-    PcapWriter w(options("/dev/full"));  // opens; every write fails with ENOSPC
-    ADD_FAILURE() << "no exception";
-  } catch (const std::runtime_error& e) {
-    const std::string what = e.what();
-    EXPECT_NE(what.find("/dev/full: cannot write its header: No space left on device"),
-              std::string::npos)
-        << what;
-  }
+  const std::string what = start_error("/dev/full");  // opens; every write fails with ENOSPC
+  ASSERT_FALSE(what.empty()) << "no exception";
+  EXPECT_NE(what.find("/dev/full: cannot write its header: No space left on device"),
+            std::string::npos)
+      << what;
   EXPECT_TRUE(fs::is_character_file("/dev/full"));  // neither unlinked nor moved to .1
   EXPECT_FALSE(fs::exists("/dev/full.1"));
 }
