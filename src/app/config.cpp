@@ -647,8 +647,7 @@ Config from_json(const json& j) {
   if (lf != "text" && lf != "json") fail("log_format", "\"" + lf + "\" must be text or json");
   c.log_json = lf == "json";
   c.log_level = get_string(j, "log_level");
-  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
-  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
+  if (!log::level_named(c.log_level)) {
     fail("log_level", "\"" + c.log_level + "\" must be trace|debug|info|warn|error|off");
   }
   const json& levels = j.at("log_levels");
