@@ -16,6 +16,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # install.test.mjs: cpack -G DEB runs dpkg-shlibdeps; the unit is checked by systemd-analyze;
   # dpkg -i of the package needs adduser (postinst), and systemd boots it in a namespace.
   pkgs+=(dpkg-dev systemd adduser)
+  # The store tests start their own PostgreSQL and MariaDB servers (tests/unit/store/db_servers.hpp).
+  pkgs+=(postgresql mariadb-server mariadb-client)
 fi
 # Node.js (demo page bundle, tests) may come from another package source than Debian's: check
 # the commands instead of the packages.
