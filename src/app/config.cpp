@@ -15,6 +15,7 @@
 #include "common/net.hpp"
 #include "proxy/routing.hpp"
 #include "sip/text.hpp"
+#include "store/store.hpp"
 #include "ws/client.hpp"
 
 namespace sipws::app {
@@ -628,8 +629,9 @@ Config from_json(const json& j) {
   }
   c.store = get_string(j, "store");
   if (c.store.rfind("sqlite:", 0) != 0 && c.store.rfind("postgresql://", 0) != 0 &&
-      c.store.rfind("mysql://", 0) != 0) {
-    fail("store", "\"" + c.store +
+      c.store.rfind("postgres://", 0) != 0 && c.store.rfind("mysql://", 0) != 0 &&
+      c.store.rfind("mariadb://", 0) != 0) {
+    fail("store", "\"" + store::Store::shown_uri(c.store) +
                       "\" must be sqlite:PATH, postgresql://... or mysql://..., e.g. "
                       "sqlite:./var/sipws.db");
   }
@@ -770,6 +772,13 @@ Config from_json(const json& j) {
   } else {
     fail("store_sync", "\"" + sync + "\" must be ack or batch");
   }
+  c.store_layout = get_string(j, "store_layout");
+  if (c.store_layout != "sipws" && c.store_layout != "kamailio") {
+    fail("store_layout", "\"" + c.store_layout +
+                             "\" must be sipws (its own tables) or kamailio (an existing "
+                             "Kamailio subscriber table)");
+  }
+  c.store_pool = get_uint(j, "store_pool", 0, 64);
   const auto anchor = get_string(j, "media_anchor");
   if (anchor == "auto") {
     c.media_anchor = MediaAnchor::Auto;
@@ -918,6 +927,12 @@ std::string resolve_store(const Config& c) {
   return prefix + resolve_path(c, path);
 }
 
+store::OpenOptions store_options(const Config& c) {
+  store::OpenOptions o;
+  o.layout = c.store_layout == "kamailio" ? store::Layout::Kamailio : store::Layout::Sipws;
+  return o;
+}
+
 nlohmann::json to_json(const Config& c) {
   json j = json::object();
   json listen = json::array();
@@ -926,6 +941,8 @@ nlohmann::json to_json(const Config& c) {
   j["domain"] = c.domain;
   j["store"] = c.store;
   j["store_sync"] = c.store_sync == StoreSync::Ack ? "ack" : "batch";
+  j["store_layout"] = c.store_layout;
+  j["store_pool"] = c.store_pool;
   j["shutdown_grace"] = c.shutdown_grace_s;
   j["auth"] = c.auth == AuthMode::Digest ? "digest" : "off";
   j["admin_listen"] = c.admin_host + ":" + std::to_string(c.admin_port);
@@ -1020,7 +1037,7 @@ nlohmann::json to_json(const Config& c) {
 }
 
 std::string describe(const Config& c) {
-  std::string s = "domain=" + c.domain + " store=" + resolve_store(c) +
+  std::string s = "domain=" + c.domain + " store=" + store::Store::shown_uri(resolve_store(c)) +
                   " auth=" + (c.auth == AuthMode::Digest ? "digest" : "off") +
                   " ws_auth=" + to_json(c).at("ws_auth").get<std::string>() +
                   " threads=" + std::to_string(c.threads) + " listen=";

@@ -16,6 +16,7 @@
 #include "registrar/trunk.hpp"
 #include "registrar/upstream.hpp"
 #include "routing/dial_plan.hpp"
+#include "store/store.hpp"
 
 namespace sipws::app {
 
@@ -57,6 +58,12 @@ struct Config {
   std::string domain = "localhost";
   std::string store = "sqlite:./var/sipws.db";
   StoreSync store_sync = StoreSync::Ack;
+  /// `store_layout`: "sipws" (its own tables) or "kamailio" (subscribers read from an existing
+  /// Kamailio `subscriber` table).
+  std::string store_layout = "sipws";
+  /// `store_pool`: connections that serve reads beside the one that writes (PostgreSQL and
+  /// MySQL; SQLite always uses one). 0 = reads share the writer's connection.
+  std::uint32_t store_pool = 4;
   std::uint32_t shutdown_grace_s = 5;  ///< SIGTERM: at most this long for open transactions
   AuthMode auth = AuthMode::Digest;
   std::string admin_host = "127.0.0.1";
@@ -194,6 +201,8 @@ std::string resolve_path(const Config& c, const std::string& path);
 /// `c.store` as the daemon and the CLI open it: an `sqlite:PATH` (or `sqlite://PATH`) with a
 /// relative PATH resolved by resolve_path; `:memory:` and other URIs as they are.
 std::string resolve_store(const Config& c);
+/// How the daemon and the CLI open the store: `store_layout`, schema migrated at start-up.
+store::OpenOptions store_options(const Config& c);
 
 /// The configuration as JSON (same keys as the file format).
 nlohmann::json to_json(const Config& c);

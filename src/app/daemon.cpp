@@ -958,16 +958,28 @@ void open_store(Daemon& d) {
   for (unsigned i = 0; i < d.n; ++i) d.ios.push_back(std::make_unique<asio::io_context>(1));
   asio::io_context& io0 = *d.ios[0];
   d.location_timers = std::make_unique<transport::AsioTimerService>(io0);
-  std::unique_ptr<store::Store> db;
+  const std::string uri = resolve_store(d.cfg);
+  const store::OpenOptions options = store_options(d.cfg);
+  // Store answers go to the shard that asked (AsyncStore::answer_on_this_thread); this post is
+  // for shard 0 and start-up. A database server gets store_pool read connections beside the
+  // writer's (SQLite serialises its writers anyway, and reads there cost microseconds).
+  store::ReadPool pool;
+  if (uri.rfind("sqlite:", 0) != 0) {
+    pool.size = d.cfg.store_pool;
+    pool.open = [uri, options] {
+      store::OpenOptions reader = options;
+      reader.migrate = false;  // the writer's connection did it
+      return store::Store::open(uri, reader);
+    };
+  }
   try {
-    db = store::Store::open(resolve_store(d.cfg));
+    d.astore = std::make_unique<store::AsyncStore>(
+        store::Store::open(uri, options),
+        [&io0](std::function<void()> fn) { asio::post(io0, std::move(fn)); },
+        store::AsyncStore::kCheckInterval, std::move(pool));
   } catch (const store::StoreError& e) {
     throw StartError{"store", e.what()};
   }
-  // Store answers go to the shard that asked (AsyncStore::answer_on_this_thread); this post is
-  // for shard 0 and start-up.
-  d.astore = std::make_unique<store::AsyncStore>(
-      std::move(db), [&io0](std::function<void()> fn) { asio::post(io0, std::move(fn)); });
   d.location = std::make_unique<registrar::LocationService>(*d.location_timers, d.astore.get());
   d.cdrs = std::make_unique<CdrSink>(*d.astore, resolve_path(d.cfg, d.cfg.cdr_file));
   const std::size_t restored = d.location->load(d.astore->sync());

@@ -1,6 +1,7 @@
 // sipws: the command line. `sipws run` starts the daemon; `sipws user|group|forward|alias ...`
-// manage subscribers and their services in the same store (docs/configuration.md). Exit codes:
-// 0 done, 1 nothing to delete or no such subscriber, 2 usage, configuration or store error.
+// manage subscribers and their services in the same store, `sipws db status|migrate` its
+// schema (docs/configuration.md). Exit codes: 0 done, 1 nothing to delete, no such subscriber
+// or a schema behind this sipws (db status), 2 usage, configuration or store error.
 
 #include <CLI/CLI.hpp>
 
@@ -199,6 +200,35 @@ int alias_command(Store& store, const std::string& action, const Args& a) {
   return 0;
 }
 
+/// `sipws db status`: the store (password masked), its backend, layout and schema version;
+/// exit 1 when the schema is missing or older than this sipws. `sipws db migrate`: creates or
+/// migrates the schema and says from which version.
+int db_command(Store& store, const std::string& action, const Args&) {
+  if (action == "migrate") {
+    const int from = store.migrate();
+    const int to = store.schema_status().latest;
+    if (from == to) {
+      std::cout << "schema already at version " << to << '\n';
+    } else if (from == 0) {
+      std::cout << "schema created at version " << to << '\n';
+    } else {
+      std::cout << "schema migrated from version " << from << " to " << to << '\n';
+    }
+    return 0;
+  }
+  const auto s = store.schema_status();
+  std::cout << "backend: " << s.backend << "\nlayout: " << s.layout << "\nschema: ";
+  if (s.version == 0) {
+    std::cout << "none (an empty database; sipws db migrate or sipws run creates it)\n";
+  } else if (s.version < s.latest) {
+    std::cout << s.version << " (this sipws: " << s.latest
+              << "; sipws db migrate or sipws run migrates it)\n";
+  } else {
+    std::cout << s.version << " (current)\n";
+  }
+  return s.version == s.latest ? 0 : 1;
+}
+
 using StoreCommand = int (*)(Store&, const std::string& action, const Args&);
 
 /// Runs `sipws FAMILY ACTION` on the configured store; a refusal is printed with that prefix,
@@ -206,7 +236,13 @@ using StoreCommand = int (*)(Store&, const std::string& action, const Args&);
 /// @throws StoreError when the store cannot be opened.
 int run_store_command(const Config& cfg, StoreCommand command, const std::string& family,
                       const std::string& action, const Args& args) {
-  auto store = Store::open(sipws::app::resolve_store(cfg));
+  const std::string uri = sipws::app::resolve_store(cfg);
+  auto options = sipws::app::store_options(cfg);
+  // `db` reports and migrates the schema itself; every other command migrates on opening
+  // (an empty database gets its schema on first use).
+  options.migrate = family != "db";
+  if (family == "db") std::cout << "store: " << Store::shown_uri(uri) << '\n';
+  auto store = Store::open(uri, options);
   try {
     return command(*store, action, args);
   } catch (const CliError& e) {
@@ -299,6 +335,10 @@ int main(int argc, char** argv) {
   aor_arg(alias_add, "the user@domain it reaches")->required();
   action(alias, "del", "delete an alias")->add_option("alias", args.alias, "the alias")->required();
   action(alias, "list", "list aliases: \"alias aor\" lines");
+
+  auto* db = family("db", "the store's schema", db_command);
+  action(db, "status", "backend, layout and schema version (exit 1 if not current)");
+  action(db, "migrate", "create or migrate the schema to this sipws's version");
 
   try {
     app.parse(argc, argv);

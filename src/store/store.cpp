@@ -1,19 +1,27 @@
-// Store over SOCI + SQLite, and AsyncStore (one worker thread with a queue).
+// Store over SOCI (SQLite, PostgreSQL, MySQL/MariaDB), and AsyncStore (one worker thread with a
+// queue).
 //
-// Tables (schema version 2):
+// Tables (schema version 4):
 //   schema_version(version)
-//   subscriber(user, domain, ha1_md5, ha1_sha256)             PRIMARY KEY(user, domain)
+//   subscriber(username, domain, ha1_md5, ha1_sha256)         PRIMARY KEY(username, domain)
+//     (store_layout kamailio: Kamailio's own subscriber table, read as username, domain, ha1)
 //   location(aor, contact, instance, reg_id, path, received,
 //            expires_at, q, call_id, cseq, user_agent)        PRIMARY KEY(aor, contact)
+//     (store_layout kamailio: named sipws_location, beside Kamailio's own location table)
 //   -- since version 2:
 //   subscriber_group(aor, grp)                                PRIMARY KEY(aor, grp)
 //   call_forward(aor, kind, target, ring_timeout)             PRIMARY KEY(aor, kind)
 //     kind: "unconditional" | "busy" | "no_answer"; ring_timeout in seconds, 0 = default
 //   alias(alias, aor)                                         PRIMARY KEY(alias)
+//   -- since version 3: cdrs (call records)
+//   -- since version 4: data_version(version), bumped by each change of subscriber data on
+//      PostgreSQL and MySQL (SQLite has PRAGMA data_version); `user` columns named `username`
 // AORs are "user@domain" with the domain lower-cased (the store lower-cases what it is given).
 
 #include "store/store.hpp"
 
+#include <soci/mysql/soci-mysql.h>
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
@@ -37,13 +45,27 @@
 namespace sipws::store {
 namespace {
 
-/// Bumped when the schema changes; older files are migrated in open(), newer ones refused.
-/// 1: subscriber, location. 2: + subscriber_group, call_forward, alias.
-constexpr int kSchemaVersion = 3;
+/// The schema version this sipws writes; older databases are migrated (Store::migrate), newer
+/// ones refused. 1: subscriber, location. 2: + subscriber_group, call_forward, alias. 3: + cdrs.
+/// 4: subscriber.user and cdrs.user renamed username (a reserved word in PostgreSQL; Kamailio's
+/// name), + data_version.
+constexpr int kSchemaVersion = 4;
 /// How long a writer waits for another process's lock (CLI and daemon share the file).
 constexpr int kBusyTimeoutS = 5;
+/// How long connecting to a database server may take before the store counts as down.
+constexpr int kConnectTimeoutS = 5;
 
 constexpr std::string_view kSqlitePrefix = "sqlite:";
+
+enum class Dialect { Sqlite, Postgres, MySql };
+
+/// A parsed `store` URI: the backend, SOCI's connect string, and the URI as logs and errors
+/// show it (the password replaced by "***").
+struct Target {
+  Dialect dialect = Dialect::Sqlite;
+  std::string connect;
+  std::string shown;
+};
 
 /// "user@Domain" -> "user@domain": the domain (after the last '@') lower-cased, the user part
 /// kept as is (case-sensitive, RFC 3261 s.19.1.4). Text without '@' is returned unchanged.
@@ -58,17 +80,236 @@ constexpr const char* kKindOrder =
     "CASE kind WHEN 'unconditional' THEN 0 WHEN 'busy' THEN 1 WHEN 'no_answer' THEN 2 "
     "ELSE 3 END";
 
-class SqliteStore final : public Store {
+/// `uri` with the password of its user-info (scheme://user:PASSWORD@host...) replaced by ***.
+std::string mask_password(const std::string& uri) {
+  const auto scheme = uri.find("://");
+  if (scheme == std::string::npos) return uri;
+  const auto at = uri.find('@', scheme + 3);
+  if (at == std::string::npos) return uri;
+  const auto colon = uri.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return uri;
+  return uri.substr(0, colon + 1) + "***" + uri.substr(at);
+}
+
+/// A value in SOCI's MySQL connect string: single-quoted, with \ and ' escaped.
+std::string soci_quote(std::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\\' || c == '\'') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+/// Parses "mysql://user:password@host:port/database" (user and password percent-decoded, port
+/// 3306 by default, host an IP, a name or [IPv6]) into SOCI's MySQL connect string.
+/// @throws StoreError naming what is missing or malformed.
+std::string mysql_connect_string(const std::string& uri, const std::string& shown) {
+  auto bad = [&](const std::string& why) {
+    return StoreError("store URI '" + shown + "': " + why +
+                      " (want mysql://USER:PASSWORD@HOST:PORT/DATABASE)");
+  };
+  std::string_view rest(uri);
+  rest.remove_prefix(rest.find("://") + 3);
+  const auto slash = rest.find('/');
+  if (slash == std::string_view::npos || slash + 1 >= rest.size()) throw bad("no database name");
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view database = rest.substr(slash + 1);
+  if (const auto q = database.find('?'); q != std::string_view::npos) {
+    database = database.substr(0, q);
+  }
+  std::string user, password;
+  if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
+    std::string_view info = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    const auto colon = info.find(':');
+    auto u = text::percent_decode(info.substr(0, colon));
+    auto p = colon == std::string_view::npos ? std::optional<std::string>("")
+                                             : text::percent_decode(info.substr(colon + 1));
+    if (!u || !p) throw bad("bad percent-encoding in the user or password");
+    user = std::move(*u);
+    password = std::move(*p);
+  }
+  std::string_view host = authority;
+  std::string port = "3306";
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) throw bad("unclosed [ in the host");
+    if (close + 1 < host.size()) {
+      if (host[close + 1] != ':') throw bad("junk after ]");
+      port = std::string(host.substr(close + 2));
+    }
+    host = host.substr(1, close - 1);
+  } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    port = std::string(host.substr(colon + 1));
+    host = host.substr(0, colon);
+  }
+  if (host.empty()) throw bad("no host");
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
+      std::stoi(port) > 65535) {
+    throw bad("bad port '" + port + "'");
+  }
+  auto db = text::percent_decode(database);
+  if (!db || db->empty()) throw bad("bad database name");
+  std::string c = "db=" + soci_quote(*db) + " host=" + soci_quote(host) + " port=" + port +
+                  " charset=utf8mb4 connect_timeout=" + std::to_string(kConnectTimeoutS);
+  if (!user.empty()) c += " user=" + soci_quote(user);
+  if (!password.empty()) c += " password=" + soci_quote(password);
+  return c;
+}
+
+/// Parses the `store` URI. libpq reads postgresql:// URIs itself (RFC 3986, percent-encoding,
+/// query parameters); sipws adds a connect timeout when none is given.
+/// @throws StoreError for an unknown scheme or a malformed URI.
+Target parse_target(const std::string& uri) {
+  Target t;
+  t.shown = mask_password(uri);
+  if (uri.rfind(kSqlitePrefix, 0) == 0) {
+    t.dialect = Dialect::Sqlite;
+    std::string path = uri.substr(kSqlitePrefix.size());
+    if (path.rfind("//", 0) == 0) path.erase(0, 2);  // tolerate "sqlite://PATH"
+    if (path.empty()) throw StoreError("store URI '" + uri + "' has no path (want sqlite:PATH)");
+    t.connect = path;
+    return t;
+  }
+  if (uri.rfind("postgresql://", 0) == 0 || uri.rfind("postgres://", 0) == 0) {
+    t.dialect = Dialect::Postgres;
+    t.connect = uri;
+    if (uri.find("connect_timeout=") == std::string::npos) {
+      t.connect += uri.find('?') == std::string::npos ? '?' : '&';
+      t.connect += "connect_timeout=" + std::to_string(kConnectTimeoutS);
+    }
+    t.connect += "&application_name=sipws";
+    return t;
+  }
+  if (uri.rfind("mysql://", 0) == 0 || uri.rfind("mariadb://", 0) == 0) {
+    t.dialect = Dialect::MySql;
+    t.connect = mysql_connect_string(uri, t.shown);
+    return t;
+  }
+  throw StoreError("unknown store URI '" + t.shown +
+                   "' (key 'store': want sqlite:PATH, postgresql://... or mysql://...)");
+}
+
+/// Column types and table options of one SQL dialect, for the schema's DDL.
+struct Types {
+  const char* key;       ///< a short text key column (user, domain, AOR, group, alias)
+  const char* long_key;  ///< a long text key column (a Contact URI)
+  const char* text;      ///< any other text
+  const char* big;       ///< a 64-bit integer
+  const char* real;      ///< a double
+  const char* id;        ///< an auto-numbered 64-bit primary key
+  const char* options;   ///< after a CREATE TABLE's closing parenthesis
+};
+
+Types types_of(Dialect d) {
+  switch (d) {
+    case Dialect::Postgres:
+      // "C": byte-wise comparison and order, as SQLite's (user parts are case-sensitive).
+      return {"TEXT COLLATE \"C\"",
+              "TEXT COLLATE \"C\"",
+              "TEXT COLLATE \"C\"",
+              "BIGINT",
+              "DOUBLE PRECISION",
+              "BIGSERIAL PRIMARY KEY",
+              ""};
+    case Dialect::MySql:
+      // Key columns need a length; (255 + 512) * 4 bytes fits InnoDB's 3072-byte index limit.
+      // utf8mb4_bin: case-sensitive, byte-wise, as SQLite's.
+      return {"VARCHAR(255)",
+              "VARCHAR(512)",
+              "TEXT",
+              "BIGINT",
+              "DOUBLE",
+              "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+              " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"};
+    case Dialect::Sqlite:
+      break;
+  }
+  return {"TEXT", "TEXT", "TEXT", "INTEGER", "REAL", "INTEGER PRIMARY KEY AUTOINCREMENT", ""};
+}
+
+/// `sql` with $KEY, $LKEY, $TEXT, $BIG, $REAL and $ID replaced by the dialect's types, and its
+/// table options appended to a CREATE TABLE.
+std::string ddl(Dialect d, std::string_view sql) {
+  const Types t = types_of(d);
+  const std::pair<std::string_view, const char*> tokens[] = {{"$LKEY", t.long_key}, {"$KEY", t.key},
+                                                             {"$TEXT", t.text},     {"$BIG", t.big},
+                                                             {"$REAL", t.real},     {"$ID", t.id}};
+  std::string out;
+  for (std::size_t i = 0; i < sql.size();) {
+    bool replaced = false;
+    if (sql[i] == '$') {
+      for (const auto& [token, type] : tokens) {
+        if (sql.substr(i, token.size()) == token) {
+          out += type;
+          i += token.size();
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out.push_back(sql[i++]);
+  }
+  if (sql.rfind("CREATE TABLE", 0) == 0) out += t.options;
+  return out;
+}
+
+/// "INSERT INTO table(cols) VALUES(:cols) <upsert on the first `keys` columns>": replaces the
+/// non-key columns of an existing row (or leaves it when every column is a key).
+std::string upsert(Dialect d, std::string_view table, std::initializer_list<std::string_view> cols,
+                   std::size_t keys) {
+  std::string names, values, key_names, update;
+  std::size_t i = 0;
+  for (std::string_view c : cols) {
+    const std::string col(c);
+    names += (i ? ", " : "") + col;
+    values += (i ? ", :" : ":") + col;
+    if (i < keys) {
+      key_names += (i ? ", " : "") + col;
+    } else {
+      if (!update.empty()) update += ", ";
+      update += col + (d == Dialect::MySql ? " = VALUES(" + col + ")" : " = excluded." + col);
+    }
+    ++i;
+  }
+  std::string sql = "INSERT INTO " + std::string(table) + "(" + names + ") VALUES(" + values + ")";
+  if (d == Dialect::MySql) {
+    const std::string first(*cols.begin());
+    return sql + " ON DUPLICATE KEY UPDATE " + (update.empty() ? first + " = " + first : update);
+  }
+  return sql + " ON CONFLICT(" + key_names + ") DO " +
+         (update.empty() ? "NOTHING" : "UPDATE SET " + update);
+}
+
+/// Store::Options::layout as the CLI and errors name it.
+const char* layout_name(Layout l) { return l == Layout::Kamailio ? "kamailio" : "sipws"; }
+
+/// One SQL database through SOCI: SQLite, PostgreSQL or MySQL/MariaDB (the dialect picks the
+/// few statements that differ: types, upserts, row ids, data_version). One connection, used
+/// by one thread at a time; a network database that dropped the connection is reconnected on
+/// the next call.
+class SqlStore final : public Store {
  public:
-  SqliteStore(const std::string& uri, const std::string& path) : uri_(uri) {
+  SqlStore(Target target, const OpenOptions& o)
+      : target_(std::move(target)),
+        uri_(target_.shown),
+        d_(target_.dialect),
+        layout_(o.layout),
+        location_(o.layout == Layout::Kamailio ? "sipws_location" : "location"),
+        ha1_col_(o.layout == Layout::Kamailio ? "ha1" : "ha1_md5"),
+        sha_col_(o.layout == Layout::Kamailio ? "''" : "ha1_sha256") {
     try {
-      // SOCI's connect string: values with spaces need quotes.
-      std::string conn = "db=\"" + path + "\" timeout=" + std::to_string(kBusyTimeoutS);
-      sql_.open(*soci::factory_sqlite3(), conn);
-      std::string mode;
-      sql_ << "PRAGMA journal_mode=WAL", soci::into(mode);
-      sql_ << "PRAGMA busy_timeout=" << kBusyTimeoutS * 1000;
-      create_schema();
+      connect();
+      const int version = read_version();
+      if (version > kSchemaVersion) {
+        throw StoreError(uri_ + ": schema version " + std::to_string(version) +
+                         " is newer than this sipws supports (" + std::to_string(kSchemaVersion) +
+                         ")");
+      }
+      if (o.migrate) migrate_schema();
     } catch (const StoreError&) {
       throw;
     } catch (const std::exception& e) {
@@ -76,25 +317,61 @@ class SqliteStore final : public Store {
     }
   }
 
+  SchemaStatus schema_status() override {
+    SchemaStatus s;
+    run("schema_status", [&] { s.version = read_version(); });
+    s.latest = kSchemaVersion;
+    s.backend = d_ == Dialect::Sqlite ? "sqlite" : d_ == Dialect::Postgres ? "postgresql" : "mysql";
+    s.layout = layout_name(layout_);
+    return s;
+  }
+
+  int migrate() override {
+    int from = 0;
+    run("migrate", [&] { from = migrate_schema(); });
+    return from;
+  }
+
   void put_subscriber(const Subscriber& s) override {
     run("put_subscriber", [&] {
-      sql_ << "INSERT OR REPLACE INTO subscriber(user, domain, ha1_md5, ha1_sha256) "
-              "VALUES(:u, :d, :m, :s)",
-          soci::use(s.user), soci::use(s.domain), soci::use(s.ha1_md5), soci::use(s.ha1_sha256);
+      if (layout_ == Layout::Kamailio) {
+        sql_ << upsert(d_, "subscriber", {"username", "domain", "ha1"}, 2), soci::use(s.user),
+            soci::use(s.domain), soci::use(s.ha1_md5);
+      } else {
+        sql_ << upsert(d_, "subscriber", {"username", "domain", "ha1_md5", "ha1_sha256"}, 2),
+            soci::use(s.user), soci::use(s.domain), soci::use(s.ha1_md5), soci::use(s.ha1_sha256);
+      }
+      bump_version();
     });
   }
 
   void transaction(const std::function<void()>& body) override {
     run("transaction", [&] {
       soci::transaction tr(sql_);
-      body();
+      in_transaction_ = true;
+      try {
+        body();
+      } catch (...) {
+        in_transaction_ = false;
+        throw;
+      }
+      in_transaction_ = false;
       tr.commit();
     });
   }
 
   std::uint64_t data_version() override {
     long long v = 0;
-    run("data_version", [&] { sql_ << "PRAGMA data_version", soci::into(v); });
+    run("data_version", [&] {
+      if (d_ == Dialect::Sqlite) {
+        sql_ << "PRAGMA data_version", soci::into(v);
+      } else {
+        // Bumped by every change of subscriber data from any connection (bump_version).
+        soci::indicator ind = soci::i_ok;
+        sql_ << "SELECT MAX(version) FROM data_version", soci::into(v, ind);
+        if (ind != soci::i_ok) v = 0;
+      }
+    });
     return static_cast<std::uint64_t>(v);
   }
 
@@ -102,15 +379,20 @@ class SqliteStore final : public Store {
     run("check", [&] {
       soci::transaction tr(sql_);
       int n = 0;
-      for (const char* table :
-           {"subscriber", "location", "subscriber_group", "call_forward", "alias", "cdrs"}) {
-        sql_ << "SELECT COUNT(*) FROM (SELECT 1 FROM " << table << " LIMIT 1)", soci::into(n);
+      for (const std::string& table :
+           {std::string("subscriber"), location_, std::string("subscriber_group"),
+            std::string("call_forward"), std::string("alias"), std::string("cdrs")}) {
+        sql_ << "SELECT COUNT(*) FROM (SELECT 1 FROM " << table << " LIMIT 1) probe", soci::into(n);
       }
       // A binding write that leaves nothing behind, committed: it takes the write lock, meets
       // what a real binding write would (a read-only file, a full disk when the commit appends
-      // to the WAL, a trigger) and changes no row another connection could see.
-      sql_ << "INSERT OR REPLACE INTO location(aor, contact) VALUES('sipws-check', 'sipws-check')";
-      sql_ << "DELETE FROM location WHERE aor = 'sipws-check' AND contact = 'sipws-check'";
+      // to the WAL, a trigger, a server that refuses writes) and changes no row another
+      // connection could see.
+      sql_ << upsert(d_, location_, {"aor", "contact"}, 2), soci::use(std::string("sipws-check")),
+          soci::use(std::string("sipws-check"));
+      sql_ << "DELETE FROM " << location_
+           << " WHERE aor = 'sipws-check' AND contact = "
+              "'sipws-check'";
       tr.commit();
     });
   }
@@ -119,7 +401,7 @@ class SqliteStore final : public Store {
     bool existed = false;
     run("delete_subscriber", [&] {
       soci::statement st =
-          (sql_.prepare << "DELETE FROM subscriber WHERE user = :u AND domain = :d",
+          (sql_.prepare << "DELETE FROM subscriber WHERE username = :u AND domain = :d",
            soci::use(user), soci::use(domain));
       st.execute(true);
       existed = st.get_affected_rows() > 0;
@@ -129,6 +411,7 @@ class SqliteStore final : public Store {
         const std::string aor = normalize_aor(user + "@" + domain);
         sql_ << "DELETE FROM subscriber_group WHERE aor = :a", soci::use(aor);
         sql_ << "DELETE FROM call_forward WHERE aor = :a", soci::use(aor);
+        bump_version();
       }
     });
     return existed;
@@ -140,8 +423,8 @@ class SqliteStore final : public Store {
     run("find_subscriber", [&] {
       Subscriber s;
       soci::indicator ind = soci::i_ok;
-      sql_ << "SELECT user, domain, ha1_md5, ha1_sha256 FROM subscriber "
-              "WHERE user = :u AND domain = :d",
+      sql_ << "SELECT username, domain, " << ha1_col_ << ", " << sha_col_
+           << " FROM subscriber WHERE username = :u AND domain = :d",
           soci::into(s.user, ind), soci::into(s.domain), soci::into(s.ha1_md5),
           soci::into(s.ha1_sha256), soci::use(user), soci::use(domain);
       if (sql_.got_data() && ind == soci::i_ok) out = std::move(s);
@@ -153,10 +436,11 @@ class SqliteStore final : public Store {
     std::vector<Subscriber> out;
     run("list_subscribers", [&] {
       Subscriber s;
-      soci::statement st = (sql_.prepare << "SELECT user, domain, ha1_md5, ha1_sha256 FROM "
-                                            "subscriber ORDER BY domain, user",
-                            soci::into(s.user), soci::into(s.domain), soci::into(s.ha1_md5),
-                            soci::into(s.ha1_sha256));
+      soci::statement st =
+          (sql_.prepare << "SELECT username, domain, " << ha1_col_ << ", " << sha_col_
+                        << " FROM subscriber ORDER BY domain, username",
+           soci::into(s.user), soci::into(s.domain), soci::into(s.ha1_md5),
+           soci::into(s.ha1_sha256));
       st.execute();
       while (st.fetch()) out.push_back(s);
     });
@@ -166,21 +450,14 @@ class SqliteStore final : public Store {
   void put_binding(const BindingRecord& b) override {
     run("put_binding", [&] {
       // Prepared once: a binding refresh is the store's most frequent write, and parsing its
-      // SQL again each time cost as much as executing it.
+      // SQL again each time cost as much as executing it. An upsert changes a refreshed row in
+      // place (a delete and insert is twice the b-tree work on the commit path).
       if (!put_binding_st_) {
         put_binding_st_.emplace(
-            // An upsert changes a refreshed row in place; INSERT OR REPLACE deleted and
-            // inserted it again (twice the b-tree work on the commit path of store_sync=ack).
-            (sql_.prepare << "INSERT INTO location(aor, contact, instance, reg_id, "
-                             "path, received, expires_at, q, call_id, cseq, user_agent) "
-                             "VALUES(:aor, :contact, :instance, :reg_id, :path, :received, "
-                             ":expires_at, :q, :call_id, :cseq, :ua) "
-                             "ON CONFLICT(aor, contact) DO UPDATE SET "
-                             "instance = excluded.instance, reg_id = excluded.reg_id, "
-                             "path = excluded.path, received = excluded.received, "
-                             "expires_at = excluded.expires_at, q = excluded.q, "
-                             "call_id = excluded.call_id, cseq = excluded.cseq, "
-                             "user_agent = excluded.user_agent",
+            (sql_.prepare << upsert(d_, location_,
+                                    {"aor", "contact", "instance", "reg_id", "path", "received",
+                                     "expires_at", "q", "call_id", "cseq", "user_agent"},
+                                    2),
              soci::use(row_.aor), soci::use(row_.contact), soci::use(row_.instance),
              soci::use(row_.reg_id), soci::use(row_.path), soci::use(row_.received),
              soci::use(row_.expires_at), soci::use(row_.q), soci::use(row_.call_id),
@@ -205,7 +482,7 @@ class SqliteStore final : public Store {
     run("delete_binding", [&] {
       if (!delete_binding_st_) {
         delete_binding_st_.emplace(
-            (sql_.prepare << "DELETE FROM location WHERE aor = :a AND contact = :c",
+            (sql_.prepare << "DELETE FROM " << location_ << " WHERE aor = :a AND contact = :c",
              soci::use(row_.aor), soci::use(row_.contact)));
       }
       row_.aor = aor;
@@ -222,7 +499,8 @@ class SqliteStore final : public Store {
       double q = 1.0;
       soci::statement st =
           (sql_.prepare << "SELECT aor, contact, instance, reg_id, path, received, expires_at, "
-                           "q, call_id, cseq, user_agent FROM location ORDER BY aor, contact",
+                           "q, call_id, cseq, user_agent FROM "
+                        << location_ << " ORDER BY aor, contact",
            soci::into(b.aor), soci::into(b.contact), soci::into(b.instance), soci::into(reg_id),
            soci::into(b.path), soci::into(b.received), soci::into(expires_at), soci::into(q),
            soci::into(b.call_id), soci::into(cseq), soci::into(b.user_agent));
@@ -241,8 +519,8 @@ class SqliteStore final : public Store {
   void add_group(const std::string& aor, const std::string& group) override {
     const std::string key = normalize_aor(aor);
     run("add_group", [&] {
-      sql_ << "INSERT OR IGNORE INTO subscriber_group(aor, grp) VALUES(:a, :g)", soci::use(key),
-          soci::use(group);
+      sql_ << upsert(d_, "subscriber_group", {"aor", "grp"}, 2), soci::use(key), soci::use(group);
+      bump_version();
     });
   }
 
@@ -255,6 +533,7 @@ class SqliteStore final : public Store {
            soci::use(key), soci::use(group));
       st.execute(true);
       existed = st.get_affected_rows() > 0;
+      if (existed) bump_version();
     });
     return existed;
   }
@@ -281,9 +560,9 @@ class SqliteStore final : public Store {
     const std::string kind(forward_kind_name(r.kind));
     const long long ring_timeout = r.ring_timeout_s;
     run("put_forward", [&] {
-      sql_ << "INSERT OR REPLACE INTO call_forward(aor, kind, target, ring_timeout) "
-              "VALUES(:a, :k, :t, :r)",
+      sql_ << upsert(d_, "call_forward", {"aor", "kind", "target", "ring_timeout"}, 2),
           soci::use(key), soci::use(kind), soci::use(r.target), soci::use(ring_timeout);
+      bump_version();
     });
   }
 
@@ -298,6 +577,7 @@ class SqliteStore final : public Store {
                : (sql_.prepare << "DELETE FROM call_forward WHERE aor = :a", soci::use(key));
       st.execute(true);
       deleted = static_cast<std::size_t>(st.get_affected_rows());
+      if (deleted > 0) bump_version();
     });
     return deleted;
   }
@@ -311,8 +591,8 @@ class SqliteStore final : public Store {
   void put_alias(const Alias& a) override {
     const std::string target = normalize_aor(a.aor);
     run("put_alias", [&] {
-      sql_ << "INSERT OR REPLACE INTO alias(alias, aor) VALUES(:n, :a)", soci::use(a.alias),
-          soci::use(target);
+      sql_ << upsert(d_, "alias", {"alias", "aor"}, 1), soci::use(a.alias), soci::use(target);
+      bump_version();
     });
   }
 
@@ -322,6 +602,7 @@ class SqliteStore final : public Store {
       soci::statement st = (sql_.prepare << "DELETE FROM alias WHERE alias = :n", soci::use(alias));
       st.execute(true);
       existed = st.get_affected_rows() > 0;
+      if (existed) bump_version();
     });
     return existed;
   }
@@ -361,18 +642,29 @@ class SqliteStore final : public Store {
         const auto cb = static_cast<long long>(r.caller_leg.bytes);
         const auto ep = static_cast<long long>(r.callee_leg.packets);
         const auto eb = static_cast<long long>(r.callee_leg.bytes);
-        sql_ << "INSERT INTO cdrs(call_id, from_uri, to_uri, request_uri, source, user, "
-                "start_ms, answer_ms, end_ms, status, reason, hangup, route, gateways, "
-                "forwarded, media_anchored, caller_packets, caller_bytes, callee_packets, "
-                "callee_bytes) VALUES(:a, :b, :c, :d, :e, :f, :g, :h, :i, :j, :k, :l, :m, :n, "
-                ":o, :p, :q, :r, :s, :t)",
-            soci::use(r.call_id), soci::use(r.from), soci::use(r.to), soci::use(r.request_uri),
-            soci::use(r.source), soci::use(r.user), soci::use(start), soci::use(answer),
-            soci::use(end), soci::use(r.status), soci::use(r.reason), soci::use(r.hangup),
-            soci::use(r.route), soci::use(gateways), soci::use(forwarded), soci::use(anchored),
-            soci::use(cp), soci::use(cb), soci::use(ep), soci::use(eb);
         long long id = 0;
-        sql_ << "SELECT last_insert_rowid()", soci::into(id);
+        std::string sql =
+            "INSERT INTO cdrs(call_id, from_uri, to_uri, request_uri, source, username, "
+            "start_ms, answer_ms, end_ms, status, reason, hangup, route, gateways, "
+            "forwarded, media_anchored, caller_packets, caller_bytes, callee_packets, "
+            "callee_bytes) VALUES(:a, :b, :c, :d, :e, :f, :g, :h, :i, :j, :k, :l, :m, :n, "
+            ":o, :p, :q, :r, :s, :t)";
+        if (d_ == Dialect::Postgres) {
+          sql_ << sql + " RETURNING id", soci::use(r.call_id), soci::use(r.from), soci::use(r.to),
+              soci::use(r.request_uri), soci::use(r.source), soci::use(r.user), soci::use(start),
+              soci::use(answer), soci::use(end), soci::use(r.status), soci::use(r.reason),
+              soci::use(r.hangup), soci::use(r.route), soci::use(gateways), soci::use(forwarded),
+              soci::use(anchored), soci::use(cp), soci::use(cb), soci::use(ep), soci::use(eb),
+              soci::into(id);
+        } else {
+          sql_ << sql, soci::use(r.call_id), soci::use(r.from), soci::use(r.to),
+              soci::use(r.request_uri), soci::use(r.source), soci::use(r.user), soci::use(start),
+              soci::use(answer), soci::use(end), soci::use(r.status), soci::use(r.reason),
+              soci::use(r.hangup), soci::use(r.route), soci::use(gateways), soci::use(forwarded),
+              soci::use(anchored), soci::use(cp), soci::use(cb), soci::use(ep), soci::use(eb);
+          sql_ << (d_ == Dialect::MySql ? "SELECT LAST_INSERT_ID()" : "SELECT last_insert_rowid()"),
+              soci::into(id);
+        }
         r.id = id;
       }
       tr.commit();
@@ -383,14 +675,15 @@ class SqliteStore final : public Store {
     std::vector<CallRecord> out;
     run("list_call_records", [&] {
       // Every filter is bound twice: "empty / 0 = any", then the test itself.
-      static constexpr const char* kWhere =
-          " FROM cdrs WHERE (:c1 = '' OR call_id = :c2) AND (:f1 = '' OR instr(from_uri, :f2) > 0)"
-          " AND (:t1 = '' OR instr(to_uri, :t2) > 0) AND (:s1 = 0 OR status = :s2)"
-          " AND (:a1 = 0 OR start_ms >= :a2) AND (:u1 = 0 OR start_ms < :u2)";
+      const std::string contains = d_ == Dialect::Postgres ? "strpos" : "instr";
+      const std::string where = " FROM cdrs WHERE (:c1 = '' OR call_id = :c2) AND (:f1 = '' OR " +
+                                contains + "(from_uri, :f2) > 0) AND (:t1 = '' OR " + contains +
+                                "(to_uri, :t2) > 0) AND (:s1 = 0 OR status = :s2)"
+                                " AND (:a1 = 0 OR start_ms >= :a2) AND (:u1 = 0 OR start_ms < :u2)";
       const long long since = q.since_ms, until = q.until_ms;
       if (total != nullptr) {
         long long n = 0;
-        sql_ << std::string("SELECT COUNT(*)") + kWhere, soci::use(q.call_id), soci::use(q.call_id),
+        sql_ << "SELECT COUNT(*)" + where, soci::use(q.call_id), soci::use(q.call_id),
             soci::use(q.from), soci::use(q.from), soci::use(q.to), soci::use(q.to),
             soci::use(q.status), soci::use(q.status), soci::use(since), soci::use(since),
             soci::use(until), soci::use(until), soci::into(n);
@@ -403,12 +696,11 @@ class SqliteStore final : public Store {
       long long id = 0, start = 0, answer = 0, end = 0, cp = 0, cb = 0, ep = 0, eb = 0;
       int anchored = 0;
       soci::statement st =
-          (sql_.prepare << std::string("SELECT id, call_id, from_uri, to_uri, request_uri, source, "
-                                       "user, start_ms, answer_ms, end_ms, status, reason, "
-                                       "hangup, route, gateways, forwarded, media_anchored, "
-                                       "caller_packets, caller_bytes, callee_packets, "
-                                       "callee_bytes") +
-                               kWhere + " ORDER BY start_ms DESC, id DESC LIMIT :lim OFFSET :off",
+          (sql_.prepare << "SELECT id, call_id, from_uri, to_uri, request_uri, source, "
+                           "username, start_ms, answer_ms, end_ms, status, reason, "
+                           "hangup, route, gateways, forwarded, media_anchored, "
+                           "caller_packets, caller_bytes, callee_packets, callee_bytes" +
+                               where + " ORDER BY start_ms DESC, id DESC LIMIT :lim OFFSET :off",
            soci::use(q.call_id), soci::use(q.call_id), soci::use(q.from), soci::use(q.from),
            soci::use(q.to), soci::use(q.to), soci::use(q.status), soci::use(q.status),
            soci::use(since), soci::use(since), soci::use(until), soci::use(until), soci::use(limit),
@@ -443,7 +735,7 @@ class SqliteStore final : public Store {
       // One read transaction: the three answers come from one snapshot.
       soci::transaction tr(sql_);
       int n = 0;
-      sql_ << "SELECT COUNT(*) FROM subscriber WHERE user = :u AND lower(domain) = :d",
+      sql_ << "SELECT COUNT(*) FROM subscriber WHERE username = :u AND lower(domain) = :d",
           soci::into(n), soci::use(user), soci::use(lower_domain);
       out.subscriber = n > 0;
       std::string group;
@@ -459,6 +751,207 @@ class SqliteStore final : public Store {
   }
 
  private:
+  /// Opens the connection (SQLite: WAL and the busy timeout). @throws soci::soci_error.
+  void connect() {
+    switch (d_) {
+      case Dialect::Sqlite: {
+        // SOCI's connect string: values with spaces need quotes.
+        std::string conn =
+            "db=\"" + target_.connect + "\" timeout=" + std::to_string(kBusyTimeoutS);
+        sql_.open(*soci::factory_sqlite3(), conn);
+        std::string mode;
+        sql_ << "PRAGMA journal_mode=WAL", soci::into(mode);
+        sql_ << "PRAGMA busy_timeout=" << kBusyTimeoutS * 1000;
+        break;
+      }
+      case Dialect::Postgres:
+        sql_.open(*soci::factory_postgresql(), target_.connect);
+        // Schema messages (NOTICE: relation already exists) are not errors: keep them quiet.
+        sql_ << "SET client_min_messages TO WARNING";
+        break;
+      case Dialect::MySql:
+        sql_.open(*soci::factory_mysql(), target_.connect);
+        // Refuse what does not fit instead of cutting it, as the other backends do.
+        sql_ << "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'";
+        break;
+    }
+  }
+
+  /// The schema version of the database, 0 for an empty one. @throws soci::soci_error.
+  int read_version() {
+    if (!table_exists("schema_version")) return 0;
+    int version = 0;
+    soci::indicator ind = soci::i_ok;
+    sql_ << "SELECT MAX(version) FROM schema_version", soci::into(version, ind);
+    return ind == soci::i_ok && sql_.got_data() ? version : 0;
+  }
+
+  /// Whether `table` exists in the connected database. @throws soci::soci_error.
+  bool table_exists(const std::string& table) {
+    int n = 0;
+    switch (d_) {
+      case Dialect::Sqlite:
+        sql_ << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = :t",
+            soci::use(table), soci::into(n);
+        break;
+      case Dialect::Postgres:
+        sql_ << "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
+                "current_schema() AND table_name = :t",
+            soci::use(table), soci::into(n);
+        break;
+      case Dialect::MySql:
+        sql_ << "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+                "AND table_name = :t",
+            soci::use(table), soci::into(n);
+        break;
+    }
+    return n > 0;
+  }
+
+  /// Whether `table` has a column named `column`. @throws soci::soci_error.
+  bool column_exists(const std::string& table, const std::string& column) {
+    int n = 0;
+    if (d_ == Dialect::Sqlite) {
+      sql_ << "SELECT COUNT(*) FROM pragma_table_info(:t) WHERE name = :c", soci::use(table),
+          soci::use(column), soci::into(n);
+    } else {
+      sql_ << "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = :t AND "
+              "column_name = :c AND table_schema = "
+           << (d_ == Dialect::Postgres ? "current_schema()" : "DATABASE()"),
+          soci::use(table), soci::use(column), soci::into(n);
+    }
+    return n > 0;
+  }
+
+  /// Brings the schema to kSchemaVersion in one transaction, serialised between processes
+  /// (two nodes starting on one empty database). @returns the version it found.
+  /// @throws StoreError for a database newer than this sipws, or a kamailio layout without
+  /// Kamailio's subscriber table; soci::soci_error for a failed statement.
+  int migrate_schema() {
+    soci::transaction tr(sql_);
+    if (d_ == Dialect::Postgres) sql_ << "SELECT pg_advisory_xact_lock(7118)";
+    if (d_ == Dialect::MySql) {
+      int got = 0;
+      sql_ << "SELECT GET_LOCK('sipws_schema', 30)", soci::into(got);
+    }
+    struct Unlock {
+      SqlStore& s;
+      ~Unlock() {
+        if (s.d_ != Dialect::MySql) return;
+        try {
+          int released = 0;
+          s.sql_ << "SELECT RELEASE_LOCK('sipws_schema')", soci::into(released);
+        } catch (const std::exception&) {
+          // the lock goes with the connection anyway
+        }
+      }
+    } unlock{*this};
+    const int version = read_version();
+    if (version > kSchemaVersion) {
+      throw StoreError(uri_ + ": schema version " + std::to_string(version) +
+                       " is newer than this sipws supports (" + std::to_string(kSchemaVersion) +
+                       ")");
+    }
+    if (layout_ == Layout::Kamailio && !kamailio_subscriber_ok()) {
+      throw StoreError(uri_ +
+                       ": store_layout kamailio needs Kamailio's subscriber table (username, "
+                       "domain, ha1, ha1b); create it with kamdbctl or set store_layout to sipws");
+    }
+    sql_ << ddl(d_, "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)");
+    // Every step is idempotent (IF NOT EXISTS, a rename only when the old name is there), so a
+    // database whose version row is missing or behind its tables is repaired too.
+    create_v1_tables();
+    create_v2_tables();
+    create_v3_tables();
+    migrate_v4();
+    if (version != kSchemaVersion) {
+      sql_ << "DELETE FROM schema_version";
+      int v = kSchemaVersion;
+      sql_ << "INSERT INTO schema_version(version) VALUES(:v)", soci::use(v);
+      if (version != 0) {
+        log::store().info("store: {} migrated from schema version {} to {}", uri_, version,
+                          kSchemaVersion);
+      }
+    }
+    tr.commit();
+    return version;
+  }
+
+  /// Kamailio's subscriber table is there with the columns sipws reads.
+  bool kamailio_subscriber_ok() {
+    return table_exists("subscriber") && column_exists("subscriber", "username") &&
+           column_exists("subscriber", "domain") && column_exists("subscriber", "ha1");
+  }
+
+  void create_v1_tables() {
+    if (layout_ == Layout::Sipws) {
+      sql_ << ddl(d_,
+                  "CREATE TABLE IF NOT EXISTS subscriber("
+                  "username $KEY NOT NULL, domain $KEY NOT NULL, "
+                  "ha1_md5 $KEY NOT NULL DEFAULT '', ha1_sha256 $KEY NOT NULL DEFAULT '', "
+                  "PRIMARY KEY(username, domain))");
+    }
+    sql_ << ddl(d_, "CREATE TABLE IF NOT EXISTS " + location_ +
+                        "(aor $KEY NOT NULL, contact $LKEY NOT NULL, "
+                        "instance $KEY NOT NULL DEFAULT '', "
+                        "reg_id $BIG NOT NULL DEFAULT 0, path $TEXT NOT NULL DEFAULT '', "
+                        "received $KEY NOT NULL DEFAULT '', expires_at $BIG NOT NULL DEFAULT 0, "
+                        "q $REAL NOT NULL DEFAULT 1.0, call_id $KEY NOT NULL DEFAULT '', "
+                        "cseq $BIG NOT NULL DEFAULT 0, user_agent $TEXT NOT NULL DEFAULT '', "
+                        "PRIMARY KEY(aor, contact))");
+  }
+
+  /// Version 2: per-subscriber services (groups, call forwarding, aliases).
+  void create_v2_tables() {
+    sql_ << ddl(d_,
+                "CREATE TABLE IF NOT EXISTS subscriber_group("
+                "aor $KEY NOT NULL, grp $KEY NOT NULL, PRIMARY KEY(aor, grp))");
+    sql_ << ddl(d_,
+                "CREATE TABLE IF NOT EXISTS call_forward("
+                "aor $KEY NOT NULL, kind $KEY NOT NULL, target $TEXT NOT NULL, "
+                "ring_timeout $BIG NOT NULL DEFAULT 0, PRIMARY KEY(aor, kind))");
+    sql_ << ddl(d_,
+                "CREATE TABLE IF NOT EXISTS alias("
+                "alias $KEY NOT NULL PRIMARY KEY, aor $TEXT NOT NULL)");
+  }
+
+  /// Version 3: call records (issue 15). Lists (gateways, forwarded) are kept one per line.
+  void create_v3_tables() {
+    sql_ << ddl(d_,
+                "CREATE TABLE IF NOT EXISTS cdrs("
+                "id $ID, call_id $KEY NOT NULL, "
+                "from_uri $TEXT NOT NULL, to_uri $TEXT NOT NULL, request_uri $TEXT NOT NULL, "
+                "source $TEXT NOT NULL, username $TEXT NOT NULL, start_ms $BIG NOT NULL, "
+                "answer_ms $BIG NOT NULL, end_ms $BIG NOT NULL, status INTEGER NOT NULL, "
+                "reason $TEXT NOT NULL, hangup $TEXT NOT NULL, route $TEXT NOT NULL, "
+                "gateways $TEXT NOT NULL, forwarded $TEXT NOT NULL, "
+                "media_anchored INTEGER NOT NULL, "
+                "caller_packets $BIG NOT NULL, caller_bytes $BIG NOT NULL, "
+                "callee_packets $BIG NOT NULL, callee_bytes $BIG NOT NULL)");
+    sql_ << "CREATE INDEX IF NOT EXISTS cdrs_start ON cdrs(start_ms)";
+    sql_ << "CREATE INDEX IF NOT EXISTS cdrs_call_id ON cdrs(call_id)";
+  }
+
+  /// Version 4: the `user` columns of a version 1-3 SQLite file renamed `username` (the only
+  /// backend that had them), and the data_version row that other backends bump.
+  void migrate_v4() {
+    for (const char* table : {"subscriber", "cdrs"}) {
+      if (d_ == Dialect::Sqlite && layout_ == Layout::Sipws && column_exists(table, "user")) {
+        sql_ << "ALTER TABLE " << table << " RENAME COLUMN user TO username";
+      }
+    }
+    sql_ << ddl(d_, "CREATE TABLE IF NOT EXISTS data_version(version $BIG NOT NULL)");
+    int rows = 0;
+    sql_ << "SELECT COUNT(*) FROM data_version", soci::into(rows);
+    if (rows == 0) sql_ << "INSERT INTO data_version(version) VALUES(1)";
+  }
+
+  /// Marks subscriber data changed for every connection (data_version()); SQLite counts
+  /// commits itself. Call inside run(), after the change.
+  void bump_version() {
+    if (d_ != Dialect::Sqlite) sql_ << "UPDATE data_version SET version = version + 1";
+  }
+
   /// Rules of `aor` ("" = everyone) ordered by aor, then kind in enum order. A row whose kind
   /// this sipws does not know (edited by hand) is skipped with a warning. Call inside run().
   std::vector<ForwardRule> select_forwards(const std::string& aor) {
@@ -498,84 +991,56 @@ class SqliteStore final : public Store {
     }
   }
 
+  /// Runs `fn` (statements of one operation), turning any failure into StoreError naming
+  /// `what` and the database. A network database whose connection failed is connected again
+  /// first. Inside transaction() on PostgreSQL the statements run under a savepoint, so that a
+  /// failed operation does not abort the others of its transaction (as on SQLite and MySQL).
   template <class Fn>
   void run(const char* what, Fn&& fn) {
     try {
-      fn();
+      if (broken_) reconnect();
+      if (in_transaction_ && d_ == Dialect::Postgres) {
+        sql_ << "SAVEPOINT op";
+        try {
+          fn();
+        } catch (...) {
+          try {
+            sql_ << "ROLLBACK TO SAVEPOINT op";
+          } catch (const std::exception&) {
+            // the connection is gone: the transaction fails at commit
+          }
+          throw;
+        }
+        sql_ << "RELEASE SAVEPOINT op";
+      } else {
+        fn();
+      }
+    } catch (const StoreError&) {
+      throw;
     } catch (const std::exception& e) {
+      if (d_ != Dialect::Sqlite && !in_transaction_ && !connected()) broken_ = true;
       throw StoreError(std::string(what) + " on " + uri_ + ": " + e.what());
     }
   }
 
-  /// Creates the tables of a new file, or migrates an older file in place (one transaction).
-  /// @throws StoreError for a file newer than kSchemaVersion.
-  void create_schema() {
-    soci::transaction tr(sql_);
-    sql_ << "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)";
-    int version = 0;
-    soci::indicator ind = soci::i_ok;
-    sql_ << "SELECT MAX(version) FROM schema_version", soci::into(version, ind);
-    if (ind != soci::i_ok || !sql_.got_data()) version = 0;  // a new file
-    if (version > kSchemaVersion) {
-      throw StoreError(uri_ + ": schema version " + std::to_string(version) +
-                       " is newer than this sipws supports (" + std::to_string(kSchemaVersion) +
-                       ")");
+  /// Whether the connection to a database server still works. Never throws.
+  bool connected() noexcept {
+    try {
+      return sql_.is_connected();
+    } catch (...) {
+      return false;
     }
-    // Every step is idempotent (IF NOT EXISTS), so a file whose version row is missing or
-    // behind its tables is repaired too.
-    create_v1_tables();
-    create_v2_tables();
-    create_v3_tables();
-    if (version != kSchemaVersion) {
-      sql_ << "DELETE FROM schema_version";
-      int v = kSchemaVersion;
-      sql_ << "INSERT INTO schema_version(version) VALUES(:v)", soci::use(v);
-      if (version != 0) {
-        log::store().info("store: {} migrated from schema version {} to {}", uri_, version,
-                          kSchemaVersion);
-      }
-    }
-    tr.commit();
   }
 
-  void create_v1_tables() {
-    sql_ << "CREATE TABLE IF NOT EXISTS subscriber("
-            "user TEXT NOT NULL, domain TEXT NOT NULL, "
-            "ha1_md5 TEXT NOT NULL DEFAULT '', ha1_sha256 TEXT NOT NULL DEFAULT '', "
-            "PRIMARY KEY(user, domain))";
-    sql_ << "CREATE TABLE IF NOT EXISTS location("
-            "aor TEXT NOT NULL, contact TEXT NOT NULL, instance TEXT NOT NULL DEFAULT '', "
-            "reg_id INTEGER NOT NULL DEFAULT 0, path TEXT NOT NULL DEFAULT '', "
-            "received TEXT NOT NULL DEFAULT '', expires_at INTEGER NOT NULL DEFAULT 0, "
-            "q REAL NOT NULL DEFAULT 1.0, call_id TEXT NOT NULL DEFAULT '', "
-            "cseq INTEGER NOT NULL DEFAULT 0, user_agent TEXT NOT NULL DEFAULT '', "
-            "PRIMARY KEY(aor, contact))";
-  }
-
-  /// Version 2: per-subscriber services (groups, call forwarding, aliases).
-  void create_v2_tables() {
-    sql_ << "CREATE TABLE IF NOT EXISTS subscriber_group("
-            "aor TEXT NOT NULL, grp TEXT NOT NULL, PRIMARY KEY(aor, grp))";
-    sql_ << "CREATE TABLE IF NOT EXISTS call_forward("
-            "aor TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL, "
-            "ring_timeout INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(aor, kind))";
-    sql_ << "CREATE TABLE IF NOT EXISTS alias("
-            "alias TEXT NOT NULL PRIMARY KEY, aor TEXT NOT NULL)";
-  }
-
-  /// Version 3: call records (issue 15). Lists (gateways, forwarded) are kept one per line.
-  void create_v3_tables() {
-    sql_ << "CREATE TABLE IF NOT EXISTS cdrs("
-            "id INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL, "
-            "from_uri TEXT NOT NULL, to_uri TEXT NOT NULL, request_uri TEXT NOT NULL, "
-            "source TEXT NOT NULL, user TEXT NOT NULL, start_ms INTEGER NOT NULL, "
-            "answer_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, status INTEGER NOT NULL, "
-            "reason TEXT NOT NULL, hangup TEXT NOT NULL, route TEXT NOT NULL, "
-            "gateways TEXT NOT NULL, forwarded TEXT NOT NULL, media_anchored INTEGER NOT NULL, "
-            "caller_packets INTEGER NOT NULL, caller_bytes INTEGER NOT NULL, "
-            "callee_packets INTEGER NOT NULL, callee_bytes INTEGER NOT NULL)";
-    sql_ << "CREATE INDEX IF NOT EXISTS cdrs_start ON cdrs(start_ms)";
-    sql_ << "CREATE INDEX IF NOT EXISTS cdrs_call_id ON cdrs(call_id)";
+  /// Opens the connection again (the server restarted or was unreachable); the prepared
+  /// statements belong to the old one. @throws soci::soci_error while it is still down.
+  void reconnect() {
+    put_binding_st_.reset();
+    delete_binding_st_.reset();
+    sql_.close();
+    connect();
+    broken_ = false;
+    log::store().info("store: reconnected to {}", uri_);
   }
 
   static std::string join_lines(const std::vector<std::string>& items) {
@@ -598,7 +1063,15 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  std::string uri_;
+  Target target_;
+  std::string uri_;  ///< as shown in errors and logs: the password masked
+  Dialect d_;
+  Layout layout_;
+  std::string location_;  ///< the bindings table: "location", or "sipws_location" beside Kamailio's
+  std::string ha1_col_;   ///< the subscriber's MD5 HA1 column
+  std::string sha_col_;   ///< the subscriber's SHA-256 HA1 column, or '' (Kamailio has none)
+  bool broken_ = false;   ///< the connection failed: reconnect before the next statement
+  bool in_transaction_ = false;
   soci::session sql_;
   /// The location row that the prepared binding statements read (bound by reference).
   struct Row {
@@ -611,22 +1084,20 @@ class SqliteStore final : public Store {
   std::optional<soci::statement> delete_binding_st_;
 };
 
-std::unique_ptr<Store> open_sqlite(const std::string& uri) {
-  std::string path = uri.substr(kSqlitePrefix.size());
-  if (path.rfind("//", 0) == 0) path.erase(0, 2);  // tolerate "sqlite://PATH"
-  if (path.empty()) throw StoreError("store URI '" + uri + "' has no path (want sqlite:PATH)");
-  if (path != ":memory:") {
-    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+std::unique_ptr<Store> open_store(const std::string& uri, const OpenOptions& o) {
+  Target target = parse_target(uri);
+  if (target.dialect == Dialect::Sqlite && target.connect != ":memory:") {
+    std::filesystem::path parent = std::filesystem::path(target.connect).parent_path();
     if (!parent.empty()) {
       std::error_code ec;
       std::filesystem::create_directories(parent, ec);
       if (ec) {
-        throw StoreError("cannot create directory " + parent.string() + " for " + path + ": " +
-                         ec.message());
+        throw StoreError("cannot create directory " + parent.string() + " for " + target.connect +
+                         ": " + ec.message());
       }
     }
   }
-  return std::make_unique<SqliteStore>(uri, path);
+  return std::make_unique<SqlStore>(std::move(target), o);
 }
 
 }  // namespace
@@ -671,17 +1142,11 @@ const std::error_category& store_category() {
 
 std::error_code make_error_code(StoreErrc e) { return {static_cast<int>(e), store_category()}; }
 
-std::unique_ptr<Store> Store::open(const std::string& uri) {
-  if (uri.rfind(kSqlitePrefix, 0) == 0) return open_sqlite(uri);
-  for (std::string_view scheme : {"postgresql://", "postgres://", "mysql://", "mariadb://"}) {
-    if (uri.rfind(scheme, 0) == 0) {
-      throw StoreError("store backend not built yet: " + uri.substr(0, scheme.size() - 3) +
-                       " (key 'store' = '" + uri + "'; use sqlite:PATH)");
-    }
-  }
-  throw StoreError("unknown store URI '" + uri +
-                   "' (key 'store': want sqlite:PATH, postgresql://... or mysql://...)");
+std::unique_ptr<Store> Store::open(const std::string& uri, const OpenOptions& options) {
+  return open_store(uri, options);
 }
+
+std::string Store::shown_uri(const std::string& uri) { return mask_password(uri); }
 
 // ---- AsyncStore ----
 
@@ -739,9 +1204,40 @@ struct AsyncStore::Impl {
   mutable std::mutex health_mu;
   Health health;
   std::atomic<bool> unhealthy{false};                  // mirrors !health.ok for the worker
-  std::chrono::steady_clock::time_point next_check{};  // worker thread only
+  std::chrono::steady_clock::time_point next_check{};  // under mu
   std::chrono::milliseconds check_interval = kCheckInterval;
   std::thread worker;
+
+  /// The read connections (store_pool): each reader thread owns one Store and takes reads from
+  /// read_queue, in parallel with the worker. None: reads run on the worker, in queue order
+  /// with the writes.
+  struct Reader {
+    std::unique_ptr<Store> store;
+    std::thread thread;
+  };
+  std::vector<Reader> readers;
+  std::deque<std::function<void(Store&)>> read_queue;  // under mu
+  std::condition_variable cv_read;
+
+  /// A reader thread: runs reads until stopped and its queue is drained.
+  void read_loop(Store& own) {
+    for (;;) {
+      std::function<void(Store&)> job;
+      {
+        std::unique_lock lock(mu);
+        cv_read.wait(lock, [&] { return stop || !read_queue.empty(); });
+        if (read_queue.empty()) return;  // stopped and drained
+        job = std::move(read_queue.front());
+        read_queue.pop_front();
+      }
+      job(own);
+      {
+        std::lock_guard lock(mu);
+        --pending;
+      }
+      cv_idle.notify_all();
+    }
+  }
 
   void enqueue(std::function<bool()> op, bool write = false) {
     {
@@ -820,17 +1316,17 @@ struct AsyncStore::Impl {
       const auto now = std::chrono::steady_clock::now();
       const bool polling = poll_interval.count() > 0;
       const bool checking = unhealthy.load(std::memory_order_relaxed);
-      if ((polling && now >= next_poll) || (checking && now >= next_check)) {
+      const bool poll_due = polling && now >= next_poll;
+      const bool check_due = checking && now >= next_check;
+      if (poll_due || check_due) {
         lock.unlock();
-        if (polling && now >= next_poll) {
+        if (poll_due) {
           poll();
           next_poll = std::chrono::steady_clock::now() + poll_interval;
         }
-        if (checking && now >= next_check) {
-          check();
-          next_check = std::chrono::steady_clock::now() + check_interval;
-        }
+        if (check_due) check();
         lock.lock();
+        if (check_due) next_check = std::chrono::steady_clock::now() + check_interval;
         continue;
       }
       auto ready = [&] { return stop || !queue.empty(); };
@@ -899,20 +1395,31 @@ struct AsyncStore::Impl {
     (*ack.reply)([done = std::move(ack.done), ec] { done(ec); });
   }
 
-  /// Records the store's health (health()); logs each change once. Worker thread.
+  /// Records the store's health (health()); logs each change once. Worker and reader threads
+  /// (never with `mu` held).
   void set_health(bool ok, std::string error) {
     if (ok && !unhealthy.load(std::memory_order_relaxed)) return;  // the common case: no lock
-    std::lock_guard lock(health_mu);
-    if (ok) {
-      log::store().info("store: healthy again (was: {})", health.error);
-    } else if (health.ok) {
-      log::store().warn("store: unhealthy: {}; checking it every {} ms", error,
-                        check_interval.count());
-      next_check = std::chrono::steady_clock::now() + check_interval;
+    bool became_unhealthy = false;
+    {
+      std::lock_guard lock(health_mu);
+      if (ok) {
+        log::store().info("store: healthy again (was: {})", health.error);
+      } else if (health.ok) {
+        log::store().warn("store: unhealthy: {}; checking it every {} ms", error,
+                          check_interval.count());
+        became_unhealthy = true;
+      }
+      health.ok = ok;
+      health.error = std::move(error);
+      unhealthy.store(!ok, std::memory_order_relaxed);
     }
-    health.ok = ok;
-    health.error = std::move(error);
-    unhealthy.store(!ok, std::memory_order_relaxed);
+    if (became_unhealthy) {
+      {
+        std::lock_guard lock(mu);
+        next_check = std::chrono::steady_clock::now() + check_interval;
+      }
+      cv_work.notify_one();  // an idle worker starts checking
+    }
   }
 
   /// Store::check() while unhealthy. Worker thread.
@@ -944,15 +1451,18 @@ struct AsyncStore::Impl {
 
   /// Runs `query(store)` on the worker and posts `done(result)`; a failure is logged with
   /// `what`, counted (store_read_errors) and answered as StoreErrc::Unavailable.
+  /// `pooled`: may run on a read connection (a pure read); false keeps it on the writer.
   template <class T, class Query>
-  void read(std::string what, Query query, std::function<void(Result<T>)> done) {
+  void read(std::string what, Query query, std::function<void(Result<T>)> done,
+            bool pooled = true) {
     // The answer goes back to the thread that asked (its shard's io_context).
     const Post* reply = tl_reply != nullptr ? tl_reply : &post;
-    enqueue([this, reply, what = std::move(what), query = std::move(query),
-             done = std::move(done)]() mutable {
+    std::function<void(Store&)> job = [this, reply, what = std::move(what),
+                                       query = std::move(query),
+                                       done = std::move(done)](Store& db) mutable {
       Result<T> result = Unexpected(make_error_code(StoreErrc::Unavailable));
       try {
-        result = query(*store);
+        result = query(db);
       } catch (const std::exception& e) {
         read_errors.inc();
         log::store().error("store: {} failed: {}", what, e.what());
@@ -961,8 +1471,20 @@ struct AsyncStore::Impl {
       (*reply)([done = std::move(done), result = std::move(result)]() mutable {
         done(std::move(result));
       });
-      return true;
-    });
+    };
+    if (readers.empty() || !pooled) {
+      enqueue([this, job = std::move(job)]() mutable {
+        job(*store);
+        return true;
+      });
+      return;
+    }
+    {
+      std::lock_guard lock(mu);
+      read_queue.push_back(std::move(job));
+      ++pending;
+    }
+    cv_read.notify_one();
   }
 
   /// Runs `fn`; a failure is logged, counted (store_write_errors) and makes the store
@@ -982,11 +1504,18 @@ struct AsyncStore::Impl {
 };
 
 AsyncStore::AsyncStore(std::unique_ptr<Store> store, Post post,
-                       std::chrono::milliseconds check_interval)
+                       std::chrono::milliseconds check_interval, ReadPool pool)
     : impl_(std::make_unique<Impl>()) {
   impl_->check_interval = std::max(check_interval, std::chrono::milliseconds(1));
   impl_->store = std::move(store);
   impl_->post = std::move(post);
+  // Every read connection is open before any thread starts: a failure leaves nothing running.
+  for (std::size_t i = 0; i < pool.size && pool.open; ++i) {
+    impl_->readers.push_back({pool.open(), {}});
+  }
+  for (auto& r : impl_->readers) {
+    r.thread = std::thread([impl = impl_.get(), db = r.store.get()] { impl->read_loop(*db); });
+  }
   // The baseline for poll_every(), read before the worker exists (the store is one caller's).
   try {
     impl_->data_version = impl_->store->data_version();
@@ -1011,6 +1540,8 @@ AsyncStore::~AsyncStore() {
     impl_->stop = true;
   }
   impl_->cv_work.notify_one();
+  impl_->cv_read.notify_all();
+  for (auto& r : impl_->readers) r.thread.join();
   impl_->worker.join();
 }
 
@@ -1052,7 +1583,8 @@ void AsyncStore::run(std::string what, std::function<void(Store&)> job,
         job(s);
         return true;
       },
-      [done = std::move(done)](Result<bool> r) { done(r ? std::error_code() : r.error()); });
+      [done = std::move(done)](Result<bool> r) { done(r ? std::error_code() : r.error()); },
+      /*pooled=*/false);
 }
 
 void AsyncStore::put_binding(BindingRecord b) {

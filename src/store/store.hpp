@@ -1,6 +1,7 @@
 #pragma once
-// Persistence via SOCI: subscribers (digest credentials) and location bindings. SQLite is the
-// embedded default; the URI scheme picks the backend. The daemon keeps hot data in memory and
+// Persistence via SOCI: subscribers (digest credentials), location bindings, services and call
+// records. SQLite is the embedded default; the URI scheme picks the backend (sqlite:PATH,
+// postgresql://..., mysql://...). The daemon keeps hot data in memory and
 // uses AsyncStore so that no I/O thread ever waits on the database.
 
 #include <chrono>
@@ -104,13 +105,51 @@ struct UserServices {
   std::vector<ForwardRule> forwards;  ///< at most one per kind
 };
 
+/// Where the subscribers live (`store_layout`): sipws's own tables, or an existing Kamailio
+/// database's `subscriber` table (username, domain, ha1, ha1b; MD5 only), sipws's bindings then
+/// kept in `sipws_location` beside Kamailio's `location`.
+enum class Layout { Sipws, Kamailio };
+
+/// How Store::open opens a database.
+struct OpenOptions {
+  Layout layout = Layout::Sipws;
+  /// Create or migrate the schema to this sipws's version (the daemon and every CLI command
+  /// but `sipws db status`).
+  bool migrate = true;
+};
+
+/// What `sipws db status` reports.
+struct SchemaStatus {
+  int version = 0;      ///< the database's schema version; 0 = empty (no sipws tables)
+  int latest = 0;       ///< the version this sipws writes
+  std::string backend;  ///< "sqlite", "postgresql" or "mysql"
+  std::string layout;   ///< "sipws" or "kamailio"
+};
+
 /// Synchronous store. Thread: any, one call at a time (callers serialize; AsyncStore does).
 class Store {
  public:
   virtual ~Store() = default;
-  /// Opens (creating tables if needed): "sqlite:PATH" (parent directories created).
-  /// @throws StoreError naming the URI and the cause (bad scheme, cannot open, schema error).
-  static std::unique_ptr<Store> open(const std::string& uri);
+  /// Opens `uri` and, with `options.migrate`, creates or migrates its schema (one
+  /// transaction, serialised between processes sharing the database):
+  /// - "sqlite:PATH" (parent directories created);
+  /// - "postgresql://USER:PASSWORD@HOST:PORT/DATABASE[?libpq parameters]" (also postgres://);
+  /// - "mysql://USER:PASSWORD@HOST:PORT/DATABASE" (also mariadb://; user and password
+  ///   percent-decoded, port 3306 by default).
+  /// Connecting gives up after 5 s. A network database that drops the connection later is
+  /// connected again by the next call.
+  /// @throws StoreError naming the URI (password masked) and the cause: bad scheme or URI,
+  /// cannot connect or open, a schema newer than this sipws, a kamailio layout without
+  /// Kamailio's subscriber table.
+  static std::unique_ptr<Store> open(const std::string& uri, const OpenOptions& options = {});
+  /// `uri` as logs may show it: the password of its user-info replaced by "***".
+  static std::string shown_uri(const std::string& uri);
+
+  /// The schema version of the database and of this sipws. @throws StoreError.
+  virtual SchemaStatus schema_status() = 0;
+  /// Creates or migrates the schema to this sipws's version (what open() does unless told
+  /// not to). @returns the version found before (0: empty). @throws StoreError.
+  virtual int migrate() = 0;
 
   /// Adds or replaces a subscriber. @throws StoreError.
   virtual void put_subscriber(const Subscriber& s) = 0;
@@ -178,7 +217,9 @@ class Store {
 
   /// A number that changes when another connection (another process: the CLI, another node)
   /// committed a change to the database since the previous call (SQLite's
-  /// `PRAGMA data_version`). Caches compare it to know when to drop what they hold.
+  /// `PRAGMA data_version`; on PostgreSQL and MySQL a counter that every change of subscriber
+  /// data bumps, this connection's own included). Caches compare it to know when to drop what
+  /// they hold.
   /// @throws StoreError.
   virtual std::uint64_t data_version() = 0;
 
@@ -186,6 +227,16 @@ class Store {
   /// deletes a probe binding in one committed transaction (no row changes). @throws StoreError
   /// naming the cause (disk full, read-only file, a table gone, a write refused, database down).
   virtual void check() = 0;
+};
+
+/// Read connections beside the writer's (`store_pool`): `size` Stores made by `open`, each
+/// with a thread of its own that runs find_subscriber, user_services and find_alias in
+/// parallel with the writer (which keeps the writes, run() jobs, polls and checks). Reads then
+/// may overtake writes queued before them. size 0: every operation runs on the one worker,
+/// in queue order.
+struct ReadPool {
+  std::size_t size = 0;
+  std::function<std::unique_ptr<Store>()> open;
 };
 
 /// Runs Store calls on one worker thread; results are handed to `post` (which the daemon binds
@@ -221,8 +272,9 @@ class AsyncStore {
   static constexpr std::chrono::milliseconds kCheckInterval{1000};
 
   /// `check_interval`: how often an unhealthy store is checked (tests shorten it).
+  /// @throws StoreError when `pool.open` does (before any thread started).
   AsyncStore(std::unique_ptr<Store> store, Post post,
-             std::chrono::milliseconds check_interval = kCheckInterval);
+             std::chrono::milliseconds check_interval = kCheckInterval, ReadPool pool = {});
   ~AsyncStore();  ///< drains queued writes, then joins the worker
 
   /// Store::find_subscriber on the worker; `done` runs on the core thread with the subscriber,

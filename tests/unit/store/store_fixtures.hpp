@@ -94,6 +94,8 @@ struct TestQueue {
 class ForwardingStore : public Store {
  public:
   explicit ForwardingStore(std::unique_ptr<Store> real) : real_(std::move(real)) {}
+  SchemaStatus schema_status() override { return real_->schema_status(); }
+  int migrate() override { return real_->migrate(); }
   void put_subscriber(const Subscriber& s) override { real_->put_subscriber(s); }
   bool delete_subscriber(const std::string& u, const std::string& d) override {
     return real_->delete_subscriber(u, d);

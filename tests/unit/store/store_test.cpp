@@ -162,14 +162,30 @@ std::string open_error(const std::string& uri) {
 }
 
 TEST(Store, BadUrisAreStoreErrors) {
-  EXPECT_NE(open_error("postgresql://u@db/sipws").find("store backend not built yet"),
-            std::string::npos);
-  EXPECT_NE(open_error("mysql://u@db/sipws").find("store backend not built yet"),
-            std::string::npos);
+  EXPECT_NE(open_error("mysql://u:pw@db").find("no database name"), std::string::npos);
+  EXPECT_NE(open_error("mysql://u:pw@db:99999/x").find("bad port '99999'"), std::string::npos);
+  EXPECT_NE(open_error("mysql://u:pw@db:/x").find("bad port"), std::string::npos);
+  EXPECT_NE(open_error("mysql://u:%zz@db/x").find("percent-encoding"), std::string::npos);
+  EXPECT_NE(open_error("mysql://u:pw@[::1/x").find("unclosed ["), std::string::npos);
+  EXPECT_NE(open_error("mysql://u:pw@/x").find("no host"), std::string::npos);
   EXPECT_NE(open_error("redis://x").find("'store'"), std::string::npos);
   EXPECT_NE(open_error("redis://x").find("redis://x"), std::string::npos);
   EXPECT_NE(open_error("sqlite:").find("no path"), std::string::npos);
   EXPECT_NE(open_error("./var/sipws.db").find("./var/sipws.db"), std::string::npos);
+}
+
+TEST(Store, ADatabaseServerThatIsNotThereIsAnErrorThatNamesItWithoutItsPassword) {
+  // Port 1 on loopback: nothing listens, the connection is refused at once.
+  for (const std::string uri :
+       {"postgresql://sipws:s3cret@127.0.0.1:1/sipws", "mysql://sipws:s3cret@127.0.0.1:1/sipws"}) {
+    const std::string error = open_error(uri);
+    EXPECT_NE(error.find("cannot open"), std::string::npos) << error;
+    EXPECT_NE(error.find("sipws:***@127.0.0.1:1/sipws"), std::string::npos) << error;
+    EXPECT_EQ(error.find("s3cret"), std::string::npos) << error;
+  }
+  EXPECT_EQ(Store::shown_uri("postgresql://a:b@h/d"), "postgresql://a:***@h/d");
+  EXPECT_EQ(Store::shown_uri("postgresql://a@h/d"), "postgresql://a@h/d");
+  EXPECT_EQ(Store::shown_uri("sqlite:./x:y@z.db"), "sqlite:./x:y@z.db");
 }
 
 TEST(Store, UnwritablePathNamesThePath) {
