@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=(cmake ninja-build ccache g++ pkg-config libboost-all-dev libssl-dev libwebsocketpp-dev
       nlohmann-json3-dev libsqlite3-dev libsoci-dev libspdlog-dev libcli11-dev libgtest-dev
-      libbenchmark-dev libsrtp2-dev libc-ares-dev libmimalloc-dev zlib1g-dev openssl)
+      libbenchmark-dev libsrtp2-dev libc-ares-dev libmimalloc-dev zlib1g-dev openssl
+      libpq-dev libmariadb-dev)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(sip-tester clang libclang-rt-14-dev iproute2 util-linux dnsmasq-base kamailio
          kamailio-websocket-modules kamailio-tls-modules chromium sipvicious python3 clang-format
@@ -18,6 +19,8 @@ if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(dpkg-dev systemd adduser)
   # The store tests start their own PostgreSQL and MariaDB servers (tests/unit/store/db_servers.hpp).
   pkgs+=(postgresql mariadb-server mariadb-client)
+  # store_layout kamailio is tested on the schema Kamailio's own scripts create.
+  pkgs+=(kamailio-postgres-modules kamailio-mysql-modules)
 fi
 # Node.js (demo page bundle, tests) may come from another package source than Debian's: check
 # the commands instead of the packages.

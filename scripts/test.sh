@@ -4,7 +4,8 @@
 #      lines and docs/architecture.md) and the lint (scripts/lint.sh: clang-format on every C++
 #      file, clang-tidy with .clang-tidy on the translation units of src/ and tools/, warnings
 #      as errors; a few minutes on 2 cores),
-#   1. unit tests (GoogleTest via CTest, release build with -Werror),
+#   1. unit tests (GoogleTest via CTest, release build with -Werror; the store's on SQLite and
+#      on a real PostgreSQL and MariaDB that the tests start in temporary folders),
 #   2. integration tests (the real daemon with JsSIP in Node and SIPp, node --test), and the
 #      RFC 4475 torture messages against the daemon over UDP and WS in a network namespace,
 #   3. end-to-end tests: the demo web phone in headless Chromium (Playwright) calling through
@@ -20,6 +21,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test || exit 1
+# The store and cluster tests start their own PostgreSQL and MariaDB: here, a server that cannot
+# start fails them instead of skipping them.
+export SIPWS_REQUIRE_DB=1
 
 passed=0
 failed=0

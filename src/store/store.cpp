@@ -54,6 +54,8 @@ constexpr int kSchemaVersion = 4;
 constexpr int kBusyTimeoutS = 5;
 /// How long connecting to a database server may take before the store counts as down.
 constexpr int kConnectTimeoutS = 5;
+/// How long a query may wait for a database server that stopped answering (its host died).
+constexpr int kIoTimeoutS = 15;
 
 constexpr std::string_view kSqlitePrefix = "sqlite:";
 
@@ -154,7 +156,9 @@ std::string mysql_connect_string(const std::string& uri, const std::string& show
   auto db = text::percent_decode(database);
   if (!db || db->empty()) throw bad("bad database name");
   std::string c = "db=" + soci_quote(*db) + " host=" + soci_quote(host) + " port=" + port +
-                  " charset=utf8mb4 connect_timeout=" + std::to_string(kConnectTimeoutS);
+                  " charset=utf8mb4 connect_timeout=" + std::to_string(kConnectTimeoutS) +
+                  " read_timeout=" + std::to_string(kIoTimeoutS) +
+                  " write_timeout=" + std::to_string(kIoTimeoutS);
   if (!user.empty()) c += " user=" + soci_quote(user);
   if (!password.empty()) c += " password=" + soci_quote(password);
   return c;
@@ -177,11 +181,20 @@ Target parse_target(const std::string& uri) {
   if (uri.rfind("postgresql://", 0) == 0 || uri.rfind("postgres://", 0) == 0) {
     t.dialect = Dialect::Postgres;
     t.connect = uri;
-    if (uri.find("connect_timeout=") == std::string::npos) {
-      t.connect += uri.find('?') == std::string::npos ? '?' : '&';
-      t.connect += "connect_timeout=" + std::to_string(kConnectTimeoutS);
+    // Defaults the URI may override: give up connecting after kConnectTimeoutS, and on a
+    // server that stopped answering (a dead host sends no reset) after kIoTimeoutS.
+    const std::pair<const char*, std::string> defaults[] = {
+        {"connect_timeout", std::to_string(kConnectTimeoutS)},
+        {"tcp_user_timeout", std::to_string(kIoTimeoutS * 1000)},
+        {"keepalives_idle", "10"},
+        {"keepalives_interval", "5"},
+        {"keepalives_count", "3"},
+        {"application_name", "sipws"}};
+    for (const auto& [name, value] : defaults) {
+      if (uri.find(std::string(name) + '=') != std::string::npos) continue;
+      t.connect += t.connect.find('?') == std::string::npos ? '?' : '&';
+      t.connect += std::string(name) + '=' + value;
     }
-    t.connect += "&application_name=sipws";
     return t;
   }
   if (uri.rfind("mysql://", 0) == 0 || uri.rfind("mariadb://", 0) == 0) {
@@ -675,11 +688,16 @@ class SqlStore final : public Store {
     std::vector<CallRecord> out;
     run("list_call_records", [&] {
       // Every filter is bound twice: "empty / 0 = any", then the test itself.
-      const std::string contains = d_ == Dialect::Postgres ? "strpos" : "instr";
-      const std::string where = " FROM cdrs WHERE (:c1 = '' OR call_id = :c2) AND (:f1 = '' OR " +
-                                contains + "(from_uri, :f2) > 0) AND (:t1 = '' OR " + contains +
-                                "(to_uri, :t2) > 0) AND (:s1 = 0 OR status = :s2)"
-                                " AND (:a1 = 0 OR start_ms >= :a2) AND (:u1 = 0 OR start_ms < :u2)";
+      // PostgreSQL types a parameter from what it is compared with: a bare 0 would make the
+      // times 32-bit integers.
+      const bool pg = d_ == Dialect::Postgres;
+      const std::string contains = pg ? "strpos" : "instr";
+      const std::string zero_ms = pg ? "CAST(0 AS BIGINT)" : "0";
+      const std::string where =
+          " FROM cdrs WHERE (:c1 = '' OR call_id = :c2) AND (:f1 = '' OR " + contains +
+          "(from_uri, :f2) > 0) AND (:t1 = '' OR " + contains +
+          "(to_uri, :t2) > 0) AND (:s1 = 0 OR status = :s2) AND (:a1 = " + zero_ms +
+          " OR start_ms >= :a2) AND (:u1 = " + zero_ms + " OR start_ms < :u2)";
       const long long since = q.since_ms, until = q.until_ms;
       if (total != nullptr) {
         long long n = 0;
@@ -795,8 +813,9 @@ class SqlStore final : public Store {
             soci::use(table), soci::into(n);
         break;
       case Dialect::Postgres:
-        sql_ << "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = "
-                "current_schema() AND table_name = :t",
+        // pg_catalog, not information_schema: that one hides tables this user may not read,
+        // and a table that is there but not granted must be an error naming the grant.
+        sql_ << "SELECT COUNT(*) FROM pg_catalog.pg_class WHERE oid = to_regclass(:t)",
             soci::use(table), soci::into(n);
         break;
       case Dialect::MySql:
@@ -814,6 +833,10 @@ class SqlStore final : public Store {
     if (d_ == Dialect::Sqlite) {
       sql_ << "SELECT COUNT(*) FROM pragma_table_info(:t) WHERE name = :c", soci::use(table),
           soci::use(column), soci::into(n);
+    } else if (d_ == Dialect::Postgres) {
+      sql_ << "SELECT COUNT(*) FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass(:t) "
+              "AND attname = :c AND NOT attisdropped",
+          soci::use(table), soci::use(column), soci::into(n);
     } else {
       sql_ << "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = :t AND "
               "column_name = :c AND table_schema = "
@@ -828,7 +851,31 @@ class SqlStore final : public Store {
   /// @throws StoreError for a database newer than this sipws, or a kamailio layout without
   /// Kamailio's subscriber table; soci::soci_error for a failed statement.
   int migrate_schema() {
-    soci::transaction tr(sql_);
+    // SQLite: take the write lock first. A deferred transaction that reads, then writes, fails
+    // at once ("database is locked", no busy wait) when another process does the same.
+    struct Tx {
+      SqlStore& s;
+      bool done = false;
+      explicit Tx(SqlStore& store) : s(store) {
+        if (s.d_ == Dialect::Sqlite) {
+          s.sql_ << "BEGIN IMMEDIATE";
+        } else {
+          s.sql_.begin();
+        }
+      }
+      void commit() {
+        s.sql_.commit();
+        done = true;
+      }
+      ~Tx() {
+        if (done) return;
+        try {
+          s.sql_.rollback();
+        } catch (const std::exception&) {
+          // the connection is gone: so is the transaction
+        }
+      }
+    } tr(*this);
     if (d_ == Dialect::Postgres) sql_ << "SELECT pg_advisory_xact_lock(7118)";
     if (d_ == Dialect::MySql) {
       int got = 0;

@@ -7,11 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "backends.hpp"
 #include "store/store.hpp"
 #include "store_fixtures.hpp"
 
 namespace sipws::store::test {
 namespace {
+
+SIPWS_STORE_BACKENDS(CallRecordsOnEachBackend);
 
 CallRecord record(std::string call_id, std::string from, std::string to, int status,
                   std::int64_t start_ms) {
@@ -28,8 +31,8 @@ CallRecord record(std::string call_id, std::string from, std::string to, int sta
   return r;
 }
 
-TEST(CallRecords, AreStoredWithEveryFieldAndSurviveAReopen) {
-  TempDir dir;
+TEST_P(CallRecordsOnEachBackend, AreStoredWithEveryFieldAndSurviveAReopen) {
+  const test::BackendDir& dir = backend_dir();
   std::vector<CallRecord> rs{
       record("a@x", "sip:alice@example.com", "sip:bob@example.com", 200, 1700000000000)};
   rs[0].user = "alice@example.com";
@@ -69,8 +72,8 @@ TEST(CallRecords, AreStoredWithEveryFieldAndSurviveAReopen) {
   EXPECT_EQ(r.callee_leg.bytes, 42828u);
 }
 
-TEST(CallRecords, FiltersAndPagesNewestFirst) {
-  TempDir dir;
+TEST_P(CallRecordsOnEachBackend, FiltersAndPagesNewestFirst) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   std::vector<CallRecord> rs;
   for (int i = 0; i < 10; ++i) {

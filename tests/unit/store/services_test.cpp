@@ -8,12 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "backends.hpp"
 #include "common/counters.hpp"
 #include "store/store.hpp"
 #include "store_fixtures.hpp"
 
 namespace sipws::store {
 namespace {
+
+SIPWS_STORE_BACKENDS(AsyncStoreServicesOnEachBackend);
+SIPWS_STORE_BACKENDS(StoreAliasesOnEachBackend);
+SIPWS_STORE_BACKENDS(StoreForwardsOnEachBackend);
+SIPWS_STORE_BACKENDS(StoreGroupsOnEachBackend);
+SIPWS_STORE_BACKENDS(StoreUserServicesOnEachBackend);
 
 using test::FaultyStore;
 using test::TempDir;
@@ -61,8 +68,8 @@ TEST(ForwardKind, NamesRoundTripAndOthersAreRejected) {
   }
 }
 
-TEST(StoreGroups, AddIsIdempotentListIsSortedDeleteSaysIfItExisted) {
-  TempDir dir;
+TEST_P(StoreGroupsOnEachBackend, AddIsIdempotentListIsSortedDeleteSaysIfItExisted) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   EXPECT_TRUE(db->list_groups("").empty());
 
@@ -87,8 +94,8 @@ TEST(StoreGroups, AddIsIdempotentListIsSortedDeleteSaysIfItExisted) {
   EXPECT_EQ(db->list_groups("bob@example.com").size(), 1u);  // other AORs untouched
 }
 
-TEST(StoreGroups, DomainIsLowerCasedUserAndGroupAreNot) {
-  TempDir dir;
+TEST_P(StoreGroupsOnEachBackend, DomainIsLowerCasedUserAndGroupAreNot) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   db->add_group("Alice@EXAMPLE.com", "LD");
   db->add_group("Alice@example.COM", "LD");  // the same membership
@@ -99,8 +106,8 @@ TEST(StoreGroups, DomainIsLowerCasedUserAndGroupAreNot) {
   EXPECT_TRUE(db->delete_group("Alice@EXAMPLE.COM", "LD"));
 }
 
-TEST(StoreForwards, PutReplacesPerKindAndListIsSortedByAorThenKind) {
-  TempDir dir;
+TEST_P(StoreForwardsOnEachBackend, PutReplacesPerKindAndListIsSortedByAorThenKind) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   EXPECT_TRUE(db->list_forwards("").empty());
 
@@ -133,8 +140,8 @@ TEST(StoreForwards, PutReplacesPerKindAndListIsSortedByAorThenKind) {
   EXPECT_EQ(db->list_forwards("max@example.com").at(0).ring_timeout_s, 4294967295u);
 }
 
-TEST(StoreForwards, DeleteOneKindOrEveryRuleOfAnAor) {
-  TempDir dir;
+TEST_P(StoreForwardsOnEachBackend, DeleteOneKindOrEveryRuleOfAnAor) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   db->put_forward(rule("alice@example.com", ForwardKind::Unconditional, "voicemail"));
   db->put_forward(rule("alice@example.com", ForwardKind::Busy, "voicemail"));
@@ -153,8 +160,8 @@ TEST(StoreForwards, DeleteOneKindOrEveryRuleOfAnAor) {
   EXPECT_EQ(lines(db->list_forwards("")), (Lines{"bob@example.com busy voicemail"}));
 }
 
-TEST(StoreAliases, PutFindReplaceListDelete) {
-  TempDir dir;
+TEST_P(StoreAliasesOnEachBackend, PutFindReplaceListDelete) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   EXPECT_FALSE(db->find_alias("+15551230001"));
   EXPECT_TRUE(db->list_aliases().empty());
@@ -182,8 +189,8 @@ TEST(StoreAliases, PutFindReplaceListDelete) {
   EXPECT_EQ(db->list_aliases().size(), 2u);
 }
 
-TEST(StoreUserServices, SubscriberWithGroupsAndRulesInOneAnswer) {
-  TempDir dir;
+TEST_P(StoreUserServicesOnEachBackend, SubscriberWithGroupsAndRulesInOneAnswer) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   db->put_subscriber(sub("alice", "example.com"));
   db->add_group("alice@example.com", "local");
@@ -203,8 +210,8 @@ TEST(StoreUserServices, SubscriberWithGroupsAndRulesInOneAnswer) {
   EXPECT_FALSE(db->user_services("Alice", "example.com").subscriber);  // user is case-sensitive
 }
 
-TEST(StoreUserServices, DeletingASubscriberDeletesItsGroupsAndRulesButNotAliases) {
-  TempDir dir;
+TEST_P(StoreUserServicesOnEachBackend, DeletingASubscriberDeletesItsGroupsAndRulesButNotAliases) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   db->put_subscriber(sub("alice", "Example.com"));
   db->put_subscriber(sub("bob", "example.com"));
@@ -218,8 +225,8 @@ TEST(StoreUserServices, DeletingASubscriberDeletesItsGroupsAndRulesButNotAliases
   EXPECT_EQ(db->find_alias("+15551230001"), "alice@example.com");
 }
 
-TEST(StoreUserServices, NonSubscriberGetsItsRowsButNoSubscriberFlag) {
-  TempDir dir;
+TEST_P(StoreUserServicesOnEachBackend, NonSubscriberGetsItsRowsButNoSubscriberFlag) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   const UserServices none = db->user_services("nobody", "example.com");
   EXPECT_FALSE(none.subscriber);
@@ -236,8 +243,8 @@ TEST(StoreUserServices, NonSubscriberGetsItsRowsButNoSubscriberFlag) {
   EXPECT_EQ(gone.forwards.size(), 1u);
 }
 
-TEST(StoreUserServices, ADaemonSeesTheCliChangesOnItsNextRead) {
-  TempDir dir;
+TEST_P(StoreUserServicesOnEachBackend, ADaemonSeesTheCliChangesOnItsNextRead) {
+  const test::BackendDir& dir = backend_dir();
   auto daemon = Store::open(dir.uri());
   auto cli = Store::open(dir.uri());
   cli->put_subscriber(sub("alice", "example.com"));
@@ -389,8 +396,8 @@ TEST(StoreSchema, UnknownForwardKindRowIsSkipped) {
 
 // ---- AsyncStore reads ----
 
-TEST(AsyncStoreServices, UserServicesAndFindAliasAnswerThroughThePostFunction) {
-  TempDir dir;
+TEST_P(AsyncStoreServicesOnEachBackend, UserServicesAndFindAliasAnswerThroughThePostFunction) {
+  const test::BackendDir& dir = backend_dir();
   TestQueue tq;
   AsyncStore as(Store::open(dir.uri()), tq.post());
   as.sync().put_subscriber(sub("alice", "example.com"));
@@ -425,8 +432,8 @@ TEST(AsyncStoreServices, UserServicesAndFindAliasAnswerThroughThePostFunction) {
                          "nobody subscriber=0"}));
 }
 
-TEST(AsyncStoreServices, ReadErrorsAreCountedAndAnsweredAsErrorsNotAsAbsences) {
-  TempDir dir;
+TEST_P(AsyncStoreServicesOnEachBackend, ReadErrorsAreCountedAndAnsweredAsErrorsNotAsAbsences) {
+  const test::BackendDir& dir = backend_dir();
   auto& read_errors = counters().get("store_read_errors");
   const auto r0 = read_errors.value();
   TestQueue tq;

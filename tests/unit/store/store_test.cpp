@@ -11,11 +11,16 @@
 #include <filesystem>
 #include <fstream>
 
+#include "backends.hpp"
 #include "common/counters.hpp"
 #include "store_fixtures.hpp"
 
 namespace sipws::store {
 namespace {
+
+SIPWS_STORE_BACKENDS(AsyncStoreOnEachBackend);
+SIPWS_STORE_BACKENDS(AsyncStoreDurableOnEachBackend);
+SIPWS_STORE_BACKENDS(StoreOnEachBackend);
 
 using test::FaultyStore;
 using test::TempDir;
@@ -62,8 +67,8 @@ void expect_same(const BindingRecord& a, const BindingRecord& b) {
   EXPECT_EQ(a.user_agent, b.user_agent);
 }
 
-TEST(Store, SubscribersPutFindListDelete) {
-  TempDir dir;
+TEST_P(StoreOnEachBackend, SubscribersPutFindListDelete) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   EXPECT_FALSE(db->find_subscriber("alice", "example.com"));
   EXPECT_TRUE(db->list_subscribers().empty());
@@ -98,8 +103,8 @@ TEST(Store, SubscribersPutFindListDelete) {
   EXPECT_EQ(db->list_subscribers().size(), 2u);
 }
 
-TEST(Store, BindingsRoundTripAndReplaceOnSameKey) {
-  TempDir dir;
+TEST_P(StoreOnEachBackend, BindingsRoundTripAndReplaceOnSameKey) {
+  const test::BackendDir& dir = backend_dir();
   auto db = Store::open(dir.uri());
   BindingRecord b1 = binding("bob@example.com", "sip:bob@192.0.2.1:5062");
   BindingRecord b2 = binding("bob@example.com", "sip:bob@192.0.2.2;transport=tcp");
@@ -209,8 +214,8 @@ TEST(Store, FileThatIsNotADatabaseIsAStoreError) {
   EXPECT_NE(err.find((dir.path() / "junk.db").string()), std::string::npos) << err;
 }
 
-TEST(Store, TwoStoresOnOneFileSeeEachOthersWrites) {
-  TempDir dir;
+TEST_P(StoreOnEachBackend, TwoStoresOnOneFileSeeEachOthersWrites) {
+  const test::BackendDir& dir = backend_dir();
   auto daemon = Store::open(dir.uri());
   auto cli = Store::open(dir.uri());
   cli->put_subscriber(sub("alice", "example.com"));
@@ -221,8 +226,8 @@ TEST(Store, TwoStoresOnOneFileSeeEachOthersWrites) {
   EXPECT_FALSE(daemon->find_subscriber("alice", "example.com"));
 }
 
-TEST(AsyncStore, CallbacksArePostedInOrderAndSeePriorWrites) {
-  TempDir dir;
+TEST_P(AsyncStoreOnEachBackend, CallbacksArePostedInOrderAndSeePriorWrites) {
+  const test::BackendDir& dir = backend_dir();
   TestQueue tq;
   AsyncStore as(Store::open(dir.uri()), tq.post());
   as.sync().put_subscriber(sub("alice", "example.com", "a1"));
@@ -244,10 +249,11 @@ TEST(AsyncStore, CallbacksArePostedInOrderAndSeePriorWrites) {
   EXPECT_TRUE(as.sync().load_bindings().empty());
 }
 
-TEST(AsyncStore, GenerationMovesWhenAnotherProcessChangesTheStoreNotOnItsOwnBindingWrites) {
+TEST_P(AsyncStoreOnEachBackend,
+       GenerationMovesWhenAnotherProcessChangesTheStoreNotOnItsOwnBindingWrites) {
   // The CLI is another connection to the same file: the daemon's caches learn of its changes
   // through generation(), polled by the idle worker.
-  TempDir dir;
+  const test::BackendDir& dir = backend_dir();
   TestQueue tq;
   AsyncStore as(Store::open(dir.uri()), tq.post());
   as.poll_every(std::chrono::milliseconds(10));
@@ -272,8 +278,8 @@ TEST(AsyncStore, GenerationMovesWhenAnotherProcessChangesTheStoreNotOnItsOwnBind
   EXPECT_GT(as.generation(), g1);
 }
 
-TEST(AsyncStore, DestructorDrainsQueuedWrites) {
-  TempDir dir;
+TEST_P(AsyncStoreOnEachBackend, DestructorDrainsQueuedWrites) {
+  const test::BackendDir& dir = backend_dir();
   {
     AsyncStore as(Store::open(dir.uri()), [](std::function<void()> fn) { fn(); });
     for (int i = 0; i < 50; ++i) {
@@ -283,10 +289,10 @@ TEST(AsyncStore, DestructorDrainsQueuedWrites) {
   EXPECT_EQ(Store::open(dir.uri())->load_bindings().size(), 50u);
 }
 
-TEST(AsyncStore, QueuedWritesOfOneBindingAreCoalescedIntoTheNewest) {
+TEST_P(AsyncStoreOnEachBackend, QueuedWritesOfOneBindingAreCoalescedIntoTheNewest) {
   // A refresh storm: while the worker is busy, each binding's newer writes replace its queued
   // one. What reaches the database is the newest state of every binding, written once.
-  TempDir dir;
+  const test::BackendDir& dir = backend_dir();
   TestQueue tq;
   auto gated = std::make_unique<test::GatedStore>(Store::open(dir.uri()));
   auto* store = gated.get();
@@ -330,8 +336,8 @@ TEST(AsyncStore, QueuedWritesOfOneBindingAreCoalescedIntoTheNewest) {
   EXPECT_EQ(as.sync().load_bindings()[0].cseq, 101u);
 }
 
-TEST(AsyncStore, FailedWritesAndReadsAreCountedAndDoNotStopTheWorker) {
-  TempDir dir;
+TEST_P(AsyncStoreOnEachBackend, FailedWritesAndReadsAreCountedAndDoNotStopTheWorker) {
+  const test::BackendDir& dir = backend_dir();
   auto& write_errors = counters().get("store_write_errors");
   auto& read_errors = counters().get("store_read_errors");
   const auto w0 = write_errors.value();
@@ -360,12 +366,13 @@ TEST(AsyncStore, FailedWritesAndReadsAreCountedAndDoNotStopTheWorker) {
   EXPECT_EQ(broken_error.category().name(), std::string("sipws.store"));
 }
 
-// A real SQLite failure: another connection drops the subscriber table under the open store
-// (as the sqlite3 shell would). Every subscriber read is then an error, never "no such user";
-// the other tables still answer; and a binding refresh the database refuses (a trigger that
+// A real database failure: another connection drops the subscriber table under the open store
+// (as the sqlite3 shell or psql would). Every subscriber read is then an error, never "no such
+// user"; the other tables still answer; and a binding refresh the database refuses (a trigger that
 // aborts the write) leaves the row stored before it as it was.
-TEST(AsyncStore, ADroppedTableIsAnErrorNotAnAbsenceAndAFailedWriteKeepsTheStoredRow) {
-  TempDir dir;
+TEST_P(AsyncStoreOnEachBackend,
+       ADroppedTableIsAnErrorNotAnAbsenceAndAFailedWriteKeepsTheStoredRow) {
+  const test::BackendDir& dir = backend_dir();
   TestQueue tq;
   AsyncStore as(Store::open(dir.uri()), tq.post());
   as.sync().put_subscriber(sub("alice", "example.com", "a1"));
@@ -376,10 +383,8 @@ TEST(AsyncStore, ADroppedTableIsAnErrorNotAnAbsenceAndAFailedWriteKeepsTheStored
   const auto r0 = read_errors.value();
   const auto w0 = write_errors.value();
 
-  test::exec_sql(dir.file(), "DROP TABLE subscriber");
-  test::exec_sql(dir.file(),
-                 "CREATE TRIGGER no_writes BEFORE INSERT ON location "
-                 "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  dir.exec("DROP TABLE subscriber");
+  dir.refuse_location_inserts();
   std::vector<std::string> seen;
   auto record = [&](const Result<std::optional<Subscriber>>& s) { seen.push_back(describe(s)); };
   as.find_subscriber("alice", "example.com", record);
@@ -416,7 +421,7 @@ AsyncStore::BindingWrite put(BindingRecord b) {
 /// (a restarted daemon) read at that moment.
 struct DurableLog {
   std::vector<std::pair<std::string, std::size_t>> seen;
-  AsyncStore::Durable answer(const TempDir& dir, std::string who) {
+  AsyncStore::Durable answer(const test::BackendDir& dir, std::string who) {
     return [this, &dir, who = std::move(who)](std::error_code ec) {
       seen.emplace_back(who + (ec ? " error" : " ok"),
                         Store::open(dir.uri())->load_bindings().size());
@@ -429,8 +434,9 @@ using Seen = std::vector<std::pair<std::string, std::size_t>>;
 // write_bindings), and only after the commit: another connection already reads the rows then.
 // Writes queued while the worker is busy share one transaction (group commit), and a write
 // that a newer write of the same binding replaced is answered with that one.
-TEST(AsyncStoreDurable, AnsweredOnlyOnceCommittedWithWritesQueuedMeanwhileInOneTransaction) {
-  TempDir dir;
+TEST_P(AsyncStoreDurableOnEachBackend,
+       AnsweredOnlyOnceCommittedWithWritesQueuedMeanwhileInOneTransaction) {
+  const test::BackendDir& dir = backend_dir();
   TestQueue tq;
   auto gated = std::make_unique<test::GatedStore>(Store::open(dir.uri()));
   auto* store = gated.get();
@@ -467,15 +473,14 @@ TEST(AsyncStoreDurable, AnsweredOnlyOnceCommittedWithWritesQueuedMeanwhileInOneT
 // or a constraint would) is answered as an error for the call that asked for it, never "ok";
 // the other writes of the same transaction stay durable, and the store is unhealthy (GET
 // /ready says so).
-TEST(AsyncStoreDurable, ARefusedWriteIsAnErrorForItsCallerAndTheOthersOfItsTransactionStay) {
-  TempDir dir;
+TEST_P(AsyncStoreDurableOnEachBackend,
+       ARefusedWriteIsAnErrorForItsCallerAndTheOthersOfItsTransactionStay) {
+  const test::BackendDir& dir = backend_dir();
   TestQueue tq;
   auto gated = std::make_unique<test::GatedStore>(Store::open(dir.uri()));
   auto* store = gated.get();
   AsyncStore as(std::move(gated), tq.post(), std::chrono::hours(1));  // no check meanwhile
-  test::exec_sql(dir.file(),
-                 "CREATE TRIGGER refuse BEFORE INSERT ON location WHEN NEW.contact LIKE '%bad%' "
-                 "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  dir.refuse_location_inserts("%bad%");
   as.find_subscriber("gate", "example.com", [](const Result<std::optional<Subscriber>>&) {});
   ASSERT_TRUE(store->wait_entered());
   DurableLog log;
@@ -498,15 +503,13 @@ TEST(AsyncStoreDurable, ARefusedWriteIsAnErrorForItsCallerAndTheOthersOfItsTrans
 
 // Once unhealthy, the store is checked every check_interval: it stays unhealthy while the
 // checks fail (every insert refused) and becomes healthy by itself once the cause is gone.
-TEST(AsyncStoreDurable, AnUnhealthyStoreRecoversByItselfOnceItsChecksPass) {
-  TempDir dir;
+TEST_P(AsyncStoreDurableOnEachBackend, AnUnhealthyStoreRecoversByItselfOnceItsChecksPass) {
+  const test::BackendDir& dir = backend_dir();
   TestQueue tq;
   auto counted = std::make_unique<test::GatedStore>(Store::open(dir.uri()));
   auto* store = counted.get();
   AsyncStore as(std::move(counted), tq.post(), std::chrono::milliseconds(5));
-  test::exec_sql(dir.file(),
-                 "CREATE TRIGGER refuse BEFORE INSERT ON location "
-                 "BEGIN SELECT RAISE(ABORT, 'disk full'); END");
+  dir.refuse_location_inserts();
   DurableLog log;
   as.write_bindings({put(binding("a@example.com", "sip:a@192.0.2.1"))}, log.answer(dir, "a"));
   as.flush();
@@ -522,7 +525,7 @@ TEST(AsyncStoreDurable, AnUnhealthyStoreRecoversByItselfOnceItsChecksPass) {
   }
   ASSERT_GE(store->checks.load(), checks + 3);
   EXPECT_FALSE(as.health().ok);
-  test::exec_sql(dir.file(), "DROP TRIGGER refuse");
+  dir.allow_location_inserts();
   while (!as.health().ok && std::chrono::steady_clock::now() < until) std::this_thread::yield();
   EXPECT_TRUE(as.health().ok);
   EXPECT_TRUE(Store::open(dir.uri())->load_bindings().empty());  // the checks left no row
