@@ -85,6 +85,8 @@ export async function sqlite3(store, sql) {
  * @param {object} o
  * @param {string} [o.auth='digest']  `digest` or `off`
  * @param {string} [o.dir]  temp dir to reuse (restart on the same store); new one otherwise
+ * @param {string} [o.store]  the `store` URI (a database server of lib/db.mjs); default: a
+ *   SQLite file in `dir`
  * @param {object} [o.ports]  {udp, tcp, ws, wss, admin} to reuse; free ones otherwise
  * @param {string[]} [o.extraSets]  more `key=value` overrides
  * @param {'challenge'|'allow'} [o.foreignCallers]  the relay policy's `foreign_callers`
@@ -101,7 +103,7 @@ export async function sqlite3(store, sql) {
  */
 export async function startDaemon(o = {}) {
   const dir = o.dir || makeTempDir();
-  const store = `sqlite:${path.join(dir, o.embeddedStore ? 'var' : '', 'sipws.db')}`;
+  const store = o.store || `sqlite:${path.join(dir, o.embeddedStore ? 'var' : '', 'sipws.db')}`;
   let ports = o.ports;
   if (!ports) {
     const [udp, tcp, ws, wss, admin] = await freePorts(5);
