@@ -57,7 +57,7 @@ export async function addUser(store, aor, password) {
  * the counter does not exist yet (a counter appears at its first use).
  */
 export async function metric(d, name) {
-  const text = await fetch(`http://127.0.0.1:${d.ports.admin}/metrics`).then((r) => r.text());
+  const text = await fetch(`http://${d.host || kHost}:${d.ports.admin}/metrics`).then((r) => r.text());
   const m = new RegExp(`^sipws_${name} (\\d+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }
@@ -88,6 +88,9 @@ export async function sqlite3(store, sql) {
  * @param {string} [o.store]  the `store` URI (a database server of lib/db.mjs); default: a
  *   SQLite file in `dir`
  * @param {object} [o.ports]  {udp, tcp, ws, wss, admin} to reuse; free ones otherwise
+ * @param {string} [o.host='127.0.0.1']  the address of every listener (udp, tcp, ws, wss) and
+ *   of the admin listener, e.g. another loopback address (127.0.0.2) for a second node; the
+ *   handle's `host`
  * @param {string[]} [o.extraSets]  more `key=value` overrides
  * @param {'challenge'|'allow'} [o.foreignCallers]  the relay policy's `foreign_callers`
  *   (`allow`: callers of other domains reach local users and aliases without a challenge)
@@ -103,6 +106,7 @@ export async function sqlite3(store, sql) {
  */
 export async function startDaemon(o = {}) {
   const dir = o.dir || makeTempDir();
+  const host = o.host || kHost;
   const store = o.store || `sqlite:${path.join(dir, o.embeddedStore ? 'var' : '', 'sipws.db')}`;
   let ports = o.ports;
   if (!ports) {
@@ -110,17 +114,17 @@ export async function startDaemon(o = {}) {
     ports = { udp, tcp, ws, wss, admin };
   }
   const listen = [
-    `udp:${kHost}:${ports.udp}`,
-    `tcp:${kHost}:${ports.tcp}`,
-    `ws:${kHost}:${ports.ws}`,
-    `wss:${kHost}:${ports.wss}`,
+    `udp:${host}:${ports.udp}`,
+    `tcp:${host}:${ports.tcp}`,
+    `ws:${host}:${ports.ws}`,
+    `wss:${host}:${ports.wss}`,
   ].join(',');
   const args = [
     'run',
     ...(o.configFile ? ['--config', o.configFile] : []),
     '--set', `listen=${listen}`,
     ...(o.embeddedStore ? [] : ['--set', 'domain=localhost', '--set', `store=${store}`]),
-    '--set', `admin_listen=${kHost}:${ports.admin}`,
+    '--set', `admin_listen=${host}:${ports.admin}`,
     '--set', `auth=${o.auth || 'digest'}`,
     '--set', 'log_level=debug',
     // A test's teardown (SIGTERM) need not wait the default 5 s for a transaction it left
@@ -160,7 +164,7 @@ export async function startDaemon(o = {}) {
     dir,
     store,
     ports,
-    host: kHost,
+    host,
     exited,
     stderr: () => log,
     /**
