@@ -48,8 +48,8 @@ namespace {
 /// The schema version this sipws writes; older databases are migrated (Store::migrate), newer
 /// ones refused. 1: subscriber, location. 2: + subscriber_group, call_forward, alias. 3: + cdrs.
 /// 4: subscriber.user and cdrs.user renamed username (a reserved word in PostgreSQL; Kamailio's
-/// name), + data_version.
-constexpr int kSchemaVersion = 4;
+/// name), + data_version. 5: cluster mode: location.node and location.route, + cluster_node.
+constexpr int kSchemaVersion = 5;
 /// How long a writer waits for another process's lock (CLI and daemon share the file).
 constexpr int kBusyTimeoutS = 5;
 /// How long connecting to a database server may take before the store counts as down.
@@ -467,14 +467,16 @@ class SqlStore final : public Store {
       // place (a delete and insert is twice the b-tree work on the commit path).
       if (!put_binding_st_) {
         put_binding_st_.emplace(
-            (sql_.prepare << upsert(d_, location_,
-                                    {"aor", "contact", "instance", "reg_id", "path", "received",
-                                     "expires_at", "q", "call_id", "cseq", "user_agent"},
-                                    2),
+            (sql_.prepare << upsert(
+                 d_, location_,
+                 {"aor", "contact", "instance", "reg_id", "path", "received", "expires_at", "q",
+                  "call_id", "cseq", "user_agent", "node", "route"},
+                 2),
              soci::use(row_.aor), soci::use(row_.contact), soci::use(row_.instance),
              soci::use(row_.reg_id), soci::use(row_.path), soci::use(row_.received),
              soci::use(row_.expires_at), soci::use(row_.q), soci::use(row_.call_id),
-             soci::use(row_.cseq), soci::use(row_.user_agent)));
+             soci::use(row_.cseq), soci::use(row_.user_agent), soci::use(row_.node),
+             soci::use(row_.route)));
       }
       row_.aor = b.aor;
       row_.contact = b.contact;
@@ -483,6 +485,8 @@ class SqlStore final : public Store {
       row_.received = b.received;
       row_.call_id = b.call_id;
       row_.user_agent = b.user_agent;
+      row_.node = b.node;
+      row_.route = b.route;
       row_.reg_id = b.reg_id;
       row_.expires_at = b.expires_at;
       row_.q = b.q;
@@ -506,24 +510,53 @@ class SqlStore final : public Store {
 
   std::vector<BindingRecord> load_bindings() override {
     std::vector<BindingRecord> out;
-    run("load_bindings", [&] {
-      BindingRecord b;
-      long long reg_id = 0, expires_at = 0, cseq = 0;
-      double q = 1.0;
+    run("load_bindings", [&] { out = select_bindings(""); });
+    return out;
+  }
+
+  std::vector<BindingRecord> find_bindings(const std::string& aor) override {
+    std::vector<BindingRecord> out;
+    run("find_bindings", [&] { out = select_bindings(aor); });
+    return out;
+  }
+
+  std::size_t delete_node_bindings(const std::string& node, bool websocket_only) override {
+    std::size_t n = 0;
+    run("delete_node_bindings", [&] {
+      soci::statement st = (sql_.prepare << "DELETE FROM " << location_ << " WHERE node = :n"
+                                         << (websocket_only ? " AND received LIKE 'ws%'" : ""),
+                            soci::use(node));
+      st.execute(true);
+      n = static_cast<std::size_t>(st.get_affected_rows());
+    });
+    return n;
+  }
+
+  void heartbeat(const std::string& node, const std::string& address) override {
+    run("heartbeat", [&] {
       soci::statement st =
-          (sql_.prepare << "SELECT aor, contact, instance, reg_id, path, received, expires_at, "
-                           "q, call_id, cseq, user_agent FROM "
-                        << location_ << " ORDER BY aor, contact",
-           soci::into(b.aor), soci::into(b.contact), soci::into(b.instance), soci::into(reg_id),
-           soci::into(b.path), soci::into(b.received), soci::into(expires_at), soci::into(q),
-           soci::into(b.call_id), soci::into(cseq), soci::into(b.user_agent));
+          (sql_.prepare << "UPDATE cluster_node SET beat = beat + 1, address = :a WHERE node = :n",
+           soci::use(address), soci::use(node));
+      st.execute(true);
+      if (st.get_affected_rows() == 0) {
+        sql_ << upsert(d_, "cluster_node", {"node", "address"}, 1), soci::use(node),
+            soci::use(address);
+      }
+    });
+  }
+
+  std::vector<NodeRecord> list_nodes() override {
+    std::vector<NodeRecord> out;
+    run("list_nodes", [&] {
+      NodeRecord n;
+      long long beat = 0;
+      soci::statement st =
+          (sql_.prepare << "SELECT node, address, beat FROM cluster_node ORDER BY node",
+           soci::into(n.node), soci::into(n.address), soci::into(beat));
       st.execute();
       while (st.fetch()) {
-        b.reg_id = static_cast<std::uint32_t>(reg_id);
-        b.expires_at = expires_at;
-        b.q = static_cast<float>(q);
-        b.cseq = static_cast<std::uint32_t>(cseq);
-        out.push_back(b);
+        n.beat = beat;
+        out.push_back(n);
       }
     });
     return out;
@@ -911,6 +944,7 @@ class SqlStore final : public Store {
     create_v2_tables();
     create_v3_tables();
     migrate_v4();
+    migrate_v5();
     if (version != kSchemaVersion) {
       sql_ << "DELETE FROM schema_version";
       int v = kSchemaVersion;
@@ -993,10 +1027,64 @@ class SqlStore final : public Store {
     if (rows == 0) sql_ << "INSERT INTO data_version(version) VALUES(1)";
   }
 
+  /// Version 5: cluster mode (docs/cluster.md): which node holds each binding and the Route
+  /// that reaches it through that node; the nodes and their heartbeats.
+  void migrate_v5() {
+    for (const char* column : {"node", "route"}) {
+      if (!column_exists(location_, column)) {
+        sql_ << ddl(d_, "ALTER TABLE " + location_ + " ADD COLUMN " + column + " " +
+                            (std::string(column) == "node" ? "$KEY" : "$TEXT") +
+                            " NOT NULL DEFAULT ''");
+      }
+    }
+    sql_ << ddl(d_,
+                "CREATE TABLE IF NOT EXISTS cluster_node(node $KEY NOT NULL PRIMARY KEY, "
+                "address $TEXT NOT NULL, beat $BIG NOT NULL DEFAULT 0)");
+  }
+
   /// Marks subscriber data changed for every connection (data_version()); SQLite counts
   /// commits itself. Call inside run(), after the change.
   void bump_version() {
     if (d_ != Dialect::Sqlite) sql_ << "UPDATE data_version SET version = version + 1";
+  }
+
+  /// The bindings of `aor` ("" = every binding) ordered by aor, contact. Call inside run().
+  std::vector<BindingRecord> select_bindings(const std::string& aor) {
+    std::vector<BindingRecord> out;
+    BindingRecord b;
+    long long reg_id = 0, expires_at = 0, cseq = 0;
+    double q = 1.0;
+    const std::string query =
+        "SELECT aor, contact, instance, reg_id, path, received, expires_at, q, call_id, cseq, "
+        "user_agent, node, route FROM " +
+        location_ + (aor.empty() ? "" : " WHERE aor = :a") + " ORDER BY aor, contact";
+    soci::statement st(sql_);
+    st.exchange(soci::into(b.aor));
+    st.exchange(soci::into(b.contact));
+    st.exchange(soci::into(b.instance));
+    st.exchange(soci::into(reg_id));
+    st.exchange(soci::into(b.path));
+    st.exchange(soci::into(b.received));
+    st.exchange(soci::into(expires_at));
+    st.exchange(soci::into(q));
+    st.exchange(soci::into(b.call_id));
+    st.exchange(soci::into(cseq));
+    st.exchange(soci::into(b.user_agent));
+    st.exchange(soci::into(b.node));
+    st.exchange(soci::into(b.route));
+    if (!aor.empty()) st.exchange(soci::use(aor));
+    st.alloc();
+    st.prepare(query);
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      b.reg_id = static_cast<std::uint32_t>(reg_id);
+      b.expires_at = expires_at;
+      b.q = static_cast<float>(q);
+      b.cseq = static_cast<std::uint32_t>(cseq);
+      out.push_back(b);
+    }
+    return out;
   }
 
   /// Rules of `aor` ("" = everyone) ordered by aor, then kind in enum order. A row whose kind
@@ -1122,7 +1210,7 @@ class SqlStore final : public Store {
   soci::session sql_;
   /// The location row that the prepared binding statements read (bound by reference).
   struct Row {
-    std::string aor, contact, instance, path, received, call_id, user_agent;
+    std::string aor, contact, instance, path, received, call_id, user_agent, node, route;
     long long reg_id = 0, expires_at = 0, cseq = 0;
     double q = 1.0;
   } row_;
@@ -1611,6 +1699,14 @@ void AsyncStore::user_services(std::string user, std::string domain,
       [user = std::move(user), domain = std::move(domain)](Store& s) {
         return s.user_services(user, domain);
       },
+      std::move(done));
+}
+
+void AsyncStore::find_bindings(std::string aor,
+                               std::function<void(Result<std::vector<BindingRecord>>)> done) {
+  std::string what = "find_bindings " + aor;
+  impl_->read<std::vector<BindingRecord>>(
+      std::move(what), [aor = std::move(aor)](Store& s) { return s.find_bindings(aor); },
       std::move(done));
 }
 

@@ -65,6 +65,20 @@ struct BindingRecord {
   std::string call_id;
   std::uint32_t cseq = 0;
   std::string user_agent;
+  /// Cluster mode (docs/cluster.md): the node that holds the binding's flow ("" outside a
+  /// cluster), and the Route entry through which the other nodes reach it
+  /// ("<sip:FLOW-TOKEN@node-address;lr>"), "" outside a cluster.
+  std::string node;
+  std::string route;
+};
+
+/// One node of a cluster as the shared store knows it (table cluster_node): its id, the SIP
+/// URI where the other nodes send it requests, and its heartbeat counter (bumped every second
+/// by the node while it runs).
+struct NodeRecord {
+  std::string node;
+  std::string address;
+  std::int64_t beat = 0;
 };
 
 /// Call forwarding kinds (RFC 5806 s.2 reasons: unconditional, user-busy, no-answer).
@@ -168,6 +182,19 @@ class Store {
   virtual void delete_binding(const std::string& aor, const std::string& contact) = 0;
   /// @throws StoreError.
   virtual std::vector<BindingRecord> load_bindings() = 0;
+  /// The bindings of `aor` (normalized "user@domain") on every node, ordered by contact.
+  /// @throws StoreError (never an empty answer for a failure).
+  virtual std::vector<BindingRecord> find_bindings(const std::string& aor) = 0;
+  /// Deletes the bindings that node `node` holds, only its WebSocket ones (received "ws:" or
+  /// "wss:") with `websocket_only`: a node that restarts has lost their flows.
+  /// @returns how many. @throws StoreError.
+  virtual std::size_t delete_node_bindings(const std::string& node, bool websocket_only) = 0;
+
+  /// Cluster heartbeat: bumps `node`'s beat (creating its row), recording `address`.
+  /// @throws StoreError.
+  virtual void heartbeat(const std::string& node, const std::string& address) = 0;
+  /// Every node row, ordered by node. @throws StoreError.
+  virtual std::vector<NodeRecord> list_nodes() = 0;
 
   // Groups, forwarding rules and aliases: every `aor` argument is "user@domain"; the store
   // lower-cases its domain (keys and filters alike), the user part and group names are kept.
@@ -285,6 +312,9 @@ class AsyncStore {
   /// (`subscriber` false for a stranger) or an error when the store failed.
   void user_services(std::string user, std::string domain,
                      std::function<void(Result<UserServices>)> done);
+  /// Store::find_bindings on a read connection; `done` runs on the asking thread with the
+  /// bindings of `aor` on every node, or an error when the store failed.
+  void find_bindings(std::string aor, std::function<void(Result<std::vector<BindingRecord>>)> done);
   /// Store::find_alias on the worker; `done` runs on the core thread with the AOR, std::nullopt
   /// when there is no such alias, or an error when the store failed.
   void find_alias(std::string alias, std::function<void(Result<std::optional<std::string>>)> done);

@@ -182,6 +182,47 @@ TEST_P(StoreServer, StatusOfAnEmptyDatabaseThenMigrate) {
   EXPECT_EQ(db->migrate(), s.latest);  // again: nothing to do
 }
 
+// Cluster mode's tables: each node's heartbeat counter, the bindings of an AOR on every node
+// with the node and the Route that reaches them, and a restarted node's stale WebSocket rows.
+TEST_P(StoreServer, ClusterNodesBeatAndBindingsCarryTheirNode) {
+  const test::BackendDir& dir = backend_dir();
+  auto db = Store::open(dir.uri());
+  EXPECT_TRUE(db->list_nodes().empty());
+  db->heartbeat("a", "sip:10.0.0.11:5060");
+  db->heartbeat("b", "sip:10.0.0.12:5060");
+  db->heartbeat("a", "sip:10.0.0.11:5070");  // a new address is taken, the beat moves
+  const auto nodes = db->list_nodes();
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes[0].node, "a");
+  EXPECT_EQ(nodes[0].address, "sip:10.0.0.11:5070");
+  EXPECT_EQ(nodes[1].node, "b");
+  EXPECT_GT(nodes[0].beat, nodes[1].beat);
+
+  auto ws = binding("alice@example.com", "sip:x1@df7jal23ls0d.invalid;transport=ws");
+  ws.received = "ws:127.0.0.1:40000";
+  ws.node = "a";
+  ws.route = "<sip:sw-f7.0123456789ab@10.0.0.11:5070;lr>";
+  auto udp = binding("alice@example.com", "sip:alice@192.0.2.7:5062");
+  udp.node = "b";
+  udp.route = "<sip:10.0.0.12:5060;lr>";
+  db->put_binding(ws);
+  db->put_binding(udp);
+  db->put_binding(binding("bob@example.com", "sip:bob@192.0.2.8"));
+  auto found = db->find_bindings("alice@example.com");
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].contact, udp.contact);  // ordered by contact
+  EXPECT_EQ(found[0].node, "b");
+  EXPECT_EQ(found[0].route, udp.route);
+  EXPECT_EQ(found[1].node, "a");
+  EXPECT_EQ(found[1].route, ws.route);
+  EXPECT_TRUE(db->find_bindings("carol@example.com").empty());
+
+  EXPECT_EQ(db->delete_node_bindings("a", true), 1u);  // a's WebSocket binding only
+  EXPECT_EQ(db->find_bindings("alice@example.com").size(), 1u);
+  EXPECT_EQ(db->delete_node_bindings("b", true), 0u);  // b's UDP binding stays
+  EXPECT_EQ(db->load_bindings().size(), 2u);
+}
+
 // Reads on the read connections (store_pool) go on while one of them is stuck in a query.
 TEST_P(StorePool, AReadIsAnsweredWhileAnotherReadConnectionIsStuck) {
   const test::BackendDir& dir = backend_dir();

@@ -331,11 +331,14 @@ TEST(StoreSchema, Version1FileIsMigratedInPlaceKeepingItsRows) {
     db->put_alias(Alias{"100", "alice@example.com"});
     EXPECT_TRUE(db->user_services("alice", "example.com").subscriber);
   }
-  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "4");
+  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "5");
   EXPECT_EQ(query_text(file, "SELECT COUNT(*) FROM schema_version"), "1");
   EXPECT_EQ(query_text(file, "SELECT target FROM call_forward WHERE kind = 'busy'"), "voicemail");
   // Version 4: the user column is named username (as PostgreSQL and Kamailio need).
   EXPECT_EQ(query_text(file, "SELECT username FROM subscriber"), "alice");
+  // Version 5: the binding belongs to no node (not a cluster) and keeps its row.
+  EXPECT_EQ(query_text(file, "SELECT aor || '|' || node || '|' || route FROM location"),
+            "alice@example.com||");
 
   // Reopening the migrated file changes nothing.
   auto db = Store::open(dir.uri("v1.db"));
@@ -347,17 +350,18 @@ TEST(StoreSchema, Version1FileIsMigratedInPlaceKeepingItsRows) {
   EXPECT_EQ(query_text(file, "SELECT COUNT(*) FROM schema_version"), "1");
 }
 
-TEST(StoreSchema, NewFileIsCreatedAtVersion4) {
+TEST(StoreSchema, NewFileIsCreatedAtVersion5) {
   TempDir dir;
   auto db = Store::open(dir.uri());
   const auto file = dir.path() / "sipws.db";
-  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "4");
+  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "5");
   const SchemaStatus status = db->schema_status();
-  EXPECT_EQ(status.version, 4);
-  EXPECT_EQ(status.latest, 4);
+  EXPECT_EQ(status.version, 5);
+  EXPECT_EQ(status.latest, 5);
   EXPECT_EQ(status.backend, "sqlite");
   EXPECT_EQ(status.layout, "sipws");
-  for (const char* table : {"subscriber_group", "call_forward", "alias", "cdrs", "data_version"}) {
+  for (const char* table :
+       {"subscriber_group", "call_forward", "alias", "cdrs", "data_version", "cluster_node"}) {
     EXPECT_EQ(query_text(
                   file, std::string("SELECT name FROM sqlite_master WHERE name = '") + table + "'"),
               table);
@@ -366,18 +370,18 @@ TEST(StoreSchema, NewFileIsCreatedAtVersion4) {
 
 TEST(StoreSchema, NewerVersionIsRefusedAndLeftAlone) {
   TempDir dir;
-  const auto file = dir.path() / "v5.db";
+  const auto file = dir.path() / "v6.db";
   exec_sql(file,
            "CREATE TABLE schema_version(version INTEGER NOT NULL);"
-           "INSERT INTO schema_version(version) VALUES(5);");
+           "INSERT INTO schema_version(version) VALUES(6);");
   try {
-    Store::open(dir.uri("v5.db"));
-    ADD_FAILURE() << "a version-5 file was opened";
+    Store::open(dir.uri("v6.db"));
+    ADD_FAILURE() << "a version-6 file was opened";
   } catch (const StoreError& e) {
-    EXPECT_NE(std::string(e.what()).find("schema version 5 is newer"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("schema version 6 is newer"), std::string::npos)
         << e.what();
   }
-  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "5");
+  EXPECT_EQ(query_text(file, "SELECT MAX(version) FROM schema_version"), "6");
   EXPECT_EQ(query_text(file, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'alias'"), "0");
 }
 

@@ -109,6 +109,16 @@ class ForwardingStore : public Store {
     real_->delete_binding(aor, contact);
   }
   std::vector<BindingRecord> load_bindings() override { return real_->load_bindings(); }
+  std::vector<BindingRecord> find_bindings(const std::string& aor) override {
+    return real_->find_bindings(aor);
+  }
+  std::size_t delete_node_bindings(const std::string& node, bool ws_only) override {
+    return real_->delete_node_bindings(node, ws_only);
+  }
+  void heartbeat(const std::string& node, const std::string& address) override {
+    real_->heartbeat(node, address);
+  }
+  std::vector<NodeRecord> list_nodes() override { return real_->list_nodes(); }
   void add_group(const std::string& aor, const std::string& g) override {
     real_->add_group(aor, g);
   }
