@@ -215,6 +215,16 @@ test('two nodes on one PostgreSQL: a browser at A is reached through B, calls a 
         extraSets: [`cluster=${clusterKey('b', kHostB, portsB.udp)}`] });
       mark(`node B ready (pid ${B.pid})`);
       const udpB = `${kHostB}:${portsB.udp}`;
+      // A node trusts the others' addresses once it has read their heartbeats (every 1 s): B
+      // may be ready before A saw it. Wait until each logged the other (`cluster: node N at
+      // ADDR`), or a request between them can be refused as coming from a stranger.
+      const escape = (x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const sees = (d, node, host, port) =>
+        new RegExp(`cluster: node ${node} at ${escape(`sip:${host}:${port}`)}`).test(d.stderr());
+      await waitFor(() => sees(A, 'b', kHostB, portsB.udp) && sees(B, 'a', kHostA, portsA.udp), {
+        ms: 10000, what: 'each node to log the other\'s heartbeat (\'cluster: node N at ADDR\')',
+      });
+      mark('the nodes see each other');
 
       // 3. alice: JsSIP with both WebSocket URLs, A's first (higher weight: JsSIP picks it
       //    first; A's socket failing, its recovery takes B's).
@@ -394,8 +404,10 @@ test('two nodes on one PostgreSQL: a browser at A is reached through B, calls a 
         user: 'sipp',
         fromUri: 'sip:sipp@example.net',
       });
-      const inviteAlice = () => caller.request('INVITE', 'sip:alice@localhost', {
-        body: plainSdp(kCallerHost), ms: 2000,
+      // An INVITE still sent to A gets no answer while B has not declared A dead: each try
+      // waits 1 s for a final answer (a 480 comes in milliseconds), then a new one is sent.
+      const inviteAlice = (ms = 1000) => caller.request('INVITE', 'sip:alice@localhost', {
+        body: plainSdp(kCallerHost), ms,
       });
       const attempts = [];
       const statuses = [];
@@ -405,7 +417,7 @@ test('two nodes on one PostgreSQL: a browser at A is reached through B, calls a 
         const r = await inviteAlice().catch((err) => ({ error: err.message }));
         const at = Math.round(sent - killedAt);
         if (r.error) {
-          attempts.push(`+${at} ms: no final answer in 2 s (${r.error.split('\n')[0]})`);
+          attempts.push(`+${at} ms: no final answer in 1 s (${r.error.split('\n')[0]})`);
           return false;
         }
         statuses.push(...r.statuses);
@@ -424,12 +436,13 @@ test('two nodes on one PostgreSQL: a browser at A is reached through B, calls a 
       const detectMs = Math.round(rejected.finalAt - killedAt);
       mark(`B answered ${rejected.final.status} ${detectMs} ms after the kill; attempts: ` +
         attempts.join('; '));
-      t.diagnostic(`B answered ${rejected.final.first} ${detectMs} ms after A was killed`);
+      t.diagnostic(`B answered ${rejected.final.first} ${detectMs} ms after A was killed ` +
+        `(INVITEs since the kill: ${attempts.join('; ')})`);
       const from = rejected.responses.at(-1).entry.rinfo;
       assert.equal(from.address, kHostB, 'the 480/430 did not come from node B');
       assert.ok(!statuses.includes(200), `an INVITE to alice was answered: ${attempts.join('; ')}`);
       // A quick final answer now, not a transaction timing out.
-      const again = await inviteAlice();
+      const again = await inviteAlice(5000);
       const tookMs = Math.round(again.finalAt - again.lastSentAt);
       assert.ok(again.final.status === 480 || again.final.status === 430,
         `another INVITE to alice: ${again.statuses.join(' ')}`);
