@@ -15,6 +15,7 @@
 #include "common/net.hpp"
 #include "proxy/routing.hpp"
 #include "sip/text.hpp"
+#include "sip/uri.hpp"
 #include "store/store.hpp"
 #include "ws/client.hpp"
 
@@ -208,8 +209,13 @@ std::vector<std::string> get_list(const json& j, const std::string& key) {
 /// The keys whose values are lists of objects or objects: JSON only (not `--set`).
 bool structured_key(const std::string& key) {
   return key == "trusted_peers" || key == "gateways" || key == "routes" || key == "call_classes" ||
-         key == "voicemail" || key == "registrations" || key == "log_levels";
+         key == "voicemail" || key == "registrations" || key == "log_levels" || key == "cluster";
 }
+
+/// `cluster` into c.cluster_*: {} (off) or {"node", "address", "secret"} all given. The address
+/// must name one of this node's own UDP/TCP listen entries (the other nodes send there).
+/// @throws ConfigError naming `cluster.<field>`.
+void parse_cluster(const json& o, Config& c);
 
 /// Reads the fields of object `o` at `where` ("gateways[0]"): each must be in `known`.
 void check_fields(const json& o, const std::string& where,
@@ -234,6 +240,49 @@ std::string field_string(const json& o, const std::string& where, const char* na
   }
   if (!o.at(name).is_string()) fail(where + "." + name, "must be a string");
   return o.at(name).get<std::string>();
+}
+
+void parse_cluster(const json& o, Config& c) {
+  check_fields(o, "cluster", {"node", "address", "secret"});
+  if (o.empty()) return;
+  c.cluster_node = field_string(o, "cluster", "node", true);
+  c.cluster_address = field_string(o, "cluster", "address", true);
+  c.cluster_secret = field_string(o, "cluster", "secret", true);
+  if (c.cluster_node.empty() || c.cluster_node.size() > 32 ||
+      c.cluster_node.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789_-") != std::string::npos) {
+    fail("cluster.node", "\"" + c.cluster_node + "\" must be 1-32 of A-Z a-z 0-9 _ -, e.g. \"a\"");
+  }
+  if (c.cluster_secret.size() < 16) {
+    fail("cluster.secret", "must be at least 16 characters (every node of the cluster shares it)");
+  }
+  const auto uri = sip::parse_uri(c.cluster_address);
+  const auto ip = uri && uri->is_sip() ? parse_ip(uri->host) : std::nullopt;
+  if (!ip || uri->port == 0) {
+    fail("cluster.address", "\"" + c.cluster_address +
+                                "\" must be a sip: URI with this node's IP and port, e.g. "
+                                "sip:10.0.0.11:5060;transport=udp");
+  }
+  Protocol proto = Protocol::Udp;
+  if (const sip::Param* t = uri->param("transport")) {
+    const std::string name = text::to_lower(t->value);
+    if (name == "tcp") {
+      proto = Protocol::Tcp;
+    } else if (name != "udp") {
+      fail("cluster.address", "transport must be udp or tcp");
+    }
+  }
+  const bool listened = std::any_of(c.listen.begin(), c.listen.end(), [&](const ListenSpec& l) {
+    const auto host = parse_ip(l.host);
+    return l.protocol == proto && l.port == uri->port && host &&
+           (unmapped(*host) == unmapped(*ip) || host->is_unspecified());
+  });
+  if (!listened) {
+    fail("cluster.address",
+         "\"" + c.cluster_address + "\" is none of this node's listen entries: add " +
+             std::string(proto == Protocol::Tcp ? "tcp:" : "udp:") + std::string(uri->host) + ":" +
+             std::to_string(uri->port) + " to listen");
+  }
 }
 
 std::uint32_t field_uint(const json& o, const std::string& where, const char* name,
@@ -779,6 +828,7 @@ Config from_json(const json& j) {
                              "Kamailio subscriber table)");
   }
   c.store_pool = get_uint(j, "store_pool", 0, 64);
+  parse_cluster(j.at("cluster"), c);
   const auto anchor = get_string(j, "media_anchor");
   if (anchor == "auto") {
     c.media_anchor = MediaAnchor::Auto;
@@ -943,6 +993,10 @@ nlohmann::json to_json(const Config& c) {
   j["store_sync"] = c.store_sync == StoreSync::Ack ? "ack" : "batch";
   j["store_layout"] = c.store_layout;
   j["store_pool"] = c.store_pool;
+  j["cluster"] = c.cluster_node.empty() ? json::object()
+                                        : json{{"node", c.cluster_node},
+                                               {"address", c.cluster_address},
+                                               {"secret", c.cluster_secret}};
   j["shutdown_grace"] = c.shutdown_grace_s;
   j["auth"] = c.auth == AuthMode::Digest ? "digest" : "off";
   j["admin_listen"] = c.admin_host + ":" + std::to_string(c.admin_port);

@@ -64,6 +64,12 @@ struct Config {
   /// `store_pool`: connections that serve reads beside the one that writes (PostgreSQL and
   /// MySQL; SQLite always uses one). 0 = reads share the writer's connection.
   std::uint32_t store_pool = 4;
+  /// `cluster` (docs/cluster.md): this node's id, the SIP URI where the other nodes send its
+  /// requests (one of its UDP/TCP listen points), the secret every node shares. Off when
+  /// `cluster_node` is empty (the key is {}).
+  std::string cluster_node;
+  std::string cluster_address;
+  std::string cluster_secret;
   std::uint32_t shutdown_grace_s = 5;  ///< SIGTERM: at most this long for open transactions
   AuthMode auth = AuthMode::Digest;
   std::string admin_host = "127.0.0.1";

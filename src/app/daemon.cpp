@@ -26,6 +26,7 @@
 #include "auth/session_cookie.hpp"
 #include "bridge/anchor.hpp"
 #include "common/counters.hpp"
+#include "common/crypto.hpp"
 #include "common/log.hpp"
 #include "common/memory.hpp"
 #include "common/random.hpp"
@@ -35,6 +36,7 @@
 #include "proxy/routing.hpp"
 #include "proxy/topology_hiding.hpp"
 #include "proxy/uac.hpp"
+#include "registrar/cluster.hpp"
 #include "registrar/location.hpp"
 #include "registrar/lookup.hpp"
 #include "registrar/nat_keepalive.hpp"
@@ -593,6 +595,14 @@ struct StartError {
   std::string what;
 };
 
+/// A key of cluster mode: HMAC-SHA256(cluster.secret, "sipws cluster " + purpose), 32 bytes,
+/// the same on every node. @throws StartError naming 'cluster.secret' if OpenSSL fails.
+std::string cluster_key(const std::string& secret, std::string_view purpose) {
+  const auto mac = crypto::HmacSha256(secret).mac({"sipws cluster ", purpose});
+  if (!mac) throw StartError{"cluster.secret", "OpenSSL could not derive the cluster keys"};
+  return std::string(reinterpret_cast<const char*>(mac->data()), mac->size());
+}
+
 /// One shard (docs/architecture.md "Threads"): an io_context on its own thread with its own copy
 /// of everything that handles a message. Members are declared in dependency order (and so are
 /// destroyed in the reverse).
@@ -664,6 +674,8 @@ struct Shared {
   /// Bindings registered upstream (SBC mode); null without upstream domains.
   std::unique_ptr<registrar::UpstreamBindings> upstream;
   CdrSink* cdrs = nullptr;  ///< where every shard's call tracker puts its call records
+  /// Cluster mode: the nodes sharing the store (thread-safe queries); null otherwise.
+  const registrar::ClusterMembership* cluster = nullptr;
 };
 
 /// Refuses a port that another socket (another sipws, another program) holds already: with
@@ -800,8 +812,12 @@ void build_core(Shard& sh, Shared& shared) {
     sh.core->add_request_processor(
         std::make_unique<registrar::TrunkInboundProcessor>(cfg.registrations, shared.domains));
   }
-  sh.core->add_request_processor(
-      std::make_unique<auth::RelayPolicyProcessor>(shared.domains, *sh.relay_policy));
+  auto relay = std::make_unique<auth::RelayPolicyProcessor>(shared.domains, *sh.relay_policy);
+  if (shared.cluster != nullptr) {
+    relay->set_cluster_peer(
+        [cluster = shared.cluster](const Source& src) { return cluster->node_at(src); });
+  }
+  sh.core->add_request_processor(std::move(relay));
   if (cfg.auth == AuthMode::Digest) {
     auto d = std::make_unique<auth::DigestAuthProcessor>(
         shared.domains, shared.astore, sh.timers,
@@ -832,6 +848,11 @@ void build_core(Shard& sh, Shared& shared) {
       shared.domains, *sh.dial_plan, has_bindings, sh.lcr_random));
   sh.core->add_failure_processor(std::make_unique<routing::ForwardOnFailure>());
   sh.core->set_rerun_from("alias");
+  // Cluster mode: the AOR's bindings on the other nodes first (one store read).
+  if (shared.cluster != nullptr) {
+    sh.core->add_request_processor(std::make_unique<registrar::ClusterLookupProcessor>(
+        shared.domains, *shared.cluster, shared.location, shared.astore));
+  }
   // Known subscriber => 480 rather than 404 when it has no binding: asked on the store's worker
   // thread, answered on this shard's thread.
   sh.core->add_request_processor(std::make_unique<registrar::LocationLookupProcessor>(
@@ -927,6 +948,8 @@ struct Daemon {
   transport::ConnectionLimits ws_limits;
   proxy::Domains domains;
   std::unique_ptr<registrar::LocationService> location;
+  /// Cluster mode only; on shard 0's timers, after `location` and `astore` (destroyed first).
+  std::unique_ptr<registrar::ClusterMembership> cluster;
   transport::FlowDirectory directory;
   std::vector<std::unique_ptr<Shard>> shards;
   std::shared_ptr<asio::ssl::context> tls;  ///< made on first use (a TLS or WSS listener)
@@ -981,9 +1004,19 @@ void open_store(Daemon& d) {
     throw StartError{"store", e.what()};
   }
   d.location = std::make_unique<registrar::LocationService>(*d.location_timers, d.astore.get());
+  if (!d.cfg.cluster_node.empty()) {
+    d.location->set_cluster(d.cfg.cluster_node,
+                            [address = d.cfg.cluster_address](const registrar::Binding& b) {
+                              return registrar::cluster_route(address, b);
+                            });
+    d.cluster = std::make_unique<registrar::ClusterMembership>(
+        registrar::ClusterConfig{d.cfg.cluster_node, d.cfg.cluster_address, d.cfg.cluster_secret},
+        *d.astore, *d.location_timers);
+  }
   d.cdrs = std::make_unique<CdrSink>(*d.astore, resolve_path(d.cfg, d.cfg.cdr_file));
   const std::size_t restored = d.location->load(d.astore->sync());
   log::app().info("store: {} bindings restored", restored);
+  if (d.cluster) d.cluster->start();
 }
 
 /// trace_pcap: opens the pcap file the trace rings write to (an older one moves to .1).
@@ -1067,10 +1100,17 @@ void make_shared_config(Daemon& d) {
       nullptr,
       d.cdrs.get()});
   Shared& shared = *d.shared;
-  try {
-    shared.route_secret = auth::load_or_create_secret(key_path(cfg, "route.key"));
-  } catch (const std::exception& e) {
-    throw StartError{"store", std::string("cannot keep the route key beside it: ") + e.what()};
+  shared.cluster = d.cluster.get();
+  if (d.cluster) {
+    // Every node derives the same keys: a Record-Route signature, a digest nonce or a session
+    // cookie one node made verifies on any other.
+    shared.route_secret = cluster_key(cfg.cluster_secret, "route");
+  } else {
+    try {
+      shared.route_secret = auth::load_or_create_secret(key_path(cfg, "route.key"));
+    } catch (const std::exception& e) {
+      throw StartError{"store", std::string("cannot keep the route key beside it: ") + e.what()};
+    }
   }
   if (!cfg.upstream_domains.empty()) {
     shared.upstream =
@@ -1078,7 +1118,9 @@ void make_shared_config(Daemon& d) {
   }
   if (cfg.ws_auth != WsAuthMode::Off) {
     shared.ws_auth_secret = cfg.ws_auth_secret;
-    if (shared.ws_auth_secret.empty()) {
+    if (shared.ws_auth_secret.empty() && d.cluster) {
+      shared.ws_auth_secret = cluster_key(cfg.cluster_secret, "ws_auth");
+    } else if (shared.ws_auth_secret.empty()) {
       const std::string path = key_path(cfg, "ws_auth.key");
       try {
         shared.ws_auth_secret = auth::load_or_create_secret(path);
@@ -1088,7 +1130,12 @@ void make_shared_config(Daemon& d) {
       log::app().info("ws_auth: session cookie key {}", path);
     }
   }
-  if (RAND_bytes(shared.nonce_secret.data(), static_cast<int>(shared.nonce_secret.size())) != 1) {
+  if (d.cluster) {
+    const std::string key = cluster_key(cfg.cluster_secret, "nonce");
+    std::copy_n(key.begin(), std::min(key.size(), shared.nonce_secret.size()),
+                shared.nonce_secret.begin());
+  } else if (RAND_bytes(shared.nonce_secret.data(), static_cast<int>(shared.nonce_secret.size())) !=
+             1) {
     throw StartError{"", "no random bytes from OpenSSL for the nonce key"};
   }
 }

@@ -48,6 +48,13 @@ Action RelayPolicyProcessor::process(proxy::RequestContext& ctx) {
     }
   }
 
+  if (cluster_peer_) {
+    if (auto node = cluster_peer_(ctx.source())) {
+      trusted_.inc();
+      ctx.set_trusted_peer("cluster node " + *node, true);
+      return Action::Continue;
+    }
+  }
   const bool local_target = target_is_local(req);
   if (const TrustedPeer* peer = cfg->trusted_peers.match(ctx.source(), req)) {
     trusted_.inc();

@@ -4,7 +4,9 @@
 // of its From and of its target and by the trust of its sender, and refuses what would make
 // sipws an open relay before anything is forwarded.
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "auth/trusted_peers.hpp"
@@ -33,6 +35,7 @@ struct RelayPolicyConfig {
 /// but ACK and CANCEL:
 ///  - REGISTER whose Request-URI (local domain or our address with our port) and To are not
 ///    for a local domain: 403 "Domain Not Served" (never forwarded, never a 500).
+///  - A cluster node (set_cluster_peer) is trusted with relay.
 ///  - A trusted peer (`trusted_peers`: source network, transport, optional From/Request-URI
 ///    patterns) is marked on ctx (it skips digest-auth and call classes); a non-local target
 ///    is refused 403 "Relaying denied" unless the peer has `relay`.
@@ -52,6 +55,13 @@ class RelayPolicyProcessor final : public proxy::RequestProcessor {
   /// `domains` and `config` must outlive the processor.
   RelayPolicyProcessor(const proxy::Domains& domains, const Reloadable<RelayPolicyConfig>& config);
 
+  /// Cluster mode: names the cluster node at an address (ClusterMembership::node_at), nullopt
+  /// for any other. A request from a node is trusted with relay: the node that received it
+  /// from its sender already applied this policy and digest auth.
+  using ClusterPeer = std::function<std::optional<std::string>(const Source&)>;
+  /// Sets the cluster hook (before traffic).
+  void set_cluster_peer(ClusterPeer peer) { cluster_peer_ = std::move(peer); }
+
   std::string_view name() const override { return "relay-policy"; }
   proxy::Action process(proxy::RequestContext& ctx) override;
 
@@ -61,6 +71,7 @@ class RelayPolicyProcessor final : public proxy::RequestProcessor {
 
   const proxy::Domains& domains_;
   const Reloadable<RelayPolicyConfig>& config_;
+  ClusterPeer cluster_peer_;
   Counter& denied_;
   Counter& register_foreign_;
   Counter& trusted_;

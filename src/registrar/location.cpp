@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/log.hpp"
 #include "common/net.hpp"
 #include "common/string_hash.hpp"
 #include "proxy/routing.hpp"
@@ -210,7 +211,7 @@ std::optional<Source> parse_received(std::string_view text) {
 /// Records only what the store keeps: nothing without a store, nothing for WS/WSS bindings.
 class LocationService::StoreOps {
  public:
-  explicit StoreOps(const store::AsyncStore* store) : enabled_(store != nullptr) {}
+  explicit StoreOps(const LocationService& ls) : ls_(ls), enabled_(ls.store_ != nullptr) {}
 
   void put(const Binding& b) {
     if (!wanted(b)) return;
@@ -226,6 +227,10 @@ class LocationService::StoreOps {
     r.call_id = b.call_id;
     r.cseq = b.cseq;
     r.user_agent = b.user_agent;
+    if (ls_.cluster_) {
+      r.node = ls_.node_;
+      r.route = ls_.route_of_ ? ls_.route_of_(b) : std::string();
+    }
     ops_.push_back(Op{std::move(r), false});
   }
   /// The store keys bindings on (aor, contact).
@@ -246,9 +251,10 @@ class LocationService::StoreOps {
 
  private:
   using Op = store::AsyncStore::BindingWrite;
-  /// WS/WSS bindings die with their flow: never persisted.
-  bool wanted(const Binding& b) const { return enabled_ && persisted(b.source.protocol); }
+  /// WS/WSS bindings die with their flow: not persisted (but in cluster mode).
+  bool wanted(const Binding& b) const { return enabled_ && ls_.persisted(b.source.protocol); }
 
+  const LocationService& ls_;
   bool enabled_;
   std::vector<Op> ops_;
 };
@@ -378,7 +384,7 @@ Expected<std::size_t, UpdateError> LocationService::update(const RegisterUpdate&
                                                            store::AsyncStore::Durable* on_durable) {
   const std::string aor = normalize_aor(u.aor);
   Partition& p = partition(aor);
-  StoreOps ops(store_);
+  StoreOps ops(*this);
   const TimePoint now = timers_.now();
   std::unique_lock lock(p.mu);
   auto result = update_locked(p, aor, u, max_per_aor, now, ops);
@@ -573,7 +579,7 @@ void LocationService::sweep() {
     Partition& p = partitions_[i];
     bool more = true;
     while (more) {
-      StoreOps ops(store_);
+      StoreOps ops(*this);
       const TimePoint now = timers_.now();
       std::unique_lock lock(p.mu);
       std::size_t n = 0;
@@ -592,7 +598,7 @@ void LocationService::sweep() {
 bool LocationService::remove(std::string_view aor, std::string_view contact) {
   const std::string key = normalize_aor(aor);
   Partition& p = partition(key);
-  StoreOps ops(store_);
+  StoreOps ops(*this);
   const TimePoint now = timers_.now();
   std::unique_lock lock(p.mu);
   purge_expired(p, key, now, ops);
@@ -614,7 +620,7 @@ bool LocationService::remove(std::string_view aor, std::string_view contact) {
 std::size_t LocationService::remove_all(std::string_view aor) {
   const std::string key = normalize_aor(aor);
   Partition& p = partition(key);
-  StoreOps ops(store_);
+  StoreOps ops(*this);
   const TimePoint now = timers_.now();
   std::unique_lock lock(p.mu);
   purge_expired(p, key, now, ops);
@@ -632,7 +638,7 @@ void LocationService::on_flow_closed(FlowId flow) {
   if (flow == kNoFlow) return;
   for (std::size_t i = 0; i < kPartitions; ++i) {
     Partition& p = partitions_[i];
-    StoreOps ops(store_);
+    StoreOps ops(*this);
     const TimePoint now = timers_.now();
     std::unique_lock lock(p.mu);
     auto it = p.by_flow.find(flow);
@@ -657,13 +663,30 @@ void LocationService::on_flow_closed(FlowId flow) {
   }
 }
 
+void LocationService::set_cluster(std::string node,
+                                  std::function<std::string(const Binding&)> route_of) {
+  cluster_ = true;
+  node_ = std::move(node);
+  route_of_ = std::move(route_of);
+}
+
 std::size_t LocationService::load(store::Store& db) {
+  if (cluster_) {
+    // This node's WebSocket flows died with its last run: the other nodes must not route to
+    // them.
+    if (const std::size_t stale = db.delete_node_bindings(node_, true); stale > 0) {
+      log::registrar().info("cluster: {} stale WebSocket bindings of node {} deleted", stale,
+                            node_);
+    }
+  }
   const auto records = db.load_bindings();
   const std::int64_t unix_now = timers_.unix_time();
   const TimePoint now = timers_.now();
   std::size_t n = 0;
   for (const auto& r : records) {
     if (r.expires_at <= unix_now || r.aor.empty() || r.contact.empty()) continue;
+    // In a cluster, the other nodes' bindings stay theirs (found in the store per request).
+    if (cluster_ && !r.node.empty() && r.node != node_) continue;
     Binding b;
     if (auto src = parse_received(r.received)) {
       if (is_websocket(src->protocol)) continue;  // never valid without its flow

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -225,8 +226,16 @@ class LocationService {
   TimerService& timers() const { return timers_; }
 
   /// Whether a binding learnt over `p` is written to the store: WS/WSS bindings die with their
-  /// flow and never are. Thread: any.
-  static bool persisted(Protocol p) { return !is_websocket(p); }
+  /// flow and are not, except in cluster mode, where every binding is (the other nodes find
+  /// them there). Thread: any.
+  bool persisted(Protocol p) const { return cluster_ || !is_websocket(p); }
+
+  /// Cluster mode (docs/cluster.md): every binding is written with this node's id `node` and
+  /// the Route entry `route_of(binding)` through which the other nodes reach it; load()
+  /// restores this node's bindings only (and those of no node), and deletes this node's stored
+  /// WebSocket bindings, whose flows did not survive the restart. `route_of` is called under a
+  /// partition lock, from any thread. Thread: start-up, before load() and traffic.
+  void set_cluster(std::string node, std::function<std::string(const Binding&)> route_of);
 
   /// Normalizes an AOR: lower-case domain part. Thread: any.
   static std::string normalize_aor(std::string_view aor);
@@ -257,6 +266,9 @@ class LocationService {
 
   TimerService& timers_;
   store::AsyncStore* store_;
+  bool cluster_ = false;  ///< set_cluster() was called
+  std::string node_;      ///< this node's id in cluster mode
+  std::function<std::string(const Binding&)> route_of_;
   const Millis sweep_every_;
   TokenSource& tokens_;
   Counter& added_;                         ///< registrar_bindings_added

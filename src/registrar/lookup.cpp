@@ -100,8 +100,9 @@ Action LocationLookupProcessor::process(proxy::RequestContext& ctx) {
   }
 
   bool dead = false;
-  std::size_t added = 0;
   std::vector<proxy::Target>& targets = ctx.targets();
+  // Targets already there came from cluster-lookup (bindings held by other nodes).
+  std::size_t added = targets.size();
   location_.visit(aor, [&](const Binding& b) {
     if (b.flow_dead) {
       dead = true;  // RFC 5626 s.5.3: never fall back to another route for a dead flow

@@ -19,7 +19,8 @@ namespace sipws::registrar {
 /// next_hop = the flow / address it registered from, q) and Continue. No binding: 480 if the
 /// AOR is known (a subscriber, or had bindings), else 404, and 503 with Retry-After when the
 /// store failed to say whether it is a subscriber (RequestContext::respond_store_unavailable);
-/// only dead Outbound flows: 430.
+/// only dead Outbound flows: 430. Targets already in the context (cluster-lookup's: the AOR's
+/// bindings on other nodes) count as found.
 /// Requests without a user part (OPTIONS sip:host) and other domains: Continue untouched.
 /// Thread: the thread running its proxy core (one per shard); the LocationService it shares
 /// may be used from any thread.

@@ -308,7 +308,7 @@ Action RegistrarProcessor::process(proxy::RequestContext& ctx) {
   store::AsyncStore::Durable durable;
   // A binding that is never stored (WebSocket) has nothing to wait for: the hot path of a
   // browser's REGISTER makes no callback.
-  if (cfg_.ack_when_durable && LocationService::persisted(u.source.protocol)) {
+  if (cfg_.ack_when_durable && location_.persisted(u.source.protocol)) {
     resume = ctx.pause_handle();
   }
   if (resume) {
