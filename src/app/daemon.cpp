@@ -1105,6 +1105,7 @@ void make_shared_config(Daemon& d) {
     // Every node derives the same keys: a Record-Route signature, a digest nonce or a session
     // cookie one node made verifies on any other.
     shared.route_secret = cluster_key(cfg.cluster_secret, "route");
+    proxy::set_flow_token_key(cluster_key(cfg.cluster_secret, "flow"));
   } else {
     try {
       shared.route_secret = auth::load_or_create_secret(key_path(cfg, "route.key"));

@@ -135,9 +135,13 @@ std::string_view branch_loop_hash(std::string_view branch) {
 
 namespace {
 
-/// HMAC-SHA256 under the per-process key of flow-token signatures (flows do not outlive the
-/// process).
+/// The key set_flow_token_key() gave (cluster mode), null before.
+const crypto::HmacSha256* g_flow_key = nullptr;
+
+/// HMAC-SHA256 under the key of flow-token signatures: set_flow_token_key()'s, else a random
+/// per-process one (flows do not outlive the process).
 const crypto::HmacSha256& flow_token_hmac() {
+  if (g_flow_key != nullptr) return *g_flow_key;
   static const crypto::HmacSha256 hmac = [] {
     std::array<unsigned char, 32> k{};
     if (RAND_bytes(k.data(), static_cast<int>(k.size())) != 1) {
@@ -160,6 +164,11 @@ bool same(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+void set_flow_token_key(std::string_view key) {
+  // Once per process, before any token: never freed (tokens may be checked until exit).
+  g_flow_key = new crypto::HmacSha256(key);  // NOLINT(cppcoreguidelines-owning-memory)
+}
 
 std::string flow_token_user(FlowId flow) {
   std::string digits = std::to_string(flow);

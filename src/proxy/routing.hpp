@@ -44,6 +44,11 @@ std::string_view branch_loop_hash(std::string_view branch);
 /// per-process random key, so a token cannot be forged to reach another user's flow (RFC 5626
 /// s.5.2). @throws std::runtime_error if OpenSSL has no random bytes.
 std::string flow_token_user(FlowId flow);
+/// Signs flow tokens with `key` instead of a random per-process key: cluster mode, where the
+/// key derives from cluster.secret so a token one node made verifies on every node. Call once,
+/// at start-up, before any token is made or checked. @throws std::runtime_error if OpenSSL has
+/// no SHA-256.
+void set_flow_token_key(std::string_view key);
 /// The URI parameter of sipws's Record-Route entries that carries the dialog signature.
 inline constexpr std::string_view kRouteSignatureParam = "sw";
 /// The URI parameter of sipws's Record-Route entries that names the shard which handled the

@@ -191,6 +191,24 @@ TEST(Config, LogLevelsNameModules) {
   EXPECT_TRUE(load_config(std::nullopt, {}).log_levels.empty());
 }
 
+TEST(Config, ClusterTakesItsOwnListenPointAndIsOffByDefault) {
+  EXPECT_TRUE(load_config(std::nullopt, {}).cluster_node.empty());
+  const Config c = load_config(
+      std::nullopt, {"listen=udp:127.0.0.1:5070,tcp:0.0.0.0:5071",
+                     R"(cluster={"node":"a-1","address":"sip:127.0.0.1:5070;transport=udp",)"
+                     R"("secret":"0123456789abcdef"})"});
+  EXPECT_EQ(c.cluster_node, "a-1");
+  EXPECT_EQ(c.cluster_address, "sip:127.0.0.1:5070;transport=udp");
+  EXPECT_EQ(c.cluster_secret, "0123456789abcdef");
+  // A wildcard TCP listener with the port counts.
+  EXPECT_EQ(load_config(std::nullopt, {"listen=udp:127.0.0.1:5070,tcp:0.0.0.0:5071",
+                                       R"(cluster={"node":"b","address":)"
+                                       R"("sip:10.0.0.12:5071;transport=tcp",)"
+                                       R"("secret":"0123456789abcdef"})"})
+                .cluster_address,
+            "sip:10.0.0.12:5071;transport=tcp");
+}
+
 TEST(Config, ThreadsZeroMeansOnePerCoreAndEachShardGetsMediaPorts) {
   Config c = load_config(std::nullopt, {"threads=0"});
   EXPECT_EQ(c.threads, std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, kMaxThreads));
@@ -245,6 +263,27 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"media_anchor=sometimes"}, "media_anchor"}, BadCase{{"trace=perhaps"}, "trace"},
         BadCase{{"media_advertise=media.example.net"}, "media_advertise"},
         BadCase{{"store_sync=fsync"}, "store_sync"},
+        BadCase{{"store_layout=opensips"}, "store_layout"},
+        BadCase{{"store_pool=65"}, "store_pool"},
+        BadCase{{R"(cluster={"node":"a","address":"sip:127.0.0.1:5060"})"}, "cluster.secret"},
+        BadCase{{R"(cluster={"node":"a b","address":"sip:127.0.0.1:5060",)"
+                 R"("secret":"0123456789abcdef"})"},
+                "cluster.node"},
+        BadCase{{R"(cluster={"node":"a","address":"sip:127.0.0.1:5060","secret":"short"})"},
+                "cluster.secret"},
+        BadCase{{R"(cluster={"node":"a","address":"sip:node-a.example:5060",)"
+                 R"("secret":"0123456789abcdef"})"},
+                "cluster.address"},
+        BadCase{{R"(cluster={"node":"a","address":"sip:127.0.0.1:5999",)"
+                 R"("secret":"0123456789abcdef"})"},
+                "cluster.address"},
+        BadCase{{R"(cluster={"node":"a","address":"sip:127.0.0.1:5060;transport=ws",)"
+                 R"("secret":"0123456789abcdef"})"},
+                "cluster.address"},
+        BadCase{
+            {R"(cluster={"node":"a","address":"sip:127.0.0.1:5060","secret":"0123456789abcdef",)"
+             R"("peers":[]})"},
+            "cluster.peers"},
         BadCase{{"max_send_queue=1000"}, "max_send_queue"},
         BadCase{{"admin_listen=8081"}, "admin_listen"},
         BadCase{{"dns_servers=127.0.0.1"}, "dns_servers"},
