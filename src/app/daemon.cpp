@@ -595,14 +595,6 @@ struct StartError {
   std::string what;
 };
 
-/// A key of cluster mode: HMAC-SHA256(cluster.secret, "sipws cluster " + purpose), 32 bytes,
-/// the same on every node. @throws StartError naming 'cluster.secret' if OpenSSL fails.
-std::string cluster_key(const std::string& secret, std::string_view purpose) {
-  const auto mac = crypto::HmacSha256(secret).mac({"sipws cluster ", purpose});
-  if (!mac) throw StartError{"cluster.secret", "OpenSSL could not derive the cluster keys"};
-  return std::string(reinterpret_cast<const char*>(mac->data()), mac->size());
-}
-
 /// One shard (docs/architecture.md "Threads"): an io_context on its own thread with its own copy
 /// of everything that handles a message. Members are declared in dependency order (and so are
 /// destroyed in the reverse).
@@ -815,7 +807,7 @@ void build_core(Shard& sh, Shared& shared) {
   auto relay = std::make_unique<auth::RelayPolicyProcessor>(shared.domains, *sh.relay_policy);
   if (shared.cluster != nullptr) {
     relay->set_cluster_peer(
-        [cluster = shared.cluster](const Source& src) { return cluster->node_at(src); });
+        [cluster = shared.cluster](sip::Message& req) { return cluster->vouched_by(req); });
   }
   sh.core->add_request_processor(std::move(relay));
   if (cfg.auth == AuthMode::Digest) {
@@ -1104,8 +1096,8 @@ void make_shared_config(Daemon& d) {
   if (d.cluster) {
     // Every node derives the same keys: a Record-Route signature, a digest nonce or a session
     // cookie one node made verifies on any other.
-    shared.route_secret = cluster_key(cfg.cluster_secret, "route");
-    proxy::set_flow_token_key(cluster_key(cfg.cluster_secret, "flow"));
+    shared.route_secret = registrar::cluster_key(cfg.cluster_secret, "route");
+    proxy::set_flow_token_key(registrar::cluster_key(cfg.cluster_secret, "flow"));
   } else {
     try {
       shared.route_secret = auth::load_or_create_secret(key_path(cfg, "route.key"));
@@ -1120,7 +1112,7 @@ void make_shared_config(Daemon& d) {
   if (cfg.ws_auth != WsAuthMode::Off) {
     shared.ws_auth_secret = cfg.ws_auth_secret;
     if (shared.ws_auth_secret.empty() && d.cluster) {
-      shared.ws_auth_secret = cluster_key(cfg.cluster_secret, "ws_auth");
+      shared.ws_auth_secret = registrar::cluster_key(cfg.cluster_secret, "ws_auth");
     } else if (shared.ws_auth_secret.empty()) {
       const std::string path = key_path(cfg, "ws_auth.key");
       try {
@@ -1132,7 +1124,7 @@ void make_shared_config(Daemon& d) {
     }
   }
   if (d.cluster) {
-    const std::string key = cluster_key(cfg.cluster_secret, "nonce");
+    const std::string key = registrar::cluster_key(cfg.cluster_secret, "nonce");
     std::copy_n(key.begin(), std::min(key.size(), shared.nonce_secret.size()),
                 shared.nonce_secret.begin());
   } else if (RAND_bytes(shared.nonce_secret.data(), static_cast<int>(shared.nonce_secret.size())) !=

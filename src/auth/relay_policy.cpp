@@ -49,7 +49,7 @@ Action RelayPolicyProcessor::process(proxy::RequestContext& ctx) {
   }
 
   if (cluster_peer_) {
-    if (auto node = cluster_peer_(ctx.source())) {
+    if (auto node = cluster_peer_(ctx.request())) {
       trusted_.inc();
       ctx.set_trusted_peer("cluster node " + *node, true);
       return Action::Continue;

@@ -35,7 +35,7 @@ struct RelayPolicyConfig {
 /// but ACK and CANCEL:
 ///  - REGISTER whose Request-URI (local domain or our address with our port) and To are not
 ///    for a local domain: 403 "Domain Not Served" (never forwarded, never a 500).
-///  - A cluster node (set_cluster_peer) is trusted with relay.
+///  - A request another cluster node vouched for (set_cluster_peer) is trusted with relay.
 ///  - A trusted peer (`trusted_peers`: source network, transport, optional From/Request-URI
 ///    patterns) is marked on ctx (it skips digest-auth and call classes); a non-local target
 ///    is refused 403 "Relaying denied" unless the peer has `relay`.
@@ -55,10 +55,11 @@ class RelayPolicyProcessor final : public proxy::RequestProcessor {
   /// `domains` and `config` must outlive the processor.
   RelayPolicyProcessor(const proxy::Domains& domains, const Reloadable<RelayPolicyConfig>& config);
 
-  /// Cluster mode: names the cluster node at an address (ClusterMembership::node_at), nullopt
-  /// for any other. A request from a node is trusted with relay: the node that received it
-  /// from its sender already applied this policy and digest auth.
-  using ClusterPeer = std::function<std::optional<std::string>(const Source&)>;
+  /// Cluster mode: names the cluster node that vouched for the request
+  /// (ClusterMembership::vouched_by, which also removes the vouching header), nullopt for any
+  /// other. A request a node vouched for is trusted with relay: the node that received it from
+  /// its sender already applied this policy and digest auth.
+  using ClusterPeer = std::function<std::optional<std::string>(sip::Message&)>;
   /// Sets the cluster hook (before traffic).
   void set_cluster_peer(ClusterPeer peer) { cluster_peer_ = std::move(peer); }
 

@@ -1,6 +1,10 @@
 #include "registrar/cluster.hpp"
 
+#include <openssl/crypto.h>
+
+#include <charconv>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 
 #include "common/log.hpp"
@@ -14,9 +18,16 @@ namespace sipws::registrar {
 
 using proxy::Action;
 
+std::string cluster_key(std::string_view secret, std::string_view purpose) {
+  const auto mac = crypto::HmacSha256(secret).mac({"sipws cluster ", purpose});
+  if (!mac) throw std::runtime_error("OpenSSL could not derive the cluster keys");
+  return std::string(reinterpret_cast<const char*>(mac->data()), mac->size());
+}
+
 ClusterMembership::ClusterMembership(ClusterConfig cfg, store::AsyncStore& store,
                                      TimerService& timers)
     : cfg_(std::move(cfg)),
+      vouching_(cluster_key(cfg_.secret, "vouch")),
       store_(store),
       timers_(timers),
       errors_(SIPWS_COUNTER("cluster_heartbeat_errors")) {}
@@ -91,16 +102,49 @@ std::string ClusterMembership::address_of(std::string_view node) const {
   return it == nodes_.end() ? std::string() : it->second.address;
 }
 
-std::optional<std::string> ClusterMembership::node_at(const Source& src) const {
-  const IpAddress ip = unmapped(src.peer.address);
-  const bool udp = src.protocol == Protocol::Udp;
-  std::lock_guard lock(mu_);
-  for (const auto& [id, n] : nodes_) {
-    if (n.endpoint && n.endpoint->address == ip && (!udp || n.endpoint->port == src.peer.port)) {
-      return id;
-    }
+std::string ClusterMembership::vouching_mac(std::string_view node, std::string_view t,
+                                            const sip::Message& req) const {
+  const sip::Header* cseq = req.find(sip::HeaderId::CSeq);
+  const auto mac = vouching_.mac({node, "\n", t, "\n", req.call_id(), "\n",
+                                  cseq != nullptr ? std::string_view(cseq->value) : "", "\n",
+                                  req.request_uri().raw});
+  return mac ? text::hex_encode(mac->data(), mac->size()) : std::string();
+}
+
+void ClusterMembership::vouch(sip::Message& req) const {
+  const std::string t = std::to_string(timers_.unix_time());
+  req.remove_all(kClusterHeader);
+  req.append(std::string(kClusterHeader),
+             cfg_.node + ";t=" + t + ";sig=" + vouching_mac(cfg_.node, t, req));
+}
+
+std::optional<std::string> ClusterMembership::vouched_by(sip::Message& req) const {
+  const sip::Header* h = req.find(kClusterHeader);
+  if (h == nullptr) return std::nullopt;
+  const std::string value(h->value);
+  req.remove_all(kClusterHeader);
+  // NODE;t=UNIX;sig=HEX, exactly as vouch() writes it.
+  const auto t_at = value.find(";t=");
+  const auto sig_at = value.find(";sig=");
+  if (t_at == std::string::npos || sig_at == std::string::npos || sig_at < t_at) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  const std::string node = value.substr(0, t_at);
+  const std::string t = value.substr(t_at + 3, sig_at - t_at - 3);
+  const std::string sig = value.substr(sig_at + 5);
+  std::int64_t when = 0;
+  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), when);
+  if (ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
+  const std::int64_t skew = when - timers_.unix_time();
+  if (skew > kMaxSkew || skew < -kMaxSkew || node.empty() || node == cfg_.node) {
+    return std::nullopt;
+  }
+  const std::string want = vouching_mac(node, t, req);
+  if (want.empty() || want.size() != sig.size() ||
+      CRYPTO_memcmp(want.data(), sig.data(), sig.size()) != 0) {
+    return std::nullopt;
+  }
+  return node;
 }
 
 std::size_t ClusterMembership::alive_count() const {
@@ -185,6 +229,9 @@ Action ClusterLookupProcessor::process(proxy::RequestContext& ctx) {
       }
       proxy::Target t;
       t.uri = b.contact;
+      t.before_send = [cluster = &cluster_](sip::Message& m, const ListenPoint&) {
+        cluster->vouch(m);
+      };
       if (!b.route.empty()) t.route.push_back(b.route);
       for (auto p : sip::split_list(b.path)) t.route.emplace_back(p);
       t.q = b.q;

@@ -2,7 +2,7 @@
 // Cluster mode (docs/cluster.md): sipws nodes that share one store (PostgreSQL or MySQL) and
 // one secret form a cluster. Each node writes a heartbeat to the store; the others see it and
 // know who is alive, where to send a node's requests (its `cluster.address`), and which source
-// addresses are cluster nodes. Bindings carry their node (LocationService::set_cluster); a
+// requests another node vouched for. Bindings carry their node (LocationService::set_cluster); a
 // request for an AOR registered at another node is sent there (RemoteLookupProcessor).
 
 #include <chrono>
@@ -15,11 +15,13 @@
 #include <vector>
 
 #include "common/counters.hpp"
+#include "common/crypto.hpp"
 #include "common/net.hpp"
 #include "common/timer.hpp"
 #include "proxy/domains.hpp"
 #include "proxy/request_context.hpp"
 #include "registrar/location.hpp"
+#include "sip/message.hpp"
 #include "store/store.hpp"
 
 namespace sipws::registrar {
@@ -60,11 +62,16 @@ class ClusterMembership {
   bool alive(std::string_view node) const;
   /// The cluster.address of `node`, "" if unknown.
   std::string address_of(std::string_view node) const;
-  /// The id of the other node that sent from `src`, if any: requests from it are the
-  /// cluster's own (admitted without a challenge). Over UDP the source must be that node's
-  /// cluster.address, IP and port (a node sends from its listener); over TCP/TLS its IP (the
-  /// port of a dialled connection is ephemeral). IPv4-mapped addresses count as IPv4.
-  std::optional<std::string> node_at(const Source& src) const;
+  /// Vouches for `req`, about to leave for another node: sets its kClusterHeader to this
+  /// node's id, the time and an HMAC-SHA256 (key from cluster.secret) over them, the Call-ID,
+  /// the CSeq and the Request-URI. Thread: any.
+  void vouch(sip::Message& req) const;
+  /// The node that vouched for `req` (vouch()) if its header is there, signed with the
+  /// cluster's key and at most kMaxSkew old or ahead (unix time); nullopt otherwise. Removes
+  /// the header either way: it never leaves the cluster. Thread: any.
+  std::optional<std::string> vouched_by(sip::Message& req) const;
+  /// How far a vouching's time may be from this node's clock.
+  static constexpr std::int64_t kMaxSkew = 30;
   /// How many nodes are alive, this one included.
   std::size_t alive_count() const;
 
@@ -81,7 +88,12 @@ class ClusterMembership {
   /// Whether `n`'s heartbeat moved within kDeadAfter of `now`.
   static bool alive_locked(const Node& n, TimePoint now);
 
+  /// The vouching MAC for `req` by `node` at `t` (hex), "" if OpenSSL failed.
+  std::string vouching_mac(std::string_view node, std::string_view t,
+                           const sip::Message& req) const;
+
   ClusterConfig cfg_;
+  crypto::HmacSha256 vouching_;  ///< keyed with cluster_key(secret, "vouch")
   store::AsyncStore& store_;
   TimerService& timers_;
   Counter& errors_;
@@ -90,6 +102,14 @@ class ClusterMembership {
   mutable std::mutex mu_;
   std::map<std::string, Node, std::less<>> nodes_;  ///< other nodes, under mu_
 };
+
+/// The header with which a node vouches for a request it sends another node (see
+/// ClusterMembership::vouch): "X-Sipws-Cluster: b;t=1700000000;sig=<64 hex digits>".
+inline constexpr std::string_view kClusterHeader = "X-Sipws-Cluster";
+
+/// A key of cluster mode: HMAC-SHA256(cluster.secret, "sipws cluster " + purpose), 32 bytes,
+/// the same on every node. @throws std::runtime_error if OpenSSL fails.
+std::string cluster_key(std::string_view secret, std::string_view purpose);
 
 /// The IP address and port (default 5060) of a cluster.address URI
 /// ("sip:10.0.0.11:5060;transport=udp"), nullopt if it has no IP host.
@@ -103,7 +123,8 @@ std::string cluster_route(std::string_view address, const Binding& b);
 /// Request processor "cluster-lookup", right before location-lookup, in cluster mode: for a
 /// request to a local AOR (not a GRUU), adds a target for each of the AOR's bindings held by
 /// another node that is alive (uri = the contact, route = the binding's cluster Route then its
-/// Path), found in the shared store (AsyncStore::find_bindings: the chain pauses for one read);
+/// Path; the request vouched for by this node, ClusterMembership::vouch), found in the shared
+/// store (AsyncStore::find_bindings: the chain pauses for one read);
 /// location-lookup then adds this node's own. When the AOR's only bindings are on dead nodes:
 /// 480 "Temporarily Unavailable" at once (no timeout). A store failure with no local binding:
 /// 503 (RequestContext::respond_store_unavailable); with one, the local ones are rung.

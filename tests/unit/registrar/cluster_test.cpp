@@ -18,6 +18,7 @@
 #include "common/random.hpp"
 #include "proxy/routing.hpp"
 #include "registrar/location.hpp"
+#include "sip/parser.hpp"
 #include "store/store.hpp"
 
 namespace sipws::registrar {
@@ -84,13 +85,6 @@ class ClusterTest : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
-Source from(Protocol p, const char* ip, std::uint16_t port) {
-  Source s;
-  s.protocol = p;
-  s.peer = Endpoint{*parse_ip(ip), port};
-  return s;
-}
-
 TEST_F(ClusterTest, NodesSeeEachOtherAndADeadOneWithinDeadAfter) {
   auto a = std::make_unique<Node>(uri(), "a", "sip:10.0.0.11:5060;transport=udp");
   auto b = std::make_unique<Node>(uri(), "b", "sip:10.0.0.12:5070;transport=udp");
@@ -104,14 +98,6 @@ TEST_F(ClusterTest, NodesSeeEachOtherAndADeadOneWithinDeadAfter) {
   EXPECT_FALSE(a->cluster.alive("c"));  // unknown
   EXPECT_EQ(a->cluster.address_of("b"), "sip:10.0.0.12:5070;transport=udp");
   EXPECT_EQ(a->cluster.alive_count(), 2u);
-
-  // Sources: over UDP the node's own address and port, over TCP its address.
-  EXPECT_EQ(a->cluster.node_at(from(Protocol::Udp, "10.0.0.12", 5070)), "b");
-  EXPECT_EQ(a->cluster.node_at(from(Protocol::Udp, "::ffff:10.0.0.12", 5070)), "b");
-  EXPECT_EQ(a->cluster.node_at(from(Protocol::Udp, "10.0.0.12", 40000)), std::nullopt);
-  EXPECT_EQ(a->cluster.node_at(from(Protocol::Tcp, "10.0.0.12", 40000)), "b");
-  EXPECT_EQ(a->cluster.node_at(from(Protocol::Udp, "10.0.0.13", 5070)), std::nullopt);
-  EXPECT_EQ(a->cluster.node_at(from(Protocol::Udp, "10.0.0.11", 5060)), std::nullopt);  // itself
 
   // b keeps beating: alive however long it runs.
   for (int i = 0; i < 5; ++i) {
@@ -137,6 +123,65 @@ TEST_F(ClusterTest, NodesSeeEachOtherAndADeadOneWithinDeadAfter) {
   b->settle();
   a->tick();
   EXPECT_TRUE(a->cluster.alive("b"));
+}
+
+/// An INVITE as one node forwards it to another.
+sip::Message forwarded_invite() {
+  auto m = sip::parse(
+      "INVITE sip:x@abc.invalid;transport=ws SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 10.0.0.12:5070;branch=z9hG4bK-1\r\n"
+      "Max-Forwards: 69\r\nTo: <sip:alice@example.com>\r\n"
+      "From: <sip:bob@example.com>;tag=1\r\nCall-ID: cid-1\r\nCSeq: 1 INVITE\r\n"
+      "Content-Length: 0\r\n\r\n");
+  EXPECT_TRUE(m);
+  return std::move(*m);
+}
+
+// A node vouches for what it forwards; another node of the cluster admits it on that alone
+// (not on its address), and nothing else passes: another secret, another request, an old or
+// replayed-late vouching, a forged node name. The header never goes further.
+TEST_F(ClusterTest, ARequestAnotherNodeVouchedForIsAdmittedAndNothingElse) {
+  Node a(uri(), "a", "sip:10.0.0.11:5060");
+  Node b(uri(), "b", "sip:10.0.0.12:5070");
+  store::AsyncStore other_store(store::Store::open(uri()), [](std::function<void()>) {});
+  ClusterMembership stranger(ClusterConfig{"b", "sip:10.0.0.99:5060", "another-secret-16ch"},
+                             other_store, b.timers);
+
+  sip::Message m = forwarded_invite();
+  b.cluster.vouch(m);
+  ASSERT_NE(m.find(kClusterHeader), nullptr);
+  sip::Message copy = m;
+  EXPECT_EQ(a.cluster.vouched_by(m), "b");
+  EXPECT_EQ(m.find(kClusterHeader), nullptr);  // removed: it never leaves the cluster
+  EXPECT_EQ(a.cluster.vouched_by(m), std::nullopt);
+
+  sip::Message own = forwarded_invite();
+  a.cluster.vouch(own);
+  EXPECT_EQ(a.cluster.vouched_by(own), std::nullopt);  // not from another node
+
+  sip::Message foreign = forwarded_invite();
+  stranger.vouch(foreign);  // same node name, another secret
+  EXPECT_EQ(a.cluster.vouched_by(foreign), std::nullopt);
+
+  sip::Message moved = copy;
+  moved.set_request_uri("sip:mallory@evil.example");
+  EXPECT_EQ(a.cluster.vouched_by(moved), std::nullopt);
+
+  sip::Message renamed = copy;
+  std::string value(renamed.find(kClusterHeader)->value);
+  renamed.remove_all(kClusterHeader);
+  renamed.append(std::string(kClusterHeader), "c" + value.substr(1));
+  EXPECT_EQ(a.cluster.vouched_by(renamed), std::nullopt);
+
+  for (const char* junk : {"b", "b;t=;sig=", "b;sig=00;t=1", "b;t=12x;sig=00", ""}) {
+    sip::Message j = forwarded_invite();
+    j.append(std::string(kClusterHeader), junk);
+    EXPECT_EQ(a.cluster.vouched_by(j), std::nullopt) << junk;
+  }
+
+  sip::Message late = copy;
+  a.timers.advance(std::chrono::seconds(ClusterMembership::kMaxSkew + 1));
+  EXPECT_EQ(a.cluster.vouched_by(late), std::nullopt);
 }
 
 TEST(ClusterRoute, AFlowIsNamedByItsTokenAUdpBindingByTheNodeAlone) {
