@@ -497,8 +497,9 @@ std::unique_ptr<bridge::MediaAnchor> make_media_anchor(const Config& cfg, asio::
 }
 
 /// The admin HTTP endpoint on admin_listen: the admin API under /api/ (`api`), GET /metrics
-/// (Prometheus text: every counter, trace_pcap's (`pcap`, may be null), and the anchored calls and
-/// the resident memory as gauges), GET
+/// (Prometheus text: every counter, trace_pcap's (`pcap`, may be null), and the anchored calls,
+/// the resident memory and, in cluster mode (`cluster`, may be null), the nodes alive as
+/// gauges), GET
 /// /health (the process answers) and GET /ready (200, or 503 naming the cause while `store` is
 /// unhealthy, AsyncStore::health(), or once `draining`), and the web admin's files under /admin/
 /// (serve_admin_www, from admin_www_root). The one WebSocket it takes is the events socket
@@ -510,7 +511,8 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
     const Config& cfg, asio::io_context& io, TimerService& timers, transport::FlowTable& flows,
     std::vector<const bridge::MediaAnchor*> anchors, const store::AsyncStore& store,
     const std::atomic<bool>& draining, std::function<std::size_t()> trunks_registered,
-    AdminApi* api, AdminEvents* events, const transport::PcapWriter* pcap) {
+    AdminApi* api, AdminEvents* events, const transport::PcapWriter* pcap,
+    const registrar::ClusterMembership* cluster) {
   ws::ListenerConfig ac;
   ac.listen = Endpoint{asio::ip::make_address(cfg.admin_host), cfg.admin_port};
   ac.subprotocol = "sipws-events";
@@ -522,7 +524,7 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
   };
   std::string admin_www = find_web_root(cfg, cfg.admin_www_root, "admin", self_exe());
   log::app().info("web admin: {}", admin_www.empty() ? "(none)" : admin_www);
-  ac.http_handler = [anchors = std::move(anchors), &store, &draining, pcap,
+  ac.http_handler = [anchors = std::move(anchors), &store, &draining, pcap, cluster,
                      www = std::move(admin_www), trunks_registered = std::move(trunks_registered),
                      api](const ws::HttpRequest& r,
                           const std::function<void(ws::HttpResponse)>& reply) {
@@ -563,6 +565,10 @@ std::unique_ptr<ws::Listener> start_admin_endpoint(
                   std::to_string(resident_bytes()) + '\n';
       rsp.body += "# TYPE sipws_trunks_registered gauge\nsipws_trunks_registered " +
                   std::to_string(trunks_registered()) + '\n';
+      if (cluster != nullptr) {
+        rsp.body += "# TYPE sipws_cluster_nodes_alive gauge\nsipws_cluster_nodes_alive " +
+                    std::to_string(cluster->alive_count()) + '\n';
+      }
       if (pcap != nullptr) {
         for (const auto& [name, value] :
              {std::pair{"written", pcap->written()}, std::pair{"dropped", pcap->dropped()},
@@ -1448,7 +1454,7 @@ void build_admin(Daemon& d) {
     d.admin = start_admin_endpoint(
         d.cfg, *d.ios[0], d.s0().timers, d.admin_flows, d.anchors, *d.astore, d.shared->draining,
         [&d]() -> std::size_t { return d.trunks ? d.trunks->registered() : 0; }, d.admin_api.get(),
-        d.admin_events.get(), d.pcap.get());
+        d.admin_events.get(), d.pcap.get(), d.cluster.get());
   } catch (const std::exception& e) {
     throw StartError{"admin_listen", e.what()};
   }

@@ -26,7 +26,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { addUser, makeTempDir, runCli } from './lib/daemon.mjs';
+import { addUser, makeTempDir, metric, runCli } from './lib/daemon.mjs';
 import { dbUnavailable, startPostgres } from './lib/db.mjs';
 import { daemonIn, sippIn } from './lib/fixtures.mjs';
 import { JsSIP, NodeWsSocket, kNoMedia, parseSip } from './lib/jssip.mjs';
@@ -391,6 +391,7 @@ test('two nodes on one PostgreSQL: a browser at A is reached through B, calls a 
       // 7. A dies (SIGKILL). B must answer INVITEs to alice (bindings only on dead A) with a
       //    final 480/430 within a few seconds.
       step = 'node A killed: waiting for B\'s 480/430';
+      assert.equal(await metric(B, 'cluster_nodes_alive'), 2, 'B sees 2 nodes before the kill');
       const disconnected = waitEvent(ua, 'disconnected', { ms: 10000 });
       process.kill(A.pid, 'SIGKILL');
       const ex = await withTimeout(A.exited, 10000, 'node A to exit after SIGKILL');
@@ -447,6 +448,7 @@ test('two nodes on one PostgreSQL: a browser at A is reached through B, calls a 
       assert.ok(again.final.status === 480 || again.final.status === 430,
         `another INVITE to alice: ${again.statuses.join(' ')}`);
       assert.ok(tookMs < 1000, `B took ${tookMs} ms to answer ${again.final.status}`);
+      assert.equal(await metric(B, 'cluster_nodes_alive'), 1, 'B still counts A alive');
 
       // 8. JsSIP's recovery goes to B (A's socket failed): released, it connects and
       //    registers there by itself; a call sent to B reaches alice again, on B's socket.
