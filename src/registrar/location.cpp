@@ -208,7 +208,8 @@ std::optional<Source> parse_received(std::string_view text) {
 // ---- Partitions ----
 
 /// Store writes decided under a partition lock, queued by commit() once it is released.
-/// Records only what the store keeps: nothing without a store, nothing for WS/WSS bindings.
+/// Records only what the store keeps: nothing without a store, nothing for WS/WSS bindings
+/// (but in cluster mode, where each write also names the node and its Route).
 class LocationService::StoreOps {
  public:
   explicit StoreOps(const LocationService& ls) : ls_(ls), enabled_(ls.store_ != nullptr) {}

@@ -2,7 +2,8 @@
 // The location service (RFC 3261 s.10.3): address-of-record -> registered contacts, with
 // Outbound flows (RFC 5626), GRUU instance ids (RFC 5627) and Path (RFC 3327). Bindings live in
 // memory; UDP/TCP/TLS ones are written behind to the store so they survive a restart, WS/WSS
-// ones die with their flow and are never persisted.
+// ones die with their flow and are not persisted, except in cluster mode (set_cluster), where
+// every binding is written with its node so that the other nodes find it.
 
 #include <atomic>
 #include <cstdint>
