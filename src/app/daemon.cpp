@@ -997,7 +997,7 @@ void open_store(Daemon& d) {
     d.astore = std::make_unique<store::AsyncStore>(
         store::Store::open(uri, options),
         [&io0](std::function<void()> fn) { asio::post(io0, std::move(fn)); },
-        store::AsyncStore::kCheckInterval, std::move(pool));
+        store::AsyncStore::kCheckInterval, pool);
   } catch (const store::StoreError& e) {
     throw StartError{"store", e.what()};
   }

@@ -284,7 +284,8 @@ std::string upsert(Dialect d, std::string_view table, std::initializer_list<std:
       key_names += (i ? ", " : "") + col;
     } else {
       if (!update.empty()) update += ", ";
-      update += col + (d == Dialect::MySql ? " = VALUES(" + col + ")" : " = excluded." + col);
+      update += col;
+      update += d == Dialect::MySql ? " = VALUES(" + col + ")" : " = excluded." + col;
     }
     ++i;
   }
@@ -1639,7 +1640,7 @@ struct AsyncStore::Impl {
 };
 
 AsyncStore::AsyncStore(std::unique_ptr<Store> store, Post post,
-                       std::chrono::milliseconds check_interval, ReadPool pool)
+                       std::chrono::milliseconds check_interval, const ReadPool& pool)
     : impl_(std::make_unique<Impl>()) {
   impl_->check_interval = std::max(check_interval, std::chrono::milliseconds(1));
   impl_->store = std::move(store);

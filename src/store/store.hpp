@@ -301,7 +301,7 @@ class AsyncStore {
   /// `check_interval`: how often an unhealthy store is checked (tests shorten it).
   /// @throws StoreError when `pool.open` does (before any thread started).
   AsyncStore(std::unique_ptr<Store> store, Post post,
-             std::chrono::milliseconds check_interval = kCheckInterval, ReadPool pool = {});
+             std::chrono::milliseconds check_interval = kCheckInterval, const ReadPool& pool = {});
   ~AsyncStore();  ///< drains queued writes, then joins the worker
 
   /// Store::find_subscriber on the worker; `done` runs on the core thread with the subscriber,

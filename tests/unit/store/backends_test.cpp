@@ -111,7 +111,7 @@ TEST_P(StoreServer, AsyncStoreIsUnhealthyWhileTheServerIsDownAndRecoversByItself
                   o.migrate = false;
                   return Store::open(uri, o);
                 }};
-  AsyncStore as(Store::open(uri), tq.post(), std::chrono::milliseconds(50), std::move(pool));
+  AsyncStore as(Store::open(uri), tq.post(), std::chrono::milliseconds(50), pool);
   as.sync().put_subscriber(sub("alice", "a1"));
   std::vector<std::string> seen;
   auto record = [&](const Result<std::optional<Subscriber>>& r) {
@@ -235,7 +235,7 @@ TEST_P(StorePool, AReadIsAnsweredWhileAnotherReadConnectionIsStuck) {
                   return std::unique_ptr<Store>(std::move(s));
                 }};
   TestQueue tq;
-  AsyncStore as(Store::open(uri), tq.post(), AsyncStore::kCheckInterval, std::move(pool));
+  AsyncStore as(Store::open(uri), tq.post(), AsyncStore::kCheckInterval, pool);
   ASSERT_EQ(readers.size(), 2u);
   std::vector<std::string> seen;
   auto record = [&](std::string who) {
