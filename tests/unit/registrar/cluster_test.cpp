@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 
+#include "../store/store_fixtures.hpp"
 #include "common/random.hpp"
 #include "proxy/routing.hpp"
 #include "registrar/location.hpp"
@@ -24,33 +25,9 @@
 namespace sipws::registrar {
 namespace {
 
-/// The daemon's core io_context, for the store's answers: the test drains it.
-struct Queue {
-  std::mutex mu;
-  std::deque<std::function<void()>> q;
-  store::AsyncStore::Post post() {
-    return [this](std::function<void()> fn) {
-      std::lock_guard lock(mu);
-      q.push_back(std::move(fn));
-    };
-  }
-  void drain() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::lock_guard lock(mu);
-        if (q.empty()) return;
-        fn = std::move(q.front());
-        q.pop_front();
-      }
-      fn();
-    }
-  }
-};
-
 /// One node: its store connection, clock and membership.
 struct Node {
-  Queue queue;
+  store::test::TestQueue queue;
   ManualTimerService timers;
   store::AsyncStore store;
   ClusterMembership cluster;
@@ -208,7 +185,7 @@ TEST(ClusterRoute, AFlowIsNamedByItsTokenAUdpBindingByTheNodeAlone) {
 // In cluster mode the location service writes WebSocket bindings too, with the node and the
 // Route; at start-up it restores its own rows only and drops its own stale WebSocket ones.
 TEST_F(ClusterTest, LocationWritesEveryBindingWithItsNodeAndLoadsOnlyItsOwn) {
-  Queue queue;
+  store::test::TestQueue queue;
   ManualTimerService timers;
   store::AsyncStore db(store::Store::open(uri()), queue.post());
   {
