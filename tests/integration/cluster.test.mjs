@@ -30,6 +30,7 @@ import { addUser, makeTempDir, metric, runCli } from './lib/daemon.mjs';
 import { dbUnavailable, startPostgres } from './lib/db.mjs';
 import { daemonIn, sippIn } from './lib/fixtures.mjs';
 import { JsSIP, NodeWsSocket, kNoMedia, parseSip } from './lib/jssip.mjs';
+import { clearTransactionTimers } from './lib/jssip-user.mjs';
 import { freePort, freePorts } from './lib/ports.mjs';
 import { SipClient, endpointIn, plainSdp } from './lib/rawsip.mjs';
 import { withScope } from './lib/scope.mjs';
@@ -472,16 +473,3 @@ test('two nodes on one PostgreSQL: a browser at A is reached through B, calls a 
       throw err;
     }
   }));
-
-/**
- * Clears the timers of the UA's transactions (JsSIP 3.x leaves e.g. Timer H running after the
- * UA stopped; they would keep the test process alive for half a minute), as jssip-user.mjs does.
- */
-function clearTransactionTimers(transactions) {
-  for (const tr of transactions) {
-    for (const k of ['A', 'B', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M']) {
-      if (tr[k]) clearTimeout(tr[k]);
-    }
-    if (tr.resendProvisionalTimer) clearInterval(tr.resendProvisionalTimer);
-  }
-}

@@ -51,7 +51,7 @@ export async function jssipUserIn(scope, daemon, user, onInvite = () => {}, pass
  * would only keep the test process alive for half a minute after its last test. Timer names
  * are JsSIP's transaction fields (A..M).
  */
-function clearTransactionTimers(transactions) {
+export function clearTransactionTimers(transactions) {
   for (const tr of transactions) {
     for (const k of ['A', 'B', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M']) {
       if (tr[k]) clearTimeout(tr[k]);
