@@ -402,8 +402,10 @@ class SqlStore final : public Store {
       // what a real binding write would (a read-only file, a full disk when the commit appends
       // to the WAL, a trigger, a server that refuses writes) and changes no row another
       // connection could see.
-      sql_ << upsert(d_, location_, {"aor", "contact"}, 2), soci::use(std::string("sipws-check")),
-          soci::use(std::string("sipws-check"));
+      // Named: SOCI runs the statement when the expression's first temporary dies, after the
+      // later ones (a temporary bound by use() would be gone by then).
+      const std::string probe = "sipws-check";
+      sql_ << upsert(d_, location_, {"aor", "contact"}, 2), soci::use(probe), soci::use(probe);
       sql_ << "DELETE FROM " << location_
            << " WHERE aor = 'sipws-check' AND contact = "
               "'sipws-check'";
