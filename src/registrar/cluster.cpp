@@ -165,9 +165,8 @@ std::optional<Endpoint> cluster_endpoint(std::string_view address) {
 
 std::string cluster_route(std::string_view address, const Binding& b) {
   std::string_view rest = address;
-  std::string scheme = "sip:";
   if (rest.substr(0, 4) == "sip:") rest.remove_prefix(4);
-  std::string v = "<" + scheme;
+  std::string v = "<sip:";
   if (b.direct && b.source.flow != kNoFlow) {
     v += proxy::flow_token_user(b.source.flow);
     v += '@';

@@ -104,6 +104,12 @@ std::string soci_quote(std::string_view v) {
   return out;
 }
 
+/// Whether decimal `port` (at most 5 digits) is outside 1..65535.
+bool port_out_of_range(const std::string& port) {
+  const int n = std::stoi(port);
+  return n < 1 || n > 65535;
+}
+
 /// Parses "mysql://user:password@host:port/database" (user and password percent-decoded, port
 /// 3306 by default, host an IP, a name or [IPv6]) into SOCI's MySQL connect string.
 /// @throws StoreError naming what is missing or malformed.
@@ -149,8 +155,7 @@ std::string mysql_connect_string(const std::string& uri, const std::string& show
   }
   if (host.empty()) throw bad("no host");
   if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) == 0 ||
-      std::stoi(port) > 65535) {
+      port.find_first_not_of("0123456789") != std::string::npos || port_out_of_range(port)) {
     throw bad("bad port '" + port + "'");
   }
   auto db = text::percent_decode(database);
